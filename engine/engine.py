@@ -1,0 +1,247 @@
+"""The render engine: one worker thread owns torch and every loaded model.
+
+Front ends (CLI, OSC, GUI, live slots) call `submit`, which validates and
+queues without waiting; the worker renders one job at a time and publishes
+events to subscriber queues. Live jobs jump ahead of batch jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.errors import Cancelled, QueueFullError
+from engine.model import Model
+from engine.request import GenerationRequest, GenerationResult, Priority
+
+EventKind = Literal["accepted", "progress", "done", "cancelled", "error"]
+TERMINAL: frozenset[str] = frozenset({"done", "cancelled", "error"})
+_PRIORITY = {"live": 0, "batch": 1}
+_STOP = object()  # sentinel: stops the worker
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    request: GenerationRequest
+    model: str | None
+    priority: Priority
+    tag: str | None = None  # free-form, for the submitter (e.g. "osc", "slot:3")
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    kind: EventKind
+    job: Job
+    progress: float = 0.0
+    result: GenerationResult | None = None
+    message: str = ""
+
+    @property
+    def job_id(self) -> int:
+        return self.job.id
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in TERMINAL
+
+
+Loader = Callable[[str | None], Model]
+
+
+class Engine:
+    """Owns the worker thread. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        loader: Loader | None = None,
+        *,
+        max_queue: int = 16,
+        max_models: int = 2,
+        device: str = "auto",
+        dtype: str = "auto",
+    ):
+        if loader is None:
+            from engine.loader import load_model
+
+            def loader(spec: str | None) -> Model:
+                return load_model(spec, device=device, dtype=dtype)
+
+        self._loader = loader
+        self._max_models = max_models
+        self._models: OrderedDict[str | None, Model] = OrderedDict()  # LRU, worker thread only
+        self._queue: queue.PriorityQueue = queue.PriorityQueue(maxsize=max_queue)
+        self._seq = itertools.count()
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()  # guards _cancels and _subscribers, never held while rendering
+        self._cancels: dict[int, threading.Event] = {}
+        self._subscribers: list[queue.Queue[JobEvent]] = []
+        self._thread: threading.Thread | None = None
+        self.max_queue = max_queue
+
+    # -- lifecycle --------------------------------------------------------------
+    def start(self) -> Engine:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="diffhost-engine", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Cancel everything and stop the worker after the current step."""
+        if self._thread is None:
+            return
+        self.cancel(-1)
+        self._queue.put((-1, -1, _STOP))  # blocks only until cancelled jobs drain
+        self._thread.join(timeout)
+        self._thread = None
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- front-end API ------------------------------------------------------------
+    def subscribe(self, maxsize: int = 1024) -> queue.Queue[JobEvent]:
+        """A queue that receives every event from now on. Progress is dropped, never
+        terminal events, when a slow reader lets it fill."""
+        q: queue.Queue[JobEvent] = queue.Queue(maxsize=maxsize)
+        with self._lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue[JobEvent]) -> None:
+        with self._lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def submit(
+        self,
+        request: GenerationRequest,
+        *,
+        model: str | None = None,
+        priority: Priority = "batch",
+        tag: str | None = None,
+    ) -> Job:
+        """Queue a render. Raises QueueFullError (nothing queued) when at capacity."""
+        if priority not in _PRIORITY:
+            raise ValueError(f"priority: {priority!r} is not valid; choose 'live' or 'batch'")
+        if not isinstance(request, GenerationRequest):
+            raise ValueError("request: expected a GenerationRequest")
+        job = Job(next(self._ids), request, model, priority, tag)
+        with self._lock:
+            self._cancels[job.id] = threading.Event()
+        try:
+            self._queue.put_nowait((_PRIORITY[priority], next(self._seq), job))
+        except queue.Full:
+            with self._lock:
+                self._cancels.pop(job.id, None)
+            raise QueueFullError(
+                f"render queue is full ({self.max_queue} jobs waiting); "
+                "try again when a job finishes or cancel one"
+            ) from None
+        self._publish(JobEvent("accepted", job))
+        return job
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel a queued or running job (-1 = all). Takes effect within one step."""
+        with self._lock:
+            targets = list(self._cancels.values()) if job_id == -1 else [self._cancels.get(job_id)]
+        hit = False
+        for ev in targets:
+            if ev is not None:
+                ev.set()
+                hit = True
+        return hit
+
+    def pending(self) -> int:
+        """Jobs queued or running."""
+        with self._lock:
+            return len(self._cancels)
+
+    def run_sync(self, fn: Callable[[], object], timeout: float | None = None) -> object:
+        """Run fn on the worker thread (e.g. load a model) and return its result."""
+        box: dict[str, object] = {}
+        done = threading.Event()
+        self._queue.put((-2, next(self._seq), (fn, box, done)))
+        if not done.wait(timeout):
+            raise TimeoutError("engine worker did not answer in time")
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        return box.get("value")
+
+    def load(self, spec: str | None) -> Model:
+        """Load (or fetch from cache) a model on the worker thread."""
+        return self.run_sync(lambda: self._model(spec))  # type: ignore[return-value]
+
+    # -- worker -------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            _, _, item = self._queue.get()
+            if item is _STOP:
+                return
+            if isinstance(item, tuple):  # run_sync call
+                fn, box, done = item
+                try:
+                    box["value"] = fn()
+                except BaseException as exc:  # handed back to the caller
+                    box["error"] = exc
+                done.set()
+                continue
+            self._render(item)
+
+    def _render(self, job: Job) -> None:
+        with self._lock:
+            cancel = self._cancels.get(job.id)
+        try:
+            if cancel is None or cancel.is_set():
+                raise Cancelled()
+            model = self._model(job.model)
+            result = model.render(
+                job.request,
+                progress=lambda f: self._publish(JobEvent("progress", job, progress=f)),
+                cancel=cancel,
+            )
+            self._publish(JobEvent("done", job, progress=1.0, result=result))
+        except Cancelled:
+            self._publish(JobEvent("cancelled", job, message="cancelled"))
+        except Exception as exc:  # a failing job fails alone; the worker carries on
+            self._publish(JobEvent("error", job, message=_describe(exc)))
+        finally:
+            with self._lock:
+                self._cancels.pop(job.id, None)
+
+    def _model(self, spec: str | None) -> Model:
+        if spec in self._models:
+            self._models.move_to_end(spec)
+            return self._models[spec]
+        model = self._loader(spec)
+        self._models[spec] = model
+        while len(self._models) > self._max_models:
+            self._models.popitem(last=False)
+        return model
+
+    def _publish(self, event: JobEvent) -> None:
+        with self._lock:
+            subs = list(self._subscribers)
+        for q in subs:
+            try:
+                q.put_nowait(event)
+            except queue.Full:
+                if event.kind == "progress":
+                    continue  # progress is a latest-value signal; dropping one is harmless
+                with contextlib.suppress(queue.Empty):  # make room: drop the oldest item
+                    q.get_nowait()
+                with contextlib.suppress(queue.Full):
+                    q.put_nowait(event)
+
+
+def _describe(exc: BaseException) -> str:
+    msg = str(exc).strip() or type(exc).__name__
+    return msg if isinstance(exc, ValueError) else f"{type(exc).__name__}: {msg}"

@@ -1,0 +1,79 @@
+"""load_model: the embedded default, a local diffusers folder, or a Hugging Face id.
+
+Weights load from safetensors only; nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.errors import ModelLoadError
+from engine.model import Model
+
+DEFAULT_NAMES = (None, "", "default", "diffhost-default")
+
+
+def load_model(spec: str | Path | None = None, device: str = "auto", dtype: str = "auto") -> Model:
+    """Load a model: None = the embedded default; a folder; or a Hugging Face id (online)."""
+    from engine.device import resolve_device, resolve_dtype
+
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    if spec in DEFAULT_NAMES:
+        from engine.default import load_default
+
+        return load_default(device=dev, dtype=dt)
+    path = Path(str(spec)).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelLoadError(f"model {spec}: expected a folder holding model_index.json, got a file")
+        return _load_folder(path, name=str(path.resolve()), revision=None, device=dev, dtype=dt)
+    if _looks_like_hub_id(str(spec)):
+        folder, revision = _download(str(spec))
+        return _load_folder(folder, name=str(spec), revision=revision, device=dev, dtype=dt)
+    raise ModelLoadError(f"model {spec!r}: no such folder, and not a Hugging Face id of the form 'org/name'")
+
+
+def pipeline_class_name(folder: Path) -> str:
+    index = folder / "model_index.json"
+    if not index.is_file():
+        raise ModelLoadError(f"model {folder}: no model_index.json; is this a diffusers pipeline folder?")
+    try:
+        return str(json.loads(index.read_text())["_class_name"])
+    except (ValueError, KeyError) as exc:
+        raise ModelLoadError(f"model {folder}: model_index.json is unreadable ({exc})") from None
+
+
+def _load_folder(folder: Path, *, name: str, revision: str | None, device, dtype) -> Model:
+    from engine.adapters import ADAPTERS
+
+    cls_name = pipeline_class_name(folder)
+    adapter = ADAPTERS.get(cls_name)
+    if adapter is None:
+        raise ModelLoadError(
+            f"model {name}: pipeline {cls_name} is not supported; supported are {', '.join(sorted(ADAPTERS))}"
+        )
+    return adapter.from_folder(folder, name=name, revision=revision, device=device, dtype=dtype)
+
+
+def _looks_like_hub_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return len(parts) == 2 and all(parts) and not spec.startswith((".", "/", "~"))
+
+
+def _download(repo_id: str) -> tuple[Path, str | None]:
+    """Fetch only configs, tokenizers and safetensors weights (never pickles)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(
+            repo_id,
+            allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"],
+        )
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model {repo_id}: could not fetch from the Hugging Face hub ({type(exc).__name__}: {exc}). "
+            "Offline? Download it once online, or pass a local folder."
+        ) from None
+    return Path(folder), Path(folder).name  # snapshot folder name is the commit hash

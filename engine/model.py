@@ -1,0 +1,202 @@
+"""The Model interface every family adapter (and the embedded default) implements.
+
+`Model.generate` is the plain-Python entry point; `Model.render` is what the
+engine worker calls. Both validate the request up front against what the model
+supports and return audio at exactly the requested rate and length.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.audio import conform, load_seed_clip
+from engine.errors import Cancelled, UnsupportedRequestError
+from engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
+
+ProgressFn = Callable[[float], None]
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class StepMonitor:
+    """Called once per denoising step: reports progress and raises Cancelled when asked."""
+
+    def __init__(self, total: int, progress: ProgressFn | None, cancel: CancelFlag | None):
+        self.total = max(1, int(total))
+        self.done = 0
+        self._progress = progress
+        self._cancel = cancel
+
+    def check(self) -> None:
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled()
+
+    def step(self) -> None:
+        self.check()
+        self.done = min(self.done + 1, self.total)
+        if self._progress is not None:
+            self._progress(self.done / self.total)
+
+    def finish(self) -> None:
+        if self._progress is not None and self.done < self.total:
+            self.done = self.total
+            self._progress(1.0)
+
+
+class Model(ABC):
+    """A loaded generative audio model. Subclasses implement `_render` at the native rate."""
+
+    info: ModelInfo
+
+    def generate(
+        self,
+        input: str | SeedClip | Path | tuple[Any, ...] | None = None,
+        *,
+        sample_rate: int = 44100,
+        length: float = 10.0,
+        temperature: float = 1.0,
+        steps: int | None = None,
+        guidance: float | None = None,
+        negative_prompt: str | None = None,
+        seed: int | None = None,
+        strength: float = 0.6,
+        variations: int = 1,
+        progress: ProgressFn | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> np.ndarray:
+        """Generate audio; float32 (channels, samples), or (variations, channels, samples) if variations > 1.
+
+        input: a prompt, a seed clip (path in any common format, (array, sample_rate),
+        or SeedClip), or a (prompt, seed clip) pair.
+        temperature scales the initial noise (1.0 = the model's own sampling, lower
+        is tamer, higher is wilder). seed makes output bit-identical for the same
+        request on the same device. strength (0..1) is how far a seed clip is
+        re-imagined: encoded, noised to that level, and the rest denoised.
+        """
+        prompt, clip = split_input(input)
+        request = GenerationRequest(
+            prompt=prompt,
+            seed_clip=clip,
+            sample_rate=sample_rate,
+            length=length,
+            temperature=temperature,
+            steps=steps,
+            guidance=guidance,
+            negative_prompt=negative_prompt,
+            seed=seed,
+            strength=strength,
+            variations=variations,
+        )
+        audio = self.render(request, progress=progress, cancel=cancel).audio
+        return audio[0] if variations == 1 else audio
+
+    def render(
+        self,
+        request: GenerationRequest,
+        *,
+        progress: ProgressFn | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> GenerationResult:
+        """Validate, render at the native rate, conform to the requested rate and length."""
+        self.check(request)
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+        steps = request.steps if request.steps is not None else self.info.default_steps
+        guidance = request.guidance if request.guidance is not None else self.info.default_guidance
+        monitor = StepMonitor(steps, progress, cancel)
+        monitor.check()
+        t0 = time.perf_counter()
+        native = self._render(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
+        native = np.asarray(native, dtype=np.float32)
+        if native.ndim == 2:
+            native = native[None]
+        audio = conform(native, self.info.native_sample_rate, request.sample_rate, request.num_samples)
+        monitor.finish()
+        return GenerationResult(
+            audio=audio.astype(np.float32, copy=False),
+            sample_rate=request.sample_rate,
+            request=request,
+            seed=seed,
+            model=self.info,
+            steps=steps,
+            guidance=guidance,
+            render_s=time.perf_counter() - t0,
+        )
+
+    def check(self, request: GenerationRequest) -> None:
+        """Raise UnsupportedRequestError naming the feature, the value and the model."""
+        info = self.info
+        who = f"model {info.name} ({info.family})"
+        if request.prompt and not info.supports_prompt:
+            raise UnsupportedRequestError(
+                f"prompt: {who} is unconditional and takes no prompt (got {request.prompt!r})"
+            )
+        if info.requires_prompt and not request.prompt:
+            raise UnsupportedRequestError(f"prompt: {who} needs a text prompt")
+        if request.negative_prompt and not info.supports_negative_prompt:
+            raise UnsupportedRequestError(
+                f"negative_prompt: {who} does not support negative prompts (got {request.negative_prompt!r})"
+            )
+        if request.seed_clip is not None and not info.supports_seed_clip:
+            raise UnsupportedRequestError(f"seed_clip: {who} cannot start from seed audio")
+        if request.guidance is not None and not info.supports_guidance:
+            raise UnsupportedRequestError(
+                f"guidance: {who} has no classifier-free guidance (got {request.guidance})"
+            )
+        if not info.min_length_s <= request.length <= info.max_length_s:
+            raise UnsupportedRequestError(
+                f"length: {request.length} s is out of range for {who}; "
+                f"valid is {info.min_length_s:g}..{info.max_length_s:g} s"
+            )
+
+    @abstractmethod
+    def _render(
+        self,
+        request: GenerationRequest,
+        *,
+        seed: int,
+        steps: int,
+        guidance: float | None,
+        monitor: StepMonitor,
+    ) -> np.ndarray:
+        """Render (variations, channels, samples) float audio at info.native_sample_rate.
+
+        May return more or fewer samples than asked; render() conforms the length.
+        Must call monitor.step() once per denoising step.
+        """
+
+
+def split_input(input: Any) -> tuple[str | None, SeedClip | None]:
+    """Accept a prompt, a seed clip source, or a (prompt, clip) pair in either order."""
+    if input is None:
+        return None, None
+    if isinstance(input, str):
+        # A string that names an existing audio file is a seed clip; anything else is a prompt.
+        p = Path(input).expanduser()
+        if p.suffix and p.is_file():
+            return None, load_seed_clip(p)
+        return input, None
+    if isinstance(input, (SeedClip, Path)):
+        return None, load_seed_clip(input)
+    if isinstance(input, tuple) and len(input) == 2:
+        a, b = input
+        if isinstance(a, str) and not isinstance(b, (int, np.integer)):
+            return a, load_seed_clip(b)
+        if isinstance(b, str) and not isinstance(a, np.ndarray):
+            return b, load_seed_clip(a)
+        return None, load_seed_clip(input)  # (array, sample_rate)
+    if isinstance(input, dict):
+        clip = input.get("seed_clip") or input.get("audio")
+        return input.get("prompt"), load_seed_clip(clip) if clip is not None else None
+    raise ValueError(
+        "input: expected a prompt, a seed clip (path, (array, sample_rate) or SeedClip) "
+        f"or a (prompt, seed clip) pair, got {type(input).__name__}"
+    )

@@ -1,0 +1,194 @@
+"""Requests and results: the frozen values that cross thread boundaries.
+
+Nothing here imports torch, so host/, osc/ and gui/ can build requests freely.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+# Limits shared by every front end (CLI, OSC, GUI) so they all say the same thing.
+SAMPLE_RATE_RANGE = (8000, 192000)
+LENGTH_RANGE_S = (0.05, 600.0)
+TEMPERATURE_RANGE = (0.0, 4.0)
+STEPS_RANGE = (1, 1000)
+GUIDANCE_RANGE = (0.0, 50.0)
+VARIATIONS_RANGE = (1, 64)
+SEED_RANGE = (0, 2**63 - 1)
+
+Priority = Literal["live", "batch"]
+
+
+@dataclass(frozen=True)
+class SeedClip:
+    """Seed audio: float32 (channels, samples) at its own sample rate."""
+
+    audio: np.ndarray
+    sample_rate: int
+
+    def __post_init__(self) -> None:
+        audio = np.asarray(self.audio, dtype=np.float32)
+        if audio.ndim == 1:
+            audio = audio[None, :]
+        if audio.ndim != 2 or audio.shape[1] == 0:
+            raise ValueError(
+                f"seed clip: expected audio shaped (channels, samples) with at least one sample, "
+                f"got shape {tuple(np.shape(self.audio))}"
+            )
+        if audio.shape[0] > audio.shape[1]:
+            audio = audio.T  # (samples, channels) as soundfile returns it
+        if not np.all(np.isfinite(audio)):
+            raise ValueError("seed clip: audio contains NaN or infinite samples")
+        _check_range("seed clip sample_rate", self.sample_rate, SAMPLE_RATE_RANGE, "Hz")
+        object.__setattr__(self, "audio", audio)
+        object.__setattr__(self, "sample_rate", int(self.sample_rate))
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[1] / self.sample_rate
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything one render needs, validated on construction.
+
+    temperature scales the initial noise: 1.0 is the model's own sampling,
+    lower is tamer, higher is wilder. strength (0..1) is how far a seed clip
+    is re-imagined: it is encoded, noised to that level and the rest denoised.
+    seed=None draws a fresh seed; the result reports which one was used.
+    """
+
+    prompt: str | None = None
+    seed_clip: SeedClip | None = None
+    sample_rate: int = 44100
+    length: float = 10.0
+    temperature: float = 1.0
+    steps: int | None = None
+    guidance: float | None = None
+    negative_prompt: str | None = None
+    seed: int | None = None
+    strength: float = 0.6
+    variations: int = 1
+
+    def __post_init__(self) -> None:
+        if self.prompt is not None and not isinstance(self.prompt, str):
+            raise ValueError(f"prompt: expected text, got {type(self.prompt).__name__}")
+        if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
+            raise ValueError(f"negative_prompt: expected text, got {type(self.negative_prompt).__name__}")
+        _check_int("sample_rate", self.sample_rate, SAMPLE_RATE_RANGE, "Hz")
+        _check_range("length", self.length, LENGTH_RANGE_S, "s")
+        _check_range("temperature", self.temperature, TEMPERATURE_RANGE, "")
+        if self.steps is not None:
+            _check_int("steps", self.steps, STEPS_RANGE, "")
+        if self.guidance is not None:
+            _check_range("guidance", self.guidance, GUIDANCE_RANGE, "")
+        if self.seed is not None:
+            _check_int("seed", self.seed, SEED_RANGE, "")
+        _check_range("strength", self.strength, (0.0, 1.0), "")
+        _check_int("variations", self.variations, VARIATIONS_RANGE, "")
+        if self.seed_clip is not None and not isinstance(self.seed_clip, SeedClip):
+            raise ValueError("seed_clip: expected a SeedClip (audio + its sample rate)")
+
+    @property
+    def num_samples(self) -> int:
+        return int(round(self.length * self.sample_rate))
+
+    def with_(self, **changes: Any) -> GenerationRequest:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (the seed clip is described, not embedded)."""
+        d = {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "sample_rate": self.sample_rate,
+            "length": self.length,
+            "temperature": self.temperature,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "seed": self.seed,
+            "strength": self.strength,
+            "variations": self.variations,
+        }
+        if self.seed_clip is not None:
+            d["seed_clip"] = {
+                "sample_rate": self.seed_clip.sample_rate,
+                "channels": int(self.seed_clip.audio.shape[0]),
+                "samples": int(self.seed_clip.audio.shape[1]),
+            }
+        return d
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a loaded model is and can do; adapters fill it in."""
+
+    name: str  # hub id, folder path or "diffhost-default"
+    family: str  # e.g. "StableAudioPipeline", "diffhost-default"
+    native_sample_rate: int
+    channels: int
+    max_length_s: float
+    min_length_s: float = 0.0
+    supports_prompt: bool = True
+    supports_negative_prompt: bool = True
+    supports_seed_clip: bool = True
+    supports_guidance: bool = True
+    requires_prompt: bool = False
+    default_steps: int = 50
+    default_guidance: float | None = None
+    revision: str | None = None  # hub revision or a weights hash
+    device: str = "cpu"
+    dtype: str = "float32"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """Rendered audio plus what is needed to reproduce it exactly.
+
+    audio is float32 (variations, channels, samples) at request.sample_rate.
+    seed is the seed actually used (drawn when the request had none).
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    request: GenerationRequest
+    seed: int
+    model: ModelInfo
+    steps: int
+    guidance: float | None
+    render_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def length_s(self) -> float:
+        return self.audio.shape[-1] / self.sample_rate
+
+    def reproduce_dict(self) -> dict[str, Any]:
+        """Parameters with the resolved seed/steps/guidance: re-rendering these is bit-identical."""
+        params = self.request.to_dict()
+        params.update(seed=self.seed, steps=self.steps, guidance=self.guidance)
+        return {"model": self.model.to_dict(), "params": params}
+
+
+def _check_range(name: str, value: Any, bounds: tuple[float, float], unit: str) -> None:
+    lo, hi = bounds
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name}: expected a number in {lo}..{hi}{unit and ' ' + unit}, got {value!r}")
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ValueError(f"{name}: {value} is out of range; valid is {lo}..{hi}{unit and ' ' + unit}")
+
+
+def _check_int(name: str, value: Any, bounds: tuple[int, int], unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(
+            f"{name}: expected a whole number in {bounds[0]}..{bounds[1]}{unit and ' ' + unit}, got {value!r}"
+        )
+    _check_range(name, int(value), bounds, unit)

@@ -1,0 +1,1 @@
+"""diffhost gui: PyQt6 only; nothing else imports Qt."""

@@ -1,0 +1,45 @@
+"""The `diffhost` command. Each command group lives in host/commands/<group>.py with a register()."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from host import __version__
+
+# One module per command group; each exposes register(subparsers).
+COMMAND_MODULES = [
+    "host.commands.render",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffhost", description="Generate audio with diffusion models.")
+    parser.add_argument("--version", action="version", version=f"diffhost {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        if "gui" in parser._subparsers._group_actions[0].choices:  # type: ignore[union-attr]
+            return main(["gui"])
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as exc:  # user-facing: a message, never a traceback
+        print(f"diffhost: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""diffhost osc: python-osc server and client replies."""
