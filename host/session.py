@@ -1,0 +1,223 @@
+"""The session: current parameters, seed clip, renders and slots, shared by GUI, OSC and CLI.
+
+Front ends call methods here; nothing here knows Qt or OSC. Engine events are
+finished (post-processing, files, library) on the session's own finisher
+thread, so neither the engine worker nor the GUI thread touches the disk, and
+every subscriber gets SessionEvents through its own bounded queue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.audio import load_seed_clip
+from engine.request import GenerationRequest, SeedClip
+from host.save import SavedRender, save_result
+
+SessionEventKind = Literal[
+    "accepted", "progress", "done", "cancelled", "error", "param", "seed", "slot", "message"
+]
+
+# Parameters a front end may set by name (OSC /diffhost/param/set, GUI widgets, presets).
+PARAM_NAMES = tuple(f.name for f in fields(GenerationRequest) if f.name != "seed_clip") + ("model",)
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    kind: SessionEventKind
+    job_id: int = -1
+    progress: float = 0.0
+    paths: tuple[Path, ...] = ()
+    length_s: float = 0.0
+    sample_rate: int = 0
+    message: str = ""
+    name: str = ""  # param name or slot number as text
+    value: Any = None
+    tag: str | None = None
+
+
+class Session:
+    """Owns current params and the seed clip; turns renders into saved files."""
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        renders_dir: Path,
+        model: str | None = None,
+        defaults: GenerationRequest | None = None,
+        finish: Any = None,
+    ):
+        self.engine = engine
+        self.renders_dir = Path(renders_dir).expanduser().resolve()
+        self.renders_dir.mkdir(parents=True, exist_ok=True)
+        self._params = defaults or GenerationRequest(length=1.0)
+        self._model = model
+        self._seed_clip: SeedClip | None = None
+        self._lock = threading.Lock()
+        self._subscribers: list[queue.Queue[SessionEvent]] = []
+        self.renders: dict[int, list[SavedRender]] = {}  # job id -> saved files
+        # finish(result, renders_dir, job) -> list[SavedRender]; the post-processing issue plugs in here.
+        self._finish = finish or (lambda result, out, job: save_result(result, out))
+        self._events = engine.subscribe()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="diffhost-finisher", daemon=True)
+        self._thread.start()
+
+    # -- parameters ---------------------------------------------------------------
+    @property
+    def params(self) -> GenerationRequest:
+        return self._params
+
+    @property
+    def model(self) -> str | None:
+        return self._model
+
+    def get_param(self, name: str) -> Any:
+        if name == "model":
+            return self._model
+        if name not in PARAM_NAMES:
+            raise ValueError(f"param: unknown name {name!r}; valid are {', '.join(PARAM_NAMES)}")
+        return getattr(self._params, name)
+
+    def set_param(self, name: str, value: Any) -> Any:
+        """Validate and set one parameter; a bad value raises ValueError and changes nothing."""
+        if name == "model":
+            self._model = str(value) if value not in (None, "") else None
+            self._emit(SessionEvent("param", name=name, value=self._model))
+            return self._model
+        if name not in PARAM_NAMES:
+            raise ValueError(f"param: unknown name {name!r}; valid are {', '.join(PARAM_NAMES)}")
+        value = _coerce(name, value)
+        with self._lock:
+            self._params = self._params.with_(**{name: value})  # validates
+        self._emit(SessionEvent("param", name=name, value=value))
+        return value
+
+    def update_params(self, **values: Any) -> None:
+        """Set several parameters at once, all or nothing."""
+        model = values.pop("model", self._model)
+        for name in values:
+            if name not in PARAM_NAMES:
+                raise ValueError(f"param: unknown name {name!r}; valid are {', '.join(PARAM_NAMES)}")
+        coerced = {k: _coerce(k, v) for k, v in values.items()}
+        with self._lock:
+            self._params = self._params.with_(**coerced)
+            self._model = model
+        for k, v in coerced.items():
+            self._emit(SessionEvent("param", name=k, value=v))
+
+    # -- seed clip ----------------------------------------------------------------
+    @property
+    def seed_clip(self) -> SeedClip | None:
+        return self._seed_clip
+
+    def set_seed_clip(self, clip: SeedClip | None) -> None:
+        self._seed_clip = clip
+        self._emit(SessionEvent("seed", value=None if clip is None else clip.duration_s))
+
+    def load_seed(self, path: str | Path) -> SeedClip:
+        """Load a seed clip from any common audio file (errors name the file; nothing changes)."""
+        clip = load_seed_clip(Path(path))
+        self.set_seed_clip(clip)
+        return clip
+
+    # -- rendering ----------------------------------------------------------------
+    def build_request(self, **overrides: Any) -> GenerationRequest:
+        base = self._params
+        changes = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+        if self._seed_clip is not None and "seed_clip" not in changes:
+            changes["seed_clip"] = self._seed_clip
+        return base.with_(**changes) if changes else base
+
+    def render(self, *, priority: str = "batch", tag: str | None = None, **overrides: Any):
+        """Submit a render with the current params (overrides win). Returns the engine Job."""
+        request = self.build_request(**overrides)
+        return self.engine.submit(request, model=self._model, priority=priority, tag=tag)
+
+    def cancel(self, job_id: int) -> bool:
+        return self.engine.cancel(job_id)
+
+    # -- events -------------------------------------------------------------------
+    def subscribe(self, maxsize: int = 1024) -> queue.Queue[SessionEvent]:
+        q: queue.Queue[SessionEvent] = queue.Queue(maxsize=maxsize)
+        with self._lock:
+            self._subscribers.append(q)
+        return q
+
+    def unsubscribe(self, q: queue.Queue[SessionEvent]) -> None:
+        with self._lock:
+            if q in self._subscribers:
+                self._subscribers.remove(q)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.engine.unsubscribe(self._events)
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ev = self._events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            tag = ev.job.tag
+            if ev.kind == "done" and ev.result is not None:
+                try:
+                    saved = self._finish(ev.result, self.renders_dir, ev.job)
+                except Exception as exc:  # disk full, bad effect chain: the job fails with a reason
+                    self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {exc}", tag=tag))
+                    continue
+                self.renders[ev.job_id] = list(saved)
+                self._emit(
+                    SessionEvent(
+                        "done",
+                        ev.job_id,
+                        progress=1.0,
+                        paths=tuple(s.path for s in saved),
+                        length_s=saved[0].length_s if saved else 0.0,
+                        sample_rate=saved[0].sample_rate if saved else 0,
+                        tag=tag,
+                        value=ev.result.seed,
+                    )
+                )
+            else:
+                self._emit(SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag))
+
+    def _emit(self, event: SessionEvent) -> None:
+        with self._lock:
+            subs = list(self._subscribers)
+        for q in subs:
+            try:
+                q.put_nowait(event)
+            except queue.Full:
+                if event.kind == "progress":
+                    continue
+                with contextlib.suppress(queue.Empty):
+                    q.get_nowait()
+                with contextlib.suppress(queue.Full):
+                    q.put_nowait(event)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Loose front-end values (OSC ints for floats, GUI strings) to the field's type."""
+    floats = {"length", "temperature", "guidance", "strength"}
+    ints = {"sample_rate", "steps", "seed", "variations"}
+    try:
+        if value is None or name in {"prompt", "negative_prompt", "seed_clip"}:
+            return value if value != "" else None
+        if name in floats:
+            return float(value)
+        if name in ints:
+            f = float(value)
+            if not f.is_integer():
+                raise ValueError
+            return int(f)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+    return value
