@@ -39,6 +39,7 @@ class SessionEvent:
     name: str = ""  # param name or slot number as text
     value: Any = None
     tag: str | None = None
+    render_ids: tuple[int, ...] = ()  # render-library row ids, when a library is attached
 
 
 class Session:
@@ -52,6 +53,9 @@ class Session:
         model: str | None = None,
         defaults: GenerationRequest | None = None,
         finish: Any = None,
+        audio: Any = None,
+        presets: Any = None,
+        library: Any = None,
     ):
         self.engine = engine
         self.renders_dir = Path(renders_dir).expanduser().resolve()
@@ -64,6 +68,9 @@ class Session:
         self.renders: dict[int, list[SavedRender]] = {}  # job id -> saved files
         # finish(result, renders_dir, job) -> list[SavedRender]; the post-processing issue plugs in here.
         self._finish = finish or (lambda result, out, job: save_result(result, out))
+        self.audio = audio  # host audio (issue 5): HostAudio, or None when headless without output
+        self.presets = presets  # PresetStore (issue 4), or None
+        self.library = library  # RenderLibrary (issue 4), or None
         self._events = engine.subscribe()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="diffhost-finisher", daemon=True)
@@ -143,6 +150,62 @@ class Session:
     def cancel(self, job_id: int) -> bool:
         return self.engine.cancel(job_id)
 
+    # -- presets (components from host.presets) ---------------------------------------------
+    def list_presets(self) -> list[str]:
+        return self._need("presets").names()
+
+    def load_preset(self, name: str) -> Any:
+        """Apply a preset's generation params (and, via the store, its chain and finishing)."""
+        preset = self._need("presets").load(name)
+        self.update_params(**preset.params)
+        self._emit(SessionEvent("message", name="preset", value=name))
+        return preset
+
+    # -- live audio (component from host.audio) -----------------------------------------------
+    def record_seed(self, seconds: float) -> SeedClip:
+        """Record from the input device into the current seed clip (blocks for `seconds`)."""
+        audio, sr = self._need("audio").record(seconds)
+        clip = SeedClip(audio, sr)
+        self.set_seed_clip(clip)
+        return clip
+
+    def assign_slot(self, slot: int, job_id: int | None = None, path: Path | None = None) -> None:
+        """Put a finished render (by job id) or a file into a slot."""
+        if path is None:
+            saved = self.renders.get(int(job_id)) if job_id is not None else None
+            if not saved:
+                raise ValueError(f"job: {job_id} has no finished render to assign")
+            path = saved[0].path
+        self._need("audio").assign_file(int(slot), Path(path))
+        self._emit(SessionEvent("slot", name=str(slot), value=self.audio.slot_state(int(slot))))
+
+    def play_slot(self, slot: int, gain: float = 1.0) -> None:
+        self._need("audio").trigger(int(slot), gain=float(gain))
+        self._emit(SessionEvent("slot", name=str(slot), value="playing"))
+
+    def stop_slot(self, slot: int) -> None:
+        self._need("audio").stop_slot(int(slot))
+        self._emit(SessionEvent("slot", name=str(slot), value=self.audio.slot_state(int(slot))))
+
+    def set_tempo(self, bpm: float) -> None:
+        self._need("audio").set_tempo(float(bpm))
+        self._emit(SessionEvent("param", name="tempo", value=float(bpm)))
+
+    def set_quantize(self, beats: float) -> None:
+        self._need("audio").set_quantize(float(beats))
+        self._emit(SessionEvent("param", name="quantize", value=float(beats)))
+
+    def _need(self, component: str) -> Any:
+        obj = getattr(self, component)
+        if obj is None:
+            what = {
+                "audio": "no audio device is open",
+                "presets": "no preset store",
+                "library": "no render library",
+            }
+            raise ValueError(f"{component}: {what[component]} in this session")
+        return obj
+
     # -- events -------------------------------------------------------------------
     def subscribe(self, maxsize: int = 1024) -> queue.Queue[SessionEvent]:
         q: queue.Queue[SessionEvent] = queue.Queue(maxsize=maxsize)
@@ -187,7 +250,9 @@ class Session:
                     )
                 )
             else:
-                self._emit(SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag))
+                self._emit(
+                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag)
+                )
 
     def _emit(self, event: SessionEvent) -> None:
         with self._lock:
