@@ -155,11 +155,31 @@ class Session:
         return self._need("presets").names()
 
     def load_preset(self, name: str) -> Any:
-        """Apply a preset's generation params (and, via the store, its chain and finishing)."""
+        """Apply a preset's generation params, and its effects/finishing/export to the finisher.
+
+        All or nothing: the recipe is built (plugins loaded, files checked) before anything changes.
+        """
         preset = self._need("presets").load(name)
+        configure = getattr(self._finish, "configure", None)
+        recipe = preset.recipe() if configure is not None else None
         self.update_params(**preset.params)
+        if configure is not None:
+            configure(recipe)
         self._emit(SessionEvent("message", name="preset", value=name))
         return preset
+
+    # -- render library (component from host.library) -------------------------------------------
+    def rerender(self, render_id: int, *, priority: str = "batch"):
+        """Render a library row again, bit-identically: its own params and model, finished with its
+        own recipe (the finisher reads the row from the job's "rerender:<id>" tag). Returns the Job."""
+        from host.save import RERENDER_TAG
+
+        library = self._need("library")
+        row = library.get(render_id)
+        request = library.request_of(row)
+        return self.engine.submit(
+            request, model=library.model_spec(row), priority=priority, tag=f"{RERENDER_TAG}{row.id}"
+        )
 
     # -- live audio (component from host.audio) -----------------------------------------------
     def record_seed(self, seconds: float) -> SeedClip:
@@ -247,6 +267,9 @@ class Session:
                         sample_rate=saved[0].sample_rate if saved else 0,
                         tag=tag,
                         value=ev.result.seed,
+                        render_ids=tuple(
+                            s.render_id for s in saved if getattr(s, "render_id", None) is not None
+                        ),
                     )
                 )
             else:

@@ -15,80 +15,135 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="render audio from a prompt and/or seed audio")
     p.add_argument("prompt", nargs="?", default=None, help="text prompt, e.g. 'punchy analog kick'")
     p.add_argument("--seed-audio", type=Path, help="seed clip in any common format and sample rate")
-    p.add_argument("--strength", type=float, default=0.6, help="how far the seed clip is re-imagined, 0..1")
+    p.add_argument("--strength", type=float, default=None, help="how far the seed clip is re-imagined, 0..1")
     p.add_argument("--length", type=float, default=None, help="length in seconds (default 1.0)")
-    p.add_argument("--sample-rate", type=int, default=44100, help="output sample rate in Hz")
-    p.add_argument("--temperature", type=float, default=1.0, help="initial-noise scale (<1 tamer, >1 wilder)")
+    p.add_argument("--sample-rate", type=int, default=None, help="output sample rate in Hz (default 44100)")
+    p.add_argument(
+        "--temperature", type=float, default=None, help="initial-noise scale (<1 tamer, >1 wilder)"
+    )
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed = identical audio)")
     p.add_argument("--steps", type=int, default=None, help="denoising steps (default: the model's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument("--negative-prompt", default=None, help="what to steer away from")
-    p.add_argument("--variations", type=int, default=1, help="number of variations, 1..64")
+    p.add_argument("--variations", type=int, default=None, help="number of variations, 1..64")
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("-o", "--output", type=Path, default=Path("renders"), help="output .wav file or folder")
-    p.add_argument("--no-normalize", action="store_true", help="skip peak normalization to -1 dBFS")
+    p.add_argument("-o", "--output", type=Path, default=Path("renders"), help="output file or folder")
+    p.add_argument("--no-normalize", action="store_true", help="skip normalization (peak -1 dBFS by default)")
+    p.add_argument(
+        "--preset", default=None, help="preset name (see `diffhost presets list`); flags given here win"
+    )
+    p.add_argument("--format", default=None, help="wav, flac, ogg or mp3 (default: the preset's, else wav)")
+    p.add_argument("--bit-depth", type=int, default=None, help="wav 16/24/32 (32 = float), flac 16/24")
+    p.add_argument("--quality", default=None, help="mp3 'V0'..'V9' or '320 kbps'; ogg '64 kbps'..'500 kbps'")
+    p.add_argument("--tag", action="append", default=[], help="library tag (repeatable)")
+    p.add_argument(
+        "--library", type=Path, default=None, help="render library folder (default: user data dir)"
+    )
+    p.add_argument("--no-library", action="store_true", help="do not record the render in the library")
     p.add_argument("--json", action="store_true", help="print a machine-readable result")
     p.set_defaults(func=run)
 
 
-def build_request(args: argparse.Namespace) -> GenerationRequest:
+def build_request(args: argparse.Namespace, preset=None) -> GenerationRequest:
+    """The preset's params (if any) with every flag given on the command line on top."""
     clip = load_seed_clip(args.seed_audio) if args.seed_audio else None
-    return GenerationRequest(
-        prompt=args.prompt,
-        seed_clip=clip,
-        sample_rate=args.sample_rate,
-        length=args.length if args.length is not None else 1.0,
-        temperature=args.temperature,
-        steps=args.steps,
-        guidance=args.guidance,
-        negative_prompt=args.negative_prompt,
-        seed=args.seed,
-        strength=args.strength,
-        variations=args.variations,
-    )
+    params = {k: v for k, v in (preset.params if preset else {}).items() if k != "model"}
+    flags = {
+        "prompt": args.prompt,
+        "sample_rate": args.sample_rate,
+        "length": args.length,
+        "temperature": args.temperature,
+        "steps": args.steps,
+        "guidance": args.guidance,
+        "negative_prompt": args.negative_prompt,
+        "seed": args.seed,
+        "strength": args.strength,
+        "variations": args.variations,
+    }
+    params.update({k: v for k, v in flags.items() if v is not None})
+    params.setdefault("length", 1.0)
+    return GenerationRequest(seed_clip=clip, **params)
+
+
+def build_recipe(args: argparse.Namespace, preset=None):
+    """Preset recipe (or the default: DC removal, peak -1 dBFS, float WAV) with --format etc. on top."""
+    from dataclasses import replace
+
+    from host.export import parse_export
+    from host.post import Recipe
+
+    recipe = preset.recipe() if preset else Recipe()
+    if args.format or args.bit_depth is not None or args.quality is not None:
+        fmt = (args.format or recipe.export.format).lower()
+        # the same format keeps the preset's other export settings; another starts from that format's defaults
+        export = recipe.export.to_dict() if fmt == recipe.export.format else {"format": fmt}
+        if args.bit_depth is not None:
+            export["bit_depth"] = args.bit_depth
+        if args.quality is not None:
+            export["quality"] = args.quality
+        recipe = replace(recipe, export=parse_export(export, where="--format/--bit-depth/--quality"))
+    if args.no_normalize:
+        recipe = replace(recipe, finishing=replace(recipe.finishing, normalize=None))
+    return recipe
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.engine import Engine
-    from host.save import save_result
+    from host.library import RenderLibrary
+    from host.presets import PresetStore
+    from host.save import Finisher
 
-    request = build_request(args)
-    with Engine(device=args.device) as engine:
-        events = engine.subscribe()
-        job = engine.submit(request, model=args.model)
-        while True:
-            ev = events.get()
-            if ev.job_id != job.id:
-                continue
-            if ev.kind == "progress" and not args.json:
-                _bar(ev.progress)
-            elif ev.terminal:
-                break
-    if not args.json:
-        print(file=sys.stderr)
-    if ev.kind != "done" or ev.result is None:
-        print(f"diffhost: render {ev.kind}: {ev.message}", file=sys.stderr)
-        return 1
-    saved = save_result(ev.result, args.output, peak_db=None if args.no_normalize else -1.0)
+    preset = PresetStore().load(args.preset) if args.preset else None
+    request = build_request(args, preset)
+    recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
+    model = args.model if args.model is not None else (preset.params.get("model") if preset else None)
+    library = None if args.no_library else RenderLibrary.open_default(args.library)
+    try:
+        with Engine(device=args.device) as engine:
+            events = engine.subscribe()
+            job = engine.submit(request, model=model)
+            while True:
+                ev = events.get()
+                if ev.job_id != job.id:
+                    continue
+                if ev.kind == "progress" and not args.json:
+                    _bar(ev.progress)
+                elif ev.terminal:
+                    break
+        if not args.json:
+            print(file=sys.stderr)
+        if ev.kind != "done" or ev.result is None:
+            print(f"diffhost: render {ev.kind}: {ev.message}", file=sys.stderr)
+            return 1
+        saved = Finisher(recipe, library=library).finish(ev.result, args.output, tags=tuple(args.tag))
+    finally:
+        if library is not None:
+            library.close()
     if args.json:
         print(
             json.dumps(
                 {
                     "files": [str(s.path) for s in saved],
                     "sidecars": [str(s.sidecar) for s in saved],
+                    "render_ids": [s.render_id for s in saved],
                     "seed": ev.result.seed,
-                    "sample_rate": ev.result.sample_rate,
-                    "length_s": ev.result.length_s,
+                    "sample_rate": saved[0].sample_rate,
+                    "length_s": saved[0].length_s,
+                    "loudness_lufs": saved[0].loudness_lufs,
+                    "peak_dbfs": saved[0].peak_dbfs,
                     "render_s": round(ev.result.render_s, 4),
                     "model": ev.result.model.name,
+                    "preset": recipe.preset,
                 }
             )
         )
     else:
         for s in saved:
+            rid = f", library #{s.render_id}" if s.render_id is not None else ""
             print(
-                f"{s.path}  ({s.length_s:.2f} s, {s.sample_rate} Hz, {s.channels} ch, seed {ev.result.seed})"
+                f"{s.path}  ({s.length_s:.2f} s, {s.sample_rate} Hz, {s.channels} ch, "
+                f"seed {ev.result.seed}{rid})"
             )
     return 0
 
