@@ -27,6 +27,8 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioFileError(f"{p}: no such audio file")
     if p.stat().st_size == 0:
         raise AudioFileError(f"{p}: the file is empty")
+    if p.suffix.lower() in (".wav", ".wave"):
+        _check_wav_complete(p)
     try:
         if p.suffix.lower() in _PEDALBOARD_SUFFIXES:
             from pedalboard.io import AudioFile
@@ -48,6 +50,29 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if not np.all(np.isfinite(audio)):
         raise AudioFileError(f"{p}: the file holds NaN or infinite samples")
     return audio, int(sr)
+
+
+def _check_wav_complete(p: Path) -> None:
+    """libsndfile quietly reads what is there of a cut-off WAV; say it is truncated instead."""
+    import struct
+
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return  # not plain RIFF/WAVE (RF64, W64, junk): libsndfile gives the reason
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, csize = struct.unpack("<4sI", f.read(8))
+            if cid == b"data":
+                if csize not in (0, 0xFFFFFFFF) and pos + 8 + csize > size:
+                    raise AudioFileError(
+                        f"{p}: the file is truncated: its header promises {csize} bytes of audio but only "
+                        f"{size - pos - 8} are there (an interrupted copy or download?)"
+                    )
+                return
+            pos += 8 + csize + (csize & 1)
 
 
 def load_seed_clip(source: str | Path | SeedClip | tuple[np.ndarray, int]) -> SeedClip:

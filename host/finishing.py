@@ -41,6 +41,7 @@ def remove_dc(audio: np.ndarray, sample_rate: int, cutoff_hz: float = 5.0) -> np
     sos = butter(2, cutoff_hz, btype="highpass", fs=sample_rate, output="sos")
     if audio.shape[-1] > 3 * (2 * len(sos) + 1):  # sosfiltfilt's edge padding needs a few samples
         audio = sosfiltfilt(sos, audio, axis=-1)
+        audio = audio - audio.mean(axis=-1, keepdims=True)  # the filter's edges leave a trace
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 

@@ -333,6 +333,7 @@ class RenderLibrary:
                 "finishing": side.get("finishing"),
                 "export": side.get("export"),
                 "preset": side.get("preset"),
+                "tags": side.get("tags"),
             }
         )
 

@@ -45,6 +45,7 @@ class Recipe:
     finishing: fin.Finishing = field(default_factory=fin.Finishing)
     export: ExportSpec = field(default_factory=ExportSpec)
     preset: str | None = None
+    tags: tuple[str, ...] = ()  # the preset's tags, given to each library row
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> Recipe:
@@ -54,6 +55,7 @@ class Recipe:
             finishing=fin.parse_finishing(data.get("finishing")),
             export=parse_export(data.get("export")),
             preset=data.get("preset"),
+            tags=tuple(data.get("tags") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +64,7 @@ class Recipe:
             "finishing": self.finishing.to_dict(),
             "export": self.export.to_dict(),
             "preset": self.preset,
+            "tags": list(self.tags),
         }
 
 

@@ -183,6 +183,7 @@ class Finisher:
                 **repro,
                 "variation": v,
                 "preset": recipe.preset,
+                "tags": list(recipe.tags),
                 "effects": recipe.chain.describe(result.sample_rate),
                 "finishing": recipe.finishing.to_dict(),
                 "export": recipe.export.to_dict(),
@@ -219,7 +220,7 @@ class Finisher:
                     variation=v,
                     preset=recipe.preset,
                     parent_id=parent_id,
-                    tags=tags,
+                    tags=tuple(recipe.tags) + tuple(tags),
                 )
             saved.append(
                 SavedRender(

@@ -1,0 +1,207 @@
+"""Finishing steps measured on synthetic signals with known physical answers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from host import finishing as fin
+from host.post import Recipe, normalize_audio, postprocess
+
+SR = 48000
+
+
+def sine(freq: float, seconds: float, amp: float, sr: int = SR, channels: int = 1) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return np.tile((amp * np.sin(2 * np.pi * freq * t)).astype(np.float32), (channels, 1))
+
+
+@pytest.mark.parametrize("level_db", [-6.0, -20.0, -40.0])
+def test_loudness_of_1khz_sine_matches_bs1770(level_db):
+    # BS.1770: a 0 dBFS 1 kHz sine in one channel reads -3.01 LKFS; two identical channels sum to +3.01 dB.
+    amp = 10 ** (level_db / 20)
+    mono = fin.loudness_lufs(sine(1000, 5.0, amp), SR)
+    stereo = fin.loudness_lufs(sine(1000, 5.0, amp, channels=2), SR)
+    assert mono == pytest.approx(level_db - 3.01, abs=0.1)
+    assert stereo == pytest.approx(level_db, abs=0.1)
+
+
+def test_lufs_normalization_hits_target_and_respects_ceiling():
+    rng = np.random.default_rng(1)
+    noise = (rng.standard_normal((2, SR * 3)) * 0.01).astype(np.float32)
+    out, info = fin.normalize_lufs(noise, SR, -16.0, ceiling_db=None)
+    assert fin.loudness_lufs(out, SR) == pytest.approx(-16.0, abs=0.05)
+    assert info["limited_by_ceiling"] is False
+    # A crest-heavy signal cannot reach -6 LUFS under a -1 dBFS ceiling: the gain stops at the ceiling.
+    clicks = np.zeros((1, SR * 2), np.float32)
+    clicks[0, ::4800] = 0.5
+    out, info = fin.normalize_lufs(clicks, SR, -6.0, ceiling_db=-1.0)
+    assert info["limited_by_ceiling"] is True
+    assert 20 * math.log10(np.max(np.abs(out))) == pytest.approx(-1.0, abs=1e-4)
+    assert info["achieved_lufs"] < -6.0
+
+
+def test_lufs_refuses_clips_shorter_than_one_gating_block():
+    with pytest.raises(fin.FinishingError, match="at least 0.4 s"):
+        fin.normalize_lufs(sine(1000, 0.25, 0.5), SR, -14.0)
+
+
+@pytest.mark.parametrize("peak_db", [0.0, -1.0, -6.0, -23.5])
+def test_peak_normalization_is_exact(peak_db):
+    x = sine(440, 0.5, 0.123, channels=2)
+    x[1] *= 0.5
+    y = normalize_audio(x, peak_db)
+    assert 20 * math.log10(float(np.max(np.abs(y)))) == pytest.approx(peak_db, abs=1e-5)
+    np.testing.assert_allclose(y[1], 0.5 * y[0], atol=1e-6)
+
+
+def test_dc_removal_removes_offset_and_keeps_the_tone():
+    x = sine(200, 1.0, 0.5) + np.float32(0.3)
+    y = fin.remove_dc(x, SR)
+    assert abs(float(y.mean())) < 1e-4
+    mid = slice(SR // 4, 3 * SR // 4)  # away from the filter's edges
+    assert np.sqrt(np.mean(y[0, mid] ** 2)) == pytest.approx(0.5 / math.sqrt(2), rel=0.01)
+
+
+def test_trim_silence_keeps_the_onset_and_pad():
+    x = np.zeros((2, SR), np.float32)
+    x[:, 12000:18000] = sine(500, 6000 / SR, 0.8, channels=2)[:, :6000] + 0.01
+    y = fin.trim_silence(x, SR, threshold_db=-60, pad_ms=2.0)
+    pad = int(0.002 * SR)
+    assert y.shape == (2, 6000 + 2 * pad)
+    np.testing.assert_array_equal(y[:, pad : pad + 6000], x[:, 12000:18000])
+
+
+def test_fades_shape_the_ends():
+    x = np.ones((1, SR), np.float32)
+    y = fin.fade(x, SR, in_ms=100, out_ms=50, shape="linear")
+    assert y[0, 0] < 0.001 and y[0, -1] < 0.001
+    assert y[0, 2400] == pytest.approx(0.5, abs=0.001)  # halfway through the 100 ms fade in
+    assert y[0, SR // 2] == 1.0
+
+
+def test_time_stretch_changes_length_by_the_ratio_and_keeps_pitch():
+    # Two clicks 1.0 s apart plus a 440 Hz tone: at 1.25x speed they are 0.8 s apart, tone still 440 Hz.
+    x = sine(440, 3.0, 0.2)
+    for pos in (SR // 2, SR // 2 + SR):
+        x[0, pos : pos + 48] += 0.7
+    y = fin.time_stretch(x, SR, 1.25)
+    assert y.shape[-1] == round(x.shape[-1] / 1.25)
+    env = np.abs(y[0]) > 0.5
+    onsets = np.flatnonzero(env[1:] & ~env[:-1])
+    first, second = onsets[0], onsets[onsets > onsets[0] + SR // 4][0]
+    assert (second - first) / SR == pytest.approx(0.8, abs=0.01)
+    seg = y[0, int(1.5 * SR) : int(2.0 * SR)] if y.shape[-1] > 2 * SR else y[0, SR : SR + SR // 2]
+    spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+    assert np.fft.rfftfreq(len(seg), 1 / SR)[np.argmax(spec)] == pytest.approx(440, abs=4)
+
+
+def test_tempo_fit_maps_bpm_to_length():
+    x = sine(300, 2.0, 0.3)  # 4 beats at 120 BPM
+    y = fin.tempo_fit(x, SR, 120.0, 150.0)
+    assert y.shape[-1] == round(2.0 * SR * 120 / 150)
+
+
+def _frames_rms(x: np.ndarray, win: int) -> np.ndarray:
+    n = x.shape[-1] // win
+    return np.sqrt(np.mean(x[: n * win].reshape(n, win) ** 2, axis=1))
+
+
+def test_loop_seam_has_no_level_or_spectral_jump():
+    # A "pad": detuned partials with slow amplitude movement plus a little noise.
+    rng = np.random.default_rng(7)
+    t = np.arange(int(4.0 * SR)) / SR
+    pad = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (220, 277.2, 329.6, 440.5))
+    pad = pad * (0.8 + 0.2 * np.sin(2 * np.pi * 0.3 * t)) + 0.05 * rng.standard_normal(t.size)
+    x = (0.15 * pad).astype(np.float32)[None]
+    loop, note = fin.make_loop(x, SR, bpm=120, bars=1, crossfade_ms=200)
+    n = fin.loop_samples(SR, 120, 1)
+    assert loop.shape[-1] == n == note["loop_samples"] == SR * 2
+    played = np.concatenate([loop, loop, loop], axis=-1)[0]
+    # Level: 10 ms RMS windows straddling each seam look like windows elsewhere.
+    win = 480
+    levels = _frames_rms(played, win)
+    seam_windows = [n // win, 2 * n // win]
+    typical = np.median(levels)
+    spread = np.percentile(np.abs(np.diff(levels)), 99)
+    for w in seam_windows:
+        assert abs(levels[w] - typical) < 0.25 * typical
+        assert abs(levels[w] - levels[w - 1]) <= spread
+    # Spectrum: the change across the seam is no bigger than between neighbouring frames elsewhere.
+    frame = 2048
+
+    def spectrum(at: int) -> np.ndarray:
+        seg = played[at : at + frame] * np.hanning(frame)
+        return 20 * np.log10(np.abs(np.fft.rfft(seg))[:400] + 1e-6)
+
+    flux = [np.mean(np.abs(spectrum(i + frame) - spectrum(i))) for i in range(frame, 2 * n, frame)]
+    seam_flux = np.mean(np.abs(spectrum(n) - spectrum(n - frame)))
+    assert seam_flux <= np.percentile(flux, 95)
+    # And no sample step: the jump at the seam is within the signal's normal sample-to-sample motion.
+    steps = np.abs(np.diff(played))
+    assert abs(played[n] - played[n - 1]) <= np.percentile(steps, 99.9)
+
+
+def test_a_hard_cut_loop_would_fail_the_seam_check():
+    # The same measurement catches a naive cut: proves the seam test can fail.
+    t = np.arange(int(2.3 * SR)) / SR
+    x = (0.3 * np.sin(2 * np.pi * 221.3 * t)).astype(np.float32)
+    n = fin.loop_samples(SR, 120, 1)
+    cut = np.concatenate([x[:n], x[:n]])
+    steps = np.abs(np.diff(cut))
+    assert abs(cut[n] - cut[n - 1]) > 3 * np.percentile(steps, 50)
+    looped, _ = fin.make_loop(x[None], SR, bpm=120, bars=1, crossfade_ms=50)
+    lp = np.concatenate([looped[0], looped[0]])
+    assert abs(lp[n] - lp[n - 1]) <= np.max(np.abs(np.diff(looped[0]))) * 1.01
+
+
+def test_loop_stretches_short_audio_and_says_so():
+    x = sine(300, 1.0, 0.3)
+    loop, note = fin.make_loop(x, SR, bpm=120, bars=1, crossfade_ms=20)
+    assert loop.shape[-1] == 2 * SR
+    assert note["stretched_from_samples"] == SR
+
+
+def test_finishing_validation_names_keys_and_ranges():
+    with pytest.raises(
+        fin.FinishingError, match=r"unknown key 'normalise'; valid are dc_remove, .*normalize"
+    ):
+        fin.parse_finishing({"normalise": None})
+    with pytest.raises(fin.FinishingError, match=r"fade_in_ms: -5 is out of range; valid is 0..60000 ms"):
+        fin.parse_finishing({"fade_in_ms": -5})
+    with pytest.raises(fin.FinishingError, match=r"loop.bpm: 1000 is out of range; valid is 20..400 BPM"):
+        fin.parse_finishing({"loop": {"bpm": 1000}})
+    with pytest.raises(fin.FinishingError, match=r"normalize.mode: 'rms' is not valid; choose peak or lufs"):
+        fin.parse_finishing({"normalize": {"mode": "rms"}})
+    with pytest.raises(fin.FinishingError, match="loop and fades exclude each other"):
+        fin.parse_finishing({"loop": {"bpm": 120}, "fade_out_ms": 10})
+    with pytest.raises(fin.FinishingError, match=r"sample_rate: 100 is out of range"):
+        fin.parse_finishing({"sample_rate": 100})
+
+
+def test_postprocess_runs_steps_in_order_and_logs_them():
+    x = sine(1000, 1.0, 0.2, sr=44100, channels=1)
+    recipe = Recipe.from_dict(
+        {
+            "effects": [{"effect": "Gain", "params": {"gain_db": 6.0}}],
+            "finishing": {
+                "channels": 2,
+                "sample_rate": 48000,
+                "fade_out_ms": 10,
+                "normalize": {"mode": "lufs", "lufs": -20.0, "ceiling_db": -1.0},
+            },
+        }
+    )
+    out = postprocess(x, 44100, recipe)
+    assert out.sample_rate == 48000 and out.audio.shape == (2, 48000)
+    assert [s["step"] for s in out.steps] == [
+        "dc_remove",
+        "channels",
+        "effects",
+        "fade",
+        "resample",
+        "normalize_lufs",
+    ]
+    assert out.loudness_lufs == pytest.approx(-20.0, abs=0.1)
