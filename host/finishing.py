@@ -32,17 +32,16 @@ class FinishingError(ValueError):
 
 # -- steps --------------------------------------------------------------------------------------
 def remove_dc(audio: np.ndarray, sample_rate: int, cutoff_hz: float = 5.0) -> np.ndarray:
-    """Remove DC and sub-audible drift: mean removal, then a zero-phase 2nd-order high-pass
-    (zero phase so transients stay where they were)."""
-    from scipy.signal import butter, sosfiltfilt
+    """Remove DC and sub-audible drift: mean removal, then a first-order 5 Hz high-pass
+    (pedalboard's; its phase shift is under 6 degrees above 50 Hz, and it costs ~1 ms per
+    10 s stereo, where a zero-phase scipy filter cost 60)."""
+    import pedalboard
 
-    audio = np.asarray(audio, dtype=np.float64)
-    audio = audio - audio.mean(axis=-1, keepdims=True)
-    sos = butter(2, cutoff_hz, btype="highpass", fs=sample_rate, output="sos")
-    if audio.shape[-1] > 3 * (2 * len(sos) + 1):  # sosfiltfilt's edge padding needs a few samples
-        audio = sosfiltfilt(sos, audio, axis=-1)
-        audio = audio - audio.mean(axis=-1, keepdims=True)  # the filter's edges leave a trace
-    return np.ascontiguousarray(audio, dtype=np.float32)
+    audio = np.asarray(audio, dtype=np.float32)
+    audio = audio - audio.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+    out = pedalboard.HighpassFilter(cutoff_hz)(np.ascontiguousarray(audio), float(sample_rate))
+    out = out - out.mean(axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)  # the filter's start
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def trim_silence(

@@ -116,12 +116,17 @@ def postprocess(audio: np.ndarray, sample_rate: int, recipe: Recipe) -> PostResu
         log("resample", from_hz=sr, to_hz=f.sample_rate, quality="soxr VHQ")
         sr = f.sample_rate
     norm = f.normalize
+    loudness: float | None = None
+    measured = False
     if norm and norm["mode"] == "peak":
         a = normalize_audio(a, norm["peak_db"])
         log("normalize_peak", peak_db=norm["peak_db"])
     elif norm and norm["mode"] == "lufs":
         a, info = fin.normalize_lufs(a, sr, norm["lufs"], norm["ceiling_db"])
         log("normalize_lufs", target_lufs=norm["lufs"], ceiling_db=norm["ceiling_db"], **info)
+        loudness, measured = info.get("achieved_lufs"), True  # loudness moves by exactly the gain
     if not np.all(np.isfinite(a)):
         raise ValueError("post-processing produced NaN or infinite samples")
-    return PostResult(a, sr, steps, fin.loudness_lufs(a, sr), peak_dbfs(a))
+    if not measured:
+        loudness = fin.loudness_lufs(a, sr)
+    return PostResult(a, sr, steps, loudness, peak_dbfs(a))

@@ -1,0 +1,96 @@
+"""`diffhost render --preset`, `diffhost presets ...` and `diffhost library ...` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.audio import read_audio
+from host.cli import main
+from host.library import RenderLibrary
+from host.presets import PresetStore
+from host.save import Finisher
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_presets_list_and_show(capsys, home):
+    code, out, _ = run(capsys, "presets", "list", "--json")
+    assert code == 0
+    names = [p["name"] for p in json.loads(out)]
+    assert "808 kick" in names and len(names) >= 8
+    code, out, _ = run(capsys, "presets", "show", "ambient pad")
+    assert code == 0 and json.loads(out.split("\n", 1)[1])["finishing"]["loop"]["bpm"] == 80.0
+    code, _, err = run(capsys, "presets", "show", "polka")
+    assert code == 2 and "preset 'polka': not found; available are 808 kick" in err
+    code, out, _ = run(capsys, "presets", "effects")
+    assert code == 0 and "Reverb(room_size=0.5" in out
+
+
+def test_render_with_a_preset_and_format(capsys, home, tmp_path):
+    code, out, err = run(
+        capsys,
+        "render",
+        "--preset",
+        "tight snare",
+        "--seed",
+        "4",
+        "--format",
+        "flac",
+        "--bit-depth",
+        "16",
+        "--device",
+        "cpu",
+        "-o",
+        str(tmp_path / "out"),
+        "--json",
+        "--tag",
+        "cli",
+    )
+    assert code == 0, err
+    info = json.loads(out)
+    path = info["files"][0]
+    assert path.endswith(".flac") and info["preset"] == "tight snare"
+    audio, sr = read_audio(path)
+    assert sr == 44100 and audio.shape[-1] == pytest.approx(
+        0.5 * sr, abs=0.1 * sr
+    )  # trimmed a little at most
+    assert 20 * np.log10(np.max(np.abs(audio))) == pytest.approx(-1.0, abs=0.01)
+    with RenderLibrary.open_default() as lib:
+        row = lib.get(info["render_ids"][0])
+        assert row.format == "flac" and "cli" in row.tags and row.params["seed"] == 4
+    code, _, err = run(capsys, "render", "--preset", "tight snare", "--format", "wma", "--device", "cpu")
+    assert code == 2 and "'wma' is not supported; choose wav, flac, ogg, mp3" in err
+
+
+def test_library_commands(capsys, home, tmp_path, model):
+    with RenderLibrary.open_default() as lib:
+        p = PresetStore().load("lo-fi hats")
+        saved = Finisher(p.recipe(), library=lib).finish(model.render(p.request(seed=2)), tmp_path / "r")[0]
+    rid = str(saved.render_id)
+    code, out, _ = run(capsys, "library", "--json", "list")
+    assert code == 0 and [r["id"] for r in json.loads(out)] == [saved.render_id]
+    code, out, _ = run(capsys, "library", "--json", "search", "hihat", "--tag", "lofi")
+    assert [r["id"] for r in json.loads(out)] == [saved.render_id]
+    code, out, _ = run(capsys, "library", "--json", "search", "trombone")
+    assert json.loads(out) == []
+    code, out, _ = run(capsys, "library", "show", rid)
+    assert json.loads(out)["sidecar"]["preset"] == "lo-fi hats"
+    code, out, _ = run(capsys, "library", "tag", rid, "keeper", "hats")
+    assert code == 0 and "keeper, hats" in out
+    code, out, _ = run(capsys, "library", "favorite", rid)
+    code, out, _ = run(capsys, "library", "list", "--favorites")
+    assert f"{saved.render_id:5d}*" in out
+    code, out, _ = run(capsys, "library", "--json", "export", rid, "--format", "mp3")
+    exported = json.loads(out)
+    assert code == 0 and exported["path"].endswith(".mp3") and read_audio(exported["path"])[1] == 44100
+    code, out, _ = run(capsys, "library", "--json", "delete", rid)
+    assert code == 0 and not saved.path.exists() and json.loads(out)["trash"].endswith(saved.path.name)
+    code, _, err = run(capsys, "library", "show", rid)
+    assert code == 2 and f"render {rid}: no such render in the library" in err and "Traceback" not in err
