@@ -377,7 +377,9 @@ def _instantiate(spec: EffectSpec, where: str, sample_rate: float | None = None)
 
 
 def _pedalboard_words(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """pedalboard's message on one line (plugin scans list their reasons on following lines)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return " ".join(lines) if lines else type(exc).__name__
 
 
 def _load_plugin(spec: EffectSpec, where: str) -> Any:

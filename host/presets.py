@@ -84,6 +84,27 @@ class Preset:
         return GenerationRequest(**params)
 
 
+def make_preset(
+    name: str, params: Any, recipe: Any = None, *, description: str = "", model: str | None = None
+) -> Preset:
+    """A preset from what a session holds now: its GenerationRequest (or params dict) and the
+    finisher's Recipe. The seed clip is not part of a preset; a None seed stays random."""
+    if isinstance(params, GenerationRequest):
+        d = params.to_dict()
+        d.pop("seed_clip", None)
+        params = {k: v for k, v in d.items() if v is not None}
+    params = dict(params)
+    if model:
+        params["model"] = model
+    data: dict[str, Any] = {"version": VERSION, "name": name, "description": description, "params": params}
+    if recipe is not None:
+        r = recipe.to_dict()
+        data.update(
+            effects=r["effects"], finishing=r["finishing"], export=r["export"], tags=r.get("tags") or []
+        )
+    return parse_preset(data, where=f"preset {name!r}")
+
+
 # -- migration ------------------------------------------------------------------------------------
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     """v1 (diffhost 0.0.x): generation params at the top level, a flat "chain" of

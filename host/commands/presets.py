@@ -17,6 +17,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     show = ps.add_parser("show", help="show a preset's JSON")
     show.add_argument("name", help="preset name, e.g. '808 kick'")
     show.set_defaults(func=run_show)
+    sv = ps.add_parser("save", help="validate a preset JSON file and save it as your own preset")
+    sv.add_argument("name", help="name for the preset")
+    sv.add_argument("file", type=Path, help="preset JSON (any version; it is migrated and validated)")
+    sv.add_argument(
+        "--overwrite", action="store_true", help="replace your preset of that name (old one kept in trash)"
+    )
+    sv.set_defaults(func=run_save)
     fx = ps.add_parser("effects", help="list the effects a preset chain can use, with parameters and units")
     fx.set_defaults(func=run_effects)
     p.set_defaults(func=run_list, json=False)
@@ -54,6 +61,15 @@ def run_show(args: argparse.Namespace) -> int:
     p = _store(args).load(args.name)
     print(f"# {p.source}")
     print(json.dumps(p.to_dict(), indent=2))
+    return 0
+
+
+def run_save(args: argparse.Namespace) -> int:
+    from host.presets import load_file
+
+    preset = load_file(args.file)
+    path = _store(args).save(args.name, preset, overwrite=args.overwrite)
+    print(f"saved {args.name!r} to {path}")
     return 0
 
 

@@ -94,3 +94,16 @@ def test_library_commands(capsys, home, tmp_path, model):
     assert code == 0 and not saved.path.exists() and json.loads(out)["trash"].endswith(saved.path.name)
     code, _, err = run(capsys, "library", "show", rid)
     assert code == 2 and f"render {rid}: no such render in the library" in err and "Traceback" not in err
+
+
+def test_presets_save_validates_and_stores(capsys, home, tmp_path):
+    f = tmp_path / "mine.json"
+    f.write_text(json.dumps({"version": 1, "name": "x", "prompt": "zap", "length": 0.5, "chain": []}))
+    code, out, err = run(capsys, "presets", "save", "my zap", str(f))
+    assert code == 0 and (home / "presets" / "my-zap.json").is_file()
+    assert json.loads((home / "presets" / "my-zap.json").read_text())["version"] == 2
+    code, _, err = run(capsys, "presets", "save", "my zap", str(f))
+    assert code == 2 and "a user preset with that name exists" in err
+    f.write_text(json.dumps({"name": "x", "params": {"length": 0.5}, "finish": {}}))
+    code, _, err = run(capsys, "presets", "save", "other", str(f))
+    assert code == 2 and "unknown key 'finish'" in err

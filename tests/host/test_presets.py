@@ -126,3 +126,16 @@ def test_user_presets_save_load_list_without_silent_overwrite(home):
     with pytest.raises(PresetError, match=r"params.length"):
         store.save("bad", {**GOOD, "params": {"length": -1}})
     assert not (home / "presets" / "bad.json").exists()
+
+
+def test_a_session_state_round_trips_through_a_user_preset(home):
+    from engine.request import GenerationRequest
+    from host.presets import make_preset
+
+    store = PresetStore()
+    recipe = store.load("big room clap").recipe()
+    preset = make_preset("my clap", GenerationRequest(prompt="clap, dirty", length=0.7, seed=3), recipe)
+    store.save("my clap", preset)
+    back = store.load("my clap")
+    assert back.params["prompt"] == "clap, dirty" and back.params["seed"] == 3
+    assert back.recipe().to_dict() == {**recipe.to_dict(), "preset": "my clap"}
