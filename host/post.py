@@ -121,6 +121,15 @@ def postprocess(audio: np.ndarray, sample_rate: int, recipe: Recipe) -> PostResu
     if norm and norm["mode"] == "peak":
         a = normalize_audio(a, norm["peak_db"])
         log("normalize_peak", peak_db=norm["peak_db"])
+    elif norm and norm["mode"] == "lufs" and a.shape[-1] < fin.LUFS_MIN_S * sr:
+        # Too short for BS.1770 gating; failing here would throw the render away, so peak-normalize.
+        peak = norm["ceiling_db"] if norm["ceiling_db"] is not None else -1.0
+        a = normalize_audio(a, peak)
+        log(
+            "normalize_peak",
+            peak_db=peak,
+            note=f"shorter than {fin.LUFS_MIN_S} s: no LUFS; peak-normalized instead",
+        )
     elif norm and norm["mode"] == "lufs":
         a, info = fin.normalize_lufs(a, sr, norm["lufs"], norm["ceiling_db"])
         log("normalize_lufs", target_lufs=norm["lufs"], ceiling_db=norm["ceiling_db"], **info)

@@ -205,3 +205,13 @@ def test_postprocess_runs_steps_in_order_and_logs_them():
         "normalize_lufs",
     ]
     assert out.loudness_lufs == pytest.approx(-20.0, abs=0.1)
+
+
+def test_a_clip_too_short_for_lufs_is_peak_normalized_not_lost():
+    recipe = Recipe.from_dict(
+        {"finishing": {"normalize": {"mode": "lufs", "lufs": -14.0, "ceiling_db": -2.0}}}
+    )
+    out = postprocess(sine(1000, 0.25, 0.1), SR, recipe)
+    assert out.loudness_lufs is None
+    assert 20 * math.log10(float(np.max(np.abs(out.audio)))) == pytest.approx(-2.0, abs=1e-4)
+    assert "no LUFS" in out.steps[-1]["note"]
