@@ -270,3 +270,26 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
             assert listed <= on_disk  # at worst an unlisted finished file; never a listed partial one
             assert not any(n.endswith(".part.flac") for n in listed)
     assert partial_seen  # the kill really landed inside a file write at least once
+
+
+def test_seed_clip_is_kept_so_the_row_can_be_reproduced(lib, model, tmp_path):
+    from engine.request import SeedClip
+
+    rng = np.random.default_rng(4)
+    clip = SeedClip((rng.standard_normal((1, 22050)) * 0.1).astype(np.float32), 22050)
+    request = _render(model, "tight snare", 5)[0].request(seed=5)
+    result = (
+        model.render(request.with_(seed_clip=clip, strength=0.5)) if model.info.supports_seed_clip else None
+    )
+    if result is None:  # a model without seed audio cannot make such a row; the reproduction path is the same
+        pytest.fail(f"{model.info.name} must support seed clips for this test")
+    s = Finisher(library=lib).finish(result, tmp_path / "r")[0]
+    side = json.loads(s.sidecar.read_text())
+    kept = Path(side["params"]["seed_clip"]["path"])
+    assert kept.is_file() and side["params"]["seed_clip"]["sample_rate"] == 22050
+    again = lib.request_of(lib.get(s.render_id))
+    assert again.seed_clip is not None and np.array_equal(again.seed_clip.audio, clip.audio)
+    assert again.strength == 0.5 and again.seed == 5
+    kept.unlink()
+    with pytest.raises(LibraryError, match="its seed clip .* is missing; cannot reproduce it"):
+        lib.request_of(lib.get(s.render_id))
