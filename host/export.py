@@ -232,6 +232,26 @@ def write_sidecar(audio_path: Path, info: dict[str, Any]) -> Path:
     return side
 
 
+def sweep_partials(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
+    """Remove temporary files an interrupted write left behind (".<name>.<random>.part[.<ext>]").
+    Only old ones: a fresh one may belong to a write in progress in another process."""
+    import time
+
+    removed = []
+    now = time.time()
+    for p in Path(folder).glob(".*.part*"):
+        name = p.name
+        if not (name.endswith(".part") or ".part." in name) or not p.is_file():
+            continue
+        try:
+            if now - p.stat().st_mtime >= older_than_s:
+                p.unlink()
+                removed.append(p)
+        except FileNotFoundError:  # finished or swept by someone else meanwhile
+            continue
+    return removed
+
+
 def _publish(tmp: Path, dest: Path) -> None:
     # os.link fails if dest exists, so a file that appeared meanwhile is never replaced.
     try:

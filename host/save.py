@@ -23,7 +23,7 @@ import numpy as np
 from engine.request import GenerationResult
 from host import __version__
 from host.effects import file_sha256
-from host.export import atomic_write_wav, slug, unique_path, write_audio, write_sidecar
+from host.export import atomic_write_wav, slug, sweep_partials, unique_path, write_audio, write_sidecar
 from host.post import Recipe, normalize_audio, postprocess
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -128,6 +128,7 @@ class Finisher:
         self._recipe = recipe or Recipe()
         self._lock = threading.Lock()
         self.library = library
+        self._swept: set[Path] = set()
 
     @property
     def recipe(self) -> Recipe:
@@ -165,6 +166,9 @@ class Finisher:
             base = out / default_name(result, suffix)
         n = result.audio.shape[0]
         chosen = variations if variations is not None else tuple(range(n))
+        if base.parent not in self._swept:  # once per folder: leftovers of a crash mid-write
+            self._swept.add(base.parent)
+            sweep_partials(base.parent)
         seed_clip = save_seed_clip(result, base.parent)
         saved = []
         for v in chosen:

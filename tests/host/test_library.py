@@ -18,6 +18,7 @@ import pytest
 from engine.audio import read_audio
 from engine.engine import Engine
 from host.effects import file_sha256
+from host.export import sweep_partials
 from host.library import DB_NAME, LibraryError, RenderLibrary, export_row, rerender
 from host.presets import PresetStore
 from host.save import Finisher
@@ -270,6 +271,10 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
             assert listed <= on_disk  # at worst an unlisted finished file; never a listed partial one
             assert not any(n.endswith(".part.flac") for n in listed)
     assert partial_seen  # the kill really landed inside a file write at least once
+    partials = [p for p in out.iterdir() if ".part" in p.name]
+    assert sweep_partials(out, older_than_s=3600) == []  # fresh ones may be another process's
+    assert sorted(sweep_partials(out, older_than_s=0)) == sorted(partials)
+    assert not any(".part" in p.name for p in out.iterdir())
 
 
 def test_seed_clip_is_kept_so_the_row_can_be_reproduced(lib, model, tmp_path):
