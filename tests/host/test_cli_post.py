@@ -25,8 +25,8 @@ def test_presets_list_and_show(capsys, home):
     assert code == 0
     names = [p["name"] for p in json.loads(out)]
     assert "808 kick" in names and len(names) >= 8
-    code, out, _ = run(capsys, "presets", "show", "ambient pad")
-    assert code == 0 and json.loads(out.split("\n", 1)[1])["finishing"]["loop"]["bpm"] == 80.0
+    code, out, _ = run(capsys, "presets", "show", "vinyl texture")
+    assert code == 0 and json.loads(out.split("\n", 1)[1])["finishing"]["loop"]["bpm"] == 90.0
     code, _, err = run(capsys, "presets", "show", "polka")
     assert code == 2 and "preset 'polka': not found; available are 808 kick" in err
     code, out, _ = run(capsys, "presets", "effects")
@@ -58,9 +58,7 @@ def test_render_with_a_preset_and_format(capsys, home, tmp_path):
     path = info["files"][0]
     assert path.endswith(".flac") and info["preset"] == "tight snare"
     audio, sr = read_audio(path)
-    assert sr == 44100 and audio.shape[-1] == pytest.approx(
-        0.5 * sr, abs=0.1 * sr
-    )  # trimmed a little at most
+    assert sr == 44100 and 0.05 * sr < audio.shape[-1] <= 0.5 * sr  # gated and trimmed: a tight snare
     assert 20 * np.log10(np.max(np.abs(audio))) == pytest.approx(-1.0, abs=0.01)
     with RenderLibrary.open_default() as lib:
         row = lib.get(info["render_ids"][0])
