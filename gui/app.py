@@ -1,0 +1,182 @@
+"""Start the desktop app: engine, session and optional components, then the window.
+
+Each optional component (host audio, presets, render library, OSC server) is
+opened here; one that cannot be opened is left out with the reason, and the
+window shows that reason on the panel that needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QSettings, QTimer
+from PyQt6.QtWidgets import QApplication
+
+from gui.errors import describe, install_excepthook
+from gui.theme import apply_theme
+
+
+@dataclass
+class Runtime:
+    engine: Any
+    session: Any
+    osc: Any = None
+    unavailable: dict[str, str] = field(default_factory=dict)
+    audio_config: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for closer in (
+            getattr(self.osc, "stop", None) or getattr(self.osc, "close", None),
+            getattr(self.session.audio, "close", None),
+            self.session.close,
+            self.engine.stop,
+        ):
+            if closer is not None:
+                try:
+                    closer()
+                except Exception as exc:  # shutting down: report and carry on closing the rest
+                    print(f"diffhost: while closing: {describe(exc)}", file=sys.stderr)
+
+
+def open_settings(path: Path | None = None) -> QSettings:
+    """The app's QSettings: the platform's place, or an .ini file (portable installs, tests)."""
+    if path is not None:
+        return QSettings(str(path), QSettings.Format.IniFormat)
+    return QSettings("diffhost", "diffhost")
+
+
+def _optional(name: str, make: Callable[[], Any], unavailable: dict[str, str], what: str) -> Any:
+    try:
+        return make()
+    except ImportError:
+        unavailable[name] = f"the {what} component is not installed in this build"
+    except Exception as exc:  # no device, bad folder, port taken: the app runs without it
+        unavailable[name] = describe(exc)
+    return None
+
+
+def build_runtime(
+    *,
+    renders_dir: Path,
+    model: str | None = None,
+    device: str = "auto",
+    audio: bool = True,
+    audio_config: dict[str, Any] | None = None,
+    osc_port: int | None = 12000,
+    data_dir: Path | None = None,
+) -> Runtime:
+    from engine.engine import Engine
+    from host.session import Session
+
+    renders_dir = Path(renders_dir).expanduser()
+    data_dir = Path(data_dir).expanduser() if data_dir else renders_dir
+    unavailable: dict[str, str] = {}
+    config = dict(audio_config or {})
+
+    def open_audio() -> Any:
+        return importlib.import_module("host.audio").open_host_audio(**config)
+
+    def open_presets() -> Any:
+        mod = importlib.import_module("host.presets")
+        return mod.PresetStore()
+
+    def open_library() -> Any:
+        mod = importlib.import_module("host.library")
+        return mod.RenderLibrary(data_dir / "library.sqlite", data_dir / ".trash")
+
+    host_audio = _optional("audio", open_audio, unavailable, "host audio") if audio else None
+    if not audio:
+        unavailable["audio"] = "audio is off (--no-audio)"
+    engine = Engine(device=device).start()
+    session = Session(
+        engine,
+        renders_dir=renders_dir,
+        model=model,
+        audio=host_audio,
+        presets=_optional("presets", open_presets, unavailable, "presets"),
+        library=_optional("library", open_library, unavailable, "render library"),
+    )
+    osc = None
+    if osc_port is None:
+        unavailable["osc"] = "OSC is off (--no-osc)"
+    else:
+
+        def open_osc() -> Any:
+            server = importlib.import_module("osc.server").OscServer(session, port=osc_port)
+            server.start()
+            return server
+
+        osc = _optional("osc", open_osc, unavailable, "OSC server")
+    return Runtime(engine, session, osc, unavailable, config)
+
+
+def run(
+    runtime: Runtime,
+    settings: QSettings,
+    *,
+    quit_after_ms: int | None = None,
+    on_ready: Callable[[Any], None] | None = None,
+) -> int:
+    """Show the window and run the event loop until it closes."""
+    from gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("diffhost")
+    app.setOrganizationName("diffhost")
+    apply_theme(app)
+    window = MainWindow(
+        runtime.session,
+        settings=settings,
+        osc=runtime.osc,
+        unavailable=runtime.unavailable,
+        audio_config=runtime.audio_config,
+    )
+    previous = install_excepthook(window.show_unexpected)
+    window.show()
+    if on_ready is not None:
+        QTimer.singleShot(0, lambda: on_ready(window))
+    if quit_after_ms is not None:
+        QTimer.singleShot(quit_after_ms, window.close)
+    try:
+        app.exec()
+    finally:
+        sys.excepthook = previous
+    return 0
+
+
+def main(
+    *,
+    renders_dir: Path,
+    model: str | None = None,
+    device: str = "auto",
+    audio: bool = True,
+    osc_port: int | None = 12000,
+    settings_path: Path | None = None,
+    quit_after_ms: int | None = None,
+) -> int:
+    """What `diffhost gui` (and plain `diffhost`) runs."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # QSettings wants an app first
+    settings = open_settings(settings_path)
+    try:
+        audio_config = json.loads(settings.value("audio/config", "", type=str) or "{}")
+    except ValueError:
+        audio_config = {}
+    runtime = build_runtime(
+        renders_dir=renders_dir,
+        model=model,
+        device=device,
+        audio=audio,
+        audio_config=audio_config,
+        osc_port=osc_port,
+    )
+    try:
+        return run(runtime, settings, quit_after_ms=quit_after_ms)
+    finally:
+        runtime.close()
+        del app
