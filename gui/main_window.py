@@ -544,7 +544,7 @@ class MainWindow(QMainWindow):
     def on_param_edited(self, name: str, value: Any) -> None:
         if name == "seed" and value is None:
             return  # unlocked: each render draws its own
-        self._call(name, self.session.set_param, name, value)
+        self._call("Parameter", self.session.set_param, name, value)
 
     def on_chain_changed(self, chain: list[dict]) -> None:
         setter = getattr(self.session, "set_effects", None)
