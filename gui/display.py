@@ -40,7 +40,7 @@ def envelope(mono: np.ndarray, columns: int = 2000) -> np.ndarray:
     return np.stack([lo, hi]).astype(np.float32)
 
 
-def spectrogram(mono: np.ndarray, sample_rate: int, n_fft: int = 1024, max_frames: int = 800) -> np.ndarray:
+def spectrogram(mono: np.ndarray, sample_rate: int, n_fft: int = 512, max_frames: int = 600) -> np.ndarray:
     """Magnitude STFT in dB (frames, bins), Hann window, at most max_frames frames."""
     if mono.shape[-1] < n_fft:
         mono = np.pad(mono, (0, n_fft - mono.shape[-1]))

@@ -387,7 +387,8 @@ class MainWindow(QMainWindow):
                 self.progress.setFormat("failed")
             self.report(f"Render failed: {ev.message}", timeout_ms=0)
         elif kind == "param":
-            if ev.name in PANEL_PARAMS or ev.name == "model":
+            # Echoes of our own edits change nothing; skipping them saves a repaint per render.
+            if (ev.name in PANEL_PARAMS or ev.name == "model") and self.params.value(ev.name) != ev.value:
                 if ev.name != "seed" or ev.value is not None:
                     self.params.set_values({ev.name: ev.value})
             elif ev.name == "tempo":

@@ -32,7 +32,7 @@ def test_click_render_shows_waveform_file_and_history_row(qtbot, window):
     assert np.isclose(x.max(), 0.5, atol=0.01)
     assert np.isclose(np.max(np.abs(y)), np.max(np.abs(audio.mean(axis=1))), rtol=1e-4)
     assert np.max(np.abs(y)) > 0.05
-    assert window.waveform.image.image is not None and window.waveform.image.image.shape[1] == 513
+    assert window.waveform.image.image is not None and window.waveform.image.image.shape[1] == 257
     # The seed it used is shown, and matches the sidecar that reproduces it.
     sidecar = json.loads(path.with_name(path.name + ".json").read_text())
     assert window.params.seed.text() == str(sidecar["params"]["seed"])
