@@ -112,7 +112,9 @@ def main() -> int:
 
     idle = phase["idle"]
     render = np.concatenate(phase["render"]) if phase["render"] else np.zeros(1)
-    print(f"{phase['renders_done']} renders of {args.length:g} s, {np.mean(phase['render_s']):.2f} s each on average (render + save + display)")
+    print(
+        f"{phase['renders_done']} renders of {args.length:g} s, {np.mean(phase['render_s']):.2f} s each on average (render + save + display)"
+    )
     print(describe("idle", idle))
     print(describe("rendering", render))
     print(f"max-gap ratio rendering/idle: {render.max() / idle.max():.2f}")
