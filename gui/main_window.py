@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._recording = False
         self._seed_name = ""
         self._effects_note_shown = False
+        self._pad_modes: dict[int, str] = {}
 
         self.setWindowTitle("diffhost")
         self.setObjectName("diffhost-main")
@@ -200,8 +201,9 @@ class MainWindow(QMainWindow):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(6, 6, 6, 6)
-        ll.addWidget(_box("Generate", self.params), 1)
+        ll.addWidget(_box("Generate", self.params))
         ll.addWidget(_box("Seed audio", self.seed_panel))
+        ll.addStretch(1)
         self._dock("Generate", left, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         right = QWidget()
@@ -221,6 +223,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock-{title.lower()}")
         dock.setWidget(widget)
+        dock.setTitleBarWidget(QWidget())  # the group boxes inside carry the titles
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -505,7 +508,7 @@ class MainWindow(QMainWindow):
 
     def _pad_released(self, slot: int) -> None:
         audio = self.session.audio
-        if audio is not None and getattr(self, "_pad_modes", {}).get(slot) == "gate":
+        if audio is not None and self._pad_modes.get(slot) == "gate":
             self._call(f"Pad {slot + 1}", self.session.stop_slot, slot)
 
     def assign_pad(self, slot: int, path: Path) -> None:
@@ -535,7 +538,7 @@ class MainWindow(QMainWindow):
             self.report(f"Pad {slot + 1}: {self._reason('audio')}")
             return
         if self._call(f"Pad {slot + 1}", audio.set_slot_options, slot, mode=mode) is None:
-            self._pad_modes = {**getattr(self, "_pad_modes", {}), slot: mode}
+            self._pad_modes[slot] = mode
 
     def _stop_all_pads(self) -> None:
         if self.session.audio is not None:

@@ -99,7 +99,7 @@ class ParamsPanel(QWidget):
         self.dice.setToolTip("Roll a new seed (and lock it)")
         self.lock = QToolButton()
         self.lock.setCheckable(True)
-        self.lock.setText("🔓")
+        self.lock.setText("Lock")
         self.lock.setToolTip("Lock the seed: unlocked, every render draws a new one")
         self.variations = QSpinBox()
         self.variations.setRange(*VARIATIONS_RANGE)
@@ -143,7 +143,6 @@ class ParamsPanel(QWidget):
         self.sample_rate.activated.connect(lambda _i: self._emit("sample_rate"))
         self.seed.editingFinished.connect(self._seed_edited)
         self.dice.clicked.connect(self.roll_seed)
-        self.lock.toggled.connect(lambda on: self.lock.setText("🔒" if on else "🔓"))
 
     # -- values ---------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -198,7 +197,6 @@ class ParamsPanel(QWidget):
             if "seed" in params and params["seed"] is not None:
                 self.seed.setText(str(int(params["seed"])))
                 self.lock.setChecked(True)
-                self.lock.setText("🔒")
             if "variations" in params:
                 self.variations.setValue(int(params["variations"]))
             if "strength" in params:

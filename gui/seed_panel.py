@@ -45,6 +45,7 @@ class SeedPanel(QWidget):
         self.error.setWordWrap(True)
         self.error.setVisible(False)
 
+        theme.configure_plots()
         self.plot = pg.PlotWidget()
         self.plot.setFixedHeight(54)
         self.plot.setMouseEnabled(x=False, y=False)

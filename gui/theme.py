@@ -36,6 +36,7 @@ QPushButton, QToolButton {{ background: #2d3137; border: 1px solid {LINE}; borde
     padding: 5px 10px; }}
 QPushButton:hover, QToolButton:hover {{ background: #363b42; }}
 QPushButton:pressed, QToolButton:pressed {{ background: #25282d; }}
+QToolButton:checked, QPushButton:checked {{ background: {ACCENT_DARK}; color: #ffffff; border-color: {ACCENT}; }}
 QPushButton:disabled, QToolButton:disabled {{ color: #5a6068; background: #24272b; }}
 QPushButton#render {{ background: {ACCENT}; color: #1b1d21; font-weight: 700; border: none;
     padding: 7px 18px; }}
@@ -66,6 +67,13 @@ QLabel#error {{ color: {DANGER}; }}
 QLabel#value {{ color: {ACCENT}; font-family: monospace; }}
 QToolTip {{ background: {PANEL}; color: {TEXT}; border: 1px solid {LINE}; padding: 4px; }}
 """
+
+
+def configure_plots() -> None:
+    """pyqtgraph colours; called before any plot is built (tests build widgets without apply_theme)."""
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=False, background=FIELD, foreground=DIM)
 
 
 def apply_theme(app: QApplication) -> None:

@@ -54,7 +54,7 @@ class WaveformView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.data: DisplayData | None = None
-        pg.setConfigOptions(antialias=False, background=theme.FIELD, foreground=theme.DIM)
+        theme.configure_plots()
 
         self.title = QLabel("No render yet: type a prompt and press Render (Ctrl+R)")
         self.info = QLabel("")
@@ -89,7 +89,7 @@ class WaveformView(QWidget):
         self.wave.getAxis("bottom").setStyle(showValues=False)
         self.spec.setXLink(self.wave)
         self.spec.setLabel("bottom", "time", units="s")
-        self.spec.getAxis("left").setLabel("Hz")
+        self.spec.getAxis("left").setLabel("kHz")
 
         self.curve = pg.PlotDataItem(pen=pg.mkPen(theme.ACCENT, width=1), connect="pairs")
         self.wave.addItem(self.curve)
@@ -120,7 +120,7 @@ class WaveformView(QWidget):
         self.curve.setData([], [])
         self.image.clear()
         self.wave.setXRange(0, 1, padding=0)
-        self.spec.setYRange(0, 22050, padding=0)
+        self.spec.setYRange(0, 22.05, padding=0)
         self.hint.setVisible(False)
         self.info.setText("")
 
@@ -133,9 +133,9 @@ class WaveformView(QWidget):
         y[0::2], y[1::2] = env[0], env[1]
         self.curve.setData(x, y)
         self.image.setImage(data.spectrogram, autoLevels=False, levels=(-100.0, 0.0))
-        self.image.setRect(0.0, 0.0, data.duration_s, data.max_freq)
+        self.image.setRect(0.0, 0.0, data.duration_s, data.max_freq / 1000)
         self.wave.setXRange(0, data.duration_s, padding=0)
-        self.spec.setYRange(0, data.max_freq, padding=0)
+        self.spec.setYRange(0, data.max_freq / 1000, padding=0)
         name = data.path.name if data.path else "seed clip"
         self.title.setText(name)
         self.title.setToolTip(str(data.path) if data.path else "")
