@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,19 @@ class Runtime:
                     closer()
                 except Exception as exc:  # shutting down: report and carry on closing the rest
                     print(f"diffhost: while closing: {describe(exc)}", file=sys.stderr)
+
+
+def check_display() -> None:
+    """Qt aborts the process when it finds no display; say so in words instead."""
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        raise OSError(
+            "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+            "headless, use `diffhost render ...`, or run the window under xvfb-run"
+        )
 
 
 def open_settings(path: Path | None = None) -> QSettings:
@@ -84,7 +98,7 @@ def build_runtime(
 
     def open_presets() -> Any:
         mod = importlib.import_module("host.presets")
-        return mod.PresetStore()
+        return mod.PresetStore(shipped_dir=Path(__file__).resolve().parents[1] / "presets")
 
     def open_library() -> Any:
         mod = importlib.import_module("host.library")
@@ -161,6 +175,7 @@ def main(
     quit_after_ms: int | None = None,
 ) -> int:
     """What `diffhost gui` (and plain `diffhost`) runs."""
+    check_display()
     app = QApplication.instance() or QApplication(sys.argv[:1])  # QSettings wants an app first
     settings = open_settings(settings_path)
     try:
