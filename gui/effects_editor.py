@@ -1,12 +1,12 @@
 """Effects chain editor: add, remove, reorder, bypass, edit parameters; VST3 by path.
 
-The chain is plain JSON data: [{"name": ..., "params": {...}, "bypass": bool}, ...].
+The chain is host.effects' JSON form: [{"effect": "Reverb", "params": {...}, "bypass": false}, ...],
+with {"effect": "plugin", "path": ".../X.vst3", ...} for a VST3.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,29 +14,23 @@ from typing import Any
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from gui import effects_catalog as cat
-
-
-def host_validator() -> Callable[[list[dict]], Any] | None:
-    """host.effects' chain validator, once that component is present."""
-    try:
-        mod = importlib.import_module("host.effects")
-    except ImportError:
-        return None
-    return getattr(mod, "validate_chain", None)
 
 
 class EffectsEditor(QWidget):
@@ -45,13 +39,15 @@ class EffectsEditor(QWidget):
     def __init__(self, parent: QWidget | None = None, validator: Callable[[list[dict]], Any] | None = None):
         super().__init__(parent)
         self._chain: list[dict] = []
-        self._validate = validator if validator is not None else host_validator()
+        self._validate = validator if validator is not None else cat.validator()
+        self._catalog = cat.catalog()
 
         self.list = QListWidget()
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.setToolTip("Signal flows top to bottom. Drag to reorder; untick to bypass.")
         self.kind = QComboBox()
-        self.kind.addItems(sorted(cat.CATALOG))
+        self.kind.addItems(sorted(self._catalog))
+        self.kind.setCurrentText("Reverb")
         self.kind.setToolTip("Effect to add")
         self.add = QPushButton("Add")
         self.vst = QPushButton("VST3…")
@@ -104,17 +100,12 @@ class EffectsEditor(QWidget):
         return copy.deepcopy(self._chain)
 
     def set_chain(self, chain: list[dict]) -> None:
-        self._chain = [
-            {"name": e["name"], "params": dict(e.get("params", {})), "bypass": bool(e.get("bypass", False))}
-            for e in chain
-        ]
+        self._chain = [cat.normalize(e) for e in chain]
         self._rebuild(select=0 if self._chain else -1)
         self._changed(emit=False)
 
     def add_effect(self, name: str, params: dict | None = None) -> None:
-        effect = (
-            cat.default_effect(name) if name in cat.CATALOG else {"name": name, "params": {}, "bypass": False}
-        )
+        effect = cat.default_effect(name)
         if params:
             effect["params"].update(params)
         self._chain.append(effect)
@@ -122,7 +113,9 @@ class EffectsEditor(QWidget):
         self._changed()
 
     def add_vst3(self, path: Path) -> None:
-        self.add_effect(cat.VST3, {"path": str(path)})
+        self._chain.append({"effect": cat.PLUGIN, "path": str(path), "params": {}, "bypass": False})
+        self._rebuild(select=len(self._chain) - 1)
+        self._changed()
 
     def remove_selected(self) -> None:
         row = self.list.currentRow()
@@ -142,15 +135,15 @@ class EffectsEditor(QWidget):
     def set_bypass(self, row: int, bypass: bool) -> None:
         self.list.item(row).setCheckState(Qt.CheckState.Unchecked if bypass else Qt.CheckState.Checked)
 
-    def set_param(self, row: int, name: str, value: float) -> None:
+    def set_param(self, row: int, name: str, value: Any) -> None:
         self._chain[row]["params"][name] = value
         self._changed()
 
     # -- internals ------------------------------------------------------------------------
     def _label(self, e: dict) -> str:
-        if e["name"] == cat.VST3:
-            return f"VST3 · {Path(e['params'].get('path', '?')).name}"
-        return e["name"]
+        if e["effect"] == cat.PLUGIN:
+            return f"VST3 · {Path(e.get('path') or '?').name}"
+        return e["effect"]
 
     def _rebuild(self, select: int) -> None:
         self.list.blockSignals(True)
@@ -173,21 +166,51 @@ class EffectsEditor(QWidget):
             return
         e = self._chain[row]
         self.title.setText(self._label(e))
-        if e["name"] == cat.VST3:
-            path = QLabel(e["params"].get("path", ""))
+        if e["effect"] == cat.PLUGIN:
+            path = QLabel(e.get("path") or "")
             path.setWordWrap(True)
             self.form.addRow("path", path)
             return
-        for spec in cat.specs(e["name"]):
-            box = QDoubleSpinBox()
-            box.setRange(spec.lo, spec.hi)
-            box.setSingleStep(spec.step)
-            box.setDecimals(0 if spec.step >= 1 else 2)
-            box.setSuffix(f" {spec.unit}" if spec.unit else "")
-            box.setValue(float(e["params"].get(spec.name, spec.default)))
-            box.setToolTip(f"{spec.name}: {spec.lo:g}..{spec.hi:g} {spec.unit}".rstrip())
-            box.valueChanged.connect(lambda v, r=row, n=spec.name: self.set_param(r, n, v))
-            self.form.addRow(spec.name, box)
+        for spec in self._catalog.get(e["effect"], ()):
+            self.form.addRow(spec.name, self._editor(row, spec, e["params"].get(spec.name, spec.default)))
+
+    def _editor(self, row: int, spec: cat.ParamSpec, value: Any) -> QWidget:
+        """A widget for one parameter; edits go straight into the chain."""
+
+        def setter(v: Any, n: str = spec.name) -> None:
+            self.set_param(row, n, v)
+
+        if spec.kind == "bool":
+            w = QCheckBox()
+            w.setChecked(bool(value))
+            w.toggled.connect(setter)
+        elif spec.kind == "enum":
+            w = QComboBox()
+            w.addItems(spec.choices)
+            w.setCurrentText(str(value))
+            w.currentTextChanged.connect(setter)
+        elif spec.kind == "path":
+            w = QLineEdit(str(value or ""))
+            w.setPlaceholderText("file path")
+            w.editingFinished.connect(lambda: setter(w.text().strip()))
+        else:
+            w = QSpinBox() if spec.kind == "int" else QDoubleSpinBox()
+            if spec.kind != "int":
+                w.setDecimals(0 if spec.step >= 1 else 2 if spec.step >= 0.01 else 3)
+            if spec.kind == "int":
+                w.setRange(int(spec.lo), int(spec.hi))
+                w.setSingleStep(max(1, int(spec.step)))
+            else:
+                w.setRange(spec.lo, spec.hi)
+                w.setSingleStep(spec.step)
+            w.setSuffix(f" {spec.unit}" if spec.unit else "")
+            w.setValue(int(value) if spec.kind == "int" else float(value if value is not None else spec.lo))
+            w.valueChanged.connect(setter)
+        w.setToolTip(
+            f"{spec.name}"
+            + (f": {spec.lo:g}..{spec.hi:g} {spec.unit}".rstrip() if spec.kind in ("float", "int") else "")
+        )
+        return w
 
     def _item_toggled(self, item: QListWidgetItem) -> None:
         row = self.list.row(item)
@@ -203,8 +226,8 @@ class EffectsEditor(QWidget):
     def _changed(self, emit: bool = True) -> None:
         self.error.setText("")
         if self._validate is not None:
-            try:
-                self._validate(self.chain())
+            try:  # plug-ins are loaded (slow, disk) when the chain is applied, not on every edit
+                self._validate([e for e in self.chain() if e["effect"] != cat.PLUGIN])
             except ValueError as exc:
                 self.error.setText(str(exc))
         if emit:
