@@ -83,38 +83,52 @@ def build_runtime(
     audio: bool = True,
     audio_config: dict[str, Any] | None = None,
     osc_port: int | None = 12000,
-    data_dir: Path | None = None,
+    library_dir: Path | None = None,
 ) -> Runtime:
     from engine.engine import Engine
     from host.session import Session
 
     renders_dir = Path(renders_dir).expanduser()
-    data_dir = Path(data_dir).expanduser() if data_dir else renders_dir
     unavailable: dict[str, str] = {}
     config = dict(audio_config or {})
 
     def open_audio() -> Any:
-        return importlib.import_module("host.audio").open_host_audio(**config)
+        mod = importlib.import_module("host.audio")
+        if config or not hasattr(mod, "open_from_settings"):
+            return mod.open_host_audio(**config)
+        return mod.open_from_settings(mod.load_settings())  # the choice `diffhost serve` uses too
 
     def open_presets() -> Any:
-        mod = importlib.import_module("host.presets")
-        return mod.PresetStore(shipped_dir=Path(__file__).resolve().parents[1] / "presets")
+        return importlib.import_module("host.presets").PresetStore()
 
     def open_library() -> Any:
-        mod = importlib.import_module("host.library")
-        return mod.RenderLibrary(data_dir / "library.sqlite", data_dir / ".trash")
+        cls = importlib.import_module("host.library").RenderLibrary
+        if library_dir is None and hasattr(cls, "open_default"):
+            return cls.open_default()  # one library shared with `diffhost render` and `library`
+        folder = Path(library_dir or renders_dir).expanduser()
+        return cls(folder / "library.sqlite", folder / "trash")
+
+    def make_finisher(library: Any) -> Any:
+        # The post-processing finisher writes files and library rows; without it the session saves plain WAVs.
+        finisher = getattr(importlib.import_module("host.save"), "Finisher", None)
+        if finisher is None:
+            raise ImportError("no post-processing finisher")
+        return finisher(library=library)
 
     host_audio = _optional("audio", open_audio, unavailable, "host audio") if audio else None
     if not audio:
         unavailable["audio"] = "audio is off (--no-audio)"
+    library = _optional("library", open_library, unavailable, "render library")
+    finisher = _optional("finisher", lambda: make_finisher(library), unavailable, "post-processing")
     engine = Engine(device=device).start()
     session = Session(
         engine,
         renders_dir=renders_dir,
         model=model,
+        finish=finisher,
         audio=host_audio,
         presets=_optional("presets", open_presets, unavailable, "presets"),
-        library=_optional("library", open_library, unavailable, "render library"),
+        library=library,
     )
     osc = None
     if osc_port is None:
@@ -122,9 +136,8 @@ def build_runtime(
     else:
 
         def open_osc() -> Any:
-            server = importlib.import_module("osc.server").OscServer(session, port=osc_port)
-            server.start()
-            return server
+            mod = importlib.import_module("osc.server")
+            return mod.OscServer(session, mod.OscConfig(port=osc_port)).start()
 
         osc = _optional("osc", open_osc, unavailable, "OSC server")
     return Runtime(engine, session, osc, unavailable, config)
@@ -172,6 +185,7 @@ def main(
     audio: bool = True,
     osc_port: int | None = 12000,
     settings_path: Path | None = None,
+    library_dir: Path | None = None,
     quit_after_ms: int | None = None,
 ) -> int:
     """What `diffhost gui` (and plain `diffhost`) runs."""
@@ -189,6 +203,7 @@ def main(
         audio=audio,
         audio_config=audio_config,
         osc_port=osc_port,
+        library_dir=library_dir,
     )
     try:
         return run(runtime, settings, quit_after_ms=quit_after_ms)

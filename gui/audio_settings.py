@@ -31,7 +31,7 @@ class AudioSettingsDialog(QDialog):
         self.output = QComboBox()
         self.input = QComboBox()
         self.output.addItem(SYSTEM_DEFAULT, None)
-        self.input.addItem("None (no recording)", "")
+        self.input.addItem("None (no recording)", False)
         self.input.addItem(SYSTEM_DEFAULT, None)
         for d in devices:
             label = f"{d.name}  ({d.hostapi})"

@@ -95,7 +95,6 @@ class MainWindow(QMainWindow):
         self._recording = False
         self._seed_name = ""
         self._effects_note_shown = False
-        self._pad_modes: dict[int, str] = {}
 
         self.setWindowTitle("diffhost")
         self.setObjectName("diffhost-main")
@@ -507,9 +506,10 @@ class MainWindow(QMainWindow):
         self._call(f"Pad {slot + 1}", self.session.play_slot, slot)
 
     def _pad_released(self, slot: int) -> None:
-        audio = self.session.audio
-        if audio is not None and self._pad_modes.get(slot) == "gate":
-            self._call(f"Pad {slot + 1}", self.session.stop_slot, slot)
+        """Note-off: a gate-mode slot fades out; one-shot and loop slots ignore it."""
+        release = getattr(self.session.audio, "release", None)
+        if release is not None:
+            self._call(f"Pad {slot + 1}", release, slot)
 
     def assign_pad(self, slot: int, path: Path) -> None:
         if self.session.audio is None:
@@ -537,8 +537,7 @@ class MainWindow(QMainWindow):
         if audio is None:
             self.report(f"Pad {slot + 1}: {self._reason('audio')}")
             return
-        if self._call(f"Pad {slot + 1}", audio.set_slot_options, slot, mode=mode) is None:
-            self._pad_modes[slot] = mode
+        self._call(f"Pad {slot + 1}", audio.set_slot_options, slot, mode=mode)
 
     def _stop_all_pads(self) -> None:
         if self.session.audio is not None:

@@ -24,7 +24,7 @@ def _fmt_last(last: Any) -> str:
 def _fmt_subs(subs: Any) -> str:
     if subs is None:
         return "unknown"
-    subs = list(subs)
+    subs = list(subs.snapshot() if hasattr(subs, "snapshot") else subs)
     if not subs:
         return "none"
     return ", ".join(
@@ -59,8 +59,15 @@ class OscStatus(QWidget):
             self.subs.setText("—")
             self.setEnabled(False)
             return
-        host = getattr(s, "host", None) or getattr(s, "address", None) or "127.0.0.1"
-        port = getattr(s, "port", None)
+        address = getattr(s, "address", None)  # (host, port) once bound
+        host, port = (
+            address if isinstance(address, tuple) else (getattr(s, "host", "?"), getattr(s, "port", None))
+        )
         self.listen.setText(f"udp://{host}:{port}" if port else "unknown port")
-        self.last.setText(_fmt_last(getattr(s, "last_message", None)))
+        last = getattr(s, "last_message", None)
+        stats = getattr(s, "stats", None)
+        if last is None and stats is not None:
+            self.last.setText(f"{stats.messages} received · {stats.errors} errors")
+        else:
+            self.last.setText(_fmt_last(last))
         self.subs.setText(_fmt_subs(getattr(s, "subscribers", None)))

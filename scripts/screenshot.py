@@ -54,7 +54,7 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="diffhost-shot-"))
-    runtime = build_runtime(renders_dir=tmp / "renders", data_dir=tmp, osc_port=None, audio=False)
+    runtime = build_runtime(renders_dir=tmp / "renders", library_dir=tmp, osc_port=None, audio=False)
     runtime.unavailable["audio"] = "no audio device on the screenshot machine"
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     queue = list(PROMPTS)

@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--osc-port", type=int, default=12000, help="OSC listen port on 127.0.0.1")
     p.add_argument("--no-osc", action="store_true", help="do not start the OSC server")
     p.add_argument("--no-audio", action="store_true", help="run without an audio device")
+    p.add_argument(
+        "--library", type=Path, default=None, help="render library folder (default: user data dir)"
+    )
     p.add_argument("--settings", type=Path, default=None, help="keep window settings in this .ini file")
     p.add_argument("--quit-after", type=int, default=None, metavar="MS", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -29,5 +32,6 @@ def run(args: argparse.Namespace) -> int:
         audio=not args.no_audio,
         osc_port=None if args.no_osc else args.osc_port,
         settings_path=args.settings,
+        library_dir=args.library,
         quit_after_ms=args.quit_after,
     )

@@ -17,7 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_diffhost_gui_command_opens_the_window_and_saves_its_state(tmp_path):
     ini = tmp_path / "settings.ini"
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHONPATH": str(ROOT),
+        "DIFFHOST_HOME": str(tmp_path),
+        "DIFFHOST_CONFIG_DIR": str(tmp_path),
+    }
     proc = subprocess.run(
         [
             sys.executable,
@@ -28,6 +34,8 @@ def test_diffhost_gui_command_opens_the_window_and_saves_its_state(tmp_path):
             str(tmp_path / "renders"),
             "--no-audio",
             "--no-osc",
+            "--library",
+            str(tmp_path / "library"),
             "--settings",
             str(ini),
             "--quit-after",
