@@ -155,6 +155,9 @@ class MainWindow(QMainWindow):
         self.audio_button.setToolTip("Audio devices, sample rate and block size")
 
         self.status_message = QLabel("Ready")
+        self._message_timer = QTimer(self)  # a child: it dies with the window
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(lambda: self.status_message.setText("Ready"))
         self.engine_label = QLabel()
         self.engine_label.setObjectName("dim")
         self.audio_label = QLabel()
@@ -287,15 +290,13 @@ class MainWindow(QMainWindow):
 
     # -- messages --------------------------------------------------------------------
     def report(self, message: str, timeout_ms: int = 8000) -> None:
-        """Errors and news go to the status bar (and stay in its tooltip)."""
+        """Errors and news go to the status bar (and stay in its tooltip); timeout 0 keeps them."""
         self.status_message.setText(message)
         self.status_message.setToolTip(message)
         if timeout_ms:
-            QTimer.singleShot(timeout_ms, lambda m=message: self._clear_message(m))
-
-    def _clear_message(self, message: str) -> None:
-        if self.status_message.text() == message:
-            self.status_message.setText("Ready")
+            self._message_timer.start(timeout_ms)
+        else:
+            self._message_timer.stop()
 
     def show_unexpected(self, message: str) -> None:
         """From the excepthook: status bar plus a non-modal dialog; the app carries on."""

@@ -21,6 +21,7 @@ class Tasks(QObject):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diffhost-gui-task")
         self._finished.connect(self._deliver)
         self._pending = 0
+        self._closed = False
 
     @property
     def pending(self) -> int:
@@ -31,8 +32,13 @@ class Tasks(QObject):
         fn: Callable[[], Any],
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
-    ) -> Future:
-        """Run fn on a worker; then on_done(value) or on_error(exc) on the GUI thread."""
+    ) -> Future | None:
+        """Run fn on a worker; then on_done(value) or on_error(exc) on the GUI thread.
+
+        After shutdown (the window is closing) new work is dropped: nothing would show it.
+        """
+        if self._closed:
+            return None
         self._pending += 1
 
         def work() -> None:
@@ -56,4 +62,5 @@ class Tasks(QObject):
             on_done(value)
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)

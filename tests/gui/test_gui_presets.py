@@ -15,7 +15,7 @@ def test_load_preset_shows_its_values(qtbot, window):
         "name": "hat test",
         "version": 1,
         "params": params,
-        "effects": [{"name": "Reverb", "params": {"room_size": 0.3}, "bypass": False}],
+        "effects": [{"effect": "Reverb", "params": {"room_size": 0.3}, "bypass": False}],
         "finishing": {},
         "export": {},
     }
@@ -28,7 +28,8 @@ def test_load_preset_shows_its_values(qtbot, window):
     assert window.params.temperature.value() == 0.6
     assert window.params.steps.value() == 12
     assert window.params.seed.text() == "99" and window.params.seed_locked
-    assert [e["name"] for e in window.effects.chain()] == ["Reverb"]
+    assert [e["effect"] for e in window.effects.chain()] == ["Reverb"]
+    assert window.effects.chain()[0]["params"]["room_size"] == 0.3
 
 
 def test_save_as_round_trips(qtbot, window):
