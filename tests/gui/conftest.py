@@ -74,3 +74,61 @@ def wav(tmp_path):
     tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     sf.write(path, np.stack([tone, tone]).T, 44100)
     return path
+
+
+@pytest.fixture(scope="session")
+def host_audio(tmp_path_factory):
+    """Real HostAudio on a JACK server with the dummy driver (paced like hardware)."""
+    import shutil
+    import subprocess
+    import time
+
+    audio_mod = pytest.importorskip(
+        "host.audio", reason="the host audio component (issue 5) is not merged yet"
+    )
+    require = os.environ.get("DIFFHOST_REQUIRE_DEVICES") == "1"
+
+    def unavailable(reason: str):
+        if require:
+            pytest.fail(f"DIFFHOST_REQUIRE_DEVICES=1 but {reason}")
+        pytest.skip(reason)
+
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        unavailable("jackd is not installed (Debian package jackd2)")
+    import jack
+
+    name = f"diffhost-gui-test-{os.getpid()}"
+    log = tmp_path_factory.mktemp("jack") / "jackd.log"
+    env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "128"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            jack.Client("diffhost-gui-probe", servername=name, no_start_server=True).close()
+            break
+        except jack.JackError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                unavailable(f"jackd did not start: {log.read_text(errors='replace')[-500:]}")
+            time.sleep(0.1)
+    os.environ["JACK_DEFAULT_SERVER"] = name  # PortAudio finds JACK servers when it initializes
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    audio_mod.rescan_devices()
+    audio = audio_mod.open_host_audio(output="JACK", input=False, sample_rate=48000, block_size=128)
+    yield audio
+    audio.close()
+    import sounddevice as sd
+
+    sd._terminate()  # PortAudio's JACK client goes before its server
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()

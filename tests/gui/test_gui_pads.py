@@ -26,3 +26,30 @@ def test_assign_and_tempo_without_audio_report_and_change_nothing(qtbot, window,
     assert window.pads.pads[2].state == "empty"
     window.pads.tempo_changed.emit(128.0)
     assert window.status_message.text() == "Tempo: audio: no audio device is open in this session"
+
+
+def test_pad_key_triggers_the_host_slot_and_shows_its_state(qtbot, host_audio, session, settings, wav):
+    from gui.main_window import MainWindow
+
+    session.audio = host_audio
+    w = MainWindow(session, settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    try:
+        assert w.pads.pads[4].isEnabled()
+        w.assign_pad(4, wav)  # pad 5, key Q
+        qtbot.waitUntil(lambda: w.pads.pads[4].state == "ready", timeout=5000)
+        assert host_audio.slot_state(4) == "ready"
+        w.setFocus()
+        qtbot.keyClick(w, Qt.Key.Key_Q)
+        qtbot.waitUntil(lambda: host_audio.slot_state(4) == "playing", timeout=2000)
+        qtbot.waitUntil(lambda: w.pads.pads[4].state == "playing", timeout=2000)
+        qtbot.waitUntil(lambda: host_audio.slot_state(4) == "ready", timeout=3000)  # the 0.5 s tone ends
+        qtbot.waitUntil(lambda: w.pads.pads[4].state == "ready", timeout=2000)
+        qtbot.keyClick(w, Qt.Key.Key_V)  # pad 16 is empty: the host says so
+        assert w.status_message.text() == "Pad 16: slot 15: is empty; assign a clip first"
+    finally:
+        w.close()
+        session.audio = None

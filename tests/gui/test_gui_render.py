@@ -95,3 +95,34 @@ def test_bad_value_from_a_field_is_refused_with_its_range(qtbot, window):
     window.params.changed.emit("temperature", 9.0)
     assert window.status_message.text() == "Parameter: temperature: 9.0 is out of range; valid is 0.0..4.0"
     assert window.session.params.temperature != 9.0
+
+
+def test_space_plays_the_render_with_a_moving_playhead(qtbot, host_audio, session, settings):
+    from gui.main_window import MainWindow
+
+    session.audio = host_audio
+    w = MainWindow(session, settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    try:
+        w.autoplay.setChecked(False)
+        w.params.prompt.setText("pad swell")
+        w.params.length.setValue(2.0)
+        w.render()
+        qtbot.waitUntil(lambda: _done(w), timeout=30000)
+        w.render_button.setFocus()
+        qtbot.keyClick(w, Qt.Key.Key_Space)
+        qtbot.waitUntil(host_audio.is_playing, timeout=2000)
+        qtbot.waitUntil(
+            lambda: w.waveform.playheads[0].isVisible() and w.waveform.playheads[0].value() > 0.2,
+            timeout=3000,
+        )
+        assert w.play_button.text() == "■ Stop"
+        qtbot.keyClick(w, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not host_audio.is_playing(), timeout=2000)
+        qtbot.waitUntil(lambda: w.play_button.text() == "▶ Play", timeout=2000)
+    finally:
+        w.close()
+        session.audio = None
