@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
         self._playing_current = False
         self._recording = False
         self._seed_name = ""
-        self._effects_note_shown = False
+        self._pending_chain: list[dict] | None = None  # newest edit not yet applied
+        self._chain_busy = False
 
         self.setWindowTitle("diffhost")
         self.setObjectName("diffhost-main")
@@ -551,15 +552,36 @@ class MainWindow(QMainWindow):
         self._call("Parameter", self.session.set_param, name, value)
 
     def on_chain_changed(self, chain: list[dict]) -> None:
-        setter = getattr(self.session, "set_effects", None)
-        if setter is None:
-            if not self._effects_note_shown:
-                self.report(
-                    "Effects chain saved with presets; it applies to renders once the post-processing component is attached"
-                )
-                self._effects_note_shown = True
+        """Apply the edited chain to the session's finisher, latest edit wins.
+
+        Applying may load plug-ins from disk, so it runs as a task; edits that arrive
+        meanwhile are coalesced into one apply of the newest chain.
+        """
+        if getattr(self.session, "set_effects", None) is None:
+            self.report("Effects chain: kept with presets; this session has no post-processing to apply it")
             return
-        self._call("Effects", setter, chain)
+        first = self._pending_chain is None
+        self._pending_chain = chain
+        if first and not self._chain_busy:
+            self._apply_chain()
+
+    def _apply_chain(self) -> None:
+        chain, self._pending_chain = self._pending_chain, None
+        if chain is None:
+            self._chain_busy = False
+            return
+        self._chain_busy = True
+
+        def done(_v: Any) -> None:
+            self.effects.error.setText("")
+            self._apply_chain()
+
+        def failed(exc: BaseException) -> None:
+            self.effects.error.setText(describe(exc))
+            self.report(f"Effects: {describe(exc)}")
+            self._apply_chain()
+
+        self.tasks.run(lambda: self.session.set_effects(chain), done, failed)
 
     def _refresh_presets(self) -> None:
         if self.session.presets is None:
@@ -723,6 +745,8 @@ class MainWindow(QMainWindow):
         if chain:
             with contextlib.suppress(ValueError, KeyError, TypeError):  # a stale chain is dropped
                 self.effects.set_chain(json.loads(chain))
+                if self.effects.chain():
+                    self.on_chain_changed(self.effects.chain())  # renders use what the editor shows
         self.autoplay.setChecked(s.value("autoplay", True, type=bool))
         self.pads.tempo.setValue(s.value("pads/tempo", 120.0, type=float))
         geometry = s.value("window/geometry", QByteArray(), type=QByteArray)

@@ -55,3 +55,30 @@ def test_chain_and_params_are_remembered_across_windows(qtbot, session, settings
     assert second.params.length.value() == 2.5
     assert session.params.length == 2.5
     second.close()
+
+
+def test_edited_chain_applies_to_the_next_render(qtbot, window):
+    import json
+
+    import pytest
+
+    if getattr(window.session, "set_effects", None) is None or not hasattr(
+        window.session._finish, "configure"
+    ):
+        pytest.skip("the post-processing finisher (issue 4) is not merged yet")
+    ed = window.effects
+    ed.add_effect("Reverb")
+    ed.set_param(0, "room_size", 0.9)
+    ed.set_param(0, "room_size", 7.0)  # out of range: refused with the reason, the last good chain stays
+    qtbot.waitUntil(lambda: "room_size" in ed.error.text(), timeout=5000)
+    assert "between 0.0 and 1.0" in ed.error.text()
+    ed.set_param(0, "room_size", 0.8)
+    qtbot.waitUntil(lambda: not window._chain_busy and ed.error.text() == "", timeout=5000)
+    window.params.prompt.setText("clap")
+    window.params.length.setValue(0.5)
+    window.render()
+    qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
+    (path,) = window.session.renders_dir.glob("*.wav")
+    side = json.loads(path.with_name(path.name + ".json").read_text())
+    (fx,) = side["effects"]
+    assert (fx["effect"], fx["params"]["room_size"], fx["bypass"]) == ("Reverb", 0.8, False)
