@@ -42,7 +42,7 @@ from gui.effects_editor import EffectsEditor
 from gui.errors import describe
 from gui.history import HistoryPanel
 from gui.osc_status import OscStatus
-from gui.pads import PAD_KEYS, PadGrid
+from gui.pads import PAD_KEYS, PadGrid, pad_label
 from gui.params_panel import ParamsPanel
 from gui.presets_menu import PresetsMenu
 from gui.seed_panel import SeedPanel
@@ -519,7 +519,7 @@ class MainWindow(QMainWindow):
             return
 
         def done(_v: Any) -> None:
-            self.pads.set_state(slot, self.session.audio.slot_state(slot), Path(path).name)
+            self.pads.set_state(slot, self.session.audio.slot_state(slot), pad_label(Path(path)))
             self.report(f"Pad {slot + 1}: {Path(path).name}")
 
         self.tasks.run(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
+from PyQt6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QResizeEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -26,6 +27,12 @@ from gui.seed_panel import AUDIO_FILTER
 PAD_KEYS = "1234QWERASDFZXCV"  # one row of the keyboard per row of pads
 QUANTIZE = (("Off", 0.0), ("1/16", 0.25), ("1/8", 0.5), ("1/4", 1.0), ("1/2", 2.0), ("1 bar", 4.0))
 MODES = ("oneshot", "loop", "gate")
+
+
+def pad_label(path: Path) -> str:
+    """A short pad name: diffhost's render names are <stamp>-<prompt>-s<seed>; keep the prompt."""
+    m = re.match(r"^\d{8}-\d{6}-(.+?)(?:-s\d+)?(?:-v\d+)?(?:-\d+)?$", Path(path).stem)
+    return (m.group(1) if m else Path(path).stem).replace("-", " ")
 
 
 class Pad(QPushButton):
@@ -49,14 +56,24 @@ class Pad(QPushButton):
             self.sample = sample
         self.state = state
         self.setProperty("state", state)
-        name = self.sample[:14] if self.sample else "—"
-        self.setText(f"{self.slot + 1}   [{PAD_KEYS[self.slot]}]\n{name}")
+        self.setText(f"{self.slot + 1}   [{PAD_KEYS[self.slot]}]\n{self._elided()}")
         self.setToolTip(
             f"Pad {self.slot + 1} ({state}) · key {PAD_KEYS[self.slot]}\n"
             f"{self.sample or 'empty: drop a render or file here, or right-click to assign'}"
         )
         self.style().unpolish(self)
         self.style().polish(self)
+
+    def _elided(self) -> str:
+        if not self.sample:
+            return "—"
+        return self.fontMetrics().elidedText(
+            self.sample, Qt.TextElideMode.ElideRight, max(24, self.width() - 24)
+        )
+
+    def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self.setText(f"{self.slot + 1}   [{PAD_KEYS[self.slot]}]\n{self._elided()}")
 
     def dragEnterEvent(self, ev: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if dropped_files(ev.mimeData()):

@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +41,7 @@ class SeedPanel(QWidget):
         )
         self.name = QLabel("No seed audio: prompt only")
         self.name.setObjectName("dim")
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names clip
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)

@@ -43,7 +43,7 @@ QPushButton#render {{ background: {ACCENT}; color: #1b1d21; font-weight: 700; bo
 QPushButton#render:hover {{ background: #ffb347; }}
 QPushButton#render:disabled {{ background: #6b5330; color: #2a2a2a; }}
 QPushButton#pad {{ background: #2a2e34; border: 1px solid #3a3f47; border-radius: 6px;
-    font-weight: 600; text-align: center; }}
+    font-weight: 600; text-align: center; padding: 4px; }}
 QPushButton#pad[state="ready"] {{ background: #21354f; border: 1px solid {READY}; }}
 QPushButton#pad[state="playing"] {{ background: #1f4a32; border: 1px solid {PLAYING}; color: #eaffef; }}
 QProgressBar {{ background: {FIELD}; border: 1px solid {LINE}; border-radius: 4px; text-align: center;
@@ -62,6 +62,12 @@ QMenu {{ background: {PANEL}; border: 1px solid {LINE}; }}
 QMenu::item:selected {{ background: {ACCENT_DARK}; }}
 QSlider::groove:horizontal {{ height: 4px; background: {LINE}; border-radius: 2px; }}
 QSlider::handle:horizontal {{ background: {ACCENT}; width: 12px; margin: -5px 0; border-radius: 6px; }}
+QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid #4a5059; border-radius: 3px;
+    background: {FIELD}; }}
+QCheckBox::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
+QListWidget::indicator {{ width: 13px; height: 13px; border: 1px solid #4a5059; border-radius: 3px;
+    background: {FIELD}; }}
+QListWidget::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; }}
 QLabel#dim {{ color: {DIM}; }}
 QLabel#error {{ color: {DANGER}; }}
 QLabel#value {{ color: {ACCENT}; font-family: monospace; }}

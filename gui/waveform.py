@@ -8,7 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QMouseEvent
-from PyQt6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from gui import theme
 from gui.display import DisplayData
@@ -57,6 +57,7 @@ class WaveformView(QWidget):
         theme.configure_plots()
 
         self.title = QLabel("No render yet: type a prompt and press Render (Ctrl+R)")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names clip
         self.info = QLabel("")
         self.info.setObjectName("value")
         self.hint = QLabel("drag to your DAW ⇲")

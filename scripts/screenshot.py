@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,57 @@ def under_xvfb(argv: list[str]) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def start_jack_audio() -> tuple[object, object] | tuple[None, None]:
+    """A private JACK server (dummy driver) and real HostAudio on it, so the pads are live.
+
+    Returns (audio, jackd process), or (None, None) where JACK or host.audio is not available.
+    """
+    jackd = shutil.which("jackd")
+    try:
+        import host.audio as host_audio
+        import jack
+    except (ImportError, OSError):
+        return None, None
+    if jackd is None:
+        return None, None
+    name = f"diffhost-shot-{os.getpid()}"
+    proc = subprocess.Popen(
+        [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"},
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            jack.Client("diffhost-shot-probe", servername=name, no_start_server=True).close()
+            break
+        except jack.JackError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        return None, None
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    host_audio.rescan_devices()
+    try:
+        return host_audio.open_host_audio(output="JACK", input=False, block_size=256), proc
+    except ValueError:
+        proc.kill()
+        return None, None
+
+
+def free_port(preferred: int = 12000) -> int:
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                return sock.getsockname()[1]
+            except OSError:
+                continue
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "screenshot.png")
@@ -54,8 +107,13 @@ def main() -> int:
 
     app = QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="diffhost-shot-"))
-    runtime = build_runtime(renders_dir=tmp / "renders", library_dir=tmp, osc_port=None, audio=False)
-    runtime.unavailable["audio"] = "no audio device on the screenshot machine"
+    runtime = build_runtime(renders_dir=tmp / "renders", library_dir=tmp, osc_port=free_port(), audio=False)
+    audio, jackd = start_jack_audio()
+    if audio is not None:
+        runtime.session.audio = audio
+        runtime.unavailable.pop("audio", None)
+    else:
+        runtime.unavailable["audio"] = "no audio device on the screenshot machine"
     settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
     queue = list(PROMPTS)
     status = {"rc": 1}
@@ -65,7 +123,7 @@ def main() -> int:
             QTimer.singleShot(50, lambda: next_render(window))
             return
         if not queue:
-            QTimer.singleShot(600, lambda: shoot(window))  # let the last draw and the history settle
+            QTimer.singleShot(300, lambda: finish(window))
             return
         prompt = queue.pop(0)
         window.params.prompt.setText(prompt)
@@ -75,6 +133,21 @@ def main() -> int:
             window.close()
             return
         QTimer.singleShot(50, lambda: next_render(window))
+
+    def finish(window) -> None:
+        """Pads get the renders, the first take becomes the seed clip; one pad plays as we shoot."""
+        paths = [row.path for row in reversed(window.history.rows)]
+        if window.session.audio is not None:
+            for slot, path in enumerate(paths):
+                window.assign_pad(slot, path)
+        if paths:
+            window.load_seed(paths[0])
+        QTimer.singleShot(800, lambda: trigger(window))
+
+    def trigger(window) -> None:
+        if window.session.audio is not None:
+            window.trigger_pad(1)
+        QTimer.singleShot(150, lambda: shoot(window))
 
     def shoot(window) -> None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +168,12 @@ def main() -> int:
         run(runtime, settings, on_ready=ready)
     finally:
         runtime.close()
+        if jackd is not None:
+            import sounddevice as sd
+
+            sd._terminate()  # PortAudio's JACK client goes before its server
+            jackd.terminate()
+            jackd.wait(timeout=10)
         del app
     return status["rc"]
 
