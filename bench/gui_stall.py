@@ -48,18 +48,22 @@ def main() -> int:
     args = ap.parse_args()
 
     app = QApplication(sys.argv[:1])
-    from engine.engine import Engine
+    from gui.app import build_runtime
     from gui.main_window import MainWindow
     from gui.theme import apply_theme
-    from host.session import Session
 
     apply_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="diffhost-gui-stall-"))
-    engine = Engine(device="cpu").start()
+    # The app's own runtime (post-processing finisher and render library when present), no devices.
+    runtime = build_runtime(
+        renders_dir=tmp / "renders", library_dir=tmp, device="cpu", audio=False, osc_port=None
+    )
+    session = runtime.session
     t0 = time.perf_counter()
-    engine.load(None)
-    print(f"model loaded in {time.perf_counter() - t0:.2f} s")
-    session = Session(engine, renders_dir=tmp / "renders")
+    runtime.engine.load(None)
+    print(
+        f"model loaded in {time.perf_counter() - t0:.2f} s; components off: {', '.join(sorted(runtime.unavailable))}"
+    )
     window = MainWindow(session, settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
     window.autoplay.setChecked(False)
     window.show()
@@ -107,8 +111,7 @@ def main() -> int:
     app.exec()
     probe.stop()
     window.close()
-    session.close()
-    engine.stop()
+    runtime.close()
 
     idle = phase["idle"]
     render = np.concatenate(phase["render"]) if phase["render"] else np.zeros(1)

@@ -7,10 +7,12 @@ window shows that reason on the panel that needs it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +77,22 @@ def _optional(name: str, make: Callable[[], Any], unavailable: dict[str, str], w
     return None
 
 
+# Modules the post-processing finisher imports on first use; scipy.signal alone takes ~1 s and,
+# imported mid-render on the finisher thread, would stall the GUI. Warmed up at startup instead.
+WARM_IMPORTS = ("scipy.signal", "pyloudnorm", "pedalboard", "soundfile", "soxr")
+
+
+def warm_imports(names: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread:
+    def run() -> None:
+        for name in names:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name="diffhost-warm-imports", daemon=True)
+    thread.start()
+    return thread
+
+
 def build_runtime(
     *,
     renders_dir: Path,
@@ -120,6 +138,8 @@ def build_runtime(
         unavailable["audio"] = "audio is off (--no-audio)"
     library = _optional("library", open_library, unavailable, "render library")
     finisher = _optional("finisher", lambda: make_finisher(library), unavailable, "post-processing")
+    if finisher is not None:
+        warm_imports()
     engine = Engine(device=device).start()
     session = Session(
         engine,

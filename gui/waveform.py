@@ -84,7 +84,6 @@ class WaveformView(QWidget):
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
             p.setMenuEnabled(False)
-            p.showGrid(x=True, y=False, alpha=0.15)
             p.getAxis("left").setWidth(44)
         self.wave.setYRange(-1, 1, padding=0.02)
         self.wave.getAxis("bottom").setStyle(showValues=False)
