@@ -38,3 +38,21 @@ def test_search_favorite_and_delete_to_trash(qtbot, window):
     qtbot.waitUntil(lambda: table.rowCount() == 0, timeout=5000)
     assert not path.exists()
     assert "Moved to trash" in window.status_message.text()
+
+
+def test_rerender_from_history_is_bit_identical(qtbot, window):
+    import numpy as np
+    import soundfile as sf
+
+    _render(qtbot, window, "rim")
+    table = window.history.table
+    qtbot.waitUntil(lambda: table.rowCount() == 1, timeout=5000)
+    original = window.history.rows[0]
+    window.rerender(original.id)
+    assert window.jobs
+    qtbot.waitUntil(lambda: not window.jobs and table.rowCount() == 2, timeout=30000)
+    again = next(r for r in window.history.rows if r.id != original.id)
+    assert again.path != original.path
+    a, sr_a = sf.read(original.path, dtype="float32")
+    b, sr_b = sf.read(again.path, dtype="float32")
+    assert sr_a == sr_b and np.array_equal(a, b)
