@@ -95,3 +95,29 @@ def test_components_missing_show_their_reason(window):
     assert "no audio device in this test" in window.play_button.toolTip()
     window.toggle_play()
     assert window.status_message.text() == "Playback: no audio device in this test"
+
+
+def test_osc_status_shows_the_real_server(qtbot, session):
+    osc_server = pytest.importorskip("osc.server", reason="the OSC component (issue 6) is not merged yet")
+    from pythonosc.udp_client import SimpleUDPClient
+
+    from gui.osc_status import OscStatus
+
+    server = osc_server.OscServer(session, osc_server.OscConfig(port=0)).start()
+    try:
+        status = OscStatus(server)
+        qtbot.addWidget(status)
+        host, port = server.address
+        assert status.listen.text() == f"udp://{host}:{port}"
+        client = SimpleUDPClient(host, port)
+        client.send_message("/diffhost/subscribe", [port + 1])
+        client.send_message("/diffhost/ping", [])
+
+        def seen() -> bool:
+            status.poll()
+            return status.last.text().startswith("2 received")
+
+        qtbot.waitUntil(seen, timeout=5000)
+        assert f"{port + 1}" in status.subs.text()
+    finally:
+        server.stop()
