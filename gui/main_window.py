@@ -9,14 +9,12 @@ only queue work (Session.render / cancel / set_param) or read a latest value
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import importlib
 import json
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
@@ -35,32 +33,23 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from gui import display
+from gui import display, window_state
 from gui.audio_settings import AudioSettingsDialog
 from gui.bridge import EventBridge
 from gui.effects_editor import EffectsEditor
 from gui.errors import describe
 from gui.history import HistoryPanel
 from gui.osc_status import OscStatus
-from gui.pads import PAD_KEYS, PadGrid, pad_label
+from gui.pad_control import PadControl
+from gui.pads import PAD_KEYS, PadGrid
 from gui.params_panel import ParamsPanel
+from gui.playback import Playback
+from gui.preset_control import ChainApplier, PresetControl
 from gui.presets_menu import PresetsMenu
 from gui.seed_panel import SeedPanel
 from gui.tasks import Tasks
 from gui.waveform import WaveformView
-
-PANEL_PARAMS = (
-    "prompt",
-    "negative_prompt",
-    "length",
-    "sample_rate",
-    "temperature",
-    "steps",
-    "guidance",
-    "seed",
-    "variations",
-    "strength",
-)
+from gui.window_state import PANEL_PARAMS
 
 
 def _box(title: str, widget: QWidget) -> QGroupBox:
@@ -90,12 +79,8 @@ class MainWindow(QMainWindow):
         self.tasks = Tasks(self)
         self.jobs: set[int] = set()  # renders this window asked for and has not seen finish
         self.current: display.DisplayData | None = None
-        self._play_offset = 0.0
-        self._playing_current = False
         self._recording = False
         self._seed_name = ""
-        self._pending_chain: list[dict] | None = None  # newest edit not yet applied
-        self._chain_busy = False
 
         self.setWindowTitle("diffhost")
         self.setObjectName("diffhost-main")
@@ -104,7 +89,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self._build_actions()
         self._connect()
-        self._restore()
+        window_state.restore(self)
         self._update_availability()
 
         self.bridge = EventBridge(session, self)
@@ -116,7 +101,7 @@ class MainWindow(QMainWindow):
         self.poll_timer.start()
         self._ticks = 0
         self.history.refresh()
-        self._refresh_presets()
+        self.preset_control.refresh()
 
     # -- construction ----------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -129,7 +114,7 @@ class MainWindow(QMainWindow):
         )
         self.pads = PadGrid()
         self.osc_status = OscStatus(self.osc, self.unavailable.get("osc", ""))
-        self.presets_menu = PresetsMenu(self, reason=self._reason("presets"))
+        self.presets_menu = PresetsMenu(self, reason=self.reason("presets"))
 
         self.render_button = QPushButton("Render")
         self.render_button.setObjectName("render")
@@ -245,7 +230,7 @@ class MainWindow(QMainWindow):
         self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)
         self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)
         self.play_action = QAction(
-            "Play / Stop", self, shortcut=QKeySequence("Space"), triggered=self.toggle_play
+            "Play / Stop", self, shortcut=QKeySequence("Space"), triggered=lambda: self.playback.toggle()
         )
         for a in (self.render_action, self.cancel_action, self.play_action):
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -257,37 +242,27 @@ class MainWindow(QMainWindow):
         self.pad_shortcuts = []
         for slot, key in enumerate(PAD_KEYS):
             sc = QShortcut(QKeySequence(key), self)
-            sc.activated.connect(lambda s=slot: self.trigger_pad(s))
+            sc.activated.connect(lambda s=slot: self.pad_control.trigger(s))
             self.pad_shortcuts.append(sc)
 
     def _connect(self) -> None:
+        self.playback = Playback(self, self.waveform, self.play_button)
+        self.pad_control = PadControl(self, self.pads)
+        self.preset_control = PresetControl(self, self.presets_menu, self.params, self.effects)
+        self.chain_applier = ChainApplier(self, self.effects)
         self.render_button.clicked.connect(self.render)
         self.cancel_button.clicked.connect(self.cancel)
-        self.play_button.clicked.connect(self.toggle_play)
         self.audio_button.clicked.connect(self.open_audio_settings)
         self.params.changed.connect(self.on_param_edited)
         self.params.render_requested.connect(self.render)
         self.seed_panel.load_requested.connect(self.load_seed)
         self.seed_panel.record_requested.connect(self.record_seed)
-        self.seed_panel.play_requested.connect(self.play_seed)
+        self.seed_panel.play_requested.connect(self.playback.play_seed)
         self.seed_panel.clear_requested.connect(lambda: self.session.set_seed_clip(None))
-        self.waveform.seek_requested.connect(self.seek)
-        self.effects.chain_changed.connect(self.on_chain_changed)
         self.history.open_requested.connect(lambda p: self.open_render(p, play=True))
         self.history.rerender_requested.connect(self.rerender)
-        self.history.assign_requested.connect(self.assign_pad)
+        self.history.assign_requested.connect(self.pad_control.assign)
         self.history.message.connect(self.report)
-        self.pads.triggered.connect(self.trigger_pad)
-        self.pads.released.connect(self._pad_released)
-        self.pads.stop_requested.connect(lambda s: self._call(f"Pad {s + 1}", self.session.stop_slot, s))
-        self.pads.stop_all_requested.connect(self._stop_all_pads)
-        self.pads.assign_file.connect(self.assign_pad)
-        self.pads.assign_current.connect(self._assign_current)
-        self.pads.mode_changed.connect(self._set_pad_mode)
-        self.pads.tempo_changed.connect(lambda bpm: self._call("Tempo", self.session.set_tempo, bpm))
-        self.pads.quantize_changed.connect(lambda b: self._call("Quantize", self.session.set_quantize, b))
-        self.presets_menu.load_requested.connect(self.load_preset)
-        self.presets_menu.save_requested.connect(self.save_preset)
 
     # -- messages --------------------------------------------------------------------
     def report(self, message: str, timeout_ms: int = 8000) -> None:
@@ -306,7 +281,7 @@ class MainWindow(QMainWindow):
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.show()
 
-    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+    def call(self, what: str, fn: Any, *args: Any) -> Any:
         """A quick session call from the GUI thread; a ValueError is shown, never raised."""
         try:
             return fn(*args)
@@ -314,7 +289,7 @@ class MainWindow(QMainWindow):
             self.report(f"{what}: {describe(exc)}")
             return None
 
-    def _reason(self, component: str) -> str:
+    def reason(self, component: str) -> str:
         if getattr(self.session, component) is not None:
             return ""
         return self.unavailable.get(component) or f"no {component} component in this session"
@@ -348,7 +323,7 @@ class MainWindow(QMainWindow):
         if fn is None:
             self.report("Re-render needs the render library component")
             return
-        job = self._call("Re-render", fn, render_id)
+        job = self.call("Re-render", fn, render_id)
         if job is not None:
             self.jobs.add(job.id)
             self.cancel_button.setEnabled(True)
@@ -417,48 +392,9 @@ class MainWindow(QMainWindow):
             self.current = data
             self.waveform.show_data(data)
             if play and self.session.audio is not None:
-                self.play_current()
+                self.playback.play_current()
 
         self.tasks.run(lambda: display.load(Path(path)), shown, lambda e: self.report(describe(e)))
-
-    # -- playback -----------------------------------------------------------------------
-    def toggle_play(self) -> None:
-        audio = self.session.audio
-        if audio is None:
-            self.report(f"Playback: {self._reason('audio')}")
-            return
-        if self._call("Playback", audio.is_playing):
-            self._call("Stop", audio.stop)
-            self._playing_current = False
-            self.waveform.set_playhead(None)
-        else:
-            self.play_current()
-
-    def play_current(self, start_s: float = 0.0) -> None:
-        audio = self.session.audio
-        if self.current is None:
-            self.report("Nothing to play yet: render something first (Ctrl+R)")
-            return
-        if audio is None:
-            self.report(f"Playback: {self._reason('audio')}")
-            return
-        start = int(start_s * self.current.sample_rate)
-        if (
-            self._call("Playback", audio.play, self.current.audio[:, start:], self.current.sample_rate)
-            is None
-        ):
-            self._play_offset = start_s
-            self._playing_current = True
-
-    def seek(self, seconds: float) -> None:
-        if self.current is not None and self.session.audio is not None and seconds < self.current.duration_s:
-            self.play_current(seconds)
-
-    def play_seed(self) -> None:
-        clip = self.session.seed_clip
-        if clip is not None and self.session.audio is not None:
-            self._playing_current = False
-            self._call("Seed playback", self.session.audio.play, clip.audio, clip.sample_rate)
 
     # -- seed audio -----------------------------------------------------------------------
     def load_seed(self, path: Path) -> None:
@@ -477,7 +413,7 @@ class MainWindow(QMainWindow):
 
     def record_seed(self, seconds: float) -> None:
         if self.session.audio is None:
-            self.report(f"Record: {self._reason('audio')}")
+            self.report(f"Record: {self.reason('audio')}")
             return
         self._recording = True
         self._seed_name = "recording"
@@ -503,138 +439,11 @@ class MainWindow(QMainWindow):
         else:
             self.seed_panel.show_clip(clip.audio, clip.sample_rate, self._seed_name or "seed clip")
 
-    # -- pads ------------------------------------------------------------------------------
-    def trigger_pad(self, slot: int) -> None:
-        self._call(f"Pad {slot + 1}", self.session.play_slot, slot)
-
-    def _pad_released(self, slot: int) -> None:
-        """Note-off: a gate-mode slot fades out; one-shot and loop slots ignore it."""
-        release = getattr(self.session.audio, "release", None)
-        if release is not None:
-            self._call(f"Pad {slot + 1}", release, slot)
-
-    def assign_pad(self, slot: int, path: Path) -> None:
-        if self.session.audio is None:
-            self.report(f"Pad {slot + 1}: {self._reason('audio')}")
-            return
-
-        def done(_v: Any) -> None:
-            self.pads.set_state(slot, self.session.audio.slot_state(slot), pad_label(Path(path)))
-            self.report(f"Pad {slot + 1}: {Path(path).name}")
-
-        self.tasks.run(
-            lambda: self.session.assign_slot(slot, path=Path(path)),
-            done,
-            lambda e: self.report(f"Pad {slot + 1}: {describe(e)}"),
-        )
-
-    def _assign_current(self, slot: int) -> None:
-        if self.current is None or self.current.path is None:
-            self.report(f"Pad {slot + 1}: render something first")
-        else:
-            self.assign_pad(slot, self.current.path)
-
-    def _set_pad_mode(self, slot: int, mode: str) -> None:
-        audio = self.session.audio
-        if audio is None:
-            self.report(f"Pad {slot + 1}: {self._reason('audio')}")
-            return
-        self._call(f"Pad {slot + 1}", audio.set_slot_options, slot, mode=mode)
-
-    def _stop_all_pads(self) -> None:
-        if self.session.audio is not None:
-            self._call("Pads", self.session.audio.stop_all)
-
     # -- params, effects, presets ------------------------------------------------------------
     def on_param_edited(self, name: str, value: Any) -> None:
         if name == "seed" and value is None:
             return  # unlocked: each render draws its own
-        self._call("Parameter", self.session.set_param, name, value)
-
-    def on_chain_changed(self, chain: list[dict]) -> None:
-        """Apply the edited chain to the session's finisher, latest edit wins.
-
-        Applying may load plug-ins from disk, so it runs as a task; edits that arrive
-        meanwhile are coalesced into one apply of the newest chain.
-        """
-        if getattr(self.session, "set_effects", None) is None:
-            self.report("Effects chain: kept with presets; this session has no post-processing to apply it")
-            return
-        first = self._pending_chain is None
-        self._pending_chain = chain
-        if first and not self._chain_busy:
-            self._apply_chain()
-
-    def _apply_chain(self) -> None:
-        chain, self._pending_chain = self._pending_chain, None
-        if chain is None:
-            self._chain_busy = False
-            return
-        self._chain_busy = True
-
-        def done(_v: Any) -> None:
-            self.effects.error.setText("")
-            self._apply_chain()
-
-        def failed(exc: BaseException) -> None:
-            self.effects.error.setText(describe(exc))
-            self.report(f"Effects: {describe(exc)}")
-            self._apply_chain()
-
-        self.tasks.run(lambda: self.session.set_effects(chain), done, failed)
-
-    def _refresh_presets(self) -> None:
-        if self.session.presets is None:
-            return
-        self.tasks.run(
-            self.session.list_presets,
-            self.presets_menu.set_names,
-            lambda e: self.report(f"Presets: {describe(e)}"),
-        )
-
-    def load_preset(self, name: str) -> None:
-        def applied(preset: Any) -> None:
-            self.params.set_values({**dataclasses.asdict(self.session.params), "model": self.session.model})
-            effects = getattr(preset, "effects", None)
-            if effects is not None:
-                self.effects.set_chain(list(effects))
-            self.report(f"Preset loaded: {name}")
-
-        self.tasks.run(
-            lambda: self.session.load_preset(name),
-            applied,
-            lambda e: self.report(f"Preset {name}: {describe(e)}"),
-        )
-
-    def save_preset(self, name: str) -> None:
-        store = self.session.presets
-        if store is None:
-            self.report(f"Save preset: {self._reason('presets')}")
-            return
-        params = {k: v for k, v in self.session.params.to_dict().items() if k != "seed_clip"}
-        chain = self.effects.chain()
-        saver = getattr(self.session, "save_preset", None)
-
-        def save() -> None:
-            if saver is not None:
-                return saver(name, effects=chain)
-            preset_cls = importlib.import_module("host.presets").Preset
-            fields = {f.name for f in dataclasses.fields(preset_cls)}
-            values = {
-                "name": name,
-                "version": 1,
-                "params": params,
-                "effects": chain,
-                "finishing": {},
-                "export": {},
-            }
-            return store.save(name, preset_cls(**{k: v for k, v in values.items() if k in fields}))
-
-        def saved(_v: Any) -> None:
-            self.report(f"Preset saved: {name}")
-            self._refresh_presets()
-
-        self.tasks.run(save, saved, lambda e: self.report(f"Save preset {name}: {describe(e)}"))
+        self.call("Parameter", self.session.set_param, name, value)
 
     # -- audio settings --------------------------------------------------------------------------
     def open_audio_settings(self) -> None:
@@ -647,7 +456,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # PortAudio could not enumerate: say so, keep the dialog usable
             error = f"Could not list audio devices: {describe(exc)}"
         if self.session.audio is None and not error:
-            error = f"Audio is off: {self._reason('audio')}"
+            error = f"Audio is off: {self.reason('audio')}"
         dialog = AudioSettingsDialog(devices, self.audio_config, error, self)
         dialog.accepted.connect(lambda: self.apply_audio_settings(dialog.settings()))
         dialog.open()
@@ -678,7 +487,7 @@ class MainWindow(QMainWindow):
 
     def _update_availability(self) -> None:
         audio_ok = self.session.audio is not None
-        reason = self._reason("audio")
+        reason = self.reason("audio")
         self.seed_panel.set_audio_available(audio_ok, reason)
         self.pads.set_available(audio_ok, reason)
         self.play_button.setEnabled(audio_ok)
@@ -699,20 +508,11 @@ class MainWindow(QMainWindow):
         audio = self.session.audio
         if audio is not None:
             try:
-                if self._playing_current and self.current is not None:
-                    if audio.is_playing():
-                        self.waveform.set_playhead(self._play_offset + audio.position())
-                    else:
-                        self._playing_current = False
-                        self.waveform.set_playhead(None)
-                self.play_button.setText("■ Stop" if audio.is_playing() else "▶ Play")
+                self.playback.poll(audio)
                 if self._recording or self._ticks % 3 == 0:
                     self.seed_panel.meter.set_levels(*audio.meter())
                 if self._ticks % 3 == 0:
-                    for slot in range(min(16, audio.num_slots)):
-                        state = audio.slot_state(slot)
-                        if self.pads.pads[slot].state != state:
-                            self.pads.set_state(slot, state)
+                    self.pad_control.poll(audio)
                 if self._ticks % 25 == 0:
                     self.audio_label.setText(
                         self.audio_label.text().split(" · xruns")[0] + f" · xruns {audio.underflows}"
@@ -728,45 +528,8 @@ class MainWindow(QMainWindow):
             self.engine_label.setText(f"Engine: rendering {n}" if n else "Engine: idle")
 
     # -- settings --------------------------------------------------------------------------
-    def _restore(self) -> None:
-        s = self.settings
-        stored = s.value("params/json", "", type=str)
-        if stored:
-            try:
-                values = json.loads(stored)
-                self.session.update_params(
-                    **{k: v for k, v in values.items() if k in PANEL_PARAMS or k == "model"}
-                )
-            except (ValueError, TypeError) as exc:
-                self.report(f"Last settings not restored: {describe(exc)}")
-        self.params.set_values({**dataclasses.asdict(self.session.params), "model": self.session.model})
-        self.params.lock.setChecked(s.value("params/seed_locked", False, type=bool))
-        chain = s.value("effects/json", "", type=str)
-        if chain:
-            with contextlib.suppress(ValueError, KeyError, TypeError):  # a stale chain is dropped
-                self.effects.set_chain(json.loads(chain))
-                if self.effects.chain():
-                    self.on_chain_changed(self.effects.chain())  # renders use what the editor shows
-        self.autoplay.setChecked(s.value("autoplay", True, type=bool))
-        self.pads.tempo.setValue(s.value("pads/tempo", 120.0, type=float))
-        geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
-        if not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        state = s.value("window/state", QByteArray(), type=QByteArray)
-        if not state.isEmpty():
-            self.restoreState(state)
-
     def save_settings(self) -> None:
-        s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
-        values = self.params.values()
-        s.setValue("params/json", json.dumps(values))
-        s.setValue("params/seed_locked", self.params.seed_locked)
-        s.setValue("effects/json", json.dumps(self.effects.chain()))
-        s.setValue("autoplay", self.autoplay.isChecked())
-        s.setValue("pads/tempo", self.pads.tempo.value())
-        s.sync()
+        window_state.save(self)
 
     def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.save_settings()

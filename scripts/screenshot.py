@@ -139,14 +139,14 @@ def main() -> int:
         paths = [row.path for row in reversed(window.history.rows)]
         if window.session.audio is not None:
             for slot, path in enumerate(paths):
-                window.assign_pad(slot, path)
+                window.pad_control.assign(slot, path)
         if paths:
             window.load_seed(paths[0])
         QTimer.singleShot(800, lambda: trigger(window))
 
     def trigger(window) -> None:
         if window.session.audio is not None:
-            window.trigger_pad(1)
+            window.pad_control.trigger(1)
         QTimer.singleShot(150, lambda: shoot(window))
 
     def shoot(window) -> None:

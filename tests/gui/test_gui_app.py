@@ -93,7 +93,7 @@ def test_components_missing_show_their_reason(window):
     assert window.osc_status.listen.text() == "off"
     assert not window.play_button.isEnabled()
     assert "no audio device in this test" in window.play_button.toolTip()
-    window.toggle_play()
+    window.playback.toggle()
     assert window.status_message.text() == "Playback: no audio device in this test"
 
 

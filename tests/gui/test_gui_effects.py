@@ -73,7 +73,7 @@ def test_edited_chain_applies_to_the_next_render(qtbot, window):
     qtbot.waitUntil(lambda: "room_size" in ed.error.text(), timeout=5000)
     assert "between 0.0 and 1.0" in ed.error.text()
     ed.set_param(0, "room_size", 0.8)
-    qtbot.waitUntil(lambda: not window._chain_busy and ed.error.text() == "", timeout=5000)
+    qtbot.waitUntil(lambda: not window.chain_applier.busy and ed.error.text() == "", timeout=5000)
     window.params.prompt.setText("clap")
     window.params.length.setValue(0.5)
     window.render()

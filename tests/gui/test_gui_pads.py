@@ -21,7 +21,7 @@ def test_pad_keys_do_not_fire_while_typing_a_prompt(qtbot, window):
 
 
 def test_assign_and_tempo_without_audio_report_and_change_nothing(qtbot, window, wav):
-    window.assign_pad(2, wav)
+    window.pad_control.assign(2, wav)
     assert window.status_message.text() == "Pad 3: no audio device in this test"
     assert window.pads.pads[2].state == "empty"
     window.pads.tempo_changed.emit(128.0)
@@ -39,7 +39,7 @@ def test_pad_key_triggers_the_host_slot_and_shows_its_state(qtbot, host_audio, s
     w.activateWindow()
     try:
         assert w.pads.pads[4].isEnabled()
-        w.assign_pad(4, wav)  # pad 5, key Q
+        w.pad_control.assign(4, wav)  # pad 5, key Q
         qtbot.waitUntil(lambda: w.pads.pads[4].state == "ready", timeout=5000)
         assert host_audio.slot_state(4) == "ready"
         w.setFocus()

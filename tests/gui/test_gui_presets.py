@@ -20,9 +20,9 @@ def test_load_preset_shows_its_values(qtbot, window):
         "export": {},
     }
     store.save("hat test", presets.Preset(**{k: v for k, v in values.items() if k in fields}))
-    window._refresh_presets()
+    window.preset_control.refresh()
     qtbot.waitUntil(lambda: "hat test" in window.presets_menu.names, timeout=5000)
-    window.load_preset("hat test")
+    window.preset_control.load("hat test")
     qtbot.waitUntil(lambda: window.params.prompt.text() == "open hat", timeout=5000)
     assert window.params.length.value() == 0.75
     assert window.params.temperature.value() == 0.6
@@ -37,7 +37,7 @@ def test_save_as_round_trips(qtbot, window):
     window.params.temperature.setValue(1.3)
     window.render_button.setFocus()
     window.session.update_params(prompt="chord stab", temperature=1.3)
-    window.save_preset("my stab")
+    window.preset_control.save("my stab")
     qtbot.waitUntil(lambda: "my stab" in window.presets_menu.names, timeout=5000)
     loaded = window.session.presets.load("my stab")
     assert loaded.params["prompt"] == "chord stab" and loaded.params["temperature"] == 1.3
