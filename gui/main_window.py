@@ -457,9 +457,23 @@ class MainWindow(QMainWindow):
             error = f"Could not list audio devices: {describe(exc)}"
         if self.session.audio is None and not error:
             error = f"Audio is off: {self.reason('audio')}"
-        dialog = AudioSettingsDialog(devices, self.audio_config, error, self)
+        dialog = AudioSettingsDialog(devices, self.current_audio_config(), error, self)
         dialog.accepted.connect(lambda: self.apply_audio_settings(dialog.settings()))
         dialog.open()
+
+    def current_audio_config(self) -> dict[str, Any]:
+        """What the open device runs at (read from HostAudio), else what was last asked for."""
+        audio = self.session.audio
+        config = {"sample_rate": 48000, "block_size": 128, **self.audio_config}
+        if audio is not None:
+            out, inp = getattr(audio, "output_device", None), getattr(audio, "input_device", None)
+            config.update(
+                sample_rate=getattr(audio, "sample_rate", config["sample_rate"]),
+                block_size=getattr(audio, "block_size", config["block_size"]),
+                output=getattr(out, "name", config.get("output")),
+                input=getattr(inp, "name", False) if out is not None else config.get("input"),
+            )
+        return config
 
     def apply_audio_settings(self, config: dict[str, Any]) -> None:
         old = self.session.audio
@@ -495,9 +509,8 @@ class MainWindow(QMainWindow):
             "Play or stop the current render (Space)" if audio_ok else f"Playback unavailable: {reason}"
         )
         if audio_ok:
-            sr = self.audio_config.get("sample_rate", 48000)
-            bs = self.audio_config.get("block_size", 128)
-            self.audio_label.setText(f"Audio {sr / 1000:g} kHz · {bs}")
+            current = self.current_audio_config()
+            self.audio_label.setText(f"Audio {current['sample_rate'] / 1000:g} kHz · {current['block_size']}")
         else:
             self.audio_label.setText("Audio off")
             self.audio_label.setToolTip(reason)

@@ -121,3 +121,28 @@ def test_osc_status_shows_the_real_server(qtbot, session):
         assert f"{port + 1}" in status.subs.text()
     finally:
         server.stop()
+
+
+def test_audio_settings_dialog_lists_devices_and_shows_the_open_one(qtbot, host_audio, session, settings):
+    from gui.audio_settings import AudioSettingsDialog
+    from gui.main_window import MainWindow
+
+    session.audio = host_audio
+    w = MainWindow(session, settings=settings)
+    qtbot.addWidget(w)
+    try:
+        w.open_audio_settings()
+        dialog = w.findChild(AudioSettingsDialog)
+        names = [dialog.output.itemData(i) for i in range(dialog.output.count())]
+        assert host_audio.output_device.name in names
+        assert dialog.output.currentData() == host_audio.output_device.name
+        assert (
+            dialog.settings()["sample_rate"] == 48000
+            and dialog.settings()["block_size"] == host_audio.block_size
+        )
+        assert not dialog.error.isVisible()
+        assert w.audio_label.text().startswith("Audio 48 kHz")
+        dialog.reject()
+    finally:
+        w.close()
+        session.audio = None
