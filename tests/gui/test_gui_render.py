@@ -49,8 +49,8 @@ def test_ctrl_r_renders_with_locked_seed_reproducibly(qtbot, window):
     window.params.length.setValue(0.25)
     window.params.seed.setText("1234")
     window.params.lock.setChecked(True)
-    for _ in range(2):
-        qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    for target in (window.params.prompt, window):  # from the prompt field too, while typing
+        qtbot.keyClick(target, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
         assert window.jobs
         qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
     files = sorted(window.session.renders_dir.glob("*.wav"))
