@@ -68,7 +68,7 @@ class Pad(QPushButton):
         if not self.sample:
             return "—"
         return self.fontMetrics().elidedText(
-            self.sample, Qt.TextElideMode.ElideRight, max(24, self.width() - 24)
+            self.sample, Qt.TextElideMode.ElideRight, max(24, self.width() - 16)
         )
 
     def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802 - Qt override

@@ -43,7 +43,7 @@ QPushButton#render {{ background: {ACCENT}; color: #1b1d21; font-weight: 700; bo
 QPushButton#render:hover {{ background: #ffb347; }}
 QPushButton#render:disabled {{ background: #6b5330; color: #2a2a2a; }}
 QPushButton#pad {{ background: #2a2e34; border: 1px solid #3a3f47; border-radius: 6px;
-    font-weight: 600; text-align: center; padding: 4px; }}
+    font-weight: 600; font-size: 9pt; text-align: center; padding: 4px; }}
 QPushButton#pad[state="ready"] {{ background: #21354f; border: 1px solid {READY}; }}
 QPushButton#pad[state="playing"] {{ background: #1f4a32; border: 1px solid {PLAYING}; color: #eaffef; }}
 QProgressBar {{ background: {FIELD}; border: 1px solid {LINE}; border-radius: 4px; text-align: center;

@@ -57,7 +57,7 @@ def start_jack_audio() -> tuple[object, object] | tuple[None, None]:
         return None, None
     name = f"diffhost-shot-{os.getpid()}"
     proc = subprocess.Popen(
-        [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+        [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"},
@@ -76,7 +76,7 @@ def start_jack_audio() -> tuple[object, object] | tuple[None, None]:
     os.environ["JACK_NO_START_SERVER"] = "1"
     host_audio.rescan_devices()
     try:
-        return host_audio.open_host_audio(output="JACK", input=False, block_size=256), proc
+        return host_audio.open_host_audio(output="JACK", input=False, block_size=1024), proc
     except ValueError:
         proc.kill()
         return None, None
