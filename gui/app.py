@@ -93,6 +93,22 @@ def warm_imports(names: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread:
     return thread
 
 
+ENGINE_NICE = 10  # renders yield the CPU to the window (and everything else the musician runs)
+
+
+def lower_thread_priority(increment: int = ENGINE_NICE) -> None:
+    """Lower the calling thread's CPU priority (Linux: nice is per thread; threads it starts,
+    such as torch's worker pool, inherit it). Elsewhere this does nothing."""
+    if (
+        hasattr(os, "setpriority")
+        and hasattr(threading, "get_native_id")
+        and sys.platform.startswith("linux")
+    ):
+        with contextlib.suppress(OSError):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
+
+
 def build_runtime(
     *,
     renders_dir: Path,
@@ -141,6 +157,9 @@ def build_runtime(
     if finisher is not None:
         warm_imports()
     engine = Engine(device=device).start()
+    # Before any torch work, so the render pool inherits it: on a busy machine the window
+    # keeps the CPU it needs to stay responsive while a render runs.
+    engine.run_sync(lower_thread_priority, timeout=10)
     session = Session(
         engine,
         renders_dir=renders_dir,
