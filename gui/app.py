@@ -78,15 +78,21 @@ def _optional(name: str, make: Callable[[], Any], unavailable: dict[str, str], w
 
 
 # Modules the post-processing finisher imports on first use; scipy.signal alone takes ~1 s and,
-# imported mid-render on the finisher thread, would stall the GUI. Warmed up at startup instead.
+# imported mid-render on the finisher thread, would stall the GUI. They are imported at startup on
+# the engine's own thread: importing them beside a concurrent torch import (scipy looks for torch)
+# can see a half-initialized torch module.
 WARM_IMPORTS = ("scipy.signal", "pyloudnorm", "pedalboard", "soundfile", "soxr")
 
 
-def warm_imports(names: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread:
-    def run() -> None:
+def warm_imports(engine: Any, names: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread:
+    def imports() -> None:
         for name in names:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # a warm-up only; the finisher imports them anyway
+            engine.run_sync(imports, timeout=120)
 
     thread = threading.Thread(target=run, name="diffhost-warm-imports", daemon=True)
     thread.start()
@@ -154,12 +160,12 @@ def build_runtime(
         unavailable["audio"] = "audio is off (--no-audio)"
     library = _optional("library", open_library, unavailable, "render library")
     finisher = _optional("finisher", lambda: make_finisher(library), unavailable, "post-processing")
-    if finisher is not None:
-        warm_imports()
     engine = Engine(device=device).start()
     # Before any torch work, so the render pool inherits it: on a busy machine the window
     # keeps the CPU it needs to stay responsive while a render runs.
     engine.run_sync(lower_thread_priority, timeout=10)
+    if finisher is not None:
+        warm_imports(engine)
     session = Session(
         engine,
         renders_dir=renders_dir,
