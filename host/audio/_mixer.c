@@ -114,6 +114,7 @@ typedef struct {
   /* published state, read by Python */
   volatile int64_t frames;     /* frames processed: the first frame of the next block */
   volatile int64_t callbacks;
+  volatile int64_t block; /* frames in the latest callback */
   volatile int64_t underflows, overflows;
   volatile int64_t in_written; /* input frames written to in_ring */
   meter_entry meter[DH_METER_RING];
@@ -188,6 +189,7 @@ int dh_pop_retired(dh_mixer *m) {
 int64_t dh_commands_done(dh_mixer *m) { return LOAD(m->cmd_r); }
 int64_t dh_frames(dh_mixer *m) { return LOAD(m->frames); }
 int64_t dh_callbacks(dh_mixer *m) { return LOAD(m->callbacks); }
+int64_t dh_block(dh_mixer *m) { return LOAD(m->block); }
 int64_t dh_underflows(dh_mixer *m) { return LOAD(m->underflows); }
 int64_t dh_overflows(dh_mixer *m) { return LOAD(m->overflows); }
 int64_t dh_input_written(dh_mixer *m) { return LOAD(m->in_written); }
@@ -497,6 +499,7 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
   DSTORE(m->last_time, ti->currentTime);
   DSTORE(m->last_dac, ti->outputBufferDacTime);
   STORE(m->frames, t0 + (int64_t)n);
+  STORE(m->block, (int64_t)n);
   STORE(m->callbacks, m->callbacks + 1);
   return 0; /* paContinue */
 }

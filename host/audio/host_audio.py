@@ -48,13 +48,14 @@ class HostAudio:
         output: DeviceInfo,
         input: DeviceInfo | None,
         max_record_s: float,
+        requested_block: int,
     ):
         self._stream = stream
         self._mixer = mixer
         self.output_device = output
         self.input_device = input
         self.sample_rate = int(mixer.sample_rate)
-        self.block_size = int(stream.blocksize)
+        self._requested_block = int(requested_block)
         self.channels = mixer.out_channels
         self.input_channels = mixer.in_channels
         self.max_record_s = max_record_s
@@ -68,6 +69,11 @@ class HostAudio:
     @property
     def num_slots(self) -> int:
         return self._mixer.num_slots
+
+    @property
+    def block_size(self) -> int:
+        """Frames per callback as the device runs it (the requested size until the first block)."""
+        return self._mixer.stat("block") or self._requested_block
 
     @property
     def underflows(self) -> int:
@@ -338,11 +344,14 @@ def open_host_audio(
         record_frames=round(settings.max_record_s * settings.sample_rate),
     )
     kind = "duplex" if in_ch else "output"
+    # JACK fixes the period server-side; asking PortAudio for a block size there only adds its
+    # adapter buffer (a block each way). Elsewhere the block size sets the device buffer.
+    jack = "JACK" in out_dev.hostapi
     try:
         stream = sd._StreamBase(  # the C callback is passed as a function pointer, as rtmixer does
             kind=kind,
             samplerate=settings.sample_rate,
-            blocksize=settings.block_size,
+            blocksize=0 if jack else settings.block_size,
             device=(in_dev.index, out_dev.index) if in_ch else out_dev.index,
             channels=(in_ch, out_ch) if in_ch else out_ch,
             dtype="float32",
@@ -360,7 +369,12 @@ def open_host_audio(
             f"audio: cannot open {where} at {settings.sample_rate} Hz, {settings.block_size}-frame blocks: {exc}"
         ) from None
     return HostAudio(
-        stream, mixer, output=out_dev, input=in_dev if in_ch else None, max_record_s=settings.max_record_s
+        stream,
+        mixer,
+        output=out_dev,
+        input=in_dev if in_ch else None,
+        max_record_s=settings.max_record_s,
+        requested_block=settings.block_size,
     )
 
 

@@ -40,6 +40,7 @@ int dh_pop_retired(dh_mixer *m);
 int64_t dh_commands_done(dh_mixer *m);
 int64_t dh_frames(dh_mixer *m);
 int64_t dh_callbacks(dh_mixer *m);
+int64_t dh_block(dh_mixer *m);
 int64_t dh_underflows(dh_mixer *m);
 int64_t dh_overflows(dh_mixer *m);
 int64_t dh_input_written(dh_mixer *m);
