@@ -494,6 +494,7 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
   }
   for (int s = 0; s < m->num_slots; s++)
     STORE(m->slot_state[s], m->slots[s].clip < 0 ? 0 : (playing[s] ? 2 : 1));
+  if (!player) STORE(m->player_pos, 0);
   STORE(m->player_active, player);
   STORE(m->voices_active, active);
   DSTORE(m->last_time, ti->currentTime);

@@ -38,7 +38,7 @@ def _start_jackd(jackd: str, name: str, flags: list[str], log) -> tuple[subproce
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [jackd, "-n", name, *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
+            [jackd, "-n", name, "-S", *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -71,8 +71,9 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         _unavailable(f"the JACK client library cannot load: {exc}")
     name = f"diffhost-test-{os.getpid()}"
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
-    # Real-time scheduling where the system allows it (as on stage); otherwise jackd says so and
-    # we start it without, which paces the same but is more exposed to a loaded machine.
+    # Real-time scheduling where the system allows it (as on stage), else without. -S (synchronous):
+    # the server waits for every client each cycle, so on a loaded machine a late Python test
+    # client delays a cycle instead of being skipped, and captures stay sample-contiguous.
     for flags in ([], ["--no-realtime"]):
         proc, client = _start_jackd(jackd, name, flags, log)
         if client is not None:
