@@ -285,7 +285,7 @@ class HostAudio:
             self._stream.stop(ignore_errors=True)
             self._stream.close(ignore_errors=True)
         finally:
-            self._mixer.free()  # only now: the callback can no longer run
+            self._mixer.close()  # only now: the callback can no longer run
 
     def __enter__(self) -> HostAudio:
         return self
@@ -361,7 +361,7 @@ def open_host_audio(
         )
         stream.start()
     except (sd.PortAudioError, ValueError) as exc:
-        mixer.free()
+        mixer.close()
         where = f"output {out_dev.name!r} ({out_dev.hostapi})"
         if in_dev and in_ch:
             where += f", input {in_dev.name!r} ({in_dev.hostapi})"

@@ -20,6 +20,7 @@ retired (no slot and no voice refers to them any more).
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,10 @@ class Mixer:
                 f"input ring {cap} frames); out 1..2, in 0..2, slots 1..{native.MAX_SLOTS}"
             )
         self._m = ptr
+        self._closed = False
+        # Freed only when this object is collected: a thread still reading a counter after close()
+        # reads valid memory, and the stream (closed first) can no longer run the callback.
+        weakref.finalize(self, self.lib.dh_mixer_free, ptr)
         self.out_channels, self.in_channels = out_channels, in_channels
         self.sample_rate, self.num_slots = sample_rate, num_slots
         self.input_capacity = cap
@@ -92,7 +97,7 @@ class Mixer:
 
     @property
     def userdata_ptr(self) -> int:
-        return int(self.ffi.cast("uintptr_t", self._m))
+        return int(self.ffi.cast("uintptr_t", self._p))
 
     def _send(
         self,
@@ -117,14 +122,14 @@ class Mixer:
         else:
             c.data, c.frames = self.ffi.NULL, 0
         c.tag = self._sent + 1
-        if not self.lib.dh_push(self._m, c):
+        if not self.lib.dh_push(self._p, c):
             raise AudioBusyError("audio: the command queue is full; the audio stream is not running")
         self._sent += 1
         return self._sent
 
     def _reclaim(self) -> None:
         """Release buffers the audio thread no longer reads. Caller holds _lock."""
-        while (cid := self.lib.dh_pop_retired(self._m)) >= 0:
+        while (cid := self.lib.dh_pop_retired(self._p)) >= 0:
             self._clips.pop(cid, None)
             self._free.append(cid)
 
@@ -136,8 +141,15 @@ class Mixer:
         self._clips[cid] = data
         return cid
 
+    @property
+    def _p(self):
+        """The C state; a closed mixer refuses every call instead of touching freed memory."""
+        if self._closed:
+            raise AudioBusyError("audio: the audio stream is closed")
+        return self._m
+
     def _done(self, tag: int) -> bool:
-        return self.lib.dh_commands_done(self._m) >= tag
+        return self.lib.dh_commands_done(self._p) >= tag
 
     # -- slots ---------------------------------------------------------------------
     def assign(self, slot: int, frames: np.ndarray) -> None:
@@ -190,10 +202,10 @@ class Mixer:
         tag, state = self._slot_pending[slot]
         if not self._done(tag):  # what the audio thread is about to do counts already
             return state
-        return SLOT_STATES[self.lib.dh_slot_state(self._m, slot)]
+        return SLOT_STATES[self.lib.dh_slot_state(self._p, slot)]
 
     def slot_start(self, slot: int) -> SlotStart:
-        lib, m = self.lib, self._m
+        lib, m = self.lib, self._p
         tag = lib.dh_slot_start_tag(m, slot)
         return SlotStart(
             tag,
@@ -214,20 +226,20 @@ class Mixer:
             self._play_pending = 0
 
     def player_active(self) -> bool:
-        return bool(self.lib.dh_player_active(self._m)) or not self._done(self._play_pending)
+        return bool(self.lib.dh_player_active(self._p)) or not self._done(self._play_pending)
 
     def player_position(self) -> int:
-        return 0 if not self._done(self._play_pending) else int(self.lib.dh_player_pos(self._m))
+        return 0 if not self._done(self._play_pending) else int(self.lib.dh_player_pos(self._p))
 
     # -- input -----------------------------------------------------------------------
     def input_written(self) -> int:
-        return int(self.lib.dh_input_written(self._m))
+        return int(self.lib.dh_input_written(self._p))
 
     def read_input(self, start: int, frames: int) -> np.ndarray | None:
         """(frames, in_channels) captured input from absolute frame start; None if not all there yet."""
         out = np.empty((frames, self.in_channels), dtype=np.float32)
         got = self.lib.dh_input_read(
-            self._m, start, self.ffi.cast("float *", self.ffi.from_buffer(out)), frames
+            self._p, start, self.ffi.cast("float *", self.ffi.from_buffer(out)), frames
         )
         if got < 0:
             raise AudioBusyError("audio: the recording was overwritten before it could be read")
@@ -237,22 +249,19 @@ class Mixer:
         """(peak, mean square) of the newest input covering `frames`; None before any input."""
         pk = self.ffi.new("float *")
         ms = self.ffi.new("float *")
-        if not self.lib.dh_meter(self._m, frames, pk, ms):
+        if not self.lib.dh_meter(self._p, frames, pk, ms):
             return None
         return float(pk[0]), float(ms[0])
 
     # -- stats -----------------------------------------------------------------------
     def stat(self, name: str) -> int:
-        return int(getattr(self.lib, f"dh_{name}")(self._m))
+        return int(getattr(self.lib, f"dh_{name}")(self._p))
 
     def stream_times(self) -> tuple[float, float]:
         """(callback time, DAC time) of the latest block, in stream seconds."""
-        return float(self.lib.dh_last_time(self._m)), float(self.lib.dh_last_dac(self._m))
+        return float(self.lib.dh_last_time(self._p)), float(self.lib.dh_last_dac(self._p))
 
-    def free(self) -> None:
-        """Free the C state; only once the stream is closed (the callback can no longer run)."""
+    def close(self) -> None:
+        """Refuse further calls; only once the stream is closed (the callback can no longer run)."""
         with self._lock:
-            if self._m is not None:
-                self.lib.dh_mixer_free(self._m)
-                self._m = None
-                self._clips.clear()
+            self._closed = True

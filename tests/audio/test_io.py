@@ -137,3 +137,32 @@ def test_cli_record_writes_a_new_wav_and_play_plays_it(jack_server, tmp_path, mo
     assert main(["play", str(clip)]) == 0
     assert "played clip.wav" in capsys.readouterr().err
     assert main(["play", str(tmp_path / "missing.wav")]) == 2
+
+
+@retry_glitches
+def test_session_records_the_seed_clip_from_the_input(audio, peer, tmp_path):
+    from engine.engine import Engine
+    from host.session import Session
+
+    t = np.arange(RATE) / RATE
+    peer.play((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
+    wait_frames(audio, 2 * BLOCK)
+    with Engine() as engine:
+        session = Session(engine, renders_dir=tmp_path, audio=audio)
+        clip = session.record_seed(0.25)
+    assert session.seed_clip is clip and clip.sample_rate == RATE
+    assert clip.audio.shape == (2, RATE // 4)
+    assert np.abs(clip.audio[0]).max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_a_closed_stream_refuses_calls_with_a_reason(jack_server):
+    from host.audio import open_host_audio
+
+    audio = open_host_audio(input=False)
+    audio.assign(0, np.zeros((1, 100), np.float32), RATE)
+    audio.close()
+    audio.close()  # twice is fine
+    with pytest.raises(ValueError, match="closed"):
+        audio.trigger(0)
+    with pytest.raises(ValueError, match="closed"):
+        _ = audio.underflows

@@ -134,8 +134,13 @@ def test_reassigning_a_playing_slot_fades_without_a_click(audio, peer):
     peer.start()
     audio.trigger(5)
     wait_frames(audio, 4000)
+    buffers = audio._mixer._clips  # clip id -> buffer the audio thread may read
+    old = [cid for cid, buf in buffers.items() if buf.shape[0] == RATE]
     audio.assign(5, b, RATE)  # while it plays
+    assert all(cid in buffers for cid in old)  # still alive: the callback is fading it out
     wait_frames(audio, 2000)
+    audio._mixer.clear(15)  # any later call reclaims what the callback has let go
+    assert old and not any(cid in buffers for cid in old)  # released only after the fade
     assert audio.slot_state(5) == "ready"  # the old clip faded out; nothing started the new one
     audio.trigger(5)
     wait_frames(audio, 3000)

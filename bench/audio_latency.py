@@ -1,0 +1,237 @@
+"""Trigger latency and dropouts of diffhost's live audio, on a JACK dummy server at 128 frames / 48 kHz.
+
+    python bench/audio_latency.py [--seconds 60] [--triggers 200] [--load auto|model|matmul|none]
+                                  [--compare-python]
+
+Prints:
+  * trigger latency in frames, from the trigger() call to the clip's first sample, measured on
+    PortAudio's stream clock: (a) to the callback that renders it (what diffhost controls; target
+    <= one block + 1 ms = 176 frames) and (b) to its DAC time (adds the server's fixed playback
+    latency, as PortAudio reports it);
+  * output underflows during an idle baseline and during `--seconds` of continuous rendering by
+    a real workload in another thread of this process (target 0 under load). `--load auto` uses
+    the engine with the embedded default model when it is installed, else a torch matmul loop.
+  * with --compare-python, the same load against a plain sounddevice Python callback (the
+    design diffhost does not use), so the two counts compare in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RATE, BLOCK = 48000, 128
+LOG = open(os.environ.get("BENCH_JACK_LOG", os.devnull), "w")  # noqa: SIM115 - jackd's own account of xruns
+
+
+def start_jack(name: str) -> subprocess.Popen:
+    jackd = shutil.which("jackd")
+    if not jackd:
+        sys.exit("bench: jackd is not installed (Debian package jackd2)")
+    import jack
+
+    for flags in ([], ["--no-realtime"]):  # real-time scheduling where allowed, as on stage
+        proc = subprocess.Popen(
+            [jackd, "-n", name, *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
+            stdout=LOG,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                jack.Client("bench-probe", servername=name, no_start_server=True).close()
+                print(f"jackd -d dummy -r {RATE} -p {BLOCK} {' '.join(flags) or '(real-time)'}")
+                return proc
+            except jack.JackError:
+                time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    sys.exit("bench: jackd did not start")
+
+
+class Load:
+    """Continuous rendering in another thread of this process until stop()."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.renders = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.describe = ""
+        if kind in ("auto", "model"):
+            try:
+                from engine import load_model
+
+                self.model = load_model()
+                self.kind = "model"
+                self.describe = f"engine default model ({self.model.name}) rendering 1 s clips back to back"
+            except Exception as exc:  # not on this branch yet, or cannot load: say so
+                if kind == "model":
+                    sys.exit(f"bench: the default model does not load: {exc}")
+                print(f"(default model unavailable: {exc}; using a torch matmul loop)")
+                self.kind = "matmul"
+        if self.kind == "matmul":
+            self.describe = "torch matmul + small-op loop on 2 threads (stand-in for the engine)"
+        if self.kind == "none":
+            self.describe = "no load"
+
+    def start(self) -> None:
+        if self.kind == "none":
+            return
+        target = self._run_model if self.kind == "model" else self._run_matmul
+        self._thread = threading.Thread(target=target, name="bench-load", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(30)
+
+    def _run_model(self) -> None:
+        prompts = ["punchy analog kick", "tight snare", "open hat", "808 bass", "pad swell"]
+        while not self._stop.is_set():
+            self.model.generate(prompts[self.renders % len(prompts)], sample_rate=44100, length=1.0)
+            self.renders += 1
+
+    def _run_matmul(self) -> None:
+        import torch  # the stand-in load only; diffhost's own torch use lives in engine/
+
+        torch.set_num_threads(2)
+        a = torch.randn(384, 384)
+        while not self._stop.is_set():
+            b = a @ a
+            for _ in range(40):  # many small ops: Python code between kernels holds the GIL
+                b = torch.tanh(b[:64, :64] * 0.5)
+            self.renders += 1
+
+
+def measure_latency(audio, triggers: int, rng: np.random.Generator) -> tuple[list[float], list[float]]:
+    to_callback, to_dac = [], []
+    for _ in range(triggers):
+        time.sleep(rng.uniform(0.004, 0.02))
+        t_call = audio.stream_time()
+        tag = audio.trigger(0)
+        deadline = time.monotonic() + 1.0
+        while (s := audio.slot_start(0)).tag != tag:
+            if time.monotonic() > deadline:
+                raise RuntimeError("trigger never started")
+            time.sleep(0.0005)
+        to_callback.append((s.time - t_call) * RATE)
+        to_dac.append((s.dac_time - t_call) * RATE)
+    return to_callback, to_dac
+
+
+def summary(name: str, frames: list[float]) -> str:
+    q = np.percentile(frames, [50, 99])
+    return (
+        f"  {name}: median {q[0]:.1f}  p99 {q[1]:.1f}  max {max(frames):.1f} frames "
+        f"(max {max(frames) / RATE * 1000:.2f} ms; mean {statistics.fmean(frames):.1f})"
+    )
+
+
+def python_callback_underflows(seconds: float) -> int:
+    """Underflows of a sounddevice Python callback doing a trivial copy, for comparison."""
+    import sounddevice as sd
+
+    clip = np.random.default_rng(0).uniform(-0.1, 0.1, (RATE, 2)).astype(np.float32)
+    state = {"pos": 0, "under": 0}
+
+    def callback(outdata, frames, t, status):
+        if status.output_underflow:
+            state["under"] += 1
+        p = state["pos"]
+        outdata[:] = clip[p : p + frames]
+        state["pos"] = (p + frames) % (RATE - frames)
+
+    with sd.OutputStream(samplerate=RATE, blocksize=0, channels=2, dtype="float32", callback=callback):
+        time.sleep(seconds)
+    return state["under"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the loaded run")
+    ap.add_argument("--triggers", type=int, default=200, help="triggers per latency measurement")
+    ap.add_argument("--load", choices=("auto", "model", "matmul", "none"), default="auto")
+    ap.add_argument("--compare-python", action="store_true", help="also run a Python callback under the load")
+    args = ap.parse_args()
+
+    name = f"diffhost-bench-{os.getpid()}"
+    server = start_jack(name)
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    from host.audio import open_host_audio, rescan_devices
+
+    rescan_devices()
+    load = Load(args.load)
+    rng = np.random.default_rng(1)
+    try:
+        audio = open_host_audio(sample_rate=RATE, block_size=BLOCK, input=False)
+        impulse = np.zeros((1, 64), np.float32)
+        impulse[0, 0] = 1.0
+        audio.assign(0, impulse, RATE)
+        time.sleep(0.5)
+        print(
+            f"stream: {audio.block_size} frames / {audio.sample_rate} Hz, output latency {audio.latency[1] * 1000:.2f} ms"
+        )
+
+        base_s = min(10.0, args.seconds)
+        u0 = audio.underflows
+        cb_idle, dac_idle = measure_latency(audio, args.triggers, rng)
+        time.sleep(max(0.0, base_s - 2.5))
+        idle_under = audio.underflows - u0
+        print(f"\nidle baseline ({base_s:.0f} s, incl. {args.triggers} triggers): {idle_under} underflows")
+        print("trigger latency, idle (target: callback <= 176 frames = one block + 1 ms)")
+        print(summary("to the rendering callback", cb_idle))
+        print(summary("to the DAC (incl. server latency)", dac_idle))
+
+        print(f"\nload: {load.describe}")
+        load.start()
+        time.sleep(1.0)  # past model warm-up
+        u0, c0, t0 = audio.underflows, audio.callbacks, time.monotonic()
+        cb_load, dac_load = [], []
+        while time.monotonic() - t0 < args.seconds:
+            a, b = measure_latency(audio, 20, rng)
+            cb_load += a
+            dac_load += b
+            time.sleep(0.5)
+        under = audio.underflows - u0
+        blocks = audio.callbacks - c0
+        load_renders = load.renders
+        print(
+            f"under load ({args.seconds:.0f} s, {blocks} blocks, {load_renders} renders/iterations): "
+            f"{under} underflows  (target 0)"
+        )
+        print(f"trigger latency under load ({len(cb_load)} triggers)")
+        print(summary("to the rendering callback", cb_load))
+        print(summary("to the DAC (incl. server latency)", dac_load))
+        audio.close()
+
+        if args.compare_python:
+            py = python_callback_underflows(args.seconds)
+            print(
+                f"\nsame load, Python sounddevice callback instead of diffhost's C callback: {py} underflows"
+            )
+    finally:
+        load.stop()
+        import sounddevice as sd
+
+        sd._terminate()
+        server.terminate()
+        server.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
