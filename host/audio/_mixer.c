@@ -12,8 +12,10 @@
  * zero it posts the clip id on the "retired" ring and only then may Python free
  * the buffer. So a clip is never freed while the audio thread reads it.
  */
+#define _DEFAULT_SOURCE /* mlock */
 #include <math.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,12 +138,23 @@ typedef struct {
  * written before the integer it belongs to is published with STORE */
 #define DSTORE(x, v) ((x) = (v))
 
+static void prefault(void *p, size_t n) {
+  volatile char *c = (volatile char *)p;
+  for (size_t i = 0; i < n; i += 4096) c[i] = 0;
+  if (n) c[n - 1] = 0;
+  (void)mlock(p, n); /* best effort: RLIMIT_MEMLOCK may refuse; the pages are resident anyway */
+}
+
 dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots, int voice_limit,
                        int64_t in_cap, int fade_frames) {
   if (out_ch < 1 || out_ch > 2 || in_ch < 0 || in_ch > 2 || num_slots < 1 || num_slots > DH_MAX_SLOTS)
     return NULL;
   dh_mixer *m = calloc(1, sizeof(dh_mixer));
   if (!m) return NULL;
+  /* Touch (and, where allowed, lock) every page now, before any field is set: a first-touch
+   * page fault inside the callback would wait on the kernel's memory lock, which torch's
+   * munmap()s hold often. */
+  prefault(m, sizeof(dh_mixer));
   m->out_ch = out_ch;
   m->in_ch = in_ch;
   m->num_slots = num_slots;
@@ -152,6 +165,7 @@ dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots,
     m->in_ring = calloc((size_t)(in_cap * in_ch), sizeof(float));
     if (!m->in_ring) { free(m); return NULL; }
   }
+  if (m->in_ring) prefault(m->in_ring, sizeof(float) * (size_t)(in_cap * in_ch));
   m->voice_limit = voice_limit;
   for (int s = 0; s < DH_MAX_SLOTS; s++) {
     m->slots[s].clip = -1;
@@ -164,7 +178,11 @@ dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots,
 
 void dh_mixer_free(dh_mixer *m) {
   if (!m) return;
-  free(m->in_ring);
+  if (m->in_ring) {
+    munlock(m->in_ring, sizeof(float) * (size_t)(m->in_cap * m->in_ch));
+    free(m->in_ring);
+  }
+  munlock(m, sizeof(dh_mixer));
   free(m);
 }
 
@@ -280,6 +298,7 @@ static voice_t *voice_alloc(dh_mixer *m, int64_t at) {
     if (v->slot >= 0 && (!victim || v->order < victim->order)) victim = v;
   }
   /* every physical voice busy (limit plus fading tails): hard-steal the oldest */
+  if (!victim) victim = &m->voices[0];
   voice_end(m, victim);
   return victim;
 }
