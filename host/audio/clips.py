@@ -11,6 +11,11 @@ MAX_CLIP_S = 600.0
 
 def prepare_clip(audio: np.ndarray, sample_rate: int, stream_rate: int, channels: int) -> np.ndarray:
     """float32 C-contiguous (samples, channels) at stream_rate; bad input raises ValueError."""
+    return convert_clip(check_clip(audio, sample_rate), sample_rate, stream_rate, channels)
+
+
+def check_clip(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Validate (cheap); float32 (channels, samples). Bad input raises ValueError naming the problem."""
     a = np.asarray(audio)
     if a.ndim == 1:
         a = a[np.newaxis, :]
@@ -29,5 +34,10 @@ def prepare_clip(audio: np.ndarray, sample_rate: int, stream_rate: int, channels
     a = a.astype(np.float32, copy=False)
     if not np.all(np.isfinite(a)):
         raise ValueError("audio: the clip holds NaN or infinite samples")
-    a = set_channels(resample(a, int(sample_rate), int(stream_rate)), channels)
+    return a
+
+
+def convert_clip(audio: np.ndarray, sample_rate: int, stream_rate: int, channels: int) -> np.ndarray:
+    """A checked clip to the stream's rate and channels, interleaved (the slow part: resampling)."""
+    a = set_channels(resample(audio, int(sample_rate), int(stream_rate)), channels)
     return np.ascontiguousarray(a.T, dtype=np.float32)

@@ -9,6 +9,7 @@ mixer.py explains why the callback is C, not Python).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import sounddevice as sd
 
 from engine.audio import read_audio
 from host.audio import native
-from host.audio.clips import prepare_clip
+from host.audio.clips import check_clip, convert_clip, prepare_clip
 from host.audio.devices import AudioDeviceError, DeviceInfo, resolve_device
 from host.audio.mixer import MODES, Mixer, SlotStart
 from host.audio.settings import AudioSettings
@@ -64,6 +65,9 @@ class HostAudio:
         self._bpm = 120.0
         self._quantize = 0.0
         self._closed = False
+        self._play_lock = threading.Lock()
+        self._play_gen = 0
+        self._loading = 0  # generation of a play() still converting its audio, 0 = none
 
     # -- info ------------------------------------------------------------------------
     @property
@@ -259,28 +263,54 @@ class HostAudio:
 
     # -- player ----------------------------------------------------------------------
     def play(self, audio: np.ndarray, sample_rate: int) -> None:
-        """Play a render or any audio from its start (replacing what the player plays); returns at once."""
-        self._mixer.play(prepare_clip(audio, sample_rate, self.sample_rate, self.channels))
+        """Play a render or any audio from its start, replacing what the player plays.
+
+        Returns at once: bad input raises here, but resampling (about a second for a
+        3-minute file) happens on a short-lived loader thread; is_playing() is True meanwhile.
+        """
+        checked = check_clip(audio, sample_rate)
+        with self._play_lock:
+            self._play_gen += 1
+            gen = self._play_gen
+            self._loading = gen
+        threading.Thread(
+            target=self._load_and_play,
+            args=(checked, int(sample_rate), gen),
+            name="diffhost-play-load",
+            daemon=True,
+        ).start()
+
+    def _load_and_play(self, audio: np.ndarray, sample_rate: int, gen: int) -> None:
+        frames = convert_clip(audio, sample_rate, self.sample_rate, self.channels)
+        with self._play_lock:
+            if gen == self._play_gen and not self._closed:  # not stopped or replaced meanwhile
+                self._mixer.play(frames)
+            if self._loading == gen:
+                self._loading = 0
 
     def play_file(self, path: Path | str) -> None:
         audio, sr = read_audio(path)
         self.play(audio, sr)
 
     def stop(self) -> None:
-        self._mixer.stop_player()
+        with self._play_lock:
+            self._play_gen += 1  # a play() still loading will not start
+            self._loading = 0
+            self._mixer.stop_player()
 
     def position(self) -> float:
         """Seconds into what the player plays (0 when nothing plays)."""
         return self._mixer.player_position() / self.sample_rate
 
     def is_playing(self) -> bool:
-        return self._mixer.player_active()
+        return bool(self._loading) or self._mixer.player_active()
 
     # -- lifetime --------------------------------------------------------------------
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._play_lock:
+            if self._closed:
+                return
+            self._closed = True
         try:
             self._stream.stop(ignore_errors=True)
             self._stream.close(ignore_errors=True)

@@ -62,7 +62,7 @@ def test_player_plays_without_blocking_reports_position_and_stops(audio, peer):
     out, first = peer.stop()
     on = np.flatnonzero(out[0])
     start = on[0] + first - offset  # on diffhost's frame clock
-    assert 0 <= start - before <= BLOCK
+    assert 0 <= start - before <= RATE // 20  # converted on a loader thread, then the next block
     np.testing.assert_array_equal(out[0, on[0] : on[0] + RATE], clip[0])  # mono clip on both channels
     np.testing.assert_array_equal(out[1, on[0] : on[0] + RATE], clip[0])
 
