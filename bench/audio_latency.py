@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,7 +34,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 RATE, BLOCK = 48000, 128
-LOG = open(os.environ.get("BENCH_JACK_LOG", os.devnull), "w")  # noqa: SIM115 - jackd's own account of xruns
+LOG_PATH = Path(
+    os.environ.get("BENCH_JACK_LOG") or tempfile.mkstemp(prefix="diffhost-jackd-", suffix=".log")[1]
+)
+LOG = open(LOG_PATH, "w")  # noqa: SIM115 - jackd's own account of each xrun, summarized at the end
 
 
 def start_jack(name: str) -> subprocess.Popen:
@@ -159,6 +164,24 @@ def python_callback_underflows(seconds: float) -> int:
     return state["under"]
 
 
+def xrun_reasons(offset: int) -> dict[str, int]:
+    """jackd's log lines about xruns since byte `offset`, grouped by cause."""
+    LOG.flush()
+    text = LOG_PATH.read_text(errors="replace")[offset:]
+    reasons: dict[str, int] = {}
+    for line in text.splitlines():
+        if "XRun" not in line and "xrun" not in line:
+            continue
+        key = re.sub(r"\d+ usec", "N usec", line.strip())
+        reasons[key] = reasons.get(key, 0) + 1
+    return reasons
+
+
+def log_size() -> int:
+    LOG.flush()
+    return LOG_PATH.stat().st_size
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the loaded run")
@@ -187,11 +210,14 @@ def main() -> int:
         )
 
         base_s = min(10.0, args.seconds)
+        mark = log_size()
         u0 = audio.underflows
         cb_idle, dac_idle = measure_latency(audio, args.triggers, rng)
         time.sleep(max(0.0, base_s - 2.5))
         idle_under = audio.underflows - u0
         print(f"\nidle baseline ({base_s:.0f} s, incl. {args.triggers} triggers): {idle_under} underflows")
+        for why, n in xrun_reasons(mark).items():
+            print(f"    jackd: {n} x {why}")
         print("trigger latency, idle (target: callback <= 176 frames = one block + 1 ms)")
         print(summary("to the rendering callback", cb_idle))
         print(summary("to the DAC (incl. server latency)", dac_idle))
@@ -199,7 +225,7 @@ def main() -> int:
         print(f"\nload: {load.describe}")
         load.start()
         time.sleep(1.0)  # past model warm-up
-        u0, c0, t0 = audio.underflows, audio.callbacks, time.monotonic()
+        u0, c0, t0, mark = audio.underflows, audio.callbacks, time.monotonic(), log_size()
         cb_load, dac_load = [], []
         while time.monotonic() - t0 < args.seconds:
             a, b = measure_latency(audio, 20, rng)
@@ -213,12 +239,15 @@ def main() -> int:
             f"under load ({args.seconds:.0f} s, {blocks} blocks, {load_renders} renders/iterations): "
             f"{under} underflows  (target 0)"
         )
+        for why, n in xrun_reasons(mark).items():
+            print(f"    jackd: {n} x {why}")
         print(f"trigger latency under load ({len(cb_load)} triggers)")
         print(summary("to the rendering callback", cb_load))
         print(summary("to the DAC (incl. server latency)", dac_load))
         audio.close()
 
         if args.compare_python:
+            mark = log_size()
             py = python_callback_underflows(args.seconds)
             print(
                 f"\nsame load, Python sounddevice callback instead of diffhost's C callback: {py} underflows"

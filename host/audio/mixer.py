@@ -1,20 +1,25 @@
 """The slot bank, player and input capture: a Python front for the C mixer state.
 
-Design (why a C callback): with a Python callback (sounddevice's usual way) at
-128 frames / 48 kHz, a torch thread in the same process made the callback miss
-its 2.67 ms deadline 459 times in 15 s (JACK dummy server, 2 CPU cores; 9 without
-the torch thread). The GIL is the cause: the callback needs it for every block,
-and the engine thread holds it for up to the 5 ms switch interval. So the
-callback is C (host/audio/_mixer.c), called by PortAudio without the GIL, as
-rtmixer does. rtmixer itself was the first candidate (C callback, lock-free
-ring, sample-accurate scheduled starts), but it has no per-voice gain or pan,
-no looping, no fades (stops and chokes would click) and no voice stealing, and
-its callback cannot be extended; our C callback keeps rtmixer's shape and adds those.
+Why the callback is C (host/audio/_mixer.c), not Python. Measured on the JACK dummy
+server at 128 frames / 48 kHz, with a torch thread rendering in this process on a 2-core
+machine (bench/audio_latency.py --compare-python, 60 s): a plain sounddevice Python
+callback got 138 underflows, and jackd blamed 89 of them on the client being *running*
+past its deadline: the callback waited for the GIL, which the torch thread holds for up
+to the 5 ms switch interval (a block is 2.67 ms). The C callback never takes the GIL;
+under the same load it got 24, none of them a callback overrunning: every one was the
+machine not waking the audio thread in time ("not finished, state = Triggered"), which
+the idle baseline shows as well. A separate audio process would also escape the GIL but
+not Python's allocations in the callback, and costs IPC for every clip.
 
-Threading: only one Python thread at a time writes the command ring (``_lock``),
-and the audio thread is the only reader. The C side never frees anything: clip
-buffers are numpy arrays kept alive here until the callback reports their id as
-retired (no slot and no voice refers to them any more).
+rtmixer (the sounddevice author's C callback with a lock-free action queue and
+sample-accurate scheduled starts) was the first candidate and shaped this design, but it
+has no per-voice gain or pan, no looping, no fades (stop, choke and reassign would click)
+and no voice stealing, and its compiled callback cannot be extended.
+
+Threading: one Python thread at a time writes the command ring (``_lock``); the audio
+thread is its only reader. The C side never frees a clip: buffers are numpy arrays kept
+alive here until the callback reports their id as retired (no slot and no voice refers to
+them any more), so nothing the audio thread reads is ever released under it.
 """
 
 from __future__ import annotations
