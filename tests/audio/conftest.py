@@ -83,6 +83,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
     assert client.samplerate == RATE and client.blocksize == BLOCK
     client.close()
     # PortAudio finds JACK servers when it initializes: point it at ours, then re-scan.
+    saved_env = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
     from host.audio import rescan_devices
@@ -98,6 +99,12 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    for k, v in saved_env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    sd._initialize()  # leave PortAudio usable (without this server) for whatever runs next
 
 
 class PeerGlitch(AssertionError):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.audio.conftest import BLOCK, RATE, jack_offset, retry_glitches, wait_frames
+from .conftest import BLOCK, RATE, jack_offset, retry_glitches, wait_frames
 
 FADE = round(0.005 * RATE)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.audio.conftest import BLOCK, RATE, jack_offset, retry_glitches, wait_frames
+from .conftest import BLOCK, RATE, jack_offset, retry_glitches, wait_frames
 
 FADE = round(0.005 * RATE)  # the mixer's stop/choke/reassign fade
 
