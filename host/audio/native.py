@@ -89,9 +89,13 @@ def load() -> tuple[Any, Any]:
         return _loaded
 
 
+def source_digest() -> str:
+    """Names the build: the C source and the machine it is built for."""
+    return hashlib.sha256(SOURCE.read_bytes() + platform.machine().encode()).hexdigest()[:16]
+
+
 def _build() -> Path:
-    source = SOURCE.read_bytes()
-    digest = hashlib.sha256(source + platform.machine().encode()).hexdigest()[:16]
+    digest = source_digest()
     out = cache_dir() / "native" / f"dh_mixer-{digest}.so"
     if out.is_file():
         return out
@@ -113,4 +117,9 @@ def _build() -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    for old in out.parent.glob(
+        "dh_mixer-*.so"
+    ):  # builds of earlier sources (a process using one keeps it mapped)
+        if old != out:
+            old.unlink(missing_ok=True)
     return out
