@@ -188,7 +188,16 @@ def main() -> int:
     ap.add_argument("--triggers", type=int, default=200, help="triggers per latency measurement")
     ap.add_argument("--load", choices=("auto", "model", "matmul", "none"), default="auto")
     ap.add_argument("--compare-python", action="store_true", help="also run a Python callback under the load")
+    ap.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval (s) for this run; default 0.005",
+    )
     args = ap.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)  # how long the load thread may hold the GIL
+    print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms")
 
     name = f"diffhost-bench-{os.getpid()}"
     server = start_jack(name)
@@ -200,7 +209,11 @@ def main() -> int:
     load = Load(args.load)
     rng = np.random.default_rng(1)
     try:
-        audio = open_host_audio(sample_rate=RATE, block_size=BLOCK, input=False)
+        kw = {} if args.switch_interval is None else {"switch_interval": None}
+        if args.switch_interval is not None:
+            sys.setswitchinterval(args.switch_interval)  # how long the load thread may hold the GIL
+        audio = open_host_audio(sample_rate=RATE, block_size=BLOCK, input=False, **kw)
+        print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms")
         impulse = np.zeros((1, 64), np.float32)
         impulse[0, 0] = 1.0
         audio.assign(0, impulse, RATE)
