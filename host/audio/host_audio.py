@@ -87,10 +87,15 @@ class HostAudio:
 
     @property
     def underflows(self) -> int:
+        """Blocks the device flagged as output/input underflow since open (dropouts heard).
+
+        JACK flags every xrun in its graph on both counters, whoever caused it.
+        """
         return self._mixer.stat("underflows")
 
     @property
     def overflows(self) -> int:
+        """Blocks the device flagged as input/output overflow since open (input lost)."""
         return self._mixer.stat("overflows")
 
     @property
@@ -208,6 +213,10 @@ class HostAudio:
         mode: SlotMode | None = None,
         choke_group: int | None = None,
     ) -> SlotOptions:
+        """Change some of a slot's options (None keeps one); all are checked before any applies.
+
+        They apply from the next trigger on; a voice already sounding keeps its gain and pan.
+        """
         slot = self._slot(slot)
         old = self._options[slot]
         new = SlotOptions(
