@@ -74,7 +74,8 @@ typedef struct {
   int64_t release_frame;
   uint64_t order;
   float env;
-  float gain_l, gain_r;
+  float gain_l, gain_r; /* gains reached at the end of the last block */
+  float velocity;       /* the trigger's gain; the slot's gain and pan multiply it */
   int64_t tag;
 } voice_t;
 
@@ -362,8 +363,9 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     v->release_frame = DH_NEVER;
     v->order = ++m->order;
     v->env = 1.0f;
-    v->gain_l = s->gain_l * (float)c->value;
-    v->gain_r = s->gain_r * (float)c->value;
+    v->velocity = (float)c->value;
+    v->gain_l = s->gain_l * v->velocity;
+    v->gain_r = s->gain_r * v->velocity;
     v->tag = c->tag;
     break;
   }
@@ -435,8 +437,18 @@ static void mix_voice(dh_mixer *m, voice_t *v, float *out, int64_t t0, unsigned 
       STORE(m->slot_start_tag[v->slot], v->tag);
     }
   }
-  const float gl = v->gain_l, gr = v->gain_r, gm = 0.5f * (gl + gr);
-  for (; f < (int64_t)n; f++) {
+  /* Slot gain/pan changes reach sounding voices as a ramp across this block (no zipper noise). */
+  float gl = v->gain_l, gr = v->gain_r, tl = gl, tr = gr;
+  if (v->slot >= 0) {
+    tl = m->slots[v->slot].gain_l * v->velocity;
+    tr = m->slots[v->slot].gain_r * v->velocity;
+  }
+  const float dl = (tl - gl) / (float)n, dr = (tr - gr) / (float)n;
+  v->gain_l = tl;
+  v->gain_r = tr;
+  gl += dl * (float)f;
+  gr += dr * (float)f;
+  for (; f < (int64_t)n; f++, gl += dl, gr += dr) {
     if (v->pos >= cl->frames) {
       if (v->loop) v->pos = 0;
       else { voice_end(m, v); return; }
@@ -452,7 +464,7 @@ static void mix_voice(dh_mixer *m, voice_t *v, float *out, int64_t t0, unsigned 
       out[f * 2] += src[0] * gl * env;
       out[f * 2 + 1] += src[1] * gr * env;
     } else {
-      out[f] += src[0] * gm * env;
+      out[f] += src[0] * 0.5f * (gl + gr) * env;
     }
     v->pos++;
   }

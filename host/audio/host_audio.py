@@ -215,7 +215,8 @@ class HostAudio:
     ) -> SlotOptions:
         """Change some of a slot's options (None keeps one); all are checked before any applies.
 
-        They apply from the next trigger on; a voice already sounding keeps its gain and pan.
+        Gain and pan reach voices already sounding within one block, ramped (no zipper noise);
+        mode and choke group apply from the next trigger.
         """
         slot = self._slot(slot)
         old = self._options[slot]

@@ -191,3 +191,25 @@ def test_bad_slot_input_is_refused_and_changes_nothing(audio):
     with pytest.raises(ValueError, match="NaN"):
         audio.assign(0, np.full((1, 100), np.nan, np.float32), RATE)
     assert audio.slot_state(0) == "empty"
+
+
+@retry_glitches
+def test_gain_and_pan_changes_reach_a_sounding_loop_smoothly(audio, peer):
+    audio.assign(7, np.full((1, 4800), 0.5, np.float32), RATE)
+    audio.set_slot_options(7, mode="loop")
+    peer.start()
+    audio.trigger(7, gain=0.8)  # velocity 0.8 x slot gain
+    wait_frames(audio, 20 * BLOCK)
+    audio.set_slot_options(7, gain=0.5, pan=-1.0)  # while it sounds
+    wait_frames(audio, 20 * BLOCK)
+    audio.stop_slot(7)
+    wait_frames(audio, FADE + 2 * BLOCK)
+    out, _ = peer.stop()
+    left, right = out
+    on = np.flatnonzero(left)
+    assert np.isclose(left[on[0] + 10], 0.4) and np.isclose(right[on[0] + 10], 0.4)  # 0.5 x 0.8, centre
+    end = on[-1] - FADE - 10  # just before the stop's fade
+    assert np.isclose(left[end], 0.2) and right[end] == 0.0  # x 0.5 gain, hard left
+    # the change ramped over one block: per-frame steps of at most 0.2/128 (left), 0.4/128 (right)
+    assert np.abs(np.diff(left[on[0] + 1 :])).max() <= 0.2 / BLOCK + 1e-6
+    assert np.abs(np.diff(right[on[0] + 1 :])).max() <= 0.4 / BLOCK + 1e-6
