@@ -47,8 +47,9 @@ def start_jack(name: str) -> subprocess.Popen:
     import jack
 
     for flags in ([], ["--no-realtime"]):  # real-time scheduling where allowed, as on stage
+        line_buffered = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []  # its xrun lines, as they happen
         proc = subprocess.Popen(
-            [jackd, "-n", name, *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
+            [*line_buffered, jackd, "-n", name, *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
             stdout=LOG,
             stderr=subprocess.STDOUT,
         )
@@ -197,7 +198,6 @@ def main() -> int:
     args = ap.parse_args()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)  # how long the load thread may hold the GIL
-    print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms")
 
     name = f"diffhost-bench-{os.getpid()}"
     server = start_jack(name)
