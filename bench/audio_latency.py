@@ -1,7 +1,7 @@
 """Trigger latency and dropouts of diffhost's live audio, on a JACK dummy server at 128 frames / 48 kHz.
 
     python bench/audio_latency.py [--seconds 60] [--triggers 200] [--load auto|model|matmul|none]
-                                  [--compare-python]
+                                  [--compare-python] [--switch-interval 0.005]
 
 Prints:
   * trigger latency in frames, from the trigger() call to the clip's first sample, measured on
@@ -12,7 +12,11 @@ Prints:
     a real workload in another thread of this process (target 0 under load). `--load auto` uses
     the engine with the embedded default model when it is installed, else a torch matmul loop.
   * with --compare-python, the same load against a plain sounddevice Python callback (the
-    design diffhost does not use), so the two counts compare in one run.
+    design diffhost does not use), so the two counts compare in one run;
+  * after each phase, jackd's own account of each xrun: "client ... not finished, state =
+    Running" means a callback overran its deadline; "state = Triggered" means the machine did
+    not wake the audio thread in time; "JackTimedDriver ... XRun" means the server's own timer
+    woke late. Only the first is the client's doing.
 """
 
 from __future__ import annotations
