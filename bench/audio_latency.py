@@ -85,7 +85,10 @@ class Load:
 
                 self.model = load_model()
                 self.kind = "model"
-                self.describe = f"engine default model ({self.model.name}) rendering 1 s clips back to back"
+                self.describe = (
+                    f"engine worker thread rendering 1 s clips back to back with the default model "
+                    f"({self.model.info.name})"
+                )
             except Exception as exc:  # not on this branch yet, or cannot load: say so
                 if kind == "model":
                     sys.exit(f"bench: the default model does not load: {exc}")
@@ -109,10 +112,21 @@ class Load:
             self._thread.join(30)
 
     def _run_model(self) -> None:
+        """Keeps the real Engine (its worker thread owns torch) busy with one render after another."""
+        from engine.engine import Engine
+        from engine.request import GenerationRequest
+
         prompts = ["punchy analog kick", "tight snare", "open hat", "808 bass", "pad swell"]
-        while not self._stop.is_set():
-            self.model.generate(prompts[self.renders % len(prompts)], sample_rate=44100, length=1.0)
-            self.renders += 1
+        with Engine(loader=lambda spec: self.model) as engine:
+            events = engine.subscribe()
+            while not self._stop.is_set():
+                request = GenerationRequest(prompt=prompts[self.renders % len(prompts)], length=1.0)
+                job = engine.submit(request)
+                while not ((ev := events.get()).job_id == job.id and ev.terminal):
+                    pass
+                if ev.kind != "done":
+                    raise RuntimeError(f"render {ev.kind}: {ev.message}")
+                self.renders += 1
 
     def _run_matmul(self) -> None:
         import torch  # the stand-in load only; diffhost's own torch use lives in engine/
