@@ -1,15 +1,16 @@
 """The slot bank, player and input capture: a Python front for the C mixer state.
 
 Why the callback is C (host/audio/_mixer.c), not Python. Measured on the JACK dummy
-server at 128 frames / 48 kHz, with a torch thread rendering in this process on a 2-core
-machine (bench/audio_latency.py --compare-python, 60 s): a plain sounddevice Python
-callback got 138 underflows, and jackd blamed 89 of them on the client being *running*
-past its deadline: the callback waited for the GIL, which the torch thread holds for up
-to the 5 ms switch interval (a block is 2.67 ms). The C callback never takes the GIL;
-under the same load it got 24, none of them a callback overrunning: every one was the
-machine not waking the audio thread in time ("not finished, state = Triggered"), which
-the idle baseline shows as well. A separate audio process would also escape the GIL but
-not Python's allocations in the callback, and costs IPC for every clip.
+server at 128 frames / 48 kHz, with a torch thread rendering in this process on a shared
+2-core machine (bench/audio_latency.py --compare-python, 60 s): a plain sounddevice Python
+callback got 138 underflows, and jackd blamed 89 of them on the client still *running*
+at its deadline: the callback waited for the GIL, which the torch thread holds for up to
+the 5 ms switch interval (a block is 2.67 ms). The C callback never takes the GIL; under
+the same load it got 24, each one the machine not waking the audio thread in time
+("not finished, state = Triggered") or the server's own timer waking late, which the idle
+baseline shows as well (on a busier run both designs drowned in those: 80 vs 86). A
+separate audio process would also escape the GIL, but not Python's allocations in the
+callback, and costs IPC for every clip.
 
 rtmixer (the sounddevice author's C callback with a lock-free action queue and
 sample-accurate scheduled starts) was the first candidate and shaped this design, but it
