@@ -1,6 +1,6 @@
 """Trigger latency and dropouts of diffhost's live audio, on a JACK dummy server at 128 frames / 48 kHz.
 
-    python bench/audio_latency.py [--seconds 60] [--triggers 200] [--load auto|model|matmul|none]
+    python bench/audio_latency.py [--seconds 60] [--triggers 200] [--load auto|model|none]
                                   [--compare-python] [--switch-interval 0.005]
 
 Prints:
@@ -9,8 +9,8 @@ Prints:
     <= one block + 1 ms = 176 frames) and (b) to its DAC time (adds the server's fixed playback
     latency, as PortAudio reports it);
   * output underflows during an idle baseline and during `--seconds` of continuous rendering by
-    a real workload in another thread of this process (target 0 under load). `--load auto` uses
-    the engine with the embedded default model when it is installed, else a torch matmul loop.
+    a real workload in another thread of this process (target 0 under load): the Engine's worker
+    thread rendering 1 s clips back to back with the embedded default model.
   * with --compare-python, the same load against a plain sounddevice Python callback (the
     design diffhost does not use), so the two counts compare in one run;
   * after each phase, jackd's own account of each xrun: "client ... not finished, state =
@@ -89,21 +89,15 @@ class Load:
                     f"engine worker thread rendering 1 s clips back to back with the default model "
                     f"({self.model.info.name})"
                 )
-            except Exception as exc:  # not on this branch yet, or cannot load: say so
-                if kind == "model":
-                    sys.exit(f"bench: the default model does not load: {exc}")
-                print(f"(default model unavailable: {exc}; using a torch matmul loop)")
-                self.kind = "matmul"
-        if self.kind == "matmul":
-            self.describe = "torch matmul + small-op loop on 2 threads (stand-in for the engine)"
+            except Exception as exc:  # say why, rather than measure without the load
+                sys.exit(f"bench: the default model does not load: {exc}")
         if self.kind == "none":
             self.describe = "no load"
 
     def start(self) -> None:
         if self.kind == "none":
             return
-        target = self._run_model if self.kind == "model" else self._run_matmul
-        self._thread = threading.Thread(target=target, name="bench-load", daemon=True)
+        self._thread = threading.Thread(target=self._run_model, name="bench-load", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -127,17 +121,6 @@ class Load:
                 if ev.kind != "done":
                     raise RuntimeError(f"render {ev.kind}: {ev.message}")
                 self.renders += 1
-
-    def _run_matmul(self) -> None:
-        import torch  # the stand-in load only; diffhost's own torch use lives in engine/
-
-        torch.set_num_threads(2)
-        a = torch.randn(384, 384)
-        while not self._stop.is_set():
-            b = a @ a
-            for _ in range(40):  # many small ops: Python code between kernels holds the GIL
-                b = torch.tanh(b[:64, :64] * 0.5)
-            self.renders += 1
 
 
 def measure_latency(audio, triggers: int, rng: np.random.Generator) -> tuple[list[float], list[float]]:
@@ -205,7 +188,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the loaded run")
     ap.add_argument("--triggers", type=int, default=200, help="triggers per latency measurement")
-    ap.add_argument("--load", choices=("auto", "model", "matmul", "none"), default="auto")
+    ap.add_argument(
+        "--load", choices=("auto", "model", "none"), default="auto", help="auto = the default model"
+    )
     ap.add_argument("--compare-python", action="store_true", help="also run a Python callback under the load")
     ap.add_argument(
         "--switch-interval",
@@ -265,7 +250,7 @@ def main() -> int:
         blocks = audio.callbacks - c0
         load_renders = load.renders
         print(
-            f"under load ({args.seconds:.0f} s, {blocks} blocks, {load_renders} renders/iterations): "
+            f"under load ({args.seconds:.0f} s, {blocks} blocks, {load_renders} renders): "
             f"{under} underflows  (target 0)"
         )
         for why, n in xrun_reasons(mark).items():
