@@ -1,0 +1,84 @@
+"""Outgoing OSC messages: addresses and typed encoding (python-osc builds the bytes).
+
+Types are explicit so clients always see the same tags: ints as `i` (`h` when
+they do not fit 32 bits), floats as `f`, text as `s`. Parameters that are unset
+(None) go out as "" for text and -1 for numbers, the same values that unset
+them in /diffhost/param/set (DAWs and Max handle Nil poorly).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+PREFIX = "/diffhost"
+PONG = f"{PREFIX}/pong"
+STATUS = f"{PREFIX}/status"
+ERROR = f"{PREFIX}/error"
+SUBSCRIBED = f"{PREFIX}/subscribed"
+UNSUBSCRIBED = f"{PREFIX}/unsubscribed"
+JOB_ACCEPTED = f"{PREFIX}/job/accepted"
+JOB_PROGRESS = f"{PREFIX}/job/progress"
+JOB_DONE = f"{PREFIX}/job/done"
+JOB_CANCELLED = f"{PREFIX}/job/cancelled"
+JOB_ERROR = f"{PREFIX}/job/error"
+PARAM = f"{PREFIX}/param"
+PRESETS = f"{PREFIX}/presets"
+PRESET_LOADED = f"{PREFIX}/preset/loaded"
+SEED = f"{PREFIX}/seed"
+
+_INT32 = (-(2**31), 2**31 - 1)
+MAX_REPLY_TEXT = 2000  # characters of a reply string (error messages, paths stay well below)
+
+
+def slot_state_address(slot: int) -> str:
+    return f"{PREFIX}/slot/{slot}/state"
+
+
+def encode(address: str, *args: Any) -> bytes:
+    """One OSC message as bytes, with explicit type tags."""
+    b = OscMessageBuilder(address=address)
+    for value in args:
+        if isinstance(value, bool):
+            b.add_arg(int(value), "i")
+        elif isinstance(value, int):
+            b.add_arg(value, "i" if _INT32[0] <= value <= _INT32[1] else "h")
+        elif isinstance(value, float):
+            b.add_arg(value if math.isfinite(value) else 0.0, "f")
+        elif value is None:
+            b.add_arg("", "s")
+        else:
+            text = str(value)
+            b.add_arg(text[:MAX_REPLY_TEXT].replace("\x00", " "), "s")
+    return b.build().dgram
+
+
+def error(address: str, message: str) -> bytes:
+    return encode(ERROR, address, message)
+
+
+# Parameters whose unset value is sent as -1 rather than "".
+_NUMERIC_PARAMS = {
+    "sample_rate": int,
+    "length": float,
+    "temperature": float,
+    "steps": int,
+    "guidance": float,
+    "seed": int,
+    "strength": float,
+    "variations": int,
+    "tempo": float,
+    "quantize": float,
+}
+
+
+def param_value(name: str, value: Any) -> Any:
+    """The wire form of a parameter value (None -> -1 or "")."""
+    kind = _NUMERIC_PARAMS.get(name)
+    if kind is None:
+        return "" if value is None else str(value)
+    if value is None:
+        return kind(-1)
+    return kind(value)

@@ -1,0 +1,60 @@
+"""Real components for OSC tests: an Engine with the embedded default model, a Session
+writing to a temp renders folder, an OscServer on an ephemeral loopback port, and
+clients talking real UDP to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.engine import Engine
+from host.session import Session
+from osc.client import DiffhostClient
+from osc.server import OscConfig, OscServer
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> dict[str, Path]:
+    d = {"renders": tmp_path / "renders", "audio": tmp_path / "audio", "outside": tmp_path / "outside"}
+    for p in d.values():
+        p.mkdir()
+    return d
+
+
+@pytest.fixture
+def engine():
+    with Engine(device="cpu", max_queue=8) as e:
+        yield e
+
+
+@pytest.fixture
+def session(engine, dirs):
+    s = Session(engine, renders_dir=dirs["renders"])
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def server(session, dirs):
+    with OscServer(session, OscConfig(port=0, folders=(dirs["audio"],))) as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server):
+    with DiffhostClient("127.0.0.1", server.address[1]) as c:
+        yield c
+
+
+def write_wav(path: Path, seconds: float = 0.25, sr: int = 22050) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)
+    return path
+
+
+def osc_string(s: str) -> bytes:
+    b = s.encode() + b"\x00"
+    return b + b"\x00" * (-len(b) % 4)
