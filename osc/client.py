@@ -81,6 +81,7 @@ class DiffhostClient:
         self.sock.bind((loopback if local else "", listen_port))
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         self.backlog: list[Message] = []  # messages read while waiting for something else
+        self._pings = 0
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -153,7 +154,12 @@ class DiffhostClient:
 
     # -- conveniences -------------------------------------------------------------------------
     def ping(self, timeout: float = 2.0) -> str:
-        return str(self.request("/diffhost/ping", expect="/diffhost/pong", timeout=timeout)[1][0])
+        """The server's version; a fresh token makes sure this is the answer to this ping."""
+        self._pings += 1
+        token = f"ping-{os.getpid()}-{self._pings}"
+        self.send("/diffhost/ping", token)
+        m = self.wait_for(lambda m: m[0] == "/diffhost/pong" and m[1][1:2] == [token], timeout)
+        return str(m[1][0])
 
     def render(
         self,

@@ -109,7 +109,9 @@ class Handlers:
 
     # -- connection -------------------------------------------------------------------
     def ping(self, sender: Address, args: list[Any]) -> list[Reply]:
-        return [(sender, out.encode(out.PONG, __version__))]
+        """Pong with the version, echoing up to 4 int/float/string arguments (a token to match)."""
+        echo = [a for a in args[:4] if isinstance(a, (int, float, str)) and not isinstance(a, bool)]
+        return [(sender, out.encode(out.PONG, __version__, *echo))]
 
     def status(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 0, "no arguments")
@@ -310,6 +312,7 @@ class Handlers:
     def slot_assign(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
         expect_count(args, 1, 1, "i:job")
         job = as_int("job", args[0], *JOB_RANGE)
+        self._audio()  # the root cause first: without a device no job can be assigned
         self.session.assign_slot(slot, job_id=job)
         return self._slot_answer(sender, slot, self._audio().slot_state(slot))
 

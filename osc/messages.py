@@ -30,6 +30,7 @@ PRESET_LOADED = f"{PREFIX}/preset/loaded"
 SEED = f"{PREFIX}/seed"
 
 _INT32 = (-(2**31), 2**31 - 1)
+_FLOAT32_MAX = 3.4028234663852886e38
 MAX_REPLY_TEXT = 2000  # characters of a reply string (error messages, paths stay well below)
 
 
@@ -46,7 +47,8 @@ def encode(address: str, *args: Any) -> bytes:
         elif isinstance(value, int):
             b.add_arg(value, "i" if _INT32[0] <= value <= _INT32[1] else "h")
         elif isinstance(value, float):
-            b.add_arg(value if math.isfinite(value) else 0.0, "f")
+            value = value if math.isfinite(value) else 0.0
+            b.add_arg(value, "f" if abs(value) <= _FLOAT32_MAX else "d")
         elif value is None:
             b.add_arg("", "s")
         else:

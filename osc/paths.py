@@ -55,9 +55,13 @@ class PathPolicy:
             raise PathRefused(
                 f"{name}: {raw!r} resolves to {real}{via}, outside the allowed folders ({self.describe()})"
             )
-        if not real.exists():
+        try:
+            exists, regular = real.exists(), real.is_file()
+        except OSError as exc:  # name too long, permission denied on a parent
+            raise PathRefused(f"{name}: cannot read {raw[:200]!r} ({exc.strerror or exc})") from None
+        if not exists:
             raise PathRefused(f"{name}: no such file {real}")
-        if not real.is_file():
+        if not regular:
             raise PathRefused(f"{name}: {real} is not a regular file")
         return real
 

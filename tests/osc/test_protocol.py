@@ -82,7 +82,9 @@ def test_bad_messages_get_errors_and_change_nothing(client, session, address, ar
 def test_type_tags_and_values_that_python_osc_cannot_express(client, session):
     before = session.params
     # Unsupported tag (MIDI) and a string claiming more bytes than there are.
-    client.send_raw(osc_string("/diffhost/param/set") + osc_string(",sm") + osc_string("steps") + b"\x00\x90\x40\x7f")
+    client.send_raw(
+        osc_string("/diffhost/param/set") + osc_string(",sm") + osc_string("steps") + b"\x00\x90\x40\x7f"
+    )
     assert "unsupported OSC type tag(s) 'm'" in error_for(client, "")
     client.send_raw(osc_string("/diffhost/render") + osc_string(",s") + b"kick")
     assert "malformed OSC message" in error_for(client, "")
