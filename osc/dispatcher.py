@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pythonosc.osc_message import OscMessage
-from pythonosc.parsing import osc_types
 
 from engine.errors import QueueFullError
 from osc import messages as out
@@ -97,12 +96,16 @@ def _parse_message(data: bytes) -> tuple[str, list[Any]]:
     if len(data) % 4:
         raise DatagramError(f"OSC messages are a multiple of 4 bytes long; got {len(data)}")
     try:
-        address, i = osc_types.get_string(data, 0)
-        if i < len(data):
-            tags, _ = osc_types.get_string(data, i)
-            if not tags.startswith(","):
+        # Check the type tags before python-osc sees them (it logs a warning per unknown tag,
+        # which a flood would turn into a log flood). bytes.find keeps this cheap.
+        end = data.find(b"\x00")
+        i = (end + 4) & ~3
+        if end > 0 and i < len(data):
+            tag_end = data.find(b"\x00", i)
+            tags = data[i:tag_end] if tag_end > 0 else b""
+            if not tags.startswith(b","):
                 raise DatagramError("type tag string must start with ','")
-            bad = set(tags[1:]) - SUPPORTED_TAGS
+            bad = set(tags[1:].decode("ascii", "replace")) - SUPPORTED_TAGS
             if bad:
                 raise DatagramError(
                     f"unsupported OSC type tag(s) {''.join(sorted(bad))!r}; supported are i f s b h d T F N"

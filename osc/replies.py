@@ -88,15 +88,15 @@ class EventForwarder:
         self._session.unsubscribe(self._queue)
 
     def replies_for(self, event: Any) -> list[Reply]:
-        message = translate(event)
-        if message is None:
-            return []
         dests = list(self._subscribers.snapshot())
         if event.kind in JOB_EVENTS:
             origin = parse_origin(event.tag)
             if origin is not None and origin not in dests:
                 dests.append(origin)
-        return [(d, message) for d in dests]
+        if not dests:
+            return []
+        message = translate(event)
+        return [] if message is None else [(d, message) for d in dests]
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -94,7 +94,7 @@ class OscServer:
                 f"OSC: cannot listen on {self.config.host}:{self.config.port} ({exc.strerror or exc}); "
                 "is another diffhost (or another OSC app) using that port? Choose one with --port"
             ) from None
-        sock.settimeout(0.2)  # lets stop() end the loop without closing under a blocked recv
+        # Blocking recv (no per-call poll); stop() wakes it with an empty datagram to itself.
         self._sock = sock
         self.address = sock.getsockname()[:2]
         self._stop.clear()
@@ -112,6 +112,8 @@ class OscServer:
                 host = self.address[0] if self.address[0] not in ("0.0.0.0", "::") else "127.0.0.1"
                 wake.sendto(b"", (host, self.address[1]))
                 wake.close()
+            with contextlib.suppress(OSError):  # Linux also wakes a blocked recv on shutdown
+                self._sock.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -149,8 +151,6 @@ class OscServer:
                 data, addr = sock.recvfrom(65536)
                 if self._stop.is_set():
                     break
-            except TimeoutError:
-                continue
             except OSError:  # Windows reports an earlier reply's ICMP "port unreachable" here
                 if self._stop.is_set():
                     break

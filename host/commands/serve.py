@@ -129,6 +129,7 @@ def _user_music_dir() -> Path | None:
 def run(args: argparse.Namespace) -> int:
     from engine.engine import Engine
     from host.session import Session
+    from osc.access import AccessList
     from osc.server import OscConfig, OscServer
 
     listeners = tuple(parse_listener(s) for s in args.subscribe)
@@ -145,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         folders=folders,
         listeners=listeners,
     )
+    AccessList(config.host, config.allow)  # refuse an open bind without an allow-list before loading anything
     if args.max_queue < 1:
         raise ValueError(f"max-queue: {args.max_queue} is out of range; valid is 1 or more")
 
