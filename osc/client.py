@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ping", help="check the server answers")
     r = sub.add_parser("render", help="render and wait; prints path, length and sample rate")
     r.add_argument("prompt", nargs="?", default="")
+    r.add_argument("--prompt-file", type=Path, help="read the prompt from this UTF-8 file (no shell quoting)")
     r.add_argument("--length", type=float, default=0.0, help="seconds (0 = the session's)")
     r.add_argument("--seed", type=int, default=-1, help="-1 = the session's (random unless set)")
     r.add_argument("--preset", default="")
@@ -255,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"diffhost {c.ping()} at {a.host}:{a.port}")
                 return 0
             if a.cmd == "render":
+                if a.prompt_file:
+                    a.prompt = a.prompt_file.read_text(encoding="utf-8").strip()
                 res = c.render(a.prompt, a.length, a.seed, a.preset, timeout=a.timeout)
                 fields = {"status": res.status, "job": res.job}
                 if res.ok:
