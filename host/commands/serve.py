@@ -154,8 +154,6 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(device=args.device, max_queue=args.max_queue).start()
     session = server = None
     try:
-        print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
-        engine.load(args.model)  # fail now, not on the first render
         session = Session(
             engine,
             renders_dir=args.renders,
@@ -163,7 +161,11 @@ def run(args: argparse.Namespace) -> int:
             audio=audio,
             **_optional_components(args.renders),
         )
-        server = OscServer(session, config).start()
+        server = OscServer(
+            session, config
+        ).start()  # bind first: a taken port fails in a second, not after a load
+        print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
+        engine.load(args.model)  # fail now, not on the first render
         host, port = server.address
         print(f"diffhost OSC listening on {host}:{port}", file=sys.stderr)
         print(f"  renders: {session.renders_dir}", file=sys.stderr)
