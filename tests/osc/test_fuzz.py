@@ -180,19 +180,26 @@ def test_fuzz_dispatcher_100k(dirs):
         internal = []
         kinds = set()
         t0 = time.perf_counter()
+        changed_on_error = []
         for _ in range(100_000):
             data = mutate(rng, seeds)
+            state = (session.params, session.model, session.seed_clip, server.subscribers.snapshot())
             try:
                 replies = server.dispatcher.handle(data, sender)
             except BaseException as exc:  # pragma: no cover - the assertion below shows the datagram
                 raise AssertionError(f"dispatcher raised {exc!r} on {data!r}") from exc
-            for _dest, message in replies:
-                for address, args in parse_datagram(message):  # every reply is well-formed OSC
-                    kinds.add(address)
-                    if address == "/diffhost/error" and args[1].startswith("internal error"):
-                        internal.append((data, args))
+            decoded = [m for _dest, message in replies for m in parse_datagram(message)]  # well-formed OSC
+            for address, args in decoded:
+                kinds.add(address)
+                if address == "/diffhost/error" and args[1].startswith("internal error"):
+                    internal.append((data, args))
+            if len(decoded) == 1 and decoded[0][0] == "/diffhost/error" and not data.startswith(b"#bundle"):
+                after = (session.params, session.model, session.seed_clip, server.subscribers.snapshot())
+                if after != state:  # a refused message must change nothing
+                    changed_on_error.append((data, decoded[0][1]))
         elapsed = time.perf_counter() - t0
         assert not internal, internal[:3]
+        assert not changed_on_error, changed_on_error[:3]
         assert server.stats.messages > 30_000 and server.stats.malformed > 30_000
         assert {"/diffhost/error", "/diffhost/pong", "/diffhost/param", "/diffhost/subscribed"} <= kinds
         assert engine.pending() <= 4  # the flood stayed bounded by the queue
