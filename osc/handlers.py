@@ -70,6 +70,7 @@ class Handlers:
         self.send = send  # for answers that arrive later (seed/record)
         self.stats = stats
         self._recording = threading.Lock()
+        self._startup_model = session.model  # the model diffhost was started with stays selectable
 
     def routes(self) -> dict[str, Callable[[Address, list[Any]], list[Reply]]]:
         return {
@@ -201,8 +202,10 @@ class Handlers:
             return self.tempo(sender, [raw])
         if name == "quantize":
             return self.quantize(sender, [raw])
-        if name in TEXT_PARAMS:
-            value: Any = as_text(name, raw) or None
+        if name == "model":
+            value: Any = self._model_choice(as_text(name, raw, 4096))
+        elif name in TEXT_PARAMS:
+            value = as_text(name, raw) or None
         else:
             if isinstance(raw, bool) or not isinstance(raw, (int, float)):
                 raise OscArgError(f"{name}: expected a number, got {osc_type(raw)} {shown(raw)}")
@@ -220,6 +223,23 @@ class Handlers:
         return [
             (sender, out.encode(out.PARAM, n, out.param_value(n, self.session.get_param(n)))) for n in names
         ]
+
+    def _model_choice(self, raw: str) -> str | None:
+        """Over OSC a model is the default, the one diffhost started with, or a folder inside the
+        allowed folders: a message must not start a download (it would write outside the renders
+        folder) or read model folders elsewhere on disk."""
+        if raw.strip() in ("", "default", "diffhost-default"):
+            return None
+        if raw == self._startup_model:
+            return raw
+        try:
+            return str(self.paths.check_dir("model", raw))
+        except OscArgError as exc:
+            started = f" ({self._startup_model})" if self._startup_model else ""
+            raise OscArgError(
+                f"{exc}; over OSC a model is 'default', the one diffhost started with{started}, "
+                "or a model folder inside the allowed folders (nothing is downloaded)"
+            ) from None
 
     @staticmethod
     def _param_name(value: Any, valid: tuple[str, ...]) -> str:

@@ -37,6 +37,13 @@ class PathPolicy:
 
     def check_file(self, name: str, raw: str) -> Path:
         """The resolved path of an existing regular file inside an allowed folder."""
+        return self._check(name, raw, want_dir=False)
+
+    def check_dir(self, name: str, raw: str) -> Path:
+        """The resolved path of an existing folder inside an allowed folder."""
+        return self._check(name, raw, want_dir=True)
+
+    def _check(self, name: str, raw: str, *, want_dir: bool) -> Path:
         if not raw:
             raise PathRefused(f"{name}: empty path")
         if len(raw) > MAX_PATH:
@@ -56,13 +63,13 @@ class PathPolicy:
                 f"{name}: {raw!r} resolves to {real}{via}, outside the allowed folders ({self.describe()})"
             )
         try:
-            exists, regular = real.exists(), real.is_file()
+            exists, regular = real.exists(), (real.is_dir() if want_dir else real.is_file())
         except OSError as exc:  # name too long, permission denied on a parent
             raise PathRefused(f"{name}: cannot read {raw[:200]!r} ({exc.strerror or exc})") from None
         if not exists:
             raise PathRefused(f"{name}: no such file {real}")
         if not regular:
-            raise PathRefused(f"{name}: {real} is not a regular file")
+            raise PathRefused(f"{name}: {real} is not a {'folder' if want_dir else 'regular file'}")
         return real
 
 

@@ -70,8 +70,10 @@ def test_cancel_mid_render(client, session):
     )
 
 
-def test_job_failure_carries_the_reason(client, session):
-    client.request("/diffhost/param/set", "model", "/no/such/model/folder", expect="/diffhost/param")
+def test_job_failure_carries_the_reason(client, session, dirs):
+    empty = dirs["audio"] / "not-a-model"
+    empty.mkdir()
+    client.request("/diffhost/param/set", "model", str(empty), expect="/diffhost/param")
     res = client.render("kick", 0.5)
     assert res.status == "error"
-    assert "/no/such/model/folder" in res.message
+    assert "not-a-model" in res.message and "model_index.json" in res.message

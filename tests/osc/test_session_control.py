@@ -166,3 +166,20 @@ def test_not_audio_inside_allowed_folder_names_the_file(client, session, dirs):
 def test_slot_and_live_messages_without_audio_say_so(client, session, address, args):
     client.send(address, *args)
     assert error_for(client, address) == "audio: no audio device is open in this session"
+
+
+def test_model_choice_over_osc_cannot_download_or_read_elsewhere(client, session, dirs):
+    for raw in ("stabilityai/stable-audio-open-1.0", str(dirs["outside"]), "../outside"):
+        client.send("/diffhost/param/set", "model", raw)
+        message = error_for(client, "/diffhost/param/set")
+        assert "nothing is downloaded" in message, message
+        assert session.model is None
+    models = dirs["audio"] / "my-model"
+    models.mkdir()
+    assert client.request("/diffhost/param/set", "model", str(models), expect="/diffhost/param")[1] == [
+        "model",
+        str(models.resolve()),
+    ]
+    assert session.model == str(models.resolve())
+    client.request("/diffhost/param/set", "model", "default", expect="/diffhost/param")
+    assert session.model is None
