@@ -86,6 +86,9 @@ class OscServer:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         with contextlib.suppress(OSError):  # a deep buffer absorbs bursts while a handler runs
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        if hasattr(socket, "SIO_UDP_CONNRESET"):  # Windows: a gone listener must not break recv
+            with contextlib.suppress(OSError, ValueError):
+                sock.ioctl(socket.SIO_UDP_CONNRESET, False)
         try:
             sock.bind((self.config.host, self.config.port))
         except OSError as exc:
