@@ -179,7 +179,7 @@ class DiffhostClient:
                 m[0] == "/diffhost/job/accepted"
                 or (m[0] == "/diffhost/error" and m[1][:1] == ["/diffhost/render"])
             ),
-            timeout=10.0,
+            timeout=min(10.0, timeout),  # "accepted" comes at once when diffhost runs
         )
         if first[0] == "/diffhost/error":
             return RenderOutcome("rejected", message=str(first[1][1]))
