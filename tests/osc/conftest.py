@@ -24,8 +24,9 @@ def dirs(tmp_path: Path) -> dict[str, Path]:
     return d
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def engine():
+    """One engine for the whole run: the default model loads once (on the first render)."""
     with Engine(device="cpu", max_queue=8) as e:
         yield e
 

@@ -4,6 +4,7 @@ the file and its sidecar exist and match what done said; cancel mid-render; subs
 from __future__ import annotations
 
 import json
+import time
 
 import soundfile as sf
 
@@ -14,7 +15,7 @@ def test_render_accepted_progress_done_file_and_sidecar(client, session):
     progress: list[float] = []
     res = client.render("punchy analog kick", 0.5, 7, on_progress=lambda job, f: progress.append(f))
     assert res.ok, res.message
-    assert res.job == 1
+    assert res.job >= 1
     assert res.path is not None and res.path.is_absolute() and res.path.parent == session.renders_dir
     info = sf.info(str(res.path))
     assert info.samplerate == res.sample_rate == 44100
@@ -64,16 +65,19 @@ def test_cancel_mid_render(client, session):
     )
     assert (addr, args) == ("/diffhost/job/cancelled", [job])
     assert not list(session.renders_dir.iterdir())  # nothing written for a cancelled job
+    deadline = time.monotonic() + 5
+    while session.engine.pending() and time.monotonic() < deadline:  # the worker lets go of it
+        time.sleep(0.01)
     client.send("/diffhost/cancel", job)  # it is gone now
     assert (
         client.wait_for(lambda m: m[0] == "/diffhost/error")[1][1] == f"job: {job} is not queued or running"
     )
 
 
-def test_job_failure_carries_the_reason(client, session, dirs):
-    empty = dirs["audio"] / "not-a-model"
-    empty.mkdir()
-    client.request("/diffhost/param/set", "model", str(empty), expect="/diffhost/param")
-    res = client.render("kick", 0.5)
-    assert res.status == "error"
-    assert "not-a-model" in res.message and "model_index.json" in res.message
+def test_job_failure_carries_the_reason(client, session):
+    # Valid for a request (0.05..600 s) but longer than the default model makes (0.25..4 s):
+    # accepted, then failed on the worker with the model's reason.
+    res = client.render("riser", 10.0)
+    assert res.status == "error" and res.job >= 1
+    assert "length" in res.message and "diffhost-default" in res.message, res.message
+    assert not list(session.renders_dir.iterdir())
