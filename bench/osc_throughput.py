@@ -10,6 +10,8 @@ Measures, in one run:
             pipelined 64 deep, with loss counted;
   renders   a burst of /diffhost/render at a stopped engine: exactly `--queue` accepted, the rest
             refused with an answer, none lost.
+  render    (--renders) packet -> accepted and packet -> done for a 0.5 s default-model render,
+            against the same render submitted to the engine directly.
 Targets: >= 10,000 control messages/s over loopback, none lost below the queue's capacity.
 
 Structured as one function per measurement so the lead can add "OSC packet to first output
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -139,10 +142,47 @@ def measure_render_burst(dirs: Path, queue: int, burst: int) -> tuple[int, int, 
         session.close()
 
 
+def measure_render_roundtrip(tmp: Path, n: int = 7) -> tuple[float, float, float]:
+    """OSC render of 0.5 s with the default model: packet -> accepted (ms), packet -> done (s),
+    and the same render submitted to the engine directly (s). Runs interleave so machine load
+    hits both alike; medians are reported."""
+    from engine.request import GenerationRequest
+
+    with Engine(device="cpu") as engine:
+        engine.load(None)
+        session = Session(engine, renders_dir=tmp / "roundtrip")
+        events = engine.subscribe()
+        accepted, done, direct = [], [], []
+        try:
+            with (
+                OscServer(session, OscConfig(port=0)) as server,
+                DiffhostClient("127.0.0.1", server.address[1]) as c,
+            ):
+                for i in range(n):
+                    t0 = time.perf_counter()
+                    c.send("/diffhost/render", "punchy analog kick", 0.5, i)
+                    job = c.wait_for(lambda m: m[0] == "/diffhost/job/accepted", 10)[1][0]
+                    accepted.append(time.perf_counter() - t0)
+                    c.wait_for(lambda m, j=job: m[0] == "/diffhost/job/done" and m[1][0] == j, 120)
+                    done.append(time.perf_counter() - t0)
+                    c.backlog.clear()
+
+                    t0 = time.perf_counter()
+                    sub = engine.submit(GenerationRequest(prompt="punchy analog kick", length=0.5, seed=i))
+                    while not ((ev := events.get()).job_id == sub.id and ev.terminal):
+                        pass
+                    direct.append(time.perf_counter() - t0)
+        finally:
+            engine.unsubscribe(events)
+            session.close()
+    return statistics.median(accepted) * 1000, statistics.median(done), statistics.median(direct)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--messages", type=int, default=20000)
     p.add_argument("--queue", type=int, default=16)
+    p.add_argument("--renders", action="store_true", help="also time OSC renders with the default model")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         engine = Engine(max_queue=a.queue)
@@ -156,6 +196,7 @@ def main() -> int:
         finally:
             session.close()
         acc, ref, missing = measure_render_burst(Path(tmp), a.queue, a.queue * 4)
+        roundtrip = measure_render_roundtrip(Path(tmp)) if a.renders else None
     print(f"baseline  python UDP echo (no OSC):     {base:10,.0f} msg/s")
     print(f"dispatch  parse+validate+session call:  {disp:10,.0f} msg/s")
     print(
@@ -165,6 +206,12 @@ def main() -> int:
     print(
         f"renders   burst of {a.queue * 4} at queue {a.queue}: {acc} accepted, {ref} refused, {missing} unanswered"
     )
+    if roundtrip is not None:
+        acc_ms, done_s, direct_s = roundtrip
+        print(
+            f"render    0.5 s kick over OSC (median of 7): accepted after {acc_ms:.2f} ms, done after "
+            f"{done_s:.3f} s; engine alone {direct_s:.3f} s (OSC + finishing + saving: {done_s / direct_s:.2f}x)"
+        )
     ok = loop >= 10_000 and lost == 0 and lost2 == 0 and acc == a.queue and missing == 0
     print(
         "target (>= 10,000 msg/s over loopback, none lost, burst all answered):", "met" if ok else "NOT met"

@@ -61,6 +61,7 @@ class Handlers:
         reply_port: int,
         send: Send,
         stats: Stats,
+        order: threading.Lock | None = None,
     ):
         self.session = session
         self.paths = paths
@@ -70,6 +71,9 @@ class Handlers:
         self.send = send  # for answers that arrive later (seed/record)
         self.stats = stats
         self._recording = threading.Lock()
+        # Held while a render is submitted and its "accepted" sent; the forwarder takes it before
+        # sending job events, so nothing about a job can overtake its "accepted".
+        self.order = order or threading.Lock()
         self._startup_model = session.model  # the model diffhost was started with stays selectable
 
     def routes(self) -> dict[str, Callable[[Address, list[Any]], list[Reply]]]:
@@ -180,8 +184,12 @@ class Handlers:
         self.session.build_request(**overrides)  # validate everything before changing anything
         if preset:
             self.session.load_preset(preset)
-        # Accepted/progress/done reach the sender through the event forwarder, in order.
-        self.session.render(tag=origin_tag(sender), **overrides)
+        # "accepted" goes out at once (one hop, not two threads away); progress and done follow
+        # from the event forwarder, which cannot send before this lock is released.
+        with self.order:
+            job = self.session.render(tag=origin_tag(sender), **overrides)
+            for dest, msg in self._answer(sender, out.encode(out.JOB_ACCEPTED, job.id), announced=True):
+                self.send(dest, msg)
         return []
 
     def cancel(self, sender: Address, args: list[Any]) -> list[Reply]:

@@ -67,7 +67,14 @@ def coalesce(batch: list[Any]) -> list[Any]:
 
 
 class EventForwarder:
-    def __init__(self, session: Any, subscribers: Subscribers, send: Callable[[Address, bytes], None]):
+    def __init__(
+        self,
+        session: Any,
+        subscribers: Subscribers,
+        send: Callable[[Address, bytes], None],
+        order: threading.Lock | None = None,
+    ):
+        self._order = order or threading.Lock()
         self._session = session
         self._subscribers = subscribers
         self._send = send
@@ -89,7 +96,7 @@ class EventForwarder:
 
     def replies_for(self, event: Any) -> list[Reply]:
         dests = list(self._subscribers.snapshot())
-        if event.kind in JOB_EVENTS:
+        if event.kind in JOB_EVENTS and event.kind != "accepted":  # the handler answered "accepted"
             origin = parse_origin(event.tag)
             if origin is not None and origin not in dests:
                 dests.append(origin)
@@ -113,7 +120,8 @@ class EventForwarder:
                     break
             for event in coalesce([e for e in batch if e is not _WAKE]):
                 try:
-                    for dest, message in self.replies_for(event):
-                        self._send(dest, message)
+                    with self._order:
+                        for dest, message in self.replies_for(event):
+                            self._send(dest, message)
                 except Exception:  # one bad event must not silence every later one
                     log.exception("could not forward session event %r", event)

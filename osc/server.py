@@ -64,6 +64,7 @@ class OscServer:
         for host, port in self.config.listeners:
             self.subscribers.add((host, int(port)))
         self.paths = PathPolicy(session.renders_dir, self.config.folders)
+        self._order = threading.Lock()  # keeps a job's "accepted" ahead of its other events
         self.handlers = Handlers(
             session,
             paths=self.paths,
@@ -72,6 +73,7 @@ class OscServer:
             reply_port=self.config.reply_port,
             send=self.send,
             stats=self.stats,
+            order=self._order,
         )
         self.dispatcher = Dispatcher(self.handlers.routes(), self.handlers.slot_routes(), self.stats)
         self._sock: socket.socket | None = None
@@ -101,7 +103,7 @@ class OscServer:
         self._sock = sock
         self.address = sock.getsockname()[:2]
         self._stop.clear()
-        self._forwarder = EventForwarder(self.session, self.subscribers, self.send)
+        self._forwarder = EventForwarder(self.session, self.subscribers, self.send, self._order)
         self._forwarder.start()
         self._thread = threading.Thread(target=self._serve, name="diffhost-osc", daemon=True)
         self._thread.start()
