@@ -2,7 +2,8 @@
 
 A thread drains the session's event queue. Job events go to every subscriber
 and to the job's origin (carried in the engine Job tag, so there is no race
-between "accepted" and learning who asked). Progress is coalesced: at most
+in learning who asked); the origin's "accepted" is sent by the render handler
+itself, and a shared lock keeps it ahead of everything else about the job. Progress is coalesced: at most
 one message per denoising step, and only the newest when the network falls
 behind.
 """

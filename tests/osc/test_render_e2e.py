@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import soundfile as sf
 
 from osc.client import DiffhostClient
@@ -81,3 +82,17 @@ def test_job_failure_carries_the_reason(client, session):
     assert res.status == "error" and res.job >= 1
     assert "length" in res.message and "diffhost-default" in res.message, res.message
     assert not list(session.renders_dir.iterdir())
+
+
+def test_subscribed_sender_hears_its_job_once_and_in_order(client, session):
+    client.send("/diffhost/subscribe", client.local_address[1])
+    client.wait_for(lambda m: m[0] == "/diffhost/subscribed")
+    client.send("/diffhost/render", "rim", 0.5, 5)
+    seen = []
+    while not seen or seen[-1][0] != "/diffhost/job/done":
+        seen.append(client.wait_for(lambda m: m[0].startswith("/diffhost/job/"), timeout=30))
+    kinds = [k for k, _ in seen]
+    assert kinds[0] == "/diffhost/job/accepted" and kinds.count("/diffhost/job/accepted") == 1
+    assert set(kinds[1:-1]) == {"/diffhost/job/progress"}
+    with pytest.raises(TimeoutError):  # and nothing twice
+        client.wait_for(lambda m: m[0].startswith("/diffhost/job/"), timeout=0.3)
