@@ -114,7 +114,7 @@ class OscServer:
         if self._sock is not None:  # wake the blocked recv now rather than at its timeout
             with contextlib.suppress(OSError):
                 wake = socket.socket(self._sock.family, socket.SOCK_DGRAM)
-                host = self.address[0] if self.address[0] not in ("0.0.0.0", "::") else "127.0.0.1"
+                host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.address[0], self.address[0])
                 wake.sendto(b"", (host, self.address[1]))
                 wake.close()
             with contextlib.suppress(OSError):  # Linux also wakes a blocked recv on shutdown
@@ -156,9 +156,13 @@ class OscServer:
                 data, addr = sock.recvfrom(65536)
                 if self._stop.is_set():
                     break
-            except OSError:  # Windows reports an earlier reply's ICMP "port unreachable" here
+            except ConnectionResetError:  # Windows: an earlier reply's ICMP "port unreachable"
+                continue
+            except OSError as exc:
                 if self._stop.is_set():
                     break
+                log.warning("OSC receive failed (%s); retrying", exc)
+                self._stop.wait(0.05)  # never a hot loop on a persistent socket error
                 continue
             stats.datagrams += 1
             sender = (addr[0], addr[1])
