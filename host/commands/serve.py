@@ -176,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
         _wait_for_signal()
     finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         if server is not None:
             server.stop()
             s = server.stats
