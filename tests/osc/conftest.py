@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from engine.engine import Engine
 from host.session import Session
@@ -48,14 +46,3 @@ def server(session, dirs):
 def client(server):
     with DiffhostClient("127.0.0.1", server.address[1]) as c:
         yield c
-
-
-def write_wav(path: Path, seconds: float = 0.25, sr: int = 22050) -> Path:
-    t = np.arange(int(seconds * sr)) / sr
-    sf.write(path, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr)
-    return path
-
-
-def osc_string(s: str) -> bytes:
-    b = s.encode() + b"\x00"
-    return b + b"\x00" * (-len(b) % 4)

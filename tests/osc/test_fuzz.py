@@ -11,7 +11,7 @@ import random
 import struct
 import time
 
-from conftest import write_wav
+from osc_helpers import write_wav
 
 from engine.engine import Engine
 from host.session import Session

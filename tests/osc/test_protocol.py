@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from conftest import osc_string
+from osc_helpers import osc_string
 
 from osc.client import build
 

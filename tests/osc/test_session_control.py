@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import write_wav
+from osc_helpers import write_wav
 
 from osc.client import DiffhostClient
 
