@@ -12,6 +12,7 @@ from host import __version__
 COMMAND_MODULES = [
     "host.commands.render",
     "host.commands.audio",
+    "host.commands.serve",
 ]
 
 
