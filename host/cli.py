@@ -11,6 +11,8 @@ from host import __version__
 # One module per command group; each exposes register(subparsers).
 COMMAND_MODULES = [
     "host.commands.render",
+    "host.commands.audio",
+    "host.commands.serve",
     "host.commands.gui",
 ]
 
