@@ -98,37 +98,46 @@ def host_audio(tmp_path_factory):
         unavailable("jackd is not installed (Debian package jackd2)")
     import jack
 
-    name = f"diffhost-gui-test-{os.getpid()}"
-    log = tmp_path_factory.mktemp("jack") / "jackd.log"
-    env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "128"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    deadline = time.monotonic() + 15
-    while True:
+    def reachable(server: str) -> bool:
         try:
-            jack.Client("diffhost-gui-probe", servername=name, no_start_server=True).close()
-            break
+            jack.Client("diffhost-gui-probe", servername=server, no_start_server=True).close()
+            return True
         except jack.JackError:
+            return False
+
+    # Another test folder's JACK server (tests/audio) may already be PortAudio's: share it rather
+    # than re-initializing PortAudio under streams that are still open.
+    shared = os.environ.get("JACK_DEFAULT_SERVER")
+    proc = None
+    if not (shared and reachable(shared)):
+        name = f"diffhost-gui-test-{os.getpid()}"
+        log = tmp_path_factory.mktemp("jack") / "jackd.log"
+        env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "128"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        deadline = time.monotonic() + 15
+        while not reachable(name):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 unavailable(f"jackd did not start: {log.read_text(errors='replace')[-500:]}")
             time.sleep(0.1)
-    os.environ["JACK_DEFAULT_SERVER"] = name  # PortAudio finds JACK servers when it initializes
-    os.environ["JACK_NO_START_SERVER"] = "1"
-    audio_mod.rescan_devices()
+        os.environ["JACK_DEFAULT_SERVER"] = name  # PortAudio finds JACK servers when it initializes
+        os.environ["JACK_NO_START_SERVER"] = "1"
+        audio_mod.rescan_devices()
     audio = audio_mod.open_host_audio(output="JACK", input=False, sample_rate=48000, block_size=128)
     yield audio
     audio.close()
-    import sounddevice as sd
+    if proc is not None:
+        import sounddevice as sd
 
-    sd._terminate()  # PortAudio's JACK client goes before its server
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        sd._terminate()  # PortAudio's JACK client goes before its server
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
