@@ -38,7 +38,7 @@ class Runtime:
             getattr(self.osc, "stop", None) or getattr(self.osc, "close", None),
             getattr(self.session.audio, "close", None),
             self.session.close,
-            self.engine.stop,
+            lambda: self.engine.stop(timeout=2.0),  # a model still loading need not hold up quitting
         ):
             if closer is not None:
                 try:
@@ -84,7 +84,9 @@ def _optional(name: str, make: Callable[[], Any], unavailable: dict[str, str], w
 WARM_IMPORTS = ("scipy.signal", "pyloudnorm", "pedalboard", "soundfile", "soxr")
 
 
-def warm_imports(engine: Any, names: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread:
+def warm_up(engine: Any, model: str | None, names: tuple[str, ...] = WARM_IMPORTS) -> threading.Thread:
+    """On the engine's thread, in the background: the finisher's imports, then the model."""
+
     def imports() -> None:
         for name in names:
             with contextlib.suppress(ImportError):
@@ -93,6 +95,8 @@ def warm_imports(engine: Any, names: tuple[str, ...] = WARM_IMPORTS) -> threadin
     def run() -> None:
         with contextlib.suppress(Exception):  # a warm-up only; the finisher imports them anyway
             engine.run_sync(imports, timeout=120)
+        with contextlib.suppress(Exception):  # a bad spec is reported by the first render instead
+            engine.load(model)  # so the first Render does not wait for the model to load
 
     thread = threading.Thread(target=run, name="diffhost-warm-imports", daemon=True)
     thread.start()
@@ -164,8 +168,7 @@ def build_runtime(
     # Before any torch work, so the render pool inherits it: on a busy machine the window
     # keeps the CPU it needs to stay responsive while a render runs.
     engine.run_sync(lower_thread_priority, timeout=10)
-    if finisher is not None:
-        warm_imports(engine)
+    warm_up(engine, model, WARM_IMPORTS if finisher is not None else ())
     session = Session(
         engine,
         renders_dir=renders_dir,
