@@ -13,6 +13,9 @@ COMMAND_MODULES = [
     "host.commands.render",
     "host.commands.presets",
     "host.commands.library",
+    "host.commands.audio",
+    "host.commands.serve",
+    "host.commands.gui",
 ]
 
 

@@ -215,6 +215,20 @@ class Session:
         self._need("audio").set_quantize(float(beats))
         self._emit(SessionEvent("param", name="quantize", value=float(beats)))
 
+    # -- effects chain (the finisher from host.save) ---------------------------------------------
+    def set_effects(self, chain: list[dict[str, Any]]) -> None:
+        """Replace the effects chain renders are finished with; validated first, so a bad chain
+        (unknown effect, out-of-range value, missing plug-in) raises ValueError and changes nothing."""
+        configure = getattr(self._finish, "configure", None)
+        if configure is None:
+            raise ValueError(
+                "effects: this session saves plain files; no post-processing finisher is attached"
+            )
+        from host.post import Recipe
+
+        configure(Recipe.from_dict({**self._finish.recipe.to_dict(), "effects": list(chain)}))
+        self._emit(SessionEvent("message", name="effects", value=len(chain)))
+
     def _need(self, component: str) -> Any:
         obj = getattr(self, component)
         if obj is None:

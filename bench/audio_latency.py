@@ -1,0 +1,280 @@
+"""Trigger latency and dropouts of diffhost's live audio, on a JACK dummy server at 128 frames / 48 kHz.
+
+    python bench/audio_latency.py [--seconds 60] [--triggers 200] [--load auto|model|none]
+                                  [--compare-python] [--switch-interval 0.005]
+
+Prints:
+  * trigger latency in frames, from the trigger() call to the clip's first sample, measured on
+    PortAudio's stream clock: (a) to the callback that renders it (what diffhost controls; target
+    <= one block + 1 ms = 176 frames) and (b) to its DAC time (adds the server's fixed playback
+    latency, as PortAudio reports it);
+  * output underflows during an idle baseline and during `--seconds` of continuous rendering by
+    a real workload in another thread of this process (target 0 under load): the Engine's worker
+    thread rendering 1 s clips back to back with the embedded default model.
+  * with --compare-python, the same load against a plain sounddevice Python callback (the
+    design diffhost does not use), so the two counts compare in one run;
+  * after each phase, jackd's own account of each xrun: "client ... not finished, state =
+    Running" means a callback overran its deadline; "state = Triggered" means the machine did
+    not wake the audio thread in time; "JackTimedDriver ... XRun" means the server's own timer
+    woke late. Only the first is the client's doing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+RATE, BLOCK = 48000, 128
+LOG_PATH = Path(
+    os.environ.get("BENCH_JACK_LOG") or tempfile.mkstemp(prefix="diffhost-jackd-", suffix=".log")[1]
+)
+LOG = open(LOG_PATH, "w")  # noqa: SIM115 - jackd's own account of each xrun, summarized at the end
+
+
+def start_jack(name: str) -> subprocess.Popen:
+    jackd = shutil.which("jackd")
+    if not jackd:
+        sys.exit("bench: jackd is not installed (Debian package jackd2)")
+    import jack
+
+    for flags in ([], ["--no-realtime"]):  # real-time scheduling where allowed, as on stage
+        line_buffered = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []  # its xrun lines, as they happen
+        proc = subprocess.Popen(
+            [*line_buffered, jackd, "-n", name, *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
+            stdout=LOG,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                jack.Client("bench-probe", servername=name, no_start_server=True).close()
+                print(f"jackd -d dummy -r {RATE} -p {BLOCK} {' '.join(flags) or '(real-time)'}")
+                return proc
+            except jack.JackError:
+                time.sleep(0.1)
+        proc.kill()
+        proc.wait()
+    sys.exit("bench: jackd did not start")
+
+
+class Load:
+    """Continuous rendering in another thread of this process until stop()."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.renders = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.describe = ""
+        if kind in ("auto", "model"):
+            try:
+                from engine import load_model
+
+                self.model = load_model()
+                self.kind = "model"
+                self.describe = (
+                    f"engine worker thread rendering 1 s clips back to back with the default model "
+                    f"({self.model.info.name})"
+                )
+            except Exception as exc:  # say why, rather than measure without the load
+                sys.exit(f"bench: the default model does not load: {exc}")
+        if self.kind == "none":
+            self.describe = "no load"
+
+    def start(self) -> None:
+        if self.kind == "none":
+            return
+        self._thread = threading.Thread(target=self._run_model, name="bench-load", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(30)
+
+    def _run_model(self) -> None:
+        """Keeps the real Engine (its worker thread owns torch) busy with one render after another."""
+        from engine.engine import Engine
+        from engine.request import GenerationRequest
+
+        prompts = ["punchy analog kick", "tight snare", "open hat", "808 bass", "pad swell"]
+        with Engine(loader=lambda spec: self.model) as engine:
+            events = engine.subscribe()
+            while not self._stop.is_set():
+                request = GenerationRequest(prompt=prompts[self.renders % len(prompts)], length=1.0)
+                job = engine.submit(request)
+                while not ((ev := events.get()).job_id == job.id and ev.terminal):
+                    pass
+                if ev.kind != "done":
+                    raise RuntimeError(f"render {ev.kind}: {ev.message}")
+                self.renders += 1
+
+
+def measure_latency(audio, triggers: int, rng: np.random.Generator) -> tuple[list[float], list[float]]:
+    to_callback, to_dac = [], []
+    for _ in range(triggers):
+        time.sleep(rng.uniform(0.004, 0.02))
+        t_call = audio.stream_time()
+        tag = audio.trigger(0)
+        deadline = time.monotonic() + 1.0
+        while (s := audio.slot_start(0)).tag != tag:
+            if time.monotonic() > deadline:
+                raise RuntimeError("trigger never started")
+            time.sleep(0.0005)
+        to_callback.append((s.time - t_call) * RATE)
+        to_dac.append((s.dac_time - t_call) * RATE)
+    return to_callback, to_dac
+
+
+def summary(name: str, frames: list[float]) -> str:
+    q = np.percentile(frames, [50, 99])
+    return (
+        f"  {name}: median {q[0]:.1f}  p99 {q[1]:.1f}  max {max(frames):.1f} frames "
+        f"(max {max(frames) / RATE * 1000:.2f} ms; mean {statistics.fmean(frames):.1f})"
+    )
+
+
+def python_callback_underflows(seconds: float) -> int:
+    """Underflows of a sounddevice Python callback doing a trivial copy, for comparison."""
+    import sounddevice as sd
+
+    clip = np.random.default_rng(0).uniform(-0.1, 0.1, (RATE, 2)).astype(np.float32)
+    state = {"pos": 0, "under": 0}
+
+    def callback(outdata, frames, t, status):
+        if status.output_underflow:
+            state["under"] += 1
+        p = state["pos"]
+        outdata[:] = clip[p : p + frames]
+        state["pos"] = (p + frames) % (RATE - frames)
+
+    with sd.OutputStream(samplerate=RATE, blocksize=0, channels=2, dtype="float32", callback=callback):
+        time.sleep(seconds)
+    return state["under"]
+
+
+def xrun_reasons(offset: int) -> dict[str, int]:
+    """jackd's log lines about xruns since byte `offset`, grouped by cause."""
+    LOG.flush()
+    text = LOG_PATH.read_text(errors="replace")[offset:]
+    reasons: dict[str, int] = {}
+    for line in text.splitlines():
+        if "XRun" not in line and "xrun" not in line:
+            continue
+        key = re.sub(r"\d+ usec", "N usec", line.strip())
+        reasons[key] = reasons.get(key, 0) + 1
+    return reasons
+
+
+def log_size() -> int:
+    LOG.flush()
+    return LOG_PATH.stat().st_size
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the loaded run")
+    ap.add_argument("--triggers", type=int, default=200, help="triggers per latency measurement")
+    ap.add_argument(
+        "--load", choices=("auto", "model", "none"), default="auto", help="auto = the default model"
+    )
+    ap.add_argument("--compare-python", action="store_true", help="also run a Python callback under the load")
+    ap.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="GIL switch interval (s) for this run; default: what open_host_audio sets (0.0005)",
+    )
+    args = ap.parse_args()
+
+    name = f"diffhost-bench-{os.getpid()}"
+    server = start_jack(name)
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    from host.audio import open_host_audio, rescan_devices
+
+    rescan_devices()
+    load = Load(args.load)
+    rng = np.random.default_rng(1)
+    try:
+        kw = {} if args.switch_interval is None else {"switch_interval": None}
+        if args.switch_interval is not None:
+            sys.setswitchinterval(args.switch_interval)  # how long the load thread may hold the GIL
+        audio = open_host_audio(sample_rate=RATE, block_size=BLOCK, input=False, **kw)
+        print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms")
+        impulse = np.zeros((1, 64), np.float32)
+        impulse[0, 0] = 1.0
+        audio.assign(0, impulse, RATE)
+        time.sleep(0.5)
+        print(
+            f"stream: {audio.block_size} frames / {audio.sample_rate} Hz, output latency {audio.latency[1] * 1000:.2f} ms"
+        )
+
+        base_s = min(10.0, args.seconds)
+        mark = log_size()
+        u0 = audio.underflows
+        cb_idle, dac_idle = measure_latency(audio, args.triggers, rng)
+        time.sleep(max(0.0, base_s - 2.5))
+        idle_under = audio.underflows - u0
+        print(f"\nidle baseline ({base_s:.0f} s, incl. {args.triggers} triggers): {idle_under} underflows")
+        for why, n in xrun_reasons(mark).items():
+            print(f"    jackd: {n} x {why}")
+        print("trigger latency, idle (target: callback <= 176 frames = one block + 1 ms)")
+        print(summary("to the rendering callback", cb_idle))
+        print(summary("to the DAC (incl. server latency)", dac_idle))
+
+        print(f"\nload: {load.describe}")
+        load.start()
+        time.sleep(1.0)  # past model warm-up
+        u0, c0, t0, mark = audio.underflows, audio.callbacks, time.monotonic(), log_size()
+        cb_load, dac_load = [], []
+        while time.monotonic() - t0 < args.seconds:
+            a, b = measure_latency(audio, 20, rng)
+            cb_load += a
+            dac_load += b
+            time.sleep(0.5)
+        under = audio.underflows - u0
+        blocks = audio.callbacks - c0
+        load_renders = load.renders
+        print(
+            f"under load ({args.seconds:.0f} s, {blocks} blocks, {load_renders} renders): "
+            f"{under} underflows  (target 0)"
+        )
+        for why, n in xrun_reasons(mark).items():
+            print(f"    jackd: {n} x {why}")
+        print(f"trigger latency under load ({len(cb_load)} triggers)")
+        print(summary("to the rendering callback", cb_load))
+        print(summary("to the DAC (incl. server latency)", dac_load))
+        audio.close()
+
+        if args.compare_python:
+            mark = log_size()
+            py = python_callback_underflows(args.seconds)
+            print(
+                f"\nsame load, Python sounddevice callback instead of diffhost's C callback: {py} underflows"
+            )
+    finally:
+        load.stop()
+        import sounddevice as sd
+
+        sd._terminate()
+        server.terminate()
+        server.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

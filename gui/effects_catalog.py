@@ -1,0 +1,145 @@
+"""Effects the chain editor offers and how to edit their parameters.
+
+When host.effects is present its catalogue (every pedalboard built-in, read from
+pedalboard's own signatures, with its range limits) is used; otherwise a small
+built-in list. Ranges here are only for spin boxes; host.effects validates.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+PLUGIN = "plugin"  # host.effects' name for a VST3/AU entry: {"effect": "plugin", "path": ...}
+NYQUIST_HZ = 24000.0  # spin-box top for "below half the sample rate" limits
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    kind: str  # "float" | "int" | "bool" | "enum" | "path"
+    default: Any
+    lo: float = 0.0
+    hi: float = 1.0
+    step: float = 0.05
+    choices: tuple[str, ...] = ()
+
+    @property
+    def unit(self) -> str:
+        for suffix, unit in (
+            ("_db", "dB"),
+            ("_hz", "Hz"),
+            ("_ms", "ms"),
+            ("_seconds", "s"),
+            ("semitones", "st"),
+        ):
+            if self.name.endswith(suffix):
+                return unit
+        return ""
+
+
+# Spin-box ranges for common parameters (lo, hi, step), used when host.effects gives no limit.
+RANGES: dict[str, tuple[float, float, float]] = {
+    "gain_db": (-60, 24, 0.5),
+    "threshold_db": (-60, 0, 0.5),
+    "drive_db": (0, 60, 0.5),
+    "ratio": (1, 20, 0.5),
+    "attack_ms": (0.1, 200, 0.5),
+    "release_ms": (5, 2000, 5),
+    "cutoff_frequency_hz": (10, 22000, 10),
+    "centre_frequency_hz": (20, 10000, 10),
+    "rate_hz": (0.01, 20, 0.05),
+    "centre_delay_ms": (1, 50, 0.5),
+    "delay_seconds": (0, 2, 0.01),
+    "semitones": (-24, 24, 1),
+    "bit_depth": (1, 24, 1),
+    "q": (0.1, 20, 0.1),
+}
+
+
+def _spec(
+    name: str, kind: str, default: Any, choices: tuple[str, ...] = (), limits: tuple | None = None
+) -> ParamSpec:
+    if kind in ("bool", "enum", "path"):
+        return ParamSpec(name, kind, default, choices=choices)
+    lo, hi, step = RANGES.get(name, (0.0, 1.0, 0.05))
+    if limits is not None:
+        lo = float(limits[0])
+        hi = NYQUIST_HZ if limits[1] == "nyquist" else float(limits[1])
+    if default is not None and not lo <= float(default) <= hi:  # a parameter we know little about
+        lo, hi = min(lo, float(default) * 4 - 1), max(hi, float(default) * 4 + 1)
+    return ParamSpec(name, kind, default, lo, hi, 1.0 if kind == "int" else step)
+
+
+def _p(name: str, default: float) -> ParamSpec:
+    return _spec(name, "float", default)
+
+
+FALLBACK: dict[str, tuple[ParamSpec, ...]] = {
+    "Gain": (_p("gain_db", 0.0),),
+    "HighpassFilter": (_p("cutoff_frequency_hz", 50.0),),
+    "LowpassFilter": (_p("cutoff_frequency_hz", 12000.0),),
+    "Compressor": (_p("threshold_db", 0.0), _p("ratio", 1.0), _p("attack_ms", 1.0), _p("release_ms", 100.0)),
+    "Limiter": (_p("threshold_db", -10.0), _p("release_ms", 100.0)),
+    "Distortion": (_p("drive_db", 25.0),),
+    "Chorus": (
+        _p("rate_hz", 1.0),
+        _p("depth", 0.25),
+        _p("centre_delay_ms", 7.0),
+        _p("feedback", 0.0),
+        _p("mix", 0.5),
+    ),
+    "Delay": (_p("delay_seconds", 0.5), _p("feedback", 0.0), _p("mix", 0.5)),
+    "Reverb": (
+        _p("room_size", 0.5),
+        _p("damping", 0.5),
+        _p("wet_level", 0.33),
+        _p("dry_level", 0.4),
+        _p("width", 1.0),
+    ),
+    "PitchShift": (_p("semitones", 0.0),),
+}
+
+
+@cache
+def catalog() -> dict[str, tuple[ParamSpec, ...]]:
+    """Effect name -> its parameters, from host.effects when present."""
+    try:
+        effects = importlib.import_module("host.effects")
+        builtins = effects.builtin_effects()
+    except (ImportError, AttributeError):
+        return FALLBACK
+    limits = getattr(effects, "LIMITS", {})
+    return {
+        name: tuple(
+            _spec(p.name, p.kind, p.default, tuple(p.choices), limits.get((name, p.name)))
+            for p in info.params.values()
+        )
+        for name, info in sorted(builtins.items())
+    }
+
+
+def validator() -> Any:
+    """host.effects' chain parser (raises ValueError naming entry, parameter and range), or None."""
+    try:
+        return importlib.import_module("host.effects").parse_chain
+    except (ImportError, AttributeError):
+        return None
+
+
+def default_effect(name: str) -> dict[str, Any]:
+    params = {
+        p.name: p.default for p in catalog().get(name, ()) if p.kind != "path" and p.default is not None
+    }
+    return {"effect": name, "params": params, "bypass": False}
+
+
+def normalize(entry: dict[str, Any]) -> dict[str, Any]:
+    """One chain entry in host.effects' form; an older {"name": ...} entry is accepted too."""
+    out = {k: v for k, v in entry.items() if k != "name"}
+    out["effect"] = entry.get("effect", entry.get("name"))
+    out["params"] = dict(entry.get("params") or {})
+    out["bypass"] = bool(entry.get("bypass", False))
+    return out

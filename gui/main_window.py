@@ -1,0 +1,565 @@
+"""The main window: composes the panels and turns their signals into Session calls.
+
+Everything that may block (files, the library, recording, opening devices)
+goes through gui.tasks; engine and finisher events arrive through
+gui.bridge. The only calls made directly on the GUI thread are ones that
+only queue work (Session.render / cancel / set_param) or read a latest value
+(HostAudio.meter / position / slot_state).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QDockWidget,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import display, window_state
+from gui.audio_settings import AudioSettingsDialog
+from gui.bridge import EventBridge
+from gui.effects_editor import EffectsEditor
+from gui.errors import describe
+from gui.history import HistoryPanel
+from gui.osc_status import OscStatus
+from gui.pad_control import PadControl
+from gui.pads import PAD_KEYS, PadGrid
+from gui.params_panel import ParamsPanel
+from gui.playback import Playback
+from gui.preset_control import ChainApplier, PresetControl
+from gui.presets_menu import PresetsMenu
+from gui.seed_panel import SeedPanel
+from gui.tasks import Tasks
+from gui.waveform import WaveformView
+from gui.window_state import PANEL_PARAMS
+
+
+def _box(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title.upper())
+    lay = QVBoxLayout(box)
+    lay.setContentsMargins(8, 10, 8, 8)
+    lay.addWidget(widget)
+    return box
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        session: Any,
+        *,
+        settings: QSettings,
+        osc: Any = None,
+        unavailable: dict[str, str] | None = None,
+        audio_config: dict[str, Any] | None = None,
+    ):
+        super().__init__()
+        self.session = session
+        self.settings = settings
+        self.osc = osc
+        self.unavailable = dict(unavailable or {})
+        self.audio_config = dict(audio_config or {})
+        self.tasks = Tasks(self)
+        self.jobs: set[int] = set()  # renders this window asked for and has not seen finish
+        self.current: display.DisplayData | None = None
+        self._recording = False
+        self._seed_name = ""
+
+        self.setWindowTitle("diffhost")
+        self.setObjectName("diffhost-main")
+        self.setDockNestingEnabled(True)
+        self._build_widgets()
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        window_state.restore(self)
+        self._update_availability()
+
+        self.bridge = EventBridge(session, self)
+        self.bridge.received.connect(self.on_event)
+        self.bridge.progress.connect(self.on_progress)
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(40)
+        self.poll_timer.timeout.connect(self._poll)
+        self.poll_timer.start()
+        self._ticks = 0
+        self.history.refresh()
+        self.preset_control.refresh()
+
+    # -- construction ----------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.params = ParamsPanel()
+        self.seed_panel = SeedPanel()
+        self.waveform = WaveformView()
+        self.effects = EffectsEditor()
+        self.history = HistoryPanel(
+            self.session.library, self.tasks, self.unavailable.get("library", "not attached")
+        )
+        self.pads = PadGrid()
+        self.osc_status = OscStatus(self.osc, self.unavailable.get("osc", ""))
+        self.presets_menu = PresetsMenu(self, reason=self.reason("presets"))
+
+        self.render_button = QPushButton("Render")
+        self.render_button.setObjectName("render")
+        self.render_button.setToolTip("Render with the current settings (Ctrl+R)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel the running render (Esc)")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setMinimumWidth(220)
+        self.play_button = QPushButton("▶ Play")
+        self.play_button.setToolTip("Play or stop the current render (Space)")
+        self.autoplay = QCheckBox("Auto-play")
+        self.autoplay.setToolTip("Play each render as soon as it is ready")
+        self.presets_button = QToolButton()
+        self.presets_button.setText("Presets ▾")
+        self.presets_button.setMenu(self.presets_menu)
+        self.presets_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.presets_button.setToolTip("Load a preset, or save the current settings as one")
+        self.audio_button = QToolButton()
+        self.audio_button.setText("Audio…")
+        self.audio_button.setToolTip("Audio devices, sample rate and block size")
+
+        self.status_message = QLabel("Ready")
+        self._message_timer = QTimer(self)  # a child: it dies with the window
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(lambda: self.status_message.setText("Ready"))
+        self.engine_label = QLabel()
+        self.engine_label.setObjectName("dim")
+        self.audio_label = QLabel()
+        self.audio_label.setObjectName("dim")
+
+    def _build_layout(self) -> None:
+        transport = QHBoxLayout()
+        transport.addWidget(self.render_button)
+        transport.addWidget(self.cancel_button)
+        transport.addWidget(self.progress, 1)
+        transport.addSpacing(12)
+        transport.addWidget(self.play_button)
+        transport.addWidget(self.autoplay)
+        transport.addSpacing(12)
+        transport.addWidget(self.presets_button)
+        transport.addWidget(self.audio_button)
+
+        prompt_box = QWidget()
+        pl = QVBoxLayout(prompt_box)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.params.prompt)
+        pl.addWidget(self.params.negative)
+        pl.addLayout(transport)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.effects, "Effects chain")
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setObjectName("center-split")
+        split.addWidget(_box("Render", self.waveform))
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        self.splitter = split
+
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(8, 8, 8, 4)
+        cl.addWidget(prompt_box)
+        cl.addWidget(split, 1)
+        self.setCentralWidget(central)
+
+        left = QWidget()
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(6, 6, 6, 6)
+        ll.addWidget(_box("Generate", self.params))
+        ll.addWidget(_box("Seed audio", self.seed_panel))
+        ll.addStretch(1)
+        self._dock("Generate", left, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(6, 6, 6, 6)
+        rl.addWidget(_box("Pads", self.pads), 1)
+        rl.addWidget(_box("OSC", self.osc_status))
+        self._dock("Perform", right, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        sb = self.statusBar()
+        sb.addWidget(self.status_message, 1)
+        sb.addPermanentWidget(self.engine_label)
+        sb.addPermanentWidget(self.audio_label)
+        self.resize(1440, 880)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        dock.setTitleBarWidget(QWidget())  # the group boxes inside carry the titles
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction("Load seed audio…", self.seed_panel._choose)
+        file_menu.addAction("Audio settings…", self.open_audio_settings)
+        file_menu.addSeparator()
+        file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        render_menu = bar.addMenu("&Render")
+        self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)
+        self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)
+        self.play_action = QAction(
+            "Play / Stop", self, shortcut=QKeySequence("Space"), triggered=lambda: self.playback.toggle()
+        )
+        for a in (self.render_action, self.cancel_action, self.play_action):
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            render_menu.addAction(a)
+        bar.addMenu(self.presets_menu)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction("Keyboard shortcuts", self._show_keys)
+        # Pad keys: plain letters; text fields swallow them while typing (Qt's ShortcutOverride).
+        self.pad_shortcuts = []
+        for slot, key in enumerate(PAD_KEYS):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.activated.connect(lambda s=slot: self.pad_control.trigger(s))
+            self.pad_shortcuts.append(sc)
+
+    def _connect(self) -> None:
+        self.playback = Playback(self, self.waveform, self.play_button)
+        self.pad_control = PadControl(self, self.pads)
+        self.preset_control = PresetControl(self, self.presets_menu, self.params, self.effects)
+        self.chain_applier = ChainApplier(self, self.effects)
+        self.render_button.clicked.connect(self.render)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.audio_button.clicked.connect(self.open_audio_settings)
+        self.params.changed.connect(self.on_param_edited)
+        self.params.render_requested.connect(self.render)
+        self.seed_panel.load_requested.connect(self.load_seed)
+        self.seed_panel.record_requested.connect(self.record_seed)
+        self.seed_panel.play_requested.connect(self.playback.play_seed)
+        self.seed_panel.clear_requested.connect(lambda: self.session.set_seed_clip(None))
+        self.history.open_requested.connect(lambda p: self.open_render(p, play=True))
+        self.history.rerender_requested.connect(self.rerender)
+        self.history.assign_requested.connect(self.pad_control.assign)
+        self.history.message.connect(self.report)
+
+    # -- messages --------------------------------------------------------------------
+    def report(self, message: str, timeout_ms: int = 8000) -> None:
+        """Errors and news go to the status bar (and stay in its tooltip); timeout 0 keeps them."""
+        self.status_message.setText(message)
+        self.status_message.setToolTip(message)
+        if timeout_ms:
+            self._message_timer.start(timeout_ms)
+        else:
+            self._message_timer.stop()
+
+    def show_unexpected(self, message: str) -> None:
+        """From the excepthook: status bar plus a non-modal dialog; the app carries on."""
+        self.report(message, timeout_ms=0)
+        box = QMessageBox(QMessageBox.Icon.Warning, "diffhost", message, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+
+    def call(self, what: str, fn: Any, *args: Any) -> Any:
+        """A quick session call from the GUI thread; a ValueError is shown, never raised."""
+        try:
+            return fn(*args)
+        except (ValueError, RuntimeError, OSError) as exc:
+            self.report(f"{what}: {describe(exc)}")
+            return None
+
+    def reason(self, component: str) -> str:
+        if getattr(self.session, component) is not None:
+            return ""
+        return self.unavailable.get(component) or f"no {component} component in this session"
+
+    # -- rendering --------------------------------------------------------------------
+    def render(self) -> int | None:
+        values = self.params.values()
+        try:
+            self.session.update_params(**{k: values[k] for k in PANEL_PARAMS}, model=values["model"])
+            job = self.session.render(tag="gui")
+        except (ValueError, RuntimeError) as exc:  # bad value, queue full: nothing was queued
+            self.report(f"Render: {describe(exc)}")
+            return None
+        self.jobs.add(job.id)
+        self.cancel_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.progress.setFormat(f"render #{job.id}: queued")
+        return job.id
+
+    def cancel(self) -> None:
+        if not self.jobs:
+            if self._recording:
+                self.report("Recording finishes by itself; it cannot be cancelled")
+            return
+        for job_id in list(self.jobs):
+            self.session.cancel(job_id)
+        self.progress.setFormat("cancelling…")
+
+    def rerender(self, render_id: int) -> None:
+        fn = getattr(self.session, "rerender", None)
+        if fn is None:
+            self.report("Re-render needs the render library component")
+            return
+        job = self.call("Re-render", fn, render_id)
+        if job is not None:
+            self.jobs.add(job.id)
+            self.cancel_button.setEnabled(True)
+
+    def on_progress(self, job_id: int, fraction: float) -> None:
+        if job_id in self.jobs:
+            self.progress.setValue(int(fraction * 1000))
+            self.progress.setFormat(f"render #{job_id}: {fraction * 100:.0f}%")
+
+    def on_event(self, ev: Any) -> None:
+        mine = ev.job_id in self.jobs
+        kind = ev.kind
+        if kind == "accepted" and mine:
+            self.progress.setFormat(f"render #{ev.job_id}: waiting for the engine")
+        elif kind == "done":
+            self._finished(ev.job_id)
+            if mine:
+                if ev.value is not None:
+                    self.params.show_used_seed(int(ev.value))
+                if ev.paths:
+                    self.open_render(ev.paths[0], play=self.autoplay.isChecked())
+                self.progress.setValue(1000)
+                self.progress.setFormat(f"render #{ev.job_id}: done")
+                self.report(f"Rendered {Path(ev.paths[0]).name if ev.paths else ''} ({ev.length_s:.2f} s)")
+            if self.session.library is not None:
+                self.history.refresh()
+            else:
+                prompt = self.session.params.prompt
+                for p in ev.paths:
+                    self.history.add_session_render(ev.job_id, p, ev.length_s, ev.sample_rate, prompt)
+        elif kind == "cancelled" and mine:
+            self._finished(ev.job_id)
+            self.progress.setValue(0)
+            self.progress.setFormat("cancelled")
+            self.report(f"Render #{ev.job_id} cancelled")
+        elif kind == "error":
+            if mine:
+                self._finished(ev.job_id)
+                self.progress.setValue(0)
+                self.progress.setFormat("failed")
+            self.report(f"Render failed: {ev.message}", timeout_ms=0)
+        elif kind == "param":
+            # Echoes of our own edits change nothing; skipping them saves a repaint per render.
+            if (ev.name in PANEL_PARAMS or ev.name == "model") and self.params.value(ev.name) != ev.value:
+                if ev.name != "seed" or ev.value is not None:
+                    self.params.set_values({ev.name: ev.value})
+            elif ev.name == "tempo":
+                self.pads.tempo.blockSignals(True)
+                self.pads.tempo.setValue(float(ev.value))
+                self.pads.tempo.blockSignals(False)
+        elif kind == "seed":
+            self._show_seed()
+        elif kind == "slot":
+            self.pads.set_state(int(ev.name), str(ev.value))
+        elif kind == "message" and ev.name == "preset":
+            self.report(f"Preset loaded: {ev.value}")
+
+    def _finished(self, job_id: int) -> None:
+        self.jobs.discard(job_id)
+        self.cancel_button.setEnabled(bool(self.jobs))
+
+    def open_render(self, path: Path, play: bool = False) -> None:
+        """Load a render's display data off-thread, then show (and maybe play) it."""
+
+        def shown(data: display.DisplayData) -> None:
+            self.current = data
+            self.waveform.show_data(data)
+            if play and self.session.audio is not None:
+                self.playback.play_current()
+
+        self.tasks.run(lambda: display.load(Path(path)), shown, lambda e: self.report(describe(e)))
+
+    # -- seed audio -----------------------------------------------------------------------
+    def load_seed(self, path: Path) -> None:
+        self._seed_name = Path(path).name
+
+        def failed(exc: BaseException) -> None:
+            msg = f"Seed audio: {describe(exc)}"
+            self.seed_panel.show_error(msg)
+            self.report(msg)
+
+        self.tasks.run(
+            lambda: self.session.load_seed(path),
+            lambda _c: self.report(f"Seed audio: {self._seed_name}"),
+            failed,
+        )
+
+    def record_seed(self, seconds: float) -> None:
+        if self.session.audio is None:
+            self.report(f"Record: {self.reason('audio')}")
+            return
+        self._recording = True
+        self._seed_name = "recording"
+        self.seed_panel.set_recording(True)
+
+        def done(_clip: Any) -> None:
+            self._recording = False
+            self.seed_panel.set_recording(False)
+            self.report(f"Recorded {seconds:g} s of seed audio")
+
+        def failed(exc: BaseException) -> None:
+            self._recording = False
+            self.seed_panel.set_recording(False)
+            self.seed_panel.show_error(f"Record: {describe(exc)}")
+            self.report(f"Record: {describe(exc)}")
+
+        self.tasks.run(lambda: self.session.record_seed(seconds), done, failed)
+
+    def _show_seed(self) -> None:
+        clip = self.session.seed_clip
+        if clip is None:
+            self.seed_panel.show_clip(None, 0, "")
+        else:
+            self.seed_panel.show_clip(clip.audio, clip.sample_rate, self._seed_name or "seed clip")
+
+    # -- params, effects, presets ------------------------------------------------------------
+    def on_param_edited(self, name: str, value: Any) -> None:
+        if name == "seed" and value is None:
+            return  # unlocked: each render draws its own
+        self.call("Parameter", self.session.set_param, name, value)
+
+    # -- audio settings --------------------------------------------------------------------------
+    def open_audio_settings(self) -> None:
+        devices: list[Any] = []
+        error = ""
+        try:
+            devices = importlib.import_module("host.audio").list_devices()
+        except (ImportError, AttributeError):
+            error = "The host audio component is not installed in this build."
+        except Exception as exc:  # PortAudio could not enumerate: say so, keep the dialog usable
+            error = f"Could not list audio devices: {describe(exc)}"
+        if self.session.audio is None and not error:
+            error = f"Audio is off: {self.reason('audio')}"
+        dialog = AudioSettingsDialog(devices, self.current_audio_config(), error, self)
+        dialog.accepted.connect(lambda: self.apply_audio_settings(dialog.settings()))
+        dialog.open()
+
+    def current_audio_config(self) -> dict[str, Any]:
+        """What the open device runs at (read from HostAudio), else what was last asked for."""
+        audio = self.session.audio
+        config = {"sample_rate": 48000, "block_size": 128, **self.audio_config}
+        if audio is not None:
+            out, inp = getattr(audio, "output_device", None), getattr(audio, "input_device", None)
+            config.update(
+                sample_rate=getattr(audio, "sample_rate", config["sample_rate"]),
+                block_size=getattr(audio, "block_size", config["block_size"]),
+                output=getattr(out, "name", config.get("output")),
+                input=getattr(inp, "name", False) if out is not None else config.get("input"),
+            )
+        return config
+
+    def apply_audio_settings(self, config: dict[str, Any]) -> None:
+        old = self.session.audio
+
+        def reopen() -> Any:
+            if old is not None:
+                old.close()
+            return importlib.import_module("host.audio").open_host_audio(**config)
+
+        def opened(audio: Any) -> None:
+            self.session.audio = audio
+            self.audio_config = dict(config)
+            self.unavailable.pop("audio", None)
+            self.settings.setValue("audio/config", json.dumps(config))
+            self._update_availability()
+            self.report("Audio device opened")
+
+        def failed(exc: BaseException) -> None:
+            self.session.audio = None
+            self.unavailable["audio"] = describe(exc)
+            self._update_availability()
+            self.report(f"Audio: {describe(exc)}", timeout_ms=0)
+
+        self.tasks.run(reopen, opened, failed)
+
+    def _update_availability(self) -> None:
+        audio_ok = self.session.audio is not None
+        reason = self.reason("audio")
+        self.seed_panel.set_audio_available(audio_ok, reason)
+        self.pads.set_available(audio_ok, reason)
+        self.play_button.setEnabled(audio_ok)
+        self.play_button.setToolTip(
+            "Play or stop the current render (Space)" if audio_ok else f"Playback unavailable: {reason}"
+        )
+        if audio_ok:
+            current = self.current_audio_config()
+            self.audio_label.setText(f"Audio {current['sample_rate'] / 1000:g} kHz · {current['block_size']}")
+        else:
+            self.audio_label.setText("Audio off")
+            self.audio_label.setToolTip(reason)
+
+    # -- periodic reads of latest values -----------------------------------------------------------
+    def _poll(self) -> None:
+        self._ticks += 1
+        audio = self.session.audio
+        if audio is not None:
+            try:
+                self.playback.poll(audio)
+                if self._recording or self._ticks % 3 == 0:
+                    self.seed_panel.meter.set_levels(*audio.meter())
+                if self._ticks % 3 == 0:
+                    self.pad_control.poll(audio)
+                if self._ticks % 25 == 0:
+                    self.audio_label.setText(
+                        self.audio_label.text().split(" · xruns")[0] + f" · xruns {audio.underflows}"
+                    )
+            except Exception as exc:  # a device that vanished: say so once, switch audio off
+                self.session.audio = None
+                self.unavailable["audio"] = f"audio device failed ({describe(exc)})"
+                self._update_availability()
+                self.report(f"Audio: {describe(exc)}", timeout_ms=0)
+        if self._ticks % 12 == 0:
+            self.osc_status.poll()
+            n = len(self.jobs)
+            self.engine_label.setText(f"Engine: rendering {n}" if n else "Engine: idle")
+
+    # -- settings --------------------------------------------------------------------------
+    def save_settings(self) -> None:
+        window_state.save(self)
+
+    def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.save_settings()
+        self.poll_timer.stop()
+        self.bridge.close()
+        self.tasks.shutdown()
+        super().closeEvent(ev)
+
+    def _show_keys(self) -> None:
+        rows = "".join(
+            f"<tr><td><b>{k}</b></td><td>{v}</td></tr>"
+            for k, v in (
+                ("Ctrl+R", "Render"),
+                ("Esc", "Cancel render"),
+                ("Space", "Play / stop the current render"),
+                ("1 2 3 4 / Q W E R / A S D F / Z X C V", "Trigger pads 1–16"),
+                ("Ctrl+Shift+S", "Save preset as…"),
+            )
+        )
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table cellpadding=4>{rows}</table>")

@@ -1,0 +1,251 @@
+"""Prompt, model and generation parameters; every field maps to a Session parameter."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
+from PyQt6.QtGui import QRegularExpressionValidator
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.request import (
+    GUIDANCE_RANGE,
+    LENGTH_RANGE_S,
+    STEPS_RANGE,
+    TEMPERATURE_RANGE,
+    VARIATIONS_RANGE,
+)
+
+DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
+
+
+class ParamsPanel(QWidget):
+    """Emits `changed(name, value)` when the user edits a field; never talks to the session itself."""
+
+    changed = pyqtSignal(str, object)
+    render_requested = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.prompt = QLineEdit()
+        self.prompt.setObjectName("prompt")
+        self.prompt.setPlaceholderText("punchy analog kick, dark, short…")
+        self.prompt.setToolTip("What to render. Enter renders (Ctrl+R anywhere).")
+        self.prompt.setStyleSheet("font-size: 13pt; padding: 6px 8px;")
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("steer away from… (negative prompt)")
+        self.negative.setToolTip("Negative prompt: what the model should avoid.")
+
+        self.model = QComboBox()
+        self.model.setEditable(True)
+        self.model.addItem(DEFAULT_MODEL_LABEL)
+        self.model.setToolTip(
+            "Model: the embedded default, a local diffusers folder (…),\n"
+            "or a Hugging Face id such as stabilityai/stable-audio-open-1.0 (needs network once)."
+        )
+        self.model.lineEdit().setPlaceholderText("default, folder or org/name")
+        self.browse = QToolButton()
+        self.browse.setText("…")
+        self.browse.setToolTip("Choose a local diffusers model folder")
+
+        self.length = QDoubleSpinBox()
+        self.length.setRange(*LENGTH_RANGE_S)
+        self.length.setDecimals(2)
+        self.length.setSingleStep(0.25)
+        self.length.setSuffix(" s")
+        self.length.setToolTip(
+            f"Length in seconds ({LENGTH_RANGE_S[0]:g}..{LENGTH_RANGE_S[1]:g}; the model may allow less)"
+        )
+        self.sample_rate = QComboBox()
+        for sr in SAMPLE_RATES:
+            self.sample_rate.addItem(f"{sr} Hz", sr)
+        self.sample_rate.setToolTip(
+            "Output sample rate; the host resamples from the model's native rate (soxr VHQ)"
+        )
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(*TEMPERATURE_RANGE)
+        self.temperature.setSingleStep(0.05)
+        self.temperature.setToolTip(
+            "Scale of the initial noise: 1.0 is the model's own sampling, lower is tamer, higher wilder"
+        )
+        self.steps = QSpinBox()
+        self.steps.setRange(STEPS_RANGE[0] - 1, STEPS_RANGE[1])
+        self.steps.setSpecialValueText("model default")
+        self.steps.setToolTip("Denoising steps: more is slower and usually cleaner")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(GUIDANCE_RANGE[0] - 0.5, GUIDANCE_RANGE[1])
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setSpecialValueText("model default")
+        self.guidance.setToolTip("Classifier-free guidance: how closely to follow the prompt")
+        self.seed = QLineEdit()
+        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,18}")))
+        self.seed.setPlaceholderText("random")
+        self.seed.setToolTip("Random seed: the same seed and settings give identical audio")
+        self.dice = QToolButton()
+        self.dice.setText("⚄")
+        self.dice.setToolTip("Roll a new seed (and lock it)")
+        self.lock = QToolButton()
+        self.lock.setCheckable(True)
+        self.lock.setText("Lock")
+        self.lock.setToolTip("Lock the seed: unlocked, every render draws a new one")
+        self.variations = QSpinBox()
+        self.variations.setRange(*VARIATIONS_RANGE)
+        self.variations.setToolTip("How many takes per render")
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.0, 1.0)
+        self.strength.setSingleStep(0.05)
+        self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
+
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.browse)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        seed_row.addWidget(self.lock)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Model", model_row)
+        form.addRow("Length", self.length)
+        form.addRow("Sample rate", self.sample_rate)
+        form.addRow("Temperature", self.temperature)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Seed", seed_row)
+        form.addRow("Variations", self.variations)
+        form.addRow("Strength", self.strength)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addStretch(1)
+
+        self.prompt.returnPressed.connect(self.render_requested)
+        self.prompt.editingFinished.connect(lambda: self._emit("prompt"))
+        self.negative.editingFinished.connect(lambda: self._emit("negative_prompt"))
+        self.model.activated.connect(lambda _i: self._emit("model"))
+        self.model.lineEdit().editingFinished.connect(lambda: self._emit("model"))
+        self.browse.clicked.connect(self._browse_model)
+        for name in ("length", "temperature", "steps", "guidance", "variations", "strength"):
+            getattr(self, name).valueChanged.connect(lambda _v, n=name: self._emit(n))
+        self.sample_rate.activated.connect(lambda _i: self._emit("sample_rate"))
+        self.seed.editingFinished.connect(self._seed_edited)
+        self.dice.clicked.connect(self.roll_seed)
+
+    # -- values ---------------------------------------------------------------------
+    def value(self, name: str) -> Any:
+        if name == "prompt":
+            return self.prompt.text().strip() or None
+        if name == "negative_prompt":
+            return self.negative.text().strip() or None
+        if name == "model":
+            text = self.model.currentText().strip()
+            return None if text in ("", DEFAULT_MODEL_LABEL, "default") else text
+        if name == "sample_rate":
+            return self.sample_rate.currentData()
+        if name == "steps":
+            return self.steps.value() or None
+        if name == "guidance":
+            g = self.guidance.value()
+            return None if g < GUIDANCE_RANGE[0] else g
+        if name == "seed":
+            return int(self.seed.text()) if self.seed_locked and self.seed.text() else None
+        return getattr(self, name).value()
+
+    def values(self) -> dict[str, Any]:
+        names = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
+        names += ("guidance", "seed", "variations", "strength")
+        return {n: self.value(n) for n in names}
+
+    def set_values(self, params: dict[str, Any]) -> None:
+        """Show values (from the session or a preset) without echoing them back."""
+        for w in self._widgets():
+            w.blockSignals(True)
+        try:
+            if "prompt" in params:
+                self.prompt.setText(params["prompt"] or "")
+            if "negative_prompt" in params:
+                self.negative.setText(params["negative_prompt"] or "")
+            if "model" in params:
+                self.model.setCurrentText(params["model"] or DEFAULT_MODEL_LABEL)
+            if "length" in params:
+                self.length.setValue(float(params["length"]))
+            if "sample_rate" in params:
+                sr = int(params["sample_rate"])
+                if self.sample_rate.findData(sr) < 0:
+                    self.sample_rate.addItem(f"{sr} Hz", sr)
+                self.sample_rate.setCurrentIndex(self.sample_rate.findData(sr))
+            if "temperature" in params:
+                self.temperature.setValue(float(params["temperature"]))
+            if "steps" in params:
+                self.steps.setValue(int(params["steps"] or 0))
+            if "guidance" in params:
+                g = params["guidance"]
+                self.guidance.setValue(self.guidance.minimum() if g is None else float(g))
+            if "seed" in params and params["seed"] is not None:
+                self.seed.setText(str(int(params["seed"])))
+                self.lock.setChecked(True)
+            if "variations" in params:
+                self.variations.setValue(int(params["variations"]))
+            if "strength" in params:
+                self.strength.setValue(float(params["strength"]))
+        finally:
+            for w in self._widgets():
+                w.blockSignals(False)
+
+    @property
+    def seed_locked(self) -> bool:
+        return self.lock.isChecked()
+
+    def show_used_seed(self, seed: int) -> None:
+        """After a render: show the seed it used, so locking it recalls the take."""
+        if not self.seed_locked:
+            self.seed.setText(str(seed))
+
+    def roll_seed(self) -> None:
+        self.seed.setText(str(secrets.randbelow(2**31)))
+        self.lock.setChecked(True)
+        self._emit("seed")
+
+    # -- internals ----------------------------------------------------------------------
+    def _widgets(self) -> list[QWidget]:
+        return [
+            self.prompt,
+            self.negative,
+            self.model,
+            self.length,
+            self.sample_rate,
+            self.temperature,
+            self.steps,
+            self.guidance,
+            self.seed,
+            self.lock,
+            self.variations,
+            self.strength,
+        ]
+
+    def _emit(self, name: str) -> None:
+        self.changed.emit(name, self.value(name))
+
+    def _seed_edited(self) -> None:
+        if self.seed.text():
+            self.lock.setChecked(True)
+        self._emit("seed")
+
+    def _browse_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
+        if folder:
+            self.model.setCurrentText(folder)
+            self._emit("model")

@@ -1,0 +1,154 @@
+"""Seed audio: load (dialog or drop), record with a live meter, see and play it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtGui import QDragEnterEvent, QDropEvent
+from PyQt6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui import theme
+from gui.display import envelope
+from gui.dragout import dropped_files
+from gui.meter import LevelMeter
+
+AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (*)"
+
+
+class SeedPanel(QWidget):
+    load_requested = pyqtSignal(Path)
+    record_requested = pyqtSignal(float)
+    play_requested = pyqtSignal()
+    clear_requested = pyqtSignal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setToolTip(
+            "Seed audio: drop a file here, load one, or record from the input.\nRender then re-imagines it (see Strength)."
+        )
+        self.name = QLabel("No seed audio: prompt only")
+        self.name.setObjectName("dim")
+        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names clip
+        self.error = QLabel("")
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+
+        theme.configure_plots()
+        self.plot = pg.PlotWidget()
+        self.plot.setFixedHeight(54)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.setYRange(-1, 1, padding=0.05)
+        self.curve = pg.PlotDataItem(pen=pg.mkPen(theme.READY), connect="pairs")
+        self.plot.addItem(self.curve)
+
+        self.load = QPushButton("Load…")
+        self.load.setToolTip("Load seed audio from a file (WAV, FLAC, OGG, AIFF, MP3…)")
+        self.play = QPushButton("▶")
+        self.play.setToolTip("Play the seed clip")
+        self.clear = QPushButton("✕")
+        self.clear.setToolTip("Remove the seed clip")
+        self.seconds = QDoubleSpinBox()
+        self.seconds.setRange(0.5, 60.0)
+        self.seconds.setValue(4.0)
+        self.seconds.setSuffix(" s")
+        self.seconds.setToolTip("How long to record")
+        self.record = QPushButton("● Rec")
+        self.record.setToolTip("Record the seed clip from the audio input")
+        self.record.setStyleSheet(f"QPushButton {{ color: {theme.DANGER}; }}")
+        self.meter = LevelMeter()
+
+        row = QHBoxLayout()
+        row.addWidget(self.load)
+        row.addWidget(self.play)
+        row.addWidget(self.clear)
+        row.addStretch(1)
+        rec = QHBoxLayout()
+        rec.addWidget(self.record)
+        rec.addWidget(self.seconds)
+        rec.addWidget(self.meter, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.name)
+        layout.addWidget(self.plot)
+        layout.addLayout(row)
+        layout.addLayout(rec)
+        layout.addWidget(self.error)
+
+        self.load.clicked.connect(self._choose)
+        self.play.clicked.connect(self.play_requested)
+        self.clear.clicked.connect(self.clear_requested)
+        self.record.clicked.connect(lambda: self.record_requested.emit(self.seconds.value()))
+        self.show_clip(None, 0, "")
+
+    def show_clip(self, audio: np.ndarray | None, sample_rate: int, name: str) -> None:
+        self.error.setVisible(False)
+        if audio is None:
+            self.curve.setData([], [])
+            self.name.setText("No seed audio: prompt only")
+            self.play.setEnabled(False)
+            self.clear.setEnabled(False)
+            return
+        env = envelope(audio.mean(axis=0), 600)
+        cols = env.shape[1]
+        x = np.repeat(np.arange(cols, dtype=np.float32), 2)
+        y = np.empty(cols * 2, dtype=np.float32)
+        y[0::2], y[1::2] = env[0], env[1]
+        self.curve.setData(x, y)
+        self.plot.setXRange(0, cols, padding=0)
+        self.name.setText(
+            f"{name} · {audio.shape[1] / sample_rate:.2f} s · {sample_rate} Hz · {audio.shape[0]} ch"
+        )
+        self.play.setEnabled(self._audio_ok)
+        self.clear.setEnabled(True)
+
+    def show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(True)
+
+    _audio_ok = True
+
+    def set_audio_available(self, ok: bool, reason: str = "") -> None:
+        """Recording and playback need host audio; without it they are off and say why."""
+        self._audio_ok = ok
+        for w in (self.record, self.seconds, self.play):
+            w.setEnabled(ok)
+        tip = "" if ok else f"Unavailable: {reason}"
+        self.record.setToolTip(tip or "Record the seed clip from the audio input")
+        self.meter.setEnabled(ok)
+
+    def set_recording(self, on: bool) -> None:
+        self.record.setText("● Recording…" if on else "● Rec")
+        self.record.setEnabled(not on and self._audio_ok)
+
+    def _choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load seed audio", "", AUDIO_FILTER)
+        if path:
+            self.load_requested.emit(Path(path))
+
+    def dragEnterEvent(self, ev: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if dropped_files(ev.mimeData()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev: QDropEvent) -> None:  # noqa: N802
+        files = dropped_files(ev.mimeData())
+        if files:
+            ev.acceptProposedAction()
+            self.load_requested.emit(files[0])

@@ -1,0 +1,537 @@
+/* diffhost real-time mixer: the PortAudio stream callback, in C.
+ *
+ * Why C: a Python callback shares the GIL with the engine's torch thread and
+ * missed hundreds of 2.67 ms deadlines in 15 s (see host/audio/mixer.py). This
+ * callback never takes the GIL, never allocates, never locks, never logs: it
+ * reads commands from a single-producer/single-consumer ring, mixes voices from
+ * clip buffers the Python side allocated beforehand, and publishes state through
+ * plain aligned stores (atomic on every platform we build for).
+ *
+ * Memory rule: a clip buffer is owned by Python. The callback counts references
+ * to it (the slot holding it, each voice playing it); when the count reaches
+ * zero it posts the clip id on the "retired" ring and only then may Python free
+ * the buffer. So a clip is never freed while the audio thread reads it.
+ */
+#define _DEFAULT_SOURCE /* mlock */
+#include <math.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DH_MAX_SLOTS 64
+#define DH_MAX_VOICES 64
+#define DH_MAX_CLIPS 256
+#define DH_CMD_RING 1024 /* power of two */
+#define DH_METER_RING 4096 /* power of two, blocks */
+#define DH_NEVER INT64_MAX
+
+/* PortAudio's callback types, declared here so no PortAudio headers are needed. */
+typedef struct {
+  double inputBufferAdcTime;
+  double currentTime;
+  double outputBufferDacTime;
+} dh_time_info;
+#define PA_INPUT_UNDERFLOW 1UL
+#define PA_INPUT_OVERFLOW 2UL
+#define PA_OUTPUT_UNDERFLOW 4UL
+#define PA_OUTPUT_OVERFLOW 8UL
+
+enum { CMD_ASSIGN = 1, CMD_CLEAR, CMD_TRIGGER, CMD_STOP_SLOT, CMD_RELEASE, CMD_STOP_ALL, CMD_SLOT_OPTIONS,
+       CMD_GRID, CMD_VOICE_LIMIT, CMD_PLAY, CMD_STOP_PLAYER };
+enum { MODE_ONESHOT = 0, MODE_LOOP = 1, MODE_GATE = 2 };
+
+typedef struct {
+  int32_t type;
+  int32_t slot;
+  int32_t clip;
+  int32_t mode;
+  int32_t choke;
+  int32_t _pad;
+  int64_t frames;
+  const float *data;
+  float gain_l;
+  float gain_r;
+  double value;
+  int64_t tag; /* caller's sequence number, echoed in slot start records */
+} dh_command;
+
+typedef struct {
+  const float *data;
+  int64_t frames;
+  int32_t refs;
+} clip_t;
+
+typedef struct {
+  int32_t active;
+  int32_t slot; /* -1: the file/render player */
+  int32_t clip;
+  int32_t loop;
+  int32_t choke;
+  int32_t started;
+  int64_t pos;
+  int64_t start_frame;
+  int64_t release_frame;
+  uint64_t order;
+  float env;
+  float gain_l, gain_r; /* gains reached at the end of the last block */
+  float velocity;       /* the trigger's gain; the slot's gain and pan multiply it */
+  int64_t tag;
+} voice_t;
+
+typedef struct {
+  int32_t clip;
+  int32_t mode;
+  int32_t choke;
+  float gain_l, gain_r;
+} slot_t;
+
+typedef struct {
+  float peak;
+  float sumsq;
+  int32_t frames;
+} meter_entry;
+
+typedef struct {
+  /* configuration, fixed at creation */
+  int32_t out_ch, in_ch, num_slots;
+  double sample_rate;
+  float fade_step;
+  int64_t in_cap; /* input ring capacity in frames, power of two */
+  float *in_ring;
+
+  /* command ring: Python writes cmd_w, the callback writes cmd_r */
+  dh_command cmds[DH_CMD_RING];
+  volatile int64_t cmd_w, cmd_r;
+  /* retired clip ids: the callback writes ret_w, Python writes ret_r */
+  int32_t retired[DH_MAX_CLIPS * 2];
+  volatile int64_t ret_w, ret_r;
+
+  clip_t clips[DH_MAX_CLIPS];
+  slot_t slots[DH_MAX_SLOTS];
+  voice_t voices[DH_MAX_VOICES];
+  int32_t voice_limit;
+  uint64_t order;
+  double grid; /* quantize grid in frames, 0 = off */
+
+  /* published state, read by Python */
+  volatile int64_t frames;     /* frames processed: the first frame of the next block */
+  volatile int64_t callbacks;
+  volatile int64_t block; /* frames in the latest callback */
+  volatile int64_t underflows, overflows;
+  volatile int64_t in_written; /* input frames written to in_ring */
+  meter_entry meter[DH_METER_RING];
+  volatile int64_t meter_w;
+  volatile int32_t slot_state[DH_MAX_SLOTS]; /* 0 empty, 1 ready, 2 playing */
+  volatile int64_t slot_start_frame[DH_MAX_SLOTS];
+  volatile int64_t slot_start_tag[DH_MAX_SLOTS];
+  volatile double slot_start_time[DH_MAX_SLOTS]; /* stream time the block holding it was computed */
+  volatile double slot_start_dac[DH_MAX_SLOTS];  /* stream time its first sample reaches the DAC */
+  volatile int64_t player_pos;
+  volatile int32_t player_active;
+  volatile int32_t voices_active;
+  volatile double last_time, last_dac;
+} dh_mixer;
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+/* doubles: aligned 8-byte volatile stores, single-copy atomic on x86-64 and arm64; each is
+ * written before the integer it belongs to is published with STORE */
+#define DSTORE(x, v) ((x) = (v))
+
+static void prefault(void *p, size_t n) {
+  volatile char *c = (volatile char *)p;
+  for (size_t i = 0; i < n; i += 4096) c[i] = 0;
+  if (n) c[n - 1] = 0;
+  (void)mlock(p, n); /* best effort: RLIMIT_MEMLOCK may refuse; the pages are resident anyway */
+}
+
+dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots, int voice_limit,
+                       int64_t in_cap, int fade_frames) {
+  if (out_ch < 1 || out_ch > 2 || in_ch < 0 || in_ch > 2 || num_slots < 1 || num_slots > DH_MAX_SLOTS)
+    return NULL;
+  dh_mixer *m = calloc(1, sizeof(dh_mixer));
+  if (!m) return NULL;
+  /* Touch (and, where allowed, lock) every page now, before any field is set: a first-touch
+   * page fault inside the callback would wait on the kernel's memory lock, which torch's
+   * munmap()s hold often. */
+  prefault(m, sizeof(dh_mixer));
+  m->out_ch = out_ch;
+  m->in_ch = in_ch;
+  m->num_slots = num_slots;
+  m->sample_rate = sample_rate;
+  m->fade_step = 1.0f / (float)(fade_frames > 0 ? fade_frames : 1);
+  m->in_cap = in_cap;
+  if (in_ch > 0) {
+    m->in_ring = calloc((size_t)(in_cap * in_ch), sizeof(float));
+    if (!m->in_ring) { free(m); return NULL; }
+  }
+  if (m->in_ring) prefault(m->in_ring, sizeof(float) * (size_t)(in_cap * in_ch));
+  m->voice_limit = voice_limit;
+  for (int s = 0; s < DH_MAX_SLOTS; s++) {
+    m->slots[s].clip = -1;
+    m->slots[s].gain_l = m->slots[s].gain_r = 1.0f;
+    m->slot_start_frame[s] = -1;
+    m->slot_start_tag[s] = -1;
+  }
+  return m;
+}
+
+void dh_mixer_free(dh_mixer *m) {
+  if (!m) return;
+  if (m->in_ring) {
+    munlock(m->in_ring, sizeof(float) * (size_t)(m->in_cap * m->in_ch));
+    free(m->in_ring);
+  }
+  munlock(m, sizeof(dh_mixer));
+  free(m);
+}
+
+/* ---- Python side (one producer at a time: the Python wrapper holds a lock) ---- */
+
+int dh_push(dh_mixer *m, const dh_command *c) {
+  int64_t w = m->cmd_w, r = LOAD(m->cmd_r);
+  if (w - r >= DH_CMD_RING) return 0;
+  m->cmds[w & (DH_CMD_RING - 1)] = *c;
+  STORE(m->cmd_w, w + 1);
+  return 1;
+}
+
+int dh_pop_retired(dh_mixer *m) {
+  int64_t r = m->ret_r;
+  if (r >= LOAD(m->ret_w)) return -1;
+  int id = m->retired[r & (DH_MAX_CLIPS * 2 - 1)];
+  STORE(m->ret_r, r + 1);
+  return id;
+}
+
+int64_t dh_commands_done(dh_mixer *m) { return LOAD(m->cmd_r); }
+int64_t dh_frames(dh_mixer *m) { return LOAD(m->frames); }
+int64_t dh_callbacks(dh_mixer *m) { return LOAD(m->callbacks); }
+int64_t dh_block(dh_mixer *m) { return LOAD(m->block); }
+int64_t dh_underflows(dh_mixer *m) { return LOAD(m->underflows); }
+int64_t dh_overflows(dh_mixer *m) { return LOAD(m->overflows); }
+int64_t dh_input_written(dh_mixer *m) { return LOAD(m->in_written); }
+int dh_slot_state(dh_mixer *m, int s) { return LOAD(m->slot_state[s]); }
+int64_t dh_slot_start_frame(dh_mixer *m, int s) { return LOAD(m->slot_start_frame[s]); }
+int64_t dh_slot_start_tag(dh_mixer *m, int s) { return LOAD(m->slot_start_tag[s]); }
+double dh_slot_start_time(dh_mixer *m, int s) { return m->slot_start_time[s]; }
+double dh_slot_start_dac(dh_mixer *m, int s) { return m->slot_start_dac[s]; }
+int64_t dh_player_pos(dh_mixer *m) { return LOAD(m->player_pos); }
+int dh_player_active(dh_mixer *m) { return LOAD(m->player_active); }
+int dh_voices_active(dh_mixer *m) { return LOAD(m->voices_active); }
+double dh_last_time(dh_mixer *m) { return m->last_time; }
+double dh_last_dac(dh_mixer *m) { return m->last_dac; }
+
+/* Copy input frames [start, start + n) (interleaved) into dest. Returns n, or -1 when the
+ * ring has already overwritten part of them, or 0 when they are not all written yet. */
+int64_t dh_input_read(dh_mixer *m, int64_t start, float *dest, int64_t n) {
+  if (m->in_ch == 0 || n > m->in_cap) return -1;
+  int64_t w = LOAD(m->in_written);
+  if (start + n > w) return 0;
+  if (start < w - m->in_cap) return -1;
+  for (int64_t i = 0; i < n; i++) {
+    int64_t k = (start + i) & (m->in_cap - 1);
+    for (int c = 0; c < m->in_ch; c++) dest[i * m->in_ch + c] = m->in_ring[k * m->in_ch + c];
+  }
+  /* the writer may have lapped us while we copied */
+  if (start < LOAD(m->in_written) - m->in_cap) return -1;
+  return n;
+}
+
+/* Peak and mean square over the newest blocks covering at least `frames` input frames. */
+int dh_meter(dh_mixer *m, int64_t frames, float *peak, float *meansq) {
+  int64_t w = LOAD(m->meter_w);
+  float pk = 0.0f;
+  double sq = 0.0;
+  int64_t got = 0;
+  for (int64_t i = w - 1; i >= 0 && i > w - DH_METER_RING / 2 && got < frames; i--) {
+    meter_entry *e = &m->meter[i & (DH_METER_RING - 1)];
+    if (e->peak > pk) pk = e->peak;
+    sq += e->sumsq;
+    got += e->frames;
+  }
+  *peak = pk;
+  *meansq = got > 0 ? (float)(sq / (double)got) : 0.0f;
+  return got > 0;
+}
+
+/* ---- audio thread ---- */
+
+static void retire_ref(dh_mixer *m, int clip) {
+  if (clip < 0) return;
+  if (--m->clips[clip].refs == 0) {
+    int64_t w = m->ret_w;
+    m->retired[w & (DH_MAX_CLIPS * 2 - 1)] = clip;
+    STORE(m->ret_w, w + 1);
+  }
+}
+
+static void voice_end(dh_mixer *m, voice_t *v) {
+  v->active = 0;
+  retire_ref(m, v->clip);
+  v->clip = -1;
+}
+
+/* Start a fade-out at `at`; a voice not yet audible then simply never sounds. */
+static void voice_release(dh_mixer *m, voice_t *v, int64_t at) {
+  if (!v->active) return;
+  if (at <= v->start_frame) { voice_end(m, v); return; }
+  if (at < v->release_frame) v->release_frame = at;
+}
+
+static voice_t *voice_alloc(dh_mixer *m, int64_t at) {
+  /* voice limit: the oldest sounding slot voice fades out as the new one starts */
+  int sounding = 0;
+  voice_t *oldest = NULL;
+  for (int i = 0; i < DH_MAX_VOICES; i++) {
+    voice_t *v = &m->voices[i];
+    if (v->active && v->slot >= 0 && v->release_frame == DH_NEVER) {
+      sounding++;
+      if (!oldest || v->order < oldest->order) oldest = v;
+    }
+  }
+  if (sounding >= m->voice_limit && oldest) voice_release(m, oldest, at);
+  voice_t *victim = NULL;
+  for (int i = 0; i < DH_MAX_VOICES; i++) {
+    voice_t *v = &m->voices[i];
+    if (!v->active) return v;
+    if (v->slot >= 0 && (!victim || v->order < victim->order)) victim = v;
+  }
+  /* every physical voice busy (limit plus fading tails): hard-steal the oldest */
+  if (!victim) victim = &m->voices[0];
+  voice_end(m, victim);
+  return victim;
+}
+
+static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
+  switch (c->type) {
+  case CMD_ASSIGN:
+  case CMD_CLEAR: {
+    slot_t *s = &m->slots[c->slot];
+    int old = s->clip;
+    /* voices still playing the old clip fade out, reading the old buffer until done */
+    for (int i = 0; i < DH_MAX_VOICES; i++) {
+      voice_t *v = &m->voices[i];
+      if (v->active && v->slot == c->slot) voice_release(m, v, t0);
+    }
+    if (c->type == CMD_ASSIGN) {
+      m->clips[c->clip].data = c->data;
+      m->clips[c->clip].frames = c->frames;
+      m->clips[c->clip].refs = 1;
+      s->clip = c->clip;
+    } else {
+      s->clip = -1;
+    }
+    retire_ref(m, old);
+    break;
+  }
+  case CMD_SLOT_OPTIONS: {
+    slot_t *s = &m->slots[c->slot];
+    s->gain_l = c->gain_l;
+    s->gain_r = c->gain_r;
+    s->mode = c->mode;
+    s->choke = c->choke;
+    break;
+  }
+  case CMD_TRIGGER: {
+    slot_t *s = &m->slots[c->slot];
+    if (s->clip < 0 || m->clips[s->clip].frames <= 0) break;
+    int64_t start = t0;
+    if (m->grid > 0.0) {
+      /* the next grid line at or after this block's first frame, rounded to the sample */
+      double k = ceil((double)t0 / m->grid - 1e-9);
+      start = (int64_t)llround(k * m->grid);
+      if (start < t0) start = t0;
+    }
+    for (int i = 0; i < DH_MAX_VOICES; i++) {
+      voice_t *v = &m->voices[i];
+      if (!v->active || v->slot < 0) continue;
+      int same_slot = v->slot == c->slot && s->mode != MODE_ONESHOT; /* loop/gate: one voice per slot */
+      int choked = s->choke > 0 && v->choke == s->choke && v->slot != c->slot;
+      if (same_slot || choked) voice_release(m, v, start);
+    }
+    voice_t *v = voice_alloc(m, start);
+    memset(v, 0, sizeof(*v));
+    v->active = 1;
+    v->slot = c->slot;
+    v->clip = s->clip;
+    m->clips[s->clip].refs++;
+    v->loop = s->mode == MODE_LOOP;
+    v->choke = s->choke;
+    v->start_frame = start;
+    v->release_frame = DH_NEVER;
+    v->order = ++m->order;
+    v->env = 1.0f;
+    v->velocity = (float)c->value;
+    v->gain_l = s->gain_l * v->velocity;
+    v->gain_r = s->gain_r * v->velocity;
+    v->tag = c->tag;
+    break;
+  }
+  case CMD_STOP_SLOT:
+  case CMD_RELEASE:
+    for (int i = 0; i < DH_MAX_VOICES; i++) {
+      voice_t *v = &m->voices[i];
+      if (!v->active || v->slot != c->slot) continue;
+      if (c->type == CMD_RELEASE && m->slots[c->slot].mode != MODE_GATE) continue;
+      voice_release(m, v, t0);
+    }
+    break;
+  case CMD_STOP_ALL:
+    for (int i = 0; i < DH_MAX_VOICES; i++)
+      if (m->voices[i].active && m->voices[i].slot >= 0) voice_release(m, &m->voices[i], t0);
+    break;
+  case CMD_GRID:
+    m->grid = c->value;
+    break;
+  case CMD_VOICE_LIMIT:
+    m->voice_limit = (int32_t)c->value;
+    break;
+  case CMD_PLAY: {
+    for (int i = 0; i < DH_MAX_VOICES; i++)
+      if (m->voices[i].active && m->voices[i].slot < 0) voice_release(m, &m->voices[i], t0);
+    m->clips[c->clip].data = c->data;
+    m->clips[c->clip].frames = c->frames;
+    m->clips[c->clip].refs = 1; /* held by the player voice */
+    voice_t *v = NULL;
+    for (int i = 0; i < DH_MAX_VOICES && !v; i++)
+      if (!m->voices[i].active) v = &m->voices[i];
+    if (!v) { v = voice_alloc(m, t0); }
+    memset(v, 0, sizeof(*v));
+    v->active = 1;
+    v->slot = -1;
+    v->clip = c->clip;
+    v->start_frame = t0;
+    v->release_frame = DH_NEVER;
+    v->order = ++m->order;
+    v->env = 1.0f;
+    v->gain_l = v->gain_r = 1.0f;
+    STORE(m->player_pos, 0);
+    STORE(m->player_active, 1);
+    break;
+  }
+  case CMD_STOP_PLAYER:
+    for (int i = 0; i < DH_MAX_VOICES; i++)
+      if (m->voices[i].active && m->voices[i].slot < 0) voice_release(m, &m->voices[i], t0);
+    break;
+  }
+}
+
+static void mix_voice(dh_mixer *m, voice_t *v, float *out, int64_t t0, unsigned long n,
+                      const dh_time_info *ti) {
+  const clip_t *cl = &m->clips[v->clip];
+  const int ch = m->out_ch;
+  int64_t f = 0;
+  if (v->start_frame > t0) {
+    f = v->start_frame - t0;
+    if (f >= (int64_t)n) return;
+  }
+  if (!v->started) {
+    v->started = 1;
+    if (v->slot >= 0) {
+      double off = (double)f / m->sample_rate;
+      DSTORE(m->slot_start_time[v->slot], ti->currentTime + off);
+      DSTORE(m->slot_start_dac[v->slot], ti->outputBufferDacTime + off);
+      STORE(m->slot_start_frame[v->slot], t0 + f);
+      STORE(m->slot_start_tag[v->slot], v->tag);
+    }
+  }
+  /* Slot gain/pan changes reach sounding voices as a ramp across this block (no zipper noise). */
+  float gl = v->gain_l, gr = v->gain_r, tl = gl, tr = gr;
+  if (v->slot >= 0) {
+    tl = m->slots[v->slot].gain_l * v->velocity;
+    tr = m->slots[v->slot].gain_r * v->velocity;
+  }
+  const float dl = (tl - gl) / (float)n, dr = (tr - gr) / (float)n;
+  v->gain_l = tl;
+  v->gain_r = tr;
+  gl += dl * (float)f;
+  gr += dr * (float)f;
+  for (; f < (int64_t)n; f++, gl += dl, gr += dr) {
+    if (v->pos >= cl->frames) {
+      if (v->loop) v->pos = 0;
+      else { voice_end(m, v); return; }
+    }
+    float env = 1.0f;
+    if (t0 + f >= v->release_frame) {
+      v->env -= m->fade_step;
+      if (v->env <= 0.0f) { voice_end(m, v); return; }
+      env = v->env;
+    }
+    const float *src = cl->data + v->pos * ch;
+    if (ch == 2) {
+      out[f * 2] += src[0] * gl * env;
+      out[f * 2 + 1] += src[1] * gr * env;
+    } else {
+      out[f] += src[0] * 0.5f * (gl + gr) * env;
+    }
+    v->pos++;
+  }
+}
+
+int dh_callback(const void *input, void *output, unsigned long n, const dh_time_info *ti,
+                unsigned long flags, void *user) {
+  dh_mixer *m = (dh_mixer *)user;
+  const int64_t t0 = m->frames;
+  if (flags & (PA_OUTPUT_UNDERFLOW | PA_INPUT_UNDERFLOW)) STORE(m->underflows, m->underflows + 1);
+  if (flags & (PA_OUTPUT_OVERFLOW | PA_INPUT_OVERFLOW)) STORE(m->overflows, m->overflows + 1);
+
+  /* input: the capture ring (for record()) and the meter */
+  if (m->in_ch > 0 && input) {
+    const float *in = (const float *)input;
+    int64_t w = m->in_written;
+    float pk = 0.0f, sq = 0.0f;
+    for (unsigned long i = 0; i < n; i++) {
+      int64_t k = (w + (int64_t)i) & (m->in_cap - 1);
+      for (int c = 0; c < m->in_ch; c++) {
+        float x = in[i * m->in_ch + c];
+        m->in_ring[k * m->in_ch + c] = x;
+        float a = fabsf(x);
+        if (a > pk) pk = a;
+        sq += x * x;
+      }
+    }
+    STORE(m->in_written, w + (int64_t)n);
+    int64_t mw = m->meter_w;
+    meter_entry *e = &m->meter[mw & (DH_METER_RING - 1)];
+    e->peak = pk;
+    e->sumsq = sq / (float)m->in_ch;
+    e->frames = (int32_t)n;
+    STORE(m->meter_w, mw + 1);
+  }
+
+  /* commands, then voices */
+  int64_t r = m->cmd_r, w = LOAD(m->cmd_w);
+  for (; r < w; r++) apply_command(m, &m->cmds[r & (DH_CMD_RING - 1)], t0);
+  STORE(m->cmd_r, r);
+
+  float *out = (float *)output;
+  memset(out, 0, sizeof(float) * (size_t)m->out_ch * n);
+  int active = 0, player = 0;
+  int32_t playing[DH_MAX_SLOTS] = {0};
+  for (int i = 0; i < DH_MAX_VOICES; i++) {
+    voice_t *v = &m->voices[i];
+    if (!v->active) continue;
+    mix_voice(m, v, out, t0, n, ti);
+    if (!v->active) continue;
+    active++;
+    if (v->slot < 0) {
+      player = 1;
+      STORE(m->player_pos, v->pos);
+    } else if (v->release_frame == DH_NEVER) {
+      playing[v->slot] = 1;
+    }
+  }
+  for (int s = 0; s < m->num_slots; s++)
+    STORE(m->slot_state[s], m->slots[s].clip < 0 ? 0 : (playing[s] ? 2 : 1));
+  if (!player) STORE(m->player_pos, 0);
+  STORE(m->player_active, player);
+  STORE(m->voices_active, active);
+  DSTORE(m->last_time, ti->currentTime);
+  DSTORE(m->last_dac, ti->outputBufferDacTime);
+  STORE(m->frames, t0 + (int64_t)n);
+  STORE(m->block, (int64_t)n);
+  STORE(m->callbacks, m->callbacks + 1);
+  return 0; /* paContinue */
+}

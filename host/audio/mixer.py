@@ -1,0 +1,273 @@
+"""The slot bank, player and input capture: a Python front for the C mixer state.
+
+Why the callback is C (host/audio/_mixer.c), not Python. Measured on the JACK dummy
+server at 128 frames / 48 kHz, with a torch thread rendering in this process on a shared
+2-core machine (bench/audio_latency.py --compare-python, 60 s): a plain sounddevice Python
+callback got 138 underflows, and jackd blamed 89 of them on the client still *running*
+at its deadline: the callback waited for the GIL, which the torch thread holds for up to
+the 5 ms switch interval (a block is 2.67 ms). The C callback never takes the GIL; under
+the same load it got 24, each one the machine not waking the audio thread in time
+("not finished, state = Triggered") or the server's own timer waking late, which the idle
+baseline shows as well (on a busier run both designs drowned in those: 80 vs 86). A
+separate audio process would also escape the GIL, but not Python's allocations in the
+callback, and costs IPC for every clip.
+
+rtmixer (the sounddevice author's C callback with a lock-free action queue and
+sample-accurate scheduled starts) was the first candidate and shaped this design, but it
+has no per-voice gain or pan, no looping, no fades (stop, choke and reassign would click)
+and no voice stealing, and its compiled callback cannot be extended.
+
+Threading: one Python thread at a time writes the command ring (``_lock``); the audio
+thread is its only reader. The C side never frees a clip: buffers are numpy arrays kept
+alive here until the callback reports their id as retired (no slot and no voice refers to
+them any more), so nothing the audio thread reads is ever released under it.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from host.audio import native
+
+# Command types and slot modes, as in _mixer.c.
+CMD_ASSIGN, CMD_CLEAR, CMD_TRIGGER, CMD_STOP_SLOT, CMD_RELEASE, CMD_STOP_ALL = 1, 2, 3, 4, 5, 6
+CMD_SLOT_OPTIONS, CMD_GRID, CMD_VOICE_LIMIT, CMD_PLAY, CMD_STOP_PLAYER = 7, 8, 9, 10, 11
+MODES = {"oneshot": 0, "loop": 1, "gate": 2}
+SLOT_STATES = ("empty", "ready", "playing")
+
+
+class AudioBusyError(ValueError):
+    """The audio thread is not keeping up with commands (or the stream is stopped)."""
+
+
+@dataclass(frozen=True)
+class SlotStart:
+    """When a slot's latest voice started: the trigger's tag, its frame, and stream times (s)."""
+
+    tag: int
+    frame: int
+    time: float  # stream time of the callback that rendered the first sample, plus its offset
+    dac_time: float  # stream time the first sample reaches the converter (PortAudio's estimate)
+
+
+class Mixer:
+    """Owns the C mixer state; every method is safe to call from any non-audio thread."""
+
+    def __init__(
+        self,
+        *,
+        out_channels: int,
+        in_channels: int,
+        sample_rate: int,
+        num_slots: int,
+        voice_limit: int,
+        record_frames: int,
+        fade_s: float = 0.005,
+    ):
+        self.ffi, self.lib = native.load()
+        cap = 1 << max(12, int(record_frames + sample_rate).bit_length())  # power of two, with headroom
+        fade = max(1, round(fade_s * sample_rate))
+        ptr = self.lib.dh_mixer_new(
+            out_channels, in_channels, float(sample_rate), num_slots, voice_limit, cap, fade
+        )
+        if ptr == self.ffi.NULL:
+            raise ValueError(
+                f"mixer: cannot create (out {out_channels} ch, in {in_channels} ch, {num_slots} slots, "
+                f"input ring {cap} frames); out 1..2, in 0..2, slots 1..{native.MAX_SLOTS}"
+            )
+        self._m = ptr
+        self._closed = False
+        # Freed only when this object is collected: a thread still reading a counter after close()
+        # reads valid memory, and the stream (closed first) can no longer run the callback.
+        weakref.finalize(self, self.lib.dh_mixer_free, ptr)
+        self.out_channels, self.in_channels = out_channels, in_channels
+        self.sample_rate, self.num_slots = sample_rate, num_slots
+        self.input_capacity = cap
+        self._lock = threading.Lock()
+        self._cmd = self.ffi.new("dh_command *")
+        self._sent = 0  # commands pushed so far; the callback reports how many it has applied
+        self._clips: dict[int, np.ndarray] = {}  # clip id -> buffer the audio thread may read
+        self._free = list(range(native.MAX_CLIPS - 1, -1, -1))
+        # (command tag, state) of the latest state-changing command per slot, until the callback applies it
+        self._slot_pending: list[tuple[int, str]] = [(0, "empty")] * native.MAX_SLOTS
+        self._play_pending = 0
+
+    # -- plumbing --------------------------------------------------------------------
+    @property
+    def callback_ptr(self) -> int:
+        return int(self.ffi.cast("uintptr_t", self.lib.dh_callback))
+
+    @property
+    def userdata_ptr(self) -> int:
+        return int(self.ffi.cast("uintptr_t", self._p))
+
+    def _send(
+        self,
+        kind: int,
+        *,
+        slot: int = 0,
+        clip: int = -1,
+        data: np.ndarray | None = None,
+        mode: int = 0,
+        choke: int = 0,
+        gain_l: float = 1.0,
+        gain_r: float = 1.0,
+        value: float = 0.0,
+    ) -> int:
+        """Push one command; returns its tag (1-based command number). Caller holds _lock."""
+        c = self._cmd
+        c.type, c.slot, c.clip, c.mode, c.choke = kind, slot, clip, mode, choke
+        c.gain_l, c.gain_r, c.value = gain_l, gain_r, value
+        if data is not None:
+            c.data = self.ffi.cast("const float *", self.ffi.from_buffer(data))
+            c.frames = data.shape[0]
+        else:
+            c.data, c.frames = self.ffi.NULL, 0
+        c.tag = self._sent + 1
+        if not self.lib.dh_push(self._p, c):
+            raise AudioBusyError("audio: the command queue is full; the audio stream is not running")
+        self._sent += 1
+        return self._sent
+
+    def _reclaim(self) -> None:
+        """Release buffers the audio thread no longer reads. Caller holds _lock."""
+        while (cid := self.lib.dh_pop_retired(self._p)) >= 0:
+            self._clips.pop(cid, None)
+            self._free.append(cid)
+
+    def _new_clip(self, data: np.ndarray) -> int:
+        self._reclaim()
+        if not self._free:
+            raise AudioBusyError("audio: too many clips waiting for the audio thread to let go; try again")
+        cid = self._free.pop()
+        self._clips[cid] = data
+        return cid
+
+    @property
+    def _p(self):
+        """The C state; a closed mixer refuses every call instead of touching freed memory."""
+        if self._closed:
+            raise AudioBusyError("audio: the audio stream is closed")
+        return self._m
+
+    def _done(self, tag: int) -> bool:
+        return self.lib.dh_commands_done(self._p) >= tag
+
+    # -- slots ---------------------------------------------------------------------
+    def assign(self, slot: int, frames: np.ndarray) -> None:
+        """frames: float32 C-contiguous (samples, out_channels), already at the stream rate."""
+        with self._lock:
+            cid = self._new_clip(frames)
+            try:
+                self._slot_pending[slot] = (self._send(CMD_ASSIGN, slot=slot, clip=cid, data=frames), "ready")
+            except AudioBusyError:
+                self._clips.pop(cid)
+                self._free.append(cid)
+                raise
+
+    def clear(self, slot: int) -> None:
+        with self._lock:
+            self._slot_pending[slot] = (self._send(CMD_CLEAR, slot=slot), "empty")
+            self._reclaim()
+
+    def slot_options(self, slot: int, gain_l: float, gain_r: float, mode: int, choke: int) -> None:
+        with self._lock:
+            self._send(CMD_SLOT_OPTIONS, slot=slot, gain_l=gain_l, gain_r=gain_r, mode=mode, choke=choke)
+
+    def trigger(self, slot: int, gain: float) -> int:
+        with self._lock:
+            tag = self._send(CMD_TRIGGER, slot=slot, value=gain)
+            self._slot_pending[slot] = (tag, "playing")
+            return tag
+
+    def stop_slot(self, slot: int) -> None:
+        with self._lock:
+            self._slot_pending[slot] = (self._send(CMD_STOP_SLOT, slot=slot), "ready")
+
+    def release(self, slot: int) -> None:
+        with self._lock:
+            self._send(CMD_RELEASE, slot=slot)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            self._send(CMD_STOP_ALL)
+
+    def set_grid(self, frames: float) -> None:
+        with self._lock:
+            self._send(CMD_GRID, value=frames)
+
+    def set_voice_limit(self, voices: int) -> None:
+        with self._lock:
+            self._send(CMD_VOICE_LIMIT, value=float(voices))
+
+    def slot_state(self, slot: int) -> str:
+        tag, state = self._slot_pending[slot]
+        if not self._done(tag):  # what the audio thread is about to do counts already
+            return state
+        return SLOT_STATES[self.lib.dh_slot_state(self._p, slot)]
+
+    def slot_start(self, slot: int) -> SlotStart:
+        lib, m = self.lib, self._p
+        tag = lib.dh_slot_start_tag(m, slot)
+        return SlotStart(
+            tag,
+            lib.dh_slot_start_frame(m, slot),
+            lib.dh_slot_start_time(m, slot),
+            lib.dh_slot_start_dac(m, slot),
+        )
+
+    # -- player ----------------------------------------------------------------------
+    def play(self, frames: np.ndarray) -> None:
+        with self._lock:
+            cid = self._new_clip(frames)
+            self._play_pending = self._send(CMD_PLAY, clip=cid, data=frames)
+
+    def stop_player(self) -> None:
+        with self._lock:
+            self._send(CMD_STOP_PLAYER)
+            self._play_pending = 0
+
+    def player_active(self) -> bool:
+        return bool(self.lib.dh_player_active(self._p)) or not self._done(self._play_pending)
+
+    def player_position(self) -> int:
+        return 0 if not self._done(self._play_pending) else int(self.lib.dh_player_pos(self._p))
+
+    # -- input -----------------------------------------------------------------------
+    def input_written(self) -> int:
+        return int(self.lib.dh_input_written(self._p))
+
+    def read_input(self, start: int, frames: int) -> np.ndarray | None:
+        """(frames, in_channels) captured input from absolute frame start; None if not all there yet."""
+        out = np.empty((frames, self.in_channels), dtype=np.float32)
+        got = self.lib.dh_input_read(
+            self._p, start, self.ffi.cast("float *", self.ffi.from_buffer(out)), frames
+        )
+        if got < 0:
+            raise AudioBusyError("audio: the recording was overwritten before it could be read")
+        return out if got == frames else None
+
+    def meter(self, frames: int) -> tuple[float, float] | None:
+        """(peak, mean square) of the newest input covering `frames`; None before any input."""
+        pk = self.ffi.new("float *")
+        ms = self.ffi.new("float *")
+        if not self.lib.dh_meter(self._p, frames, pk, ms):
+            return None
+        return float(pk[0]), float(ms[0])
+
+    # -- stats -----------------------------------------------------------------------
+    def stat(self, name: str) -> int:
+        return int(getattr(self.lib, f"dh_{name}")(self._p))
+
+    def stream_times(self) -> tuple[float, float]:
+        """(callback time, DAC time) of the latest block, in stream seconds."""
+        return float(self.lib.dh_last_time(self._p)), float(self.lib.dh_last_dac(self._p))
+
+    def close(self) -> None:
+        """Refuse further calls; only once the stream is closed (the callback can no longer run)."""
+        with self._lock:
+            self._closed = True

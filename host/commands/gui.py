@@ -1,0 +1,37 @@
+"""`diffhost gui` (and `diffhost` with no command): the desktop window."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gui", help="open the desktop window (the default command)")
+    p.add_argument("--renders-dir", type=Path, default=Path("renders"), help="where renders are saved")
+    p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--osc-port", type=int, default=12000, help="OSC listen port on 127.0.0.1")
+    p.add_argument("--no-osc", action="store_true", help="do not start the OSC server")
+    p.add_argument("--no-audio", action="store_true", help="run without an audio device")
+    p.add_argument(
+        "--library", type=Path, default=None, help="render library folder (default: user data dir)"
+    )
+    p.add_argument("--settings", type=Path, default=None, help="keep window settings in this .ini file")
+    p.add_argument("--quit-after", type=int, default=None, metavar="MS", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gui.app import main  # Qt is imported only when the window is wanted
+
+    return main(
+        renders_dir=args.renders_dir,
+        model=args.model,
+        device=args.device,
+        audio=not args.no_audio,
+        osc_port=None if args.no_osc else args.osc_port,
+        settings_path=args.settings,
+        library_dir=args.library,
+        quit_after_ms=args.quit_after,
+    )

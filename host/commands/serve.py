@@ -1,0 +1,206 @@
+"""`diffhost serve`: engine + session + host audio + OSC server, headless (stage rig, second machine)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the OSC server headless (engine, audio, OSC)",
+        description="Listen for OSC (see docs/osc.md) and render, play slots and answer until Ctrl-C.",
+    )
+    p.add_argument("--port", type=int, default=12000, help="UDP port to listen on (default 12000)")
+    p.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        help="address to listen on; 127.0.0.1 (default) is this machine only, others need --allow",
+    )
+    p.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="client address or network allowed to send (repeatable), e.g. 192.168.1.20 or 192.168.1.0/24",
+    )
+    p.add_argument("--reply-port", type=int, default=12001, help="port /diffhost/subscribe uses by default")
+    p.add_argument(
+        "--subscribe",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a listener that gets every event from the start (repeatable)",
+    )
+    p.add_argument("--renders", type=Path, default=Path("renders"), help="renders folder (default ./renders)")
+    p.add_argument(
+        "--audio-dir",
+        type=Path,
+        default=None,
+        help="a folder of your audio that messages may load seed clips and slots from (default: ~/Music)",
+    )
+    p.add_argument(
+        "--allow-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="another folder messages may read audio from (repeatable)",
+    )
+    p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
+    p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda or mps")
+    p.add_argument("--max-queue", type=int, default=16, help="renders that may wait (default 16)")
+    p.add_argument(
+        "--no-audio", action="store_true", help="run without an audio device (no slots, no recording)"
+    )
+    p.add_argument("--output", default=None, help="audio output device (name or index)")
+    p.add_argument("--input", default=None, help="audio input device (name or index)")
+    p.add_argument("--sample-rate", type=int, default=48000, help="audio device sample rate")
+    p.add_argument("--block-size", type=int, default=128, help="audio block size in frames")
+    p.add_argument("--slots", type=int, default=16, help="number of live slots")
+    p.set_defaults(func=run)
+
+
+def parse_listener(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"subscribe: {text!r} is not HOST:PORT (e.g. 127.0.0.1:12001)")
+    return host.strip("[]"), int(port)
+
+
+def open_audio(args: argparse.Namespace) -> tuple[Any, str]:
+    """The host audio, or None and why not (serve still runs: slot messages then say so)."""
+    if args.no_audio:
+        return None, "off (--no-audio)"
+    try:
+        from host.audio import open_host_audio
+    except ImportError:
+        return None, "not available in this build"
+    try:
+        audio = open_host_audio(
+            output=_device(args.output),
+            input=_device(args.input),
+            sample_rate=args.sample_rate,
+            block_size=args.block_size,
+            slots=args.slots,
+        )
+    except (ValueError, OSError) as exc:
+        return None, f"not opened ({exc})"
+    return audio, f"{args.sample_rate} Hz, {args.block_size}-frame blocks, {args.slots} slots"
+
+
+def _device(value: str | None) -> str | int | None:
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _optional_components(renders: Path) -> dict[str, Any]:
+    """Preset store and render library when this build has them (built in parallel)."""
+    found: dict[str, Any] = {}
+    try:
+        from host.presets import PresetStore
+
+        found["presets"] = PresetStore()
+    except (ImportError, TypeError, ValueError, OSError):
+        pass
+    try:
+        from host.library import RenderLibrary
+
+        found["library"] = RenderLibrary(renders / "library.sqlite", renders / ".trash")
+    except (ImportError, TypeError, ValueError, OSError):
+        pass
+    return found
+
+
+def _user_music_dir() -> Path | None:
+    try:
+        import platformdirs
+
+        music = Path(platformdirs.user_music_dir())
+    except Exception:
+        music = Path.home() / "Music"
+    return music if music.is_dir() else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.engine import Engine
+    from host.session import Session
+    from osc.access import AccessList
+    from osc.server import OscConfig, OscServer
+
+    listeners = tuple(parse_listener(s) for s in args.subscribe)
+    audio_dir = args.audio_dir if args.audio_dir is not None else _user_music_dir()
+    folders = tuple(p for p in ([audio_dir] if audio_dir else []) + list(args.allow_dir))
+    for folder in folders:
+        if not folder.expanduser().is_dir():
+            raise ValueError(f"allowed folder {folder} does not exist")
+    config = OscConfig(
+        host=args.bind,
+        port=args.port,
+        reply_port=args.reply_port,
+        allow=tuple(args.allow),
+        folders=folders,
+        listeners=listeners,
+    )
+    AccessList(config.host, config.allow)  # refuse an open bind without an allow-list before loading anything
+    if args.max_queue < 1:
+        raise ValueError(f"max-queue: {args.max_queue} is out of range; valid is 1 or more")
+
+    audio, audio_note = open_audio(args)
+    engine = Engine(device=args.device, max_queue=args.max_queue).start()
+    session = server = None
+    try:
+        session = Session(
+            engine,
+            renders_dir=args.renders,
+            model=args.model,
+            audio=audio,
+            **_optional_components(args.renders),
+        )
+        server = OscServer(
+            session, config
+        ).start()  # bind first: a taken port fails in a second, not after a load
+        print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
+        engine.load(args.model)  # fail now, not on the first render
+        host, port = server.address
+        print(f"diffhost OSC listening on {host}:{port}", file=sys.stderr)
+        print(f"  renders: {session.renders_dir}", file=sys.stderr)
+        print(f"  readable folders: {server.paths.describe()}", file=sys.stderr)
+        print(f"  audio: {audio_note}", file=sys.stderr)
+        if config.allow:
+            print(f"  allowed clients: this machine, {', '.join(config.allow)}", file=sys.stderr)
+        print("Ctrl-C stops.", file=sys.stderr, flush=True)
+        _wait_for_signal()
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        if server is not None:
+            server.stop()
+            s = server.stats
+            print(
+                f"served {s.messages} messages ({s.errors} answered with errors, "
+                f"{s.ignored} datagrams from clients not allowed ignored)",
+                file=sys.stderr,
+            )
+        if session is not None:
+            session.close()
+        engine.stop()
+        if audio is not None:
+            audio.close()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,128 @@
+"""Session events -> OSC messages for subscribers (and for the client that asked for a job).
+
+A thread drains the session's event queue. Job events go to every subscriber
+and to the job's origin (carried in the engine Job tag, so there is no race
+in learning who asked); the origin's "accepted" is sent by the render handler
+itself, and a shared lock keeps it ahead of everything else about the job. Progress is coalesced: at most
+one message per denoising step, and only the newest when the network falls
+behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from osc import messages as out
+from osc.dispatcher import Address, Reply
+from osc.handlers import parse_origin
+from osc.subscribers import Subscribers
+
+log = logging.getLogger(__name__)
+JOB_EVENTS = frozenset({"accepted", "progress", "done", "cancelled", "error"})
+BATCH = 256
+_WAKE = object()  # put into our own queue by stop() so the thread ends at once
+
+
+def translate(event: Any) -> bytes | None:
+    """One SessionEvent as an OSC message (None for events OSC does not carry)."""
+    kind = event.kind
+    if kind == "accepted":
+        return out.encode(out.JOB_ACCEPTED, event.job_id)
+    if kind == "progress":
+        return out.encode(out.JOB_PROGRESS, event.job_id, float(event.progress))
+    if kind == "done":
+        paths = [str(p) for p in event.paths]
+        if not paths:
+            return out.encode(out.JOB_ERROR, event.job_id, "render finished but no file was written")
+        # Variations beyond the first follow as extra paths, so v1 readers of 4 args still work.
+        return out.encode(
+            out.JOB_DONE, event.job_id, paths[0], float(event.length_s), int(event.sample_rate), *paths[1:]
+        )
+    if kind == "cancelled":
+        return out.encode(out.JOB_CANCELLED, event.job_id)
+    if kind == "error":
+        return out.encode(out.JOB_ERROR, event.job_id, event.message or "render failed")
+    if kind == "param":
+        return out.encode(out.PARAM, event.name, out.param_value(event.name, event.value))
+    if kind == "seed":
+        return out.encode(out.SEED, float(event.value or 0.0))
+    if kind == "slot" and event.name.isdigit():
+        return out.encode(out.slot_state_address(int(event.name)), str(event.value))
+    if kind == "message" and event.name == "preset":
+        return out.encode(out.PRESET_LOADED, str(event.value))
+    return None
+
+
+def coalesce(batch: list[Any]) -> list[Any]:
+    """Drop progress events that a later progress event of the same job supersedes."""
+    latest: dict[int, int] = {}
+    for i, ev in enumerate(batch):
+        if ev.kind == "progress":
+            latest[ev.job_id] = i
+    return [ev for i, ev in enumerate(batch) if ev.kind != "progress" or latest[ev.job_id] == i]
+
+
+class EventForwarder:
+    def __init__(
+        self,
+        session: Any,
+        subscribers: Subscribers,
+        send: Callable[[Address, bytes], None],
+        order: threading.Lock | None = None,
+    ):
+        self._order = order or threading.Lock()
+        self._session = session
+        self._subscribers = subscribers
+        self._send = send
+        self._queue: queue.Queue = session.subscribe(maxsize=4096)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="diffhost-osc-replies", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_WAKE)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._session.unsubscribe(self._queue)
+
+    def replies_for(self, event: Any) -> list[Reply]:
+        dests = list(self._subscribers.snapshot())
+        if event.kind in JOB_EVENTS and event.kind != "accepted":  # the handler answered "accepted"
+            origin = parse_origin(event.tag)
+            if origin is not None and origin not in dests:
+                dests.append(origin)
+        if not dests:
+            return []
+        message = translate(event)
+        return [] if message is None else [(d, message) for d in dests]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                batch = [self._queue.get(timeout=0.5)]
+            except queue.Empty:
+                continue
+            if self._stop.is_set():
+                return
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for event in coalesce([e for e in batch if e is not _WAKE]):
+                try:
+                    with self._order:
+                        for dest, message in self.replies_for(event):
+                            self._send(dest, message)
+                except Exception:  # one bad event must not silence every later one
+                    log.exception("could not forward session event %r", event)

@@ -1,0 +1,48 @@
+"""Listeners that get every session event (AbletonOSC style: a fixed host and port)."""
+
+from __future__ import annotations
+
+import threading
+
+Address = tuple[str, int]
+
+
+class SubscriberLimitError(ValueError):
+    pass
+
+
+class Subscribers:
+    """A bounded, thread-safe set of (host, port) listeners."""
+
+    def __init__(self, limit: int = 32):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._items: tuple[Address, ...] = ()  # replaced, never mutated: readers need no lock
+
+    def add(self, address: Address) -> bool:
+        """Add a listener; False if it was already there."""
+        with self._lock:
+            if address in self._items:
+                return False
+            if len(self._items) >= self.limit:
+                raise SubscriberLimitError(
+                    f"subscribe: {self.limit} listeners already subscribed; unsubscribe one first"
+                )
+            self._items = (*self._items, address)
+            return True
+
+    def remove(self, host: str, port: int | None = None) -> list[Address]:
+        """Remove listeners of host (one port, or all of them); returns what was removed."""
+        with self._lock:
+            gone = [a for a in self._items if a[0] == host and (port is None or a[1] == port)]
+            self._items = tuple(a for a in self._items if a not in gone)
+            return gone
+
+    def snapshot(self) -> tuple[Address, ...]:
+        return self._items
+
+    def __contains__(self, address: object) -> bool:
+        return address in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,182 @@
+"""Make docs/screenshot.png from the real window after real renders (under Xvfb).
+
+    python scripts/screenshot.py [-o docs/screenshot.png]
+
+Without a display it re-runs itself under xvfb-run (Debian xvfb) with Qt's xcb
+platform, renders a few one-shots with the embedded default model through the
+window's own Render path, and grabs the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PROMPTS = [
+    "punchy analog kick",
+    "tight snare, bright",
+    "closed hihat, short",
+    "808 bass, dirty",
+    "pad swell, wide",
+]
+SIZE = (1600, 960)
+
+
+def under_xvfb(argv: list[str]) -> int:
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        print("screenshot: needs a display or xvfb-run (Debian package xvfb)", file=sys.stderr)
+        return 2
+    env = {**os.environ, "DIFFHOST_SCREENSHOT_XVFB": "1", "QT_QPA_PLATFORM": "xcb"}
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {SIZE[0] + 40}x{SIZE[1] + 80}x24", sys.executable, *argv]
+    return subprocess.call(cmd, env=env)
+
+
+def start_jack_audio() -> tuple[object, object] | tuple[None, None]:
+    """A private JACK server (dummy driver) and real HostAudio on it, so the pads are live.
+
+    Returns (audio, jackd process), or (None, None) where JACK or host.audio is not available.
+    """
+    jackd = shutil.which("jackd")
+    try:
+        import host.audio as host_audio
+        import jack
+    except (ImportError, OSError):
+        return None, None
+    if jackd is None:
+        return None, None
+    name = f"diffhost-shot-{os.getpid()}"
+    proc = subprocess.Popen(
+        [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "1024"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"},
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            jack.Client("diffhost-shot-probe", servername=name, no_start_server=True).close()
+            break
+        except jack.JackError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        return None, None
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    host_audio.rescan_devices()
+    try:
+        return host_audio.open_host_audio(output="JACK", input=False, block_size=1024), proc
+    except ValueError:
+        proc.kill()
+        return None, None
+
+
+def free_port(preferred: int = 12000) -> int:
+    for port in (preferred, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                return sock.getsockname()[1]
+            except OSError:
+                continue
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "screenshot.png")
+    args = ap.parse_args()
+    if not os.environ.get("DISPLAY") and not os.environ.get("DIFFHOST_SCREENSHOT_XVFB"):
+        return under_xvfb([str(Path(__file__).resolve()), *sys.argv[1:]])
+
+    from PyQt6.QtCore import QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from gui.app import build_runtime, run
+
+    app = QApplication(sys.argv[:1])
+    tmp = Path(tempfile.mkdtemp(prefix="diffhost-shot-"))
+    runtime = build_runtime(renders_dir=tmp / "renders", library_dir=tmp, osc_port=free_port(), audio=False)
+    audio, jackd = start_jack_audio()
+    if audio is not None:
+        runtime.session.audio = audio
+        runtime.unavailable.pop("audio", None)
+    else:
+        runtime.unavailable["audio"] = "no audio device on the screenshot machine"
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    queue = list(PROMPTS)
+    status = {"rc": 1}
+
+    def next_render(window) -> None:
+        if window.jobs or window.tasks.pending:
+            QTimer.singleShot(50, lambda: next_render(window))
+            return
+        if not queue:
+            QTimer.singleShot(300, lambda: finish(window))
+            return
+        prompt = queue.pop(0)
+        window.params.prompt.setText(prompt)
+        window.params.length.setValue(3.0 if "pad" in prompt else 1.0)
+        if window.render() is None:
+            print(f"screenshot: render refused: {window.status_message.text()}", file=sys.stderr)
+            window.close()
+            return
+        QTimer.singleShot(50, lambda: next_render(window))
+
+    def finish(window) -> None:
+        """Pads get the renders, the first take becomes the seed clip; one pad plays as we shoot."""
+        paths = [row.path for row in reversed(window.history.rows)]
+        if window.session.audio is not None:
+            for slot, path in enumerate(paths):
+                window.pad_control.assign(slot, path)
+        if paths:
+            window.load_seed(paths[0])
+        QTimer.singleShot(800, lambda: trigger(window))
+
+    def trigger(window) -> None:
+        if window.session.audio is not None:
+            window.pad_control.trigger(1)
+        QTimer.singleShot(150, lambda: shoot(window))
+
+    def shoot(window) -> None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        if window.grab().save(str(args.output)):
+            status["rc"] = 0
+            print(f"screenshot: wrote {args.output} ({window.width()}x{window.height()})")
+        window.close()
+
+    def ready(window) -> None:
+        window.resize(*SIZE)
+        window.autoplay.setChecked(False)
+        for name in ("HighpassFilter", "Compressor", "Reverb"):
+            window.effects.add_effect(name)
+        window.params.temperature.setValue(0.8)
+        next_render(window)
+
+    try:
+        run(runtime, settings, on_ready=ready)
+    finally:
+        runtime.close()
+        if jackd is not None:
+            import sounddevice as sd
+
+            sd._terminate()  # PortAudio's JACK client goes before its server
+            jackd.terminate()
+            jackd.wait(timeout=10)
+        del app
+    return status["rc"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""A JACK test peer in its own process: plays known signals into diffhost's inputs and records
+diffhost's outputs, each block stamped with JACK's frame clock.
+
+It runs apart from pytest so its Python process callback never waits for the GIL held by
+the test thread (that made it miss JACK cycles on a loaded machine). Line protocol on
+stdin/stdout; arrays travel as .npy files:
+
+    connect CLIENT    -> ok              (source -> CLIENT's inputs, CLIENT's outputs -> capture)
+    play PATH         -> started FRAME   (JACK frame of the signal's first sample)
+    start             -> ok              (capture armed and running)
+    stop PATH         -> FIRST_FRAME     (capture saved to PATH; or "error ...")
+    quit
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import time
+
+import jack
+import numpy as np
+
+BLOCK = 128
+CAPTURE_S = 15.0
+
+
+class Peer:
+    def __init__(self, server: str):
+        # Two clients, so the graph source -> diffhost -> capture has no loop (a loop costs a cycle).
+        self.source = jack.Client("dh-source", servername=server, no_start_server=True)
+        self.client = jack.Client("dh-capture", servername=server, no_start_server=True)
+        self.outs = [self.source.outports.register(f"out_{i}") for i in range(2)]
+        self.ins = [self.client.inports.register(f"in_{i}") for i in range(2)]
+        rate = self.client.samplerate
+        blocks = int(CAPTURE_S * rate / self.client.blocksize)
+        self.data = np.zeros((2, blocks, self.client.blocksize), dtype=np.float32)
+        self.stamps = np.full(blocks, -1, dtype=np.int64)
+        self.n = 0
+        self.arm = False
+        self.running = False
+        self.signal: np.ndarray | None = None
+        self.pos = 0
+        self.start_frame = -1
+        self.started = threading.Event()
+        self.source.set_process_callback(self.play_block)
+        self.client.set_process_callback(self.capture_block)
+        self.source.activate()
+        self.client.activate()
+
+    def play_block(self, frames: int) -> None:
+        sig = self.signal
+        for c, port in enumerate(self.outs):
+            buf = port.get_array()
+            buf[:] = 0.0
+            if sig is not None and self.pos < sig.shape[1]:
+                chunk = sig[c % sig.shape[0], self.pos : self.pos + frames]
+                buf[: chunk.shape[0]] = chunk
+        if sig is not None:
+            if self.pos == 0:
+                self.start_frame = self.source.last_frame_time
+                self.started.set()
+            self.pos += frames
+
+    def capture_block(self, frames: int) -> None:
+        if self.arm:  # (re)start here, so only this thread moves the capture index
+            self.arm = False
+            self.n = 0
+            self.running = True
+        if self.running and self.n < self.stamps.shape[0]:
+            i = self.n
+            for c, port in enumerate(self.ins):
+                self.data[c, i] = port.get_array()
+            self.stamps[i] = self.client.last_frame_time
+            self.n = i + 1
+
+    def connect(self, name: str) -> None:
+        def ports(**kind: bool) -> list[str]:
+            found = [p.name for p in self.client.get_ports(f"^{name}:", is_audio=True, **kind)]
+            return sorted(found, key=lambda n: int(n.rsplit("_", 1)[1]))
+
+        for port, target in zip(self.outs, ports(is_input=True), strict=False):
+            self.source.connect(port, target)
+        for src, port in zip(ports(is_output=True), self.ins, strict=False):
+            self.client.connect(src, port)
+
+    def play(self, path: str) -> int:
+        self.started.clear()
+        self.pos = 0
+        self.signal = np.atleast_2d(np.load(path)).astype(np.float32)
+        if not self.started.wait(5):
+            raise RuntimeError("the JACK peer's process callback did not run")
+        return self.start_frame
+
+    def start(self) -> None:
+        self.running = False
+        self.stamps[:] = -1
+        self.arm = True
+        deadline = time.monotonic() + 5
+        while self.arm:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the JACK peer's capture did not start")
+            time.sleep(0.001)
+
+    def stop(self, path: str) -> int:
+        self.running = False
+        n = self.n
+        if n == 0:
+            raise RuntimeError("nothing captured")
+        # JACK2 may run a client's process twice in the cycle its graph changed: same stamp, same data
+        keep = np.flatnonzero(np.diff(self.stamps[:n], prepend=-1) != 0)
+        stamps = self.stamps[keep]
+        gaps = np.flatnonzero(np.diff(stamps) != self.client.blocksize)
+        if gaps.size:
+            raise RuntimeError(
+                f"glitch: capture is not contiguous: JACK skipped this peer after block {gaps[:5]} of {stamps.size}"
+                f" (gap {np.diff(stamps)[gaps[:5]]} frames)"
+            )
+        np.save(path, self.data[:, keep].reshape(2, -1))
+        return int(stamps[0])
+
+
+def main() -> None:
+    gc.disable()  # a collection inside a process callback can take longer than a 2.7 ms cycle
+    peer = Peer(sys.argv[1])
+    print("ready", flush=True)
+    for line in sys.stdin:
+        cmd, _, arg = line.strip().partition(" ")
+        try:
+            if cmd == "quit":
+                break
+            if cmd == "connect":
+                peer.connect(arg)
+                reply = "ok"
+            elif cmd == "play":
+                reply = f"started {peer.play(arg)}"
+            elif cmd == "start":
+                peer.start()
+                reply = "ok"
+            elif cmd == "stop":
+                reply = str(peer.stop(arg))
+            else:
+                reply = f"error unknown command {cmd!r}"
+        except Exception as exc:  # reported to the test, which fails with it
+            reply = f"error {exc}"
+        print(reply, flush=True)
+    for client in (peer.source, peer.client):
+        client.deactivate()
+        client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The real-time rule, checked on the compiled callback: no allocation, no locks, no I/O.
+
+Walks the machine code of dh_callback and every local function it reaches (objdump), and
+lists the external functions it can call. Only pure memory/math helpers are allowed; a
+malloc, free, printf, pthread_mutex_lock or write anywhere on that path fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from host.audio import native
+
+ALLOWED = {"memset", "memcpy", "memmove", "llround", "ceil", "fabsf", "lround"}
+
+
+def _functions(so: str) -> dict[str, list[str]]:
+    """function name -> the symbols its calls and jumps refer to."""
+    text = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", so], capture_output=True, text=True, check=True
+    ).stdout
+    funcs: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        head = re.match(r"^[0-9a-f]+ <([^>]+)>:$", line)
+        if head:
+            current = head.group(1)
+            funcs[current] = []
+            continue
+        target = re.search(r"\b(?:call|jmp)\w*\s+[0-9a-f]+ <([^>+]+)>", line)
+        if current and target and target.group(1) != current:
+            funcs[current].append(target.group(1))
+    return funcs
+
+
+def test_the_callback_reaches_no_allocation_lock_or_io():
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump (binutils) is not installed")
+    native.load()  # builds the library if needed
+    so = str(next(native.cache_dir().joinpath("native").glob(f"dh_mixer-{native.source_digest()}.so")))
+    funcs = _functions(so)
+    assert "dh_callback" in funcs
+    seen, todo, external = set(), ["dh_callback"], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for target in funcs.get(name, []):
+            if target.endswith("@plt"):
+                external.add(target.removesuffix("@plt"))
+            elif target in funcs:
+                todo.append(target)
+            else:
+                external.add(target)
+    assert external <= ALLOWED, f"the audio callback can call {sorted(external - ALLOWED)}"
+    # and the check can fail: the constructor, off the audio thread, does allocate
+    assert "calloc@plt" in funcs["dh_mixer_new"]

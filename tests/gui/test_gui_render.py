@@ -1,0 +1,128 @@
+"""Render from the window with the embedded default model: waveform, file, history; cancel; errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import soundfile as sf
+from PyQt6.QtCore import Qt
+
+
+def _done(window):
+    return not window.jobs and window.current is not None
+
+
+def test_click_render_shows_waveform_file_and_history_row(qtbot, window):
+    window.params.prompt.setText("punchy analog kick")
+    window.params.length.setValue(0.5)
+    qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
+    assert window.jobs, "clicking Render queued nothing"
+    qtbot.waitUntil(lambda: _done(window), timeout=30000)
+
+    files = sorted(window.session.renders_dir.glob("*.wav"))
+    assert len(files) == 1
+    path = files[0]
+    assert window.current.path == path
+    audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    assert sr == 44100 and audio.shape[0] == 22050
+    # The waveform shows this file: its envelope spans the file's true peaks, and is not silence.
+    x, y = window.waveform.curve.getData()
+    assert len(x) > 100
+    assert np.isclose(x.max(), 0.5, atol=0.01)
+    assert np.isclose(np.max(np.abs(y)), np.max(np.abs(audio.mean(axis=1))), rtol=1e-4)
+    assert np.max(np.abs(y)) > 0.05
+    assert window.waveform.image.image is not None and window.waveform.image.image.shape[1] == 257
+    # The seed it used is shown, and matches the sidecar that reproduces it.
+    sidecar = json.loads(path.with_name(path.name + ".json").read_text())
+    assert window.params.seed.text() == str(sidecar["params"]["seed"])
+    # A history row for it, carrying the file for drag-out.
+    qtbot.waitUntil(lambda: window.history.table.rowCount() == 1, timeout=5000)
+    assert window.history.table.item(0, 1).text() == "punchy analog kick"
+    mime = window.history.table.mimeData([window.history.table.item(0, 1)])
+    assert [u.toLocalFile() for u in mime.urls()] == [str(path)]
+    assert window.progress.value() == 1000
+
+
+def test_ctrl_r_renders_with_locked_seed_reproducibly(qtbot, window):
+    window.params.prompt.setText("tight snare")
+    window.params.length.setValue(0.25)
+    window.params.seed.setText("1234")
+    window.params.lock.setChecked(True)
+    for target in (window.params.prompt, window):  # from the prompt field too, while typing
+        qtbot.keyClick(target, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+        assert window.jobs
+        qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
+    files = sorted(window.session.renders_dir.glob("*.wav"))
+    assert len(files) == 2
+    a, b = (sf.read(f, dtype="float32")[0] for f in files)
+    assert np.array_equal(a, b), "the same locked seed must give identical audio"
+    assert "s1234" in files[0].name
+
+
+def test_escape_cancels_a_running_render(qtbot, window):
+    window.params.prompt.setText("pad swell")
+    window.params.length.setValue(4.0)
+    window.params.steps.setValue(1000)  # long enough to be mid-render when Esc arrives
+    qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: 0 < window.progress.value() < 1000, timeout=30000)
+    assert window.cancel_button.isEnabled()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
+    assert window.progress.format() == "cancelled"
+    assert "cancelled" in window.status_message.text()
+    assert not list(window.session.renders_dir.glob("*.wav"))
+    assert not window.cancel_button.isEnabled()
+
+
+def test_render_error_goes_to_status_bar_and_app_carries_on(qtbot, window):
+    window.params.prompt.setText("riser")
+    window.params.length.setValue(120.0)  # beyond the default model's range
+    qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
+    text = window.status_message.text()
+    assert text.startswith("Render failed: length: 120") and "valid is" in text
+    assert window.progress.format() == "failed"
+    # and the next render works
+    window.params.length.setValue(0.25)
+    qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _done(window), timeout=30000)
+    assert len(list(window.session.renders_dir.glob("*.wav"))) == 1
+
+
+def test_bad_value_from_a_field_is_refused_with_its_range(qtbot, window):
+    window.session.set_param("length", 1.0)
+    window.params.changed.emit("temperature", 9.0)
+    assert window.status_message.text() == "Parameter: temperature: 9.0 is out of range; valid is 0.0..4.0"
+    assert window.session.params.temperature != 9.0
+
+
+def test_space_plays_the_render_with_a_moving_playhead(qtbot, host_audio, session, settings):
+    from gui.main_window import MainWindow
+
+    session.audio = host_audio
+    w = MainWindow(session, settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    try:
+        w.autoplay.setChecked(False)
+        w.params.prompt.setText("pad swell")
+        w.params.length.setValue(2.0)
+        w.render()
+        qtbot.waitUntil(lambda: _done(w), timeout=30000)
+        w.render_button.setFocus()
+        qtbot.keyClick(w, Qt.Key.Key_Space)
+        qtbot.waitUntil(host_audio.is_playing, timeout=2000)
+        qtbot.waitUntil(
+            lambda: w.waveform.playheads[0].isVisible() and w.waveform.playheads[0].value() > 0.2,
+            timeout=3000,
+        )
+        assert w.play_button.text() == "■ Stop"
+        qtbot.keyClick(w, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not host_audio.is_playing(), timeout=2000)
+        qtbot.waitUntil(lambda: w.play_button.text() == "▶ Play", timeout=2000)
+    finally:
+        w.close()
+        session.audio = None

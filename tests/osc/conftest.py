@@ -1,0 +1,48 @@
+"""Real components for OSC tests: an Engine with the embedded default model, a Session
+writing to a temp renders folder, an OscServer on an ephemeral loopback port, and
+clients talking real UDP to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.engine import Engine
+from host.session import Session
+from osc.client import DiffhostClient
+from osc.server import OscConfig, OscServer
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> dict[str, Path]:
+    d = {"renders": tmp_path / "renders", "audio": tmp_path / "audio", "outside": tmp_path / "outside"}
+    for p in d.values():
+        p.mkdir()
+    return d
+
+
+@pytest.fixture(scope="session")
+def engine():
+    """One engine for the whole run: the default model loads once (on the first render)."""
+    with Engine(device="cpu", max_queue=8) as e:
+        yield e
+
+
+@pytest.fixture
+def session(engine, dirs):
+    s = Session(engine, renders_dir=dirs["renders"])
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def server(session, dirs):
+    with OscServer(session, OscConfig(port=0, folders=(dirs["audio"],))) as srv:
+        yield srv
+
+
+@pytest.fixture
+def client(server):
+    with DiffhostClient("127.0.0.1", server.address[1]) as c:
+        yield c

@@ -1,0 +1,75 @@
+"""The shipped REAPER script (daw/reaper/diffhost_render.lua) run by real Lua 5.4 against a real
+server: REAPER's own API is the only stand-in (tests/osc/reaper_harness.lua records the calls)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "daw" / "reaper" / "diffhost_render.lua"
+HARNESS = Path(__file__).with_name("reaper_harness.lua")
+LUA = shutil.which("lua5.4") or shutil.which("lua")
+
+pytestmark = pytest.mark.skipif(
+    LUA is None and not os.environ.get("DIFFHOST_REQUIRE_DEVICES"),
+    reason="needs Lua 5.4 (apt package lua5.4, installed by scripts/setup.sh)",
+)
+
+
+def run_script(track: str, cursor: float, port: int, tmp: Path, timeout_s: int = 60) -> list[list[str]]:
+    env = dict(
+        os.environ,
+        DIFFHOST_PYTHON=sys.executable,
+        DIFFHOST_OSC_PORT=str(port),
+        DIFFHOST_TIMEOUT_S=str(timeout_s),
+        HARNESS_RESOURCE=str(tmp),
+        PYTHONPATH=str(ROOT),
+    )
+    proc = subprocess.run(
+        [LUA or "lua5.4", str(HARNESS), str(SCRIPT), track, str(cursor)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [line.split("\t") for line in proc.stdout.splitlines()]
+
+
+def test_renders_from_track_name_and_inserts_at_the_cursor(server, session, tmp_path):
+    calls = run_script("punchy analog kick", 12.5, server.address[1], tmp_path)
+    names = [c[0] for c in calls]
+    assert names[0] == "EXEC" and calls[0][1] == "-2"  # REAPER does not wait for the client
+    assert ["SELECT", "TRACK"] in calls and ["COMMAND", "40914"] in calls and ["CURSOR", "12.5"] in calls
+    insert = next(c for c in calls if c[0] == "INSERT")
+    path = Path(insert[1])
+    assert insert[2] == "0" and path.is_file() and path.parent == session.renders_dir
+    assert "punchy-analog-kick" in path.name
+    assert names.index("CURSOR") < names.index("INSERT")
+    assert not list((tmp_path / "diffhost").iterdir())  # prompt and result files cleaned up
+
+
+def test_unnamed_track_asks_for_the_prompt(server, session, tmp_path):
+    calls = run_script("Track 3", 0.0, server.address[1], tmp_path)
+    assert calls[0][0] == "DIALOG"
+    insert = next(c for c in calls if c[0] == "INSERT")
+    assert "closed-hihat" in insert[1]
+
+
+def test_no_server_tells_the_user(tmp_path):
+    calls = run_script("tight snare", 0.0, 9, tmp_path, timeout_s=2)  # nothing listens on port 9
+    message = next(c for c in calls if c[0] == "MESSAGE")[1]
+    assert 'could not render "tight snare"' in message and "diffhost serve" in message
+    assert not [c for c in calls if c[0] == "INSERT"]
+
+
+def test_no_selected_track_tells_the_user(tmp_path):
+    calls = run_script("", 0.0, 9, tmp_path)
+    assert calls[0] == ["MESSAGE", "Select the track the sound should go on first."]

@@ -1,0 +1,98 @@
+"""End to end over real UDP with the embedded default model: render -> accepted, progress, done;
+the file and its sidecar exist and match what done said; cancel mid-render; subscribers see it all."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import soundfile as sf
+
+from osc.client import DiffhostClient
+
+
+def test_render_accepted_progress_done_file_and_sidecar(client, session):
+    progress: list[float] = []
+    res = client.render("punchy analog kick", 0.5, 7, on_progress=lambda job, f: progress.append(f))
+    assert res.ok, res.message
+    assert res.job >= 1
+    assert res.path is not None and res.path.is_absolute() and res.path.parent == session.renders_dir
+    info = sf.info(str(res.path))
+    assert info.samplerate == res.sample_rate == 44100
+    assert info.frames == 22050 and abs(res.length_s - 0.5) < 1e-9
+    side = json.loads(res.path.with_name(res.path.name + ".json").read_text())
+    assert side["params"]["prompt"] == "punchy analog kick" and side["params"]["seed"] == 7
+    steps = side["params"]["steps"]
+    assert 1 <= len(progress) <= steps  # at most one message per denoising step
+    assert progress == sorted(progress) and all(0.0 < f <= 1.0 for f in progress)
+    # The overrides applied to this render only; the session keeps its own prompt and length.
+    assert session.params.prompt is None and session.params.length == 1.0
+
+
+def test_render_uses_session_params_and_preset_errors_change_nothing(client, session):
+    client.request("/diffhost/param/set", "prompt", "closed hihat", expect="/diffhost/param")
+    client.request("/diffhost/param/set", "length", 0.25, expect="/diffhost/param")
+    res = client.render()  # everything from the session
+    assert res.ok, res.message
+    assert sf.info(str(res.path)).frames == round(0.25 * 44100)
+    assert "closed-hihat" in res.path.name
+
+
+def test_subscriber_sees_another_clients_job(server, client):
+    with DiffhostClient("127.0.0.1", server.address[1]) as listener:
+        listener.send("/diffhost/subscribe", listener.local_address[1])
+        listener.wait_for(lambda m: m[0] == "/diffhost/subscribed")
+        res = client.render("tight snare", 0.5, 3)
+        assert res.ok
+        kinds = []
+        while not kinds or kinds[-1] != "/diffhost/job/done":
+            addr, args = listener.wait_for(lambda m: m[0].startswith("/diffhost/job/"), timeout=10)
+            assert args[0] == res.job
+            kinds.append(addr)
+        assert kinds[0] == "/diffhost/job/accepted" and "/diffhost/job/progress" in kinds
+        assert args[1:4] == [str(res.path), res.length_s, res.sample_rate]
+
+
+def test_cancel_mid_render(client, session):
+    client.request("/diffhost/param/set", "steps", 1000, expect="/diffhost/param")
+    client.send("/diffhost/render", "pad swell", 1.0)
+    job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+    first = client.wait_for(lambda m: m[0] == "/diffhost/job/progress", timeout=30)[1]
+    assert first[0] == job and first[1] < 0.5
+    client.send("/diffhost/cancel", job)
+    addr, args = client.wait_for(
+        lambda m: m[0] in ("/diffhost/job/cancelled", "/diffhost/job/done", "/diffhost/job/error"), timeout=30
+    )
+    assert (addr, args) == ("/diffhost/job/cancelled", [job])
+    assert not list(session.renders_dir.iterdir())  # nothing written for a cancelled job
+    deadline = time.monotonic() + 5
+    while session.engine.pending() and time.monotonic() < deadline:  # the worker lets go of it
+        time.sleep(0.01)
+    client.send("/diffhost/cancel", job)  # it is gone now
+    assert (
+        client.wait_for(lambda m: m[0] == "/diffhost/error")[1][1] == f"job: {job} is not queued or running"
+    )
+
+
+def test_job_failure_carries_the_reason(client, session):
+    # Valid for a request (0.05..600 s) but longer than the default model makes (0.25..4 s):
+    # accepted, then failed on the worker with the model's reason.
+    res = client.render("riser", 10.0)
+    assert res.status == "error" and res.job >= 1
+    assert "length" in res.message and "diffhost-default" in res.message, res.message
+    assert not list(session.renders_dir.iterdir())
+
+
+def test_subscribed_sender_hears_its_job_once_and_in_order(client, session):
+    client.send("/diffhost/subscribe", client.local_address[1])
+    client.wait_for(lambda m: m[0] == "/diffhost/subscribed")
+    client.send("/diffhost/render", "rim", 0.5, 5)
+    seen = []
+    while not seen or seen[-1][0] != "/diffhost/job/done":
+        seen.append(client.wait_for(lambda m: m[0].startswith("/diffhost/job/"), timeout=30))
+    kinds = [k for k, _ in seen]
+    assert kinds[0] == "/diffhost/job/accepted" and kinds.count("/diffhost/job/accepted") == 1
+    assert set(kinds[1:-1]) == {"/diffhost/job/progress"}
+    with pytest.raises(TimeoutError):  # and nothing twice
+        client.wait_for(lambda m: m[0].startswith("/diffhost/job/"), timeout=0.3)

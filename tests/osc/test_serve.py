@@ -1,0 +1,82 @@
+"""`diffhost serve` as a user runs it: a real process, real UDP, Ctrl-C to stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from osc.client import DiffhostClient, OscTimeout
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "host.cli", "serve", *args],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_open_bind_without_allow_list_is_refused_before_anything_starts(tmp_path):
+    proc = serve("--bind", "0.0.0.0", "--no-audio", "--renders", str(tmp_path / "r"))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "diffhost: error: bind: listening on 0.0.0.0 lets other machines reach diffhost" in err
+    assert "--allow" in err and "Traceback" not in err
+
+
+def test_port_in_use_names_the_port(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        proc = serve("--port", str(port), "--no-audio", "--renders", str(tmp_path / "r"))
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err and "Traceback" not in err
+
+
+def test_serve_renders_over_osc_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    renders = tmp_path / "renders"
+    proc = serve("--port", str(port), "--no-audio", "--renders", str(renders))
+    try:
+        with DiffhostClient("127.0.0.1", port) as c:
+            deadline = time.monotonic() + 120  # model load
+            while True:
+                try:
+                    assert c.ping(timeout=1) == "0.1.0"
+                    break
+                except OscTimeout:
+                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                    assert time.monotonic() < deadline, "serve did not answer within 120 s"
+            done = c.render("open hat", 0.5, 11)
+            assert done.ok, done.message
+            assert done.path.parent == renders.resolve() and done.path.is_file()
+            assert done.path.with_name(done.path.name + ".json").is_file()
+            c.send("/diffhost/slot/1/play")
+            assert c.wait_for(lambda m: m[0] == "/diffhost/error")[1] == [
+                "/diffhost/slot/1/play",
+                "audio: no audio device is open in this session",
+            ]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert f"diffhost OSC listening on 127.0.0.1:{port}" in err
+    assert "audio: off (--no-audio)" in err
+    assert "served " in err and "Traceback" not in err
