@@ -98,22 +98,15 @@ def _device(value: str | None) -> str | int | None:
     return int(value) if value is not None and value.isdigit() else value
 
 
-def _optional_components(renders: Path) -> dict[str, Any]:
-    """Preset store and render library when this build has them (built in parallel)."""
-    found: dict[str, Any] = {}
-    try:
-        from host.presets import PresetStore
+def _components() -> dict[str, Any]:
+    """Presets, the render library shared with `diffhost render`/`library`/gui, and the finisher
+    that applies a preset's effects and finishing and writes library rows."""
+    from host.library import RenderLibrary
+    from host.presets import PresetStore
+    from host.save import Finisher
 
-        found["presets"] = PresetStore()
-    except (ImportError, TypeError, ValueError, OSError):
-        pass
-    try:
-        from host.library import RenderLibrary
-
-        found["library"] = RenderLibrary(renders / "library.sqlite", renders / ".trash")
-    except (ImportError, TypeError, ValueError, OSError):
-        pass
-    return found
+    library = RenderLibrary.open_default()
+    return {"presets": PresetStore(), "library": library, "finish": Finisher(library=library)}
 
 
 def _user_music_dir() -> Path | None:
@@ -159,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             renders_dir=args.renders,
             model=args.model,
             audio=audio,
-            **_optional_components(args.renders),
+            **_components(),
         )
         server = OscServer(
             session, config
