@@ -147,6 +147,8 @@ class Model(ABC):
             )
         if request.seed_clip is not None and not info.supports_seed_clip:
             raise UnsupportedRequestError(f"seed_clip: {who} cannot start from seed audio")
+        if info.requires_seed_clip and request.seed_clip is None:
+            raise UnsupportedRequestError(f"seed_clip: {who} needs a seed clip to work from")
         if request.guidance is not None and not info.supports_guidance:
             raise UnsupportedRequestError(
                 f"guidance: {who} has no classifier-free guidance (got {request.guidance})"

@@ -139,6 +139,7 @@ class ModelInfo:
     supports_seed_clip: bool = True
     supports_guidance: bool = True
     requires_prompt: bool = False
+    requires_seed_clip: bool = False
     default_steps: int = 50
     default_guidance: float | None = None
     revision: str | None = None  # hub revision or a weights hash
