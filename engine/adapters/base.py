@@ -57,6 +57,7 @@ class StrengthPlan:
     clip: torch.Tensor  # (1, channels, samples) at the native rate, on the model's device
     t_start: int | None = None  # index into the full schedule where denoising starts
     t0: torch.Tensor | None = None  # the timestep at t_start
+    full: torch.Tensor | None = None  # the whole schedule, handed back to the scheduler once the loop starts
 
     def keep(self, steps: int) -> int:
         """Denoising steps run for this strength: round(steps * strength), at least one."""
@@ -212,6 +213,10 @@ class DiffusersModel(Model):
         def step(model_output: Any, timestep: Any, sample: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
             if "out" in first and sample is first["in"]:  # the loop's own variable still holds raw noise
                 sample = first["out"]
+            if plan is not None and plan.full is not None:
+                # The loop iterates its own (shortened) copy; multistep solvers index the full schedule
+                # from begin_index and must see its true end to take their lower-order final step.
+                sched.timesteps, plan.full = plan.full, None
             out = orig_step(model_output, timestep, sample, *args, **kwargs)
             monitor.step()  # progress, and Cancelled when asked: at most one step late
             return out
@@ -228,6 +233,7 @@ class DiffusersModel(Model):
                 total = len(sched.timesteps) // order
                 plan.t_start = (total - plan.keep(total)) * order
                 plan.t0 = sched.timesteps[plan.t_start]
+                plan.full = sched.timesteps
                 sched.timesteps = sched.timesteps[plan.t_start :]
                 if hasattr(sched, "set_begin_index"):
                     sched.set_begin_index(plan.t_start)

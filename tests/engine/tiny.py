@@ -68,18 +68,23 @@ def gemma_tokenizer():
 def _vocoder(sampling_rate: int = 16000):
     from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
 
-    return SpeechT5HifiGan(
+    vocoder = SpeechT5HifiGan(
         SpeechT5HifiGanConfig(
             model_in_dim=8,
             sampling_rate=sampling_rate,
             upsample_initial_channel=16,
-            upsample_rates=[4, 4],
-            upsample_kernel_sizes=[8, 8],
+            upsample_rates=[8, 8],
+            upsample_kernel_sizes=[16, 16],
             resblock_kernel_sizes=[3],
             resblock_dilation_sizes=[[1, 3]],
             normalize_before=False,
         )
     )
+    # HiFi-GAN's init (std 0.01) makes a random vocoder output ~1e-6; PyTorch's default init keeps it audible.
+    for module in vocoder.modules():
+        if module is not vocoder and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    return vocoder
 
 
 def _mel_vae():
@@ -94,6 +99,9 @@ def _mel_vae():
         latent_channels=4,
         norm_num_groups=4,
         layers_per_block=1,
+        # Large enough that the decoder's first bias competes with the latent: a random decoder is
+        # otherwise scale-invariant (GroupNorm), and temperature/strength would not reach the audio.
+        scaling_factor=20.0,
     )
 
 
@@ -241,7 +249,7 @@ def audioldm2():
 def stable_audio():
     from diffusers import (
         AutoencoderOobleck,
-        CosineDPMSolverMultistepScheduler,
+        EDMDPMSolverMultistepScheduler,
         StableAudioDiTModel,
         StableAudioPipeline,
         StableAudioProjectionModel,
@@ -272,7 +280,9 @@ def stable_audio():
     text_encoder = T5EncoderModel(T5Config(vocab_size=64, d_model=8, d_ff=16, d_kv=4, num_heads=2, num_layers=1))
     return StableAudioPipeline(
         transformer=transformer,
-        scheduler=CosineDPMSolverMultistepScheduler(
+        # The deterministic solver the pipeline is typed for (Stable Audio Open ships the SDE variant,
+        # CosineDPMSolverMultistepScheduler, whose own per-step noise would mask temperature here).
+        scheduler=EDMDPMSolverMultistepScheduler(
             solver_order=2, prediction_type="v_prediction", sigma_data=1.0, sigma_schedule="exponential"
         ),
         vae=vae,
@@ -403,10 +413,24 @@ def _randomize_zero_weights(pipe) -> None:
                         param.normal_(0.0, 0.2)
 
 
+def _quiet_denoiser_output(pipe, scale: float = 0.05) -> None:  # noqa: D401
+    """Shrink the denoiser's output layer: a random denoiser then barely moves the sample, so the
+    sampler's own arithmetic dominates and the engine's noise scale (temperature) and noise
+    level (strength) show up in the audio as they do with trained weights."""
+    denoiser = getattr(pipe, "unet", None) or pipe.transformer
+    last = [m for m in denoiser.modules() if isinstance(getattr(m, "weight", None), torch.nn.Parameter)][-1]
+    with torch.no_grad():
+        last.weight.mul_(scale)
+        if getattr(last, "bias", None) is not None:
+            last.bias.zero_()
+
+
 def build(family: str, folder: Path, seed: int = 0) -> Path:
     """Build the tiny pipeline for family with fixed random weights and save it to folder."""
     torch.manual_seed(seed)
     pipe = BUILDERS[family]()
     _randomize_zero_weights(pipe)
+    if family != "StableAudio3InpaintPipeline":  # inpainting reaches the audio only through the model
+        _quiet_denoiser_output(pipe)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
