@@ -93,7 +93,8 @@ class DiffusersModel(Model):
 
         pipe_cls = getattr(diffusers, cls.pipeline_class)
         try:
-            pipe = pipe_cls.from_pretrained(folder, torch_dtype=dtype, use_safetensors=True)
+            with quiet_loading():
+                pipe = pipe_cls.from_pretrained(folder, dtype=dtype, use_safetensors=True)
         except Exception as exc:  # diffusers/transformers say what is missing or malformed
             raise ModelLoadError(f"model {name}: cannot load {cls.pipeline_class} ({exc})") from None
         pipe = pipe.to(device)
@@ -172,7 +173,9 @@ class DiffusersModel(Model):
             return None
         info = self.info
         audio = resample(request.seed_clip.audio, request.seed_clip.sample_rate, info.native_sample_rate)
-        audio = fit_length(set_channels(audio, info.channels), int(round(request.length * info.native_sample_rate)))
+        audio = fit_length(
+            set_channels(audio, info.channels), int(round(request.length * info.native_sample_rate))
+        )
         return torch.from_numpy(np.ascontiguousarray(audio))[None].to(self.device, self.pipe.dtype)
 
     # -- the seed clip, in the denoiser's space (per family) ------------------------
@@ -185,7 +188,9 @@ class DiffusersModel(Model):
         t = plan.t0.reshape(1).expand(z0.shape[0]).to(z0.device)
         return self.pipe.scheduler.add_noise(z0, noise, t)
 
-    def initial_latents(self, latents: torch.Tensor, temperature: float, plan: StrengthPlan | None) -> torch.Tensor:
+    def initial_latents(
+        self, latents: torch.Tensor, temperature: float, plan: StrengthPlan | None
+    ) -> torch.Tensor:
         """Replace the pipeline's own seeded initial latents (noise * init_noise_sigma)."""
         if plan is None:
             return latents * temperature
@@ -284,6 +289,33 @@ class DiffusersModel(Model):
 
 
 _MISSING = object()
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No library progress bars or deprecation chatter on the user's terminal while loading."""
+    import warnings
+
+    import diffusers.utils.logging as dlog
+    import transformers.utils.logging as tlog
+
+    bars = [(lib, lib.is_progress_bar_enabled()) for lib in (dlog, tlog)]
+    levels = [(lib, lib.get_verbosity()) for lib in (dlog, tlog)]
+    try:
+        for lib, _ in bars:
+            lib.disable_progress_bar()
+        for lib, _ in levels:
+            lib.set_verbosity_error()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            yield
+    finally:
+        for lib, enabled in bars:
+            if enabled:
+                lib.enable_progress_bar()
+        for lib, level in levels:
+            lib.set_verbosity(level)
 
 
 def fit_latents(z: torch.Tensor, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:

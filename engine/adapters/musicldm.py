@@ -32,8 +32,11 @@ class MusicLDMModel(MelLDMModel):
     @torch.no_grad()
     def embed(self, text: str) -> torch.Tensor:
         tok = self.pipe.tokenizer(
-            [text], padding="max_length", max_length=self.pipe.tokenizer.model_max_length,
-            truncation=True, return_tensors="pt",
+            [text],
+            padding="max_length",
+            max_length=self.pipe.tokenizer.model_max_length,
+            truncation=True,
+            return_tensors="pt",
         )
         out = self.pipe.text_encoder.get_text_features(
             tok.input_ids.to(self.device), attention_mask=tok.attention_mask.to(self.device)

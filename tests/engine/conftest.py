@@ -25,7 +25,9 @@ def _cache_key() -> str:
     import transformers
 
     src = Path(tiny.__file__).read_bytes()
-    return hashlib.sha256(src + diffusers.__version__.encode() + transformers.__version__.encode()).hexdigest()[:16]
+    return hashlib.sha256(
+        src + diffusers.__version__.encode() + transformers.__version__.encode()
+    ).hexdigest()[:16]
 
 
 @pytest.fixture(scope="session")

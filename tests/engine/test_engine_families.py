@@ -76,7 +76,9 @@ def test_higher_strength_lower_correlation_with_seed_clip(tiny_model, family):
     ref = render(model, family, seed=100, seed_clip=clip, strength=0.0, steps=4).audio[0].ravel()
 
     def corr(strength: float) -> float:
-        outs = [render(model, family, seed=s, seed_clip=clip, strength=strength, steps=4).audio[0] for s in (1, 2)]
+        outs = [
+            render(model, family, seed=s, seed_clip=clip, strength=strength, steps=4).audio[0] for s in (1, 2)
+        ]
         return float(np.mean([np.corrcoef(o.ravel(), ref)[0, 1] for o in outs]))
 
     assert corr(0.25) > corr(1.0)

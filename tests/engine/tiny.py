@@ -12,10 +12,39 @@ from pathlib import Path
 import torch
 
 # A tiny word-level vocabulary shared by every tokenizer: enough for the prompts tests use.
-WORDS = (
-    "a punchy analog kick tight snare closed open hihat hat clap bright dark pad bass pluck "
-    "lead riser impact soft long short noise sweep wide clean dirty low high hammer wood"
-).split()
+WORDS = [
+    "a",
+    "punchy",
+    "analog",
+    "kick",
+    "tight",
+    "snare",
+    "closed",
+    "open",
+    "hihat",
+    "hat",
+    "clap",
+    "bright",
+    "dark",
+    "pad",
+    "bass",
+    "pluck",
+    "lead",
+    "riser",
+    "impact",
+    "soft",
+    "long",
+    "short",
+    "noise",
+    "sweep",
+    "wide",
+    "clean",
+    "dirty",
+    "low",
+    "high",
+    "hammer",
+    "wood",
+]
 
 
 def _bpe_vocab(specials: list[str], prefix: str = "") -> tuple[dict[str, int], list[tuple[str, str]]]:
@@ -109,7 +138,11 @@ def _ddim():
     from diffusers import DDIMScheduler
 
     return DDIMScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
     )
 
 
@@ -148,7 +181,9 @@ def _clap_model():
         patch_stride=2,
         patch_embed_input_channels=4,
     )
-    cfg = ClapConfig(text_config=_clap_text_config().to_dict(), audio_config=audio.to_dict(), projection_dim=16)
+    cfg = ClapConfig(
+        text_config=_clap_text_config().to_dict(), audio_config=audio.to_dict(), projection_dim=16
+    )
     return ClapModel(cfg)
 
 
@@ -241,7 +276,9 @@ def audioldm2():
         tokenizer_2=t5_tokenizer(),
         feature_extractor=ClapFeatureExtractor(),
         language_model=lm,
-        projection_model=AudioLDM2ProjectionModel(text_encoder_dim=16, text_encoder_1_dim=32, langauge_model_dim=16),
+        projection_model=AudioLDM2ProjectionModel(
+            text_encoder_dim=16, text_encoder_1_dim=32, langauge_model_dim=16
+        ),
         vocoder=_vocoder(),
     )
 
@@ -277,7 +314,9 @@ def stable_audio():
         channel_multiples=[2, 4],
         sampling_rate=1024,
     )
-    text_encoder = T5EncoderModel(T5Config(vocab_size=64, d_model=8, d_ff=16, d_kv=4, num_heads=2, num_layers=1))
+    text_encoder = T5EncoderModel(
+        T5Config(vocab_size=64, d_model=8, d_ff=16, d_kv=4, num_heads=2, num_layers=1)
+    )
     return StableAudioPipeline(
         transformer=transformer,
         # The deterministic solver the pipeline is typed for (Stable Audio Open ships the SDE variant,
