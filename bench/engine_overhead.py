@@ -48,6 +48,8 @@ def main() -> int:
 
     from engine import Engine, GenerationRequest, load_model
 
+    torch.set_num_threads(1)  # the tiny model's ops are too small to split; the worker thread inherits this
+
     folder = Path(tempfile.mkdtemp(prefix="diffhost-bench-")) / args.family
     tiny.build(args.family, folder)
     model = load_model(str(folder), device="cpu")

@@ -31,7 +31,9 @@ def tiny_sa3(request, tmp_path_factory) -> Path:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1"
+    )  # tiny model: see tests/engine/conftest.py
     return subprocess.run(
         [sys.executable, "-m", "host.cli", "render", *args],
         cwd=ROOT,

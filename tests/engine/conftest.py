@@ -12,8 +12,14 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.engine import tiny
+
+# One intra-op thread: the tiny models' ops are microseconds long, and on a shared 2-core machine
+# a second OpenMP thread that is descheduled stalls every op (measured: 5.5 s vs 0.06 s per render).
+# Threads started later (the engine worker) inherit it.
+torch.set_num_threads(1)
 
 FAMILIES = tuple(tiny.BUILDERS)
 NEEDS_CLIP = ("StableAudio3AudioToAudioPipeline", "StableAudio3InpaintPipeline")
