@@ -124,3 +124,23 @@ def test_generate_takes_a_prompt_and_a_seed_clip_file(tiny_model, tmp_path):
     assert np.array_equal(audio, again)
     with pytest.raises(UnsupportedRequestError, match="guidance: .*no classifier-free guidance"):
         model.generate(("warm pad", str(tmp_path / "seed.flac")), length=0.25, steps=2, guidance=5.0)
+
+
+def test_stable_audio_with_its_shipped_sde_scheduler(tiny_dir, tmp_path):
+    """Stable Audio Open ships CosineDPMSolverMultistepScheduler (an SDE solver, needs torchsde)."""
+    folder = tmp_path / "sao"
+    shutil.copytree(tiny_dir("StableAudioPipeline"), folder)
+    cfg = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    cfg["_class_name"] = "CosineDPMSolverMultistepScheduler"
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(cfg))
+    index = json.loads((folder / "model_index.json").read_text())
+    index["scheduler"] = ["diffusers", "CosineDPMSolverMultistepScheduler"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    model = load_model(str(folder), device="cpu")
+    assert type(model.pipe.scheduler).__name__ == "CosineDPMSolverMultistepScheduler"
+    clip = (np.sin(np.linspace(0, 300, 11025)).astype(np.float32), 44100)
+    kw = {"length": 0.25, "steps": 6, "seed": 5, "strength": 0.5, "sample_rate": 22050}
+    a = model.generate(("kick", clip), **kw)
+    b = model.generate(("kick", clip), **kw)
+    assert a.shape == (2, 5512) and np.all(np.isfinite(a))
+    assert np.array_equal(a, b)
