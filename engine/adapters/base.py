@@ -97,6 +97,7 @@ class DiffusersModel(Model):
                 pipe = pipe_cls.from_pretrained(folder, dtype=dtype, use_safetensors=True)
         except Exception as exc:  # diffusers/transformers say what is missing or malformed
             raise ModelLoadError(f"model {name}: cannot load {cls.pipeline_class} ({exc})") from None
+        cls.adapt_pipeline(pipe)
         pipe = pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         info = cls.describe(
@@ -107,6 +108,10 @@ class DiffusersModel(Model):
             dtype=str(dtype).removeprefix("torch."),
         )
         return cls(pipe, info)
+
+    @classmethod
+    def adapt_pipeline(cls, pipe: Any) -> None:
+        """Fix known mismatches between published checkpoints and the installed diffusers (default: none)."""
 
     @classmethod
     def describe(cls, pipe: Any, **common: Any) -> ModelInfo:

@@ -144,3 +144,13 @@ def test_stable_audio_with_its_shipped_sde_scheduler(tiny_dir, tmp_path):
     b = model.generate(("kick", clip), **kw)
     assert a.shape == (2, 5512) and np.all(np.isfinite(a))
     assert np.array_equal(a, b)
+
+
+def test_audioldm2_folder_naming_gpt2model_is_adapted(tiny_dir, tiny_model):
+    """Published audioldm2 folders name GPT2Model; diffusers 0.42.1 needs GPT2LMHeadModel's generation API."""
+    index = json.loads((tiny_dir("AudioLDM2Pipeline") / "model_index.json").read_text())
+    assert index["language_model"] == ["transformers", "GPT2Model"]
+    lm = tiny_model("AudioLDM2Pipeline").pipe.language_model
+    assert type(lm).__name__ == "GPT2LMHeadModel"
+    assert lm.lm_head.weight is lm.transformer.wte.weight
+    assert all(p.device.type == "cpu" for p in lm.parameters())  # nothing left on the meta device

@@ -249,7 +249,7 @@ def musicldm():
 
 def audioldm2():
     from diffusers import AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel
-    from transformers import ClapFeatureExtractor, GPT2Config, GPT2LMHeadModel, T5Config, T5EncoderModel
+    from transformers import ClapFeatureExtractor, GPT2Config, GPT2Model, T5Config, T5EncoderModel
 
     unet = AudioLDM2UNet2DConditionModel(
         block_out_channels=(16, 32),
@@ -264,7 +264,9 @@ def audioldm2():
         attention_head_dim=4,
     )
     t5 = T5EncoderModel(T5Config(vocab_size=64, d_model=32, d_ff=37, d_kv=8, num_heads=2, num_layers=1))
-    lm = GPT2LMHeadModel(GPT2Config(n_embd=16, n_head=2, n_layer=1, vocab_size=64, n_ctx=99, n_positions=99))
+    lm = GPT2Model(  # as the published audioldm2 folders have it (the adapter wraps it)
+        GPT2Config(n_embd=16, n_head=2, n_layer=1, vocab_size=64, n_ctx=99, n_positions=99)
+    )
     lm.config.max_new_tokens = 4
     return AudioLDM2Pipeline(
         unet=unet,
