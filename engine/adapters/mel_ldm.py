@@ -84,8 +84,9 @@ def log_mel(wave: torch.Tensor, vocoder_config: Any) -> torch.Tensor:
     )
     wave = wave.float()
     pad = (n_fft - hop) // 2
+    mode = "reflect" if wave.shape[-1] > pad else "constant"  # reflect needs more samples than the pad
     spec = torch.stft(
-        torch.nn.functional.pad(wave[:, None], (pad, pad), mode="reflect")[:, 0],
+        torch.nn.functional.pad(wave[:, None], (pad, pad), mode=mode)[:, 0],
         n_fft=n_fft,
         hop_length=hop,
         window=torch.hann_window(n_fft, device=wave.device),
