@@ -21,10 +21,6 @@ from tests.engine import tiny
 # Threads started later (the engine worker) inherit it.
 torch.set_num_threads(1)
 
-FAMILIES = tuple(tiny.BUILDERS)
-NEEDS_CLIP = ("StableAudio3AudioToAudioPipeline", "StableAudio3InpaintPipeline")
-UNCONDITIONAL = ("DanceDiffusionPipeline",)
-
 
 def _cache_key() -> str:
     import diffusers

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FAMILIES, NEEDS_CLIP, UNCONDITIONAL
 
 from engine.errors import UnsupportedRequestError
 from engine.request import GenerationRequest, SeedClip
+from tests.engine.tiny import FAMILIES, NEEDS_CLIP, UNCONDITIONAL
 
 SR = 22050  # requested output rate: every family renders natively at another rate and is resampled
 LENGTH = 0.25

@@ -475,3 +475,8 @@ def build(family: str, folder: Path, seed: int = 0) -> Path:
         _quiet_denoiser_output(pipe)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+FAMILIES = tuple(BUILDERS)
+NEEDS_CLIP = ("StableAudio3AudioToAudioPipeline", "StableAudio3InpaintPipeline")
+UNCONDITIONAL = ("DanceDiffusionPipeline",)
