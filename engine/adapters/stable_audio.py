@@ -8,12 +8,18 @@ diffusers issue 10861).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 
 from engine.adapters.base import DiffusersModel
 from engine.request import ModelInfo
+
+# Stable Audio Open's SDE scheduler asks torchsde's Brownian tree for its last interval at sigma 0,
+# just below the tree's start; torchsde warns on every render (diffusers' own call does the same).
+# The value it returns there is correct, so keep it off the musician's terminal.
+warnings.filterwarnings("ignore", message=r"Should have t[ab]>=t0", category=UserWarning, module="torchsde")
 
 
 class StableAudioModel(DiffusersModel):
