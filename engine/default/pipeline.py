@@ -1,0 +1,158 @@
+"""The embedded default model: text -> synth parameters by diffusion -> waveform by the synth.
+
+Diffusion runs in the synthesizer's 28-d parameter space (a category one-hot plus ten
+controls) with a DDIM scheduler and classifier-free guidance; the synth renders the
+result at 44.1 kHz stereo. A seed clip is encoded into the same space by a small
+network, noised to the requested strength and denoised from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DDIMScheduler
+
+from engine.audio import resample
+from engine.default import captions, features, synth
+from engine.default.nets import ClipEncoder, ParamDenoiser
+from engine.default.textenc import TextEncoder
+from engine.errors import ModelLoadError
+from engine.model import Model, StepMonitor
+from engine.request import GenerationRequest, ModelInfo, SeedClip
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+NAME = "diffhost-default"
+FAMILY = "DiffhostOneShotPipeline"
+
+
+class DefaultModel(Model):
+    """Load with engine.load_model() (no spec) or DefaultModel.from_folder(path)."""
+
+    def __init__(
+        self, folder: Path, *, name: str, revision: str | None, device: torch.device, dtype: torch.dtype
+    ):
+        try:
+            self.denoiser = ParamDenoiser.from_pretrained(
+                folder / "denoiser", use_safetensors=True, torch_dtype=dtype
+            )
+            self.encoder = ClipEncoder.from_pretrained(folder / "encoder", use_safetensors=True).eval()
+            self._scheduler_config = DDIMScheduler.load_config(folder / "scheduler")
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"model {name}: cannot load the default model from {folder} ({exc})"
+            ) from None
+        self.denoiser = self.denoiser.to(device).eval()
+        self.device, self.dtype = device, dtype
+        self.text = TextEncoder()
+        self.info = ModelInfo(
+            name=name,
+            family=FAMILY,
+            native_sample_rate=synth.SR,
+            channels=2,
+            min_length_s=0.25,
+            max_length_s=4.0,
+            default_steps=25,
+            default_guidance=3.0,
+            revision=revision or weights_hash(folder),
+            device=str(device),
+            dtype=str(dtype).replace("torch.", ""),
+        )
+
+    @classmethod
+    def from_folder(cls, folder: Path, *, name: str, revision: str | None, device, dtype) -> DefaultModel:
+        return cls(Path(folder), name=name, revision=revision, device=device, dtype=dtype)
+
+    # -- rendering ---------------------------------------------------------------------
+    @torch.inference_mode()
+    def _render(
+        self,
+        request: GenerationRequest,
+        *,
+        seed: int,
+        steps: int,
+        guidance: float | None,
+        monitor: StepMonitor,
+    ) -> np.ndarray:
+        v = request.variations
+        gen = torch.Generator("cpu").manual_seed(seed)
+        noise = torch.randn((v, synth.PARAM_DIM), generator=gen) * request.temperature
+        cond = self._embed(request.prompt)
+        uncond = self._embed(request.negative_prompt)
+        scale = 1.0 if guidance is None else float(guidance)
+        use_cfg = not torch.equal(cond, uncond) and scale != 1.0
+
+        sched = DDIMScheduler.from_config(self._scheduler_config)
+        sched.set_timesteps(steps)
+        timesteps = sched.timesteps
+        if request.seed_clip is not None:
+            # Encode, noise to the strength's timestep, denoise only the remaining steps.
+            x0 = self.encode_clip(request.seed_clip).expand(v, -1)
+            start = min(steps, int(round(steps * (1.0 - request.strength))))
+            timesteps = timesteps[start:]
+            x = sched.add_noise(x0, noise, timesteps[:1].repeat(v)) if len(timesteps) else x0.clone()
+        else:
+            x = noise * sched.init_noise_sigma
+
+        c = torch.cat([cond.expand(v, -1), uncond.expand(v, -1)]) if use_cfg else cond.expand(v, -1)
+        c = c.to(self.device, self.dtype)
+        for t in timesteps:
+            xin = torch.cat([x, x]) if use_cfg else x
+            out = (
+                self.denoiser(xin.to(self.device, self.dtype), t.repeat(xin.shape[0]).to(self.device), c)
+                .float()
+                .cpu()
+            )
+            if use_cfg:
+                out_c, out_u = out.chunk(2)
+                out = out_u + scale * (out_c - out_u)
+            x = sched.step(out, t, x).prev_sample
+            monitor.step()
+
+        audio = [
+            synth.render(synth.decode_vector(x[i].numpy()), request.length, np.random.default_rng([seed, i]))
+            for i in range(v)
+        ]
+        return np.stack(audio)
+
+    def _embed(self, text: str | None) -> torch.Tensor:
+        """(1, 384) prompt embedding; no prompt = zeros, the unconditional embedding used in training."""
+        if not text or not text.strip():
+            return torch.zeros(1, TextEncoder.dim)
+        return self.text.encode([captions.expand_aliases(text.strip())])
+
+    @torch.inference_mode()
+    def encode_clip(self, clip: SeedClip) -> torch.Tensor:
+        """A seed clip -> (1, 28) point in parameter space (category snapped to one-hot)."""
+        audio = resample(clip.audio, clip.sample_rate, synth.SR)
+        f = torch.tensor(features.clip_features(audio))[None]
+        out = self.encoder(f)
+        k = len(synth.CATEGORIES)
+        onehot = -torch.ones(1, k)
+        onehot[0, int(out[0, :k].argmax())] = 1.0
+        return torch.cat([onehot, out[:, k:]], dim=1)
+
+    def describe_clip(self, clip: SeedClip) -> synth.Sound:
+        """What the encoder hears in a clip (category and controls): handy for the GUI and tests."""
+        return synth.decode_vector(self.encode_clip(clip)[0].numpy())
+
+
+def weights_hash(folder: Path) -> str:
+    """sha256 over the safetensors files and configs: the revision a sidecar records."""
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).rglob("*")):
+        if p.is_file() and p.suffix in {".safetensors", ".json"} and p.name != "training.json":
+            h.update(p.relative_to(folder).as_posix().encode())
+            h.update(p.read_bytes())
+    return "sha256:" + h.hexdigest()[:16]
+
+
+def load_default(device: torch.device, dtype: torch.dtype, folder: Path | None = None) -> DefaultModel:
+    folder = folder or WEIGHTS_DIR
+    if not (folder / "model_index.json").is_file():
+        raise ModelLoadError(
+            f"model {NAME}: weights are missing in {folder}; train them with `python -m engine.default.train`"
+        )
+    return DefaultModel(folder, name=NAME, revision=None, device=device, dtype=dtype)
