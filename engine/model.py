@@ -76,11 +76,26 @@ class Model(ABC):
         """Generate audio; float32 (channels, samples), or (variations, channels, samples) if variations > 1.
 
         input: a prompt, a seed clip (path in any common format, (array, sample_rate),
-        or SeedClip), or a (prompt, seed clip) pair.
-        temperature scales the initial noise (1.0 = the model's own sampling, lower
-        is tamer, higher is wilder). seed makes output bit-identical for the same
-        request on the same device. strength (0..1) is how far a seed clip is
-        re-imagined: encoded, noised to that level, and the rest denoised.
+        or SeedClip), or a (prompt, seed clip) pair. The result is exactly `length`
+        seconds at exactly `sample_rate` (resampled from the model's native rate with
+        soxr VHQ); seed clips of any rate and channel count are converted to the
+        model's own the same way.
+
+        temperature: scale of the initial noise. 1.0 is the model's own sampling; lower
+        is tamer (0 = the same output for every seed with deterministic samplers),
+        higher is wilder. With a seed clip it scales the noise added to the clip.
+        seed: the same request with the same seed on the same device is bit-identical;
+        None draws one (GenerationResult.seed reports it). Variation v uses seed + v.
+        strength (0..1, only with a seed clip): how far the clip is re-imagined. The
+        clip is encoded into the model's space, noised to the level the schedule has
+        after (1 - strength) of its steps, and the remaining round(steps * strength)
+        steps (at least one) are denoised: low keeps the clip, 1 is almost a fresh render.
+        steps / guidance: None = the model's defaults (ModelInfo.default_steps/_guidance).
+        progress(fraction) is called once per denoising step; cancel.is_set() is checked
+        at every step and raises engine.errors.Cancelled.
+        Unsupported requests (e.g. a prompt for an unconditional model, a length past
+        the model's maximum) raise UnsupportedRequestError (a ValueError) naming the
+        feature, the value and the model.
         """
         prompt, clip = split_input(input)
         request = GenerationRequest(
@@ -147,6 +162,8 @@ class Model(ABC):
             )
         if request.seed_clip is not None and not info.supports_seed_clip:
             raise UnsupportedRequestError(f"seed_clip: {who} cannot start from seed audio")
+        if info.requires_seed_clip and request.seed_clip is None:
+            raise UnsupportedRequestError(f"seed_clip: {who} needs a seed clip to work from")
         if request.guidance is not None and not info.supports_guidance:
             raise UnsupportedRequestError(
                 f"guidance: {who} has no classifier-free guidance (got {request.guidance})"

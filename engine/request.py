@@ -58,8 +58,10 @@ class GenerationRequest:
 
     temperature scales the initial noise: 1.0 is the model's own sampling,
     lower is tamer, higher is wilder. strength (0..1) is how far a seed clip
-    is re-imagined: it is encoded, noised to that level and the rest denoised.
-    seed=None draws a fresh seed; the result reports which one was used.
+    is re-imagined: it is encoded, noised to that level and the rest denoised
+    (see engine.adapters.base for the exact rule). seed=None draws a fresh seed;
+    the result reports which one was used; the same seed on the same device
+    gives bit-identical audio, and variation v uses seed + v.
     """
 
     prompt: str | None = None
@@ -139,6 +141,7 @@ class ModelInfo:
     supports_seed_clip: bool = True
     supports_guidance: bool = True
     requires_prompt: bool = False
+    requires_seed_clip: bool = False
     default_steps: int = 50
     default_guidance: float | None = None
     revision: str | None = None  # hub revision or a weights hash

@@ -1,0 +1,31 @@
+"""Family adapters, keyed by the diffusers pipeline class named in a folder's model_index.json."""
+
+from __future__ import annotations
+
+from engine.adapters.audioldm import AudioLDMModel
+from engine.adapters.audioldm2 import AudioLDM2Model
+from engine.adapters.base import DiffusersModel
+from engine.adapters.dance_diffusion import DanceDiffusionModel
+from engine.adapters.musicldm import MusicLDMModel
+from engine.adapters.stable_audio import StableAudioModel
+from engine.adapters.stable_audio_3 import (
+    StableAudio3AudioToAudioModel,
+    StableAudio3InpaintModel,
+    StableAudio3Model,
+)
+
+ADAPTERS: dict[str, type[DiffusersModel]] = {
+    cls.pipeline_class: cls
+    for cls in (
+        StableAudioModel,
+        StableAudio3Model,
+        StableAudio3AudioToAudioModel,
+        StableAudio3InpaintModel,
+        AudioLDM2Model,
+        AudioLDMModel,
+        MusicLDMModel,
+        DanceDiffusionModel,
+    )
+}
+
+__all__ = ["ADAPTERS", "DiffusersModel"]

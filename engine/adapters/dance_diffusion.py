@@ -1,0 +1,56 @@
+"""DanceDiffusionPipeline (harmonai/*): unconditional waveform diffusion, usually 2 channels. Deprecated in diffusers.
+
+No prompt, no negative prompt, no guidance. The pipeline draws its noise inline and
+has no `latents` argument or callback, so the adapter swaps the initial sample where
+the UNet first sees it; a seed clip is "encoded" as its raw waveform and noised with
+the IPNDM schedule's own alpha/sigma at the strength's start step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from engine.adapters.base import DiffusersModel, StrengthPlan
+from engine.request import ModelInfo
+
+
+class DanceDiffusionModel(DiffusersModel):
+    pipeline_class = "DanceDiffusionPipeline"
+    latent_hook = "first_sample"
+
+    @classmethod
+    def describe(cls, pipe: Any, **common: Any) -> ModelInfo:
+        cfg = pipe.unet.config
+        sr = int(cfg.sample_rate)
+        minimum = 3 * 2 ** len(pipe.unet.up_blocks) / sr  # the pipeline's own floor
+        lo, hi = cls.length_limits(cfg.sample_size / sr, minimum)
+        return ModelInfo(
+            family=cls.pipeline_class,
+            native_sample_rate=sr,
+            channels=int(cfg.in_channels),
+            min_length_s=lo,
+            max_length_s=hi,
+            supports_prompt=False,
+            supports_negative_prompt=False,
+            supports_seed_clip=True,
+            supports_guidance=False,
+            default_steps=100,  # DanceDiffusionPipeline.__call__ default
+            default_guidance=None,
+            **common,
+        )
+
+    def _call(self, request, *, clip, generator, steps, guidance):
+        out = self.pipe(
+            batch_size=1, num_inference_steps=steps, generator=generator, audio_length_in_s=request.length
+        )
+        return out.audios[0]
+
+    def encode_clip(self, clip: torch.Tensor) -> torch.Tensor:
+        return clip
+
+    def noise_to(self, z0: torch.Tensor, noise: torch.Tensor, plan: StrengthPlan) -> torch.Tensor:
+        sched = self.pipe.scheduler  # IPNDM: x_t = alpha_t * x_0 + sigma_t * noise, sigma_t = betas[t]
+        i = plan.t_start
+        return sched.alphas[i].to(z0) * z0 + sched.betas[i].to(z0) * noise

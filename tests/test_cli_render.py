@@ -1,0 +1,125 @@
+"""`diffhost render` end to end in a subprocess, on a tiny StableAudio3 pipeline folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "engine"))
+import tiny  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_sa3(request, tmp_path_factory) -> Path:
+    cache = getattr(request.config, "cache", None)
+    key = hashlib.sha256(Path(tiny.__file__).read_bytes()).hexdigest()[:16]
+    root = Path(cache.mkdir(f"diffhost-cli-tiny-{key}")) if cache else tmp_path_factory.mktemp("tiny")
+    folder = root / "sa3"
+    if not (folder / ".complete").exists():
+        tiny.build("StableAudio3Pipeline", folder)
+        (folder / ".complete").write_text("ok")
+    return folder
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1"
+    )  # tiny model: see tests/engine/conftest.py
+    return subprocess.run(
+        [sys.executable, "-m", "host.cli", "render", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_render_writes_wav_and_a_sidecar_that_rerenders_identically(tiny_sa3, tmp_path):
+    out = tmp_path / "snare.wav"
+    proc = cli(
+        "tight snare",
+        "--model",
+        str(tiny_sa3),
+        "--seed",
+        "1",
+        "--length",
+        "0.5",
+        "--steps",
+        "3",
+        "-o",
+        str(out),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["files"] == [str(out)] and result["seed"] == 1
+    audio, sr = sf.read(out, dtype="float32", always_2d=True)
+    assert sr == 44100 and audio.shape == (22050, 2)
+    assert 20 * np.log10(np.abs(audio).max()) == pytest.approx(-1.0, abs=0.01)  # peak-normalized
+
+    side = json.loads(Path(result["sidecars"][0]).read_text())
+    p, m = side["params"], side["model"]
+    assert m["family"] == "StableAudio3Pipeline" and m["revision"].startswith("sha256:")
+    again = tmp_path / "again.wav"
+    proc2 = cli(
+        p["prompt"],
+        "--model",
+        m["name"],
+        "--seed",
+        str(p["seed"]),
+        "--length",
+        str(p["length"]),
+        "--steps",
+        str(p["steps"]),
+        "--guidance",
+        str(p["guidance"]),
+        "--temperature",
+        str(p["temperature"]),
+        "--sample-rate",
+        str(p["sample_rate"]),
+        "-o",
+        str(again),
+        "--json",
+    )
+    assert proc2.returncode == 0, proc2.stderr
+    assert (
+        json.loads(Path(json.loads(proc2.stdout)["sidecars"][0]).read_text())["model"]["revision"]
+        == m["revision"]
+    )
+    audio2, _ = sf.read(again, dtype="float32", always_2d=True)
+    assert np.array_equal(audio, audio2)
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        (["--length", "900"], "length"),
+        (["--steps", "0"], "steps"),
+        (["--sample-rate", "100"], "sample_rate"),
+    ],
+)
+def test_bad_arguments_give_one_clean_line_and_exit_2(tiny_sa3, tmp_path, args, name):
+    proc = cli("kick", "--model", str(tiny_sa3), "-o", str(tmp_path / "x.wav"), *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"diffhost: error: {name}: ")
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_request_the_model_cannot_do_fails_cleanly(tiny_sa3, tmp_path):
+    proc = cli("kick", "--model", str(tiny_sa3), "--length", "60", "-o", str(tmp_path / "x.wav"))
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "length: 60.0 s is out of range" in proc.stderr and "valid is" in proc.stderr
+    assert not (tmp_path / "x.wav").exists()
