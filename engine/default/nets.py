@@ -1,4 +1,4 @@
-"""The default model's two small networks, as diffusers ModelMixin classes (safetensors save/load).
+"""The default model's two small networks (plain torch; safetensors + config.json, diffusers' layout).
 
 ParamDenoiser: predicts v for a noisy synth-parameter vector given a prompt embedding.
 ClipEncoder: maps log-mel features of a seed clip to a parameter vector (for strength).
@@ -6,12 +6,39 @@ ClipEncoder: maps log-mel features of a seed clip to a parameter vector (for str
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
+from typing import Any
 
 import torch
-from diffusers.configuration_utils import ConfigMixin, register_to_config
-from diffusers.models.modeling_utils import ModelMixin
+from safetensors.torch import load_file, save_file
 from torch import nn
+
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"  # the file name diffusers uses
+
+
+class _Pretrained(nn.Module):
+    """save_pretrained / from_pretrained with the folder layout diffusers' ModelMixin writes."""
+
+    config: dict[str, Any]
+
+    def save_pretrained(self, folder: Path, **_: Any) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        cfg = {"_class_name": type(self).__name__, **self.config}
+        (folder / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS_NAME))
+
+    @classmethod
+    def from_pretrained(cls, folder: Path, dtype: torch.dtype = torch.float32):
+        folder = Path(folder)
+        cfg = {
+            k: v for k, v in json.loads((folder / "config.json").read_text()).items() if not k.startswith("_")
+        }
+        model = cls(**cfg)
+        model.load_state_dict(load_file(str(folder / WEIGHTS_NAME)))
+        return model.to(dtype).eval()
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -37,12 +64,18 @@ class _Block(nn.Module):
         return h + self.mlp(self.norm(h) * (1 + scale) + shift)
 
 
-class ParamDenoiser(ModelMixin, ConfigMixin):
-    @register_to_config
+class ParamDenoiser(_Pretrained):
     def __init__(
         self, param_dim: int = 28, text_dim: int = 384, width: int = 256, depth: int = 3, t_dim: int = 128
     ):
         super().__init__()
+        self.config = {
+            "param_dim": param_dim,
+            "text_dim": text_dim,
+            "width": width,
+            "depth": depth,
+            "t_dim": t_dim,
+        }
         self.inp = nn.Linear(param_dim, width)
         self.t_mlp = nn.Sequential(nn.Linear(t_dim, width), nn.SiLU(), nn.Linear(width, width))
         self.c_mlp = nn.Sequential(nn.Linear(text_dim, width), nn.SiLU(), nn.Linear(width, width))
@@ -50,15 +83,14 @@ class ParamDenoiser(ModelMixin, ConfigMixin):
         self.out = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, param_dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        c = nn.functional.silu(self.t_mlp(timestep_embedding(t, self.config.t_dim)) + self.c_mlp(text))
+        c = nn.functional.silu(self.t_mlp(timestep_embedding(t, self.config["t_dim"])) + self.c_mlp(text))
         h = self.inp(x)
         for block in self.blocks:
             h = block(h, c)
         return self.out(h)
 
 
-class ClipEncoder(ModelMixin, ConfigMixin):
-    @register_to_config
+class ClipEncoder(_Pretrained):
     def __init__(
         self,
         feature_dim: int = 3008,
@@ -69,6 +101,14 @@ class ClipEncoder(ModelMixin, ConfigMixin):
         feature_std: list[float] | None = None,
     ):
         super().__init__()
+        self.config = {
+            "feature_dim": feature_dim,
+            "param_dim": param_dim,
+            "n_categories": n_categories,
+            "width": width,
+            "feature_mean": feature_mean,
+            "feature_std": feature_std,
+        }
         # Feature standardisation learned from the training clips; kept in the config (plain JSON).
         mean = torch.tensor(feature_mean) if feature_mean else torch.zeros(feature_dim)
         std = torch.tensor(feature_std) if feature_std else torch.ones(feature_dim)
@@ -83,5 +123,5 @@ class ClipEncoder(ModelMixin, ConfigMixin):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Category logits followed by controls (tanh, in [-1, 1]), from raw clip features."""
         out = self.net((features - self.mean) / self.std)
-        k = self.config.n_categories
+        k = self.config["n_categories"]
         return torch.cat([out[:, :k], torch.tanh(out[:, k:])], dim=-1)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import DDIMScheduler
 
 from engine.audio import resample
 from engine.default import captions, features, synth
 from engine.default.nets import ClipEncoder, ParamDenoiser
+from engine.default.sampler import DDIMSampler
 from engine.default.textenc import TextEncoder
 from engine.errors import ModelLoadError
 from engine.model import Model, StepMonitor
@@ -35,12 +35,10 @@ class DefaultModel(Model):
         self, folder: Path, *, name: str, revision: str | None, device: torch.device, dtype: torch.dtype
     ):
         try:
-            self.denoiser = ParamDenoiser.from_pretrained(
-                folder / "denoiser", use_safetensors=True, torch_dtype=dtype
-            )
-            self.encoder = ClipEncoder.from_pretrained(folder / "encoder", use_safetensors=True).eval()
-            self._scheduler_config = DDIMScheduler.load_config(folder / "scheduler")
-        except (OSError, ValueError) as exc:
+            self.denoiser = ParamDenoiser.from_pretrained(folder / "denoiser", dtype=dtype)
+            self.encoder = ClipEncoder.from_pretrained(folder / "encoder")
+            self.sampler = DDIMSampler.from_folder(folder / "scheduler")
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelLoadError(
                 f"model {name}: cannot load the default model from {folder} ({exc})"
             ) from None
@@ -84,9 +82,8 @@ class DefaultModel(Model):
         scale = 1.0 if guidance is None else float(guidance)
         use_cfg = not torch.equal(cond, uncond) and scale != 1.0
 
-        sched = DDIMScheduler.from_config(self._scheduler_config)
-        sched.set_timesteps(steps)
-        timesteps = sched.timesteps
+        sched = self.sampler
+        timesteps = sched.timesteps(steps)
         if request.seed_clip is not None:
             # Encode, noise to the strength's timestep, denoise only the remaining steps.
             x0 = self.encode_clip(request.seed_clip).expand(v, -1)
@@ -94,7 +91,7 @@ class DefaultModel(Model):
             timesteps = timesteps[start:]
             x = sched.add_noise(x0, noise, timesteps[:1].repeat(v)) if len(timesteps) else x0.clone()
         else:
-            x = noise * sched.init_noise_sigma
+            x = noise
 
         c = torch.cat([cond.expand(v, -1), uncond.expand(v, -1)]) if use_cfg else cond.expand(v, -1)
         c = c.to(self.device, self.dtype)
@@ -108,7 +105,7 @@ class DefaultModel(Model):
             if use_cfg:
                 out_c, out_u = out.chunk(2)
                 out = out_u + scale * (out_c - out_u)
-            x = sched.step(out, t, x).prev_sample
+            x = sched.step(out, int(t), x, steps)
             monitor.step()
 
         audio = [

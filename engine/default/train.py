@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:7.1f} s] {msg}", flush=True)
 
     if args.reuse_denoiser:
-        denoiser = ParamDenoiser.from_pretrained(args.reuse_denoiser / "denoiser", use_safetensors=True)
+        denoiser = ParamDenoiser.from_pretrained(args.reuse_denoiser / "denoiser")
         log(f"denoiser reused from {args.reuse_denoiser}")
     else:
         enc = TextEncoder()
@@ -169,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    denoiser.save_pretrained(out / "denoiser", safe_serialization=True)
-    encoder.save_pretrained(out / "encoder", safe_serialization=True)
+    denoiser.save_pretrained(out / "denoiser")
+    encoder.save_pretrained(out / "encoder")
     make_scheduler().save_pretrained(out / "scheduler")
     (out / "model_index.json").write_text(
         json.dumps(
