@@ -49,8 +49,9 @@ def start_jack_audio() -> tuple[object, object] | tuple[None, None]:
     """
     jackd = shutil.which("jackd")
     try:
-        import host.audio as host_audio
         import jack
+
+        import host.audio as host_audio
     except (ImportError, OSError):
         return None, None
     if jackd is None:

@@ -13,8 +13,10 @@ from engine.adapters.stable_audio_3 import (
     StableAudio3InpaintModel,
     StableAudio3Model,
 )
+from engine.default.pipeline import FAMILY as DEFAULT_FAMILY
+from engine.default.pipeline import DefaultModel
 
-ADAPTERS: dict[str, type[DiffusersModel]] = {
+ADAPTERS: dict[str, type[DiffusersModel] | type[DefaultModel]] = {
     cls.pipeline_class: cls
     for cls in (
         StableAudioModel,
@@ -27,5 +29,7 @@ ADAPTERS: dict[str, type[DiffusersModel]] = {
         DanceDiffusionModel,
     )
 }
+# A folder written by `python -m engine.default.train --out DIR` loads like any diffusers folder.
+ADAPTERS[DEFAULT_FAMILY] = DefaultModel
 
 __all__ = ["ADAPTERS", "DiffusersModel"]
