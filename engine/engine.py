@@ -7,7 +7,6 @@ events to subscriber queues. Live jobs jump ahead of batch jobs.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import queue
 import threading
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from engine.errors import Cancelled, QueueFullError
+from engine.fanout import Fanout
 from engine.model import Model
 from engine.request import GenerationRequest, GenerationResult, Priority
 
@@ -79,9 +79,9 @@ class Engine:
         self._queue: queue.PriorityQueue = queue.PriorityQueue(maxsize=max_queue)
         self._seq = itertools.count()
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()  # guards _cancels and _subscribers, never held while rendering
+        self._lock = threading.Lock()  # guards _cancels, never held while rendering
         self._cancels: dict[int, threading.Event] = {}
-        self._subscribers: list[queue.Queue[JobEvent]] = []
+        self._fanout: Fanout[JobEvent] = Fanout()
         self._thread: threading.Thread | None = None
         self.max_queue = max_queue
 
@@ -111,15 +111,10 @@ class Engine:
     def subscribe(self, maxsize: int = 1024) -> queue.Queue[JobEvent]:
         """A queue that receives every event from now on. Progress is dropped, never
         terminal events, when a slow reader lets it fill."""
-        q: queue.Queue[JobEvent] = queue.Queue(maxsize=maxsize)
-        with self._lock:
-            self._subscribers.append(q)
-        return q
+        return self._fanout.subscribe(maxsize)
 
     def unsubscribe(self, q: queue.Queue[JobEvent]) -> None:
-        with self._lock:
-            if q in self._subscribers:
-                self._subscribers.remove(q)
+        self._fanout.unsubscribe(q)
 
     def submit(
         self,
@@ -208,14 +203,15 @@ class Engine:
                 progress=lambda f: self._publish(JobEvent("progress", job, progress=f)),
                 cancel=cancel,
             )
-            self._publish(JobEvent("done", job, progress=1.0, result=result))
+            final = JobEvent("done", job, progress=1.0, result=result)
         except Cancelled:
-            self._publish(JobEvent("cancelled", job, message="cancelled"))
+            final = JobEvent("cancelled", job, message="cancelled")
         except Exception as exc:  # a failing job fails alone; the worker carries on
-            self._publish(JobEvent("error", job, message=_describe(exc)))
-        finally:
-            with self._lock:
-                self._cancels.pop(job.id, None)
+            final = JobEvent("error", job, message=_describe(exc))
+        # Forget the job before announcing its end, so cancel() of a finished job says False.
+        with self._lock:
+            self._cancels.pop(job.id, None)
+        self._publish(final)
 
     def _model(self, spec: str | None) -> Model:
         if spec in self._models:
@@ -228,18 +224,7 @@ class Engine:
         return model
 
     def _publish(self, event: JobEvent) -> None:
-        with self._lock:
-            subs = list(self._subscribers)
-        for q in subs:
-            try:
-                q.put_nowait(event)
-            except queue.Full:
-                if event.kind == "progress":
-                    continue  # progress is a latest-value signal; dropping one is harmless
-                with contextlib.suppress(queue.Empty):  # make room: drop the oldest item
-                    q.get_nowait()
-                with contextlib.suppress(queue.Full):
-                    q.put_nowait(event)
+        self._fanout.publish(event, droppable=event.kind == "progress")
 
 
 def _describe(exc: BaseException) -> str:

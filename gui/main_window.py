@@ -547,6 +547,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.save_settings()
         self.poll_timer.stop()
+        self._message_timer.stop()
         self.bridge.close()
         self.tasks.shutdown()
         super().closeEvent(ev)

@@ -53,6 +53,8 @@ class Tasks(QObject):
 
     def _deliver(self, callbacks: tuple, value: Any, error: BaseException | None) -> None:
         self._pending -= 1
+        if self._closed:  # the window is closing or gone: its widgets must not be touched
+            return
         on_done, on_error = callbacks
         if error is not None:
             if on_error is None:

@@ -8,7 +8,6 @@ every subscriber gets SessionEvents through its own bounded queue.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 from dataclasses import dataclass, fields
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.audio import load_seed_clip
+from engine.fanout import Fanout
 from engine.request import GenerationRequest, SeedClip
 from host.save import SavedRender, save_result
 
@@ -64,7 +64,7 @@ class Session:
         self._model = model
         self._seed_clip: SeedClip | None = None
         self._lock = threading.Lock()
-        self._subscribers: list[queue.Queue[SessionEvent]] = []
+        self._fanout: Fanout[SessionEvent] = Fanout()
         self.renders: dict[int, list[SavedRender]] = {}  # job id -> saved files
         # finish(result, renders_dir, job) -> list[SavedRender]; the post-processing issue plugs in here.
         self._finish = finish or (lambda result, out, job: save_result(result, out))
@@ -242,15 +242,10 @@ class Session:
 
     # -- events -------------------------------------------------------------------
     def subscribe(self, maxsize: int = 1024) -> queue.Queue[SessionEvent]:
-        q: queue.Queue[SessionEvent] = queue.Queue(maxsize=maxsize)
-        with self._lock:
-            self._subscribers.append(q)
-        return q
+        return self._fanout.subscribe(maxsize)
 
     def unsubscribe(self, q: queue.Queue[SessionEvent]) -> None:
-        with self._lock:
-            if q in self._subscribers:
-                self._subscribers.remove(q)
+        self._fanout.unsubscribe(q)
 
     def close(self) -> None:
         self._stop.set()
@@ -292,18 +287,7 @@ class Session:
                 )
 
     def _emit(self, event: SessionEvent) -> None:
-        with self._lock:
-            subs = list(self._subscribers)
-        for q in subs:
-            try:
-                q.put_nowait(event)
-            except queue.Full:
-                if event.kind == "progress":
-                    continue
-                with contextlib.suppress(queue.Empty):
-                    q.get_nowait()
-                with contextlib.suppress(queue.Full):
-                    q.put_nowait(event)
+        self._fanout.publish(event, droppable=event.kind == "progress")
 
 
 def _coerce(name: str, value: Any) -> Any:
