@@ -252,7 +252,18 @@ def sweep_partials(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
     return removed
 
 
+def _read_umask() -> int:
+    # Read once at import: os.umask can only be read by setting it, which races other threads.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def _publish(tmp: Path, dest: Path) -> None:
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; renders are ordinary files for the DAW
     # os.link fails if dest exists, so a file that appeared meanwhile is never replaced.
     try:
         os.link(tmp, dest)
