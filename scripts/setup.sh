@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 libglib2.0-0 libxkbcommon0
   libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
   libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 x11-utils
-  gcc libc6-dev  # gcc: builds host/audio's real-time mixer callback (C) once, on first use
+  gcc libc6-dev binutils  # gcc: builds host/audio's real-time mixer callback (C) once, on first use
   lua5.4)        # runs the REAPER ReaScript in tests
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -60,12 +60,6 @@ def test_chain_and_params_are_remembered_across_windows(qtbot, session, settings
 def test_edited_chain_applies_to_the_next_render(qtbot, window):
     import json
 
-    import pytest
-
-    if getattr(window.session, "set_effects", None) is None or not hasattr(
-        window.session._finish, "configure"
-    ):
-        pytest.skip("the post-processing finisher (issue 4) is not merged yet")
     ed = window.effects
     ed.add_effect("Reverb")
     ed.set_param(0, "room_size", 0.9)
