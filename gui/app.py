@@ -67,11 +67,10 @@ def open_settings(path: Path | None = None) -> QSettings:
     return QSettings("diffhost", "diffhost")
 
 
-def _optional(name: str, make: Callable[[], Any], unavailable: dict[str, str], what: str) -> Any:
+def _optional(name: str, make: Callable[[], Any], unavailable: dict[str, str]) -> Any:
+    """make(), or None with the reason in unavailable[name] (no device, bad folder, port taken)."""
     try:
         return make()
-    except ImportError:
-        unavailable[name] = f"the {what} component is not installed in this build"
     except Exception as exc:  # no device, bad folder, port taken: the app runs without it
         unavailable[name] = describe(exc)
     return None
@@ -137,33 +136,34 @@ def build_runtime(
     config = dict(audio_config or {})
 
     def open_audio() -> Any:
-        mod = importlib.import_module("host.audio")
-        if config or not hasattr(mod, "open_from_settings"):
-            return mod.open_host_audio(**config)
-        return mod.open_from_settings(mod.load_settings())  # the choice `diffhost serve` uses too
+        from host import audio as host_audio_mod
+
+        if config:
+            return host_audio_mod.open_host_audio(**config)
+        return host_audio_mod.open_from_settings(host_audio_mod.load_settings())  # as `diffhost serve`
 
     def open_presets() -> Any:
-        return importlib.import_module("host.presets").PresetStore()
+        from host.presets import PresetStore
+
+        return PresetStore()
 
     def open_library() -> Any:
-        cls = importlib.import_module("host.library").RenderLibrary
-        if library_dir is None and hasattr(cls, "open_default"):
-            return cls.open_default()  # one library shared with `diffhost render` and `library`
-        folder = Path(library_dir or renders_dir).expanduser()
-        return cls(folder / "library.sqlite", folder / "trash")
+        from host.library import RenderLibrary
+
+        # One library shared with `diffhost render`, `library` and `serve` unless a folder is given.
+        return RenderLibrary.open_default(library_dir)
 
     def make_finisher(library: Any) -> Any:
-        # The post-processing finisher writes files and library rows; without it the session saves plain WAVs.
-        finisher = getattr(importlib.import_module("host.save"), "Finisher", None)
-        if finisher is None:
-            raise ImportError("no post-processing finisher")
-        return finisher(library=library)
+        # The finisher applies effects and finishing and writes files and library rows.
+        from host.save import Finisher
 
-    host_audio = _optional("audio", open_audio, unavailable, "host audio") if audio else None
+        return Finisher(library=library)
+
+    host_audio = _optional("audio", open_audio, unavailable) if audio else None
     if not audio:
         unavailable["audio"] = "audio is off (--no-audio)"
-    library = _optional("library", open_library, unavailable, "render library")
-    finisher = _optional("finisher", lambda: make_finisher(library), unavailable, "post-processing")
+    library = _optional("library", open_library, unavailable)
+    finisher = _optional("finisher", lambda: make_finisher(library), unavailable)
     engine = Engine(device=device).start()
     # Before any torch work, so the render pool inherits it: on a busy machine the window
     # keeps the CPU it needs to stay responsive while a render runs.
@@ -175,7 +175,7 @@ def build_runtime(
         model=model,
         finish=finisher,
         audio=host_audio,
-        presets=_optional("presets", open_presets, unavailable, "presets"),
+        presets=_optional("presets", open_presets, unavailable),
         library=library,
     )
     osc = None
@@ -184,10 +184,11 @@ def build_runtime(
     else:
 
         def open_osc() -> Any:
-            mod = importlib.import_module("osc.server")
-            return mod.OscServer(session, mod.OscConfig(port=osc_port)).start()
+            from osc.server import OscConfig, OscServer
 
-        osc = _optional("osc", open_osc, unavailable, "OSC server")
+            return OscServer(session, OscConfig(port=osc_port)).start()
+
+        osc = _optional("osc", open_osc, unavailable)
     return Runtime(engine, session, osc, unavailable, config)
 
 
