@@ -81,7 +81,7 @@ class Load:
         self.describe = ""
         if kind in ("auto", "model"):
             try:
-                from engine import load_model
+                from diffhost.engine import load_model
 
                 self.model = load_model()
                 self.kind = "model"
@@ -107,8 +107,8 @@ class Load:
 
     def _run_model(self) -> None:
         """Keeps the real Engine (its worker thread owns torch) busy with one render after another."""
-        from engine.engine import Engine
-        from engine.request import GenerationRequest
+        from diffhost.engine.engine import Engine
+        from diffhost.engine.request import GenerationRequest
 
         prompts = ["punchy analog kick", "tight snare", "open hat", "808 bass", "pad swell"]
         with Engine(loader=lambda spec: self.model) as engine:
@@ -204,7 +204,7 @@ def main() -> int:
     server = start_jack(name)
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
-    from host.audio import open_host_audio, rescan_devices
+    from diffhost.host.audio import open_host_audio, rescan_devices
 
     rescan_devices()
     load = Load(args.load)

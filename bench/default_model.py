@@ -60,7 +60,7 @@ def main() -> int:
         for _ in range(3)
     ]
 
-    from engine import load_model
+    from diffhost.engine import load_model
 
     model = load_model(device="cpu")
     model.generate("kick", length=1.0, seed=0)  # warm caches
@@ -86,7 +86,7 @@ def main() -> int:
     }
     print(json.dumps(figures, indent=2))
     if args.eval:
-        from engine.default.evaluate import evaluate
+        from diffhost.engine.default.evaluate import evaluate
 
         print(json.dumps(evaluate(model, n=args.eval), indent=2))
     return 0

@@ -48,9 +48,9 @@ def main() -> int:
     args = ap.parse_args()
 
     app = QApplication(sys.argv[:1])
-    from gui.app import build_runtime
-    from gui.main_window import MainWindow
-    from gui.theme import apply_theme
+    from diffhost.gui.app import build_runtime
+    from diffhost.gui.main_window import MainWindow
+    from diffhost.gui.theme import apply_theme
 
     apply_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="diffhost-gui-stall-"))

@@ -32,10 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.engine import Engine  # noqa: E402
-from host.session import Session  # noqa: E402
-from osc.client import DiffhostClient, build  # noqa: E402
-from osc.server import OscConfig, OscServer  # noqa: E402
+from diffhost.engine.engine import Engine  # noqa: E402
+from diffhost.host.session import Session  # noqa: E402
+from diffhost.osc.client import DiffhostClient, build  # noqa: E402
+from diffhost.osc.server import OscConfig, OscServer  # noqa: E402
 
 CONTROL = [
     build("/diffhost/param/set", "temperature", 0.7),
@@ -146,7 +146,7 @@ def measure_render_roundtrip(tmp: Path, n: int = 7) -> tuple[float, float, float
     """OSC render of 0.5 s with the default model: packet -> accepted (ms), packet -> done (s),
     and the same render submitted to the engine directly (s). Runs interleave so machine load
     hits both alike; medians are reported."""
-    from engine.request import GenerationRequest
+    from diffhost.engine.request import GenerationRequest
 
     with Engine(device="cpu") as engine:
         engine.load(None)

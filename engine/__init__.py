@@ -9,26 +9,26 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.engine import Engine, Job, JobEvent
-    from engine.errors import Cancelled, ModelLoadError, QueueFullError, UnsupportedRequestError
-    from engine.loader import load_model
-    from engine.model import Model
-    from engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
+    from diffhost.engine.engine import Engine, Job, JobEvent
+    from diffhost.engine.errors import Cancelled, ModelLoadError, QueueFullError, UnsupportedRequestError
+    from diffhost.engine.loader import load_model
+    from diffhost.engine.model import Model
+    from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
 
 _EXPORTS = {
-    "load_model": "engine.loader",
-    "Engine": "engine.engine",
-    "Job": "engine.engine",
-    "JobEvent": "engine.engine",
-    "Model": "engine.model",
-    "GenerationRequest": "engine.request",
-    "GenerationResult": "engine.request",
-    "ModelInfo": "engine.request",
-    "SeedClip": "engine.request",
-    "Cancelled": "engine.errors",
-    "ModelLoadError": "engine.errors",
-    "QueueFullError": "engine.errors",
-    "UnsupportedRequestError": "engine.errors",
+    "load_model": "diffhost.engine.loader",
+    "Engine": "diffhost.engine.engine",
+    "Job": "diffhost.engine.engine",
+    "JobEvent": "diffhost.engine.engine",
+    "Model": "diffhost.engine.model",
+    "GenerationRequest": "diffhost.engine.request",
+    "GenerationResult": "diffhost.engine.request",
+    "ModelInfo": "diffhost.engine.request",
+    "SeedClip": "diffhost.engine.request",
+    "Cancelled": "diffhost.engine.errors",
+    "ModelLoadError": "diffhost.engine.errors",
+    "QueueFullError": "diffhost.engine.errors",
+    "UnsupportedRequestError": "diffhost.engine.errors",
 }
 __all__ = [  # noqa: F822 - resolved lazily by __getattr__
     "Cancelled",

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import soxr
-
-from engine.request import SeedClip
+from diffhost.engine.request import SeedClip
 
 # Formats soundfile reads natively; anything else goes through pedalboard (ffmpeg-free MP3/AAC).
 _PEDALBOARD_SUFFIXES = {".mp3", ".m4a", ".aac", ".mp4"}

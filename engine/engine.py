@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.errors import Cancelled, QueueFullError
-from engine.fanout import Fanout
-from engine.model import Model
-from engine.request import GenerationRequest, GenerationResult, Priority
+from diffhost.engine.errors import Cancelled, QueueFullError
+from diffhost.engine.fanout import Fanout
+from diffhost.engine.model import Model
+from diffhost.engine.request import GenerationRequest, GenerationResult, Priority
 
 EventKind = Literal["accepted", "progress", "done", "cancelled", "error"]
 TERMINAL: frozenset[str] = frozenset({"done", "cancelled", "error"})
@@ -68,7 +68,7 @@ class Engine:
         dtype: str = "auto",
     ):
         if loader is None:
-            from engine.loader import load_model
+            from diffhost.engine.loader import load_model
 
             def loader(spec: str | None) -> Model:
                 return load_model(spec, device=device, dtype=dtype)

@@ -8,20 +8,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.errors import ModelLoadError
-from engine.model import Model
+from diffhost.engine.errors import ModelLoadError
+from diffhost.engine.model import Model
 
 DEFAULT_NAMES = (None, "", "default", "diffhost-default")
 
 
 def load_model(spec: str | Path | None = None, device: str = "auto", dtype: str = "auto") -> Model:
     """Load a model: None = the embedded default; a folder; or a Hugging Face id (online)."""
-    from engine.device import resolve_device, resolve_dtype
+    from diffhost.engine.device import resolve_device, resolve_dtype
 
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     if spec in DEFAULT_NAMES:
-        from engine.default import load_default
+        from diffhost.engine.default import load_default
 
         return load_default(device=dev, dtype=dt)
     path = Path(str(spec)).expanduser()
@@ -46,7 +46,7 @@ def pipeline_class_name(folder: Path) -> str:
 
 
 def _load_folder(folder: Path, *, name: str, revision: str | None, device, dtype) -> Model:
-    from engine.adapters import ADAPTERS
+    from diffhost.engine.adapters import ADAPTERS
 
     cls_name = pipeline_class_name(folder)
     adapter = ADAPTERS.get(cls_name)

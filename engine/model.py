@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-
-from engine.audio import conform, load_seed_clip
-from engine.errors import Cancelled, UnsupportedRequestError
-from engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
+from diffhost.engine.audio import conform, load_seed_clip
+from diffhost.engine.errors import Cancelled, UnsupportedRequestError
+from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
 
 ProgressFn = Callable[[float], None]
 

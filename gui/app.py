@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diffhost.gui.errors import describe, install_excepthook
+from diffhost.gui.theme import apply_theme
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
-
-from gui.errors import describe, install_excepthook
-from gui.theme import apply_theme
 
 
 @dataclass
@@ -128,34 +127,34 @@ def build_runtime(
     osc_port: int | None = 12000,
     library_dir: Path | None = None,
 ) -> Runtime:
-    from engine.engine import Engine
-    from host.session import Session
+    from diffhost.engine.engine import Engine
+    from diffhost.host.session import Session
 
     renders_dir = Path(renders_dir).expanduser()
     unavailable: dict[str, str] = {}
     config = dict(audio_config or {})
 
     def open_audio() -> Any:
-        from host import audio as host_audio_mod
+        from diffhost.host import audio as host_audio_mod
 
         if config:
             return host_audio_mod.open_host_audio(**config)
         return host_audio_mod.open_from_settings(host_audio_mod.load_settings())  # as `diffhost serve`
 
     def open_presets() -> Any:
-        from host.presets import PresetStore
+        from diffhost.host.presets import PresetStore
 
         return PresetStore()
 
     def open_library() -> Any:
-        from host.library import RenderLibrary
+        from diffhost.host.library import RenderLibrary
 
         # One library shared with `diffhost render`, `library` and `serve` unless a folder is given.
         return RenderLibrary.open_default(library_dir)
 
     def make_finisher(library: Any) -> Any:
         # The finisher applies effects and finishing and writes files and library rows.
-        from host.save import Finisher
+        from diffhost.host.save import Finisher
 
         return Finisher(library=library)
 
@@ -184,7 +183,7 @@ def build_runtime(
     else:
 
         def open_osc() -> Any:
-            from osc.server import OscConfig, OscServer
+            from diffhost.osc.server import OscConfig, OscServer
 
             return OscServer(session, OscConfig(port=osc_port)).start()
 
@@ -200,7 +199,7 @@ def run(
     on_ready: Callable[[Any], None] | None = None,
 ) -> int:
     """Show the window and run the event loop until it closes."""
-    from gui.main_window import MainWindow
+    from diffhost.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("diffhost")

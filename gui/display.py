@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from engine.audio import read_audio
+from diffhost.engine.audio import read_audio
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ FALLBACK: dict[str, tuple[ParamSpec, ...]] = {
 def catalog() -> dict[str, tuple[ParamSpec, ...]]:
     """Effect name -> its parameters, from host.effects when present."""
     try:
-        effects = importlib.import_module("host.effects")
+        effects = importlib.import_module("diffhost.host.effects")
         builtins = effects.builtin_effects()
     except (ImportError, AttributeError):
         return FALLBACK
@@ -122,9 +122,9 @@ def catalog() -> dict[str, tuple[ParamSpec, ...]]:
 
 
 def validator() -> Any:
-    """host.effects' chain parser (raises ValueError naming entry, parameter and range), or None."""
+    """diffhost.host.effects' chain parser (raises ValueError naming entry, parameter and range), or None."""
     try:
-        return importlib.import_module("host.effects").parse_chain
+        return importlib.import_module("diffhost.host.effects").parse_chain
     except (ImportError, AttributeError):
         return None
 

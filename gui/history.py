@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diffhost.gui.dragout import file_mime
+from diffhost.gui.tasks import Tasks
 from PyQt6.QtCore import QMimeData, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
@@ -26,9 +28,6 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from gui.dragout import file_mime
-from gui.tasks import Tasks
 
 COLUMNS = ("★", "Prompt", "Length", "Rate", "Model", "Created")
 

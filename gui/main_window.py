@@ -14,6 +14,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+from diffhost.gui import display, window_state
+from diffhost.gui.audio_settings import AudioSettingsDialog
+from diffhost.gui.bridge import EventBridge
+from diffhost.gui.effects_editor import EffectsEditor
+from diffhost.gui.errors import describe
+from diffhost.gui.history import HistoryPanel
+from diffhost.gui.osc_status import OscStatus
+from diffhost.gui.pad_control import PadControl
+from diffhost.gui.pads import PAD_KEYS, PadGrid
+from diffhost.gui.params_panel import ParamsPanel
+from diffhost.gui.playback import Playback
+from diffhost.gui.preset_control import ChainApplier, PresetControl
+from diffhost.gui.presets_menu import PresetsMenu
+from diffhost.gui.seed_panel import SeedPanel
+from diffhost.gui.tasks import Tasks
+from diffhost.gui.waveform import WaveformView
+from diffhost.gui.window_state import PANEL_PARAMS
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
@@ -32,24 +49,6 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
-from gui import display, window_state
-from gui.audio_settings import AudioSettingsDialog
-from gui.bridge import EventBridge
-from gui.effects_editor import EffectsEditor
-from gui.errors import describe
-from gui.history import HistoryPanel
-from gui.osc_status import OscStatus
-from gui.pad_control import PadControl
-from gui.pads import PAD_KEYS, PadGrid
-from gui.params_panel import ParamsPanel
-from gui.playback import Playback
-from gui.preset_control import ChainApplier, PresetControl
-from gui.presets_menu import PresetsMenu
-from gui.seed_panel import SeedPanel
-from gui.tasks import Tasks
-from gui.waveform import WaveformView
-from gui.window_state import PANEL_PARAMS
 
 
 def _box(title: str, widget: QWidget) -> QGroupBox:
@@ -450,7 +449,7 @@ class MainWindow(QMainWindow):
         devices: list[Any] = []
         error = ""
         try:
-            devices = importlib.import_module("host.audio").list_devices()
+            devices = importlib.import_module("diffhost.host.audio").list_devices()
         except (ImportError, AttributeError):
             error = "The host audio component is not installed in this build."
         except Exception as exc:  # PortAudio could not enumerate: say so, keep the dialog usable
@@ -481,7 +480,7 @@ class MainWindow(QMainWindow):
         def reopen() -> Any:
             if old is not None:
                 old.close()
-            return importlib.import_module("host.audio").open_host_audio(**config)
+            return importlib.import_module("diffhost.host.audio").open_host_audio(**config)
 
         def opened(audio: Any) -> None:
             self.session.audio = audio

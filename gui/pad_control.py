@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gui.errors import describe
-from gui.pads import PadGrid, pad_label
+from diffhost.gui.errors import describe
+from diffhost.gui.pads import PadGrid, pad_label
 
 
 class PadControl:

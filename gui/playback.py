@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from diffhost.gui.waveform import WaveformView
 from PyQt6.QtWidgets import QPushButton
-
-from gui.waveform import WaveformView
 
 
 class Playback:

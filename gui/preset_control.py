@@ -6,10 +6,10 @@ import dataclasses
 import importlib
 from typing import Any
 
-from gui.effects_editor import EffectsEditor
-from gui.errors import describe
-from gui.params_panel import ParamsPanel
-from gui.presets_menu import PresetsMenu
+from diffhost.gui.effects_editor import EffectsEditor
+from diffhost.gui.errors import describe
+from diffhost.gui.params_panel import ParamsPanel
+from diffhost.gui.presets_menu import PresetsMenu
 
 
 class PresetControl:
@@ -57,7 +57,7 @@ class PresetControl:
         values = {"name": name, "params": params, "effects": self.effects.chain()}
 
         def save() -> Any:
-            preset_cls = importlib.import_module("host.presets").Preset
+            preset_cls = importlib.import_module("diffhost.host.presets").Preset
             fields = {f.name for f in dataclasses.fields(preset_cls)}
             return store.save(name, preset_cls(**{k: v for k, v in values.items() if k in fields}))
 

@@ -7,9 +7,8 @@ import dataclasses
 import json
 from typing import Any
 
+from diffhost.gui.errors import describe
 from PyQt6.QtCore import QByteArray
-
-from gui.errors import describe
 
 PANEL_PARAMS = (
     "prompt",

@@ -1,3 +1,1 @@
-"""diffhost host: session, audio I/O, post-processing, presets, render library, CLI. No Qt, no torch."""
-
-__version__ = "0.1.0"
+"""diffhost host: session, audio I/O, post-processing, presets, export, render library. No Qt, no torch."""

@@ -123,7 +123,7 @@ def write_audio(
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     notes: list[str] = []
     if spec.format == "mp3" and sample_rate not in MP3_SAMPLE_RATES:
-        from engine.audio import resample
+        from diffhost.engine.audio import resample
 
         target = 44100 if sample_rate % 11025 == 0 else 48000
         audio = resample(audio, sample_rate, target)

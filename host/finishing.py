@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-
-from engine.audio import fit_length
-from engine.request import SAMPLE_RATE_RANGE
+from diffhost.engine.audio import fit_length
+from diffhost.engine.request import SAMPLE_RATE_RANGE
 
 LUFS_MIN_S = 0.4  # one BS.1770 gating block
 

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from engine.audio import read_audio
-from engine.request import GenerationRequest, SeedClip
-from host.effects import file_sha256
-from host.export import parse_export, sidecar_path, unique_path, write_audio, write_sidecar
+from diffhost.engine.audio import read_audio
+from diffhost.engine.request import GenerationRequest, SeedClip
+from diffhost.host.effects import file_sha256
+from diffhost.host.export import parse_export, sidecar_path, unique_path, write_audio, write_sidecar
 
 SCHEMA_VERSION = 1
 DB_NAME = "library.sqlite3"
@@ -323,8 +322,8 @@ class RenderLibrary:
 
     def recipe_of(self, row: RenderRow) -> Any:
         """The Recipe (effects, finishing, export) the row was made with, checked against file hashes."""
-        from host.effects import recipe_effects
-        from host.post import Recipe
+        from diffhost.host.effects import recipe_effects
+        from diffhost.host.post import Recipe
 
         side = self.sidecar_of(row)
         return Recipe.from_dict(
@@ -512,7 +511,7 @@ def rerender(
 ) -> Rerendered:
     """Render a row again from its sidecar with `runner` (an engine Model, or an Engine) and the
     row's own recipe; the new file gets a new row (parent_id = the original) and is compared."""
-    from host.save import Finisher
+    from diffhost.host.save import Finisher
 
     row = library.get(render_id)
     request = library.request_of(row)

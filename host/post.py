@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from engine.audio import resample, set_channels
-from host import finishing as fin
-from host.effects import EffectChain, parse_chain
-from host.export import ExportSpec, parse_export
+from diffhost.engine.audio import resample, set_channels
+from diffhost.host import finishing as fin
+from diffhost.host.effects import EffectChain, parse_chain
+from diffhost.host.export import ExportSpec, parse_export
 
 
 def normalize_audio(audio: np.ndarray, peak_db: float = -1.0) -> np.ndarray:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.request import GenerationRequest
-from host.export import atomic_write_bytes, slug, unique_path
+from diffhost.engine.request import GenerationRequest
+from diffhost.host.export import atomic_write_bytes, slug, unique_path
 
 VERSION = 2
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -73,7 +73,7 @@ class Preset:
 
     def recipe(self) -> Any:
         """The validated post-processing Recipe (effects chain built, files checked)."""
-        from host.post import Recipe
+        from diffhost.host.post import Recipe
 
         base = self.source.parent if self.source else None
         return Recipe.from_dict({**self.to_dict(), "preset": self.name}, base_dir=base)

@@ -19,12 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from diffhost.engine.request import GenerationResult
+from diffhost.host.effects import file_sha256
+from diffhost.host.export import (
+    atomic_write_wav,
+    slug,
+    sweep_partials,
+    unique_path,
+    write_audio,
+    write_sidecar,
+)
+from diffhost.host.post import Recipe, normalize_audio, postprocess
 
-from engine.request import GenerationResult
-from host import __version__
-from host.effects import file_sha256
-from host.export import atomic_write_wav, slug, sweep_partials, unique_path, write_audio, write_sidecar
-from host.post import Recipe, normalize_audio, postprocess
+from diffhost import __version__
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 RERENDER_TAG = "rerender:"  # Job.tag prefix: finish with the original row's recipe, not the current one

@@ -14,10 +14,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.audio import load_seed_clip
-from engine.fanout import Fanout
-from engine.request import GenerationRequest, SeedClip
-from host.save import SavedRender, save_result
+from diffhost.engine.audio import load_seed_clip
+from diffhost.engine.fanout import Fanout
+from diffhost.engine.request import GenerationRequest, SeedClip
+from diffhost.host.save import SavedRender, save_result
 
 SessionEventKind = Literal[
     "accepted", "progress", "done", "cancelled", "error", "param", "seed", "slot", "message"
@@ -172,7 +172,7 @@ class Session:
     def rerender(self, render_id: int, *, priority: str = "batch"):
         """Render a library row again, bit-identically: its own params and model, finished with its
         own recipe (the finisher reads the row from the job's "rerender:<id>" tag). Returns the Job."""
-        from host.save import RERENDER_TAG
+        from diffhost.host.save import RERENDER_TAG
 
         library = self._need("library")
         row = library.get(render_id)
@@ -224,7 +224,7 @@ class Session:
             raise ValueError(
                 "effects: this session saves plain files; no post-processing finisher is attached"
             )
-        from host.post import Recipe
+        from diffhost.host.post import Recipe
 
         configure(Recipe.from_dict({**self._finish.recipe.to_dict(), "effects": list(chain)}))
         self._emit(SessionEvent("message", name="effects", value=len(chain)))

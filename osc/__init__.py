@@ -9,7 +9,7 @@
     paths.py        files a message may name (allowed folders, symlinks resolved)
     access.py       who may send (loopback; allow-list on open binds)
     subscribers.py  the listener set
-    client.py       a small client and `python -m osc.client`
+    client.py       a small client and `python -m diffhost.osc.client`
 
 The address space is documented in docs/osc.md.
 """

@@ -1,15 +1,15 @@
 """A small diffhost OSC client: for tests, scripts and DAW helpers (the REAPER script runs it).
 
-    from osc.client import DiffhostClient
+    from diffhost.osc.client import DiffhostClient
     with DiffhostClient() as c:
         done = c.render("punchy analog kick", length_s=1.0)
         print(done.path, done.length_s, done.sample_rate)
 
 Command line (prints results; exit status 0 on success):
-    python -m osc.client ping
-    python -m osc.client render "tight snare" --length 0.5 [--result-file out.txt]
-    python -m osc.client send /diffhost/slot/1/play 0.8
-    python -m osc.client listen --port 12001
+    python -m diffhost.osc.client ping
+    python -m diffhost.osc.client render "tight snare" --length 0.5 [--result-file out.txt]
+    python -m diffhost.osc.client send /diffhost/slot/1/play 0.8
+    python -m diffhost.osc.client listen --port 12001
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diffhost.osc.dispatcher import DatagramError, parse_datagram
 from pythonosc.osc_message_builder import OscMessageBuilder
-
-from osc.dispatcher import DatagramError, parse_datagram
 
 Message = tuple[str, list[Any]]
 
@@ -229,7 +228,7 @@ def _write_result(path: Path, fields: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m osc.client", description="Talk to a diffhost OSC server.")
+    p = argparse.ArgumentParser(prog="python -m diffhost.osc.client", description="Talk to a diffhost OSC server.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=12000)
     sub = p.add_subparsers(dest="cmd", required=True)

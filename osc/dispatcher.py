@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from diffhost.engine.errors import QueueFullError
+from diffhost.osc import messages as out
 from pythonosc.osc_message import OscMessage
-
-from engine.errors import QueueFullError
-from osc import messages as out
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from engine.request import LENGTH_RANGE_S, SEED_RANGE
-from host import __version__
-from host.session import PARAM_NAMES
-from osc import messages as out
-from osc.access import AccessList
-from osc.args import MAX_TEXT, OscArgError, as_float, as_int, as_text, expect_count, osc_type, shown
-from osc.dispatcher import Address, Reply, SlotHandler, Stats
-from osc.paths import PathPolicy
-from osc.subscribers import Subscribers
+from diffhost.engine.request import LENGTH_RANGE_S, SEED_RANGE
+from diffhost.host.session import PARAM_NAMES
+from diffhost.osc import messages as out
+from diffhost.osc.access import AccessList
+from diffhost.osc.args import MAX_TEXT, OscArgError, as_float, as_int, as_text, expect_count, osc_type, shown
+from diffhost.osc.dispatcher import Address, Reply, SlotHandler, Stats
+from diffhost.osc.paths import PathPolicy
+from diffhost.osc.subscribers import Subscribers
+
+from diffhost import __version__
 
 P = out.PREFIX
 JOB_RANGE = (1, 2**31 - 1)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from osc.args import MAX_PATH, OscArgError
+from diffhost.osc.args import MAX_PATH, OscArgError
 
 
 class PathRefused(OscArgError):

@@ -17,10 +17,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from osc import messages as out
-from osc.dispatcher import Address, Reply
-from osc.handlers import parse_origin
-from osc.subscribers import Subscribers
+from diffhost.osc import messages as out
+from diffhost.osc.dispatcher import Address, Reply
+from diffhost.osc.handlers import parse_origin
+from diffhost.osc.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 JOB_EVENTS = frozenset({"accepted", "progress", "done", "cancelled", "error"})

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from osc.access import AccessList, resolve_bind_host
-from osc.dispatcher import MAX_DATAGRAM, Address, Dispatcher, Stats
-from osc.handlers import Handlers
-from osc.paths import PathPolicy
-from osc.replies import EventForwarder
-from osc.subscribers import Subscribers
+from diffhost.osc.access import AccessList, resolve_bind_host
+from diffhost.osc.dispatcher import MAX_DATAGRAM, Address, Dispatcher, Stats
+from diffhost.osc.handlers import Handlers
+from diffhost.osc.paths import PathPolicy
+from diffhost.osc.replies import EventForwarder
+from diffhost.osc.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 12000

@@ -35,7 +35,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1"
     )  # tiny model: see tests/engine/conftest.py
     return subprocess.run(
-        [sys.executable, "-m", "host.cli", "render", *args],
+        [sys.executable, "-m", "diffhost.cli", "render", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -83,7 +83,7 @@ f:write(prompt)
 f:close()
 
 local cmd = table.concat({
-  q(PYTHON), "-m", "osc.client", "--host", q(HOST), "--port", tostring(PORT),
+  q(PYTHON), "-m", "diffhost.osc.client", "--host", q(HOST), "--port", tostring(PORT),
   "render", "--prompt-file", q(prompt_file), "--length", tostring(length),
   "--timeout", tostring(TIMEOUT_S), "--result-file", q(result_file),
 }, " ")

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from engine.adapters.audioldm import AudioLDMModel
-from engine.adapters.audioldm2 import AudioLDM2Model
-from engine.adapters.base import DiffusersModel
-from engine.adapters.dance_diffusion import DanceDiffusionModel
-from engine.adapters.musicldm import MusicLDMModel
-from engine.adapters.stable_audio import StableAudioModel
-from engine.adapters.stable_audio_3 import (
+from diffhost.engine.adapters.audioldm import AudioLDMModel
+from diffhost.engine.adapters.audioldm2 import AudioLDM2Model
+from diffhost.engine.adapters.base import DiffusersModel
+from diffhost.engine.adapters.dance_diffusion import DanceDiffusionModel
+from diffhost.engine.adapters.musicldm import MusicLDMModel
+from diffhost.engine.adapters.stable_audio import StableAudioModel
+from diffhost.engine.adapters.stable_audio_3 import (
     StableAudio3AudioToAudioModel,
     StableAudio3InpaintModel,
     StableAudio3Model,
 )
-from engine.default.pipeline import FAMILY as DEFAULT_FAMILY
-from engine.default.pipeline import DefaultModel
+from diffhost.engine.default.pipeline import FAMILY as DEFAULT_FAMILY
+from diffhost.engine.default.pipeline import DefaultModel
 
 ADAPTERS: dict[str, type[DiffusersModel] | type[DefaultModel]] = {
     cls.pipeline_class: cls
@@ -29,7 +29,7 @@ ADAPTERS: dict[str, type[DiffusersModel] | type[DefaultModel]] = {
         DanceDiffusionModel,
     )
 }
-# A folder written by `python -m engine.default.train --out DIR` loads like any diffusers folder.
+# A folder written by `python -m diffhost.engine.default.train --out DIR` loads like any diffusers folder.
 ADAPTERS[DEFAULT_FAMILY] = DefaultModel
 
 __all__ = ["ADAPTERS", "DiffusersModel"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.adapters.mel_ldm import MelLDMModel
+from diffhost.engine.adapters.mel_ldm import MelLDMModel
 
 
 class AudioLDMModel(MelLDMModel):

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from engine.adapters.mel_ldm import MelLDMModel
+from diffhost.engine.adapters.mel_ldm import MelLDMModel
 
 
 class AudioLDM2Model(MelLDMModel):

@@ -39,11 +39,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-
-from engine.audio import fit_length, resample, set_channels
-from engine.errors import ModelLoadError
-from engine.model import Model, StepMonitor
-from engine.request import GenerationRequest, ModelInfo
+from diffhost.engine.audio import fit_length, resample, set_channels
+from diffhost.engine.errors import ModelLoadError
+from diffhost.engine.model import Model, StepMonitor
+from diffhost.engine.request import GenerationRequest, ModelInfo
 
 # Weight files that are pickles: never loaded.
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")

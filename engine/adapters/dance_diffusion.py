@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from engine.adapters.base import DiffusersModel, StrengthPlan
-from engine.request import ModelInfo
+from diffhost.engine.adapters.base import DiffusersModel, StrengthPlan
+from diffhost.engine.request import ModelInfo
 
 
 class DanceDiffusionModel(DiffusersModel):

@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-
-from engine.adapters.base import DiffusersModel
-from engine.request import GenerationRequest, ModelInfo
+from diffhost.engine.adapters.base import DiffusersModel
+from diffhost.engine.request import GenerationRequest, ModelInfo
 
 
 class MelLDMModel(DiffusersModel):

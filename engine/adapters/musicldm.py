@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from engine.adapters.mel_ldm import MelLDMModel
-from engine.request import GenerationRequest
+from diffhost.engine.adapters.mel_ldm import MelLDMModel
+from diffhost.engine.request import GenerationRequest
 
 
 class MusicLDMModel(MelLDMModel):

@@ -12,9 +12,8 @@ import warnings
 from typing import Any
 
 import torch
-
-from engine.adapters.base import DiffusersModel
-from engine.request import ModelInfo
+from diffhost.engine.adapters.base import DiffusersModel
+from diffhost.engine.request import ModelInfo
 
 # Stable Audio Open's SDE scheduler asks torchsde's Brownian tree for its last interval at sigma 0,
 # just below the tree's start; torchsde warns on every render (diffusers' own call does the same).

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.adapters.base import DiffusersModel
-from engine.errors import UnsupportedRequestError
-from engine.request import GenerationRequest, ModelInfo
+from diffhost.engine.adapters.base import DiffusersModel
+from diffhost.engine.errors import UnsupportedRequestError
+from diffhost.engine.request import GenerationRequest, ModelInfo
 
 _MIN_NOISE_LEVEL = 1e-3
 

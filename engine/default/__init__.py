@@ -3,6 +3,6 @@
 See engine/default/weights/MODEL_CARD.md for how it was trained and what it measures.
 """
 
-from engine.default.pipeline import DefaultModel, load_default
+from diffhost.engine.default.pipeline import DefaultModel, load_default
 
 __all__ = ["DefaultModel", "load_default"]

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
-
-from engine.default.synth import CATEGORIES, DESCRIPTORS, Sound
+from diffhost.engine.default.synth import CATEGORIES, DESCRIPTORS, Sound
 
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {
     "kick": ("kick", "kick drum", "kickdrum", "drum machine kick", "analog kick", "kick hit"),

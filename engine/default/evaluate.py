@@ -1,4 +1,4 @@
-"""Quality evaluation of the default model: `python -m engine.default.evaluate --n 40`.
+"""Quality evaluation of the default model: `python -m diffhost.engine.default.evaluate --n 40`.
 
 Measures, on prompts the model never saw in training (EVAL_TEMPLATES, alias words):
 - category accuracy with an independent classifier trained only on the synth's real clips;
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from diffhost.engine.default import captions, features, synth
+from diffhost.engine.default.captions import CATEGORY_WORDS, DESCRIPTOR_WORDS, EVAL_TEMPLATES
+from diffhost.engine.model import Model
+from diffhost.engine.request import SeedClip
 from torch.nn import functional as F
-
-from engine.default import captions, features, synth
-from engine.default.captions import CATEGORY_WORDS, DESCRIPTOR_WORDS, EVAL_TEMPLATES
-from engine.model import Model
-from engine.request import SeedClip
 
 SR = synth.SR
 EVAL_LENGTH = {c: 1.0 for c in synth.DRUMS} | {c: 1.5 for c in synth.TONAL} | {c: 2.0 for c in synth.EFFECTS}
@@ -235,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="model spec (default: the embedded model)")
     p.add_argument("--out", default=None, help="write the JSON report here")
     args = p.parse_args(argv)
-    from engine.loader import load_model
+    from diffhost.engine.loader import load_model
 
     torch.set_num_threads(2)
     model = load_model(args.model, device="cpu")

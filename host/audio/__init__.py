@@ -5,10 +5,16 @@ audio.assign(0, kick, 44100)         # converted once; triggering only moves an 
 audio.trigger(0)                     # sounds in the next block
 """
 
-from host.audio.devices import AudioDeviceError, DeviceInfo, list_devices, rescan_devices, resolve_device
-from host.audio.host_audio import HostAudio, SlotOptions, open_from_settings, open_host_audio
-from host.audio.mixer import AudioBusyError, SlotStart
-from host.audio.settings import AudioSettings, load_settings, save_settings, settings_path
+from diffhost.host.audio.devices import (
+    AudioDeviceError,
+    DeviceInfo,
+    list_devices,
+    rescan_devices,
+    resolve_device,
+)
+from diffhost.host.audio.host_audio import HostAudio, SlotOptions, open_from_settings, open_host_audio
+from diffhost.host.audio.mixer import AudioBusyError, SlotStart
+from diffhost.host.audio.settings import AudioSettings, load_settings, save_settings, settings_path
 
 __all__ = [
     "AudioBusyError",

@@ -18,13 +18,12 @@ from typing import Any
 
 import numpy as np
 import sounddevice as sd
-
-from engine.audio import read_audio
-from host.audio import native
-from host.audio.clips import check_clip, convert_clip, prepare_clip
-from host.audio.devices import AudioDeviceError, DeviceInfo, resolve_device
-from host.audio.mixer import MODES, Mixer, SlotStart
-from host.audio.settings import AudioSettings
+from diffhost.engine.audio import read_audio
+from diffhost.host.audio import native
+from diffhost.host.audio.clips import check_clip, convert_clip, prepare_clip
+from diffhost.host.audio.devices import AudioDeviceError, DeviceInfo, resolve_device
+from diffhost.host.audio.mixer import MODES, Mixer, SlotStart
+from diffhost.host.audio.settings import AudioSettings
 
 SlotMode = str  # "oneshot" | "loop" | "gate"
 # The GIL hand-over interval while live audio is open. The callback never needs the GIL, but the

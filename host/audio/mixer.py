@@ -30,8 +30,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
-
-from host.audio import native
+from diffhost.host.audio import native
 
 # Command types and slot modes, as in _mixer.c.
 CMD_ASSIGN, CMD_CLEAR, CMD_TRIGGER, CMD_STOP_SLOT, CMD_RELEASE, CMD_STOP_ALL = 1, 2, 3, 4, 5, 6

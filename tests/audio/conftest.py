@@ -86,7 +86,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
     saved_env = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
-    from host.audio import rescan_devices
+    from diffhost.host.audio import rescan_devices
 
     devices = rescan_devices()
     assert any("JACK" in d.hostapi for d in devices), devices
@@ -216,7 +216,7 @@ def peer(jack_server: JackServer, tmp_path: Path) -> Iterator[Peer]:
 @pytest.fixture
 def audio(jack_server: JackServer, peer: Peer):
     """diffhost's HostAudio on the JACK server (stereo in and out), wired to the test peer."""
-    from host.audio import open_host_audio
+    from diffhost.host.audio import open_host_audio
 
     a = open_host_audio(sample_rate=RATE, block_size=BLOCK, input_channels=2)
     peer.connect()

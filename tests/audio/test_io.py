@@ -84,7 +84,7 @@ def test_player_plays_without_blocking_reports_position_and_stops(audio, peer):
 
 
 def test_devices_list_the_jack_server_and_bad_choices_name_the_options(jack_server):
-    from host.audio import AudioDeviceError, list_devices, open_host_audio, resolve_device
+    from diffhost.host.audio import AudioDeviceError, list_devices, open_host_audio, resolve_device
 
     jack = [d for d in list_devices() if "JACK" in d.hostapi]
     assert jack and jack[0].max_output_channels == 2 and jack[0].max_input_channels == 2
@@ -108,8 +108,9 @@ def test_underflow_and_overflow_counts_are_exposed(audio):
 
 
 def test_cli_devices_remembers_the_choice(jack_server, tmp_path, monkeypatch, capsys):
-    from host.audio import load_settings
-    from host.cli import main
+    from diffhost.host.audio import load_settings
+
+    from diffhost.cli import main
 
     monkeypatch.setenv("DIFFHOST_CONFIG_DIR", str(tmp_path))
     assert main(["devices", "--set-output", "system", "--block-size", "256"]) == 0
@@ -122,7 +123,7 @@ def test_cli_devices_remembers_the_choice(jack_server, tmp_path, monkeypatch, ca
 
 
 def test_cli_record_writes_a_new_wav_and_play_plays_it(jack_server, tmp_path, monkeypatch, capsys):
-    from host.cli import main
+    from diffhost.cli import main
 
     monkeypatch.setenv("DIFFHOST_CONFIG_DIR", str(tmp_path / "config"))
     out = tmp_path / "seed.wav"
@@ -141,8 +142,8 @@ def test_cli_record_writes_a_new_wav_and_play_plays_it(jack_server, tmp_path, mo
 
 @retry_glitches
 def test_session_records_the_seed_clip_from_the_input(audio, peer, tmp_path):
-    from engine.engine import Engine
-    from host.session import Session
+    from diffhost.engine.engine import Engine
+    from diffhost.host.session import Session
 
     t = np.arange(RATE) / RATE
     peer.play((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
@@ -156,7 +157,7 @@ def test_session_records_the_seed_clip_from_the_input(audio, peer, tmp_path):
 
 
 def test_a_closed_stream_refuses_calls_with_a_reason(jack_server):
-    from host.audio import open_host_audio
+    from diffhost.host.audio import open_host_audio
 
     audio = open_host_audio(input=False)
     audio.assign(0, np.zeros((1, 100), np.float32), RATE)

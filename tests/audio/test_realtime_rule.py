@@ -13,8 +13,7 @@ import shutil
 import subprocess
 
 import pytest
-
-from host.audio import native
+from diffhost.host.audio import native
 
 ALLOWED = {"memset", "memcpy", "memmove", "llround", "ceil", "fabsf", "lround"}
 

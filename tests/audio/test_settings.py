@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
-from host.audio import AudioSettings, load_settings, save_settings, settings_path
-from host.audio.clips import prepare_clip
+from diffhost.host.audio import AudioSettings, load_settings, save_settings, settings_path
+from diffhost.host.audio.clips import prepare_clip
 
 
 def test_defaults_when_nothing_is_saved(tmp_path):

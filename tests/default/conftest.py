@@ -7,6 +7,6 @@ import pytest
 
 @pytest.fixture(scope="session")
 def default_model():
-    from engine import load_model
+    from diffhost.engine import load_model
 
     return load_model(None, device="cpu")

@@ -7,10 +7,9 @@ import re
 import numpy as np
 import pytest
 import torch
-
-from engine.default import captions, features, synth
-from engine.default.evaluate import centroid_hz, evaluate
-from engine.errors import UnsupportedRequestError
+from diffhost.engine.default import captions, features, synth
+from diffhost.engine.default.evaluate import centroid_hz, evaluate
+from diffhost.engine.errors import UnsupportedRequestError
 
 
 def test_loads_through_load_model_with_its_identity(default_model):
@@ -107,7 +106,7 @@ def test_alias_expansion_maps_everyday_words():
 
 def test_text_encoder_matches_transformers_bert():
     transformers = pytest.importorskip("transformers")
-    from engine.default.textenc import TextEncoder, minilm_dir
+    from diffhost.engine.default.textenc import TextEncoder, minilm_dir
 
     texts = ["punchy analog kick", "a long dark riser with a gritty edge"]
     ours = TextEncoder().encode(texts)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import torch
+from diffhost.engine.default.pipeline import WEIGHTS_DIR
+from diffhost.engine.default.sampler import DDIMSampler
 from diffusers import DDIMScheduler
-
-from engine.default.pipeline import WEIGHTS_DIR
-from engine.default.sampler import DDIMSampler
 
 
 def test_sampler_matches_diffusers_step_for_step():

@@ -14,7 +14,7 @@ ARGS = ["--pairs", "300", "--steps", "20", "--batch", "64", "--clips", "36", "--
 
 def _train(out):
     subprocess.run(
-        [sys.executable, "-m", "engine.default.train", "--out", str(out), *ARGS],
+        [sys.executable, "-m", "diffhost.engine.default.train", "--out", str(out), *ARGS],
         check=True,
         capture_output=True,
     )
@@ -25,7 +25,7 @@ def test_train_is_reproducible_and_its_output_loads(tmp_path):
     a = _train(tmp_path / "a")
     b = _train(tmp_path / "b")
     assert a == b
-    from engine.default.pipeline import load_default
+    from diffhost.engine.default.pipeline import load_default
 
     model = load_default(torch.device("cpu"), torch.float32, folder=tmp_path / "a")
     audio = model.generate("kick", length=0.3, seed=0, steps=4)

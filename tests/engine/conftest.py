@@ -55,7 +55,7 @@ def tiny_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="session")
 def tiny_model(tiny_dir):
     """family -> a Model loaded from its tiny folder through engine.load_model (once per session)."""
-    from engine import load_model
+    from diffhost.engine import load_model
 
     models = {}
 

@@ -6,8 +6,7 @@ import queue
 import time
 
 import pytest
-
-from engine import Engine, GenerationRequest, QueueFullError
+from diffhost.engine import Engine, GenerationRequest, QueueFullError
 
 FAMILY = "StableAudio3Pipeline"  # the quickest tiny family
 TIMEOUT = 60.0
@@ -71,7 +70,7 @@ def test_cancel_stops_within_one_step(spec):
 def test_model_render_cancel_takes_effect_at_the_next_step(tiny_model):
     import threading
 
-    from engine.errors import Cancelled
+    from diffhost.engine.errors import Cancelled
 
     model = tiny_model(FAMILY)
     flag = threading.Event()

@@ -22,7 +22,7 @@ def _component(module: str, attr: str):
 @pytest.fixture(scope="session")
 def engine():
     """One engine (and one loaded default model) for the whole GUI test run."""
-    from engine.engine import Engine
+    from diffhost.engine.engine import Engine
 
     eng = Engine(device="cpu").start()
     eng.load(None)  # load the embedded default once, up front
@@ -39,13 +39,13 @@ def settings(tmp_path):
 
 @pytest.fixture
 def session(engine, tmp_path):
-    from host.session import Session
+    from diffhost.host.session import Session
 
-    library_cls = _component("host.library", "RenderLibrary")
+    library_cls = _component("diffhost.host.library", "RenderLibrary")
     library = library_cls(tmp_path / "library.sqlite", tmp_path / "trash") if library_cls else None
-    store_cls = _component("host.presets", "PresetStore")
+    store_cls = _component("diffhost.host.presets", "PresetStore")
     presets = store_cls(shipped_dir=tmp_path / "shipped", user_dir=tmp_path / "user") if store_cls else None
-    finisher_cls = _component("host.save", "Finisher")  # post-processing: files + library rows
+    finisher_cls = _component("diffhost.host.save", "Finisher")  # post-processing: files + library rows
     finish = finisher_cls(library=library) if finisher_cls else None
     s = Session(engine, renders_dir=tmp_path / "renders", finish=finish, presets=presets, library=library)
     yield s
@@ -54,7 +54,7 @@ def session(engine, tmp_path):
 
 @pytest.fixture
 def window(qtbot, session, settings):
-    from gui.main_window import MainWindow
+    from diffhost.gui.main_window import MainWindow
 
     w = MainWindow(session, settings=settings, unavailable={"audio": "no audio device in this test"})
     w.autoplay.setChecked(False)
@@ -84,7 +84,7 @@ def host_audio(tmp_path_factory):
     import time
 
     audio_mod = pytest.importorskip(
-        "host.audio", reason="the host audio component (issue 5) is not merged yet"
+        "diffhost.host.audio", reason="the host audio component (issue 5) is not merged yet"
     )
     require = os.environ.get("DIFFHOST_REQUIRE_DEVICES") == "1"
 

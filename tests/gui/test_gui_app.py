@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from diffhost.gui.errors import install_excepthook
 from PyQt6.QtCore import QSettings, QTimer
-
-from gui.errors import install_excepthook
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +27,7 @@ def test_diffhost_gui_command_opens_the_window_and_saves_its_state(tmp_path):
         [
             sys.executable,
             "-m",
-            "host.cli",
+            "diffhost.cli",
             "gui",
             "--renders-dir",
             str(tmp_path / "renders"),
@@ -55,7 +54,7 @@ def test_diffhost_gui_command_opens_the_window_and_saves_its_state(tmp_path):
 
 
 def test_no_command_falls_through_to_gui():
-    from host.cli import build_parser
+    from diffhost.cli import build_parser
 
     choices = build_parser()._subparsers._group_actions[0].choices
     assert "gui" in choices
@@ -81,7 +80,7 @@ def test_unexpected_exception_in_a_slot_becomes_a_message(qtbot, window):
 
 def test_audio_settings_dialog_says_why_audio_is_off(qtbot, window):
     window.open_audio_settings()
-    dialog = window.findChild(__import__("gui.audio_settings", fromlist=["x"]).AudioSettingsDialog)
+    dialog = window.findChild(__import__("diffhost.gui.audio_settings", fromlist=["x"]).AudioSettingsDialog)
     assert dialog is not None and dialog.isVisible()
     assert dialog.error.text()  # host audio missing, or off in this test: either way it says so
     assert dialog.settings()["block_size"] == 128
@@ -98,10 +97,9 @@ def test_components_missing_show_their_reason(window):
 
 
 def test_osc_status_shows_the_real_server(qtbot, session):
-    osc_server = pytest.importorskip("osc.server", reason="the OSC component (issue 6) is not merged yet")
+    osc_server = pytest.importorskip("diffhost.osc.server", reason="the OSC component (issue 6) is not merged yet")
+    from diffhost.gui.osc_status import OscStatus
     from pythonosc.udp_client import SimpleUDPClient
-
-    from gui.osc_status import OscStatus
 
     server = osc_server.OscServer(session, osc_server.OscConfig(port=0)).start()
     try:
@@ -124,8 +122,8 @@ def test_osc_status_shows_the_real_server(qtbot, session):
 
 
 def test_audio_settings_dialog_lists_devices_and_shows_the_open_one(qtbot, host_audio, session, settings):
-    from gui.audio_settings import AudioSettingsDialog
-    from gui.main_window import MainWindow
+    from diffhost.gui.audio_settings import AudioSettingsDialog
+    from diffhost.gui.main_window import MainWindow
 
     session.audio = host_audio
     w = MainWindow(session, settings=settings)

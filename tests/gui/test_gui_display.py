@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from gui.display import envelope, from_audio
+from diffhost.gui.display import envelope, from_audio
 
 
 def test_envelope_keeps_single_sample_peaks():

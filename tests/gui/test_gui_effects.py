@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from diffhost.gui.effects_catalog import catalog
 from PyQt6.QtCore import Qt
-
-from gui.effects_catalog import catalog
 
 
 def test_chain_editing_produces_the_json_chain(qtbot, window):
@@ -39,7 +38,7 @@ def test_chain_editing_produces_the_json_chain(qtbot, window):
 
 
 def test_chain_and_params_are_remembered_across_windows(qtbot, session, settings):
-    from gui.main_window import MainWindow
+    from diffhost.gui.main_window import MainWindow
 
     first = MainWindow(session, settings=settings)
     qtbot.addWidget(first)

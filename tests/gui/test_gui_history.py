@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("host.library", reason="the render library component (issue 4) is not merged yet")
+pytest.importorskip("diffhost.host.library", reason="the render library component (issue 4) is not merged yet")
 
 
 def _render(qtbot, window, prompt):

@@ -29,7 +29,7 @@ def test_assign_and_tempo_without_audio_report_and_change_nothing(qtbot, window,
 
 
 def test_pad_key_triggers_the_host_slot_and_shows_its_state(qtbot, host_audio, session, settings, wav):
-    from gui.main_window import MainWindow
+    from diffhost.gui.main_window import MainWindow
 
     session.audio = host_audio
     w = MainWindow(session, settings=settings)

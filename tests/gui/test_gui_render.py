@@ -98,7 +98,7 @@ def test_bad_value_from_a_field_is_refused_with_its_range(qtbot, window):
 
 
 def test_space_plays_the_render_with_a_moving_playhead(qtbot, host_audio, session, settings):
-    from gui.main_window import MainWindow
+    from diffhost.gui.main_window import MainWindow
 
     session.audio = host_audio
     w = MainWindow(session, settings=settings)

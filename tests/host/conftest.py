@@ -6,7 +6,7 @@ import pytest
 
 
 def _default_model():
-    from engine import load_model
+    from diffhost.engine import load_model
 
     return load_model(None, device="cpu")
 

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 import soundfile as sf
-
-from host.effects import EffectChain, EffectError, builtin_effects, parse_chain, parse_effect
+from diffhost.host.effects import EffectChain, EffectError, builtin_effects, parse_chain, parse_effect
 
 SR = 48000
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-
-from engine.audio import AudioFileError, read_audio
-from host.export import ExportError, parse_export, unique_path, write_audio
+from diffhost.engine.audio import AudioFileError, read_audio
+from diffhost.host.export import ExportError, parse_export, unique_path, write_audio
 
 SR = 44100
 

@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
-from host import finishing as fin
-from host.post import Recipe, normalize_audio, postprocess
+from diffhost.host import finishing as fin
+from diffhost.host.post import Recipe, normalize_audio, postprocess
 
 SR = 48000
 

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from engine.audio import read_audio
-from engine.engine import Engine
-from host.effects import file_sha256
-from host.export import sweep_partials
-from host.library import DB_NAME, LibraryError, RenderLibrary, export_row, rerender
-from host.presets import PresetStore
-from host.save import Finisher
-from host.session import Session
+from diffhost.engine.audio import read_audio
+from diffhost.engine.engine import Engine
+from diffhost.host.effects import file_sha256
+from diffhost.host.export import sweep_partials
+from diffhost.host.library import DB_NAME, LibraryError, RenderLibrary, export_row, rerender
+from diffhost.host.presets import PresetStore
+from diffhost.host.save import Finisher
+from diffhost.host.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,25 +208,25 @@ import sys, numpy as np
 sys.path[:0] = [{root!r}, {tests!r}]
 from pathlib import Path
 from conftest import _default_model
-from host.library import RenderLibrary
-from host.post import Recipe
-from host.export import parse_export
-from host.save import Finisher
+from diffhost.host.library import RenderLibrary
+from diffhost.host.post import Recipe
+from diffhost.host.export import parse_export
+from diffhost.host.save import Finisher
 from dataclasses import replace
 model = _default_model()
 lib = RenderLibrary.open_default(Path({folder!r}))
 recipe = replace(Recipe(), export=parse_export({{"format": "flac", "bit_depth": 24}}))
 fin = Finisher(recipe, library=lib)
-import host.save
-real_write = host.save.write_audio
+import diffhost.host.save
+real_write = diffhost.host.save.write_audio
 def announced_write(*a, **k):  # tells the parent a file write is starting, so the kill lands inside it
     print("writing", flush=True)
     return real_write(*a, **k)
-host.save.write_audio = announced_write
+diffhost.host.save.write_audio = announced_write
 i = 0
 while True:
     # long stereo renders so the kill lands inside file writing as often as not
-    res = model.render(__import__("engine.request", fromlist=["x"]).GenerationRequest(
+    res = model.render(__import__("diffhost.engine.request", fromlist=["x"]).GenerationRequest(
         prompt="noise sweep", length=min(4.0, model.info.max_length_s), seed=i, sample_rate=48000))
     res = replace(res, audio=np.tile(res.audio, (1, 1, 4)))
     fin.finish(res, Path({out!r}))
@@ -278,7 +277,7 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
 
 
 def test_seed_clip_is_kept_so_the_row_can_be_reproduced(lib, model, tmp_path):
-    from engine.request import SeedClip
+    from diffhost.engine.request import SeedClip
 
     rng = np.random.default_rng(4)
     clip = SeedClip((rng.standard_normal((1, 22050)) * 0.1).astype(np.float32), 22050)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from host.post import postprocess
-from host.presets import PresetStore
+from diffhost.host.post import postprocess
+from diffhost.host.presets import PresetStore
 
 
 def mono(a: np.ndarray) -> np.ndarray:

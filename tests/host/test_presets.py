@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from host.presets import SHIPPED_DIR, VERSION, PresetError, PresetStore, load_file, parse_preset
+from diffhost.host.presets import SHIPPED_DIR, VERSION, PresetError, PresetStore, load_file, parse_preset
 
 GOOD = {
     "version": VERSION,
@@ -129,8 +128,8 @@ def test_user_presets_save_load_list_without_silent_overwrite(home):
 
 
 def test_a_session_state_round_trips_through_a_user_preset(home):
-    from engine.request import GenerationRequest
-    from host.presets import make_preset
+    from diffhost.engine.request import GenerationRequest
+    from diffhost.host.presets import make_preset
 
     store = PresetStore()
     recipe = store.load("big room clap").recipe()

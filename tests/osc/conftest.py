@@ -7,11 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from engine.engine import Engine
-from host.session import Session
-from osc.client import DiffhostClient
-from osc.server import OscConfig, OscServer
+from diffhost.engine.engine import Engine
+from diffhost.host.session import Session
+from diffhost.osc.client import DiffhostClient
+from diffhost.osc.server import OscConfig, OscServer
 
 
 @pytest.fixture

@@ -11,13 +11,12 @@ import random
 import struct
 import time
 
+from diffhost.engine.engine import Engine
+from diffhost.host.session import Session
+from diffhost.osc.client import DiffhostClient, build
+from diffhost.osc.dispatcher import parse_datagram
+from diffhost.osc.server import OscConfig, OscServer
 from osc_helpers import write_wav
-
-from engine.engine import Engine
-from host.session import Session
-from osc.client import DiffhostClient, build
-from osc.dispatcher import parse_datagram
-from osc.server import OscConfig, OscServer
 
 ADDRESSES = [
     "/diffhost/ping",

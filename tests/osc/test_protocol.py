@@ -5,9 +5,8 @@ from __future__ import annotations
 import struct
 
 import pytest
+from diffhost.osc.client import build
 from osc_helpers import osc_string
-
-from osc.client import build
 
 ERR = "/diffhost/error"
 

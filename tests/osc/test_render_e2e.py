@@ -8,8 +8,7 @@ import time
 
 import pytest
 import soundfile as sf
-
-from osc.client import DiffhostClient
+from diffhost.osc.client import DiffhostClient
 
 
 def test_render_accepted_progress_done_file_and_sidecar(client, session):

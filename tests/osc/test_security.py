@@ -5,11 +5,10 @@ from __future__ import annotations
 import socket
 
 import pytest
-
-from engine.engine import Engine
-from host.session import Session
-from osc.client import DiffhostClient, build
-from osc.server import OscConfig, OscServer
+from diffhost.engine.engine import Engine
+from diffhost.host.session import Session
+from diffhost.osc.client import DiffhostClient, build
+from diffhost.osc.server import OscConfig, OscServer
 
 
 def test_open_bind_needs_an_allow_list(session):

@@ -10,14 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from osc.client import DiffhostClient, OscTimeout
+from diffhost.osc.client import DiffhostClient, OscTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "host.cli", "serve", *args],
+        [sys.executable, "-m", "diffhost.cli", "serve", *args],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdout=subprocess.PIPE,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from diffhost.osc.client import DiffhostClient
 from osc_helpers import write_wav
-
-from osc.client import DiffhostClient
 
 ERR = "/diffhost/error"
 

@@ -37,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_devices(args: argparse.Namespace) -> int:
-    from host.audio import load_settings, rescan_devices, resolve_device, save_settings
-    from host.audio.devices import default_device
+    from diffhost.host.audio import load_settings, rescan_devices, resolve_device, save_settings
+    from diffhost.host.audio.devices import default_device
 
     devices = rescan_devices()
     settings = load_settings()
@@ -86,8 +86,8 @@ def run_devices(args: argparse.Namespace) -> int:
 
 
 def run_play(args: argparse.Namespace) -> int:
-    from engine.audio import read_audio
-    from host.audio import load_settings, open_host_audio, rescan_devices
+    from diffhost.engine.audio import read_audio
+    from diffhost.host.audio import load_settings, open_host_audio, rescan_devices
 
     settings = load_settings()
     audio, sr = read_audio(args.file)  # a bad file fails before any device opens
@@ -115,8 +115,8 @@ def run_play(args: argparse.Namespace) -> int:
 
 
 def run_record(args: argparse.Namespace) -> int:
-    from host.audio import load_settings, open_host_audio, rescan_devices
-    from host.export import atomic_write_wav
+    from diffhost.host.audio import load_settings, open_host_audio, rescan_devices
+    from diffhost.host.export import atomic_write_wav
 
     out: Path = args.output
     if out.suffix.lower() != ".wav":

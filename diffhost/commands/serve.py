@@ -78,7 +78,7 @@ def open_audio(args: argparse.Namespace) -> tuple[Any, str]:
     if args.no_audio:
         return None, "off (--no-audio)"
     try:
-        from host.audio import open_host_audio
+        from diffhost.host.audio import open_host_audio
     except ImportError:
         return None, "not available in this build"
     try:
@@ -101,9 +101,9 @@ def _device(value: str | None) -> str | int | None:
 def _components() -> dict[str, Any]:
     """Presets, the render library shared with `diffhost render`/`library`/gui, and the finisher
     that applies a preset's effects and finishing and writes library rows."""
-    from host.library import RenderLibrary
-    from host.presets import PresetStore
-    from host.save import Finisher
+    from diffhost.host.library import RenderLibrary
+    from diffhost.host.presets import PresetStore
+    from diffhost.host.save import Finisher
 
     library = RenderLibrary.open_default()
     return {"presets": PresetStore(), "library": library, "finish": Finisher(library=library)}
@@ -120,10 +120,10 @@ def _user_music_dir() -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.engine import Engine
-    from host.session import Session
-    from osc.access import AccessList
-    from osc.server import OscConfig, OscServer
+    from diffhost.engine.engine import Engine
+    from diffhost.host.session import Session
+    from diffhost.osc.access import AccessList
+    from diffhost.osc.server import OscConfig, OscServer
 
     listeners = tuple(parse_listener(s) for s in args.subscribe)
     audio_dir = args.audio_dir if args.audio_dir is not None else _user_music_dir()

@@ -30,13 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _store(args: argparse.Namespace):
-    from host.presets import PresetStore
+    from diffhost.host.presets import PresetStore
 
     return PresetStore(user_dir=args.user_dir)
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from host.presets import PresetError
+    from diffhost.host.presets import PresetError
 
     store = _store(args)
     rows = []
@@ -65,7 +65,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from host.presets import load_file
+    from diffhost.host.presets import load_file
 
     preset = load_file(args.file)
     path = _store(args).save(args.name, preset, overwrite=args.overwrite)
@@ -74,7 +74,7 @@ def run_save(args: argparse.Namespace) -> int:
 
 
 def run_effects(args: argparse.Namespace) -> int:
-    from host.effects import describe_effects
+    from diffhost.host.effects import describe_effects
 
     print(describe_effects())
     return 0

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gui.app import main  # Qt is imported only when the window is wanted
+    from diffhost.gui.app import main  # Qt is imported only when the window is wanted
 
     return main(
         renders_dir=args.renders_dir,

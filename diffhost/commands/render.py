@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from engine.audio import load_seed_clip
-from engine.request import GenerationRequest
+from diffhost.engine.audio import load_seed_clip
+from diffhost.engine.request import GenerationRequest
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,8 +70,8 @@ def build_recipe(args: argparse.Namespace, preset=None):
     """Preset recipe (or the default: DC removal, peak -1 dBFS, float WAV) with --format etc. on top."""
     from dataclasses import replace
 
-    from host.export import parse_export
-    from host.post import Recipe
+    from diffhost.host.export import parse_export
+    from diffhost.host.post import Recipe
 
     recipe = preset.recipe() if preset else Recipe()
     if args.format or args.bit_depth is not None or args.quality is not None:
@@ -89,10 +89,10 @@ def build_recipe(args: argparse.Namespace, preset=None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.engine import Engine
-    from host.library import RenderLibrary
-    from host.presets import PresetStore
-    from host.save import Finisher
+    from diffhost.engine.engine import Engine
+    from diffhost.host.library import RenderLibrary
+    from diffhost.host.presets import PresetStore
+    from diffhost.host.save import Finisher
 
     preset = PresetStore().load(args.preset) if args.preset else None
     request = build_request(args, preset)

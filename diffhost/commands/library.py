@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from host.library import RenderLibrary
+    from diffhost.host.library import RenderLibrary
 
     return RenderLibrary.open_default(args.library)
 
@@ -111,7 +111,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from host.library import LibraryError
+    from diffhost.host.library import LibraryError
 
     with _open(args) as lib:
         row = lib.get(args.id)
@@ -124,8 +124,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_rerender(args: argparse.Namespace) -> int:
-    from engine.engine import Engine
-    from host.library import rerender
+    from diffhost.engine.engine import Engine
+    from diffhost.host.library import rerender
 
     with _open(args) as lib, Engine(device=args.device) as engine:
         done = rerender(lib, args.id, engine, out=args.output)
@@ -142,7 +142,7 @@ def run_rerender(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from host.library import export_row
+    from diffhost.host.library import export_row
 
     spec = {"format": args.format}
     if args.bit_depth is not None:

@@ -6,16 +6,16 @@ import argparse
 import importlib
 import sys
 
-from host import __version__
+from diffhost import __version__
 
 # One module per command group; each exposes register(subparsers).
 COMMAND_MODULES = [
-    "host.commands.render",
-    "host.commands.presets",
-    "host.commands.library",
-    "host.commands.audio",
-    "host.commands.serve",
-    "host.commands.gui",
+    "diffhost.commands.render",
+    "diffhost.commands.presets",
+    "diffhost.commands.library",
+    "diffhost.commands.audio",
+    "diffhost.commands.serve",
+    "diffhost.commands.gui",
 ]
 
 
