@@ -45,6 +45,7 @@ def main() -> int:
     import numpy as np
     import tiny
     import torch
+
     from diffhost.engine import Engine, GenerationRequest, load_model
 
     torch.set_num_threads(1)  # the tiny model's ops are too small to split; the worker thread inherits this

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+
 from diffhost.engine.request import SeedClip
 
 # Formats soundfile reads natively; anything else goes through pedalboard (ffmpeg-free MP3/AAC).

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
 from diffhost.engine.audio import conform, load_seed_clip
 from diffhost.engine.errors import Cancelled, UnsupportedRequestError
 from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip

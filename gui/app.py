@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diffhost.gui.errors import describe, install_excepthook
-from diffhost.gui.theme import apply_theme
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
+
+from diffhost.gui.errors import describe, install_excepthook
+from diffhost.gui.theme import apply_theme
 
 
 @dataclass

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diffhost.gui.dragout import file_mime
-from diffhost.gui.tasks import Tasks
 from PyQt6.QtCore import QMimeData, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import (
@@ -28,6 +26,9 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from diffhost.gui.dragout import file_mime
+from diffhost.gui.tasks import Tasks
 
 COLUMNS = ("★", "Prompt", "Length", "Rate", "Model", "Created")
 

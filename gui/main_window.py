@@ -14,23 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from diffhost.gui import display, window_state
-from diffhost.gui.audio_settings import AudioSettingsDialog
-from diffhost.gui.bridge import EventBridge
-from diffhost.gui.effects_editor import EffectsEditor
-from diffhost.gui.errors import describe
-from diffhost.gui.history import HistoryPanel
-from diffhost.gui.osc_status import OscStatus
-from diffhost.gui.pad_control import PadControl
-from diffhost.gui.pads import PAD_KEYS, PadGrid
-from diffhost.gui.params_panel import ParamsPanel
-from diffhost.gui.playback import Playback
-from diffhost.gui.preset_control import ChainApplier, PresetControl
-from diffhost.gui.presets_menu import PresetsMenu
-from diffhost.gui.seed_panel import SeedPanel
-from diffhost.gui.tasks import Tasks
-from diffhost.gui.waveform import WaveformView
-from diffhost.gui.window_state import PANEL_PARAMS
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
@@ -49,6 +32,24 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from diffhost.gui import display, window_state
+from diffhost.gui.audio_settings import AudioSettingsDialog
+from diffhost.gui.bridge import EventBridge
+from diffhost.gui.effects_editor import EffectsEditor
+from diffhost.gui.errors import describe
+from diffhost.gui.history import HistoryPanel
+from diffhost.gui.osc_status import OscStatus
+from diffhost.gui.pad_control import PadControl
+from diffhost.gui.pads import PAD_KEYS, PadGrid
+from diffhost.gui.params_panel import ParamsPanel
+from diffhost.gui.playback import Playback
+from diffhost.gui.preset_control import ChainApplier, PresetControl
+from diffhost.gui.presets_menu import PresetsMenu
+from diffhost.gui.seed_panel import SeedPanel
+from diffhost.gui.tasks import Tasks
+from diffhost.gui.waveform import WaveformView
+from diffhost.gui.window_state import PANEL_PARAMS
 
 
 def _box(title: str, widget: QWidget) -> QGroupBox:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from diffhost.gui import theme
 from PyQt6.QtCore import QRectF, QSize
 from PyQt6.QtGui import QColor, QPainter
 from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from diffhost.gui import theme
 
 FLOOR_DB = -60.0
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from diffhost.gui.dragout import dropped_files
-from diffhost.gui.seed_panel import AUDIO_FILTER
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent, QResizeEvent
 from PyQt6.QtWidgets import (
@@ -22,6 +20,9 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from diffhost.gui.dragout import dropped_files
+from diffhost.gui.seed_panel import AUDIO_FILTER
 
 PAD_KEYS = "1234QWERASDFZXCV"  # one row of the keyboard per row of pads
 QUANTIZE = (("Off", 0.0), ("1/16", 0.25), ("1/8", 0.5), ("1/4", 1.0), ("1/2", 2.0), ("1 bar", 4.0))

@@ -5,13 +5,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from diffhost.engine.request import (
-    GUIDANCE_RANGE,
-    LENGTH_RANGE_S,
-    STEPS_RANGE,
-    TEMPERATURE_RANGE,
-    VARIATIONS_RANGE,
-)
 from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
 from PyQt6.QtGui import QRegularExpressionValidator
 from PyQt6.QtWidgets import (
@@ -25,6 +18,14 @@ from PyQt6.QtWidgets import (
     QToolButton,
     QVBoxLayout,
     QWidget,
+)
+
+from diffhost.engine.request import (
+    GUIDANCE_RANGE,
+    LENGTH_RANGE_S,
+    STEPS_RANGE,
+    TEMPERATURE_RANGE,
+    VARIATIONS_RANGE,
 )
 
 DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"

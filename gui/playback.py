@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from diffhost.gui.waveform import WaveformView
 from PyQt6.QtWidgets import QPushButton
+
+from diffhost.gui.waveform import WaveformView
 
 
 class Playback:

@@ -6,10 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from diffhost.gui import theme
-from diffhost.gui.display import envelope
-from diffhost.gui.dragout import dropped_files
-from diffhost.gui.meter import LevelMeter
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import (
@@ -22,6 +18,11 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from diffhost.gui import theme
+from diffhost.gui.display import envelope
+from diffhost.gui.dragout import dropped_files
+from diffhost.gui.meter import LevelMeter
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (*)"
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from diffhost.gui import theme
-from diffhost.gui.display import DisplayData
-from diffhost.gui.dragout import start_file_drag
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from diffhost.gui import theme
+from diffhost.gui.display import DisplayData
+from diffhost.gui.dragout import start_file_drag
 
 
 class _Plots(pg.GraphicsLayoutWidget):

@@ -7,8 +7,9 @@ import dataclasses
 import json
 from typing import Any
 
-from diffhost.gui.errors import describe
 from PyQt6.QtCore import QByteArray
+
+from diffhost.gui.errors import describe
 
 PANEL_PARAMS = (
     "prompt",

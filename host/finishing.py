@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
 from diffhost.engine.audio import fit_length
 from diffhost.engine.request import SAMPLE_RATE_RANGE
 

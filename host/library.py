@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from diffhost.engine.audio import read_audio
 from diffhost.engine.request import GenerationRequest, SeedClip
 from diffhost.host.effects import file_sha256

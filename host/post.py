@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from diffhost.engine.audio import resample, set_channels
 from diffhost.host import finishing as fin
 from diffhost.host.effects import EffectChain, parse_chain

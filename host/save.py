@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from diffhost import __version__
 from diffhost.engine.request import GenerationResult
 from diffhost.host.effects import file_sha256
 from diffhost.host.export import (
@@ -30,8 +32,6 @@ from diffhost.host.export import (
     write_sidecar,
 )
 from diffhost.host.post import Recipe, normalize_audio, postprocess
-
-from diffhost import __version__
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 RERENDER_TAG = "rerender:"  # Job.tag prefix: finish with the original row's recipe, not the current one

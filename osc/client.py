@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diffhost.osc.dispatcher import DatagramError, parse_datagram
 from pythonosc.osc_message_builder import OscMessageBuilder
+
+from diffhost.osc.dispatcher import DatagramError, parse_datagram
 
 Message = tuple[str, list[Any]]
 

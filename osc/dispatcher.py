@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pythonosc.osc_message import OscMessage
+
 from diffhost.engine.errors import QueueFullError
 from diffhost.osc import messages as out
-from pythonosc.osc_message import OscMessage
 
 log = logging.getLogger(__name__)
 

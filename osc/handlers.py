@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from diffhost import __version__
 from diffhost.engine.request import LENGTH_RANGE_S, SEED_RANGE
 from diffhost.host.session import PARAM_NAMES
 from diffhost.osc import messages as out
@@ -21,8 +22,6 @@ from diffhost.osc.args import MAX_TEXT, OscArgError, as_float, as_int, as_text, 
 from diffhost.osc.dispatcher import Address, Reply, SlotHandler, Stats
 from diffhost.osc.paths import PathPolicy
 from diffhost.osc.subscribers import Subscribers
-
-from diffhost import __version__
 
 P = out.PREFIX
 JOB_RANGE = (1, 2**31 - 1)

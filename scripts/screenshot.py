@@ -49,8 +49,9 @@ def start_jack_audio() -> tuple[object, object] | tuple[None, None]:
     """
     jackd = shutil.which("jackd")
     try:
-        import diffhost.host.audio as host_audio
         import jack
+
+        import diffhost.host.audio as host_audio
     except (ImportError, OSError):
         return None, None
     if jackd is None:
@@ -100,9 +101,10 @@ def main() -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("DIFFHOST_SCREENSHOT_XVFB"):
         return under_xvfb([str(Path(__file__).resolve()), *sys.argv[1:]])
 
-    from diffhost.gui.app import build_runtime, run
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
+
+    from diffhost.gui.app import build_runtime, run
 
     app = QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="diffhost-shot-"))

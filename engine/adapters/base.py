@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+
 from diffhost.engine.audio import fit_length, resample, set_channels
 from diffhost.engine.errors import ModelLoadError
 from diffhost.engine.model import Model, StepMonitor

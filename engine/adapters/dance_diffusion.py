@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from diffhost.engine.adapters.base import DiffusersModel, StrengthPlan
 from diffhost.engine.request import ModelInfo
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from diffhost.engine.adapters.base import DiffusersModel
 from diffhost.engine.request import GenerationRequest, ModelInfo
 

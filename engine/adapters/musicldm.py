@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from diffhost.engine.adapters.mel_ldm import MelLDMModel
 from diffhost.engine.request import GenerationRequest
 

@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 import torch
+
 from diffhost.engine.adapters.base import DiffusersModel
 from diffhost.engine.request import ModelInfo
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+
 from diffhost.engine.default.synth import CATEGORIES, DESCRIPTORS, Sound
 
 CATEGORY_WORDS: dict[str, tuple[str, ...]] = {

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn import functional as F
+
 from diffhost.engine.default import captions, features, synth
 from diffhost.engine.default.captions import CATEGORY_WORDS, DESCRIPTOR_WORDS, EVAL_TEMPLATES
 from diffhost.engine.model import Model
 from diffhost.engine.request import SeedClip
-from torch.nn import functional as F
 
 SR = synth.SR
 EVAL_LENGTH = {c: 1.0 for c in synth.DRUMS} | {c: 1.5 for c in synth.TONAL} | {c: 2.0 for c in synth.EFFECTS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+
 from diffhost.engine.default.synth import SR
 
 N_FFT = 2048

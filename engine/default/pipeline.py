@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from diffhost.engine.audio import resample
 from diffhost.engine.default import captions, features, synth
 from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser

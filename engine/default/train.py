@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from diffusers import DDIMScheduler
+from torch.nn import functional as F
+
 from diffhost.engine.default import captions, features, synth
 from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser
 from diffhost.engine.default.textenc import TextEncoder
-from diffusers import DDIMScheduler
-from torch.nn import functional as F
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 NULL_DROPOUT = 0.15  # share of captions replaced by the empty prompt, for classifier-free guidance

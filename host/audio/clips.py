@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from diffhost.engine.audio import resample, set_channels
 
 MAX_CLIP_S = 600.0

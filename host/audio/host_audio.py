@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import sounddevice as sd
+
 from diffhost.engine.audio import read_audio
 from diffhost.host.audio import native
 from diffhost.host.audio.clips import check_clip, convert_clip, prepare_clip

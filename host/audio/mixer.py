@@ -30,6 +30,7 @@ import weakref
 from dataclasses import dataclass
 
 import numpy as np
+
 from diffhost.host.audio import native
 
 # Command types and slot modes, as in _mixer.c.

@@ -108,9 +108,8 @@ def test_underflow_and_overflow_counts_are_exposed(audio):
 
 
 def test_cli_devices_remembers_the_choice(jack_server, tmp_path, monkeypatch, capsys):
-    from diffhost.host.audio import load_settings
-
     from diffhost.cli import main
+    from diffhost.host.audio import load_settings
 
     monkeypatch.setenv("DIFFHOST_CONFIG_DIR", str(tmp_path))
     assert main(["devices", "--set-output", "system", "--block-size", "256"]) == 0

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from diffhost.host.audio import native
 
 ALLOWED = {"memset", "memcpy", "memmove", "llround", "ceil", "fabsf", "lround"}

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+
 from diffhost.host.audio import AudioSettings, load_settings, save_settings, settings_path
 from diffhost.host.audio.clips import prepare_clip
 

@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 import torch
+
 from diffhost.engine.default import captions, features, synth
 from diffhost.engine.default.evaluate import centroid_hz, evaluate
 from diffhost.engine.errors import UnsupportedRequestError

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+from diffusers import DDIMScheduler
+
 from diffhost.engine.default.pipeline import WEIGHTS_DIR
 from diffhost.engine.default.sampler import DDIMSampler
-from diffusers import DDIMScheduler
 
 
 def test_sampler_matches_diffusers_step_for_step():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from diffhost.engine.errors import UnsupportedRequestError
 from diffhost.engine.request import GenerationRequest, SeedClip
-
 from tests.engine.tiny import FAMILIES, NEEDS_CLIP, UNCONDITIONAL
 
 SR = 22050  # requested output rate: every family renders natively at another rate and is resampled

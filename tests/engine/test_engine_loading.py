@@ -8,10 +8,11 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
+
 from diffhost.engine import ModelLoadError, load_model
 from diffhost.engine.adapters import ADAPTERS
 from diffhost.engine.errors import UnsupportedRequestError
-from safetensors.torch import load_file
 
 
 def test_every_family_has_an_adapter_keyed_by_its_pipeline_class():

@@ -6,6 +6,7 @@ import queue
 import time
 
 import pytest
+
 from diffhost.engine import Engine, GenerationRequest, QueueFullError
 
 FAMILY = "StableAudio3Pipeline"  # the quickest tiny family

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from diffhost.gui.errors import install_excepthook
 from PyQt6.QtCore import QSettings, QTimer
+
+from diffhost.gui.errors import install_excepthook
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,8 +99,9 @@ def test_components_missing_show_their_reason(window):
 
 def test_osc_status_shows_the_real_server(qtbot, session):
     osc_server = pytest.importorskip("diffhost.osc.server", reason="the OSC component (issue 6) is not merged yet")
-    from diffhost.gui.osc_status import OscStatus
     from pythonosc.udp_client import SimpleUDPClient
+
+    from diffhost.gui.osc_status import OscStatus
 
     server = osc_server.OscServer(session, osc_server.OscConfig(port=0)).start()
     try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from diffhost.gui.effects_catalog import catalog
 from PyQt6.QtCore import Qt
+
+from diffhost.gui.effects_catalog import catalog
 
 
 def test_chain_editing_produces_the_json_chain(qtbot, window):

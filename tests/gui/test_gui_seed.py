@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from diffhost.gui.dragout import file_mime
 from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import QApplication
+
+from diffhost.gui.dragout import file_mime
 
 
 def test_corrupt_seed_file_shows_error_and_app_keeps_working(qtbot, window, tmp_path, wav):

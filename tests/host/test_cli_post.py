@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
+
+from diffhost.cli import main
 from diffhost.engine.audio import read_audio
 from diffhost.host.library import RenderLibrary
 from diffhost.host.presets import PresetStore
 from diffhost.host.save import Finisher
-
-from diffhost.cli import main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

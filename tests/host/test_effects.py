@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import soundfile as sf
+
 from diffhost.host.effects import EffectChain, EffectError, builtin_effects, parse_chain, parse_effect
 
 SR = 48000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
+
 from diffhost.engine.audio import AudioFileError, read_audio
 from diffhost.host.export import ExportError, parse_export, unique_path, write_audio
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from diffhost.host import finishing as fin
 from diffhost.host.post import Recipe, normalize_audio, postprocess
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from diffhost.engine.audio import read_audio
 from diffhost.engine.engine import Engine
 from diffhost.host.effects import file_sha256

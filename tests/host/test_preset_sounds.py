@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from diffhost.host.post import postprocess
 from diffhost.host.presets import PresetStore
 

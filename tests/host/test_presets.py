@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from diffhost.host.presets import SHIPPED_DIR, VERSION, PresetError, PresetStore, load_file, parse_preset
 
 GOOD = {

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from diffhost.engine.engine import Engine
 from diffhost.host.session import Session
 from diffhost.osc.client import DiffhostClient

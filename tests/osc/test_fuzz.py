@@ -11,12 +11,13 @@ import random
 import struct
 import time
 
+from osc_helpers import write_wav
+
 from diffhost.engine.engine import Engine
 from diffhost.host.session import Session
 from diffhost.osc.client import DiffhostClient, build
 from diffhost.osc.dispatcher import parse_datagram
 from diffhost.osc.server import OscConfig, OscServer
-from osc_helpers import write_wav
 
 ADDRESSES = [
     "/diffhost/ping",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from pythonosc.osc_message import OscMessage
+
 from diffhost.osc import messages as out
 from diffhost.osc.args import OscArgError, as_float, as_int
-from pythonosc.osc_message import OscMessage
 
 
 def test_encoded_replies_parse_with_python_osc_and_keep_types():

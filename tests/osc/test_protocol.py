@@ -5,8 +5,9 @@ from __future__ import annotations
 import struct
 
 import pytest
-from diffhost.osc.client import build
 from osc_helpers import osc_string
+
+from diffhost.osc.client import build
 
 ERR = "/diffhost/error"
 

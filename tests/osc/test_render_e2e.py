@@ -8,6 +8,7 @@ import time
 
 import pytest
 import soundfile as sf
+
 from diffhost.osc.client import DiffhostClient
 
 

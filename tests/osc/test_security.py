@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+
 from diffhost.engine.engine import Engine
 from diffhost.host.session import Session
 from diffhost.osc.client import DiffhostClient, build

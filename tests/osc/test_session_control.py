@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from diffhost.osc.client import DiffhostClient
 from osc_helpers import write_wav
+
+from diffhost.osc.client import DiffhostClient
 
 ERR = "/diffhost/error"
 
