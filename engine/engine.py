@@ -7,6 +7,7 @@ events to subscriber queues. Live jobs jump ahead of batch jobs.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
@@ -92,14 +93,22 @@ class Engine:
             self._thread.start()
         return self
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Cancel everything and stop the worker after the current step."""
-        if self._thread is None:
-            return
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Cancel everything and stop the worker after the current step.
+
+        True once the worker has ended. False when it is still inside something that cannot be
+        cut short (a model load) after `timeout`: it is a daemon thread, so it ends with the
+        process, and the caller decides whether to wait longer or to exit without it.
+        """
+        thread = self._thread
+        if thread is None:
+            return True
         self.cancel(-1)
-        self._queue.put((-1, -1, _STOP))  # blocks only until cancelled jobs drain
-        self._thread.join(timeout)
+        with contextlib.suppress(queue.Full):  # a full queue is being cancelled: the worker drains it
+            self._queue.put((-1, -1, _STOP), timeout=timeout)
+        thread.join(timeout)
         self._thread = None
+        return not thread.is_alive()
 
     def __enter__(self) -> Engine:
         return self.start()

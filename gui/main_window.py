@@ -9,8 +9,7 @@ only queue work (Session.render / cancel / set_param) or read a latest value
 
 from __future__ import annotations
 
-import importlib
-import json
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +67,16 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         osc: Any = None,
         unavailable: dict[str, str] | None = None,
-        audio_config: dict[str, Any] | None = None,
+        audio_control: Any = None,
     ):
         super().__init__()
         self.session = session
         self.settings = settings
         self.osc = osc
         self.unavailable = dict(unavailable or {})
-        self.audio_config = dict(audio_config or {})
+        # host.audio.AudioControl: the one audio-settings store (shared with `diffhost serve` and
+        # `diffhost audio`) and the one way a device is opened; None: this window has no audio.
+        self.audio_control = audio_control
         self.tasks = Tasks(self)
         self.jobs: set[int] = set()  # renders this window asked for and has not seen finish
         self.current: display.DisplayData | None = None
@@ -449,12 +450,13 @@ class MainWindow(QMainWindow):
     def open_audio_settings(self) -> None:
         devices: list[Any] = []
         error = ""
-        try:
-            devices = importlib.import_module("diffhost.host.audio").list_devices()
-        except (ImportError, AttributeError):
-            error = "The host audio component is not installed in this build."
-        except Exception as exc:  # PortAudio could not enumerate: say so, keep the dialog usable
-            error = f"Could not list audio devices: {describe(exc)}"
+        if self.audio_control is None:
+            error = "This window was started without audio."
+        else:
+            try:
+                devices = self.audio_control.list_devices()
+            except Exception as exc:  # PortAudio could not enumerate: say so, keep the dialog usable
+                error = f"Could not list audio devices: {describe(exc)}"
         if self.session.audio is None and not error:
             error = f"Audio is off: {self.reason('audio')}"
         dialog = AudioSettingsDialog(devices, self.current_audio_config(), error, self)
@@ -462,9 +464,18 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def current_audio_config(self) -> dict[str, Any]:
-        """What the open device runs at (read from HostAudio), else what was last asked for."""
+        """What the open device runs at (read from HostAudio), else the saved choice."""
+        config: dict[str, Any] = {"sample_rate": 48000, "block_size": 128}
+        if self.audio_control is not None:
+            with contextlib.suppress(ValueError):  # a damaged settings file: the dialog shows defaults
+                saved = self.audio_control.saved()
+                config.update(
+                    output=saved.output,
+                    input=saved.input,
+                    sample_rate=saved.sample_rate,
+                    block_size=saved.block_size,
+                )
         audio = self.session.audio
-        config = {"sample_rate": 48000, "block_size": 128, **self.audio_config}
         if audio is not None:
             out, inp = getattr(audio, "output_device", None), getattr(audio, "input_device", None)
             config.update(
@@ -476,18 +487,17 @@ class MainWindow(QMainWindow):
         return config
 
     def apply_audio_settings(self, config: dict[str, Any]) -> None:
+        if self.audio_control is None:
+            self.report("Audio: this window was started without audio", timeout_ms=0)
+            return
         old = self.session.audio
 
-        def reopen() -> Any:
-            if old is not None:
-                old.close()
-            return importlib.import_module("diffhost.host.audio").open_host_audio(**config)
+        def reopen() -> Any:  # saved through the one settings store once the device opened
+            return self.audio_control.reopen(old, **config)
 
         def opened(audio: Any) -> None:
             self.session.audio = audio
-            self.audio_config = dict(config)
             self.unavailable.pop("audio", None)
-            self.settings.setValue("audio/config", json.dumps(config))
             self._update_availability()
             self.report("Audio device opened")
 

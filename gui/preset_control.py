@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any
 
 from diffhost.gui.effects_editor import EffectsEditor
 from diffhost.gui.errors import describe
 from diffhost.gui.params_panel import ParamsPanel
 from diffhost.gui.presets_menu import PresetsMenu
+from diffhost.host.presets import Preset
 
 
 class PresetControl:
@@ -57,9 +57,8 @@ class PresetControl:
         values = {"name": name, "params": params, "effects": self.effects.chain()}
 
         def save() -> Any:
-            preset_cls = importlib.import_module("diffhost.host.presets").Preset
-            fields = {f.name for f in dataclasses.fields(preset_cls)}
-            return store.save(name, preset_cls(**{k: v for k, v in values.items() if k in fields}))
+            fields = {f.name for f in dataclasses.fields(Preset)}
+            return store.save(name, Preset(**{k: v for k, v in values.items() if k in fields}))
 
         def saved(_v: Any) -> None:
             w.report(f"Preset saved: {name}")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+from diffhost.host.atomic import atomic_target, atomic_write_bytes
 
 SIDECAR_SUFFIX = ".json"
 SIDECAR_VERSION = 2
@@ -134,25 +134,16 @@ def write_audio(
         sample_rate = target
     if spec.format == "mp3":
         notes.append("MP3 decoders add encoder delay and padding (LAME); use WAV/FLAC for sample-exact edits")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + spec.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_target(path, suffix=spec.suffix) as tmp:
         if spec.format in ("wav", "flac"):
             data, subtype = _quantize(audio, spec, dither_seed)
             sf.write(tmp, data.T, sample_rate, subtype=subtype, format=spec.format.upper())
         else:
             from pedalboard.io import AudioFile
 
-            os.unlink(tmp)  # pedalboard creates the file itself
-            with AudioFile(tmp, "w", sample_rate, audio.shape[0], quality=spec.quality) as f:
+            tmp.unlink()  # pedalboard creates the file itself
+            with AudioFile(str(tmp), "w", sample_rate, audio.shape[0], quality=spec.quality) as f:
                 f.write(audio)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        _publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return Written(path, sample_rate, tuple(notes))
 
 
@@ -193,34 +184,10 @@ def sidecar_path(audio_path: Path) -> Path:
     return audio_path.with_name(audio_path.name + SIDECAR_SUFFIX)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then link into place (no overwrite)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        _publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def atomic_write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
     """Write (channels, samples) audio as WAV atomically; refuses to overwrite."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_target(path, suffix=".wav") as tmp:
         sf.write(tmp, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype, format="WAV")
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        _publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_sidecar(audio_path: Path, info: dict[str, Any]) -> Path:
@@ -252,39 +219,6 @@ def sweep_partials(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
     return removed
 
 
-def _read_umask() -> int:
-    # Read once at import: os.umask can only be read by setting it, which races other threads.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def _publish(tmp: Path, dest: Path) -> None:
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; renders are ordinary files for the DAW
-    # os.link fails if dest exists, so a file that appeared meanwhile is never replaced.
-    try:
-        os.link(tmp, dest)
-    except FileExistsError:
-        raise FileExistsError(f"{dest}: already exists; diffhost never overwrites files") from None
-    except OSError:  # filesystems without hard links: best effort, still no overwrite
-        if dest.exists():
-            raise FileExistsError(f"{dest}: already exists; diffhost never overwrites files") from None
-        os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _json_default(obj: Any) -> Any:

@@ -507,26 +507,15 @@ class Rerendered:
     message: str
 
 
-def rerender(
-    library: RenderLibrary, render_id: int, runner: Any, *, out: Path | None = None, timeout: float = 600.0
-) -> Rerendered:
-    """Render a row again from its sidecar with `runner` (an engine Model, or an Engine) and the
-    row's own recipe; the new file gets a new row (parent_id = the original) and is compared."""
-    from diffhost.host.save import Finisher
-
+def compare_rerender(library: RenderLibrary, render_id: int, saved: Any, revision: str | None) -> Rerendered:
+    """How a re-render of row `render_id` (saved as `saved`, made by a model at `revision`) compares
+    with the original: the same decoded audio, and the same model revision."""
     row = library.get(render_id)
-    request = library.request_of(row)
-    recipe = library.recipe_of(row)
     side = library.sidecar_of(row)
-    result = _run(runner, request, library.model_spec(row), timeout)
-    finisher = Finisher(recipe, library=library)
-    saved = finisher.finish(
-        result, out or row.path.parent, recipe, variations=(row.variation,), parent_id=row.id
-    )[0]
     notes = []
     want_rev = (side.get("model") or {}).get("revision")
-    if want_rev and result.model.revision and want_rev != result.model.revision:
-        notes.append(f"model revision differs: was {want_rev}, now {result.model.revision}")
+    if want_rev and revision and want_rev != revision:
+        notes.append(f"model revision differs: was {want_rev}, now {revision}")
     identical = None
     if row.path.is_file():
         a, sr_a = read_audio(row.path)
@@ -536,23 +525,6 @@ def rerender(
     else:
         notes.append("original file is gone; nothing to compare with")
     return Rerendered(saved, identical, "; ".join(notes))
-
-
-def _run(runner: Any, request: GenerationRequest, model: str | None, timeout: float) -> Any:
-    if hasattr(runner, "submit"):  # an Engine: queue and wait for this job
-        events = runner.subscribe()
-        try:
-            job = runner.submit(request, model=model, tag="rerender")
-            while True:
-                ev = events.get(timeout=timeout)
-                if ev.job_id == job.id and ev.terminal:
-                    break
-        finally:
-            runner.unsubscribe(events)
-        if ev.kind != "done" or ev.result is None:
-            raise LibraryError(f"re-render {ev.kind}: {ev.message}")
-        return ev.result
-    return runner.render(request)
 
 
 def export_row(

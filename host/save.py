@@ -34,7 +34,6 @@ from diffhost.host.export import (
 from diffhost.host.post import Recipe, normalize_audio, postprocess
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-RERENDER_TAG = "rerender:"  # Job.tag prefix: finish with the original row's recipe, not the current one
 
 
 @dataclass(frozen=True)
@@ -127,8 +126,9 @@ def save_seed_clip(result: GenerationResult, folder: Path) -> dict[str, Any] | N
 class Finisher:
     """Session finisher: `finisher(result, out_dir, job)` -> list[SavedRender].
 
-    Holds the current Recipe; `configure` swaps it atomically (validated first, so a bad
-    preset changes nothing). Jobs tagged "rerender:<id>" use that row's own recipe.
+    Holds the session's current Recipe; `configure` swaps it atomically (validated first, so a bad
+    preset changes nothing). A job with its own recipe (a preset for one render, a re-rendered
+    row) goes through `finish` with that recipe; the Session carries it beside the job.
     """
 
     def __init__(self, recipe: Recipe | None = None, *, library: Any = None):
@@ -146,11 +146,6 @@ class Finisher:
             self._recipe = recipe
 
     def __call__(self, result: GenerationResult, out: Path, job: Any = None) -> list[SavedRender]:
-        tag = getattr(job, "tag", None) or ""
-        if tag.startswith(RERENDER_TAG) and self.library is not None:
-            row = self.library.get(int(tag[len(RERENDER_TAG) :]))
-            recipe, variation = self.library.recipe_of(row), row.variation
-            return self.finish(result, out, recipe, variations=(variation,), parent_id=row.id)
         return self.finish(result, out, self._recipe)
 
     def finish(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -40,6 +42,23 @@ class SessionEvent:
     value: Any = None
     tag: str | None = None
     render_ids: tuple[int, ...] = ()  # render-library row ids, when a library is attached
+    result: Any = None  # "done": the engine's GenerationResult (seed, model, render time)
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in ("done", "cancelled", "error")
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """How one job is finished, carried beside it so a request never changes the shared session:
+    its own recipe (a preset's, or a re-rendered row's), where its files go, its library links."""
+
+    recipe: Any = None  # host.post.Recipe; None = the session finisher's current recipe
+    out: Path | None = None  # a folder or a file name; None = the session's renders folder
+    tags: tuple[str, ...] = ()
+    variations: tuple[int, ...] | None = None  # which variations to keep (None = all)
+    parent_id: int | None = None  # the library row this one re-renders
 
 
 class Session:
@@ -64,6 +83,8 @@ class Session:
         self._model = model
         self._seed_clip: SeedClip | None = None
         self._lock = threading.Lock()
+        self._plans: dict[int, RenderPlan] = {}  # job id -> how to finish it, when not the default
+        self._plans_lock = threading.Lock()
         self._fanout: Fanout[SessionEvent] = Fanout()
         self.renders: dict[int, list[SavedRender]] = {}  # job id -> saved files
         # finish(result, renders_dir, job) -> list[SavedRender]; the post-processing issue plugs in here.
@@ -135,29 +156,113 @@ class Session:
         return clip
 
     # -- rendering ----------------------------------------------------------------
-    def build_request(self, **overrides: Any) -> GenerationRequest:
-        base = self._params
-        changes = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+    def build_request(self, *, preset: Any = None, **overrides: Any) -> GenerationRequest:
+        """The session's params, then the preset's (a Preset or a name), then `overrides` on top.
+
+        The one place a request is composed: the window, OSC, the CLI and re-renders all come here.
+        Nothing in the session changes; a bad value raises ValueError naming it.
+        """
+        preset = self._preset(preset)
+        changes = {k: v for k, v in (preset.params if preset else {}).items() if k != "model"}
+        changes.update({k: v for k, v in overrides.items() if v is not None})
+        changes = {k: _coerce(k, v) for k, v in changes.items()}
         if self._seed_clip is not None and "seed_clip" not in changes:
             changes["seed_clip"] = self._seed_clip
-        return base.with_(**changes) if changes else base
+        return self._params.with_(**changes) if changes else self._params
 
-    def render(self, *, priority: str = "batch", tag: str | None = None, **overrides: Any):
-        """Submit a render with the current params (overrides win). Returns the engine Job."""
-        request = self.build_request(**overrides)
-        return self.engine.submit(request, model=self._model, priority=priority, tag=tag)
+    def render(
+        self,
+        *,
+        priority: str = "batch",
+        tag: str | None = None,
+        preset: Any = None,
+        model: str | None = None,
+        recipe: Any = None,
+        out: Path | None = None,
+        tags: tuple[str, ...] = (),
+        **overrides: Any,
+    ):
+        """Submit a render: session params < preset (name or Preset) < overrides. Returns the Job.
+
+        A preset here applies to this job only (its params, model and recipe); the session's own
+        params and finisher stay as they are.
+        """
+        preset = self._preset(preset)
+        request = self.build_request(preset=preset, **overrides)
+        if preset is not None:
+            model = model if model is not None else preset.params.get("model")
+            recipe = recipe if recipe is not None else preset.recipe()
+        plan = RenderPlan(recipe=recipe, out=Path(out).expanduser() if out else None, tags=tuple(tags))
+        return self._submit(
+            request, model=model if model is not None else self._model, priority=priority, tag=tag, plan=plan
+        )
+
+    def _submit(
+        self,
+        request: GenerationRequest,
+        *,
+        model: str | None,
+        priority: str,
+        tag: str | None,
+        plan: RenderPlan,
+    ):
+        # Held across submit: a fast job's "done" must not reach the finisher before its plan does.
+        with self._plans_lock:
+            job = self.engine.submit(request, model=model, priority=priority, tag=tag)
+            if plan != RenderPlan():
+                self._plans[job.id] = plan
+        return job
+
+    def _preset(self, preset: Any) -> Any:
+        if preset is None or preset == "":
+            return None
+        return self._need("presets").load(preset) if isinstance(preset, str) else preset
 
     def cancel(self, job_id: int) -> bool:
         return self.engine.cancel(job_id)
+
+    def wait_for(
+        self,
+        submit: Callable[[], Any],
+        *,
+        timeout: float | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> tuple[Any, SessionEvent]:
+        """Submit (e.g. `lambda: session.render(...)`) and block until that job is finished and saved.
+
+        The one wait-for-a-job helper (CLI render, library re-render, benches). Subscribes before
+        submitting, so a job that ends at once is still seen. Returns (job, terminal event).
+        """
+        events = self.subscribe()
+        try:
+            job = submit()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self.cancel(job.id)
+                    raise TimeoutError(f"render: job {job.id} did not finish within {timeout:g} s")
+                try:
+                    ev = events.get(timeout=left)
+                except queue.Empty:
+                    continue
+                if ev.job_id != job.id:
+                    continue
+                if ev.kind == "progress" and on_progress is not None:
+                    on_progress(ev.progress)
+                elif ev.terminal:
+                    return job, ev
+        finally:
+            self.unsubscribe(events)
 
     # -- presets (components from host.presets) ---------------------------------------------
     def list_presets(self) -> list[str]:
         return self._need("presets").names()
 
     def load_preset(self, name: str) -> Any:
-        """Apply a preset's generation params, and its effects/finishing/export to the finisher.
-
-        All or nothing: the recipe is built (plugins loaded, files checked) before anything changes.
+        """Make a preset the session's: its generation params, and its effects/finishing/export for
+        the finisher. All or nothing: the recipe is built (plugins loaded, files checked) first.
+        (A single render with a preset: `render(preset=name)`, which changes nothing here.)
         """
         preset = self._need("presets").load(name)
         configure = getattr(self._finish, "configure", None)
@@ -169,16 +274,21 @@ class Session:
         return preset
 
     # -- render library (component from host.library) -------------------------------------------
-    def rerender(self, render_id: int, *, priority: str = "batch"):
-        """Render a library row again, bit-identically: its own params and model, finished with its
-        own recipe (the finisher reads the row from the job's "rerender:<id>" tag). Returns the Job."""
-        from diffhost.host.save import RERENDER_TAG
-
+    def rerender(
+        self, render_id: int, *, priority: str = "batch", out: Path | None = None, tag: str | None = None
+    ):
+        """Render a library row again, bit-identically: its own params, model and recipe, into its
+        own folder (or `out`), recorded as a child row. Returns the Job."""
         library = self._need("library")
         row = library.get(render_id)
-        request = library.request_of(row)
-        return self.engine.submit(
-            request, model=library.model_spec(row), priority=priority, tag=f"{RERENDER_TAG}{row.id}"
+        plan = RenderPlan(
+            recipe=library.recipe_of(row),
+            out=Path(out).expanduser() if out else row.path.parent,
+            variations=(row.variation,),
+            parent_id=row.id,
+        )
+        return self._submit(
+            library.request_of(row), model=library.model_spec(row), priority=priority, tag=tag, plan=plan
         )
 
     # -- live audio (component from host.audio) -----------------------------------------------
@@ -259,32 +369,51 @@ class Session:
             except queue.Empty:
                 continue
             tag = ev.job.tag
-            if ev.kind == "done" and ev.result is not None:
-                try:
-                    saved = self._finish(ev.result, self.renders_dir, ev.job)
-                except Exception as exc:  # disk full, bad effect chain: the job fails with a reason
-                    self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {exc}", tag=tag))
-                    continue
-                self.renders[ev.job_id] = list(saved)
-                self._emit(
-                    SessionEvent(
-                        "done",
-                        ev.job_id,
-                        progress=1.0,
-                        paths=tuple(s.path for s in saved),
-                        length_s=saved[0].length_s if saved else 0.0,
-                        sample_rate=saved[0].sample_rate if saved else 0,
-                        tag=tag,
-                        value=ev.result.seed,
-                        render_ids=tuple(
-                            s.render_id for s in saved if getattr(s, "render_id", None) is not None
-                        ),
-                    )
-                )
-            else:
+            if not ev.terminal:
                 self._emit(
                     SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag)
                 )
+                continue
+            with self._plans_lock:
+                plan = self._plans.pop(ev.job_id, None)
+            if ev.kind != "done" or ev.result is None:
+                self._emit(
+                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag)
+                )
+                continue
+            try:
+                saved = self._save(ev.result, ev.job, plan)
+            except Exception as exc:  # disk full, bad effect chain: the job fails with a reason
+                self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {exc}", tag=tag))
+                continue
+            self.renders[ev.job_id] = list(saved)
+            self._emit(
+                SessionEvent(
+                    "done",
+                    ev.job_id,
+                    progress=1.0,
+                    paths=tuple(s.path for s in saved),
+                    length_s=saved[0].length_s if saved else 0.0,
+                    sample_rate=saved[0].sample_rate if saved else 0,
+                    tag=tag,
+                    value=ev.result.seed,
+                    render_ids=tuple(s.render_id for s in saved if getattr(s, "render_id", None) is not None),
+                    result=ev.result,
+                )
+            )
+
+    def _save(self, result: Any, job: Any, plan: RenderPlan | None) -> list[SavedRender]:
+        finish = getattr(self._finish, "finish", None)
+        if plan is None or finish is None:  # the session's own recipe, into the renders folder
+            return self._finish(result, self.renders_dir, job)
+        return finish(
+            result,
+            plan.out or self.renders_dir,
+            plan.recipe,
+            variations=plan.variations,
+            parent_id=plan.parent_id,
+            tags=plan.tags,
+        )
 
     def _emit(self, event: SessionEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")

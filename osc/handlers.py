@@ -181,13 +181,13 @@ class Handlers:
             seed = as_int("seed", args[2], -1, SEED_RANGE[1])
             overrides["seed"] = None if seed == -1 else seed
         preset = as_text("preset", args[3]) if len(args) > 3 else ""
-        self.session.build_request(**overrides)  # validate everything before changing anything
-        if preset:
-            self.session.load_preset(preset)
+        # Validate everything (the preset too) before anything is queued. The preset applies to
+        # this render alone: the shared session's params stay as the other front ends set them.
+        self.session.build_request(preset=preset or None, **overrides)
         # "accepted" goes out at once (one hop, not two threads away); progress and done follow
         # from the event forwarder, which cannot send before this lock is released.
         with self.order:
-            job = self.session.render(tag=origin_tag(sender), **overrides)
+            job = self.session.render(tag=origin_tag(sender), preset=preset or None, **overrides)
             for dest, msg in self._answer(sender, out.encode(out.JOB_ACCEPTED, job.id), announced=True):
                 self.send(dest, msg)
         return []

@@ -22,16 +22,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from diffhost.gui.app import main  # Qt is imported only when the window is wanted
+def options(args: argparse.Namespace):
+    """The window's runtime: every component optional (the window shows why one is missing), the
+    model loading in the background, renders yielding the CPU to the UI."""
+    from diffhost.osc.server import OscConfig
+    from diffhost.runtime import COMPONENTS, RuntimeOptions
 
-    return main(
+    return RuntimeOptions(
         renders_dir=args.renders_dir,
         model=args.model,
         device=args.device,
         audio=not args.no_audio,
-        osc_port=None if args.no_osc else args.osc_port,
-        settings_path=args.settings,
         library_dir=args.library,
-        quit_after_ms=args.quit_after,
+        osc=None if args.no_osc else OscConfig(port=args.osc_port),
+        optional=frozenset(COMPONENTS),
+        background_load=True,
+        lower_engine_priority=True,
     )
+
+
+def run(args: argparse.Namespace, *, engine=None) -> int:
+    from diffhost.gui.app import check_display, run_window  # Qt only when the window is wanted
+    from diffhost.runtime import build_runtime, exit_process
+
+    check_display()
+    runtime = build_runtime(options(args), engine=engine)
+    try:
+        code = run_window(runtime, settings_path=args.settings, quit_after_ms=args.quit_after)
+    finally:
+        runtime.close()
+    exit_process(code, runtime)  # returns unless the engine is still inside a model load
+    return code

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 from diffhost.engine.audio import load_seed_clip
-from diffhost.engine.request import GenerationRequest
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,11 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def build_request(args: argparse.Namespace, preset=None) -> GenerationRequest:
-    """The preset's params (if any) with every flag given on the command line on top."""
-    clip = load_seed_clip(args.seed_audio) if args.seed_audio else None
-    params = {k: v for k, v in (preset.params if preset else {}).items() if k != "model"}
-    flags = {
+def overrides(args: argparse.Namespace) -> dict:
+    """The generation flags given on the command line (None = not given: the preset's or default)."""
+    return {
         "prompt": args.prompt,
         "sample_rate": args.sample_rate,
         "length": args.length,
@@ -60,10 +57,8 @@ def build_request(args: argparse.Namespace, preset=None) -> GenerationRequest:
         "seed": args.seed,
         "strength": args.strength,
         "variations": args.variations,
+        "seed_clip": load_seed_clip(args.seed_audio) if args.seed_audio else None,
     }
-    params.update({k: v for k, v in flags.items() if v is not None})
-    params.setdefault("length", 1.0)
-    return GenerationRequest(seed_clip=clip, **params)
 
 
 def build_recipe(args: argparse.Namespace, preset=None):
@@ -89,37 +84,40 @@ def build_recipe(args: argparse.Namespace, preset=None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffhost.engine.engine import Engine
-    from diffhost.host.library import RenderLibrary
-    from diffhost.host.presets import PresetStore
-    from diffhost.host.save import Finisher
+    from diffhost.runtime import RuntimeOptions, build_runtime
 
-    preset = PresetStore().load(args.preset) if args.preset else None
-    request = build_request(args, preset)
-    recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
-    model = args.model if args.model is not None else (preset.params.get("model") if preset else None)
-    library = None if args.no_library else RenderLibrary.open_default(args.library)
-    try:
-        with Engine(device=args.device) as engine:
-            events = engine.subscribe()
-            job = engine.submit(request, model=model)
-            while True:
-                ev = events.get()
-                if ev.job_id != job.id:
-                    continue
-                if ev.kind == "progress" and not args.json:
-                    _bar(ev.progress)
-                elif ev.terminal:
-                    break
+    options = RuntimeOptions(
+        renders_dir=args.output if args.output.suffix == "" else args.output.parent,
+        model=args.model,
+        device=args.device,
+        audio=False,
+        library=not args.no_library,
+        library_dir=args.library,
+    )
+    with build_runtime(options) as runtime:
+        session = runtime.session
+        preset = session.presets.load(args.preset) if args.preset else None
+        recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
+        session.build_request(preset=preset, **overrides(args))  # likewise every generation value
+        progress = None if args.json else _bar
+        job, ev = session.wait_for(
+            lambda: session.render(
+                preset=preset,
+                model=args.model,
+                recipe=recipe,
+                out=args.output,
+                tags=tuple(args.tag),
+                **overrides(args),
+            ),
+            on_progress=progress,
+        )
         if not args.json:
             print(file=sys.stderr)
-        if ev.kind != "done" or ev.result is None:
+        if ev.kind != "done":
             print(f"diffhost: render {ev.kind}: {ev.message}", file=sys.stderr)
             return 1
-        saved = Finisher(recipe, library=library).finish(ev.result, args.output, tags=tuple(args.tag))
-    finally:
-        if library is not None:
-            library.close()
+        saved = session.renders[job.id]
+    result = ev.result
     if args.json:
         print(
             json.dumps(
@@ -127,13 +125,13 @@ def run(args: argparse.Namespace) -> int:
                     "files": [str(s.path) for s in saved],
                     "sidecars": [str(s.sidecar) for s in saved],
                     "render_ids": [s.render_id for s in saved],
-                    "seed": ev.result.seed,
+                    "seed": result.seed,
                     "sample_rate": saved[0].sample_rate,
                     "length_s": saved[0].length_s,
                     "loudness_lufs": saved[0].loudness_lufs,
                     "peak_dbfs": saved[0].peak_dbfs,
-                    "render_s": round(ev.result.render_s, 4),
-                    "model": ev.result.model.name,
+                    "render_s": round(result.render_s, 4),
+                    "model": result.model.name,
                     "preset": recipe.preset,
                 }
             )
@@ -143,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             rid = f", library #{s.render_id}" if s.render_id is not None else ""
             print(
                 f"{s.path}  ({s.length_s:.2f} s, {s.sample_rate} Hz, {s.channels} ch, "
-                f"seed {ev.result.seed}{rid})"
+                f"seed {result.seed}{rid})"
             )
     return 0
 

@@ -19,7 +19,7 @@ from diffhost.engine.audio import read_audio
 from diffhost.engine.engine import Engine
 from diffhost.host.effects import file_sha256
 from diffhost.host.export import sweep_partials
-from diffhost.host.library import DB_NAME, LibraryError, RenderLibrary, export_row, rerender
+from diffhost.host.library import DB_NAME, LibraryError, RenderLibrary, compare_rerender, export_row
 from diffhost.host.presets import PresetStore
 from diffhost.host.save import Finisher
 from diffhost.host.session import Session
@@ -139,7 +139,16 @@ def test_a_delete_interrupted_by_a_crash_is_finished_on_open(tmp_path):
 def test_rerender_is_bit_identical_and_export_converts(lib, model, tmp_path, home):
     preset, result = _render(model, "big room clap", 21)
     original = Finisher(preset.recipe(), library=lib).finish(result, tmp_path / "r")[0]
-    done = rerender(lib, original.render_id, model)
+    engine = Engine(loader=lambda spec: model).start()
+    session = Session(engine, renders_dir=tmp_path / "elsewhere", finish=Finisher(library=lib), library=lib)
+    try:
+        job, ev = session.wait_for(lambda: session.rerender(original.render_id), timeout=60)
+    finally:
+        session.close()
+        engine.stop()
+    assert ev.kind == "done", ev.message
+    assert ev.paths[0].parent == original.path.parent  # beside the original, not in the renders folder
+    done = compare_rerender(lib, original.render_id, session.renders[job.id][0], ev.result.model.revision)
     assert done.identical is True, done.message
     assert done.saved.path != original.path and lib.get(done.saved.render_id).parent_id == original.render_id
     a, _ = read_audio(original.path)
@@ -189,6 +198,14 @@ def test_session_presets_library_and_rerender(tmp_path, model, home):
         with pytest.raises(ValueError, match="gone.vst3 does not exist"):
             session.load_preset("broken fx")
         assert session.params.prompt == PresetStore().load("lo-fi hats").params["prompt"]
+        # A render that names a preset uses it for that job alone: the shared params stay.
+        before = session.params
+        job, one = session.wait_for(lambda: session.render(preset="808 kick", seed=3), timeout=60)
+        assert one.kind == "done", one.message
+        assert session.params == before and session._finish.recipe.preset == "lo-fi hats"
+        (rid808,) = one.render_ids
+        assert lib.get(rid808).preset == "808 kick"
+        assert lib.get(rid808).prompt == PresetStore().load("808 kick").params["prompt"]
     finally:
         session.close()
         engine.stop()

@@ -7,6 +7,7 @@ import struct
 import pytest
 from osc_helpers import osc_string
 
+from diffhost import __version__
 from diffhost.osc.client import build
 
 ERR = "/diffhost/error"
@@ -19,7 +20,7 @@ def error_for(client, address: str, timeout: float = 2.0) -> str:
 
 def test_ping_literal_datagram(client):
     client.send_raw(osc_string("/diffhost/ping") + osc_string(","))
-    assert client.receive() == ("/diffhost/pong", ["0.1.0"])
+    assert client.receive() == ("/diffhost/pong", [__version__])
     client.send_raw(osc_string("/diffhost/ping"))  # no type tag string at all: still a valid message
     assert client.receive()[0] == "/diffhost/pong"
 
@@ -29,7 +30,7 @@ def test_status_reports_counters(client, server):
     error_for(client, "/diffhost/nope")
     client.send("/diffhost/status")
     addr, args = client.wait_for(lambda m: m[0] == "/diffhost/status")
-    assert args == ["0.1.0", 0, 0, 1, "none"]
+    assert args == [__version__, 0, 0, 1, "none"]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +77,7 @@ def test_bad_messages_get_errors_and_change_nothing(client, session, address, ar
     message = error_for(client, address)
     assert needle in message, message
     assert session.params == before
-    assert client.ping() == "0.1.0"  # still serving
+    assert client.ping() == __version__  # still serving
 
 
 def test_type_tags_and_values_that_python_osc_cannot_express(client, session):
