@@ -157,8 +157,12 @@ class Finisher:
         variations: tuple[int, ...] | None = None,
         parent_id: int | None = None,
         tags: tuple[str, ...] = (),
+        stop: threading.Event | None = None,
     ) -> list[SavedRender]:
-        """Post-process and write the given variations (default all). out: folder or file path."""
+        """Post-process and write the given variations (default all). out: folder or file path.
+
+        `stop` (the app is quitting) ends the loop between files: each file already written is
+        whole, with its sidecar and row, and no file is left half-written."""
         recipe = recipe or self._recipe
         out = Path(out).expanduser()
         suffix = recipe.export.suffix
@@ -174,6 +178,8 @@ class Finisher:
         seed_clip = save_seed_clip(result, base.parent)
         saved = []
         for v in chosen:
+            if stop is not None and stop.is_set():
+                break
             post = postprocess(result.audio[v], result.sample_rate, recipe)
             target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
             target = unique_path(target)
