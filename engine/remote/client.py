@@ -257,6 +257,7 @@ class RemoteEngine:
                 max_size=None,  # frames are at most wire.CHUNK_BYTES; the Assembler bounds the total
                 compression=None,  # float32 audio does not compress; deflate would only cost CPU
             )
+            conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
         except InvalidStatus as exc:
             return JobEvent("error", job, message=_status_reason(self.url, exc.response.status_code))
         except (OSError, TimeoutError, InvalidHandshake) as exc:
@@ -267,8 +268,11 @@ class RemoteEngine:
             if live.cancel.is_set():
                 return JobEvent("cancelled", job, message="cancelled")
             msg = {"type": "render", "request": header, "model": job.model, "priority": job.priority}
-            for frame in wire.encode(msg, arrays):
-                conn.send(frame)
+            # A server that refuses at once (no token) closes before the request is sent: its
+            # reason is already received, and the loop below reads it.
+            with contextlib.suppress(ConnectionClosed):
+                for frame in wire.encode(msg, arrays):
+                    conn.send(frame)
         asm = wire.Assembler()
         where = ""
         last = 0.0
