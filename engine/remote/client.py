@@ -254,7 +254,7 @@ class RemoteEngine:
                 ping_interval=self._ping[0],
                 ping_timeout=self._ping[1],
                 close_timeout=0.2,
-                max_size=None,  # frames are at most wire.CHUNK_BYTES; the Assembler bounds the total
+                max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
                 compression=None,  # float32 audio does not compress; deflate would only cost CPU
             )
             conn.__enter__()  # websockets >= 17 wants it entered; _run closes it

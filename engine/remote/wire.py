@@ -28,6 +28,7 @@ MAGIC = b"DHW1"
 VERSION = 1
 CHUNK_BYTES = 1 << 20  # under every proxy's frame limit (uvicorn refuses frames over 16 MiB)
 MAX_HEADER_BYTES = 1 << 20
+MAX_FRAME_BYTES = max(CHUNK_BYTES, MAX_HEADER_BYTES) + 8  # what a receiver's socket should accept
 MAX_ARRAY_BYTES = 1 << 31  # 2 GiB: 600 s x 192 kHz x 2 ch x 64 variations would not fit anyway
 DTYPE = "<f4"  # float32, little-endian, whatever the machine: the bytes mean the same everywhere
 _REQUEST_FIELDS = tuple(f.name for f in fields(GenerationRequest) if f.name != "seed_clip")
@@ -121,8 +122,6 @@ class Assembler:
             data = bytes(self._buf[:nbytes])
             del self._buf[:nbytes]
             self._done[name] = np.frombuffer(data, dtype=DTYPE).reshape(shape).astype(np.float32)
-        if self._specs and len(self._buf) > self._specs[0][2]:
-            raise WireError("array data overruns its declared size")
         if not self._specs and self._buf:
             raise WireError(f"{len(self._buf)} bytes after the last array")
 
