@@ -53,6 +53,11 @@ def run(args: argparse.Namespace, *, engine=None) -> int:
     from diffhost.runtime import build_runtime, exit_process
 
     check_display()
+    if args.engine is None and engine is None:  # the window's own choice (File > Render engine…)
+        from diffhost.gui.app import open_settings
+        from diffhost.gui.engine_choice import saved_engine_url
+
+        args.engine = saved_engine_url(open_settings(args.settings))
     runtime = build_runtime(options(args), engine=engine)
     try:
         code = run_window(runtime, settings_path=args.settings, quit_after_ms=args.quit_after)

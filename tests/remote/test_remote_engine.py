@@ -194,6 +194,55 @@ def test_a_silent_connection_fails_its_job_within_2_s_and_the_host_keeps_working
         relay.close()
 
 
+def test_the_window_renders_remotely_and_reports_a_lost_connection_within_2_s(
+    engine_server, qtbot, tmp_path, monkeypatch
+):
+    """The window on a runtime built with engine_url (as `diffhost gui --engine URL`), through a
+    relay that goes silent mid-render: the status bar says so within 2 s and the next render works."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt6.QtCore import QSettings
+
+    from diffhost.gui import engine_choice
+    from diffhost.gui.main_window import MainWindow
+
+    port = int(engine_server.url.rsplit(":", 1)[1])
+    relay = Relay((HOST, port))
+    monkeypatch.setenv("DIFFHOST_ENGINE_TOKEN", engine_server.token)
+    url = f"http://127.0.0.1:{relay.port}"
+    options = RuntimeOptions(renders_dir=tmp_path / "renders", engine_url=url, audio=False, library=False)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    with build_runtime(options) as runtime:
+        window = MainWindow(runtime.session, settings=settings, unavailable=runtime.unavailable)
+        window.autoplay.setChecked(False)
+        qtbot.addWidget(window)
+        window.show()
+        try:
+            window.params.prompt.setText("remote kick")
+            job_id = window.render()
+            qtbot.waitUntil(lambda: job_id not in window.jobs, timeout=60000)
+            assert window.status_message.text().startswith("Rendered"), window.status_message.text()
+            qtbot.waitUntil(lambda: "(remote)" in window.engine_label.text(), timeout=5000)
+            assert url in window.engine_label.toolTip()
+
+            events = runtime.session.subscribe()
+            job = runtime.session.render(length=4.0, steps=1000, tag="gui")
+            while (ev := events.get(timeout=60)).kind != "progress" or ev.job_id != job.id:
+                assert not ev.terminal, ev.message
+            relay.frozen.set()
+            t0 = time.monotonic()
+            qtbot.waitUntil(lambda: "lost the connection" in window.status_message.text(), timeout=5000)
+            assert time.monotonic() - t0 < 2.0
+            assert window.status_message.text().startswith("Render failed: lost the connection to the remote")
+            relay.frozen.clear()
+            job_id = window.render()  # the host keeps working
+            qtbot.waitUntil(lambda: job_id not in window.jobs, timeout=60000)
+            assert window.status_message.text().startswith("Rendered"), window.status_message.text()
+        finally:
+            window.close()
+            relay.close()
+    assert engine_choice.saved_engine_url(settings) is None  # nothing chosen in the window: local next time
+
+
 def test_a_replica_killed_mid_job_fails_that_job_with_a_clear_error(engine_server):
     engine = RemoteEngine(engine_server.url, token=engine_server.token).start()
     events = engine.subscribe(maxsize=100000)
