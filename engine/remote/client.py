@@ -33,7 +33,7 @@ from diffhost.engine.remote.access import TOKEN_ENV, read_token
 from diffhost.engine.request import GenerationRequest, ModelInfo, Priority
 
 CONNECT_TIMEOUT_S = 2.0
-PING_INTERVAL_S = 0.4
+PING_INTERVAL_S = 0.3
 PING_TIMEOUT_S = 1.0
 _DEFAULT_NAMES = (None, "", "default", "diffhost-default")
 
@@ -253,7 +253,7 @@ class RemoteEngine:
                 open_timeout=self._connect_timeout,
                 ping_interval=self._ping[0],
                 ping_timeout=self._ping[1],
-                close_timeout=0.2,
+                close_timeout=0.1,  # a peer that went silent will not answer a close either
                 max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
                 compression=None,  # float32 audio does not compress; deflate would only cost CPU
             )
