@@ -161,12 +161,13 @@ class RemoteEngine:
                 continue
             hit = True
             live.cancel.set()
-            with live.send_lock:
-                conn = live.conn
-                if conn is not None:
-                    with contextlib.suppress(Exception):  # already closed: the job is ending anyway
-                        for frame in wire.encode({"type": "cancel"}):
-                            conn.send(frame)
+            # Never wait here (the window calls this): while the job's thread is still sending the
+            # request (a long seed clip on a slow link), it sends the cancel itself right after.
+            if live.send_lock.acquire(blocking=False):
+                try:
+                    _send_cancel(live.conn)
+                finally:
+                    live.send_lock.release()
         return hit
 
     def pending(self) -> int:
@@ -273,6 +274,8 @@ class RemoteEngine:
             with contextlib.suppress(ConnectionClosed):
                 for frame in wire.encode(msg, arrays):
                     conn.send(frame)
+            if live.cancel.is_set():  # cancelled while the request was on its way
+                _send_cancel(conn)
         asm = wire.Assembler()
         where = ""
         last = 0.0
@@ -311,6 +314,13 @@ class RemoteEngine:
 
     def _publish(self, event: JobEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")
+
+
+def _send_cancel(conn: Any) -> None:
+    if conn is not None:
+        with contextlib.suppress(Exception):  # already closed: the job is ending anyway
+            for frame in wire.encode({"type": "cancel"}):
+                conn.send(frame)
 
 
 def _unauthorized(url: str) -> str:
