@@ -27,6 +27,7 @@ def test_every_family_has_an_adapter_keyed_by_its_pipeline_class():
         "AudioLDMPipeline",
         "MusicLDMPipeline",
         "DanceDiffusionPipeline",
+        "LongCatAudioDiTPipeline",
         "DiffhostOneShotPipeline",  # the embedded default's own folder format
     }
     for name, adapter in ADAPTERS.items():

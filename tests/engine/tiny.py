@@ -431,6 +431,37 @@ def dance_diffusion():
     return DanceDiffusionPipeline(unet=unet, scheduler=IPNDMScheduler())
 
 
+def longcat_audio_dit():
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        LongCatAudioDiTPipeline,
+        LongCatAudioDiTTransformer,
+        LongCatAudioDiTVae,
+    )
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    return LongCatAudioDiTPipeline(
+        vae=LongCatAudioDiTVae(
+            in_channels=1,
+            channels=8,
+            c_mults=[1, 2],
+            strides=[2, 2],
+            latent_dim=8,
+            encoder_latent_dim=16,
+            downsampling_ratio=4,
+            sample_rate=2048,
+        ),
+        text_encoder=UMT5EncoderModel(
+            UMT5Config(vocab_size=64, d_model=8, d_ff=16, d_kv=4, num_heads=2, num_layers=1)
+        ),
+        tokenizer=t5_tokenizer(),
+        transformer=LongCatAudioDiTTransformer(
+            dit_dim=16, dit_depth=2, dit_heads=2, dit_text_dim=8, latent_dim=8, ff_mult=2.0
+        ),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0, invert_sigmas=True),
+    )
+
+
 BUILDERS = {
     "StableAudioPipeline": stable_audio,
     "StableAudio3Pipeline": stable_audio_3,
@@ -440,6 +471,7 @@ BUILDERS = {
     "AudioLDMPipeline": audioldm,
     "MusicLDMPipeline": musicldm,
     "DanceDiffusionPipeline": dance_diffusion,
+    "LongCatAudioDiTPipeline": longcat_audio_dit,
 }
 
 

@@ -1,0 +1,75 @@
+"""LongCatAudioDiTPipeline (meituan-longcat LongCat-AudioDiT): text-to-audio, 24 kHz mono, up to 30 s.
+
+A flow-matching DiT over the latents of a convolutional waveform VAE (one latent frame
+per `downsampling_ratio` samples), with UMT5 text conditioning. The model was trained
+on clips of varying length and the pipeline sizes its latent to `audio_duration_s`, so
+a render already costs what its length costs: a 2 s request denoises 2 s of latents.
+
+The pipeline draws its noise before it sets the schedule, so the initial sample is
+swapped where the transformer first sees it (by then the schedule, shortened for a
+seed clip, is known). Its schedule is inverted: the solver's sigma runs from 0 (noise)
+to 1 (data), so a clip's latent z0 at sigma s is `s * z0 + (1 - s) * noise`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from diffhost.engine.adapters.base import DiffusersModel, StrengthPlan
+from diffhost.engine.request import GenerationRequest, ModelInfo
+
+
+class LongCatAudioDiTModel(DiffusersModel):
+    pipeline_class = "LongCatAudioDiTPipeline"
+    latent_hook = "first_sample"
+
+    @classmethod
+    def describe(cls, pipe: Any, **common: Any) -> ModelInfo:
+        sr = int(pipe.sample_rate)
+        return ModelInfo(
+            family=cls.pipeline_class,
+            native_sample_rate=sr,
+            channels=int(pipe.vae.config.in_channels),
+            min_length_s=pipe.vae_scale_factor / sr,  # one latent frame
+            max_length_s=float(pipe.max_wav_duration),
+            supports_prompt=True,
+            supports_negative_prompt=True,
+            supports_seed_clip=True,
+            supports_guidance=True,
+            default_steps=16,  # LongCatAudioDiTPipeline.__call__ defaults (and the model card's)
+            default_guidance=4.0,
+            **common,
+        )
+
+    def latent_frames(self, length_s: float) -> int:
+        """Latent frames that cover length_s (the pipeline itself floors, which would cut the tail)."""
+        return max(1, math.ceil(length_s * self.pipe.sample_rate / self.pipe.vae_scale_factor))
+
+    def _call(self, request: GenerationRequest, *, clip, generator, steps, guidance):
+        ratio, sr = self.pipe.vae_scale_factor, self.pipe.sample_rate
+        # Half a frame past the frame count so the pipeline's floor lands exactly on it.
+        duration_s = (self.latent_frames(request.length) + 0.5) * ratio / sr
+        out = self.pipe(
+            prompt=request.prompt or "",
+            negative_prompt=request.negative_prompt,
+            audio_duration_s=min(duration_s, float(self.pipe.max_wav_duration)),
+            num_inference_steps=steps,
+            guidance_scale=self.info.default_guidance if guidance is None else guidance,
+            generator=generator,
+            output_type="np",
+        )
+        return out.audios[0]
+
+    def encode_clip(self, clip: torch.Tensor) -> torch.Tensor:
+        vae = self.pipe.vae
+        ratio = self.pipe.vae_scale_factor
+        clip = torch.nn.functional.pad(clip, (0, -clip.shape[-1] % ratio))  # whole frames only
+        z = vae.encode(clip.to(vae.dtype), sample_posterior=False).latents  # (1, latent_dim, frames)
+        return z.permute(0, 2, 1)  # the transformer's (batch, frames, latent_dim)
+
+    def noise_to(self, z0: torch.Tensor, noise: torch.Tensor, plan: StrengthPlan) -> torch.Tensor:
+        s = self.pipe.scheduler.sigmas[plan.t_start].to(z0)
+        return s * z0 + (1.0 - s) * noise
