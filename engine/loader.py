@@ -63,17 +63,7 @@ def _looks_like_hub_id(spec: str) -> bool:
 
 
 def _download(repo_id: str) -> tuple[Path, str | None]:
-    """Fetch only configs, tokenizers and safetensors weights (never pickles)."""
-    try:
-        from huggingface_hub import snapshot_download
+    """Fetch exactly the files the pipeline's components need (engine.hub); the commit identifies them."""
+    from diffhost.engine.hub import download
 
-        folder = snapshot_download(
-            repo_id,
-            allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"],
-        )
-    except Exception as exc:
-        raise ModelLoadError(
-            f"model {repo_id}: could not fetch from the Hugging Face hub ({type(exc).__name__}: {exc}). "
-            "Offline? Download it once online, or pass a local folder."
-        ) from None
-    return Path(folder), Path(folder).name  # snapshot folder name is the commit hash
+    return download(repo_id)
