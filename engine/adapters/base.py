@@ -29,7 +29,6 @@ Semantics shared by all families (see `Model.generate`):
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ import torch
 
 from diffhost.engine.audio import fit_length, resample, set_channels
 from diffhost.engine.errors import ModelLoadError
+from diffhost.engine.identity import weights_hash
 from diffhost.engine.model import Model, StepMonitor
 from diffhost.engine.request import GenerationRequest, ModelInfo
 
@@ -368,17 +368,6 @@ def check_safetensors_only(folder: Path, name: str) -> None:
                 "diffhost loads safetensors only and never unpickles. Convert the weights to "
                 ".safetensors (e.g. save_pretrained(..., safe_serialization=True)) or use a model that ships them."
             )
-
-
-def weights_hash(folder: Path) -> str:
-    """sha256 over every safetensors file (relative path + bytes): identifies local weights exactly."""
-    h = hashlib.sha256()
-    for path in sorted(Path(folder).rglob("*.safetensors")):
-        h.update(str(path.relative_to(folder)).encode())
-        with path.open("rb") as f:
-            for block in iter(functools.partial(f.read, 1 << 20), b""):
-                h.update(block)
-    return "sha256:" + h.hexdigest()
 
 
 def mel_frames_per_second(vocoder_config: Any) -> float:
