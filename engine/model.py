@@ -18,6 +18,7 @@ import numpy as np
 
 from diffhost.engine.audio import conform, load_seed_clip
 from diffhost.engine.errors import Cancelled, UnsupportedRequestError
+from diffhost.engine.quiet import warnings_to_log
 from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
 
 ProgressFn = Callable[[float], None]
@@ -129,7 +130,8 @@ class Model(ABC):
         monitor = StepMonitor(steps, progress, cancel)
         monitor.check()
         t0 = time.perf_counter()
-        native = self._render(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
+        with warnings_to_log():  # third-party warnings go to the log, not the musician's terminal
+            native = self._render(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
         native = np.asarray(native, dtype=np.float32)
         if native.ndim == 2:
             native = native[None]
