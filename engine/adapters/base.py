@@ -125,6 +125,9 @@ class DiffusersModel(Model):
             return StrengthPlan(request.strength, torch.empty(0)).keep(steps)
         return steps
 
+    def planned_steps(self, request: GenerationRequest, steps: int) -> int:
+        return self.steps_run(request, steps) * request.variations
+
     def _render(
         self,
         request: GenerationRequest,

@@ -20,7 +20,9 @@ def sao_sde(tiny_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("sao-sde")
     shutil.copytree(tiny_dir("StableAudioPipeline"), folder, dirs_exist_ok=True)
     cfg = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
-    cfg.update(_class_name="CosineDPMSolverMultistepScheduler", sigma_min=0.3, sigma_max=500.0, solver_order=2)
+    cfg.update(
+        _class_name="CosineDPMSolverMultistepScheduler", sigma_min=0.3, sigma_max=500.0, solver_order=2
+    )
     cfg.update(prediction_type="v_prediction", sigma_data=1.0, sigma_schedule="exponential")
     (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(cfg))
     index = json.loads((folder / "model_index.json").read_text())
@@ -35,7 +37,9 @@ def test_torchsde_interval_warnings_go_to_the_log_not_the_terminal(sao_sde, capl
         audio = sao_sde.generate("kick", length=0.25, steps=6, seed=5, sample_rate=22050)
     assert audio.shape == (2, 5512) and np.all(np.isfinite(audio))
     logged = [r.getMessage() for r in caplog.records if r.name == "diffhost.engine"]
-    assert any("Should have tb<=t1" in m or "Should have ta>=t0" in m or "Should have tb>=t0" in m for m in logged)
+    assert any(
+        "Should have tb<=t1" in m or "Should have ta>=t0" in m or "Should have tb>=t0" in m for m in logged
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
