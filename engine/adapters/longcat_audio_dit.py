@@ -9,6 +9,9 @@ The pipeline draws its noise before it sets the schedule, so the initial sample 
 swapped where the transformer first sees it (by then the schedule, shortened for a
 seed clip, is known). Its schedule is inverted: the solver's sigma runs from 0 (noise)
 to 1 (data), so a clip's latent z0 at sigma s is `s * z0 + (1 - s) * noise`.
+
+The VAE decodes in overlapping tiles (engine.adapters.tiles), so the decoder's peak memory
+follows the tile size rather than the requested length.
 """
 
 from __future__ import annotations
@@ -17,14 +20,31 @@ import math
 from typing import Any
 
 import torch
+from diffusers.models.autoencoders.autoencoder_longcat_audio_dit import LongCatAudioDiTVaeDecoderOutput
 
 from diffhost.engine.adapters.base import DiffusersModel, StrengthPlan
+from diffhost.engine.adapters.tiles import decode_in_tiles
 from diffhost.engine.request import GenerationRequest, ModelInfo
 
 
 class LongCatAudioDiTModel(DiffusersModel):
     pipeline_class = "LongCatAudioDiTPipeline"
     latent_hook = "first_sample"
+    decode_tile_frames: int = 192  # about 16 s of audio per decoded tile at 24 kHz
+    # The decoder's first stage runs dilated convolutions at the latent rate, so it reaches a few
+    # dozen frames each side; 48 frames of context keep the tiles' joins at float rounding.
+    decode_overlap_frames: int = 48
+
+    def __init__(self, pipe: Any, info: ModelInfo):
+        super().__init__(pipe, info)
+        whole = pipe.vae.decode  # the VAE's own (bound) decode: the tiles call it on slices
+
+        def decode(latents: torch.Tensor, return_dict: bool = True) -> Any:
+            tiles = (self.decode_tile_frames, self.decode_overlap_frames)
+            audio = decode_in_tiles(lambda z: whole(z).sample, latents, *tiles)
+            return LongCatAudioDiTVaeDecoderOutput(sample=audio) if return_dict else (audio,)
+
+        pipe.vae.decode = decode
 
     @classmethod
     def describe(cls, pipe: Any, **common: Any) -> ModelInfo:
@@ -47,6 +67,9 @@ class LongCatAudioDiTModel(DiffusersModel):
     def latent_frames(self, length_s: float) -> int:
         """Latent frames that cover length_s (the pipeline itself floors, which would cut the tail)."""
         return max(1, math.ceil(length_s * self.pipe.sample_rate / self.pipe.vae_scale_factor))
+
+    def window_s(self, request: GenerationRequest) -> float:
+        return self.latent_frames(request.length) * self.pipe.vae_scale_factor / self.pipe.sample_rate
 
     def _call(self, request: GenerationRequest, *, clip, generator, steps, guidance):
         ratio, sr = self.pipe.vae_scale_factor, self.pipe.sample_rate
