@@ -117,12 +117,11 @@ FIXED_WINDOW = {"StableAudioPipeline"}  # families that render their whole train
 
 # -- one configuration, in its own process ----------------------------------------------------
 def worker(folder: str, cfg: dict) -> dict:
+    import diffusers
     import torch
 
     from diffhost.engine import load_model
     from diffhost.engine.request import GenerationRequest
-
-    import diffusers
 
     getattr(diffusers, cfg["family"])  # imports are not load time: a running app has them already
     torch.manual_seed(0)

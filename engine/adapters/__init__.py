@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diffhost.engine.adapters.ace_step import AceStepModel
 from diffhost.engine.adapters.audioldm import AudioLDMModel
 from diffhost.engine.adapters.audioldm2 import AudioLDM2Model
 from diffhost.engine.adapters.base import DiffusersModel
@@ -29,6 +30,7 @@ ADAPTERS: dict[str, type[DiffusersModel] | type[DefaultModel]] = {
         MusicLDMModel,
         DanceDiffusionModel,
         LongCatAudioDiTModel,
+        AceStepModel,
     )
 }
 # A folder written by `python -m diffhost.engine.default.train --out DIR` loads like any diffusers folder.

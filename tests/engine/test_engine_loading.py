@@ -28,6 +28,7 @@ def test_every_family_has_an_adapter_keyed_by_its_pipeline_class():
         "MusicLDMPipeline",
         "DanceDiffusionPipeline",
         "LongCatAudioDiTPipeline",
+        "AceStepPipeline",
         "DiffhostOneShotPipeline",  # the embedded default's own folder format
     }
     for name, adapter in ADAPTERS.items():
