@@ -2,13 +2,14 @@
 
 Libraries under a render warn about things the user cannot act on: torchsde's Brownian
 tree asks for `tb>=t0` / `tb<=t1` at the ends of Stable Audio Open's SDE schedule (the
-value it returns there is correct), and deprecation notices from diffusers/transformers
-internals. During a render every warning is routed to the `diffhost.engine` logger instead
-(DEBUG for the known-harmless ones, INFO for the rest, each message once per render), so a
-front end that configures logging still sees them and nothing is silently lost.
+value it returns there is correct), deprecation notices from diffusers/transformers
+internals, and messages diffusers and transformers log through their own stderr handlers.
+During a render all of these are routed to the `diffhost.engine` logger instead (DEBUG for
+the known-harmless ones, INFO for the rest, each message once per render), so a front end
+that configures logging still sees them and nothing is silently lost.
 
-`warnings.catch_warnings` is process-wide in Python 3.11: a warning another thread raises
-while a render runs is routed to the log as well.
+`warnings.catch_warnings` and the libraries' handlers are process-wide: a warning another
+thread raises while a render runs is routed to the log as well.
 """
 
 from __future__ import annotations
@@ -25,9 +26,33 @@ log = logging.getLogger("diffhost.engine")
 _HARMLESS = re.compile(r"Should have t[ab](>=t0|<=t1)")
 
 
+class _Forward(logging.Handler):
+    """Re-emits a library's log records on diffhost's logger, one level quieter than WARNING."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = logging.INFO if record.levelno < logging.ERROR else record.levelno
+        log.log(level, "%s: %s", record.name, record.getMessage())
+
+
+@contextmanager
+def _library_logs_to_log() -> Iterator[None]:
+    roots = [logging.getLogger(name) for name in ("diffusers", "transformers")]
+    saved = [(root, root.handlers[:], root.propagate) for root in roots]
+    forward = _Forward()
+    try:
+        for root in roots:
+            root.handlers = [forward]
+            root.propagate = False
+        yield
+    finally:
+        for root, handlers, propagate in saved:
+            root.handlers = handlers
+            root.propagate = propagate
+
+
 @contextmanager
 def warnings_to_log() -> Iterator[None]:
-    with warnings.catch_warnings(record=True) as caught:
+    with _library_logs_to_log(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             yield

@@ -53,3 +53,30 @@ def test_a_normal_render_warns_nothing(tiny_model, family):
         model.generate(
             prompt_for(family) if clip is None else (prompt_for(family), clip), length=0.25, steps=2, seed=1
         )
+
+
+def test_library_log_warnings_go_to_the_log_during_a_render(tiny_model, caplog, capfd):
+    """A turbo ACE-Step pipeline logs a warning when handed guidance; a render never shows it."""
+    import diffusers.utils.logging as dlog
+
+    model = tiny_model("AceStepPipeline")
+    pipe = model.pipe
+    dlog.set_verbosity_warning()
+    capfd.readouterr()
+    with caplog.at_level(logging.INFO, logger="diffhost.engine"):
+        # What the pipeline logs when a caller passes guidance to a turbo checkpoint, from inside a render.
+        orig = pipe.vae.decode
+
+        def decode(*a, **k):
+            dlog.get_logger("diffusers.pipelines.ace_step").warning("Guidance scale 7.0 is ignored for turbo")
+            return orig(*a, **k)
+
+        pipe.vae.decode = decode
+        try:
+            model.generate("kick", length=0.25, steps=2, seed=1)
+        finally:
+            del pipe.vae.decode
+    assert "Guidance scale" not in capfd.readouterr().err
+    assert any("Guidance scale 7.0 is ignored" in r.getMessage() for r in caplog.records)
+    # Outside a render the library's own handler is back.
+    assert logging.getLogger("diffusers").handlers
