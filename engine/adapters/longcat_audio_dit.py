@@ -59,7 +59,7 @@ class LongCatAudioDiTModel(DiffusersModel):
             supports_negative_prompt=True,
             supports_seed_clip=True,
             supports_guidance=True,
-            default_steps=16,  # LongCatAudioDiTPipeline.__call__ defaults (and the model card's)
+            default_steps=16,  # LongCatAudioDiTPipeline.__call__ defaults (its docstring example uses 20 steps)
             default_guidance=4.0,
             **common,
         )
