@@ -56,6 +56,11 @@ def load_model(
 
 def pipeline_class_name(folder: Path) -> str:
     index = folder / "model_index.json"
+    if not index.is_file() and (folder / "modular_model_index.json").is_file():
+        raise ModelLoadError(
+            f"model {folder}: this is a diffusers modular pipeline (modular_model_index.json, e.g. MiniMax "
+            "Music 3); diffhost loads standard pipelines with a model_index.json only"
+        )
     if not index.is_file():
         raise ModelLoadError(f"model {folder}: no model_index.json; is this a diffusers pipeline folder?")
     try:

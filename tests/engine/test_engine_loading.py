@@ -91,6 +91,14 @@ def test_a_folder_without_model_index_is_clear(tmp_path):
         load_model(str(tmp_path), device="cpu")
 
 
+def test_a_modular_pipeline_folder_is_named_as_such(tmp_path):
+    (tmp_path / "modular_model_index.json").write_text(
+        json.dumps({"_class_name": "MiniMaxMusic3ModularPipeline"})
+    )
+    with pytest.raises(ModelLoadError, match="modular pipeline .* model_index.json only"):
+        load_model(str(tmp_path), device="cpu")
+
+
 def test_bad_device_and_dtype_are_named(tiny_dir):
     with pytest.raises(ValueError, match="device: 'gpu'"):
         load_model(str(tiny_dir("DanceDiffusionPipeline")), device="gpu")
