@@ -245,7 +245,7 @@ class Model(ABC):
             return
         step = float(np.median(times))
         other = max(0.0, total_s - step * len(monitor.step_times)) / max(1, variations)
-        record(key, StepTime(window, step, other))
+        record(key, StepTime(window, step, other), total_s=total_s)
 
     def check(self, request: GenerationRequest) -> None:
         """Raise UnsupportedRequestError naming the feature, the value and the model."""

@@ -50,8 +50,15 @@ def lookup(key: str, window_s: float) -> StepTime | None:
     return nearest.scaled(window_s)
 
 
-def record(key: str, measured: StepTime) -> None:
+def record(key: str, measured: StepTime, *, quick_s: float = 2.0, total_s: float | None = None) -> None:
+    """Store a measurement. A render quicker than quick_s whose window is already known is not
+    stored again: live renders of fast models then cost no file write (their ETA is moot)."""
     rows = _TIMES.get(key)
+    known = isinstance(rows, list) and any(
+        isinstance(r, dict) and abs(float(r.get("window_s", -1)) - measured.window_s) < 1e-6 for r in rows
+    )
+    if known and total_s is not None and total_s < quick_s:
+        return
     rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
     rows = [r for r in rows if abs(float(r.get("window_s", -1)) - measured.window_s) > 1e-6]
     rows.append({"window_s": measured.window_s, "step_s": measured.step_s, "other_s": measured.other_s})

@@ -83,3 +83,13 @@ def _until_done(q: queue.Queue, job_id: int) -> list:
             out.append(ev)
     assert out[-1].kind == "done", out[-1].message
     return out
+
+
+def test_a_quick_render_of_a_known_window_writes_nothing(fresh_cache):
+    record("k", StepTime(1.0, 0.01, 0.0))
+    path = fresh_cache / "step-times.json"
+    before = path.stat().st_mtime_ns
+    record("k", StepTime(1.0, 0.02, 0.0), total_s=0.05)  # a live one-shot: no file write
+    assert path.stat().st_mtime_ns == before and lookup("k", 1.0).step_s == 0.01
+    record("k", StepTime(1.0, 3.0, 1.0), total_s=7.0)  # a long render updates the measurement
+    assert lookup("k", 1.0).step_s == 3.0
