@@ -31,9 +31,9 @@ class LongCatAudioDiTModel(DiffusersModel):
     pipeline_class = "LongCatAudioDiTPipeline"
     latent_hook = "first_sample"
     decode_tile_frames: int = 192  # about 16 s of audio per decoded tile at 24 kHz
-    # The decoder's first stage runs dilated convolutions at the latent rate, so it reaches a few
-    # dozen frames each side; 48 frames of context keep the tiles' joins at float rounding.
-    decode_overlap_frames: int = 48
+    # The decoder reaches about 10 latent frames each side (measured at the published size with
+    # bench/fullsize.py's configuration): 16 frames of context keep the joins at float rounding.
+    decode_overlap_frames: int = 16
 
     def __init__(self, pipe: Any, info: ModelInfo):
         super().__init__(pipe, info)
