@@ -21,7 +21,7 @@ from diffhost.engine.fanout import Fanout
 from diffhost.engine.model import Model
 from diffhost.engine.request import GenerationRequest, GenerationResult, Priority
 
-EventKind = Literal["accepted", "started", "progress", "done", "cancelled", "error"]
+EventKind = Literal["accepted", "progress", "done", "cancelled", "error"]
 TERMINAL: frozenset[str] = frozenset({"done", "cancelled", "error"})
 _PRIORITY = {"live": 0, "batch": 1}
 _STOP = object()  # sentinel: stops the worker
@@ -44,8 +44,8 @@ class JobEvent:
     result: GenerationResult | None = None
     message: str = ""
     # Seconds until the render ends, from this machine's measured step time for the model: on
-    # "accepted" when the model is loaded and has rendered here before, on "started" (the worker
-    # has loaded the model and begins) when it has, and on every "progress" event.
+    # "accepted" when the model is already loaded (Engine.load it first) and has rendered here
+    # before, and on every "progress" event (from the first step on, also for a first render).
     eta_s: float | None = None
 
     @property
@@ -211,7 +211,6 @@ class Engine:
             if cancel is None or cancel.is_set():
                 raise Cancelled()
             model = self._model(job.model)
-            self._publish(JobEvent("started", job, eta_s=_safe_estimate(model, job.request)))
             result = model.render(
                 job.request,
                 on_progress=lambda p: self._publish(
