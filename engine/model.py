@@ -103,9 +103,14 @@ class StepMonitor:
         return max(0.0, left)
 
     def finish(self) -> None:
-        if self._progress is not None and self.done < self.total:
-            self.done = self.total
+        """The render ended with fewer steps than planned (e.g. a seed clip's shortened schedule): say 1.0."""
+        if self.done >= self.total:
+            return
+        self.done = self.total
+        if self._progress is not None:
             self._progress(1.0)
+        if self._on_progress is not None:
+            self._on_progress(Progress(1.0, self.total, self.total, 0.0))
 
 
 class Model(ABC):

@@ -94,3 +94,21 @@ def test_a_quick_render_of_a_known_window_writes_nothing(fresh_cache):
     assert path.stat().st_mtime_ns == before and lookup("k", 1.0).step_s == 0.01
     record("k", StepTime(1.0, 3.0, 1.0), total_s=7.0)  # a long render updates the measurement
     assert lookup("k", 1.0).step_s == 3.0
+
+
+def test_both_progress_callbacks_end_at_one_when_a_model_runs_fewer_steps_than_planned(tmp_path):
+    """The embedded default runs only the strength's share of its steps for a seed clip."""
+    import numpy as np
+
+    from diffhost.engine import load_model
+    from diffhost.engine.request import SeedClip
+
+    model = load_model(None, device="cpu")
+    fractions, events = [], []
+    clip = SeedClip(np.sin(np.linspace(0, 900, 22050)).astype(np.float32)[None], 44100)
+    req = GenerationRequest(
+        prompt="kick", seed_clip=clip, strength=0.5, length=0.5, steps=10, seed=1, sample_rate=44100
+    )
+    model.render(req, progress=fractions.append, on_progress=events.append)
+    assert fractions[-1] == 1.0 and events[-1].fraction == 1.0 and events[-1].eta_s == 0.0
+    assert [e.fraction for e in events] == fractions
