@@ -124,3 +124,15 @@ def test_longcat_renders_decode_in_tiles_and_its_window_follows_the_request(tiny
 def test_decode_in_tiles_rejects_an_overlap_that_leaves_no_core():
     with pytest.raises(ValueError, match="decode tile: 16 frames must exceed twice the overlap"):
         decode_in_tiles(lambda z: z, torch.zeros(1, 1, 100), tile=16, overlap=8)
+
+
+def test_a_fitted_window_takes_a_seed_clip(tiny_dir):
+    from tests.engine.test_engine_families import seed_clip
+
+    model = load_model(str(tiny_dir("StableAudioPipeline")), device="cpu", fit_window=True)
+    model.window_margin_s = 0.05
+    clip = seed_clip()
+    light = model.render(request(seed_clip=clip, strength=0.0)).audio
+    heavy = model.render(request(seed_clip=clip, strength=1.0)).audio
+    assert light.shape == heavy.shape == (1, 2, int(0.25 * 22050))
+    assert np.all(np.isfinite(light)) and not np.allclose(light, heavy)
