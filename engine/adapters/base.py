@@ -249,20 +249,19 @@ class DiffusersModel(Model):
                 plan.t0 = sched.timesteps[plan.t_start]
                 plan.full = sched.timesteps
                 sched.timesteps = sched.timesteps[plan.t_start :]
-                if hasattr(sched, "set_begin_index"):
+                if orig_begin_index is not None:
                     orig_begin_index(plan.t_start)
                 return out
 
             patches.append((sched, "set_timesteps", set_timesteps))
 
-            if hasattr(sched, "set_begin_index"):
-                orig_begin = sched.set_begin_index
+            if orig_begin_index is not None:
 
-                @functools.wraps(orig_begin)
+                @functools.wraps(orig_begin_index)
                 def set_begin_index(begin_index: int = 0) -> None:
                     # Pipelines that reset the begin index after set_timesteps (LongCat) would make the
                     # solver index the schedule from its start while the loop runs the shortened tail.
-                    orig_begin(plan.t_start if plan.t_start is not None else begin_index)
+                    orig_begin_index(plan.t_start if plan.t_start is not None else begin_index)
 
                 patches.append((sched, "set_begin_index", set_begin_index))
 
