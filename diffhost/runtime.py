@@ -37,7 +37,7 @@ ENGINE_NICE = 10  # renders yield the CPU to the window (and everything else the
 # Quitting takes at most about 3 s: the finisher completes the file it is writing (a second at most
 # for a long WAV), the engine ends its current step; a model load is not waited for.
 FINISH_TIMEOUT_S = 1.5
-CLOSE_TIMEOUT_S = 1.0
+CLOSE_TIMEOUT_S = 0.5  # the engine's current step; a model load cannot be cut short, so not waited for
 
 
 @dataclass(frozen=True)
@@ -221,15 +221,20 @@ def lower_thread_priority(increment: int = ENGINE_NICE) -> None:
             os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
 
 
-def exit_process(code: int, runtime: Runtime | None) -> None:
-    """End the process with `code`. If the engine is still inside a model load, exit at once
-    without running interpreter teardown: torch's native threads torn down under a live load abort
-    the process ("terminate called without an active exception", exit -6). Everything that matters
-    is already closed by then: settings saved, files written atomically, the library committed."""
-    if runtime is not None and not runtime.engine_stopped:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+def exit_process(code: int, runtime: Runtime) -> None:
+    """End a long-running front end (the window, `serve`) with `code` once its runtime is closed.
+
+    Everything that matters is already closed by then: settings saved, files written atomically,
+    the library committed, devices released. What remains is interpreter teardown, which is slow
+    (torch's and Qt's destructors: seconds on a busy machine) and, while the engine is still inside
+    a model load, fatal: tearing down torch under its live native threads aborts the process
+    ("terminate called without an active exception", exit -6). So the process ends here.
+    """
+    if not runtime._closed:
+        raise RuntimeError("exit_process: close the runtime first")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _describe(exc: BaseException) -> str:

@@ -335,16 +335,18 @@ class MainWindow(QMainWindow):
             self.jobs.add(job.id)
             self.cancel_button.setEnabled(True)
 
-    def on_progress(self, job_id: int, fraction: float) -> None:
+    def on_progress(self, job_id: int, fraction: float, eta_s: float = -1.0) -> None:
         if job_id in self.jobs:
             self.progress.setValue(int(fraction * 1000))
-            self.progress.setFormat(f"render #{job_id}: {fraction * 100:.0f}%")
+            left = f", {display.format_eta(eta_s)} left" if eta_s >= 0 and fraction < 1.0 else ""
+            self.progress.setFormat(f"render #{job_id}: {fraction * 100:.0f}%{left}")
 
     def on_event(self, ev: Any) -> None:
         mine = ev.job_id in self.jobs
         kind = ev.kind
         if kind == "accepted" and mine:
-            self.progress.setFormat(f"render #{ev.job_id}: waiting for the engine")
+            about = f" (about {display.format_eta(ev.eta_s)})" if ev.eta_s is not None else ""
+            self.progress.setFormat(f"render #{ev.job_id}: waiting for the engine{about}")
         elif kind == "done":
             self._finished(ev.job_id)
             if mine:

@@ -43,6 +43,7 @@ class SessionEvent:
     tag: str | None = None
     render_ids: tuple[int, ...] = ()  # render-library row ids, when a library is attached
     result: Any = None  # "done": the engine's GenerationResult (seed, model, render time)
+    eta_s: float | None = None  # "accepted" / "progress": seconds left, from this machine's step times
 
     @property
     def terminal(self) -> bool:
@@ -226,7 +227,7 @@ class Session:
         submit: Callable[[], Any],
         *,
         timeout: float | None = None,
-        on_progress: Callable[[float], None] | None = None,
+        on_progress: Callable[[SessionEvent], None] | None = None,
     ) -> tuple[Any, SessionEvent]:
         """Submit (e.g. `lambda: session.render(...)`) and block until that job is finished and saved.
 
@@ -248,8 +249,8 @@ class Session:
                     continue
                 if ev.job_id != job.id:
                     continue
-                if ev.kind == "progress" and on_progress is not None:
-                    on_progress(ev.progress)
+                if ev.kind in ("accepted", "progress") and on_progress is not None:
+                    on_progress(ev)
                 elif ev.terminal:
                     return job, ev
         finally:
@@ -371,8 +372,9 @@ class Session:
                 continue
             tag = ev.job.tag
             if not ev.terminal:
+                eta = getattr(ev, "eta_s", None)
                 self._emit(
-                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag)
+                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag, eta_s=eta)
                 )
                 continue
             with self._plans_lock:

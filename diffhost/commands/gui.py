@@ -63,5 +63,5 @@ def run(args: argparse.Namespace, *, engine=None) -> int:
         code = run_window(runtime, settings_path=args.settings, quit_after_ms=args.quit_after)
     finally:
         runtime.close()
-    exit_process(code, runtime)  # returns unless the engine is still inside a model load
+    exit_process(code, runtime)  # does not return: see diffhost.runtime.exit_process
     return code

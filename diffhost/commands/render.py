@@ -107,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
         recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
         session.build_request(preset=preset, **overrides(args))  # likewise every generation value
         progress = None if args.json else _bar
+        # Loaded before submitting, so "accepted" already carries this machine's time estimate.
+        session.engine.load(
+            args.model if args.model is not None else (preset.params.get("model") if preset else None)
+        )
         job, ev = session.wait_for(
             lambda: session.render(
                 preset=preset,
@@ -153,7 +157,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar(fraction: float, width: int = 30) -> None:
-    filled = int(round(fraction * width))
-    sys.stderr.write(f"\rrendering [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}%")
+def _bar(ev, width: int = 30) -> None:
+    """The terminal's progress line; a render that will take a while says how long up front."""
+    if ev.kind == "accepted":
+        if ev.eta_s is not None and ev.eta_s >= 30:
+            sys.stderr.write(f"this render will take about {_clock(ev.eta_s)} on this machine\n")
+        return
+    filled = int(round(ev.progress * width))
+    left = f", {_clock(ev.eta_s)} left" if ev.eta_s is not None and ev.eta_s >= 2 and ev.progress < 1 else ""
+    sys.stderr.write(
+        f"\rrendering [{'#' * filled}{'.' * (width - filled)}] {ev.progress * 100:5.1f}%{left}   "
+    )
     sys.stderr.flush()
+
+
+def _clock(seconds: float) -> str:
+    s = max(0, round(seconds))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"

@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{s.ignored} datagrams from clients not allowed ignored)",
                 file=sys.stderr,
             )
-    exit_process(0, runtime)  # returns unless the engine is still inside a model load
+    exit_process(0, runtime)  # does not return: see diffhost.runtime.exit_process
     return 0
 
 

