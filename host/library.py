@@ -352,7 +352,8 @@ class RenderLibrary:
                 "finishing": side.get("finishing"),
                 "export": side.get("export"),
                 "preset": side.get("preset"),
-                "tags": side.get("tags"),
+                # the preset's own tags (older sidecars kept them under "tags")
+                "tags": side.get("preset_tags", side.get("tags")),
             }
         )
 
