@@ -362,6 +362,11 @@ class Session:
 
         configure(Recipe.from_dict({**self._finish.recipe.to_dict(), key: value}))
 
+    def model_info(self, model: str | None = None) -> Any:
+        """The ModelInfo (length range, features) of `model` (default: the session's), loading it on
+        the engine's thread if needed: blocks, so front ends call it off their UI thread."""
+        return self.engine.load(model if model is not None else self._model).info
+
     # -- non-destructive post (host.reprocess) ---------------------------------------------------
     def reprocess(self, render: Any, recipe: Any = None) -> Any:
         """Re-process a render (a processed file's path, a library row or id, or a loaded
