@@ -281,6 +281,11 @@ class RenderLibrary:
     def get(self, render_id: int) -> RenderRow:
         return self._row(render_id, include_trashed=False)
 
+    def find(self, path: Path) -> RenderRow | None:
+        """The listed row of a file, by its path (None when the library does not list it)."""
+        rows = self._select("path=? AND state='ok'", (str(Path(path).resolve()),), 1, 0)
+        return rows[0] if rows else None
+
     def list(self, limit: int = 100, offset: int = 0, favorites_only: bool = False) -> list[RenderRow]:
         where = "state='ok'" + (" AND favorite=1" if favorites_only else "")
         return self._select(where, (), limit, offset)

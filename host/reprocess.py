@@ -86,6 +86,10 @@ def load_source(render: Any, library: Any = None) -> DrySource:
     else:
         path = Path(render)
         side_file = sidecar_path(path)
+        row = library.find(path) if library is not None else None
+        if row is not None:  # listed: keep its id, so a replace goes through the library's trash
+            render_id = row.id
+            side_file = Path(row.sidecar) if row.sidecar else side_file
     try:
         side = json.loads(side_file.read_text())
     except FileNotFoundError:
