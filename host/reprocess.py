@@ -15,6 +15,7 @@ Session.reprocess / Session.keep_reprocessed, so OSC can use it as the window do
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -26,6 +27,7 @@ import numpy as np
 
 from diffhost.engine.audio import read_audio
 from diffhost.host.export import sidecar_path, unique_path
+from diffhost.host.finishing import loudness_lufs
 from diffhost.host.post import PostResult, Recipe, postprocess
 from diffhost.host.save import SavedRender, _dither_seed, write_render
 
@@ -114,7 +116,8 @@ def load_source(render: Any, library: Any = None) -> DrySource:
 def reprocess(source: DrySource, recipe: Recipe) -> Reprocessed:
     """Run the recipe's effects and finishing on the dry audio (no engine, no disk)."""
     t0 = time.perf_counter()
-    post = postprocess(source.audio, source.sample_rate, recipe)
+    # Loudness is measured when the result is kept (for the sidecar and the row), not per preview.
+    post = postprocess(source.audio, source.sample_rate, recipe, measure_loudness=False)
     return Reprocessed(source, recipe, post, time.perf_counter() - t0)
 
 
@@ -122,6 +125,9 @@ def keep(rep: Reprocessed, library: Any = None, *, replace: bool = False) -> Sav
     """Write a re-processed render: as a new version beside the old one (a child row), or in place
     of the processed file (the old file and sidecar go to the trash). The dry audio stays put."""
     src, side = rep.source, rep.source.sidecar
+    post = rep.post
+    if post.loudness_lufs is None:  # skipped for the preview; the sidecar and the row want it
+        post = dataclasses.replace(post, loudness_lufs=loudness_lufs(post.audio, post.sample_rate))
     row = _row_fields(src, library)  # before a replace hides the row
     if replace:
         _trash(src, library)
@@ -138,7 +144,7 @@ def keep(rep: Reprocessed, library: Any = None, *, replace: bool = False) -> Sav
     }
     return write_render(
         target,
-        rep.post,
+        post,
         rep.recipe,
         info,
         library=library,
