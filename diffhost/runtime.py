@@ -33,7 +33,10 @@ from diffhost.osc.server import OscConfig, OscServer
 
 COMPONENTS = ("audio", "presets", "library", "finisher", "osc")
 ENGINE_NICE = 10  # renders yield the CPU to the window (and everything else the musician runs)
-CLOSE_TIMEOUT_S = 2.0  # quitting never waits longer than this for a model load to end
+# Quitting takes at most about 3 s: the finisher completes the file it is writing (a second at most
+# for a long WAV), the engine ends its current step; a model load is not waited for.
+FINISH_TIMEOUT_S = 1.5
+CLOSE_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class Runtime:
         if self.osc is not None:
             steps.append(("OSC", self.osc.stop))
         steps.append(("audio", lambda: self.session.audio is not None and self.session.audio.close()))
-        steps.append(("session", self.session.close))
+        steps.append(("session", lambda: self.session.close(timeout=FINISH_TIMEOUT_S)))
         if self.session.library is not None:
             steps.append(("library", self.session.library.close))
         for what, step in steps:

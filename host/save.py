@@ -160,12 +160,15 @@ class Finisher:
         parent_id: int | None = None,
         tags: tuple[str, ...] = (),
         progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> list[SavedRender]:
         """Post-process and write the given variations (default all). out: folder or file path.
 
         Each variation keeps its dry audio (the engine's output, float WAV in `dry/` beside the
         file) so effects, finishing and export can be changed later without rendering again
-        (host.reprocess). progress(done, total) is called as files are written.
+        (host.reprocess). progress(done, total) is called as files are written. `stop` (the app
+        is quitting) ends the loop between files: each file already written is whole, with its
+        sidecar and row, and no file is left half-written.
         """
         recipe = recipe or self._recipe
         out = Path(out).expanduser()
@@ -185,6 +188,8 @@ class Finisher:
             repro["params"]["seed_clip"] = {**repro["params"].get("seed_clip", {}), **seed_clip}
         saved = []
         for done, v in enumerate(chosen):
+            if stop is not None and stop.is_set():
+                break
             if progress is not None:
                 progress(done, len(chosen))
             dry = result.audio[v]
@@ -220,7 +225,7 @@ class Finisher:
                 )
             )
         if progress is not None:
-            progress(len(chosen), len(chosen))
+            progress(len(saved), len(chosen))
         return saved
 
 

@@ -407,9 +407,10 @@ class Session:
     def unsubscribe(self, q: queue.Queue[SessionEvent]) -> None:
         self._fanout.unsubscribe(q)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop finishing: the file being written is completed, later variations are not started."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=timeout)
         self.engine.unsubscribe(self._events)
 
     def _pump(self) -> None:
@@ -454,10 +455,9 @@ class Session:
 
     def _save(self, result: Any, job: Any, plan: RenderPlan | None) -> list[SavedRender]:
         finish = getattr(self._finish, "finish", None)
-        if finish is None:  # a plain finisher: no recipe, no plan
+        if finish is None:  # a plain saver (no post-processing finisher attached)
             return self._finish(result, self.renders_dir, job)
-        if plan is None:  # the session's own recipe, into the renders folder
-            plan = RenderPlan()
+        plan = plan or RenderPlan()
         return finish(
             result,
             plan.out or self.renders_dir,
@@ -466,6 +466,7 @@ class Session:
             parent_id=plan.parent_id,
             tags=plan.tags,
             progress=self._saving_progress(job),
+            stop=self._stop,
         )
 
     def _saving_progress(self, job: Any) -> Callable[[int, int], None]:

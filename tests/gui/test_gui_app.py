@@ -15,15 +15,20 @@ from diffhost.gui.errors import install_excepthook
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_diffhost_gui_command_opens_the_window_and_saves_its_state(tmp_path):
-    ini = tmp_path / "settings.ini"
-    env = {
+def _app_env(tmp_path: Path) -> dict[str, str]:
+    """The app in a subprocess: offscreen, this checkout, and its own home and config folders."""
+    return {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
         "PYTHONPATH": str(ROOT),
         "DIFFHOST_HOME": str(tmp_path),
         "DIFFHOST_CONFIG_DIR": str(tmp_path),
     }
+
+
+def test_diffhost_gui_command_opens_the_window_and_saves_its_state(tmp_path):
+    ini = tmp_path / "settings.ini"
+    env = _app_env(tmp_path)
     proc = subprocess.run(
         [
             sys.executable,
@@ -186,13 +191,7 @@ def test_quitting_while_the_model_loads_exits_cleanly_and_at_once(tmp_path):
     import time
 
     ini = tmp_path / "settings.ini"
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "PYTHONPATH": str(ROOT),
-        "DIFFHOST_HOME": str(tmp_path),
-        "DIFFHOST_CONFIG_DIR": str(tmp_path),
-    }
+    env = _app_env(tmp_path)
     args = ["gui", "--renders-dir", str(tmp_path / "renders"), "--no-audio", "--no-osc"]
     args += ["--library", str(tmp_path / "library"), "--settings", str(ini), "--quit-after", "2500"]
     proc = subprocess.run(
