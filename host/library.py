@@ -577,6 +577,8 @@ def export_row(
         side["encoding"] = written.encoding
     else:
         side.pop("encoding", None)
+    if side.get("dry") and row.dry_path is not None and target.parent.resolve() != row.path.parent.resolve():
+        side["dry"] = {**side["dry"], "path": str(row.dry_path)}  # elsewhere: point at it absolutely
     side.update(
         export=spec.to_dict(),
         derived_from={"render_id": row.id, "path": str(row.path)},

@@ -135,3 +135,13 @@ def test_a_version_1_library_gains_the_dry_path_column(tmp_path):
         f.write_bytes(b"RIFF")
         rid = library.add(prompt="new", params={}, model=None, path=f, length_s=1, sample_rate=44100, dry_path=f)
         assert library.get(rid).dry_path == f.resolve()
+
+
+def test_an_export_elsewhere_still_finds_the_dry_audio(lib, rendered, tmp_path):
+    from diffhost.host.library import export_row
+
+    _, saved = rendered
+    written, new_id = export_row(lib, saved.render_id, "flac", out=tmp_path / "elsewhere" / "take.flac")
+    source = load_source(new_id, lib)
+    assert written.path.parent == tmp_path / "elsewhere"
+    assert source.dry_path == lib.get(saved.render_id).dry_path and source.render_id == new_id
