@@ -29,7 +29,7 @@ from diffhost.engine.audio import read_audio
 from diffhost.host.export import sidecar_path, unique_path
 from diffhost.host.finishing import loudness_lufs
 from diffhost.host.post import PostResult, Recipe, postprocess
-from diffhost.host.save import SavedRender, _dither_seed, write_render
+from diffhost.host.save import SavedRender, dither_seed, write_render
 
 
 class ReprocessError(ValueError):
@@ -148,7 +148,7 @@ def keep(rep: Reprocessed, library: Any = None, *, replace: bool = False) -> Sav
         rep.recipe,
         info,
         library=library,
-        dither_seed=_dither_seed(src.seed, src.variation),
+        dither_seed=dither_seed(src.seed, src.variation),
         row={**row, "parent_id": src.render_id, "dry_path": src.dry_path},
         effects_rate=src.sample_rate,
     )

@@ -211,7 +211,7 @@ class Finisher:
                     recipe,
                     info,
                     library=self.library,
-                    dither_seed=_dither_seed(result.seed, v),
+                    dither_seed=dither_seed(result.seed, v),
                     row={
                         "prompt": result.request.prompt,
                         "params": repro["params"],
@@ -326,5 +326,5 @@ def write_render(
     )
 
 
-def _dither_seed(seed: int, variation: int) -> int:
+def dither_seed(seed: int, variation: int) -> int:
     return (int(seed) * 1_000_003 + variation) % 2**63
