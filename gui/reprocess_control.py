@@ -69,6 +69,8 @@ class ReprocessControl:
     def request(self) -> None:
         """Re-process the current render with the session's recipe now (coalesced while one runs)."""
         if self.source is None:
+            if self.missing:  # the edit still applies to the next render; say why this one stays
+                self.window.report(f"The change applies to the next render; this one: {self.missing}")
             return
         if self.busy:
             self.again = True
