@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "diffhost.commands.audio",
     "diffhost.commands.serve",
     "diffhost.commands.gui",
+    "diffhost.commands.engine_serve",
 ]
 
 

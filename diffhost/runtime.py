@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from diffhost.engine.engine import Engine
+from diffhost.engine.remote.client import parse_engine_url
 from diffhost.host.audio import AudioControl
 from diffhost.host.library import RenderLibrary
 from diffhost.host.presets import PresetStore
@@ -45,6 +46,7 @@ class RuntimeOptions:
     model: str | None = None  # None: the embedded default
     device: str = "auto"
     max_queue: int = 16
+    engine_url: str | None = None  # http://HOST:8450: render on a `diffhost engine-serve` (docs/remote.md)
     audio: bool = True  # open the audio device (slots, playback, recording)
     # One run's device choices on top of the saved settings (serve's flags); never saved.
     audio_overrides: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
@@ -64,6 +66,8 @@ class RuntimeOptions:
             raise ValueError(f"optional: unknown component(s) {sorted(unknown)}; valid are {COMPONENTS}")
         if self.max_queue < 1:
             raise ValueError(f"max-queue: {self.max_queue} is out of range; valid is 1 or more")
+        if self.engine_url is not None:
+            parse_engine_url(self.engine_url)  # a bad URL fails here, before anything opens
 
 
 @dataclass
@@ -139,7 +143,7 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
         else None
     )
     finisher = opened("finisher", lambda: Finisher(library=library))
-    engine = engine or Engine(device=options.device, max_queue=options.max_queue)
+    engine = engine or _make_engine(options)
     engine.start()
     session = None
     try:
@@ -172,6 +176,15 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
                     part.close()
         raise
     return Runtime(engine, session, audio_control, osc, unavailable)
+
+
+def _make_engine(options: RuntimeOptions) -> Any:
+    """The local engine (the default), or the client of a remote one when engine_url is set."""
+    if options.engine_url:
+        from diffhost.engine.remote.client import RemoteEngine
+
+        return RemoteEngine(options.engine_url, max_queue=options.max_queue)
+    return Engine(device=options.device, max_queue=options.max_queue)
 
 
 def warm_up(engine: Any, model: str | None, *, with_finisher: bool = True) -> threading.Thread:

@@ -32,7 +32,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from diffhost.gui import display, window_state
+from diffhost.gui import display, engine_choice, window_state
 from diffhost.gui.audio_settings import AudioSettingsDialog
 from diffhost.gui.bridge import EventBridge
 from diffhost.gui.dragout import DragSource
@@ -251,6 +251,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Replace processed file", lambda: self.reprocess.keep(replace=True))
         file_menu.addSeparator()
         file_menu.addAction("Audio settings…", self.open_audio_settings)
+        file_menu.addAction("Render engine…", self.choose_engine)
         file_menu.addSeparator()
         file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
         render_menu = bar.addMenu("&Render")
@@ -295,6 +296,11 @@ class MainWindow(QMainWindow):
         self.history.rerender_requested.connect(self.rerender)
         self.history.assign_requested.connect(self.pad_control.assign)
         self.history.message.connect(self.report)
+
+    def choose_engine(self) -> None:
+        line = engine_choice.choose_engine(self, self.settings, self.session.engine)
+        if line:
+            self.report(line)
 
     # -- messages --------------------------------------------------------------------
     def report(self, message: str, timeout_ms: int = 8000) -> None:
@@ -630,7 +636,9 @@ class MainWindow(QMainWindow):
         if self._ticks % 12 == 0:
             self.osc_status.poll()
             n = len(self.jobs)
-            self.engine_label.setText(f"Engine: rendering {n}" if n else "Engine: idle")
+            where = "" if engine_choice.describe(self.session.engine) == "this machine" else " (remote)"
+            self.engine_label.setText(f"Engine{where}: rendering {n}" if n else f"Engine{where}: idle")
+            self.engine_label.setToolTip(f"Rendering on {engine_choice.describe(self.session.engine)}")
 
     # -- settings --------------------------------------------------------------------------
     def save_settings(self) -> None:

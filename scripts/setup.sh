@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up diffhost on a fresh Debian/Ubuntu machine; safe to run again (installs only what is missing).
-#   system libraries (apt) -> venv at .venv -> torch pinned first -> diffhost with dev extras
+#   system libraries (apt) -> venv at .venv -> torch pinned first -> diffhost with dev + cluster extras
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,5 +30,6 @@ command -v "$PY" >/dev/null || PY=python3
 .venv/bin/python -m pip install -q --upgrade pip
 # Pin torch before anything else: a looser range pulls several GB of CUDA wheels.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[dev]"
+# cluster: Ray Serve for `diffhost engine-serve` and its tests (~250 MB, about a minute).
+.venv/bin/python -m pip install -q -e ".[dev,cluster]"
 echo "setup: ready (.venv)"

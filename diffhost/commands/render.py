@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument(
+        "--engine",
+        default=None,
+        metavar="URL",
+        help="render on a remote engine (diffhost engine-serve), e.g. http://gpu-box:8450; default: this machine",
+    )
+    p.add_argument(
         "-o",
         "--output",
         type=Path,
@@ -124,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
         renders_dir=args.output if args.output.suffix == "" else args.output.parent,
         model=args.model,
         device=args.device,
+        engine_url=args.engine,
         audio=False,
         library=not args.no_library,
         library_dir=args.library,

@@ -54,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda or mps")
+    p.add_argument(
+        "--engine",
+        default=None,
+        metavar="URL",
+        help="render on a remote engine (diffhost engine-serve), e.g. http://gpu-box:8450; default: this machine",
+    )
     p.add_argument("--max-queue", type=int, default=16, help="renders that may wait (default 16)")
     p.add_argument(
         "--no-audio", action="store_true", help="run without an audio device (no slots, no recording)"
@@ -119,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         renders_dir=args.renders,
         model=args.model,
         device=args.device,
+        engine_url=args.engine,
         max_queue=args.max_queue,
         audio=not args.no_audio,
         audio_overrides={
