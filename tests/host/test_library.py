@@ -265,7 +265,7 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
         _CHILD.format(root=str(ROOT), tests=str(Path(__file__).parent), folder=str(folder), out=str(out))
     )
     partial_seen = 0
-    for delay in (0.02,):  # inside the write of a 16 s FLAC, which takes well over 20 ms
+    for _ in range(1):
         proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
         try:
             lines = []
@@ -273,7 +273,12 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
                 line = proc.stdout.readline()
                 assert line, f"child ended early: {lines}"
                 lines.append(line)
-            time.sleep(delay)
+            # Kill the moment a FLAC is half-written (its .part file exists; encoding a 16 s FLAC takes
+            # tens of ms, polling takes microseconds): a fixed delay missed it on a loaded machine.
+            deadline = time.monotonic() + 60
+            while not any(p.name.endswith(".part.flac") for p in out.iterdir()):
+                assert time.monotonic() < deadline and proc.poll() is None, "never saw a FLAC being written"
+                time.sleep(0.0005)
             os.kill(proc.pid, signal.SIGKILL)
         finally:
             proc.kill()
