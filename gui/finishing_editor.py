@@ -48,8 +48,22 @@ def _spin(lo: float, hi: float, step: float, suffix: str, decimals: int = 1) -> 
     return w
 
 
+# The file formats offered (label -> host.export settings); 24-bit WAV is the default.
+FORMATS = {
+    "WAV 24-bit": {"format": "wav", "bit_depth": 24},
+    "WAV 16-bit (dithered)": {"format": "wav", "bit_depth": 16},
+    "WAV 32-bit float": {"format": "wav", "bit_depth": 32},
+    "FLAC 24-bit": {"format": "flac", "bit_depth": 24},
+    "FLAC 16-bit (dithered)": {"format": "flac", "bit_depth": 16},
+    "MP3 V0": {"format": "mp3", "quality": "V0"},
+    "MP3 320 kbps": {"format": "mp3", "quality": "320 kbps"},
+    "OGG 192 kbps": {"format": "ogg", "quality": "192 kbps"},
+}
+
+
 class FinishingEditor(QWidget):
     finishing_changed = pyqtSignal(dict)
+    export_changed = pyqtSignal(dict)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -78,6 +92,10 @@ class FinishingEditor(QWidget):
             self.normalize.addItem(label, mode)
         self.level = _spin(-60.0, 0.0, 0.5, " dBFS")
         self.ceiling = _spin(-60.0, 0.0, 0.5, " dBFS ceiling")
+        self.format = QComboBox()
+        for label, spec in FORMATS.items():
+            self.format.addItem(label, spec)
+        self.format.setToolTip("The file each render (and each kept re-process) is written as")
         self.extra = QLabel("")
         self.extra.setObjectName("dim")
         self.extra.setWordWrap(True)
@@ -106,6 +124,7 @@ class FinishingEditor(QWidget):
         form.addRow("Fades", fade_row)
         form.addRow("Sample rate", self.sample_rate)
         form.addRow("Normalize", norm_row)
+        form.addRow("File format", self.format)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.extra)
@@ -118,7 +137,23 @@ class FinishingEditor(QWidget):
             w.valueChanged.connect(self._edited)
         for w in (self.channels, self.fade_shape, self.sample_rate, self.normalize):
             w.currentIndexChanged.connect(self._edited)
+        self.format.currentIndexChanged.connect(lambda _i: self.export_changed.emit(self.export()))
         self.set_finishing(DEFAULT)
+
+    def export(self) -> dict[str, Any]:
+        return dict(self.format.currentData())
+
+    def set_export(self, export: dict[str, Any]) -> None:
+        """Show an export setting (a preset's) without emitting it; an unlisted one is added."""
+        spec = {k: v for k, v in export.items() if k in ("format", "bit_depth", "quality")}
+        index = next((i for i in range(self.format.count()) if self.format.itemData(i) == spec), -1)
+        if index < 0:
+            label = " ".join(str(v) for v in spec.values()).upper()
+            self.format.addItem(label, spec)
+            index = self.format.count() - 1
+        self.format.blockSignals(True)
+        self.format.setCurrentIndex(index)
+        self.format.blockSignals(False)
 
     # -- values ---------------------------------------------------------------------
     def finishing(self) -> dict[str, Any]:

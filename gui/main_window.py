@@ -45,7 +45,7 @@ from diffhost.gui.pad_control import PadControl
 from diffhost.gui.pads import PAD_KEYS, PadGrid
 from diffhost.gui.params_panel import ParamsPanel
 from diffhost.gui.playback import Playback
-from diffhost.gui.preset_control import ChainApplier, FinishingApplier, PresetControl
+from diffhost.gui.preset_control import ChainApplier, ExportApplier, FinishingApplier, PresetControl
 from diffhost.gui.presets_menu import PresetsMenu
 from diffhost.gui.reprocess_control import ReprocessControl
 from diffhost.gui.seed_panel import SeedPanel
@@ -282,6 +282,7 @@ class MainWindow(QMainWindow):
         )
         self.chain_applier = ChainApplier(self, self.effects)
         self.finishing_applier = FinishingApplier(self, self.finishing)
+        self.export_applier = ExportApplier(self, self.finishing)
         self.drag_label = DragSource(self.waveform.hint, lambda: [self.waveform.path])
         self.render_button.clicked.connect(self.render)
         self.cancel_button.clicked.connect(self.cancel)

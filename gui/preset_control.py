@@ -46,6 +46,7 @@ class PresetControl:
         recipe = getattr(getattr(window.session, "_finish", None), "recipe", None)
         if recipe is not None:  # what the session's finisher holds now (a runtime may preload one)
             finishing.set_finishing(recipe.finishing.to_dict())
+            finishing.set_export(recipe.export.to_dict())
             self._show(recipe.preset)
         else:
             self._show(None)
@@ -69,6 +70,7 @@ class PresetControl:
             self.params.set_values({**dataclasses.asdict(w.session.params), "model": w.session.model})
             self.effects.set_chain(list(getattr(preset, "effects", None) or []))  # the finisher has it
             self.finishing.set_finishing(recipe.finishing.to_dict())
+            self.finishing.set_export(recipe.export.to_dict())
             self._show(name)
             w.report(f"Preset loaded: {name}")
             w.reprocess_current()
@@ -85,6 +87,7 @@ class PresetControl:
             return
         self.effects.set_chain([])
         self.finishing.set_finishing(DEFAULT_FINISHING)
+        self.finishing.set_export({"format": "wav", "bit_depth": 24})
         self._show(None)
         w.report("No preset: no effects, default finishing")
         w.reprocess_current()
@@ -120,6 +123,7 @@ class PresetControl:
             "params": params,
             "effects": self.effects.chain(),
             "finishing": self.finishing.finishing(),
+            "export": self.finishing.export(),
         }
 
         def save() -> Any:
@@ -141,8 +145,11 @@ class RecipeApplier:
     coalesced into one apply of the newest value.
     """
 
-    def __init__(self, window: Any, apply: Callable[[Any], Any], error: QLabel, what: str):
+    def __init__(
+        self, window: Any, apply: Callable[[Any], Any], error: QLabel, what: str, reprocess: bool = True
+    ):
         self.window = window
+        self.reprocess = reprocess
         self.apply = apply
         self.error = error
         self.what = what
@@ -165,7 +172,7 @@ class RecipeApplier:
 
         def done(_v: Any) -> None:
             self.error.setText("")
-            if self.pending is None:
+            if self.pending is None and self.reprocess:
                 w.reprocess_current()
             self._apply()
 
@@ -198,3 +205,13 @@ class FinishingApplier(RecipeApplier):
             window, lambda fin: window.session.set_finishing(fin), editor.error, "Finishing"
         )
         editor.finishing_changed.connect(self.changed)
+
+
+class ExportApplier(RecipeApplier):
+    """The file format: applied for later renders and Keep/Replace; nothing to re-process."""
+
+    def __init__(self, window: Any, editor: FinishingEditor):
+        super().__init__(
+            window, lambda spec: window.session.set_export(spec), editor.error, "File format", reprocess=False
+        )
+        editor.export_changed.connect(self.changed)

@@ -344,6 +344,11 @@ class Session:
         self._set_recipe_part("finishing", dict(finishing))
         self._emit(SessionEvent("message", name="finishing", value=None))
 
+    def set_export(self, export: dict[str, Any] | str) -> None:
+        """Replace the file format renders (and kept re-processes) are written in (host.export)."""
+        self._set_recipe_part("export", export)
+        self._emit(SessionEvent("message", name="export", value=None))
+
     def clear_preset(self) -> None:
         """"No preset": the default recipe (no effects, default finishing and export, no preset name
         or tags) for later renders. Generation params stay as the user set them."""

@@ -105,6 +105,13 @@ def test_finishing_edits_apply_to_the_next_render_and_save_with_the_preset(qtbot
     side = json.loads(window.current.path.with_name(window.current.path.name + ".json").read_text())
     assert side["finishing"]["fade_out_ms"] == 50.0 and side["finishing"]["normalize"]["mode"] == "lufs"
     assert side["post"]["loudness_lufs"] == pytest.approx(-14.0, abs=0.1) or side["post"]["peak_dbfs"] == pytest.approx(-1.0, abs=0.01)
+    fin.format.setCurrentText("FLAC 16-bit (dithered)")
+    qtbot.waitUntil(lambda: window.session._finish.recipe.export.format == "flac", timeout=5000)
     window.preset_control.save("soft pad")
     qtbot.waitUntil(lambda: "soft pad" in window.presets_menu.names, timeout=5000)
-    assert window.session.presets.load("soft pad").finishing["fade_out_ms"] == 50.0
+    saved = window.session.presets.load("soft pad")
+    assert saved.finishing["fade_out_ms"] == 50.0 and saved.export == {"format": "flac", "bit_depth": 16}
+    window.render()
+    qtbot.waitUntil(lambda: not window.jobs and window.current is not None and window.current.path.suffix == ".flac", timeout=30000)
+    side = json.loads(window.current.path.with_name(window.current.path.name + ".json").read_text())
+    assert side["encoding"]["dither"]["bit_depth"] == 16  # recorded, because it was applied
