@@ -43,6 +43,10 @@ class JobEvent:
     progress: float = 0.0
     result: GenerationResult | None = None
     message: str = ""
+    # Seconds until the render ends, from this machine's measured step time for the model: on
+    # "accepted" when the model is already loaded (Engine.load it first) and has rendered here
+    # before, and on every "progress" event (from the first step on, also for a first render).
+    eta_s: float | None = None
 
     @property
     def job_id(self) -> int:
@@ -150,7 +154,7 @@ class Engine:
                 f"render queue is full ({self.max_queue} jobs waiting); "
                 "try again when a job finishes or cancel one"
             ) from None
-        self._publish(JobEvent("accepted", job))
+        self._publish(JobEvent("accepted", job, eta_s=self._estimate(job)))
         return job
 
     def cancel(self, job_id: int) -> bool:
@@ -209,7 +213,9 @@ class Engine:
             model = self._model(job.model)
             result = model.render(
                 job.request,
-                progress=lambda f: self._publish(JobEvent("progress", job, progress=f)),
+                on_progress=lambda p: self._publish(
+                    JobEvent("progress", job, progress=p.fraction, eta_s=p.eta_s)
+                ),
                 cancel=cancel,
             )
             final = JobEvent("done", job, progress=1.0, result=result)
@@ -232,8 +238,21 @@ class Engine:
             self._models.popitem(last=False)
         return model
 
+    def _estimate(self, job: Job) -> float | None:
+        # Read from the submitting thread: a dict lookup, and the model's estimate reads only
+        # its info and the timing cache (no torch), so it cannot disturb the worker.
+        model = self._models.get(job.model)
+        return None if model is None else _safe_estimate(model, job.request)
+
     def _publish(self, event: JobEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")
+
+
+def _safe_estimate(model: Model, request: GenerationRequest) -> float | None:
+    try:
+        return model.estimate_s(request)
+    except Exception:  # an estimate is a courtesy: it never fails a job
+        return None
 
 
 def _describe(exc: BaseException) -> str:

@@ -59,7 +59,9 @@ def train_denoiser(x: torch.Tensor, c: torch.Tensor, steps: int, batch: int, see
     ema.load_state_dict(model.state_dict())
     sched = make_scheduler()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    lr = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps, pct_start=max(0.05, 3 / steps))
+    lr = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=1e-3, total_steps=steps, pct_start=max(0.05, 3 / steps)
+    )
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     for step in range(steps):

@@ -42,7 +42,9 @@ def parse_engine_url(url: str) -> tuple[str, str]:
     """http(s)://HOST:PORT[/prefix] -> (the http base, the ws base). Raises ValueError naming the URL."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"engine: {url!r} is not an engine URL; expected http://HOST:PORT, e.g. http://127.0.0.1:8450")
+        raise ValueError(
+            f"engine: {url!r} is not an engine URL; expected http://HOST:PORT, e.g. http://127.0.0.1:8450"
+        )
     try:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
@@ -147,7 +149,9 @@ class RemoteEngine:
                     f"(at most {self.max_queue}); try again when one finishes or cancel one"
                 )
             self._jobs[job.id] = live
-        live.thread = threading.Thread(target=self._run, args=(live,), name=f"diffhost-remote-{job.id}", daemon=True)
+        live.thread = threading.Thread(
+            target=self._run, args=(live,), name=f"diffhost-remote-{job.id}", daemon=True
+        )
         live.thread.start()
         return job
 
@@ -238,7 +242,9 @@ class RemoteEngine:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     conn.close()
-            self._publish(final or JobEvent("error", job, message="remote engine: the job ended without an answer"))
+            self._publish(
+                final or JobEvent("error", job, message="remote engine: the job ended without an answer")
+            )
 
     def _exchange(self, live: _Live) -> JobEvent:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -262,7 +268,9 @@ class RemoteEngine:
         except InvalidStatus as exc:
             return JobEvent("error", job, message=_status_reason(self.url, exc.response.status_code))
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            return JobEvent("error", job, message=f"cannot reach the remote engine at {self.url}: {_reason(exc)}")
+            return JobEvent(
+                "error", job, message=f"cannot reach the remote engine at {self.url}: {_reason(exc)}"
+            )
         header, arrays = wire.request_header(job.request)
         with live.send_lock:
             live.conn = conn
@@ -296,7 +304,9 @@ class RemoteEngine:
                 elif kind == "done":
                     where = str(answer.header.get("replica", where))
                     rendered_on = f"{self.url} ({where})" if where else self.url
-                    result = wire.result_from(answer.header["result"], answer.arrays, job.request, rendered_on)
+                    result = wire.result_from(
+                        answer.header["result"], answer.arrays, job.request, rendered_on
+                    )
                     return JobEvent("done", job, progress=1.0, result=result)
                 elif kind == "cancelled":
                     return JobEvent("cancelled", job, message="cancelled")
@@ -332,7 +342,9 @@ def _unauthorized(url: str) -> str:
 
 def _status_reason(url: str, status: int) -> str:
     if status == 503:
-        return f"busy: the remote engine at {url} has no free place in its queue (HTTP 503); try again shortly"
+        return (
+            f"busy: the remote engine at {url} has no free place in its queue (HTTP 503); try again shortly"
+        )
     if status in (401, 403):
         return _unauthorized(url)
     if status == 404:
@@ -346,13 +358,17 @@ def _lost(url: str, where: str, exc: Exception) -> str:
     why = getattr(frame, "reason", "") or ""
     on = f" on {where}" if where else ""
     if "keepalive" in why:
-        return f"lost the connection to the remote engine at {url}: no answer to pings for {PING_TIMEOUT_S:g} s"
+        return (
+            f"lost the connection to the remote engine at {url}: no answer to pings for {PING_TIMEOUT_S:g} s"
+        )
     if code in (None, 1006, 1011, 1012):
         return (
             f"the remote engine at {url} dropped the job mid-render{on} (the replica crashed or the "
             f"server stopped; code {code or 'none'}{': ' + why if why else ''})"
         )
-    return f"the remote engine at {url} closed the job's connection{on} (code {code}{': ' + why if why else ''})"
+    return (
+        f"the remote engine at {url} closed the job's connection{on} (code {code}{': ' + why if why else ''})"
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -83,7 +83,9 @@ class ReplicaCore:
             await ws.close(code=1008)
             return
         try:
-            msg = await asyncio.wait_for(_receive(ws, wire.Assembler(MAX_SEED_BYTES)), FIRST_MESSAGE_TIMEOUT_S)
+            msg = await asyncio.wait_for(
+                _receive(ws, wire.Assembler(MAX_SEED_BYTES)), FIRST_MESSAGE_TIMEOUT_S
+            )
             if msg is None:
                 return  # the client left before asking anything
             request, model, priority = self._parse(msg)
@@ -166,8 +168,7 @@ class ReplicaCore:
 
 
 _UNAUTHORIZED = (
-    "unauthorized: this engine needs its token; set DIFFHOST_ENGINE_TOKEN on the client to the "
-    "server's token"
+    "unauthorized: this engine needs its token; set DIFFHOST_ENGINE_TOKEN on the client to the server's token"
 )
 
 
