@@ -29,16 +29,63 @@ class ParamSpec:
 
     @property
     def unit(self) -> str:
-        for suffix, unit in (
-            ("_db", "dB"),
-            ("_hz", "Hz"),
-            ("_ms", "ms"),
-            ("_seconds", "s"),
-            ("semitones", "st"),
-        ):
-            if self.name.endswith(suffix):
-                return unit
-        return ""
+        return unit_of(self.name)
+
+    @property
+    def label(self) -> str:
+        """What the editor shows: "Cutoff frequency", "Freeze (≥ 0.5 holds the tail)"; never
+        a raw snake_case name. The unit goes in the spin box's suffix."""
+        return label_of(self.name)
+
+
+_UNITS = (
+    ("_db", "dB"),
+    ("_hz", "Hz"),
+    ("_ms", "ms"),
+    ("_seconds", "s"),
+    ("semitones", "st"),
+    ("bit_depth", "bits"),
+    ("sample_rate", "Hz"),
+)
+# 0..1 amounts say so in their label; compressor/gate ratios read "n : 1".
+_FRACTIONS = {"mix", "depth", "feedback", "room_size", "damping", "wet_level", "dry_level", "width", "resonance"}
+_LABELS = {
+    "freeze_mode": "Freeze (≥ 0.5 holds the tail)",
+    "q": "Q (bandwidth)",
+    "centre_delay_ms": "Centre delay",
+    "centre_frequency_hz": "Centre frequency",
+    "cutoff_frequency_hz": "Cutoff frequency",
+    "cutoff_hz": "Cutoff frequency",
+    "vbr_quality": "VBR quality (0 best, 10 smallest)",
+    "impulse_response_filename": "Impulse response file",
+    "true_peak": "True peak",
+    "target_sample_rate": "Target sample rate",
+    "delay_seconds": "Delay time",
+    "drive_db": "Drive",
+    "gain_db": "Gain",
+}
+
+
+def unit_of(name: str) -> str:
+    for suffix, unit in _UNITS:
+        if name.endswith(suffix):
+            return unit
+    if name == "ratio":
+        return ": 1"
+    return ""
+
+
+def label_of(name: str) -> str:
+    if name in _LABELS:
+        return _LABELS[name]
+    words = name
+    for suffix, _unit in _UNITS:
+        if words.endswith(suffix) and words != suffix.lstrip("_"):
+            words = words[: -len(suffix)]
+            break
+    words = words.replace("_", " ").strip()
+    words = words[:1].upper() + words[1:]
+    return f"{words} (0–1)" if name in _FRACTIONS else words
 
 
 # Spin-box ranges for common parameters (lo, hi, step), used when host.effects gives no limit.

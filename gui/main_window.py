@@ -35,16 +35,19 @@ from PyQt6.QtWidgets import (
 from diffhost.gui import display, engine_choice, window_state
 from diffhost.gui.audio_settings import AudioSettingsDialog
 from diffhost.gui.bridge import EventBridge
+from diffhost.gui.dragout import DragSource
 from diffhost.gui.effects_editor import EffectsEditor
 from diffhost.gui.errors import describe
+from diffhost.gui.finishing_editor import FinishingEditor
 from diffhost.gui.history import HistoryPanel
 from diffhost.gui.osc_status import OscStatus
 from diffhost.gui.pad_control import PadControl
 from diffhost.gui.pads import PAD_KEYS, PadGrid
 from diffhost.gui.params_panel import ParamsPanel
 from diffhost.gui.playback import Playback
-from diffhost.gui.preset_control import ChainApplier, PresetControl
+from diffhost.gui.preset_control import ChainApplier, ExportApplier, FinishingApplier, PresetControl
 from diffhost.gui.presets_menu import PresetsMenu
+from diffhost.gui.reprocess_control import ReprocessControl
 from diffhost.gui.seed_panel import SeedPanel
 from diffhost.gui.tasks import Tasks
 from diffhost.gui.waveform import WaveformView
@@ -103,6 +106,7 @@ class MainWindow(QMainWindow):
         self._ticks = 0
         self.history.refresh()
         self.preset_control.refresh()
+        self.refresh_model_info()
 
     # -- construction ----------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -110,6 +114,7 @@ class MainWindow(QMainWindow):
         self.seed_panel = SeedPanel()
         self.waveform = WaveformView()
         self.effects = EffectsEditor()
+        self.finishing = FinishingEditor()
         self.history = HistoryPanel(
             self.session.library, self.tasks, self.unavailable.get("library", "not attached")
         )
@@ -132,6 +137,17 @@ class MainWindow(QMainWindow):
         self.play_button.setToolTip("Play or stop the current render (Space)")
         self.autoplay = QCheckBox("Auto-play")
         self.autoplay.setToolTip("Play each render as soon as it is ready")
+        self.ab_button = QToolButton()
+        self.ab_button.setCheckable(True)
+        self.keep_button = QPushButton("Keep")
+        self.keep_button.setToolTip("Save the re-processed render as a new version beside the old one")
+        self.replace_button = QPushButton("Replace")
+        self.replace_button.setToolTip(
+            "Replace the processed file with the re-processed one (the old file goes to the trash; "
+            "the dry audio stays)"
+        )
+        self.preset_state = QLabel("No preset")
+        self.preset_state.setObjectName("dim")
         self.presets_button = QToolButton()
         self.presets_button.setText("Presets ▾")
         self.presets_button.setMenu(self.presets_menu)
@@ -158,8 +174,12 @@ class MainWindow(QMainWindow):
         transport.addSpacing(12)
         transport.addWidget(self.play_button)
         transport.addWidget(self.autoplay)
+        transport.addWidget(self.ab_button)
+        transport.addWidget(self.keep_button)
+        transport.addWidget(self.replace_button)
         transport.addSpacing(12)
         transport.addWidget(self.presets_button)
+        transport.addWidget(self.preset_state)
         transport.addWidget(self.audio_button)
 
         prompt_box = QWidget()
@@ -172,6 +192,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.effects, "Effects chain")
+        self.tabs.addTab(self.finishing, "Finishing")
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("center-split")
         split.addWidget(_box("Render", self.waveform))
@@ -224,6 +245,11 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction("Load seed audio…", self.seed_panel._choose)
+        file_menu.addSeparator()
+        self.history.add_file_actions(file_menu, self.current_row)  # Export ▸, Save As…, Reveal
+        file_menu.addAction("Keep re-processed as new version", lambda: self.reprocess.keep(replace=False))
+        file_menu.addAction("Replace processed file", lambda: self.reprocess.keep(replace=True))
+        file_menu.addSeparator()
         file_menu.addAction("Audio settings…", self.open_audio_settings)
         file_menu.addAction("Render engine…", self.choose_engine)
         file_menu.addSeparator()
@@ -250,8 +276,14 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.playback = Playback(self, self.waveform, self.play_button)
         self.pad_control = PadControl(self, self.pads)
-        self.preset_control = PresetControl(self, self.presets_menu, self.params, self.effects)
+        self.reprocess = ReprocessControl(self, self.ab_button, self.keep_button, self.replace_button)
+        self.preset_control = PresetControl(
+            self, self.presets_menu, self.params, self.effects, self.finishing, self.preset_state
+        )
         self.chain_applier = ChainApplier(self, self.effects)
+        self.finishing_applier = FinishingApplier(self, self.finishing)
+        self.export_applier = ExportApplier(self, self.finishing)
+        self.drag_label = DragSource(self.waveform.hint, lambda: [self.waveform.path])
         self.render_button.clicked.connect(self.render)
         self.cancel_button.clicked.connect(self.cancel)
         self.audio_button.clicked.connect(self.open_audio_settings)
@@ -360,9 +392,20 @@ class MainWindow(QMainWindow):
             if self.session.library is not None:
                 self.history.refresh()
             else:
-                prompt = self.session.params.prompt
-                for p in ev.paths:
-                    self.history.add_session_render(ev.job_id, p, ev.length_s, ev.sample_rate, prompt)
+                result = ev.result
+                request = getattr(result, "request", None)
+                prompt = request.prompt if request is not None else self.session.params.prompt
+                for v, p in enumerate(ev.paths):
+                    self.history.add_session_render(
+                        ev.job_id,
+                        p,
+                        ev.length_s,
+                        ev.sample_rate,
+                        prompt,
+                        variation=v,
+                        seed=None if result is None else int(result.seed) + v,
+                        has_seed_clip=request is not None and request.seed_clip is not None,
+                    )
         elif kind == "cancelled" and mine:
             self._finished(ev.job_id)
             self.progress.setValue(0)
@@ -385,9 +428,14 @@ class MainWindow(QMainWindow):
                 self.pads.tempo.blockSignals(False)
         elif kind == "seed":
             self._show_seed()
+            self.params.set_has_seed_clip(self.session.seed_clip is not None)
+        elif kind == "message" and ev.name == "saving" and mine:
+            done, total = ev.value
+            self.progress.setValue(int(ev.progress * 1000))
+            self.progress.setFormat(f"render #{ev.job_id}: saving {done}/{total}")
         elif kind == "slot":
             self.pads.set_state(int(ev.name), str(ev.value))
-        elif kind == "message" and ev.name == "preset":
+        elif kind == "message" and ev.name == "preset" and ev.value is not None:
             self.report(f"Preset loaded: {ev.value}")
 
     def _finished(self, job_id: int) -> None:
@@ -400,10 +448,43 @@ class MainWindow(QMainWindow):
         def shown(data: display.DisplayData) -> None:
             self.current = data
             self.waveform.show_data(data)
+            self.reprocess.open(Path(path))  # its dry audio, for re-processing and A/B
             if play and self.session.audio is not None:
                 self.playback.play_current()
 
         self.tasks.run(lambda: display.load(Path(path)), shown, lambda e: self.report(describe(e)))
+
+    # -- non-destructive post -------------------------------------------------------------------
+    def reprocess_current(self) -> None:
+        """The recipe changed (chain, finishing, preset): re-process the current render from its
+        dry audio, so Play plays what the editors show. No engine job."""
+        self.reprocess.request()
+
+    def audible(self) -> display.DisplayData | None:
+        return self.reprocess.audible()
+
+    def current_row(self) -> Any:
+        """The library row (or session row) of the current render, else the history's selection."""
+        if self.current is not None and self.current.path is not None:
+            for row in self.history.rows:
+                if Path(row.path) == Path(self.current.path):
+                    return row
+        return self.history.selected_row()
+
+    # -- the selected model's limits ----------------------------------------------------------------
+    def refresh_model_info(self) -> None:
+        """Load (or look up) the selected model off-thread; its range and features go to the panel."""
+        fn = getattr(self.session, "model_info", None)
+        if fn is None:
+            return
+        model = self.session.model
+
+        def known(info: Any) -> None:
+            if self.session.model == model:
+                self.params.set_model_info(info)
+                self.params.set_has_seed_clip(self.session.seed_clip is not None)
+
+        self.tasks.run(lambda: fn(model), known, lambda e: self.report(f"Model: {describe(e)}"))
 
     # -- seed audio -----------------------------------------------------------------------
     def load_seed(self, path: Path) -> None:
@@ -453,6 +534,8 @@ class MainWindow(QMainWindow):
         if name == "seed" and value is None:
             return  # unlocked: each render draws its own
         self.call("Parameter", self.session.set_param, name, value)
+        if name == "model":
+            self.refresh_model_info()
 
     # -- audio settings --------------------------------------------------------------------------
     def open_audio_settings(self) -> None:

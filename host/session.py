@@ -340,6 +340,61 @@ class Session:
         configure(Recipe.from_dict({**self._finish.recipe.to_dict(), "effects": list(chain)}))
         self._emit(SessionEvent("message", name="effects", value=len(chain)))
 
+    def set_finishing(self, finishing: dict[str, Any]) -> None:
+        """Replace the finishing steps (host.finishing); validated first, a bad value changes nothing."""
+        self._set_recipe_part("finishing", dict(finishing))
+        self._emit(SessionEvent("message", name="finishing", value=None))
+
+    def set_export(self, export: dict[str, Any] | str) -> None:
+        """Replace the file format renders (and kept re-processes) are written in (host.export)."""
+        self._set_recipe_part("export", export)
+        self._emit(SessionEvent("message", name="export", value=None))
+
+    def clear_preset(self) -> None:
+        """"No preset": the default recipe (no effects, default finishing and export, no preset name
+        or tags) for later renders. Generation params stay as the user set them."""
+        configure = getattr(self._finish, "configure", None)
+        if configure is not None:
+            from diffhost.host.post import Recipe
+
+            configure(Recipe())
+        self._emit(SessionEvent("message", name="preset", value=None))
+
+    def _set_recipe_part(self, key: str, value: Any) -> None:
+        configure = getattr(self._finish, "configure", None)
+        if configure is None:
+            raise ValueError(f"{key}: this session saves plain files; no post-processing finisher is attached")
+        from diffhost.host.post import Recipe
+
+        configure(Recipe.from_dict({**self._finish.recipe.to_dict(), key: value}))
+
+    def model_info(self, model: str | None = None) -> Any:
+        """The ModelInfo (length range, features) of `model` (default: the session's), loading it on
+        the engine's thread if needed: blocks, so front ends call it off their UI thread."""
+        return self.engine.load(model if model is not None else self._model).info
+
+    # -- non-destructive post (host.reprocess) ---------------------------------------------------
+    def reprocess(self, render: Any, recipe: Any = None) -> Any:
+        """Re-process a render (a processed file's path, a library row or id, or a loaded
+        host.reprocess.DrySource) from its dry audio with `recipe` (default: the session's current
+        one). In memory, no engine job; returns host.reprocess.Reprocessed. Slow for long audio:
+        never call it on the OSC, MIDI or audio threads."""
+        from diffhost.host import reprocess as rp
+
+        source = render if isinstance(render, rp.DrySource) else rp.load_source(render, self.library)
+        if recipe is None:
+            from diffhost.host.post import Recipe
+
+            recipe = getattr(self._finish, "recipe", None) or Recipe()
+        return rp.reprocess(source, recipe)
+
+    def keep_reprocessed(self, reprocessed: Any, *, replace: bool = False) -> SavedRender:
+        """Write a re-processed render as a new version (default) or in place of the processed file
+        (the old one goes to the trash); the dry audio is never touched."""
+        from diffhost.host import reprocess as rp
+
+        return rp.keep(reprocessed, self.library, replace=replace)
+
     def _need(self, component: str) -> Any:
         obj = getattr(self, component)
         if obj is None:
@@ -417,8 +472,21 @@ class Session:
             variations=plan.variations,
             parent_id=plan.parent_id,
             tags=plan.tags,
+            progress=self._saving_progress(job),
             stop=self._stop,
         )
+
+    def _saving_progress(self, job: Any) -> Callable[[int, int], None]:
+        """The saving stage after the engine's 100 %: "saving 3/64" as files are written."""
+        tag = getattr(job, "tag", None)
+
+        def report(done: int, total: int) -> None:
+            fraction = done / max(total, 1)
+            self._emit(
+                SessionEvent("message", job.id, progress=fraction, name="saving", value=(done, total), tag=tag)
+            )
+
+        return report
 
     def _emit(self, event: SessionEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")

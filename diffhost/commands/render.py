@@ -33,12 +33,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="URL",
         help="render on a remote engine (diffhost engine-serve), e.g. http://gpu-box:8450; default: this machine",
     )
-    p.add_argument("-o", "--output", type=Path, default=Path("renders"), help="output file or folder")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("renders"),
+        help="output file (its extension .wav .flac .ogg .mp3 picks the format) or folder",
+    )
     p.add_argument("--no-normalize", action="store_true", help="skip normalization (peak -1 dBFS by default)")
     p.add_argument(
         "--preset", default=None, help="preset name (see `diffhost presets list`); flags given here win"
     )
-    p.add_argument("--format", default=None, help="wav, flac, ogg or mp3 (default: the preset's, else wav)")
+    p.add_argument(
+        "--format",
+        default=None,
+        help="wav, flac, ogg or mp3 (default: -o's extension, else the preset's, else 24-bit wav)",
+    )
     p.add_argument("--bit-depth", type=int, default=None, help="wav 16/24/32 (32 = float), flac 16/24")
     p.add_argument("--quality", default=None, help="mp3 'V0'..'V9' or '320 kbps'; ogg '64 kbps'..'500 kbps'")
     p.add_argument("--tag", action="append", default=[], help="library tag (repeatable)")
@@ -68,15 +78,22 @@ def overrides(args: argparse.Namespace) -> dict:
 
 
 def build_recipe(args: argparse.Namespace, preset=None):
-    """Preset recipe (or the default: DC removal, peak -1 dBFS, float WAV) with --format etc. on top."""
+    """Preset recipe (or the default: DC removal, peak -1 dBFS, 24-bit WAV) with -o's extension or
+    --format (they must agree), --bit-depth and --quality on top."""
     from dataclasses import replace
 
     from diffhost.host.export import parse_export
     from diffhost.host.post import Recipe
 
     recipe = preset.recipe() if preset else Recipe()
-    if args.format or args.bit_depth is not None or args.quality is not None:
-        fmt = (args.format or recipe.export.format).lower()
+    from_name = output_format(args.output)
+    if args.format and from_name and args.format.lower().lstrip(".") != from_name:
+        raise ValueError(
+            f"--format {args.format} conflicts with -o {args.output.name} (.{from_name}); "
+            "give one of them, or make them agree"
+        )
+    if args.format or from_name or args.bit_depth is not None or args.quality is not None:
+        fmt = (args.format or from_name or recipe.export.format).lower()
         # the same format keeps the preset's other export settings; another starts from that format's defaults
         export = recipe.export.to_dict() if fmt == recipe.export.format else {"format": fmt}
         if args.bit_depth is not None:
@@ -87,6 +104,23 @@ def build_recipe(args: argparse.Namespace, preset=None):
     if args.no_normalize:
         recipe = replace(recipe, finishing=replace(recipe.finishing, normalize=None))
     return recipe
+
+
+OUTPUT_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def output_format(output: Path) -> str | None:
+    """The format -o's extension names ("kick.mp3" -> "mp3"); None for a folder (no extension).
+    An extension diffhost cannot write is an error naming the ones it can."""
+    suffix = output.suffix.lower()
+    if not suffix or output.is_dir():
+        return None
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(
+            f"-o {output.name}: {suffix} is not a format diffhost writes; use {', '.join(OUTPUT_SUFFIXES)} "
+            "(or a folder name without an extension)"
+        )
+    return suffix.lstrip(".")
 
 
 def run(args: argparse.Namespace) -> int:

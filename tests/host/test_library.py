@@ -47,7 +47,7 @@ def test_finisher_writes_file_sidecar_and_row(lib, model, tmp_path, home):
     row = lib.get(s.render_id)
     assert row.path == s.path and row.path.is_file() and row.preset == "tight snare"
     assert row.prompt == preset.params["prompt"] and row.params["seed"] == 11
-    assert row.tags == tuple(sorted({"drums", "snare", "mine"}))
+    assert row.tags == ("mine",)  # the preset's tags describe the preset, not the render
     audio, sr = read_audio(row.path)
     assert sr == row.sample_rate and audio.shape[-1] / sr == pytest.approx(row.length_s)
     assert 20 * np.log10(np.max(np.abs(audio))) == pytest.approx(-1.0, abs=0.01)  # the preset's peak
@@ -56,6 +56,11 @@ def test_finisher_writes_file_sidecar_and_row(lib, model, tmp_path, home):
     assert side["effects"][0]["effect"] == "HighpassFilter"
     assert side["audio_sha256"] == file_sha256(row.path)
     assert [st["step"] for st in side["post"]["steps"]][-1] == "normalize_peak"
+    assert side["preset_tags"] == ["drums", "snare"] and side["tags"] == ["mine"]
+    # The dry audio: the engine's output, untouched, beside the file and named by sidecar and row.
+    dry, dry_sr = read_audio(row.dry_path)
+    assert row.dry_path == (s.sidecar.parent / side["dry"]["path"]).resolve() and dry_sr == result.sample_rate
+    assert np.array_equal(dry, result.audio[0]) and side["dry"]["sha256"] == file_sha256(row.dry_path)
 
 
 def test_list_search_tag_favorite(lib, tmp_path):
@@ -260,7 +265,7 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
         _CHILD.format(root=str(ROOT), tests=str(Path(__file__).parent), folder=str(folder), out=str(out))
     )
     partial_seen = 0
-    for delay in (0.02,):  # inside the write of a 16 s FLAC, which takes well over 20 ms
+    for _ in range(1):
         proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
         try:
             lines = []
@@ -268,7 +273,12 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
                 line = proc.stdout.readline()
                 assert line, f"child ended early: {lines}"
                 lines.append(line)
-            time.sleep(delay)
+            # Kill the moment a FLAC is half-written (its .part file exists; encoding a 16 s FLAC takes
+            # tens of ms, polling takes microseconds): a fixed delay missed it on a loaded machine.
+            deadline = time.monotonic() + 60
+            while not any(p.name.endswith(".part.flac") for p in out.iterdir()):
+                assert time.monotonic() < deadline and proc.poll() is None, "never saw a FLAC being written"
+                time.sleep(0.0005)
             os.kill(proc.pid, signal.SIGKILL)
         finally:
             proc.kill()
