@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self._connect()
         window_state.restore(self)
         self._update_availability()
+        self.pad_control.refresh()  # pads restored from the last kit show their clips and modes
 
         self.bridge = EventBridge(session, self)
         self.bridge.received.connect(self.on_event)
@@ -268,9 +269,9 @@ class MainWindow(QMainWindow):
         help_menu.addAction("Keyboard shortcuts", self._show_keys)
         # Pad keys: plain letters; text fields swallow them while typing (Qt's ShortcutOverride).
         self.pad_shortcuts = []
-        for slot, key in enumerate(PAD_KEYS):
+        for number, key in enumerate(PAD_KEYS, start=1):
             sc = QShortcut(QKeySequence(key), self)
-            sc.activated.connect(lambda s=slot: self.pad_control.trigger(s))
+            sc.activated.connect(lambda n=number: self.pad_control.trigger(n))
             self.pad_shortcuts.append(sc)
 
     def _connect(self) -> None:
@@ -423,9 +424,7 @@ class MainWindow(QMainWindow):
                 if ev.name != "seed" or ev.value is not None:
                     self.params.set_values({ev.name: ev.value})
             elif ev.name == "tempo":
-                self.pads.tempo.blockSignals(True)
-                self.pads.tempo.setValue(float(ev.value))
-                self.pads.tempo.blockSignals(False)
+                self.pads.set_tempo(float(ev.value), ev.message or None)
         elif kind == "seed":
             self._show_seed()
             self.params.set_has_seed_clip(self.session.seed_clip is not None)
@@ -434,7 +433,7 @@ class MainWindow(QMainWindow):
             self.progress.setValue(int(ev.progress * 1000))
             self.progress.setFormat(f"render #{ev.job_id}: saving {done}/{total}")
         elif kind == "slot":
-            self.pads.set_state(int(ev.name), str(ev.value))
+            self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
         elif kind == "message" and ev.name == "preset" and ev.value is not None:
             self.report(f"Preset loaded: {ev.value}")
 
@@ -550,7 +549,8 @@ class MainWindow(QMainWindow):
                 error = f"Could not list audio devices: {describe(exc)}"
         if self.session.audio is None and not error:
             error = f"Audio is off: {self.reason('audio')}"
-        dialog = AudioSettingsDialog(devices, self.current_audio_config(), error, self)
+        rates = self.audio_control.supported_rates if self.audio_control is not None else None
+        dialog = AudioSettingsDialog(devices, self.current_audio_config(), error, self, rates=rates)
         dialog.accepted.connect(lambda: self.apply_audio_settings(dialog.settings()))
         dialog.open()
 
@@ -586,11 +586,13 @@ class MainWindow(QMainWindow):
         def reopen() -> Any:  # saved through the one settings store once the device opened
             return self.audio_control.reopen(old, **config)
 
-        def opened(audio: Any) -> None:
-            self.session.audio = audio
+        def opened(result: Any) -> None:  # host.audio.Reopened: the new setup, or the previous one
+            self.session.audio = result.audio
             self.unavailable.pop("audio", None)
             self._update_availability()
-            self.report("Audio device opened")
+            self.pad_control.refresh()
+            problems = "; ".join(result.problems)
+            self.report(result.message + (f" ({problems})" if problems else ""), timeout_ms=0 if not result.applied else 8000)
 
         def failed(exc: BaseException) -> None:
             self.session.audio = None
@@ -625,8 +627,6 @@ class MainWindow(QMainWindow):
                 self.playback.poll(audio)
                 if self._recording or self._ticks % 3 == 0:
                     self.seed_panel.meter.set_levels(*audio.meter())
-                if self._ticks % 3 == 0:
-                    self.pad_control.poll(audio)
                 if self._ticks % 25 == 0:
                     self.audio_label.setText(
                         self.audio_label.text().split(" · xruns")[0] + f" · xruns {audio.underflows}"

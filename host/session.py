@@ -300,23 +300,41 @@ class Session:
         self.set_seed_clip(clip)
         return clip
 
+    # Slots are numbered 1..N. State changes (playing, ready again when a clip ends) are pushed by
+    # the audio's event thread as "slot" events; assign adds one carrying the clip's name.
+    @property
+    def audio(self) -> Any:
+        return self._audio
+
+    @audio.setter
+    def audio(self, audio: Any) -> None:
+        old = getattr(self, "_audio", None)
+        if old is not None and hasattr(old, "remove_slot_listener"):
+            old.remove_slot_listener(self._on_slot_state)
+        self._audio = audio
+        if audio is not None and hasattr(audio, "add_slot_listener"):
+            audio.add_slot_listener(self._on_slot_state)
+
+    def _on_slot_state(self, slot: int, state: str) -> None:
+        self._emit(SessionEvent("slot", name=str(slot), value=state))
+
     def assign_slot(self, slot: int, job_id: int | None = None, path: Path | None = None) -> None:
-        """Put a finished render (by job id) or a file into a slot."""
+        """Put a finished render (by job id) or a file into slot 1..N."""
         if path is None:
             saved = self.renders.get(int(job_id)) if job_id is not None else None
             if not saved:
                 raise ValueError(f"job: {job_id} has no finished render to assign")
             path = saved[0].path
         self._need("audio").assign_file(int(slot), Path(path))
-        self._emit(SessionEvent("slot", name=str(slot), value=self.audio.slot_state(int(slot))))
+        self._emit(
+            SessionEvent("slot", name=str(slot), value=self.audio.slot_state(int(slot)), message=Path(path).stem)
+        )
 
     def play_slot(self, slot: int, gain: float = 1.0) -> None:
         self._need("audio").trigger(int(slot), gain=float(gain))
-        self._emit(SessionEvent("slot", name=str(slot), value="playing"))
 
     def stop_slot(self, slot: int) -> None:
         self._need("audio").stop_slot(int(slot))
-        self._emit(SessionEvent("slot", name=str(slot), value=self.audio.slot_state(int(slot))))
 
     def set_tempo(self, bpm: float) -> None:
         self._need("audio").set_tempo(float(bpm))

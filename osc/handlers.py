@@ -103,6 +103,11 @@ class Handlers:
             "stop": self.slot_stop,
             "gate": self.slot_gate,
             "state": self.slot_state,
+            "mode": self.slot_mode,
+            "gain": self.slot_gain,
+            "pan": self.slot_pan,
+            "choke": self.slot_choke,
+            "options": self.slot_options,
         }
 
     # -- helpers ------------------------------------------------------------------
@@ -375,3 +380,37 @@ class Handlers:
     def slot_state(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 0, "no arguments")
         return [(sender, out.encode(out.slot_state_address(slot), self._audio().slot_state(slot)))]
+
+    # -- per-slot options (slots 1..N, as everywhere) -------------------------------------------
+    def _options_reply(self, sender: Address, slot: int) -> list[Reply]:
+        o = self._audio().slot_options(slot)
+        q = -1.0 if o.quantize is None else float(o.quantize)
+        msg = out.encode(f"{P}/slot/{slot}/options", o.mode, float(o.gain), float(o.pan), int(o.choke_group), q)
+        return [(sender, msg)]
+
+    def _set_options(self, sender: Address, slot: int, **change: Any) -> list[Reply]:
+        self._audio().set_slot_options(slot, **change)
+        return self._options_reply(sender, slot)
+
+    def slot_mode(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "s:mode (oneshot, loop or gate)")
+        mode = as_text("mode", args[0], 16)
+        if mode not in ("oneshot", "loop", "gate"):
+            raise OscArgError(f"mode: {mode!r} is not one of oneshot, loop, gate")
+        return self._set_options(sender, slot, mode=mode)
+
+    def slot_gain(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "f:gain (0..4, linear)")
+        return self._set_options(sender, slot, gain=as_float("gain", args[0], *GAIN_RANGE))
+
+    def slot_pan(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "f:pan (-1 left..1 right)")
+        return self._set_options(sender, slot, pan=as_float("pan", args[0], -1.0, 1.0))
+
+    def slot_choke(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "i:group (0 = none..16)")
+        return self._set_options(sender, slot, choke_group=as_int("group", args[0], 0, 16))
+
+    def slot_options(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 0, 0, "no arguments")
+        return self._options_reply(sender, slot)

@@ -236,7 +236,8 @@
             "bang"
           ],
           "parameter_enable": 0,
-          "minimum": 0
+          "minimum": 1,
+          "maximum": 16
         }
       },
       {

@@ -3,7 +3,7 @@
 // Outlet 0 -> [udpsend 127.0.0.1 12000]: OSC messages to diffhost.
 // Inlet    <- [udpreceive 12001] -> [deferlow]: diffhost's replies and events (this device
 //             subscribes port 12001 when it loads), and the device's own controls:
-//             "render", "length <s>", "slot <n>", "play", "stop", "subscribe", or plain prompt text.
+//             "render", "length <s>", "slot <n>" (1..16), "play", "stop", "subscribe", or plain prompt text.
 // Outlet 1 -> status text for the device's display.
 //
 // When a render is done, the file goes into the highlighted Session-view clip slot if it
@@ -37,7 +37,8 @@ function length(seconds) {
 }
 
 function slot(n) {
-  slotNumber = Math.max(0, Math.floor(n));
+  // slots are numbered 1..16, as diffhost's window, OSC and kits number them
+  slotNumber = Math.min(16, Math.max(1, Math.floor(n)));
 }
 
 function render() {

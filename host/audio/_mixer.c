@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #define DH_MAX_CLIPS 256
 #define DH_CMD_RING 1024 /* power of two */
 #define DH_METER_RING 4096 /* power of two, blocks */
+#define DH_EVENT_RING 1024 /* power of two: slot state changes */
 #define DH_NEVER INT64_MAX
 
 /* PortAudio's callback types, declared here so no PortAudio headers are needed. */
@@ -48,13 +50,20 @@ typedef struct {
   int32_t mode;
   int32_t choke;
   int32_t _pad;
-  int64_t frames;
+  int64_t frames; /* ASSIGN/PLAY: clip length; TRIGGER: earliest start frame (0 = next block) */
   const float *data;
   float gain_l;
   float gain_r;
-  double value;
+  double value;  /* TRIGGER: gain; GRID: grid in frames; SLOT_OPTIONS: the slot's grid (-1 = global) */
+  double origin; /* GRID: the frame a grid line falls on (Link/MIDI clock beat phase) */
   int64_t tag; /* caller's sequence number, echoed in slot start records */
 } dh_command;
+
+typedef struct {
+  int32_t slot;
+  int32_t state;
+  int64_t frame;
+} dh_slot_event;
 
 typedef struct {
   const float *data;
@@ -84,6 +93,7 @@ typedef struct {
   int32_t mode;
   int32_t choke;
   float gain_l, gain_r;
+  double grid; /* quantize grid in frames for this slot; < 0: the mixer's grid */
 } slot_t;
 
 typedef struct {
@@ -113,6 +123,8 @@ typedef struct {
   int32_t voice_limit;
   uint64_t order;
   double grid; /* quantize grid in frames, 0 = off */
+  double grid_origin; /* a frame a grid line falls on */
+  int32_t last_state[DH_MAX_SLOTS];
 
   /* published state, read by Python */
   volatile int64_t frames;     /* frames processed: the first frame of the next block */
@@ -131,6 +143,12 @@ typedef struct {
   volatile int32_t player_active;
   volatile int32_t voices_active;
   volatile double last_time, last_dac;
+  /* slot state changes, pushed by the callback for the Python event thread */
+  dh_slot_event events[DH_EVENT_RING];
+  volatile int64_t ev_w, ev_r;
+  /* CLOCK_MONOTONIC_RAW (ns) when the latest block started, and that block's first frame; a
+   * sequence count around the pair lets a reader see both from the same block */
+  volatile int64_t clock_seq, clock_ns, clock_frame;
 } dh_mixer;
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
@@ -171,6 +189,7 @@ dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots,
   for (int s = 0; s < DH_MAX_SLOTS; s++) {
     m->slots[s].clip = -1;
     m->slots[s].gain_l = m->slots[s].gain_r = 1.0f;
+    m->slots[s].grid = -1.0;
     m->slot_start_frame[s] = -1;
     m->slot_start_tag[s] = -1;
   }
@@ -203,6 +222,23 @@ int dh_pop_retired(dh_mixer *m) {
   int id = m->retired[r & (DH_MAX_CLIPS * 2 - 1)];
   STORE(m->ret_r, r + 1);
   return id;
+}
+
+int dh_pop_slot_event(dh_mixer *m, dh_slot_event *out) {
+  int64_t r = m->ev_r;
+  if (r >= LOAD(m->ev_w)) return 0;
+  *out = m->events[r & (DH_EVENT_RING - 1)];
+  STORE(m->ev_r, r + 1);
+  return 1;
+}
+
+/* (clock ns, frame) of one block start; 0 while the callback is writing them (retry) */
+int dh_clock(dh_mixer *m, int64_t *ns, int64_t *frame) {
+  int64_t s0 = LOAD(m->clock_seq);
+  if (s0 & 1) return 0;
+  *ns = LOAD(m->clock_ns);
+  *frame = LOAD(m->clock_frame);
+  return LOAD(m->clock_seq) == s0 && s0 > 0;
 }
 
 int64_t dh_commands_done(dh_mixer *m) { return LOAD(m->cmd_r); }
@@ -332,17 +368,21 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     s->gain_r = c->gain_r;
     s->mode = c->mode;
     s->choke = c->choke;
+    s->grid = c->value;
     break;
   }
   case CMD_TRIGGER: {
     slot_t *s = &m->slots[c->slot];
     if (s->clip < 0 || m->clips[s->clip].frames <= 0) break;
-    int64_t start = t0;
-    if (m->grid > 0.0) {
-      /* the next grid line at or after this block's first frame, rounded to the sample */
-      double k = ceil((double)t0 / m->grid - 1e-9);
-      start = (int64_t)llround(k * m->grid);
-      if (start < t0) start = t0;
+    /* a timestamped trigger (MIDI) keeps its place in time, as long as it is not already past */
+    int64_t start = c->frames > t0 ? c->frames : t0;
+    const double grid = s->grid >= 0.0 ? s->grid : m->grid;
+    if (grid > 0.0) {
+      /* the next grid line at or after that frame, rounded to the sample */
+      const double o = m->grid_origin;
+      double k = ceil(((double)start - o) / grid - 1e-9);
+      int64_t line = (int64_t)llround(o + k * grid);
+      start = line < t0 ? t0 : line;
     }
     for (int i = 0; i < DH_MAX_VOICES; i++) {
       voice_t *v = &m->voices[i];
@@ -384,6 +424,7 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     break;
   case CMD_GRID:
     m->grid = c->value;
+    m->grid_origin = c->origin;
     break;
   case CMD_VOICE_LIMIT:
     m->voice_limit = (int32_t)c->value;
@@ -474,6 +515,15 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
                 unsigned long flags, void *user) {
   dh_mixer *m = (dh_mixer *)user;
   const int64_t t0 = m->frames;
+  {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts); /* vDSO: no syscall, no lock; Link's clock on Linux */
+    int64_t seq = m->clock_seq;
+    STORE(m->clock_seq, seq + 1);
+    STORE(m->clock_ns, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    STORE(m->clock_frame, t0);
+    STORE(m->clock_seq, seq + 2);
+  }
   if (flags & (PA_OUTPUT_UNDERFLOW | PA_INPUT_UNDERFLOW)) STORE(m->underflows, m->underflows + 1);
   if (flags & (PA_OUTPUT_OVERFLOW | PA_INPUT_OVERFLOW)) STORE(m->overflows, m->overflows + 1);
 
@@ -523,8 +573,21 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
       playing[v->slot] = 1;
     }
   }
-  for (int s = 0; s < m->num_slots; s++)
-    STORE(m->slot_state[s], m->slots[s].clip < 0 ? 0 : (playing[s] ? 2 : 1));
+  for (int s = 0; s < m->num_slots; s++) {
+    int32_t st = m->slots[s].clip < 0 ? 0 : (playing[s] ? 2 : 1);
+    STORE(m->slot_state[s], st);
+    if (st != m->last_state[s]) {
+      m->last_state[s] = st;
+      int64_t ew = m->ev_w;
+      if (ew - LOAD(m->ev_r) < DH_EVENT_RING) { /* a reader that fell behind loses events, never blocks us */
+        dh_slot_event *e = &m->events[ew & (DH_EVENT_RING - 1)];
+        e->slot = s;
+        e->state = st;
+        e->frame = t0;
+        STORE(m->ev_w, ew + 1);
+      }
+    }
+  }
   if (!player) STORE(m->player_pos, 0);
   STORE(m->player_active, player);
   STORE(m->voices_active, active);

@@ -27,8 +27,9 @@ SOURCE = Path(__file__).with_name("_mixer.c")
 CDEF = """
 typedef struct {
   int32_t type; int32_t slot; int32_t clip; int32_t mode; int32_t choke; int32_t _pad;
-  int64_t frames; const float *data; float gain_l; float gain_r; double value; int64_t tag;
+  int64_t frames; const float *data; float gain_l; float gain_r; double value; double origin; int64_t tag;
 } dh_command;
+typedef struct { int32_t slot; int32_t state; int64_t frame; } dh_slot_event;
 typedef struct dh_mixer dh_mixer;
 dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots, int voice_limit,
                        int64_t in_cap, int fade_frames);
@@ -38,6 +39,8 @@ int dh_callback(const void *input, void *output, unsigned long n, const void *ti
 int dh_push(dh_mixer *m, const dh_command *c);
 int dh_pop_retired(dh_mixer *m);
 int64_t dh_commands_done(dh_mixer *m);
+int dh_pop_slot_event(dh_mixer *m, dh_slot_event *out);
+int dh_clock(dh_mixer *m, int64_t *ns, int64_t *frame);
 int64_t dh_frames(dh_mixer *m);
 int64_t dh_callbacks(dh_mixer *m);
 int64_t dh_block(dh_mixer *m);

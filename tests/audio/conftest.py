@@ -69,7 +69,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         import jack  # noqa: F401
     except (ImportError, OSError) as exc:
         _unavailable(f"the JACK client library cannot load: {exc}")
-    name = f"diffhost-test-{os.getpid()}"
+    name = f"dh-live-{os.getpid()}"
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
     # Real-time scheduling where the system allows it (as on stage), else without. -S (synchronous):
     # the server waits for every client each cycle, so on a loaded machine a late Python test
@@ -138,7 +138,7 @@ def reset(audio) -> None:
     """Silence and empty every slot, default options, no quantize, player stopped."""
     audio.stop_all()
     audio.stop()
-    for s in range(audio.num_slots):
+    for s in range(1, audio.num_slots + 1):
         audio.clear_slot(s)
         audio.set_slot_options(s, gain=1.0, pan=0.0, mode="oneshot", choke_group=0)
     audio.set_quantize(0)
