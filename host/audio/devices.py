@@ -152,3 +152,8 @@ def rescan_devices(jack_client_name: str | None = "diffhost") -> list[DeviceInfo
             pass
     sd._initialize()
     return list_devices()
+
+
+def jack_client_name() -> str:
+    """The name PortAudio's JACK client has in the graph (set by rescan_devices, else PortAudio's)."""
+    return _client_name.decode() if _client_name else "PortAudio"

@@ -187,6 +187,15 @@ class Peer:
         np.save(path, np.atleast_2d(signal).astype(np.float32))
         return int(self._ask(f"play {path}").split()[1])
 
+    def connect_midi(self, port: str = "diffhost-midi:in") -> None:
+        self._ask(f"connectmidi {port}")
+
+    def send_midi(self, events: np.ndarray) -> int:
+        """Send rows [delay, b0, b1, b2] (-1 = no byte) at JACK frame base + delay; returns base."""
+        path = self._path()
+        np.save(path, np.asarray(events, dtype=np.int64))
+        return int(self._ask(f"midi {path}").split()[1])
+
     def start(self) -> None:
         """Start recording diffhost's outputs."""
         self._ask("start")
