@@ -431,6 +431,10 @@ class Session:
     def unsubscribe(self, q: queue.Queue[SessionEvent]) -> None:
         self._fanout.unsubscribe(q)
 
+    def publish(self, event: SessionEvent) -> None:
+        """Announce an event from a live part (tempo sync, MIDI learn) to every subscriber."""
+        self._emit(event)
+
     def close(self, timeout: float = 5.0) -> None:
         """Stop finishing: the file being written is completed, later variations are not started."""
         self._stop.set()

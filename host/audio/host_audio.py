@@ -152,6 +152,11 @@ class HostAudio:
         lat = self._stream.latency
         return (float(lat[0]), float(lat[1])) if isinstance(lat, tuple) else (0.0, float(lat))
 
+    def output_latency_s(self) -> float:
+        """Seconds from a block's callback to its first sample at the converter (PortAudio's figure)."""
+        t, dac = self._mixer.stream_times()
+        return dac - t if dac > t else self.latency[1]
+
     def stream_time(self) -> float:
         """PortAudio's stream clock (s): the clock of SlotStart.time and SlotStart.dac_time."""
         return float(self._stream.time)

@@ -5,7 +5,8 @@ process callback runs in JACK's cycle: it reads the cycle's events with their fr
 pushes note-ons straight into the mixer's command ring, timestamped. The client also listens
 to the audio stream's first output port (an "order" input): that makes JACK run it after
 diffhost's audio client in every cycle, so a note played at offset k of cycle n starts at offset k
-of the next block: exactly one block of latency, never more, never jittering.
+of the next block: exactly one block of latency, never more, never jittering. Clock ticks are
+placed on the frame they fall on (the grid is predicted ahead, so triggers land on the ticks).
 
 Why the `jack` client and not rtmidi's JACK API: rtmidi stamps an event with the time it was
 read, not its frame in the cycle, which would add up to a block of jitter.
@@ -82,7 +83,14 @@ class JackMidiInput:
                 msg = self._mido.Message.from_bytes(bytes(data))
             except (ValueError, TypeError):
                 continue  # sysex fragments and junk: ignored
-            self.router.handle(msg, frame=base + offset if audio is not None else 0)
+            if audio is None:
+                self.router.handle(msg)
+            elif msg.type in ("clock", "start", "continue"):
+                # a clock tick marks where a beat IS, not a sound to play: the frame of this
+                # cycle that coincides with it, so grid lines fall on the clock's own ticks
+                self.router.handle(msg, frame=base + offset - frames)
+            else:
+                self.router.handle(msg, frame=base + offset)
 
     def close(self) -> None:
         try:
