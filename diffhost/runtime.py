@@ -26,13 +26,15 @@ from typing import Any
 from diffhost.engine.engine import Engine
 from diffhost.engine.remote.client import parse_engine_url
 from diffhost.host.audio import AudioControl
+from diffhost.host.kit import KitStore
 from diffhost.host.library import RenderLibrary
+from diffhost.host.live import JACK_PORT, LiveRig
 from diffhost.host.presets import PresetStore
 from diffhost.host.save import Finisher
 from diffhost.host.session import Session
 from diffhost.osc.server import OscConfig, OscServer
 
-COMPONENTS = ("audio", "presets", "library", "finisher", "osc")
+COMPONENTS = ("audio", "presets", "library", "finisher", "osc", "midi", "link")
 ENGINE_NICE = 10  # renders yield the CPU to the window (and everything else the musician runs)
 # Quitting takes at most about 3 s: the finisher completes the file it is writing (a second at most
 # for a long WAV), the engine ends its current step; a model load is not waited for.
@@ -57,6 +59,12 @@ class RuntimeOptions:
     library_dir: Path | None = None  # None: the user's data folder, shared by every front end
     osc: OscConfig | None = None  # None: no OSC server
     optional: frozenset[str] = frozenset()  # components that may fail to open (see module doc)
+    # Live performance (host.live): the last kit comes back; MIDI inputs ("jack" = diffhost's own JACK
+    # MIDI port, offered by default when the audio runs on JACK); where the tempo comes from.
+    kits: bool = True
+    midi_in: tuple[str, ...] = ()
+    jack_midi: bool | None = None  # None: when the audio output is a JACK device
+    tempo_source: str = "session"  # "session", "link" or "midi clock"
     background_load: bool = False  # window: load the model and the finisher's imports at startup
     lower_engine_priority: bool = False  # window: renders yield the CPU to the UI
 
@@ -79,6 +87,7 @@ class Runtime:
     audio_control: AudioControl
     osc: OscServer | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
+    live: LiveRig | None = None
     engine_stopped: bool = True  # False after close() when the engine was still inside a model load
     _closed: bool = False
 
@@ -99,6 +108,9 @@ class Runtime:
         steps: list[tuple[str, Callable[[], Any]]] = []
         if self.osc is not None:
             steps.append(("OSC", self.osc.stop))
+        if self.live is not None:  # the pads as they are now come back on the next start
+            steps.append(("last kit", self.live.save_last))
+            steps.append(("MIDI and sync", self.live.close))
         steps.append(("audio", lambda: self.session.audio is not None and self.session.audio.close()))
         steps.append(("session", lambda: self.session.close(timeout=FINISH_TIMEOUT_S)))
         if self.session.library is not None:
@@ -146,6 +158,7 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
     engine = engine or _make_engine(options)
     engine.start()
     session = None
+    live = None
     try:
         if options.lower_engine_priority:
             # Before any torch work, so torch's pool inherits it.
@@ -161,12 +174,15 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
             presets=presets,
             library=library,
         )
+        live = _build_live(options, session, unavailable)
         osc = None
         if options.osc is not None:
             osc = opened("osc", lambda: OscServer(session, options.osc).start())
         else:
             unavailable["osc"] = "OSC is off (--no-osc)"
     except BaseException:
+        if live is not None:
+            live.close()
         if session is not None:
             session.close()
         engine.stop(timeout=CLOSE_TIMEOUT_S)
@@ -175,7 +191,41 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
                 with contextlib.suppress(Exception):
                     part.close()
         raise
-    return Runtime(engine, session, audio_control, osc, unavailable)
+    return Runtime(engine, session, audio_control, osc, unavailable, live=live)
+
+
+def _build_live(options: RuntimeOptions, session: Session, unavailable: dict[str, str]) -> LiveRig:
+    """Kits, MIDI and tempo sync around the session; a MIDI port or Link that cannot open is
+    reported in `unavailable` (always optional: a missing controller never stops the show)."""
+    kits = KitStore(options.audio_config_dir) if options.kits else None
+    live = LiveRig(session, kits=kits, jack_server=os.environ.get("JACK_DEFAULT_SERVER"))
+    if session.audio is not None:
+        try:
+            for problem in live.restore_last():
+                print(f"diffhost: last kit: {problem}", file=sys.stderr)
+        except ValueError as exc:  # a damaged last kit: start with empty pads, say why
+            unavailable["kit"] = str(exc)
+    names = list(options.midi_in)
+    on_jack = session.audio is not None and "JACK" in str(getattr(session.audio.output_device, "hostapi", ""))
+    if options.jack_midi or (options.jack_midi is None and on_jack):
+        names.insert(0, JACK_PORT)
+    opened: list[str] = []
+    for name in dict.fromkeys(names):
+        try:
+            opened.append(live.open_midi(name))
+        except (ValueError, OSError) as exc:
+            if name in options.midi_in:  # asked for by name: it must open
+                live.close()
+                raise
+            unavailable["midi"] = str(exc)
+    try:
+        live.set_tempo_source(options.tempo_source)
+    except (ValueError, OSError) as exc:
+        if options.tempo_source != "link":
+            live.close()
+            raise
+        unavailable["link"] = str(exc)
+    return live
 
 
 def _make_engine(options: RuntimeOptions) -> Any:

@@ -59,6 +59,7 @@ def run(
         osc=runtime.osc,
         unavailable=runtime.unavailable,
         audio_control=runtime.audio_control,
+        live=getattr(runtime, "live", None),
     )
     previous = install_excepthook(window.show_unexpected)
     window.show()

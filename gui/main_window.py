@@ -40,6 +40,7 @@ from diffhost.gui.effects_editor import EffectsEditor
 from diffhost.gui.errors import describe
 from diffhost.gui.finishing_editor import FinishingEditor
 from diffhost.gui.history import HistoryPanel
+from diffhost.gui.live_menu import LiveMenu
 from diffhost.gui.osc_status import OscStatus
 from diffhost.gui.pad_control import PadControl
 from diffhost.gui.pads import PAD_KEYS, PadGrid
@@ -71,8 +72,10 @@ class MainWindow(QMainWindow):
         osc: Any = None,
         unavailable: dict[str, str] | None = None,
         audio_control: Any = None,
+        live: Any = None,
     ):
         super().__init__()
+        self.live = live  # host.live.LiveRig: kits, MIDI, tempo sync; None: no Live menu actions
         self.session = session
         self.settings = settings
         self.osc = osc
@@ -255,6 +258,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Render engine…", self.choose_engine)
         file_menu.addSeparator()
         file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.live_menu = LiveMenu(self, bar.addMenu("&Live"))
         render_menu = bar.addMenu("&Render")
         self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)
         self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)
@@ -434,6 +438,8 @@ class MainWindow(QMainWindow):
             self.progress.setFormat(f"render #{ev.job_id}: saving {done}/{total}")
         elif kind == "slot":
             self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
+        elif kind == "message" and ev.name == "live":
+            self.report(str(ev.value))
         elif kind == "message" and ev.name == "preset" and ev.value is not None:
             self.report(f"Preset loaded: {ev.value}")
 

@@ -26,6 +26,7 @@ class PadControl:
         grid.assign_file.connect(self.assign)
         grid.assign_current.connect(self.assign_current)
         grid.mode_changed.connect(self.set_mode)
+        grid.fresh_requested.connect(self.set_fresh)
         grid.options_changed.connect(self.set_options)
         grid.selected_changed.connect(self.show_options)
         grid.tempo_changed.connect(lambda bpm: window.call("Tempo", window.session.set_tempo, bpm))
@@ -76,6 +77,27 @@ class PadControl:
             return
         w.call(f"Pad {number}", lambda: audio.set_slot_options(number, **change))
         self.show_options(number)
+
+    def set_fresh(self, number: int, on: bool) -> None:
+        """A fresh pad renders variations of the session's current prompt and length."""
+        w = self.window
+        live = getattr(w, "live", None)
+        if live is None:
+            w.report(f"Pad {number}: fresh pads need the live parts (started without them)")
+            return
+        pad = self.grid.pads[number - 1]
+        if not on:
+            live.fresh.disable(number)
+            pad.fresh = False
+            pad.set_mode(pad.mode)
+            return
+        p = w.session.params
+        w.call(f"Pad {number}", lambda: live.fresh.enable(number, prompt=p.prompt, length=p.length))
+        if not live.fresh.is_fresh(number):  # refused (no audio, a bad prompt): the reason is shown
+            return
+        pad.fresh = True
+        pad.set_mode(pad.mode)
+        w.report(f"Pad {number}: fresh variations of “{p.prompt or 'the current prompt'}” on every hit")
 
     def show_options(self, number: int) -> None:
         audio = self.window.session.audio

@@ -65,6 +65,7 @@ class Pad(QPushButton):
         self.sample = ""
         self.state = "empty"
         self.mode = "oneshot"
+        self.fresh = False
         self.setObjectName("pad")
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -92,7 +93,8 @@ class Pad(QPushButton):
         self._refresh()
 
     def _refresh(self) -> None:
-        self.setText(f"{self.number}   [{self.key}]   {MODE_BADGE.get(self.mode, self.mode)}\n{self._elided()}")
+        badge = MODE_BADGE.get(self.mode, self.mode) + ("  ✱ fresh" if self.fresh else "")
+        self.setText(f"{self.number}   [{self.key}]   {badge}\n{self._elided()}")
         self.setToolTip(
             f"Pad {self.number} ({self.state}, {self.mode}) · key {self.key}\n"
             f"{self.sample or 'empty: drop a render or file here, or right-click to assign'}"
@@ -138,6 +140,7 @@ class PadGrid(QWidget):
     stop_all_requested = pyqtSignal()
     assign_file = pyqtSignal(int, Path)
     assign_current = pyqtSignal(int)
+    fresh_requested = pyqtSignal(int, bool)  # pad, on: a new variation of the current prompt per hit
     mode_changed = pyqtSignal(int, str)
     options_changed = pyqtSignal(int, dict)  # pad, {gain, pan, choke_group, quantize}
     selected_changed = pyqtSignal(int)
@@ -309,6 +312,11 @@ class PadGrid(QWidget):
         menu.addAction("Assign current render", lambda: self.assign_current.emit(number))
         menu.addAction("Assign file…", lambda: self._choose(number))
         menu.addAction("Stop", lambda: self.stop_requested.emit(number))
+        fresh = menu.addAction("Fresh: a new variation per hit", lambda: None)
+        fresh.setCheckable(True)
+        fresh.setChecked(self.pads[number - 1].fresh)
+        fresh.setToolTip("Renders a pool of variations of the current prompt; each hit plays the next")
+        fresh.toggled.connect(lambda on: self.fresh_requested.emit(number, on))
         modes = menu.addMenu("Mode")
         for mode in MODES:
             act = modes.addAction(MODE_BADGE[mode], lambda m=mode: self.mode_changed.emit(number, m))

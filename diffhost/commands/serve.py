@@ -76,7 +76,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--block-size", type=int, default=None, help="audio block size in frames (default: the saved setting)"
     )
-    p.add_argument("--slots", type=int, default=16, help="number of live slots")
+    p.add_argument("--slots", type=int, default=16, help="number of live slots (numbered 1..N)")
+    p.add_argument(
+        "--midi-in",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a MIDI input to listen to (repeatable): a port name or a unique part of it, or 'jack' "
+        "for diffhost's own JACK MIDI port (offered anyway when the audio runs on JACK); "
+        "notes 36-51 fire pads 1-16",
+    )
+    p.add_argument(
+        "--no-jack-midi", action="store_true", help="do not offer the JACK MIDI port diffhost-midi:in"
+    )
+    p.add_argument(
+        "--tempo-source",
+        choices=("session", "link", "midi clock"),
+        default="session",
+        help="where the tempo and beat come from: the session (OSC /diffhost/tempo), Ableton Link, "
+        "or the MIDI clock of a --midi-in port",
+    )
     p.set_defaults(func=run)
 
 
@@ -135,6 +154,9 @@ def run(args: argparse.Namespace) -> int:
             "block_size": args.block_size,
         },
         slots=args.slots,
+        midi_in=tuple(args.midi_in),
+        jack_midi=False if args.no_jack_midi else None,
+        tempo_source=args.tempo_source,
         osc=config,
         optional=frozenset({"audio"}),  # slot messages then say why there is no audio
     )
@@ -148,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  renders: {runtime.session.renders_dir}", file=sys.stderr)
         print(f"  readable folders: {server.paths.describe()}", file=sys.stderr)
         print(f"  audio: {_audio_note(runtime)}", file=sys.stderr)
+        print(f"  live: {_live_note(runtime)}", file=sys.stderr)
         if config.allow:
             print(f"  allowed clients: this machine, {', '.join(config.allow)}", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
@@ -173,6 +196,18 @@ def _audio_note(runtime: Any) -> str:
     if audio is None:
         return runtime.unavailable.get("audio", "off")
     return f"{audio.sample_rate} Hz, {audio.block_size}-frame blocks, {audio.num_slots} slots"
+
+
+def _live_note(runtime: Any) -> str:
+    live = runtime.live
+    if live is None:
+        return "off"
+    ports = ", ".join(getattr(p, "port_name", None) or getattr(p, "name", "?") for p in live.inputs.values())
+    parts = [f"MIDI in: {ports or 'none'}", f"tempo from {live.sync.source}"]
+    for what in ("midi", "link", "kit"):
+        if what in runtime.unavailable:
+            parts.append(f"{what}: {runtime.unavailable[what]}")
+    return "; ".join(parts)
 
 
 def _wait_for_signal() -> None:

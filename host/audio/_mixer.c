@@ -346,8 +346,9 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
   case CMD_CLEAR: {
     slot_t *s = &m->slots[c->slot];
     int old = s->clip;
-    /* voices still playing the old clip fade out, reading the old buffer until done */
-    for (int i = 0; i < DH_MAX_VOICES; i++) {
+    /* voices still playing the old clip fade out, reading the old buffer until done; a fresh pad's
+     * next variation (mode 1: keep voices) lets the hit that is sounding ring out instead */
+    for (int i = 0; i < DH_MAX_VOICES && !(c->type == CMD_ASSIGN && c->mode == 1); i++) {
       voice_t *v = &m->voices[i];
       if (v->active && v->slot == c->slot) voice_release(m, v, t0);
     }

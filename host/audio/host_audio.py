@@ -106,6 +106,7 @@ class HostAudio:
         self._loading = 0  # generation of a play() still converting its audio, 0 = none
         self.settings: AudioSettings | None = None  # what it was opened with (AudioControl falls back to it)
         self._listeners: list[SlotListener] = []
+        self._trigger_listeners: list[Callable[[int], None]] = []
         self._events_stop = threading.Event()
         self._events = threading.Thread(target=self._pump_events, name="diffhost-slot-events", daemon=True)
         self._events.start()
@@ -209,12 +210,14 @@ class HostAudio:
         *,
         path: Path | None = None,
         label: str | None = None,
+        keep_voices: bool = False,
     ) -> None:
-        """Put a clip in slot 1..N (converted here, so triggering does no work); a playing slot fades out."""
+        """Put a clip in slot 1..N (converted here, so triggering does no work); a playing slot fades
+        out, unless keep_voices (a fresh pad's next variation: the sounding hit rings out)."""
         i = self._slot(slot)
         checked = check_clip(audio, sample_rate)
         frames = convert_clip(checked, int(sample_rate), self.sample_rate, self.channels)
-        self._mixer.assign(i, frames)
+        self._mixer.assign(i, frames, keep_voices)
         name = label if label is not None else (Path(path).stem if path is not None else "")
         self._sources[i] = SlotSource(checked, int(sample_rate), None if path is None else Path(path), name)
 
@@ -242,7 +245,10 @@ class HostAudio:
             raise ValueError(f"gain: {gain} is out of range 0..4 (linear)")
         if self._sources[i] is None:
             raise ValueError(f"slot {slot}: is empty; assign a clip first")
-        return self._mixer.trigger(i, gain, at)
+        tag = self._mixer.trigger(i, gain, at)
+        for listener in self._trigger_listeners:  # cheap by contract (a fresh pad queues a swap)
+            listener(i + 1)
+        return tag
 
     def release(self, slot: int) -> None:
         """Note-off: a gate-mode slot fades out; one-shot and loop slots ignore it."""
@@ -294,6 +300,14 @@ class HostAudio:
     def add_slot_listener(self, listener: SlotListener) -> None:
         """listener(slot number, state) is called on the event thread for every state change."""
         self._listeners.append(listener)
+
+    def add_trigger_listener(self, listener: Callable[[int], None]) -> None:
+        """listener(slot number) right after each trigger, on the caller's thread: it must not block."""
+        self._trigger_listeners.append(listener)
+
+    def remove_trigger_listener(self, listener: Callable[[int], None]) -> None:
+        if listener in self._trigger_listeners:
+            self._trigger_listeners.remove(listener)
 
     def remove_slot_listener(self, listener: SlotListener) -> None:
         if listener in self._listeners:

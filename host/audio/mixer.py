@@ -162,12 +162,15 @@ class Mixer:
         return self.lib.dh_commands_done(self._p) >= tag
 
     # -- slots ---------------------------------------------------------------------
-    def assign(self, slot: int, frames: np.ndarray) -> None:
-        """frames: float32 C-contiguous (samples, out_channels), already at the stream rate."""
+    def assign(self, slot: int, frames: np.ndarray, keep_voices: bool = False) -> None:
+        """frames: float32 C-contiguous (samples, out_channels), already at the stream rate.
+        keep_voices: voices playing the old clip ring out (a fresh pad's next variation)."""
         with self._lock:
             cid = self._new_clip(frames)
             try:
-                self._slot_pending[slot] = (self._send(CMD_ASSIGN, slot=slot, clip=cid, data=frames), "ready")
+                tag = self._send(CMD_ASSIGN, slot=slot, clip=cid, data=frames, mode=1 if keep_voices else 0)
+                if not keep_voices:
+                    self._slot_pending[slot] = (tag, "ready")
             except AudioBusyError:
                 self._clips.pop(cid)
                 self._free.append(cid)

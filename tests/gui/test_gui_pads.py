@@ -101,3 +101,40 @@ def test_pad_keys_never_change_the_tempo_field(qtbot, live_window, host_audio, w
         qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_2)
     assert w.pads.tempo.value() == 60.0 and host_audio.tempo == 60.0
     assert w.status_message.text() == "Pad 2: slot 2: is empty; assign a clip first"  # the key fired pad 2
+
+
+def test_kits_and_the_tempo_source_from_the_live_menu(qtbot, host_audio, session, settings, tmp_path, wav):
+    from diffhost.gui.main_window import MainWindow
+    from diffhost.host.kit import KitStore
+    from diffhost.host.live import LiveRig
+
+    session.audio = host_audio
+    live = LiveRig(session, kits=KitStore(tmp_path / "config"))
+    w = MainWindow(session, settings=settings, live=live)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        host_audio.assign_file(2, wav)
+        host_audio.set_slot_options(2, mode="gate")
+        w.live_menu.save_kit_to(tmp_path / "set.json")
+        assert w.status_message.text() == "Kit saved: set.json"
+        host_audio.clear_slot(2)
+        host_audio.set_slot_options(2, mode="oneshot")
+        qtbot.waitUntil(lambda: w.pads.pads[1].state == "empty", timeout=2000)
+        w.live_menu.load_kit_from(tmp_path / "set.json")
+        qtbot.waitUntil(lambda: w.status_message.text() == "Kit loaded: set.json", timeout=5000)
+        assert w.pads.pads[1].state == "ready" and "tone" in w.pads.pads[1].text()
+        assert "gate" in w.pads.pads[1].text() and host_audio.slot_options(2).mode == "gate"
+
+        w.live_menu.set_tempo_source("midi clock")
+        qtbot.waitUntil(lambda: w.pads.tempo_source.text() == "midi clock", timeout=2000)
+        assert not w.pads.tempo.isEnabled()  # the clock sets it; typing it here would be overridden
+        assert w.live_menu.tempo_actions["midi clock"].isChecked()
+        w.live_menu.set_tempo_source("session")
+        assert w.pads.tempo.isEnabled()
+    finally:
+        w.close()
+        live.close()
+        host_audio.clear_slot(2)
+        host_audio.set_slot_options(2, mode="oneshot")
+        session.audio = None
