@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from audio_latency import BLOCK, RATE, Load, start_jack  # noqa: E402
+from audio_latency import BLOCK, RATE, Load, log_size, start_jack, xrun_reasons  # noqa: E402
 
 BAR = BLOCK + 0.001 * RATE
 
@@ -45,15 +45,18 @@ def run_notes(audio, peer, notes: int, rng) -> tuple[np.ndarray, float]:
         time.sleep(0.01)
     out, first = peer.stop()
     on = out[0] != 0
-    onsets = np.flatnonzero(on[1:] & ~on[:-1]) + 1
+    onsets = np.flatnonzero(on[1:] & ~on[:-1]) + 1 + first  # JACK frames
     played = np.array([base + r[0] for r in rows])
-    if onsets.size != played.size:
-        print(f"  {onsets.size} onsets for {played.size} notes (a peer or server glitch)")
-        n = min(onsets.size, played.size)
-        onsets, played, vel = onsets[:n], played[:n], vel[:n]
-    lat = onsets + first - played
-    want = 0.5 * np.array([velocity_gain(v) for v in vel])
-    err = float(np.max(np.abs(out[0, onsets + 5] - want) / want))
+    # each note's own onset: the first one at or after it, before the next note
+    idx = np.searchsorted(onsets, played)
+    ok = idx < onsets.size
+    ok[ok] &= onsets[idx[ok]] < np.append(played[1:], np.inf)[ok]
+    if not ok.all():
+        print(f"  {int((~ok).sum())} of {played.size} notes have no onset of their own (lost in an xrun)")
+    lat = onsets[idx[ok]] - played[ok]
+    want = 0.5 * np.array([velocity_gain(v) for v in vel])[ok]
+    got = out[0, onsets[idx[ok]] - first + 5]
+    err = float(np.max(np.abs(got - want) / want))
     return lat, err
 
 
@@ -114,18 +117,22 @@ def main() -> int:
         peer.connect_midi(port.port_name)
         print(f"JACK MIDI port {port.port_name}, ordered after the audio client: {port.ordered}")
         audio.assign(1, np.full((1, 600), 0.5, np.float32), RATE)
-        u0 = audio.underflows
+        u0, mark = audio.underflows, log_size()
         lat, err = run_notes_retrying(audio, peer, args.notes, rng)
         report("idle", lat, err)
         idle_x = audio.underflows - u0
+        for why, n in xrun_reasons(mark).items():
+            print(f"    jackd: {n} x {why}")
         if args.load != "none":
             load = Load(args.load)
             load.start()
             try:
-                u1 = audio.underflows
+                u1, mark = audio.underflows, log_size()
                 lat2, err2 = run_notes_retrying(audio, peer, args.notes, rng)
-                report("while rendering", lat2, err2)
+                report(f"while rendering ({load.renders} renders)", lat2, err2)
                 print(f"xruns JACK flagged: idle {idle_x}, while rendering {audio.underflows - u1}")
+                for why, n in xrun_reasons(mark).items():
+                    print(f"    jackd: {n} x {why}")
             finally:
                 load.stop()
         else:

@@ -14,6 +14,7 @@
  */
 #define _DEFAULT_SOURCE /* mlock */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -54,8 +55,8 @@ typedef struct {
   const float *data;
   float gain_l;
   float gain_r;
-  double value;  /* TRIGGER: gain; GRID: grid in frames; SLOT_OPTIONS: the slot's grid (-1 = global) */
-  double origin; /* GRID: the frame a grid line falls on (Link/MIDI clock beat phase) */
+  double value;  /* TRIGGER: gain; GRID: grid step; SLOT_OPTIONS: the slot's grid step (-1 = global) */
+  double origin; /* GRID: where a grid line falls (a frame, or CLOCK_MONOTONIC_RAW ns in time mode) */
   int64_t tag; /* caller's sequence number, echoed in slot start records */
 } dh_command;
 
@@ -86,6 +87,7 @@ typedef struct {
   float gain_l, gain_r; /* gains reached at the end of the last block */
   float velocity;       /* the trigger's gain; the slot's gain and pan multiply it */
   int64_t tag;
+  double start_ns; /* time-mode grid: CLOCK_MONOTONIC_RAW ns to render the first sample at; 0 = by frame */
 } voice_t;
 
 typedef struct {
@@ -93,7 +95,7 @@ typedef struct {
   int32_t mode;
   int32_t choke;
   float gain_l, gain_r;
-  double grid; /* quantize grid in frames for this slot; < 0: the mixer's grid */
+  double grid; /* quantize grid step for this slot (frames, or ns in time mode); < 0: the mixer's grid */
 } slot_t;
 
 typedef struct {
@@ -113,6 +115,9 @@ typedef struct {
   /* command ring: Python writes cmd_w, the callback writes cmd_r */
   dh_command cmds[DH_CMD_RING];
   volatile int64_t cmd_w, cmd_r;
+  /* a second ring with its own single producer: the JACK MIDI reader (dh_midi_process) */
+  dh_command midi_cmds[DH_CMD_RING];
+  volatile int64_t midi_w, midi_r;
   /* retired clip ids: the callback writes ret_w, Python writes ret_r */
   int32_t retired[DH_MAX_CLIPS * 2];
   volatile int64_t ret_w, ret_r;
@@ -122,8 +127,11 @@ typedef struct {
   voice_t voices[DH_MAX_VOICES];
   int32_t voice_limit;
   uint64_t order;
-  double grid; /* quantize grid in frames, 0 = off */
-  double grid_origin; /* a frame a grid line falls on */
+  double grid; /* quantize grid step, 0 = off: frames, or ns in time mode */
+  double grid_origin; /* where a grid line falls: a frame, or ns in time mode */
+  int32_t grid_time;  /* 1: the grid is in CLOCK_MONOTONIC_RAW time (Ableton Link), not frames */
+  double latency_ns;  /* time mode: from a block's callback to its sound (grid lines are as heard) */
+  int64_t block_ns;   /* this block's clock stamp */
   int32_t last_state[DH_MAX_SLOTS];
 
   /* published state, read by Python */
@@ -139,6 +147,7 @@ typedef struct {
   volatile int64_t slot_start_tag[DH_MAX_SLOTS];
   volatile double slot_start_time[DH_MAX_SLOTS]; /* stream time the block holding it was computed */
   volatile double slot_start_dac[DH_MAX_SLOTS];  /* stream time its first sample reaches the DAC */
+  volatile int64_t slot_start_ns[DH_MAX_SLOTS];  /* CLOCK_MONOTONIC_RAW when its first sample was rendered */
   volatile int64_t player_pos;
   volatile int32_t player_active;
   volatile int32_t voices_active;
@@ -253,6 +262,7 @@ int64_t dh_slot_start_frame(dh_mixer *m, int s) { return LOAD(m->slot_start_fram
 int64_t dh_slot_start_tag(dh_mixer *m, int s) { return LOAD(m->slot_start_tag[s]); }
 double dh_slot_start_time(dh_mixer *m, int s) { return m->slot_start_time[s]; }
 double dh_slot_start_dac(dh_mixer *m, int s) { return m->slot_start_dac[s]; }
+int64_t dh_slot_start_ns(dh_mixer *m, int s) { return LOAD(m->slot_start_ns[s]); }
 int64_t dh_player_pos(dh_mixer *m) { return LOAD(m->player_pos); }
 int dh_player_active(dh_mixer *m) { return LOAD(m->player_active); }
 int dh_voices_active(dh_mixer *m) { return LOAD(m->voices_active); }
@@ -378,7 +388,17 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     /* a timestamped trigger (MIDI) keeps its place in time, as long as it is not already past */
     int64_t start = c->frames > t0 ? c->frames : t0;
     const double grid = s->grid >= 0.0 ? s->grid : m->grid;
-    if (grid > 0.0) {
+    double start_ns = 0.0;
+    if (grid > 0.0 && m->grid_time) {
+      /* the next grid line, as heard, at or after the earliest frame; its frame is re-estimated
+       * from each block's own clock stamp until it starts (the device's clock may drift) */
+      const double ns_per_frame = 1e9 / m->sample_rate;
+      const double heard = (double)m->block_ns + (double)(start - t0) * ns_per_frame + m->latency_ns;
+      double k = ceil((heard - m->grid_origin) / grid - 1e-9);
+      start_ns = m->grid_origin + k * grid - m->latency_ns;
+      int64_t f = t0 + (int64_t)llround((start_ns - (double)m->block_ns) / ns_per_frame);
+      start = f < t0 ? t0 : f;
+    } else if (grid > 0.0) {
       /* the next grid line at or after that frame, rounded to the sample */
       const double o = m->grid_origin;
       double k = ceil(((double)start - o) / grid - 1e-9);
@@ -408,6 +428,7 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     v->gain_l = s->gain_l * v->velocity;
     v->gain_r = s->gain_r * v->velocity;
     v->tag = c->tag;
+    v->start_ns = start_ns;
     break;
   }
   case CMD_STOP_SLOT:
@@ -426,6 +447,8 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
   case CMD_GRID:
     m->grid = c->value;
     m->grid_origin = c->origin;
+    m->grid_time = c->mode == 1;
+    m->latency_ns = (double)c->frames;
     break;
   case CMD_VOICE_LIMIT:
     m->voice_limit = (int32_t)c->value;
@@ -475,6 +498,7 @@ static void mix_voice(dh_mixer *m, voice_t *v, float *out, int64_t t0, unsigned 
       double off = (double)f / m->sample_rate;
       DSTORE(m->slot_start_time[v->slot], ti->currentTime + off);
       DSTORE(m->slot_start_dac[v->slot], ti->outputBufferDacTime + off);
+      STORE(m->slot_start_ns[v->slot], m->block_ns + (int64_t)llround(off * 1e9));
       STORE(m->slot_start_frame[v->slot], t0 + f);
       STORE(m->slot_start_tag[v->slot], v->tag);
     }
@@ -521,7 +545,8 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
     clock_gettime(CLOCK_MONOTONIC_RAW, &ts); /* vDSO: no syscall, no lock; Link's clock on Linux */
     int64_t seq = m->clock_seq;
     STORE(m->clock_seq, seq + 1);
-    STORE(m->clock_ns, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    m->block_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    STORE(m->clock_ns, m->block_ns);
     STORE(m->clock_frame, t0);
     STORE(m->clock_seq, seq + 2);
   }
@@ -552,11 +577,22 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
     STORE(m->meter_w, mw + 1);
   }
 
-  /* commands, then voices */
+  /* commands (Python's, then MIDI's), then voices */
   int64_t r = m->cmd_r, w = LOAD(m->cmd_w);
   for (; r < w; r++) apply_command(m, &m->cmds[r & (DH_CMD_RING - 1)], t0);
   STORE(m->cmd_r, r);
+  r = m->midi_r, w = LOAD(m->midi_w);
+  for (; r < w; r++) apply_command(m, &m->midi_cmds[r & (DH_CMD_RING - 1)], t0);
+  STORE(m->midi_r, r);
 
+  /* time-scheduled voices not started yet: their frame, from this block's own stamp */
+  for (int i = 0; i < DH_MAX_VOICES; i++) {
+    voice_t *v = &m->voices[i];
+    if (v->active && !v->started && v->start_ns > 0.0) {
+      int64_t f = t0 + (int64_t)llround((v->start_ns - (double)m->block_ns) * m->sample_rate / 1e9);
+      v->start_frame = f < t0 ? t0 : f;
+    }
+  }
   float *out = (float *)output;
   memset(out, 0, sizeof(float) * (size_t)m->out_ch * n);
   int active = 0, player = 0;
@@ -598,4 +634,140 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
   STORE(m->block, (int64_t)n);
   STORE(m->callbacks, m->callbacks + 1);
   return 0; /* paContinue */
+}
+
+
+/* ---- JACK MIDI reader: a JACK process callback in C, so a note never waits for Python's GIL ----
+ *
+ * Python (the `jack` client package) makes the client and its port; this function becomes the
+ * client's process callback. libjack's functions arrive as pointers (no JACK headers needed). Each
+ * cycle it reads the port's events: a mapped note-on becomes a trigger timestamped to its frame
+ * (pushed on the mixer's MIDI ring), a note-off a release; every message is also copied, with its
+ * frame, to a ring the Python MIDI thread reads (CCs, program changes, clock, learn, statistics).
+ */
+#define DH_MIDI_RING 4096 /* power of two */
+
+typedef struct {
+  uint32_t time;
+  size_t size;
+  unsigned char *buffer;
+} dh_jack_midi_event;
+
+typedef void *(*dh_get_buffer_fn)(void *port, uint32_t nframes);
+typedef uint32_t (*dh_event_count_fn)(void *buf);
+typedef int (*dh_event_get_fn)(dh_jack_midi_event *ev, void *buf, uint32_t index);
+
+typedef struct {
+  int64_t frame;
+  int32_t size;
+  int32_t handled; /* 1: the C reader already triggered / released a pad for it */
+  int32_t slot;    /* the pad it fired (1..N), or 0 */
+  unsigned char data[4];
+} dh_midi_msg;
+
+typedef struct {
+  dh_mixer *volatile mixer; /* swapped by Python when the audio device is reopened; may be NULL */
+  void *port;
+  dh_get_buffer_fn get_buffer;
+  dh_event_count_fn event_count;
+  dh_event_get_fn event_get;
+  volatile int32_t note_slot[128]; /* note -> slot index, -1 = none */
+  volatile int32_t channel;        /* -1 = every channel, else 0..15 */
+  volatile int32_t learning;       /* 1: notes only go to Python (MIDI learn) */
+  volatile int64_t seq;            /* MIDI triggers so far; their tags are -(seq) */
+  dh_midi_msg msgs[DH_MIDI_RING];
+  volatile int64_t msg_w, msg_r;
+  volatile int64_t dropped;
+} dh_midi_in;
+
+dh_midi_in *dh_midi_new(dh_mixer *m, void *port, void *get_buffer, void *event_count, void *event_get) {
+  dh_midi_in *mi = calloc(1, sizeof(dh_midi_in));
+  if (!mi) return NULL;
+  prefault(mi, sizeof(dh_midi_in));
+  mi->mixer = m;
+  mi->port = port;
+  mi->get_buffer = (dh_get_buffer_fn)get_buffer;
+  mi->event_count = (dh_event_count_fn)event_count;
+  mi->event_get = (dh_event_get_fn)event_get;
+  mi->channel = -1;
+  for (int i = 0; i < 128; i++) mi->note_slot[i] = -1;
+  return mi;
+}
+
+void dh_midi_free(dh_midi_in *mi) {
+  if (!mi) return;
+  munlock(mi, sizeof(dh_midi_in));
+  free(mi);
+}
+
+void dh_midi_set_mixer(dh_midi_in *mi, dh_mixer *m) { __atomic_store_n(&mi->mixer, m, __ATOMIC_RELEASE); }
+void dh_midi_set_note(dh_midi_in *mi, int note, int slot) { if (note >= 0 && note < 128) mi->note_slot[note] = slot; }
+void dh_midi_set_channel(dh_midi_in *mi, int channel) { mi->channel = channel; }
+void dh_midi_set_learning(dh_midi_in *mi, int on) { STORE(mi->learning, on); }
+int64_t dh_midi_dropped(dh_midi_in *mi) { return LOAD(mi->dropped); }
+
+int dh_midi_pop(dh_midi_in *mi, dh_midi_msg *out) {
+  int64_t r = mi->msg_r;
+  if (r >= LOAD(mi->msg_w)) return 0;
+  *out = mi->msgs[r & (DH_MIDI_RING - 1)];
+  STORE(mi->msg_r, r + 1);
+  return 1;
+}
+
+static int midi_push_cmd(dh_mixer *m, const dh_command *c) {
+  int64_t w = m->midi_w, r = LOAD(m->midi_r);
+  if (w - r >= DH_CMD_RING) return 0;
+  m->midi_cmds[w & (DH_CMD_RING - 1)] = *c;
+  STORE(m->midi_w, w + 1);
+  return 1;
+}
+
+int dh_midi_process(uint32_t nframes, void *arg) {
+  dh_midi_in *mi = (dh_midi_in *)arg;
+  dh_mixer *m = __atomic_load_n(&mi->mixer, __ATOMIC_ACQUIRE);
+  /* After diffhost's audio client ran this cycle (the reader is ordered after it), the mixer's
+   * frame counter is the first frame of the next block: an event at offset k plays at that + k. */
+  const int64_t base = m ? LOAD(m->frames) : 0;
+  void *buf = mi->get_buffer(mi->port, nframes);
+  if (!buf) return 0;
+  uint32_t n = mi->event_count(buf);
+  for (uint32_t i = 0; i < n; i++) {
+    dh_jack_midi_event ev;
+    if (mi->event_get(&ev, buf, i) != 0 || ev.size == 0 || ev.size > 3) continue; /* sysex: ignored */
+    const unsigned char st = ev.buffer[0];
+    int64_t frame = base + (int64_t)ev.time;
+    if (st == 0xF8 || st == 0xFA || st == 0xFB) frame -= (int64_t)nframes; /* a tick marks where a beat is */
+    dh_midi_msg msg = {frame, (int32_t)ev.size, 0, 0, {0, 0, 0, 0}};
+    for (size_t b = 0; b < ev.size; b++) msg.data[b] = ev.buffer[b];
+    const int kind = st & 0xF0, ch = st & 0x0F;
+    if (m && ev.size == 3 && (kind == 0x90 || kind == 0x80) && (mi->channel < 0 || mi->channel == ch) &&
+        !LOAD(mi->learning)) {
+      const int note = ev.buffer[1] & 0x7F, vel = ev.buffer[2] & 0x7F;
+      const int slot = mi->note_slot[note];
+      if (slot >= 0) {
+        dh_command c;
+        memset(&c, 0, sizeof(c));
+        c.slot = slot;
+        if (kind == 0x90 && vel > 0) {
+          const double g = (double)vel / 127.0;
+          c.type = CMD_TRIGGER;
+          c.value = g * g; /* the documented velocity curve: (v / 127)^2 */
+          c.frames = frame;
+          c.tag = -(int64_t)(mi->seq + 1);
+        } else {
+          c.type = CMD_RELEASE;
+        }
+        if (midi_push_cmd(m, &c)) {
+          if (c.type == CMD_TRIGGER) STORE(mi->seq, mi->seq + 1);
+          msg.handled = 1;
+          msg.slot = slot + 1;
+        }
+      }
+    }
+    int64_t w = mi->msg_w;
+    if (w - LOAD(mi->msg_r) >= DH_MIDI_RING) { STORE(mi->dropped, mi->dropped + 1); continue; }
+    mi->msgs[w & (DH_MIDI_RING - 1)] = msg;
+    STORE(mi->msg_w, w + 1);
+  }
+  return 0;
 }

@@ -100,6 +100,7 @@ class HostAudio:
         self._bpm = 120.0
         self._quantize = 0.0
         self._grid_origin = 0.0
+        self._time_grid: tuple[float, float] | None = None  # (origin ns, latency ns): Link's time grid
         self._closed = False
         self._play_lock = threading.Lock()
         self._play_gen = 0
@@ -301,6 +302,12 @@ class HostAudio:
         """listener(slot number, state) is called on the event thread for every state change."""
         self._listeners.append(listener)
 
+    def notify_triggered(self, slot: int) -> None:
+        """A trigger that reached the mixer another way (the C JACK MIDI reader) tells the listeners."""
+        n = self._slot(slot) + 1
+        for listener in self._trigger_listeners:
+            listener(n)
+
     def add_trigger_listener(self, listener: Callable[[int], None]) -> None:
         """listener(slot number) right after each trigger, on the caller's thread: it must not block."""
         self._trigger_listeners.append(listener)
@@ -339,7 +346,7 @@ class HostAudio:
         o = self._options[i]
         left = o.gain * min(1.0, 1.0 - o.pan)
         right = o.gain * min(1.0, 1.0 + o.pan)
-        grid = -1.0 if o.quantize is None else self._beats_to_frames(o.quantize)
+        grid = -1.0 if o.quantize is None else self._beats_to_grid(o.quantize)
         self._mixer.slot_options(i, left, right, MODES[o.mode], o.choke_group, grid)
 
     def _pump_events(self) -> None:
@@ -362,14 +369,27 @@ class HostAudio:
             raise ValueError(f"voices: {voices} is out of range 1..{top}")
         self._mixer.set_voice_limit(int(voices))
 
-    def set_tempo(self, bpm: float, *, origin: float | None = None) -> None:
-        """Tempo; origin: a frame of this stream a beat falls on (Link, MIDI clock), kept if None."""
+    def set_tempo(
+        self,
+        bpm: float,
+        *,
+        origin: float | None = None,
+        origin_ns: float | None = None,
+        latency_ns: float = 0.0,
+    ) -> None:
+        """Tempo, and where its beats fall: `origin`, a frame of this stream a beat falls on (MIDI
+        clock; the grid then counts frames), or `origin_ns`, a CLOCK_MONOTONIC_RAW time a beat is
+        heard at (Ableton Link; the grid then follows the clock, whatever the device's own rate,
+        and a block is heard `latency_ns` after its callback). Neither: the beat stays where it is."""
         bpm = float(bpm)
         if not (20.0 <= bpm <= 999.0) or math.isnan(bpm):
             raise ValueError(f"tempo: {bpm} BPM is out of range 20..999 BPM")
         self._bpm = bpm
-        if origin is not None:
+        if origin_ns is not None:
+            self._time_grid = (float(origin_ns), float(latency_ns))
+        elif origin is not None:
             self._grid_origin = float(origin)
+            self._time_grid = None
         self._send_grid()
 
     def set_quantize(self, beats: float) -> None:
@@ -407,11 +427,24 @@ class HostAudio:
     def _beats_to_frames(self, beats: float) -> float:
         return beats * 60.0 / self._bpm * self.sample_rate
 
+    def _beats_to_grid(self, beats: float) -> float:
+        """A grid step in the mixer's current unit: ns on Link's time grid, else frames."""
+        return beats * 60e9 / self._bpm if self._time_grid is not None else self._beats_to_frames(beats)
+
+    @property
+    def grid_clock(self) -> str:
+        """"time" while the grid follows Link's clock, "frames" otherwise."""
+        return "time" if self._time_grid is not None else "frames"
+
     def _send_grid(self) -> None:
-        # A beat-anchored origin, reduced so it stays within one beat of the stream's start.
-        fpb = self.frames_per_beat()
-        origin = self._grid_origin % fpb if fpb > 0 else 0.0
-        self._mixer.set_grid(self.grid_frames(), origin)
+        if self._time_grid is not None:
+            origin_ns, latency_ns = self._time_grid
+            self._mixer.set_time_grid(self._beats_to_grid(self._quantize), origin_ns, round(latency_ns))
+        else:
+            # A beat-anchored origin, reduced so it stays within one beat of the stream's start.
+            fpb = self.frames_per_beat()
+            origin = self._grid_origin % fpb if fpb > 0 else 0.0
+            self._mixer.set_grid(self.grid_frames(), origin)
         for i, o in enumerate(self._options):
             if o.quantize is not None:  # slot grids are in beats: they follow the tempo
                 self._send_slot_options(i)

@@ -52,6 +52,7 @@ class SlotStart:
     frame: int
     time: float  # stream time of the callback that rendered the first sample, plus its offset
     dac_time: float  # stream time the first sample reaches the converter (PortAudio's estimate)
+    clock_ns: int = 0  # CLOCK_MONOTONIC_RAW when its block was rendered, plus its offset (Link's clock)
 
 
 class Mixer:
@@ -214,6 +215,12 @@ class Mixer:
         with self._lock:
             self._send(CMD_GRID, value=frames, origin=origin)
 
+    def set_time_grid(self, step_ns: float, origin_ns: float, latency_ns: int) -> None:
+        """Quantize grid in CLOCK_MONOTONIC_RAW time (Ableton Link): a line every step_ns, one heard
+        at origin_ns; a block's sound is heard latency_ns after its callback."""
+        with self._lock:
+            self._send(CMD_GRID, value=step_ns, origin=origin_ns, mode=1, at=max(0, int(latency_ns)))
+
     def set_voice_limit(self, voices: int) -> None:
         with self._lock:
             self._send(CMD_VOICE_LIMIT, value=float(voices))
@@ -232,6 +239,7 @@ class Mixer:
             lib.dh_slot_start_frame(m, slot),
             lib.dh_slot_start_time(m, slot),
             lib.dh_slot_start_dac(m, slot),
+            lib.dh_slot_start_ns(m, slot),
         )
 
     def slot_events(self) -> list[tuple[int, str, int]]:

@@ -86,6 +86,14 @@ class MidiRouter:
         self.notes_in += 1
         self._safely(lambda: audio.trigger(slot, velocity_gain(velocity), at=frame))
 
+    def note_played(self, slot: int, velocity: int) -> None:
+        """A note the JACK MIDI reader (C) already triggered: count it and tell trigger listeners
+        (a fresh pad swaps in its next variation)."""
+        self.notes_in += 1
+        audio = self.session.audio
+        if audio is not None:
+            self._safely(lambda: audio.notify_triggered(slot))
+
     def _safely(self, fn: Callable[[], Any]) -> None:
         try:
             fn()

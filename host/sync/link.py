@@ -4,9 +4,11 @@ Through LinkPython-extern (`import link`), a thin binding of Ableton's Link libr
 GPL-2.0-or-later (or Ableton's proprietary licence), so it is an optional extra of diffhost
 (`pip install diffhost[link]`): without it, diffhost stays MIT and Link is simply unavailable.
 
-A thread reads Link's session state every few milliseconds and maps Link's clock (on Linux,
-CLOCK_MONOTONIC_RAW) to stream frames through the mixer's per-block clock stamps, putting a grid
-line where Link's beat falls as heard (the output latency is taken off). Link's stop stops every pad.
+A thread reads Link's session state every few milliseconds and hands the mixer a grid on Link's
+own clock (on Linux, CLOCK_MONOTONIC_RAW): the mixer stamps every block with that clock and places
+a quantized start where Link's beat is heard (the output latency taken off), re-estimating its
+frame each block, so a device whose rate drifts from the clock still starts on the beat.
+Link's stop stops every pad.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class LinkSync:
         self.link.enabled = True
         self.playing: bool | None = None
         self._stop = threading.Event()
-        self._last: tuple[float, float] | None = None
+        self._last: tuple[float, float, Any] | None = None
         self._thread = threading.Thread(target=self._run, name="diffhost-link", daemon=True)
         self._thread.start()
 
@@ -52,38 +54,35 @@ class LinkSync:
         state.setTempo(float(bpm), self.link.clock().micros())
         self.link.commitAppSessionState(state)
 
-    def beat_origin(self, state: Any, audio: Any) -> float | None:
-        """A stream frame on which a Link beat is heard, or None before the stream's first block."""
-        clock = audio.clock()
-        if clock is None:
-            return None
-        ns, frame = clock
-        now_us = self.link.clock().micros()
-        beat = math.floor(state.beatAtTime(now_us, QUANTUM))
-        t_us = state.timeAtBeat(beat, QUANTUM)
-        latency_s = audio.output_latency_s()  # a block computed at t is heard at t + latency
-        return frame + ((t_us - latency_s * 1e6) * 1000.0 - ns) * audio.sample_rate / 1e9
-
     def _run(self) -> None:
         while not self._stop.wait(PERIOD_S):
             audio = self.sync.session.audio
             if audio is None or self.sync.source != "link":
+                self._last = None
                 continue
             try:
                 state = self.link.captureAppSessionState()
                 bpm = float(state.tempo())
-                origin = self.beat_origin(state, audio)
+                now_us = self.link.clock().micros()
+                beat_us = state.timeAtBeat(math.floor(state.beatAtTime(now_us, QUANTUM)), QUANTUM)
                 playing = bool(state.isPlaying())
+                latency_ns = audio.output_latency_s() * 1e9
             except Exception:  # noqa: BLE001 - a closed stream mid-read: try again next period
                 continue
-            if origin is None:
-                continue
-            fpb = 60.0 * audio.sample_rate / bpm
-            phase = origin % fpb
+            # The grid lives on Link's own clock (the mixer maps it to frames block by block), so it
+            # only needs sending when the tempo or the phase moves, or the stream changed.
+            beat_ns = 60e9 / bpm
+            phase = (beat_us * 1000.0) % beat_ns
             last = self._last
-            if last is None or abs(last[0] - bpm) > 1e-6 or _circular(last[1], phase, fpb) > 0.25:
-                self._last = (bpm, phase)
-                self.sync.update("link", bpm, origin)
+            if (
+                last is None
+                or last[2] is not audio
+                or abs(last[0] - bpm) > 1e-9
+                or _circular(last[1], phase, beat_ns) > 1000.0
+                or audio.grid_clock != "time"
+            ):
+                self._last = (bpm, phase, audio)
+                self.sync.update("link", bpm, origin_ns=beat_us * 1000.0, latency_ns=latency_ns)
             if self.playing is True and not playing:
                 audio.stop_all()
             self.playing = playing

@@ -27,17 +27,28 @@ class TempoSync:
         with self._lock:
             self.source = source
         audio = self.session.audio
+        if audio is not None and source != "link" and audio.grid_clock == "time":
+            audio.set_tempo(audio.tempo, origin=audio.grid_origin)  # back to a grid of frames
         self._announce(audio.tempo if audio is not None else 120.0, force=True)
 
-    def update(self, source: str, bpm: float, origin: float | None = None) -> bool:
-        """From a follower: tempo (and a frame a beat falls on); ignored unless `source` is active."""
+    def update(
+        self,
+        source: str,
+        bpm: float,
+        origin: float | None = None,
+        *,
+        origin_ns: float | None = None,
+        latency_ns: float = 0.0,
+    ) -> bool:
+        """From a follower: tempo, and where a beat falls (a frame, or a clock time: see
+        HostAudio.set_tempo); ignored unless `source` is the active one."""
         if source != self.source:
             return False
         audio = self.session.audio
         if audio is None:
             return False
         bpm = min(999.0, max(20.0, float(bpm)))
-        audio.set_tempo(bpm, origin=origin)
+        audio.set_tempo(bpm, origin=origin, origin_ns=origin_ns, latency_ns=latency_ns)
         self._announce(bpm)
         return True
 

@@ -138,3 +138,34 @@ def test_kits_and_the_tempo_source_from_the_live_menu(qtbot, host_audio, session
         host_audio.clear_slot(2)
         host_audio.set_slot_options(2, mode="oneshot")
         session.audio = None
+
+
+def test_a_fresh_pad_from_the_pad_menu_fills_itself_and_shows_it(qtbot, host_audio, session, settings, tmp_path):
+    from diffhost.gui.main_window import MainWindow
+    from diffhost.host.live import LiveRig
+
+    session.audio = host_audio
+    session.set_param("prompt", "tight snare")
+    session.set_param("length", 0.25)
+    live = LiveRig(session)
+    w = MainWindow(session, settings=settings, live=live)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        w.pads.fresh_requested.emit(3, True)  # what the pad menu's "Fresh" toggle emits
+        assert w.pads.pads[2].fresh and "fresh" in w.pads.pads[2].text()
+        qtbot.waitUntil(lambda: host_audio.slot_state(3) == "ready", timeout=60000)
+        qtbot.waitUntil(lambda: w.pads.pads[2].state == "ready", timeout=2000)
+        first = host_audio.slot_source(3).label
+        qtbot.waitUntil(lambda: live.fresh.pool_size(3) >= 1, timeout=60000)
+        w.pad_control.trigger(3)
+        qtbot.waitUntil(lambda: host_audio.slot_source(3).label != first, timeout=2000)  # the next one is in
+        assert live.fresh.stats(3).fresh_hits == 1
+        w.pads.fresh_requested.emit(3, False)
+        assert not live.fresh.is_fresh(3) and "fresh" not in w.pads.pads[2].text()
+    finally:
+        w.close()
+        live.close()
+        host_audio.stop_all()
+        host_audio.clear_slot(3)
+        session.audio = None
