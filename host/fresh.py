@@ -209,8 +209,9 @@ class FreshPads:
             if pad.next_bar is None:
                 k = (now - audio.grid_origin) // bar + 1
                 pad.next_bar = audio.grid_origin + k * bar
-            # schedule a block or two ahead: the switch lands exactly on the line
-            if pad.next_bar - now <= 4 * audio.block_size:
+            # scheduled well ahead (the mixer holds a timestamped start), so a busy machine that
+            # wakes this thread late still switches exactly on the line
+            if pad.next_bar - now <= min(bar / 2, 0.25 * audio.sample_rate):
                 at = round(pad.next_bar)
                 if self._swap(audio, slot, pad, keep_voices=True):
                     audio.trigger(slot, at=at)

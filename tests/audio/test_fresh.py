@@ -81,12 +81,10 @@ def test_an_evolving_loop_switches_variation_on_the_bar_line(audio, fresh):
     _until(lambda: (audio.slot_state(5) == "ready" and fresh.pool_size(5) >= 1) or fresh.last_error)
     assert not fresh.last_error
     audio.set_slot_options(5, mode="loop")
-    first = audio.slot_source(5).label
-    audio.trigger(5)
+    first = audio.trigger(5)
     bar = 4 * audio.frames_per_beat()
-    _until(lambda: audio.slot_source(5).label != first, 5)
-    _until(lambda: audio.slot_start(5).frame >= 0 and audio.frames > audio.slot_start(5).frame, 2)
-    s = audio.slot_start(5)
+    _until(lambda: audio.slot_start(5).tag not in (first, -1) and audio.frames > audio.slot_start(5).frame, 5)
+    s = audio.slot_start(5)  # the next variation's start
     line = (s.frame - audio.grid_origin) / bar
     assert line == pytest.approx(round(line), abs=1 / bar), (s.frame, bar)  # exactly on a bar line
     assert audio.slot_state(5) == "playing"
