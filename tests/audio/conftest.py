@@ -206,6 +206,12 @@ class Peer:
         first = int(self._ask(f"stop {path}"))
         return np.load(path), first
 
+    def stop_raw(self) -> tuple[np.ndarray, np.ndarray]:
+        """(2, blocks, block) captured and each block's JACK frame, gaps and all (for benches)."""
+        path = self._path()
+        self._ask(f"stopraw {path}")
+        return np.load(path), np.load(str(path) + ".stamps.npy")
+
     def close(self) -> None:
         try:
             self.proc.stdin.write("quit\n")

@@ -9,6 +9,7 @@ stdin/stdout; arrays travel as .npy files:
     play PATH         -> started FRAME   (JACK frame of the signal's first sample)
     start             -> ok              (capture armed and running)
     stop PATH         -> FIRST_FRAME     (capture saved to PATH; or "error ...")
+    stopraw PATH      -> ok              (blocks (2, n, block) to PATH, their JACK frames to PATH.stamps.npy)
     connectmidi PORT  -> ok              (the peer's MIDI out -> PORT, e.g. diffhost-midi:in)
     midi PATH         -> started FRAME   (PATH: .npy rows [delay, byte, byte, byte], -1 = no byte;
                                           each sent at JACK frame FRAME + delay)
@@ -137,6 +138,15 @@ class Peer:
                 raise RuntimeError("the JACK peer's capture did not start")
             time.sleep(0.001)
 
+    def stop_raw(self, path: str) -> str:
+        """Blocks as captured, each with its JACK frame, even across cycles this peer missed (benches)."""
+        self.running = False
+        n = self.n
+        keep = np.flatnonzero(np.diff(self.stamps[:n], prepend=-1) != 0)
+        np.save(path, self.data[:, keep])
+        np.save(path + ".stamps.npy", self.stamps[keep])
+        return "ok"
+
     def stop(self, path: str) -> int:
         self.running = False
         n = self.n
@@ -177,6 +187,8 @@ def main() -> None:
             elif cmd == "start":
                 peer.start()
                 reply = "ok"
+            elif cmd == "stopraw":
+                reply = peer.stop_raw(arg)
             elif cmd == "stop":
                 reply = str(peer.stop(arg))
             else:
