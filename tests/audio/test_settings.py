@@ -83,7 +83,7 @@ def test_one_store_opens_saves_and_leaves_overrides_unsaved(jack_server, tmp_pat
         assert audio.max_record_s == 30.0 and audio.sample_rate == 48000 and audio.num_slots == 4
         assert "JACK" in audio.output_device.hostapi
         assert load_settings(tmp_path).max_record_s == 20.0  # the override was for this run only
-        audio = control.reopen(audio, max_record_s=45.0)  # like the window's Audio… dialog
+        audio = control.reopen(audio, max_record_s=45.0).audio  # like the window's Audio… dialog
         assert audio.max_record_s == 45.0
         assert load_settings(tmp_path).max_record_s == 45.0  # remembered for the next start
         with pytest.raises(ValueError, match="block_size: 100 frames is not supported"):
