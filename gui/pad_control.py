@@ -115,6 +115,8 @@ class PadControl:
                 break
             src = audio.slot_source(n)
             label = pad_label(src.path) if src is not None and src.path is not None else (src.label if src else "")
+            live = getattr(self.window, "live", None)
+            pad.fresh = bool(live is not None and live.fresh.is_fresh(n))
             pad.set_state(audio.slot_state(n), label)
             self.grid.show_options(n, audio.slot_options(n))
 

@@ -84,6 +84,13 @@ class FreshPads:
         if pad is not None and pad.job is not None:
             self.engine.cancel(pad.job)
 
+    def specs(self) -> dict[int, dict[str, Any]]:
+        """Every fresh pad's settings, as kits save them (enable(**spec) restores one)."""
+        return {
+            n: {**pad.overrides, "pool": pad.pool_size, "evolve_bars": pad.evolve_bars}
+            for n, pad in list(self._pads.items())
+        }
+
     def is_fresh(self, slot: int) -> bool:
         return int(slot) in self._pads
 

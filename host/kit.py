@@ -45,10 +45,12 @@ class KitPad:
     sha256: str | None = None
     label: str = ""
     options: SlotOptions = field(default_factory=SlotOptions)
+    fresh: dict[str, Any] | None = None  # a fresh pad's sound: prompt, length, pool, evolve_bars...
 
     def to_dict(self) -> dict[str, Any]:
         o = self.options
         return {
+            "fresh": self.fresh,
             "pad": self.number,
             "clip": None if self.clip is None else str(self.clip),
             "sha256": self.sha256,
@@ -71,7 +73,12 @@ class KitPad:
         )
         check_slot_options(options)
         clip = d.get("clip")
-        return cls(int(d["pad"]), None if clip is None else Path(clip), d.get("sha256"), str(d.get("label", "")), options)
+        fresh = d.get("fresh")
+        if fresh is not None and not isinstance(fresh, dict):
+            raise ValueError(f"pad {d.get('pad')}: fresh: expected an object of render settings")
+        return cls(
+            int(d["pad"]), None if clip is None else Path(clip), d.get("sha256"), str(d.get("label", "")), options, fresh
+        )
 
 
 @dataclass(frozen=True)
@@ -124,8 +131,11 @@ def clip_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def capture_kit(audio: Any, midi: MidiMap | None, clips_dir: Path) -> Kit:
-    """The bank as a kit; clips held only in memory are written to clips_dir (named by hash)."""
+def capture_kit(
+    audio: Any, midi: MidiMap | None, clips_dir: Path, fresh: dict[int, dict[str, Any]] | None = None
+) -> Kit:
+    """The bank as a kit; clips held only in memory are written to clips_dir (named by hash).
+    fresh: pad -> its fresh-pad settings (host.fresh.FreshPads.specs())."""
     pads = []
     for n in range(1, audio.num_slots + 1):
         src = audio.slot_source(n)
@@ -141,7 +151,8 @@ def capture_kit(audio: Any, midi: MidiMap | None, clips_dir: Path) -> Kit:
                 clip = (Path(clips_dir) / f"{sha[:24]}.wav").resolve()
                 if not clip.is_file():
                     atomic_write_bytes(clip, data)
-        pads.append(KitPad(n, clip, sha, label, audio.slot_options(n)))
+        spec = (fresh or {}).get(n)
+        pads.append(KitPad(n, clip, sha, label, audio.slot_options(n), dict(spec) if spec else None))
     return Kit(tuple(pads), audio.tempo, audio.quantize, midi or MidiMap())
 
 
@@ -204,9 +215,9 @@ class KitStore:
     def last_path(self) -> Path:
         return self.dir / LAST_KIT
 
-    def save_last(self, audio: Any, midi: MidiMap | None) -> Path:
+    def save_last(self, audio: Any, midi: MidiMap | None, fresh: dict[int, dict[str, Any]] | None = None) -> Path:
         # Replaced on purpose: it is the state the app had when it last closed.
-        return save_kit(capture_kit(audio, midi, self.clips_dir), self.last_path, overwrite=True)
+        return save_kit(capture_kit(audio, midi, self.clips_dir, fresh), self.last_path, overwrite=True)
 
     def load_last(self) -> Kit | None:
         return load_kit(self.last_path) if self.last_path.is_file() else None

@@ -52,7 +52,7 @@ class LiveRig:
     def save_kit(self, path: Path, *, overwrite: bool = False) -> Path:
         if self.kits is None:
             raise ValueError("kit: this session keeps no kits")
-        kit = capture_kit(self._audio(), self.midi_map, self.kits.clips_dir)
+        kit = capture_kit(self._audio(), self.midi_map, self.kits.clips_dir, self.fresh.specs())
         saved = save_kit(kit, path, overwrite=overwrite)
         self.kit_path = saved
         return saved
@@ -63,6 +63,18 @@ class LiveRig:
         problems = apply_kit(kit, self._audio())
         self.router.map = kit.midi
         self.kit_path = Path(path)
+        return problems + self._fresh_from(kit)
+
+    def _fresh_from(self, kit: Any) -> list[str]:
+        problems = []
+        for n in list(self.fresh.specs()):
+            self.fresh.disable(n)
+        for pad in kit.pads:
+            if pad.fresh:
+                try:
+                    self.fresh.enable(pad.number, **pad.fresh)
+                except (ValueError, TypeError) as exc:
+                    problems.append(f"pad {pad.number}: fresh: {exc}")
         return problems
 
     def restore_last(self) -> list[str]:
@@ -73,11 +85,11 @@ class LiveRig:
         if kit is None:
             return []
         self.router.map = kit.midi
-        return apply_kit(kit, self.session.audio)
+        return apply_kit(kit, self.session.audio) + self._fresh_from(kit)
 
     def save_last(self) -> None:
         if self.kits is not None and self.session.audio is not None:
-            self.kits.save_last(self.session.audio, self.midi_map)
+            self.kits.save_last(self.session.audio, self.midi_map, self.fresh.specs())
 
     # -- MIDI ---------------------------------------------------------------------------------
     def midi_ports(self) -> list[str]:

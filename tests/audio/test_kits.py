@@ -33,7 +33,8 @@ def test_a_kit_round_trips_bit_exactly(audio, tmp_path):
     path, memory = _fill(audio, tmp_path)
     store = KitStore(tmp_path / "config")
     midi = MidiMap().with_note(60, 2).with_cc(CcBinding(20, "gain", 2)).with_cc(CcBinding(21, "temperature"))
-    kit_path = save_kit(capture_kit(audio, midi, store.clips_dir), tmp_path / "live.kit.json")
+    fresh = {7: {"prompt": "fresh kick", "length": 0.25, "pool": 4, "evolve_bars": 2}}  # a fresh pad's sound
+    kit_path = save_kit(capture_kit(audio, midi, store.clips_dir, fresh), tmp_path / "live.kit.json")
     with pytest.raises(FileExistsError):
         save_kit(capture_kit(audio, midi, store.clips_dir), kit_path)  # never overwritten unasked
     body = json.loads(kit_path.read_text())
@@ -48,13 +49,14 @@ def test_a_kit_round_trips_bit_exactly(audio, tmp_path):
     kit = load_kit(kit_path)
     assert apply_kit(kit, audio) == []
     assert kit.midi == midi
+    assert {p.number: p.fresh for p in kit.pads if p.fresh} == fresh
     np.testing.assert_array_equal(audio.slot_source(7).audio, memory)  # bit for bit
     assert audio.slot_source(7).sample_rate == 32000 and audio.slot_source(7).label == "fresh kick"
     np.testing.assert_array_equal(audio.slot_source(2).audio, sf.read(path, dtype="float32")[0].T)
     assert audio.slot_options(12).gain == 1.5 and audio.tempo == 101.5 and audio.quantize == 0.5
     assert [audio.slot_state(n) for n in (2, 7, 8)] == ["ready", "ready", "empty"]
     again = tmp_path / "again.kit.json"
-    save_kit(capture_kit(audio, kit.midi, store.clips_dir), again)
+    save_kit(capture_kit(audio, kit.midi, store.clips_dir, {p.number: p.fresh for p in kit.pads if p.fresh}), again)
     assert again.read_bytes() == kit_path.read_bytes()  # the second save writes the same bytes
 
 
