@@ -74,7 +74,7 @@ def test_remote_render_is_bit_identical_to_local_with_monotonic_progress_and_a_s
             lambda: session.render(
                 prompt="punchy analog kick", length=1.0, seed=7, variations=2, seed_clip=clip, strength=0.5
             ),
-            on_progress=progress.append,
+            on_progress=lambda ev: ev.kind == "progress" and progress.append(ev.progress),
             timeout=120,
         )
         assert ev.kind == "done", ev.message
