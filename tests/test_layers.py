@@ -7,22 +7,45 @@ its package, or an importlib-hidden import of our own modules fails here, naming
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {"diffhost": 3, "gui": 2, "osc": 2, "host": 1, "engine": 0}
 OWN = set(LAYERS)
 
 
+def _package_dir(layer: str) -> Path:
+    """Where a layer's sources are: the checkout's top-level folders, or diffhost/* in an installed wheel."""
+    spec = importlib.util.find_spec("diffhost" if layer == "diffhost" else f"diffhost.{layer}")  # no import
+    assert spec is not None and spec.submodule_search_locations, f"diffhost.{layer} is not found"
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+ROOTS = {layer: _package_dir(layer) for layer in LAYERS}
+
+
+def _where(file: Path) -> tuple[str, tuple[str, ...]]:
+    """(layer, the module's package path below it); in a wheel, diffhost/ holds the other layers."""
+    for layer, root in sorted(ROOTS.items(), key=lambda kv: len(kv[1].parts), reverse=True):
+        if file.is_relative_to(root):
+            return layer, file.relative_to(root).parts[:-1]
+    raise ValueError(f"{file} is in no layer")
+
+
 def _layer_of(file: Path) -> str:
-    top = file.relative_to(ROOT).parts[0]
-    return top
+    return _where(file)[0]
+
+
+def _name(file: Path) -> str:
+    layer, _ = _where(file)
+    return f"{layer}/{file.relative_to(ROOTS[layer]).as_posix()}"
 
 
 def _imports(tree: ast.AST, file: Path):
-    pkg = ".".join(("diffhost", *file.relative_to(ROOT).parts[:-1]))
+    layer, parts = _where(file)
+    pkg = ".".join(("diffhost", *parts) if layer == "diffhost" else ("diffhost", layer, *parts))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -36,8 +59,8 @@ def _imports(tree: ast.AST, file: Path):
 
 
 def _sources():
-    for top in LAYERS:
-        yield from sorted((ROOT / top).rglob("*.py"))
+    files = {f for root in ROOTS.values() for f in root.rglob("*.py")}
+    return sorted(files, key=_name)
 
 
 def problems_in(source: str, file: Path) -> list[str]:
@@ -71,10 +94,18 @@ def problems_in(source: str, file: Path) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("file", list(_sources()), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("file", _sources(), ids=_name)
 def test_imports_run_down_the_layers_only(file: Path):
     problems = problems_in(file.read_text(encoding="utf-8"), file)
-    assert not problems, f"{file.relative_to(ROOT)}:\n" + "\n".join(problems)
+    assert not problems, f"{_name(file)}:\n" + "\n".join(problems)
+
+
+def test_every_layer_has_sources():
+    """Checkout or installed wheel, the walk above sees each layer's own files."""
+    counts = {layer: 0 for layer in LAYERS}
+    for file in _sources():
+        counts[_layer_of(file)] += 1
+    assert all(n >= 3 for n in counts.values()), counts
 
 
 def test_the_checker_catches_each_kind_of_breach():
@@ -87,6 +118,6 @@ def test_the_checker_catches_each_kind_of_breach():
         "import importlib\nimportlib.import_module('diffhost.gui')\n"
         "from diffhost.runtime import build_runtime\n"
     )
-    problems = problems_in(bad, ROOT / "host" / "audio" / "x.py")
+    problems = problems_in(bad, ROOTS["host"] / "audio" / "x.py")
     assert [p.split(":")[0] for p in problems] == ["1", "2", "3", "4", "7", "6"], problems
-    assert problems_in("from diffhost.engine.request import GenerationRequest\n", ROOT / "host" / "x.py") == []
+    assert problems_in("from diffhost.engine.request import GenerationRequest\n", ROOTS["host"] / "x.py") == []

@@ -16,25 +16,29 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DH_MAX_SLOTS 64
-#define DH_MAX_VOICES 64
-#define DH_MAX_CLIPS 256
+#include "_mixer.h"
+
+/* Locking pages keeps them resident; best effort everywhere. */
+#if defined(_WIN32)
+#include <windows.h>
+#define dh_lock_pages(p, n) ((void)VirtualLock((p), (n)))
+#define dh_unlock_pages(p, n) ((void)VirtualUnlock((p), (n)))
+#else
+#include <sys/mman.h>
+#define dh_lock_pages(p, n) ((void)mlock((p), (n)))
+#define dh_unlock_pages(p, n) ((void)munlock((p), (n)))
+#endif
+
 #define DH_CMD_RING 1024 /* power of two */
 #define DH_METER_RING 4096 /* power of two, blocks */
 #define DH_EVENT_RING 1024 /* power of two: slot state changes */
 #define DH_NEVER INT64_MAX
 
-/* PortAudio's callback types, declared here so no PortAudio headers are needed. */
-typedef struct {
-  double inputBufferAdcTime;
-  double currentTime;
-  double outputBufferDacTime;
-} dh_time_info;
+/* PortAudio's status flags, declared here so no PortAudio headers are needed. */
 #define PA_INPUT_UNDERFLOW 1UL
 #define PA_INPUT_OVERFLOW 2UL
 #define PA_OUTPUT_UNDERFLOW 4UL
@@ -43,28 +47,6 @@ typedef struct {
 enum { CMD_ASSIGN = 1, CMD_CLEAR, CMD_TRIGGER, CMD_STOP_SLOT, CMD_RELEASE, CMD_STOP_ALL, CMD_SLOT_OPTIONS,
        CMD_GRID, CMD_VOICE_LIMIT, CMD_PLAY, CMD_STOP_PLAYER };
 enum { MODE_ONESHOT = 0, MODE_LOOP = 1, MODE_GATE = 2 };
-
-typedef struct {
-  int32_t type;
-  int32_t slot;
-  int32_t clip;
-  int32_t mode;
-  int32_t choke;
-  int32_t _pad;
-  int64_t frames; /* ASSIGN/PLAY: clip length; TRIGGER: earliest start frame (0 = next block) */
-  const float *data;
-  float gain_l;
-  float gain_r;
-  double value;  /* TRIGGER: gain; GRID: grid step; SLOT_OPTIONS: the slot's grid step (-1 = global) */
-  double origin; /* GRID: where a grid line falls (a frame, or CLOCK_MONOTONIC_RAW ns in time mode) */
-  int64_t tag; /* caller's sequence number, echoed in slot start records */
-} dh_command;
-
-typedef struct {
-  int32_t slot;
-  int32_t state;
-  int64_t frame;
-} dh_slot_event;
 
 typedef struct {
   const float *data;
@@ -104,7 +86,7 @@ typedef struct {
   int32_t frames;
 } meter_entry;
 
-typedef struct {
+struct dh_mixer {
   /* configuration, fixed at creation */
   int32_t out_ch, in_ch, num_slots;
   double sample_rate;
@@ -158,10 +140,17 @@ typedef struct {
   /* CLOCK_MONOTONIC_RAW (ns) when the latest block started, and that block's first frame; a
    * sequence count around the pair lets a reader see both from the same block */
   volatile int64_t clock_seq, clock_ns, clock_frame;
-} dh_mixer;
+};
 
+#if defined(_MSC_VER) && !defined(__clang__)
+/* MSVC has no __atomic builtins; the build passes /volatile:ms, which gives every access to the
+ * volatile fields above acquire (load) / release (store) semantics on x86-64 and arm64. */
+#define LOAD(x) (x)
+#define STORE(x, v) ((x) = (v))
+#else
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#endif
 /* doubles: aligned 8-byte volatile stores, single-copy atomic on x86-64 and arm64; each is
  * written before the integer it belongs to is published with STORE */
 #define DSTORE(x, v) ((x) = (v))
@@ -170,7 +159,7 @@ static void prefault(void *p, size_t n) {
   volatile char *c = (volatile char *)p;
   for (size_t i = 0; i < n; i += 4096) c[i] = 0;
   if (n) c[n - 1] = 0;
-  (void)mlock(p, n); /* best effort: RLIMIT_MEMLOCK may refuse; the pages are resident anyway */
+  dh_lock_pages(p, n); /* best effort: RLIMIT_MEMLOCK may refuse; the pages are resident anyway */
 }
 
 dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots, int voice_limit,
@@ -208,10 +197,10 @@ dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots,
 void dh_mixer_free(dh_mixer *m) {
   if (!m) return;
   if (m->in_ring) {
-    munlock(m->in_ring, sizeof(float) * (size_t)(m->in_cap * m->in_ch));
+    dh_unlock_pages(m->in_ring, sizeof(float) * (size_t)(m->in_cap * m->in_ch));
     free(m->in_ring);
   }
-  munlock(m, sizeof(dh_mixer));
+  dh_unlock_pages(m, sizeof(dh_mixer));
   free(m);
 }
 
@@ -657,15 +646,7 @@ typedef void *(*dh_get_buffer_fn)(void *port, uint32_t nframes);
 typedef uint32_t (*dh_event_count_fn)(void *buf);
 typedef int (*dh_event_get_fn)(dh_jack_midi_event *ev, void *buf, uint32_t index);
 
-typedef struct {
-  int64_t frame;
-  int32_t size;
-  int32_t handled; /* 1: the C reader already triggered / released a pad for it */
-  int32_t slot;    /* the pad it fired (1..N), or 0 */
-  unsigned char data[4];
-} dh_midi_msg;
-
-typedef struct {
+struct dh_midi_in {
   dh_mixer *volatile mixer; /* swapped by Python when the audio device is reopened; may be NULL */
   void *port;
   dh_get_buffer_fn get_buffer;
@@ -678,7 +659,7 @@ typedef struct {
   dh_midi_msg msgs[DH_MIDI_RING];
   volatile int64_t msg_w, msg_r;
   volatile int64_t dropped;
-} dh_midi_in;
+};
 
 dh_midi_in *dh_midi_new(dh_mixer *m, void *port, void *get_buffer, void *event_count, void *event_get) {
   dh_midi_in *mi = calloc(1, sizeof(dh_midi_in));
@@ -696,7 +677,7 @@ dh_midi_in *dh_midi_new(dh_mixer *m, void *port, void *get_buffer, void *event_c
 
 void dh_midi_free(dh_midi_in *mi) {
   if (!mi) return;
-  munlock(mi, sizeof(dh_midi_in));
+  dh_unlock_pages(mi, sizeof(dh_midi_in));
   free(mi);
 }
 

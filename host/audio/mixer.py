@@ -102,7 +102,7 @@ class Mixer:
     # -- plumbing --------------------------------------------------------------------
     @property
     def callback_ptr(self) -> int:
-        return int(self.ffi.cast("uintptr_t", self.lib.dh_callback))
+        return int(self.ffi.cast("uintptr_t", self.ffi.addressof(self.lib, "dh_callback")))
 
     @property
     def userdata_ptr(self) -> int:

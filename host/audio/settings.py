@@ -53,7 +53,8 @@ class AudioSettings:
 def settings_path(config_dir: Path | None = None) -> Path:
     if config_dir is None:
         env = os.environ.get("DIFFHOST_CONFIG_DIR")
-        config_dir = Path(env) if env else Path(platformdirs.user_config_dir("diffhost"))
+        # appauthor=False: one folder on Windows, beside the presets (host/presets.py), not in diffhost/diffhost
+        config_dir = Path(env) if env else Path(platformdirs.user_config_dir("diffhost", appauthor=False))
     return Path(config_dir) / SETTINGS_FILE
 
 

@@ -81,7 +81,8 @@ class JackMidiInput:
         self._map: Any = None
         self._learning: bool | None = None
         self._sync()
-        callback = jffi.cast("JackProcessCallback", int(self.ffi.cast("uintptr_t", self.lib.dh_midi_process)))
+        entry = self.ffi.addressof(self.lib, "dh_midi_process")  # the C function itself (cffi API mode)
+        callback = jffi.cast("JackProcessCallback", int(self.ffi.cast("uintptr_t", entry)))
         jlib.jack_set_process_callback(self.client._ptr, callback, jffi.cast("void *", int(self.ffi.cast("uintptr_t", mi))))
         self.client.activate()
         self.ordered = self._follow_audio(audio_client)

@@ -3,6 +3,7 @@ server: REAPER's own API is the only stand-in (tests/osc/reaper_harness.lua reco
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "daw" / "reaper" / "diffhost_render.lua"
+# The script as shipped: daw/ in a checkout, diffhost/daw in an installed wheel (a data-only package).
+SCRIPT = Path(next(iter(importlib.util.find_spec("diffhost.daw").submodule_search_locations))) / "reaper" / "diffhost_render.lua"
 HARNESS = Path(__file__).with_name("reaper_harness.lua")
 LUA = shutil.which("lua5.4") or shutil.which("lua")
 
