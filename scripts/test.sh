@@ -35,12 +35,13 @@ BASE_PY=$(.venv/bin/python -c 'import sys; print(sys._base_executable)')
 VPY=$WORK/venv/bin/python
 "$VPY" -m pip install -q --upgrade pip
 "$VPY" -m pip install -q "torch==2.13.0"  # first: a looser range pulls several GB of CUDA wheels
-"$VPY" -m pip install -q "$WHEEL[dev]"
+"$VPY" -m pip install -q "$WHEEL[dev,cluster]"  # the extras scripts/setup.sh installs
 
 # As a user would, from another folder, with nothing of the checkout on the path.
 mkdir -p "$WORK/user"
 cd "$WORK/user"
 unset PYTHONPATH
+export DIFFHOST_HOME=$WORK/home DIFFHOST_CONFIG_DIR=$WORK/home/config  # not this machine's own library
 "$WORK/venv/bin/diffhost" --version
 "$WORK/venv/bin/diffhost" render "punchy analog kick" --length 1 -o "$WORK/user/kick.wav"
 "$VPY" - "$WORK/user/kick.wav" <<'EOF'
