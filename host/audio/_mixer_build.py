@@ -78,12 +78,6 @@ const char *dh_source_digest(void);
 """
 
 
-def source_digest() -> str:
-    """Names the C the extension was built from; native.py compares it with a checkout's sources."""
-    h = hashlib.sha256()
-    for name in ("_mixer.c", "_mixer.h"):
-        h.update((HERE / name).read_bytes())
-    return h.hexdigest()[:16]
 
 
 def _compile_args() -> list[str]:
@@ -100,6 +94,19 @@ def _link_args() -> list[str]:
     # Bind the remaining imports (memset, llround, ...) when the module loads, not on their first
     # call from the audio thread.
     return ["-Wl,-z,now"] if sys.platform.startswith("linux") else []
+
+
+def source_digest() -> str:
+    """Names the build: the C sources and the flags. native.py compares it with a checkout's.
+
+    The digest is part of the generated C, so a change to either regenerates and recompiles the
+    module even where setuptools would otherwise reuse an object file from an earlier build.
+    """
+    h = hashlib.sha256()
+    for name in ("_mixer.c", "_mixer.h"):
+        h.update((HERE / name).read_bytes())
+    h.update(repr((_compile_args(), _link_args())).encode())
+    return h.hexdigest()[:16]
 
 
 def make_ffi() -> FFI:

@@ -8,7 +8,6 @@ in place beside the source. Nothing is compiled at run time, so a user needs no 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import threading
 from pathlib import Path
@@ -55,10 +54,9 @@ def source_digest() -> str | None:
     """The digest _mixer_build.py embeds, computed from the sources beside this file (None in a wheel)."""
     if not all(p.is_file() for p in SOURCES):
         return None
-    h = hashlib.sha256()
-    for p in SOURCES:
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    from diffhost.host.audio import _mixer_build
+
+    return _mixer_build.source_digest()
 
 
 def _import() -> tuple[Any, Any]:
@@ -69,8 +67,9 @@ def _import() -> tuple[Any, Any]:
         raise NativeBuildError(
             "host audio: the real-time mixer extension (diffhost.host.audio._mixer_cffi, "
             f"a {suffixes} file in {HERE}) is missing or cannot load ({e}). It is compiled when diffhost "
-            "is built: install a wheel built for this platform and Python, or in a checkout run "
-            "`pip install -e .` (scripts/setup.sh), which needs a C compiler."
+            "is built: install a wheel built for this platform, or in a checkout run `pip install -e .` "
+            "(scripts/setup.sh) or, to build just it in place, `python setup.py build_ext --inplace`; "
+            "both need a C compiler."
         ) from e
     ffi, lib = _mixer_cffi.ffi, _mixer_cffi.lib
     built = ffi.string(lib.dh_source_digest()).decode()
@@ -79,7 +78,8 @@ def _import() -> tuple[Any, Any]:
         # a checkout whose _mixer.c changed since `pip install -e .` built it: stale machine code
         raise NativeBuildError(
             f"host audio: the real-time mixer extension in {HERE} was built from other sources "
-            f"(built {built}, sources {here}); rebuild it with `pip install -e .` (scripts/setup.sh)"
+            f"(built {built}, sources {here}); rebuild it: `python setup.py build_ext --inplace` "
+            "in the checkout, or `pip install -e .`"
         )
     limits = (lib.DH_MAX_SLOTS, lib.DH_MAX_VOICES, lib.DH_MAX_CLIPS)
     if limits != (MAX_SLOTS, MAX_VOICES, MAX_CLIPS):
