@@ -61,12 +61,18 @@ def test_the_suite_runs_against_the_copy_it_means_to():
         site = {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
         assert PKG.parent in site, f"diffhost is not in this venv's site-packages: {PKG}"
     from diffhost import engine, osc
+    from diffhost.engine.default.pipeline import WEIGHTS_DIR
+    from diffhost.host.presets import SHIPPED_DIR
 
+    # the default model and the shipped presets are found where the code looks for them
+    assert (WEIGHTS_DIR / "model_index.json").is_file() and len(list(SHIPPED_DIR.glob("*.json"))) >= 10
     if CHECKOUT is None:  # every layer resolves inside the installed package, none in a source tree
         for mod in (engine, osc):
             assert Path(mod.__file__).resolve().is_relative_to(PKG), mod.__file__
+        assert SHIPPED_DIR.resolve() == PKG / "presets" and WEIGHTS_DIR.resolve().is_relative_to(PKG)
     else:
         assert Path(engine.__file__).resolve() == CHECKOUT / "engine" / "__init__.py"
+        assert SHIPPED_DIR.resolve() == CHECKOUT / "presets"
 
 
 def test_the_wheel_holds_weights_presets_daw_scripts_extension_and_licences(contents):
