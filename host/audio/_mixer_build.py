@@ -2,8 +2,9 @@
 
 Run by setuptools when the package is built (setup.py's cffi_modules names make_ffi): `pip wheel .`,
 `pip install .` and `pip install -e .` all compile _mixer.c with the platform's C compiler into a
-normal extension module, so an installed diffhost never needs a compiler. Nothing here runs when
-diffhost is imported: host/audio/native.py only imports the built module.
+normal extension module, so an installed diffhost never needs a compiler. Importing diffhost builds
+nothing: host/audio/native.py imports the built module, and this one only in a checkout, to compare
+source_digest() with the digest the build embedded.
 
 This file is executed by path at build time, before diffhost is importable, so it imports
 nothing of ours.
@@ -76,8 +77,6 @@ int64_t dh_input_read(dh_mixer *m, int64_t start, float *dest, int64_t n);
 int dh_meter(dh_mixer *m, int64_t frames, float *peak, float *meansq);
 const char *dh_source_digest(void);
 """
-
-
 
 
 def _compile_args() -> list[str]:
