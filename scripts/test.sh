@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 bash scripts/setup.sh
 .venv/bin/ruff check .
+echo "test: set up and linted (${SECONDS}s)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/diffhost-wheel.XXXXXX")
 if [ "${DIFFHOST_KEEP_WHEEL_ENV:-0}" = 1 ]; then
@@ -27,7 +28,7 @@ fi
   exit 1
 }
 WHEEL=$(ls "$WORK"/dist/diffhost-*.whl)
-echo "test: built $(basename "$WHEEL") ($(du -h "$WHEEL" | cut -f1))"
+echo "test: built $(basename "$WHEEL") ($(du -h "$WHEEL" | cut -f1), ${SECONDS}s)"
 
 # A fresh venv from the same interpreter as .venv, outside the checkout.
 BASE_PY=$(.venv/bin/python -c 'import sys; print(sys._base_executable)')
@@ -36,6 +37,7 @@ VPY=$WORK/venv/bin/python
 "$VPY" -m pip install -q --upgrade pip
 "$VPY" -m pip install -q "torch==2.13.0"  # first: a looser range pulls several GB of CUDA wheels
 "$VPY" -m pip install -q "$WHEEL[dev,cluster]"  # the extras scripts/setup.sh installs
+echo "test: installed the wheel into a fresh venv (${SECONDS}s)"
 
 # As a user would, from another folder, with nothing of the checkout on the path.
 mkdir -p "$WORK/user"
