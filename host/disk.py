@@ -11,7 +11,7 @@ import errno
 import shutil
 from pathlib import Path
 
-_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
 def free_bytes(folder: Path) -> int | None:
@@ -33,7 +33,7 @@ def _size(n: int) -> str:
 def describe_write_error(exc: BaseException, folder: Path, *, needed: int = 0) -> str:
     """One line naming the cause of a failed write into `folder`.
 
-    A full disk (ENOSPC, a quota, a file-size limit, or libsndfile's bare "System error." while
+    A full disk (ENOSPC, a quota, or libsndfile's bare "System error." while
     the disk is nearly full) reads "disk full: 12 MB free in /path"; a read-only or forbidden
     folder says so; anything else keeps the library's own words with the folder added.
     """
@@ -46,6 +46,8 @@ def describe_write_error(exc: BaseException, folder: Path, *, needed: int = 0) -
     if code in _FULL or (bare and nearly_full):
         room = _size(free) if free is not None else "no room"
         return f"disk full: {room} free in {folder}"
+    if code == errno.EFBIG:
+        return f"file too large: a file-size limit stopped the write into {folder}"
     if code in (errno.EROFS,):
         return f"cannot write to {folder}: the disk is read-only"
     if code in (errno.EACCES, errno.EPERM):
