@@ -25,6 +25,16 @@ def free_bytes(folder: Path) -> int | None:
         return None
 
 
+def _file_size_limit() -> int | None:
+    """This process's file-size limit (ulimit -f) in bytes; None when there is none."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
 def _size(n: int) -> str:
     mb = n / 1e6
     return f"{mb:.0f} MB" if mb >= 10 else f"{mb:.1f} MB" if mb >= 0.1 else f"{n} bytes"
@@ -46,10 +56,15 @@ def describe_write_error(exc: BaseException, folder: Path, *, needed: int = 0) -
     if code in _FULL or (bare and nearly_full):
         room = _size(free) if free is not None else "no room"
         return f"disk full: {room} free in {folder}"
-    if code == errno.EFBIG:
-        return f"file too large: a file-size limit stopped the write into {folder}"
+    if code == errno.EFBIG or (bare and _file_size_limit() is not None):
+        limit = _file_size_limit()
+        size = f" ({_size(limit)})" if limit is not None else ""
+        return f"file too large: a file-size limit{size} stopped the write into {folder}"
     if code in (errno.EROFS,):
         return f"cannot write to {folder}: the disk is read-only"
     if code in (errno.EACCES, errno.EPERM):
         return f"cannot write to {folder}: permission denied"
+    if bare:  # libsndfile keeps the OS's reason to itself; say what we know
+        room = f"; {_size(free)} free there" if free is not None else ""
+        return f"could not write to {folder}: the audio library reported a system error{room}"
     return f"could not write to {folder}: {text.splitlines()[0][:200]}"
