@@ -29,6 +29,7 @@ SessionEventKind = Literal[
 
 # Parameters a front end may set by name (OSC /diffhost/param/set, GUI widgets, presets).
 PARAM_NAMES = tuple(f.name for f in fields(GenerationRequest) if f.name != "seed_clip") + ("model",)
+KEPT_JOBS = 4096  # finished jobs whose files `assign_slot(job_id=...)` still finds
 MAX_TEXT_CHARS = 1000  # prompt and negative prompt, the same in the window, over OSC and on the CLI
 
 
@@ -438,6 +439,8 @@ class Session:
                 self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {why}", tag=tag))
                 continue
             self.renders[ev.job_id] = list(saved)
+            while len(self.renders) > KEPT_JOBS:  # a server runs for days: forget the oldest
+                self.renders.pop(next(iter(self.renders)))
             self._emit(
                 SessionEvent(
                     "done",
