@@ -23,6 +23,7 @@ Targets: no escaped exception, every request answered, nothing changed by a refu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import random
@@ -49,6 +50,8 @@ from diffhost.host.session import Session  # noqa: E402
 from diffhost.osc.client import DiffhostClient, OscTimeout, build  # noqa: E402
 from diffhost.osc.dispatcher import DatagramError, parse_datagram  # noqa: E402
 from diffhost.osc.server import OscConfig, OscServer  # noqa: E402
+
+ENDS = ("/diffhost/job/done", "/diffhost/job/error", "/diffhost/job/cancelled")
 
 
 def rss_bytes() -> int:
@@ -224,19 +227,17 @@ def soak(minutes: float) -> int:
                         elif pick < 0.7:
                             value = rng.choice([0.5, 0.9, 9.5, -1.0])
                             tally.add(sent=1)
-                            try:
+                            with contextlib.suppress(ValueError):  # refused, with an answer
                                 c.request(
                                     "/diffhost/param/set", "temperature", value, expect="/diffhost/param"
                                 )
-                            except ValueError:
-                                pass  # refused with an answer
                             tally.add(answered=1)
                         elif pick < 0.85:
                             token = n
                             tally.add(sent=1)
                             c.send("/diffhost/render", "soak kick", rng.choice([0.3, 0.5, 9.0]), n, "", token)
                             m = c.wait_for(
-                                lambda m: (
+                                lambda m, token=token: (
                                     (m[0] == "/diffhost/job/accepted" and m[1][-1:] == [token])
                                     or (m[0] == "/diffhost/error" and m[1][-1:] == [token])
                                 ),
@@ -251,10 +252,8 @@ def soak(minutes: float) -> int:
                         elif pick < 0.9 and pending_jobs:
                             job = rng.choice(list(pending_jobs))
                             tally.add(sent=1)
-                            try:
+                            with contextlib.suppress(ValueError):  # finished meanwhile: answered why
                                 c.cancel(job)
-                            except ValueError:
-                                pass  # finished meanwhile: answered with the reason
                             tally.add(answered=1)
                         else:
                             tally.add(sent=1)
@@ -262,13 +261,8 @@ def soak(minutes: float) -> int:
                             tally.add(answered=1)
                         # Collect job ends (done / error / cancelled) seen so far.
                         for m in list(c.backlog):
-                            if m[0] in (
-                                "/diffhost/job/done",
-                                "/diffhost/job/error",
-                                "/diffhost/job/cancelled",
-                            ):
-                                if pending_jobs.pop(m[1][0], None) is not None:
-                                    tally.add(finished=1)
+                            if m[0] in ENDS and pending_jobs.pop(m[1][0], None) is not None:
+                                tally.add(finished=1)
                         c.backlog = [
                             m for m in c.backlog if m[0] not in ("/diffhost/job/progress", "/diffhost/param")
                         ][-2000:]
@@ -281,9 +275,8 @@ def soak(minutes: float) -> int:
                         m = c.receive(1.0)
                     except OscTimeout:
                         continue
-                    if m[0] in ("/diffhost/job/done", "/diffhost/job/error", "/diffhost/job/cancelled"):
-                        if pending_jobs.pop(m[1][0], None) is not None:
-                            tally.add(finished=1)
+                    if m[0] in ENDS and pending_jobs.pop(m[1][0], None) is not None:
+                        tally.add(finished=1)
                 for job in pending_jobs:
                     tally.unanswered.append(f"job {job} never ended")
 
@@ -303,7 +296,8 @@ def soak(minutes: float) -> int:
                             tally.add(sent=1)
                             out.sendto(build("/diffhost/ping", token), ("127.0.0.1", port))
                             ear.wait_for(
-                                lambda m: m[0] == "/diffhost/pong" and m[1][1:2] == [token], timeout=5
+                                lambda m, token=token: m[0] == "/diffhost/pong" and m[1][1:2] == [token],
+                                timeout=5,
                             )
                         else:
                             tally.add(sent=1)

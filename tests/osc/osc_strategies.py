@@ -336,7 +336,9 @@ def _decode_value(r: _Bytes, paths: list[str]) -> Any:
     if kind == 3:
         return struct.unpack(">f", r.take(4).ljust(4, b"\0"))[0]  # any float32: NaN and inf included
     if kind == 4:
-        return r.pick(NAMES + paths + ["", ".", "..", "/etc/passwd", "::1", "localhost", "8.8.8.8", "org/name"])
+        return r.pick(
+            NAMES + paths + ["", ".", "..", "/etc/passwd", "::1", "localhost", "8.8.8.8", "org/name"]
+        )
     if kind == 5:
         return r.take(r.below(40)).decode("utf-8", "replace")
     if kind == 6:
@@ -352,7 +354,9 @@ def _decode_address(r: _Bytes) -> str:
         n = r.pick([str(r.below(1004) - 2), "", "x", "*", "01", "1.0", "٣"])
         return f"/diffhost/slot/{n}/{r.pick([*VERBS, '', 'explode', '*'])}"
     if kind == 4:
-        return r.pick(["/diffhost", "/", "/diffhost/", "/diffhost/param", "/diffhost/*", "/diffhost/{ping,status}"])
+        return r.pick(
+            ["/diffhost", "/", "/diffhost/", "/diffhost/param", "/diffhost/*", "/diffhost/{ping,status}"]
+        )
     return "/" + "".join(r.pick(list("/abcdefhiopst*?[]")) for _ in range(r.below(30)))
 
 
@@ -367,7 +371,12 @@ def _decode_datagram(r: _Bytes, paths: list[str], depth: int = 0) -> bytes:
     if kind < 15:  # any type tags over a payload that may not match them
         tags = "".join(r.pick(list(TAGS + BAD_TAGS)) for _ in range(r.below(7)))
         payload = r.take(4 * r.below(8)).ljust(0, b"\0")
-        return _pad(_decode_address(r).encode()) + _pad(b"," + tags.encode()) + payload + b"\0" * (-len(payload) % 4)
+        return (
+            _pad(_decode_address(r).encode())
+            + _pad(b"," + tags.encode())
+            + payload
+            + b"\0" * (-len(payload) % 4)
+        )
     if kind < 18 and depth < 6:  # a bundle, maybe nested, maybe with lying sizes
         elements = [_decode_datagram(r, paths, depth + 1) for _ in range(r.below(5))]
         lie = None if r.below(4) else r.below(88) - 8
