@@ -81,8 +81,9 @@ def test_render_error_goes_to_status_bar_and_app_carries_on(qtbot, window):
     qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
     text = window.status_message.text()
-    assert text.startswith("Render failed: length: 120") and "valid is" in text
-    assert window.progress.format() == "failed"
+    # Refused before queuing once the model's limits are known (issue 14), else failed by the job.
+    assert "length: 120" in text and "valid is 0.25..4 s" in text, text
+    assert text.startswith("Render: ") or window.progress.format() == "failed"
     # and the next render works
     window.params.length.setValue(0.25)
     qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
