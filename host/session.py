@@ -158,7 +158,7 @@ class Session:
             if name not in PARAM_NAMES:
                 raise ValueError(f"param: unknown name {name!r}; valid are {', '.join(PARAM_NAMES)}")
         coerced = {k: _coerce(k, v) for k, v in values.items()}
-        if model is not self._model:
+        if model != self._model:
             check_model_spec(model)
         info = self.model_info(model)
         for k, v in coerced.items():
