@@ -530,10 +530,10 @@ def check_for_model(name: str, value: Any, info: ModelInfo | None) -> None:
     """A value the loaded model cannot take raises ValueError naming its valid range (None: unknown)."""
     if info is None or value is None:
         return
-    who = f"model {info.name}"
+    who = f"model {info.name} ({info.family})"  # worded as Model.check words it at render time
     if name == "length" and not info.min_length_s <= float(value) <= info.max_length_s:
         raise ValueError(
-            f"length: {float(value):g} s is out of range for {who}; "
+            f"length: {float(value)} s is out of range for {who}; "
             f"valid is {info.min_length_s:g}..{info.max_length_s:g} s"
         )
     if name == "prompt" and value and not info.supports_prompt:

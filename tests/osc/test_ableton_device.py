@@ -66,7 +66,7 @@ def test_device_takes_only_its_own_jobs_and_shows_refusals(server, session):
     assert not [s for s in statuses if "hihat" in s]
     assert any(
         s.startswith(
-            "diffhost refused /diffhost/render: length: 9 s is out of range for model diffhost-default"
+            "diffhost refused /diffhost/render: length: 9.0 s is out of range for model diffhost-default (DiffhostOneShotPipeline)"
         )
         for s in statuses
     ), statuses

@@ -82,7 +82,10 @@ def test_length_past_the_loaded_model_is_refused_at_once(client, session):
     pending = session.engine.pending()
     res = client.render("riser", 10.0)
     assert res.status == "rejected", res
-    assert "length: 10 s is out of range for model diffhost-default; valid is 0.25..4 s" in res.message
+    assert (
+        "length: 10.0 s is out of range for model diffhost-default (DiffhostOneShotPipeline); valid is 0.25..4 s"
+        in res.message
+    )
     assert session.engine.pending() == pending
     assert not list(session.renders_dir.iterdir())
 

@@ -25,7 +25,7 @@ def test_length_past_the_loaded_model_is_refused_when_set(client, session):
     before = session.params
     client.send("/diffhost/param/set", "length", 10.0)
     assert error_for(client, "/diffhost/param/set") == (
-        "length: 10 s is out of range for model diffhost-default; valid is 0.25..4 s"
+        "length: 10.0 s is out of range for model diffhost-default (DiffhostOneShotPipeline); valid is 0.25..4 s"
     )
     client.send("/diffhost/param/set", "length", 0.1)
     assert "valid is 0.25..4 s" in error_for(client, "/diffhost/param/set")
