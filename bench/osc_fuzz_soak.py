@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import multiprocessing
 import os
 import random
 import socket
@@ -204,13 +205,14 @@ def soak(minutes: float) -> int:
         renders.mkdir()
         audio.mkdir()
         seed_file = write_wav(audio / "take.wav", 30.0)
-        engine = Engine(device="cpu", max_queue=16).start()
-        session = Session(engine, renders_dir=renders)
-        escaped = EscapedLog()
-        logging.getLogger("diffhost").addHandler(escaped)
-        server = OscServer(session, OscConfig(port=0, folders=(audio,))).start()
-        port = server.address[1]
-        engine.load(None)
+        # The server runs in its own process, so its RSS is measured without the load generators
+        # (hypothesis keeps growing caches of its own).
+        ctx = multiprocessing.get_context("spawn")
+        server_stop = ctx.Event()
+        parent_end, child_end = ctx.Pipe()
+        child = ctx.Process(target=serve_for_soak, args=(child_end, str(renders), str(audio), server_stop))
+        child.start()
+        kind, port = parent_end.recv()
         tally = Tally()
         stop = threading.Event()
         end = time.monotonic() + minutes * 60
@@ -369,47 +371,26 @@ def soak(minutes: float) -> int:
                         tally.unanswered.append(f"seed: {exc}")
                     c.request("/diffhost/seed/clear", expect="/diffhost/seed")
 
-        ended_at_server: dict[int, str] = {}  # job -> how the session ended it (server-side truth)
-        events = session.subscribe(maxsize=1_000_000)
-
-        watched = threading.Event()
-
-        def watch() -> None:
-            while not watched.is_set() or not events.empty():
-                try:
-                    ev = events.get(timeout=0.5)
-                except Exception:
-                    continue
-                if ev.terminal:
-                    ended_at_server[ev.job_id] = ev.kind
-
         threads = [threading.Thread(target=f, daemon=True) for f in (bidirectional, one_way, fuzzer, seeds)]
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
         udp_drops0 = udp_rcvbuf_errors()
         for t in threads:
             t.start()
-        start = time.monotonic()
-        samples: list[int] = []
         while time.monotonic() < end:
             time.sleep(1)
-            if "rss1" not in marks and time.monotonic() - start >= min(60, minutes * 6):
-                marks["rss1"] = rss_bytes()
-            if "rss1" in marks and int(time.monotonic() - start) % 10 == 0:
-                samples.append(rss_bytes())
             for p in renders.glob("*"):  # keep the disk small: the renders themselves are not measured
                 if p.is_file() and time.time() - p.stat().st_mtime > 30:
                     p.unlink(missing_ok=True)
-        marks["rss_end"] = rss_bytes()
         stop.set()
         for t in threads:
             t.join(90)
-        watched.set()
-        watcher.join(10)
-        print(f"  (engine at the end: {engine.pending()} jobs queued or running)")
-        server.stop()
-        session.close()
-        engine.stop()
+        server_stop.set()
+        kind, report = parent_end.recv()
+        child.join(60)
+        ended_at_server = report["ended"]
+        warm = [r for t, r in report["samples"] if t >= min(60, minutes * 6)]
+        marks["rss1"], marks["rss_end"] = warm[0], report["rss_end"]
+        samples = warm
+        print(f"  (engine at the end: {report['pending']} jobs queued or running)")
         udp_drops = udp_rcvbuf_errors() - udp_drops0
         lost_in_transit = []
         for line in list(tally.unanswered):
@@ -434,11 +415,12 @@ def soak(minutes: float) -> int:
                 f"p99 {lat[int(0.99 * (len(lat) - 1))] * 1e3:.2f} ms, max {lat[-1] * 1e3:.2f} ms ({len(lat)} pings)"
             )
         print(
-            f"  server: {server.stats.datagrams} datagrams, {server.stats.errors} errors answered, "
-            f"{server.stats.malformed} malformed; escaped exceptions logged: {len(escaped.records)}"
+            f"  server: {report['datagrams']} datagrams, {report['errors']} errors answered, "
+            f"{report['malformed']} malformed; escaped exceptions logged: {len(report['escaped'])}"
         )
+        escaped_records = report["escaped"]
         print(
-            f"  RSS {marks['rss1'] / 1e6:.1f} MB after warm-up -> {marks['rss_end'] / 1e6:.1f} MB at the end: "
+            f"  server process RSS {marks['rss1'] / 1e6:.1f} MB after warm-up -> {marks['rss_end'] / 1e6:.1f} MB at the end: "
             f"{growth:+.2f} % (target < 5 %); highest sample {max(samples or [0]) / 1e6:.1f} MB, "
             f"lowest {min(samples or [0]) / 1e6:.1f} MB ({len(samples)} samples)"
         )
@@ -447,12 +429,65 @@ def soak(minutes: float) -> int:
             f"{lost_in_transit[:5]}; UDP receive-buffer drops on the machine (mostly the fuzz and one-way sockets, which never read by design): "
             f"{udp_drops}"
         )
-        for line in (tally.unanswered + escaped.records)[:5]:
+        for line in (tally.unanswered + escaped_records)[:5]:
             print("  PROBLEM", line[:200])
         finished = tally.finished + len(lost_in_transit)
-        ok = not tally.unanswered and not escaped.records and growth < 5 and tally.accepted == finished
+        ok = not tally.unanswered and not escaped_records and growth < 5 and tally.accepted == finished
         print("soak:", "PASS" if ok else "FAIL")
         return 0 if ok else 1
+
+
+def serve_for_soak(conn, renders: str, audio: str, stop) -> None:
+    """The soak's server process: engine, session and OSC server; reports its own RSS every 10 s,
+    how the session ended each job, and its counters."""
+    engine = Engine(device="cpu", max_queue=16).start()
+    session = Session(engine, renders_dir=Path(renders))
+    escaped = EscapedLog()
+    logging.getLogger("diffhost").addHandler(escaped)
+    server = OscServer(session, OscConfig(port=0, folders=(Path(audio),))).start()
+    engine.load(None)
+    ended: dict[int, str] = {}
+    events = session.subscribe(maxsize=1_000_000)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set() or not events.empty():
+            try:
+                ev = events.get(timeout=0.5)
+            except Exception:
+                continue
+            if ev.terminal:
+                ended[ev.job_id] = ev.kind
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    conn.send(("port", server.address[1]))
+    start = time.monotonic()
+    samples: list[tuple[float, int]] = []
+    while not stop.wait(10):
+        samples.append((time.monotonic() - start, rss_bytes()))
+    rss_end = rss_bytes()
+    pending = engine.pending()
+    server.stop()
+    done.set()
+    watcher.join(10)
+    session.close()
+    engine.stop()
+    conn.send(
+        (
+            "report",
+            {
+                "samples": samples,
+                "rss_end": rss_end,
+                "ended": ended,
+                "pending": pending,
+                "datagrams": server.stats.datagrams,
+                "errors": server.stats.errors,
+                "malformed": server.stats.malformed,
+                "escaped": escaped.records,
+            },
+        )
+    )
 
 
 # -- seed load ------------------------------------------------------------------------------------
