@@ -16,9 +16,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from diffhost.engine.audio import load_seed_clip
+from diffhost.engine.audio import SEED_MAX_S, BoundedClip, read_seed_file
 from diffhost.engine.fanout import Fanout
-from diffhost.engine.request import GenerationRequest, SeedClip
+from diffhost.engine.loader import DEFAULT_NAMES, pipeline_class_name
+from diffhost.engine.request import GenerationRequest, ModelInfo, SeedClip
+from diffhost.host.disk import describe_write_error
 from diffhost.host.save import SavedRender, save_result
 
 SessionEventKind = Literal[
@@ -27,6 +29,8 @@ SessionEventKind = Literal[
 
 # Parameters a front end may set by name (OSC /diffhost/param/set, GUI widgets, presets).
 PARAM_NAMES = tuple(f.name for f in fields(GenerationRequest) if f.name != "seed_clip") + ("model",)
+KEPT_JOBS = 4096  # finished jobs whose files `assign_slot(job_id=...)` still finds
+MAX_TEXT_CHARS = 1000  # prompt and negative prompt, the same in the window, over OSC and on the CLI
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class Session:
         self._params = defaults or GenerationRequest(length=1.0)
         self._model = model
         self._seed_clip: SeedClip | None = None
+        self._preloading: set[Any] = set()
         self._lock = threading.Lock()
         self._plans: dict[int, RenderPlan] = {}  # job id -> how to finish it, when not the default
         self._plans_lock = threading.Lock()
@@ -114,15 +119,33 @@ class Session:
             raise ValueError(f"param: unknown name {name!r}; valid are {', '.join(PARAM_NAMES)}")
         return getattr(self._params, name)
 
+    def model_info(self, spec: Any = ...) -> ModelInfo | None:
+        """The limits of a model (the session's by default) once the engine has loaded it; else None."""
+        lookup = getattr(self.engine, "model_info", None)  # a remote engine may not know
+        if lookup is None:
+            return None
+        spec = self._model if spec is ... else spec
+        info = lookup(spec)
+        if info is None and spec not in self._preloading and hasattr(self.engine, "preload"):
+            self._preloading.add(spec)  # once: the next check knows the limits
+            self.engine.preload(spec)
+        return info
+
     def set_param(self, name: str, value: Any) -> Any:
-        """Validate and set one parameter; a bad value raises ValueError and changes nothing."""
+        """Validate and set one parameter; a bad value raises ValueError and changes nothing.
+
+        Values are checked when they are set, against the loaded model's limits too (its lengths,
+        whether it takes a prompt), so a later render cannot fail on them.
+        """
         if name == "model":
+            check_model_spec(value)
             self._model = str(value) if value not in (None, "") else None
             self._emit(SessionEvent("param", name=name, value=self._model))
             return self._model
         if name not in PARAM_NAMES:
             raise ValueError(f"param: unknown name {name!r}; valid are {', '.join(PARAM_NAMES)}")
         value = _coerce(name, value)
+        check_for_model(name, value, self.model_info())
         with self._lock:
             self._params = self._params.with_(**{name: value})  # validates
         self._emit(SessionEvent("param", name=name, value=value))
@@ -135,6 +158,11 @@ class Session:
             if name not in PARAM_NAMES:
                 raise ValueError(f"param: unknown name {name!r}; valid are {', '.join(PARAM_NAMES)}")
         coerced = {k: _coerce(k, v) for k, v in values.items()}
+        if model != self._model:
+            check_model_spec(model)
+        info = self.model_info(model)
+        for k, v in coerced.items():
+            check_for_model(k, v, info)
         with self._lock:
             self._params = self._params.with_(**coerced)
             self._model = model
@@ -146,15 +174,27 @@ class Session:
     def seed_clip(self) -> SeedClip | None:
         return self._seed_clip
 
-    def set_seed_clip(self, clip: SeedClip | None) -> None:
+    def set_seed_clip(self, clip: SeedClip | None, note: str = "") -> None:
+        """Set (or clear) the seed clip; `note` (e.g. how it was trimmed) travels with the event."""
         self._seed_clip = clip
-        self._emit(SessionEvent("seed", value=None if clip is None else clip.duration_s))
+        self._emit(SessionEvent("seed", value=None if clip is None else clip.duration_s, message=note))
 
     def load_seed(self, path: str | Path) -> SeedClip:
         """Load a seed clip from any common audio file (errors name the file; nothing changes)."""
-        clip = load_seed_clip(Path(path))
-        self.set_seed_clip(clip)
-        return clip
+        return self.load_seed_bounded(path).clip
+
+    def load_seed_bounded(self, path: str | Path) -> BoundedClip:
+        """Load a seed clip, at most as long as the session's model can render (SEED_MAX_S when
+        the model is not loaded yet), read in blocks and resampled to the model's own rate on the
+        way. Slow for long files: call it off the GUI, OSC and audio threads. `.note()` says
+        whether it was trimmed."""
+        info = self.model_info()
+        max_s = min(SEED_MAX_S, info.max_length_s) if info is not None else SEED_MAX_S
+        loaded = read_seed_file(
+            Path(path), max_s=max_s, sample_rate=info.native_sample_rate if info is not None else None
+        )
+        self.set_seed_clip(loaded.clip, note=loaded.note())
+        return loaded
 
     # -- rendering ----------------------------------------------------------------
     def build_request(self, *, preset: Any = None, **overrides: Any) -> GenerationRequest:
@@ -194,9 +234,11 @@ class Session:
             model = model if model is not None else preset.params.get("model")
             recipe = recipe if recipe is not None else preset.recipe()
         plan = RenderPlan(recipe=recipe, out=Path(out).expanduser() if out else None, tags=tuple(tags))
-        return self._submit(
-            request, model=model if model is not None else self._model, priority=priority, tag=tag, plan=plan
-        )
+        model = model if model is not None else self._model
+        info = self.model_info(model)
+        for name in ("length", "prompt", "negative_prompt", "guidance"):  # refused now, not failed later
+            check_for_model(name, getattr(request, name), info)
+        return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
 
     def _submit(
         self,
@@ -464,9 +506,18 @@ class Session:
             try:
                 saved = self._save(ev.result, ev.job, plan)
             except Exception as exc:  # disk full, bad effect chain: the job fails with a reason
-                self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {exc}", tag=tag))
+                folder = (plan.out if plan is not None and plan.out else None) or self.renders_dir
+                folder = folder if folder.suffix == "" else folder.parent
+                why = (
+                    describe_write_error(exc, folder)
+                    if isinstance(exc, (OSError, RuntimeError))
+                    else str(exc)
+                )
+                self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {why}", tag=tag))
                 continue
             self.renders[ev.job_id] = list(saved)
+            while len(self.renders) > KEPT_JOBS:  # a server runs for days: forget the oldest
+                self.renders.pop(next(iter(self.renders)))
             self._emit(
                 SessionEvent(
                     "done",
@@ -518,6 +569,10 @@ def _coerce(name: str, value: Any) -> Any:
     """Loose front-end values (OSC ints for floats, GUI strings) to the field's type."""
     floats = {"length", "temperature", "guidance", "strength"}
     ints = {"sample_rate", "steps", "seed", "variations"}
+    if name in ("prompt", "negative_prompt") and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+        raise ValueError(
+            f"{name}: {len(value)} characters is too long; valid is up to {MAX_TEXT_CHARS} characters"
+        )
     try:
         if value is None or name in {"prompt", "negative_prompt", "seed_clip"}:
             return value if value != "" else None
@@ -531,3 +586,49 @@ def _coerce(name: str, value: Any) -> Any:
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected a number, got {value!r}") from None
     return value
+
+
+def check_model_spec(spec: Any) -> None:
+    """A model spec must be the default, a diffusers pipeline folder, or a hub id ('org/name').
+
+    Checked when it is set, so a render never fails later on a folder that is not a model.
+    """
+    if spec in DEFAULT_NAMES:
+        return
+    text = str(spec).strip()
+    path = Path(text).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"model: {text!r} is a file; give a model folder (one holding model_index.json)")
+        try:
+            pipeline_class_name(path)
+        except ValueError as exc:  # ModelLoadError is a ValueError
+            raise ValueError(
+                f"model: {path} is not a model folder ({exc}); valid is 'default', a diffusers "
+                "pipeline folder, or a Hugging Face id 'org/name'"
+            ) from None
+        return
+    parts = text.split("/")
+    if not (len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))):
+        raise ValueError(
+            f"model: {text!r} is neither a folder nor a Hugging Face id; valid is 'default', a "
+            "diffusers pipeline folder, or an id of the form 'org/name'"
+        )
+
+
+def check_for_model(name: str, value: Any, info: ModelInfo | None) -> None:
+    """A value the loaded model cannot take raises ValueError naming its valid range (None: unknown)."""
+    if info is None or value is None:
+        return
+    who = f"model {info.name} ({info.family})"  # worded as Model.check words it at render time
+    if name == "length" and not info.min_length_s <= float(value) <= info.max_length_s:
+        raise ValueError(
+            f"length: {float(value)} s is out of range for {who}; "
+            f"valid is {info.min_length_s:g}..{info.max_length_s:g} s"
+        )
+    if name == "prompt" and value and not info.supports_prompt:
+        raise ValueError(f'prompt: {who} is unconditional and takes no prompt; valid is ""')
+    if name == "negative_prompt" and value and not info.supports_negative_prompt:
+        raise ValueError(f'negative_prompt: {who} takes no negative prompt; valid is ""')
+    if name == "guidance" and not info.supports_guidance:
+        raise ValueError(f"guidance: {who} has no guidance; valid is -1 (the model's default)")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
-from diffhost.engine.audio import load_seed_clip
+from diffhost.engine.audio import read_seed_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-audio", type=Path, help="seed clip in any common format and sample rate")
     p.add_argument("--strength", type=float, default=None, help="how far the seed clip is re-imagined, 0..1")
     p.add_argument("--length", type=float, default=None, help="length in seconds (default 1.0)")
-    p.add_argument("--sample-rate", type=int, default=None, help="output sample rate in Hz (default 44100)")
+    p.add_argument(
+        "--sample-rate", type=_whole_hz, default=None, help="output sample rate in Hz (default 44100)"
+    )
     p.add_argument(
         "--temperature", type=float, default=None, help="initial-noise scale (<1 tamer, >1 wilder)"
     )
@@ -60,7 +63,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def overrides(args: argparse.Namespace) -> dict:
+def _whole_hz(text: str) -> int:
+    """--sample-rate: a whole number of Hz, named as such (argparse's own words are "invalid int")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of Hz (e.g. 44100 or 48000)") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text} must be a whole number of Hz (e.g. 44100 or 48000)")
+    return int(value)
+
+
+def check_output(output: Path) -> None:
+    """Refuse an output the render could not be written to, before the (slow) render.
+
+    A device or pipe (-o /dev/null), a file inside something that is not a folder, and a folder
+    the user may not write to (read-only disk, permissions) are named here, with the reason.
+    """
+    out = output.expanduser()
+    if out.exists() and not (out.is_dir() or out.is_file()):
+        raise ValueError(
+            f"output: {out} is not a folder or a regular file (a device or a pipe?); "
+            "give a folder or a new file name"
+        )
+    folder = out if out.suffix == "" or out.is_dir() else out.parent
+    probe = folder
+    while not probe.exists() and probe != probe.parent:  # the folder is made when missing
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"output: {probe} is a file, so {folder} cannot be a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise ValueError(f"output: cannot write to {probe} ({exc.strerror or exc})") from None
+
+
+def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
     """The generation flags given on the command line (None = not given: the preset's or default)."""
     return {
         "prompt": args.prompt,
@@ -73,7 +112,7 @@ def overrides(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "strength": args.strength,
         "variations": args.variations,
-        "seed_clip": load_seed_clip(args.seed_audio) if args.seed_audio else None,
+        "seed_clip": seed_clip,
     }
 
 
@@ -126,6 +165,7 @@ def output_format(output: Path) -> str | None:
 def run(args: argparse.Namespace) -> int:
     from diffhost.runtime import RuntimeOptions, build_runtime
 
+    check_output(args.output)
     options = RuntimeOptions(
         renders_dir=args.output if args.output.suffix == "" else args.output.parent,
         model=args.model,
@@ -139,7 +179,13 @@ def run(args: argparse.Namespace) -> int:
         session = runtime.session
         preset = session.presets.load(args.preset) if args.preset else None
         recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
-        session.build_request(preset=preset, **overrides(args))  # likewise every generation value
+        request = session.build_request(preset=preset, **overrides(args))  # likewise every value
+        clip = None
+        if args.seed_audio:  # read once, and no more of it than this render uses
+            loaded = read_seed_file(args.seed_audio, max_s=request.length)
+            if loaded.trimmed:
+                print(f"diffhost: {args.seed_audio}: {loaded.note()}", file=sys.stderr)
+            clip = loaded.clip
         progress = None if args.json else _bar
         # Loaded before submitting, so "accepted" already carries this machine's time estimate.
         session.engine.load(
@@ -152,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
                 recipe=recipe,
                 out=args.output,
                 tags=tuple(args.tag),
-                **overrides(args),
+                **overrides(args, clip),
             ),
             on_progress=progress,
         )
