@@ -479,7 +479,7 @@ class MainWindow(QMainWindow):
     # -- the selected model's limits ----------------------------------------------------------------
     def refresh_model_info(self) -> None:
         """Load (or look up) the selected model off-thread; its range and features go to the panel."""
-        fn = getattr(self.session, "model_info", None)
+        fn = getattr(self.session, "load_model_info", None)
         if fn is None:
             return
         model = self.session.model

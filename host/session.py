@@ -428,9 +428,10 @@ class Session:
 
         configure(Recipe.from_dict({**self._finish.recipe.to_dict(), key: value}))
 
-    def model_info(self, model: str | None = None) -> Any:
+    def load_model_info(self, model: str | None = None) -> Any:
         """The ModelInfo (length range, features) of `model` (default: the session's), loading it on
-        the engine's thread if needed: blocks, so front ends call it off their UI thread."""
+        the engine's thread if needed: blocks, so front ends call it off their UI thread.
+        (`model_info` answers at once, None while the model is not loaded yet.)"""
         return self.engine.load(model if model is not None else self._model).info
 
     # -- non-destructive post (host.reprocess) ---------------------------------------------------
