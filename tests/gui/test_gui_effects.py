@@ -128,6 +128,7 @@ def test_reprocessing_changes_what_play_sends_without_a_new_engine_job(qtbot, ho
         assert session._finish.recipe.chain.specs[0].effect == "Reverb"
 
         # A/B while playing: B goes on from the same spot with the dry audio, as the model made it.
+        qtbot.waitUntil(lambda: host_audio.position() > 0.05, timeout=10000)  # under way, not at 0
         dry = w.reprocess.source.audio
         count = len(sent)
         w.ab_button.click()

@@ -84,8 +84,8 @@ def test_render_error_goes_to_status_bar_and_app_carries_on(qtbot, window, tmp_p
     qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
     text = window.status_message.text()
-    assert text.startswith("Render failed:") and "no-such-model" in text
-    assert window.progress.format() == "failed"
+    # Refused before queuing (the model spec is checked when it is used), named, with the options.
+    assert text.startswith("Render: model: ") and "no-such-model" in text and "valid is 'default'" in text, text
     # and the next render works
     window.params.model.setCurrentText("default")
     window.params.model.lineEdit().editingFinished.emit()
@@ -113,15 +113,12 @@ def test_length_box_follows_the_model_and_says_what_it_refuses_before_render(qtb
     qtbot.waitUntil(lambda: p.model_info is not None, timeout=30000)
     assert (p.length.minimum(), p.length.maximum()) == (0.25, 4.0)  # the embedded default's range
     assert "0.25–4 s" in p.length.toolTip()
-    # A length from outside the box (OSC, a preset) beyond the model's range: said inline, before Render.
-    window.session.set_param("length", 120.0)
-    qtbot.waitUntil(lambda: p.limits.isVisible(), timeout=5000)
-    assert p.limits.text() == (
-        "⚠ Length 120 s is outside the embedded default model's range 0.25–4 s: Render uses 4 s"
-    )
-    assert p.length.value() == 4.0
-    p.length.setValue(2.0)  # the user answers it
-    assert not p.limits.isVisible()
+    # A length from outside the box (OSC, a preset) beyond the model's range is refused when it is
+    # set (issue 14), naming the range; nothing changes.
+    with pytest.raises(ValueError, match=r"valid is 0\.25\.\.4 s"):
+        window.session.set_param("length", 120.0)
+    assert window.session.params.length != 120.0
+    p.length.setValue(3.0)  # fine for the default model, too long for the next one
 
     # Another model: its own range, and what it cannot do (it is unconditional).
     p.prompt.setText("kick")
@@ -129,13 +126,13 @@ def test_length_box_follows_the_model_and_says_what_it_refuses_before_render(qtb
     p.model.lineEdit().editingFinished.emit()
     qtbot.waitUntil(lambda: p.length.maximum() == pytest.approx(2.048), timeout=60000)
     assert p.length.minimum() == pytest.approx(0.05)  # the engine's floor is above the model's 0.012
-    assert p.length.value() == 2.0
     assert "tiny-dance (DanceDiffusionPipeline) is unconditional and takes no prompt" in p.limits.text()
-    p.prompt.setText("")
-    assert not p.limits.isVisible()
-    window.session.set_param("length", 3.0)
-    qtbot.waitUntil(lambda: "Length 3 s is outside model tiny-dance" in p.limits.text(), timeout=5000)
+    # The session's 3 s, kept from the last model, is outside this one's range: said inline.
+    assert "Length 3 s is outside model tiny-dance" in p.limits.text()
     assert "range 0.05–2.048 s: Render uses 2.048 s" in p.limits.text()
+    p.prompt.setText("")
+    p.length.setValue(2.0)
+    assert not p.limits.isVisible()
 
     p.model.setCurrentText("default")
     p.model.lineEdit().editingFinished.emit()

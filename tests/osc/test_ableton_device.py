@@ -4,6 +4,7 @@ Max/Live's API is the only stand-in (tests/osc/max_harness.js)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -13,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DEVICE = ROOT / "daw" / "ableton" / "diffhost.js"
+# The device as shipped: daw/ in a checkout, diffhost/daw in an installed wheel (a data-only package).
+DEVICE = (
+    Path(next(iter(importlib.util.find_spec("diffhost.daw").submodule_search_locations)))
+    / "ableton"
+    / "diffhost.js"
+)
 HARNESS = Path(__file__).with_name("max_harness.js")
 NODE = shutil.which("node") or shutil.which("nodejs")
 
