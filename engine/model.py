@@ -70,6 +70,8 @@ class Model(ABC):
         seed: int | None = None,
         strength: float = 0.6,
         variations: int = 1,
+        bpm: float | None = None,
+        key: str | None = None,
         progress: ProgressFn | None = None,
         cancel: CancelFlag | None = None,
     ) -> np.ndarray:
@@ -91,6 +93,9 @@ class Model(ABC):
         after (1 - strength) of its steps, and the remaining round(steps * strength)
         steps (at least one) are denoised: low keeps the clip, 1 is almost a fresh render.
         steps / guidance: None = the model's defaults (ModelInfo.default_steps/_guidance).
+        bpm / key (e.g. 124, "A minor"): tempo and key for models that make loops and phrases
+        (the default model also reads them from the prompt: "at 90 bpm", "in F# minor");
+        models without a sense of tempo ignore them.
         progress(fraction) is called once per denoising step; cancel.is_set() is checked
         at every step and raises engine.errors.Cancelled.
         Unsupported requests (e.g. a prompt for an unconditional model, a length past
@@ -110,6 +115,8 @@ class Model(ABC):
             seed=seed,
             strength=strength,
             variations=variations,
+            bpm=bpm,
+            key=key,
         )
         audio = self.render(request, progress=progress, cancel=cancel).audio
         return audio[0] if variations == 1 else audio
@@ -130,6 +137,9 @@ class Model(ABC):
         monitor.check()
         t0 = time.perf_counter()
         native = self._render(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
+        extra: dict[str, Any] = {}
+        if isinstance(native, tuple):  # (audio, what the model decided: tempo, key, bars, ...)
+            native, extra = native
         native = np.asarray(native, dtype=np.float32)
         if native.ndim == 2:
             native = native[None]
@@ -144,6 +154,7 @@ class Model(ABC):
             steps=steps,
             guidance=guidance,
             render_s=time.perf_counter() - t0,
+            extra=dict(extra),
         )
 
     def check(self, request: GenerationRequest) -> None:
@@ -183,10 +194,12 @@ class Model(ABC):
         steps: int,
         guidance: float | None,
         monitor: StepMonitor,
-    ) -> np.ndarray:
+    ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
         """Render (variations, channels, samples) float audio at info.native_sample_rate.
 
         May return more or fewer samples than asked; render() conforms the length.
+        May return (audio, extra): extra lands in GenerationResult.extra (e.g. the default
+        model's {"music": [per-variation tempo, key, bars, loop, bank hash]}).
         Must call monitor.step() once per denoising step.
         """
 

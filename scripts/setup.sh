@@ -10,7 +10,8 @@ APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 lib
   libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
   libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 x11-utils
   gcc libc6-dev binutils  # gcc: builds host/audio's real-time mixer callback (C) once, on first use
-  lua5.4)        # runs the REAPER ReaScript in tests
+  lua5.4         # runs the REAPER ReaScript in tests
+  fluidsynth fluid-soundfont-gm)  # the default model renders its recorded sound bank (FluidR3 GM, MIT) once
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
