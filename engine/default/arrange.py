@@ -160,7 +160,12 @@ def render_score(
                 if lane == "hat_roll":
                     x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
                     for k in range(3):
-                        m.add(_fade_in(x), when + k * timing.step_s / 3, LANE_GAIN[lane] * v * (0.9 - 0.2 * k), pan)
+                        m.add(
+                            _fade_in(x),
+                            when + k * timing.step_s / 3,
+                            LANE_GAIN[lane] * v * (0.9 - 0.2 * k),
+                            pan,
+                        )
                     continue
                 x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
                 if x is None:
@@ -201,7 +206,12 @@ def render_score(
                 if strum:  # a guitar strum: strings 12 ms apart, down or up
                     order = notes if strum > 0 else notes[::-1]
                     for k, note in enumerate(order):
-                        m.add(pitched_note(bank, voice, note, dur, vel, rng, cache), t + 0.012 * k, 0.7, 0.2 - 0.1 * k)
+                        m.add(
+                            pitched_note(bank, voice, note, dur, vel, rng, cache),
+                            t + 0.012 * k,
+                            0.7,
+                            0.2 - 0.1 * k,
+                        )
                 else:
                     for k, note in enumerate(notes):
                         pan = 0.3 * (k / max(1, len(notes) - 1) - 0.5) * (2 if role == "pad" else 1)
@@ -221,7 +231,12 @@ def render_score(
             note = seq[k % len(seq)]
             k += 1
             vel = 0.9 if (g % 4 == 0) else 0.7
-            m.add(pitched_note(bank, score.voices["arp"], note, every * timing.step_s * 0.9, vel, rng, cache), t, 0.9, 0.2)
+            m.add(
+                pitched_note(bank, score.voices["arp"], note, every * timing.step_s * 0.9, vel, rng, cache),
+                t,
+                0.9,
+                0.2,
+            )
 
     if "lead" in score.roles:
         m = bus("lead")
@@ -269,7 +284,14 @@ def _comp_hits(comp: str) -> dict[int, tuple[int, float, int]]:
     if comp == "offbeat":
         return {2: (2, 0.8, 0), 6: (2, 0.75, 0), 10: (2, 0.8, 0), 14: (2, 0.75, 0)}
     # strum: down, down-up, up-down-up
-    return {0: (4, 0.85, 1), 4: (2, 0.7, 1), 6: (4, 0.6, -1), 10: (2, 0.6, -1), 12: (2, 0.75, 1), 14: (2, 0.6, -1)}
+    return {
+        0: (4, 0.85, 1),
+        4: (2, 0.7, 1),
+        6: (4, 0.6, -1),
+        10: (2, 0.6, -1),
+        12: (2, 0.75, 1),
+        14: (2, 0.6, -1),
+    }
 
 
 def _arp_sequence(tones: list[int], shape: str) -> list[int]:
@@ -312,7 +334,9 @@ def _wrap(x: np.ndarray, n: int) -> np.ndarray:
 
 
 def _lowpass(x: np.ndarray, fc: float) -> np.ndarray:
-    return sosfilt(butter(2, min(fc, SR * 0.45), "lowpass", fs=SR, output="sos"), x, axis=-1).astype(np.float32)
+    return sosfilt(butter(2, min(fc, SR * 0.45), "lowpass", fs=SR, output="sos"), x, axis=-1).astype(
+        np.float32
+    )
 
 
 def _highpass(x: np.ndarray, fc: float) -> np.ndarray:

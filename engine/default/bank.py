@@ -86,7 +86,11 @@ class Bank:
         """(float32 samples, playback rate ratio, sample) for the nearest recorded note."""
         options = self.index[voice]
         s = min(options, key=lambda o: abs(o.root - note))
-        return self._audio[s.offset : s.offset + s.length].astype(np.float32) / 32767.0, 2 ** ((note - s.root) / 12), s
+        return (
+            self._audio[s.offset : s.offset + s.length].astype(np.float32) / 32767.0,
+            2 ** ((note - s.root) / 12),
+            s,
+        )
 
     def drum(self, kit: str, lane: str) -> np.ndarray:
         s = self.index[f"kit:{kit}"][list(DRUM_NOTES).index(lane)]
@@ -160,7 +164,9 @@ def _vlq(n: int) -> bytes:
     return bytes(reversed(out))
 
 
-def _midi_file(channel: int, program: int, notes: list[int], hold: float, slot: float, velocity: int) -> bytes:
+def _midi_file(
+    channel: int, program: int, notes: list[int], hold: float, slot: float, velocity: int
+) -> bytes:
     """A type-0 MIDI file: program change, then each note held `hold` s, one every `slot` s (120 bpm, 480 ppq)."""
     tpq = 480
     tps = tpq * 2  # ticks per second at the default 120 bpm
@@ -202,7 +208,9 @@ def _jobs() -> list[tuple[str, int, int, list[int], float, float, int]]:
         notes = list(range(lo, hi + 1, PITCH_STEP))
         jobs.append((name, 0, program, notes, hold, hold + tail, 100))
     for kit, program in KITS.items():
-        jobs.append((f"kit:{kit}", 9, program, list(DRUM_NOTES.values()), DRUM_HOLD, DRUM_HOLD + DRUM_TAIL, 110))
+        jobs.append(
+            (f"kit:{kit}", 9, program, list(DRUM_NOTES.values()), DRUM_HOLD, DRUM_HOLD + DRUM_TAIL, 110)
+        )
     return jobs
 
 
@@ -214,7 +222,9 @@ def build_bank(sf2: Path, folder: Path) -> None:
 
         def run(job):
             key, ch, prog, notes, hold, slot, vel = job
-            return _render_midi(sf2, _midi_file(ch, prog, notes, hold, slot, vel), work, key.replace(":", "_"))
+            return _render_midi(
+                sf2, _midi_file(ch, prog, notes, hold, slot, vel), work, key.replace(":", "_")
+            )
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             rendered = list(pool.map(run, jobs))

@@ -89,7 +89,9 @@ def pitch_classes(audio: np.ndarray, spans: list[tuple[float, float]]) -> list[i
     out = []
     for a, b in spans:
         sel = (t >= a) & (t <= b) & voiced & np.isfinite(f0)
-        out.append(int(np.round(np.median(69 + 12 * np.log2(f0[sel] / 440.0)))) % 12 if sel.sum() >= 2 else None)
+        out.append(
+            int(np.round(np.median(69 + 12 * np.log2(f0[sel] / 440.0)))) % 12 if sel.sum() >= 2 else None
+        )
     return out
 
 
@@ -218,7 +220,9 @@ def style_for_tempo(bpm: float) -> str:
 def noise_burst_seed(bpm: float, rng: np.random.Generator, bars: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Noise bursts on a random one-bar rhythm (5-8 hits on sixteenths), +-8 ms jitter; (audio, onsets)."""
     step = 60.0 / bpm / 4
-    hits = np.sort(np.concatenate([[0], rng.choice(np.arange(1, 16), int(rng.integers(4, 8)), replace=False)]))
+    hits = np.sort(
+        np.concatenate([[0], rng.choice(np.arange(1, 16), int(rng.integers(4, 8)), replace=False)])
+    )
     times = np.array([b * 16 * step + h * step for b in range(bars) for h in hits])
     times = np.clip(times + rng.uniform(-0.008, 0.008, times.size), 0, None)
     x = np.zeros(int(bars * 16 * step * SR) + SR // 4)
@@ -275,7 +279,11 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
         style = style_for_tempo(bpm)
         bars = max(4, int(np.ceil(8.0 * bpm / 240)))
         length = bars * 240 / bpm
-        r = gen(_template(rng).format(x=f"{loop_captions.EVAL_STYLE_WORDS[style][0]} drum loop"), length=length, bpm=bpm)
+        r = gen(
+            _template(rng).format(x=f"{loop_captions.EVAL_STYLE_WORDS[style][0]} drum loop"),
+            length=length,
+            bpm=bpm,
+        )
         x = r.audio[0]
         bad += int(not np.all(np.isfinite(x)) or np.max(np.abs(x)) > 1.0)
         twice = np.concatenate([x, x], axis=1)
@@ -301,7 +309,9 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
         x = r.audio[0]
         seams.append(seam_ok(x)[0])
         beat = 0.6
-        lu_ok.append(abs(loudness_lu(x, 0, beat) - loudness_lu(x, x.shape[1] / SR - beat, x.shape[1] / SR)) <= 1.0)
+        lu_ok.append(
+            abs(loudness_lu(x, 0, beat) - loudness_lu(x, x.shape[1] / SR - beat, x.shape[1] / SR)) <= 1.0
+        )
 
     # Style and instrument family.
     clf = train_classifier(classifier_clips, log=log)
@@ -345,7 +355,9 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
             bpm = float(rng.uniform(90, 130))
             clip, notes = hum_seed(bpm, rng)
             bars = int(np.ceil(notes[-1][1] * bpm / 240))
-            r = gen("lead melody", clip=SeedClip(clip, SR), length=bars * 240 / bpm, bpm=bpm, strength=strength)
+            r = gen(
+                "lead melody", clip=SeedClip(clip, SR), length=bars * 240 / bpm, bpm=bpm, strength=strength
+            )
             spans = [(a + 0.25 * (b - a), b - 0.25 * (b - a)) for a, b, _ in notes]
             got = pitch_classes(r.audio[0], spans)
             shares.append(float(np.mean([g == m % 12 for g, (_, _, m) in zip(got, notes, strict=True)])))

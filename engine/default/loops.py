@@ -43,7 +43,9 @@ class Plan:
 
 class LoopMaker:
     def __init__(self, folder: Path, sampler: DDIMSampler, device: torch.device, dtype: torch.dtype):
-        self.denoiser = ParamDenoiser.from_pretrained(folder / "score_denoiser", dtype=dtype).to(device).eval()
+        self.denoiser = (
+            ParamDenoiser.from_pretrained(folder / "score_denoiser", dtype=dtype).to(device).eval()
+        )
         self.router = Router.from_pretrained(folder / "router").eval()
         self.sampler = sampler
         self.device, self.dtype = device, dtype
@@ -161,7 +163,9 @@ class LoopMaker:
             if seed_info.get("roles"):
                 s.roles |= seed_info["roles"]
             _apply_seed_extras(s, seed_info, plan, strength, np.random.default_rng([seed, i, 5]))
-            audio.append(arrange.render_score(s, self.bank, request.length, loop, np.random.default_rng([seed, i])))
+            audio.append(
+                arrange.render_score(s, self.bank, request.length, loop, np.random.default_rng([seed, i]))
+            )
             music.append(
                 {
                     "bpm": round(tempo, 3),

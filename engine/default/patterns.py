@@ -271,7 +271,9 @@ def melody(chords: list[int], energy: float, rng: np.random.Generator) -> tuple[
     return on, degree
 
 
-def random_score(rng: np.random.Generator, roles: frozenset[str] | None = None, style: str | None = None) -> Score:
+def random_score(
+    rng: np.random.Generator, roles: frozenset[str] | None = None, style: str | None = None
+) -> Score:
     if roles is None:
         w = np.array([s[1] for s in SCENES])
         roles = SCENES[rng.choice(len(SCENES), p=w / w.sum())][0]

@@ -20,8 +20,8 @@ import torch
 
 from diffhost.engine.audio import resample
 from diffhost.engine.default import captions, features, synth
-from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser
 from diffhost.engine.default.loops import LoopMaker
+from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser
 from diffhost.engine.default.sampler import DDIMSampler
 from diffhost.engine.default.textenc import TextEncoder
 from diffhost.engine.errors import ModelLoadError, UnsupportedRequestError
@@ -162,7 +162,11 @@ def weights_hash(folder: Path) -> str:
     The recorded bank is not in this folder; its own hash goes into each loop's sidecar."""
     h = hashlib.sha256()
     for p in sorted(Path(folder).rglob("*")):
-        if p.is_file() and p.suffix in {".safetensors", ".json"} and p.name not in {"training.json", "SOUNDS.json"}:
+        if (
+            p.is_file()
+            and p.suffix in {".safetensors", ".json"}
+            and p.name not in {"training.json", "SOUNDS.json"}
+        ):
             h.update(p.relative_to(folder).as_posix().encode())
             h.update(p.read_bytes())
     return "sha256:" + h.hexdigest()[:16]

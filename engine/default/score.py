@@ -196,9 +196,9 @@ def decode(x: np.ndarray, tonic: int = 9) -> Score:
         chords=[int(i) for i in np.argmax(x[LAYOUT["chords"]].reshape(CHORD_BARS, 7), axis=1)],
         comp=pick("comp", COMP_RHYTHMS),
         melody_on=_ungrid(x[LAYOUT["melody_on"]]),
-        melody_degree=np.round(np.clip(x[LAYOUT["melody_pitch"]], -1, 1) * MELODY_RANGE + MELODY_RANGE).astype(
-            int
-        ),
+        melody_degree=np.round(
+            np.clip(x[LAYOUT["melody_pitch"]], -1, 1) * MELODY_RANGE + MELODY_RANGE
+        ).astype(int),
         arp_shape=pick("arp_shape", ARP_SHAPES),
         arp_rate=pick("arp_rate", ARP_RATES),
         arp_octaves=1 if x[LAYOUT["arp_octaves"]][0] < 0 else 2,

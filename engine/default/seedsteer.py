@@ -139,7 +139,9 @@ def notes_from_pitch(f0: np.ndarray, times: np.ndarray, min_dur: float = 0.06) -
             ref = np.nanmedian(seg)
             if np.isnan(cur) or abs(cur - ref) > 0.7:
                 if times[i - 1] - times[start] + HOP / SR >= min_dur:
-                    notes.append(Note(float(times[start]), float(times[i - 1] + HOP / SR), float(np.round(ref))))
+                    notes.append(
+                        Note(float(times[start]), float(times[i - 1] + HOP / SR), float(np.round(ref)))
+                    )
                 start = None
         if start is None and not np.isnan(cur):
             start = i

@@ -77,7 +77,9 @@ def train_denoiser(
     ema.load_state_dict(model.state_dict())
     sched = make_scheduler()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    lr = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-3, total_steps=steps, pct_start=max(0.05, 3 / steps))
+    lr = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=1e-3, total_steps=steps, pct_start=max(0.05, 3 / steps)
+    )
     gen = torch.Generator().manual_seed(seed)
     start = 0
     ckpt_file = checkpoint / f"{name}.pt" if checkpoint else None
@@ -167,7 +169,10 @@ def train_router(
     router = Router(TextEncoder.dim)
     opt = torch.optim.Adam(router.parameters(), lr=0.05)
     for _ in range(400):
-        loss = F.binary_cross_entropy(router(x[tr]), y[tr], weight=w[tr]) + 1e-4 * (router.linear.weight**2).sum()
+        loss = (
+            F.binary_cross_entropy(router(x[tr]), y[tr], weight=w[tr])
+            + 1e-4 * (router.linear.weight**2).sum()
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -75,7 +75,9 @@ def _cycles(length_s: float, hz: float) -> float:
     return max(1.0, round(hz * length_s)) / length_s
 
 
-def texture(kind: str, n: int, tonic: int, minor: bool, bright: float, rng: np.random.Generator) -> np.ndarray:
+def texture(
+    kind: str, n: int, tonic: int, minor: bool, bright: float, rng: np.random.Generator
+) -> np.ndarray:
     length_s = n / SR
     t = np.arange(n) / SR
     if kind == "rain":
@@ -112,7 +114,9 @@ def texture(kind: str, n: int, tonic: int, minor: bool, bright: float, rng: np.r
     # drone / evolving pad: oscillators at whole cycles per loop so the loop is periodic
     root = 36 + tonic if kind == "drone" else 48 + tonic
     third = 3 if minor else 4
-    notes = (root, root + 7, root + 12) if kind == "drone" else (root, root + third, root + 7, root + 12 + third)
+    notes = (
+        (root, root + 7, root + 12) if kind == "drone" else (root, root + third, root + 7, root + 12 + third)
+    )
     out = np.zeros((2, n))
     for ch in range(2):
         x = np.zeros(n)
@@ -120,7 +124,9 @@ def texture(kind: str, n: int, tonic: int, minor: bool, bright: float, rng: np.r
             for d in (0.997, 1.003):
                 f = _cycles(length_s, midi_hz(note) * d * (1 + 0.001 * ch))
                 x += np.sin(2 * np.pi * f * t + rng.uniform(0, 6.28)) * (0.8 if k == 0 else 0.5)
-                x += 0.3 * np.sin(2 * np.pi * 2 * f * t + rng.uniform(0, 6.28)) * (1 - 0.5 * (kind == "drone"))
+                x += (
+                    0.3 * np.sin(2 * np.pi * 2 * f * t + rng.uniform(0, 6.28)) * (1 - 0.5 * (kind == "drone"))
+                )
         lfo = 0.5 + 0.5 * np.sin(2 * np.pi * _cycles(length_s, 0.1) * t + ch)
         out[ch] = x * (0.6 + 0.4 * lfo) if kind == "drone" else x * (0.25 + 0.75 * lfo**2)
     return out
