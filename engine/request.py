@@ -78,9 +78,8 @@ class GenerationRequest:
     strength: float = 0.6
     variations: int = 1
     bpm: float | None = None  # tempo for loops and phrases; None = the prompt's ("at 90 bpm") or the model's
-    key: str | None = (
-        None  # e.g. "A minor", "F#", "Eb major"; None = the prompt's ("in F# minor") or the model's
-    )
+    # key: e.g. "A minor", "F#", "Eb major"; None = the prompt's ("in F# minor") or the model's
+    key: str | None = None
 
     def __post_init__(self) -> None:
         if self.prompt is not None and not isinstance(self.prompt, str):
