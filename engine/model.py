@@ -143,7 +143,10 @@ class Model(ABC):
         native = np.asarray(native, dtype=np.float32)
         if native.ndim == 2:
             native = native[None]
-        audio = conform(native, self.info.native_sample_rate, request.sample_rate, request.num_samples)
+        # A model may hand back audio already at another rate (the default model resamples its loops
+        # circularly so the seam survives); it says so in extra.
+        native_sr = int(extra.pop("native_sample_rate", self.info.native_sample_rate))
+        audio = conform(native, native_sr, request.sample_rate, request.num_samples)
         monitor.finish()
         return GenerationResult(
             audio=audio.astype(np.float32, copy=False),

@@ -178,7 +178,20 @@ class LoopMaker:
                     "bank": self.bank.hash,
                 }
             )
-        return np.stack(audio), {"music": music}
+        out = np.stack(audio)
+        extra: dict = {"music": music}
+        if loop and request.sample_rate != SR:
+            # Resample the loop as a circle (wrapped context on both sides), so the seam stays smooth.
+            out = np.stack([_resample_loop(a, request.sample_rate) for a in out])
+            extra["native_sample_rate"] = request.sample_rate
+        return out, extra
+
+
+def _resample_loop(x: np.ndarray, sr: int, pad: int = 4096) -> np.ndarray:
+    pad = min(pad, x.shape[1])
+    y = resample(np.concatenate([x[:, -pad:], x, x[:, :pad]], axis=1), SR, sr)
+    start = int(round(pad * sr / SR))
+    return y[:, start : start + int(round(x.shape[1] * sr / SR))]
 
 
 def _resolve_tempo(sampled: float, bpm: float | None, length: float) -> tuple[float, bool, float]:

@@ -69,6 +69,7 @@ def train_denoiser(
     depth: int = 3,
     checkpoint: Path | None = None,
     name: str = "denoiser",
+    dim_weight: torch.Tensor | None = None,
 ) -> ParamDenoiser:
     torch.manual_seed(seed)
     dims = dict(param_dim=x.shape[1], text_dim=TextEncoder.dim, width=width, depth=depth)
@@ -99,7 +100,8 @@ def train_denoiser(
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, sched.config.num_train_timesteps, (batch,), generator=gen)
         xt = sched.add_noise(x0, noise, t)
-        loss = F.mse_loss(model(xt, t, cond), sched.get_velocity(x0, noise, t))
+        err = (model(xt, t, cond) - sched.get_velocity(x0, noise, t)) ** 2
+        loss = err.mean() if dim_weight is None else (err * dim_weight).sum(1).mean() / dim_weight.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -142,6 +144,16 @@ def score_dataset(
     table = _embed_all(texts, enc, log)
     zero = torch.zeros(TextEncoder.dim)
     return x, torch.stack([table[t] if t else zero for t in texts]), texts
+
+
+def score_dim_weights(global_weight: float) -> torch.Tensor:
+    """Per-dimension loss weights: the few global choices (roles, style, kit, voices, tempo, feel, comping,
+    arpeggio) count global_weight times a grid cell, so 300 grid cells do not drown what the prompt names."""
+    w = torch.ones(score.SCORE_DIM)
+    for name, sl in score.LAYOUT.items():
+        if name not in {"drums", "bass_on", "bass_pitch", "melody_on", "melody_pitch", "chords"}:
+            w[sl] = global_weight
+    return w
 
 
 def train_router(
@@ -240,12 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clips", type=int, default=6000, help="rendered clips for the seed-clip encoder")
     p.add_argument("--encoder-steps", type=int, default=3000)
     p.add_argument("--score-pairs", type=int, default=40_000, help="(caption, score) training pairs for v2")
-    p.add_argument("--score-steps", type=int, default=10_000, help="score denoiser training steps")
+    p.add_argument("--score-steps", type=int, default=9000, help="score denoiser training steps")
     p.add_argument("--score-batch", type=int, default=256)
-    p.add_argument("--score-width", type=int, default=384)
-    p.add_argument("--score-depth", type=int, default=4)
+    p.add_argument("--score-width", type=int, default=256)
+    p.add_argument("--score-depth", type=int, default=3)
+    p.add_argument("--score-global-weight", type=float, default=6.0, help="loss weight of the global score dims")
     p.add_argument("--router-oneshots", type=int, default=6000, help="one-shot captions for the router")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
     p.add_argument(
         "--reuse-v1",
         type=Path,
@@ -317,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         depth=args.score_depth,
         checkpoint=args.checkpoint,
         name="score_denoiser",
+        dim_weight=score_dim_weights(args.score_global_weight),
     )
 
     out = args.out

@@ -92,7 +92,8 @@ def texture(
         out = np.zeros((2, n))
         for ch in range(2):
             noise = rng.standard_normal(n)
-            lfo = 0.5 + 0.5 * np.sin(2 * np.pi * _cycles(length_s, 0.13) * t + rng.uniform(0, 6.28))
+            # cos from phase 0 or pi: the LFO is flat at the loop seam, so no level ramp crosses it
+            lfo = 0.5 + 0.5 * np.cos(2 * np.pi * _cycles(length_s, 0.13) * t + np.pi * ch)
             block = 1024
             for i in range(0, n, block):  # a slowly moving band
                 fc = 250 + 1400 * lfo[i] * (0.5 + bright)
@@ -127,6 +128,6 @@ def texture(
                 x += (
                     0.3 * np.sin(2 * np.pi * 2 * f * t + rng.uniform(0, 6.28)) * (1 - 0.5 * (kind == "drone"))
                 )
-        lfo = 0.5 + 0.5 * np.sin(2 * np.pi * _cycles(length_s, 0.1) * t + ch)
+        lfo = 0.5 + 0.5 * np.cos(2 * np.pi * _cycles(length_s, 0.1) * t + np.pi * ch)
         out[ch] = x * (0.6 + 0.4 * lfo) if kind == "drone" else x * (0.25 + 0.75 * lfo**2)
     return out
