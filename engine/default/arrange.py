@@ -22,7 +22,7 @@ from diffhost.engine.default.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, 
 SR = 44100
 ROLE_GAIN = {"drums": 1.0, "bass": 0.75, "keys": 0.45, "pad": 0.4, "arp": 0.35, "lead": 0.6, "texture": 0.45}
 LANE_GAIN = {
-    "kick": 1.0, "snare": 0.8, "clap": 0.7, "closed_hat": 0.35, "open_hat": 0.35, "perc": 0.45,
+    "kick": 1.0, "snare": 0.8, "clap": 0.7, "closed_hat": 0.45, "open_hat": 0.4, "perc": 0.45,
     "tom": 0.6, "ride": 0.3, "hat_roll": 0.3,
 }  # fmt: skip
 LANE_PAN = {"closed_hat": 0.25, "open_hat": 0.25, "hat_roll": 0.25, "perc": -0.3, "tom": -0.2, "ride": 0.35}
@@ -258,7 +258,7 @@ def render_score(
     for role, m in buses.items():
         x = m.buf
         if role == "drums" and score.bright < 0.4:  # dusty, muffled drums
-            x = _lowpass(x, 2500 * (12000 / 2500) ** (score.bright / 0.4))
+            x = _lowpass(x, 3500 * (12000 / 3500) ** (score.bright / 0.4))
         mix += ROLE_GAIN[role] * _normalize(x)
     # Filters (the lo-fi drum low-pass) run on the whole buffer before the fold: folding a linear
     # filter's output is the loop's steady state, so the seam stays as smooth as the rest.

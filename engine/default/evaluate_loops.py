@@ -84,7 +84,7 @@ def detect_tempo(audio: np.ndarray, near_bpm: float | None = None) -> float:
 def detect_onsets(audio: np.ndarray) -> np.ndarray:
     lb = _librosa()
     y = _mono(audio)
-    return lb.onset.onset_detect(y=y, sr=FEATURE_SR, hop_length=128, units="time", backtrack=False)
+    return lb.onset.onset_detect(y=y, sr=FEATURE_SR, hop_length=128, units="time", backtrack=True)
 
 
 def pitch_classes(audio: np.ndarray, spans: list[tuple[float, float]]) -> list[int | None]:
@@ -162,7 +162,15 @@ def features(audio: np.ndarray) -> np.ndarray:
     rhythm = [autocorr(onset.sum(0), 40)] + [autocorr(b, 24) for b in bands]
     density = [np.mean(b > b.mean() + b.std()) for b in bands]
     return np.concatenate(
-        [mel.mean(1), mel.std(1), [flat.mean(), flat.std()], contrast.mean(1), contrast.std(1), *rhythm, density]
+        [
+            mel.mean(1),
+            mel.std(1),
+            [flat.mean(), flat.std()],
+            contrast.mean(1),
+            contrast.std(1),
+            *rhythm,
+            density,
+        ]
     ).astype(np.float32)
 
 
@@ -369,8 +377,11 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
             clip, times = noise_burst_seed(bpm, rng)
             length = 2 * 240 / bpm
             r = gen("drum loop", clip=SeedClip(clip, SR), length=length, bpm=bpm, strength=strength)
-            got = detect_onsets(r.audio[0])
-            ref = np.concatenate([times, times + length])  # the loop's next repeat starts where the clip does
+            # The loop as played (twice in a row); onsets of the second pass, which has the first as context.
+            x = r.audio[0]
+            got = detect_onsets(np.concatenate([x, x], axis=1))
+            got = got[(got >= length - 0.05) & (got < 2 * length - 0.05)] - length
+            ref = np.concatenate([times - length, times, times + length])
             near = [np.min(np.abs(ref - t)) <= 0.03 for t in got]
             shares.append(float(np.mean(near)) if near else 0.0)
         rhythm[strength] = float(np.mean(shares))

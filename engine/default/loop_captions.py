@@ -31,7 +31,7 @@ STYLE_WORDS: dict[str, tuple[str, ...]] = {
 EVAL_STYLE_WORDS: dict[str, tuple[str, ...]] = {
     "house": ("chicago house",), "techno": ("berlin techno",), "boombap": ("boom bap hip-hop",),
     "trap": ("trap music",), "breakbeat": ("breakbeat style",), "dnb": ("drum n bass",),
-    "funk": ("funk music",), "rock": ("rock and roll",), "lofi": ("lofi",), "dembow": ("dembow riddim",),
+    "funk": ("funk music",), "rock": ("rock and roll",), "lofi": ("lo fi hip-hop",), "dembow": ("dembow riddim",),
     "afrobeat": ("afrobeat style",),
 }  # fmt: skip
 DRUM_NOUNS = ("drum loop", "beat", "drum groove", "groove", "drums", "drum pattern", "rhythm", "drum beat")

@@ -154,7 +154,9 @@ class LoopMaker:
         x = torch.where(final, target, x).numpy()
 
         scores = [score.decode(x[i], tonic=tonic) for i in range(v)]
-        tempo, loop, bars = _resolve_tempo(scores[0].tempo, bpm, request.length)
+        # Guidance can push a free tempo past anything in training (65-178 bpm); keep it inside.
+        sampled = float(np.clip(scores[0].tempo, 65.0, 178.0))
+        tempo, loop, bars = _resolve_tempo(sampled, bpm, request.length)
         audio, music = [], []
         for i, s in enumerate(scores):
             s.tempo = tempo
@@ -231,7 +233,7 @@ def _seed_rhythm(a: seedsteer.SeedAnalysis, bpm: float, known: np.ndarray, value
     return {
         "kind": "rhythm",
         "roles": {"drums"},
-        "steps": set(offsets),
+        "grid": grid,
         "offsets": {s: float(np.mean(o)) + t0 for s, o in offsets.items()},
     }
 
@@ -246,7 +248,7 @@ def _seed_melody(
     scale = score.MINOR if minor else score.MAJOR
     base = 57 + (tonic - 57) % 12
     mids = np.array([n.midi for n in a.notes])
-    shift = 12 * int(np.round((np.median(mids) - (base + 7)) / 12))  # centre the line in the lead range
+    shift = 12 * int(np.floor((np.min(mids) - base) / 12))  # the lowest note in the lead range's first octave
     on = np.zeros(score.MELODY_STEPS)
     degree = np.full(score.MELODY_STEPS, 7)
     notes = {}
@@ -264,8 +266,9 @@ def _seed_melody(
     values[L["melody_on"]] = np.where(on > 0, on, -1.0)
     known[L["melody_pitch"]] = True
     values[L["melody_pitch"]] = np.clip((degree - score.MELODY_RANGE) / score.MELODY_RANGE, -1, 1)
-    i = L["roles"].start + score.ROLES.index("lead")
-    known[i], values[i] = True, 1.0
+    # A hummed line plays alone (on the lead) while the clip holds; the freer steps may add parts.
+    known[L["roles"]] = True
+    values[L["roles"]] = [1.0 if r == "lead" else -1.0 for r in score.ROLES]
     return {"kind": "melody", "roles": {"lead"}, "notes": notes, "t0": t0}
 
 
@@ -273,6 +276,18 @@ def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, 
     """Exact timing and pitch from the seed clip where the generated score agrees with it."""
     step_s = 60.0 / s.tempo / 4
     if info.get("kind") == "rhythm":
+        # Where sampling still strayed from the seed: a hit off the seed's steps survives with
+        # probability strength^2, a seed step left empty gets the seed's hit back with 1 - strength^2.
+        grid = info["grid"]
+        keep = strength**2
+        for k in range(score.STEPS):
+            seed_hit, gen_hit = grid[k].any(), s.drums[k].any()
+            if gen_hit and not seed_hit and rng.uniform() >= keep:
+                s.drums[k] = 0.0
+            elif seed_hit and not gen_hit and rng.uniform() >= keep:
+                s.drums[k] = grid[k]
+            if seed_hit and strength < 0.5:
+                s.drums[k, score.DRUM_LANES.index("hat_roll")] = 0.0  # a roll's extra hits are off the seed
         times = {}
         offsets = info["offsets"]
         for g in range(int(np.ceil(30.0 / step_s)) + 1):
@@ -282,6 +297,12 @@ def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, 
         s.swing = 0.0 if strength < 0.5 else s.swing  # the seed's own feel replaces the grid's swing
     elif info.get("kind") == "melody":
         seed_notes = info["notes"]
+        keep = strength**2  # as for rhythm: off-seed notes survive, missing seed notes return, by strength
+        for k in range(score.MELODY_STEPS):
+            if s.melody_on[k] > 0 and k not in seed_notes and rng.uniform() >= keep:
+                s.melody_on[k] = 0.0
+            elif s.melody_on[k] <= 0 and k in seed_notes and rng.uniform() >= keep:
+                s.melody_on[k] = 0.85
         out = []
         period = score.MELODY_STEPS
         total = int(np.ceil(30.0 / step_s))

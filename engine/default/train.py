@@ -256,9 +256,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--score-batch", type=int, default=256)
     p.add_argument("--score-width", type=int, default=256)
     p.add_argument("--score-depth", type=int, default=3)
-    p.add_argument("--score-global-weight", type=float, default=6.0, help="loss weight of the global score dims")
+    p.add_argument(
+        "--score-global-weight", type=float, default=6.0, help="loss weight of the global score dims"
+    )
     p.add_argument("--router-oneshots", type=int, default=6000, help="one-shot captions for the router")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)"
+    )
     p.add_argument(
         "--reuse-v1",
         type=Path,

@@ -27,8 +27,8 @@ def test_the_guides_call_makes_ten_seconds_of_music(default_model):
     assert audio.shape == (2, 441000) and audio.dtype == np.float32
     assert np.all(np.isfinite(audio)) and 0.5 < np.max(np.abs(audio)) <= 1.0
     # Music, not one hit: energy all through the clip, not only at the start.
-    rms = np.sqrt(np.mean(audio.mean(0)[: 440000].reshape(20, -1) ** 2, axis=1))
-    assert np.min(rms[:-2]) > 0.05 * np.max(rms), rms
+    rms = np.sqrt(np.mean(audio.mean(0)[:441000].reshape(10, -1) ** 2, axis=1))
+    assert np.min(rms[:-1]) > 0.1 * np.max(rms), rms
 
 
 def test_tempo_and_key_from_the_prompt_and_from_arguments(default_model):
@@ -93,7 +93,12 @@ def test_loops_at_other_sample_rates(default_model):
 
 
 def test_short_one_shot_prompts_still_route_to_one_shots(default_model):
-    for prompt in ("punchy analog kick", "give me a dark snare", "make a bright chord stab", "long pad swell"):
+    for prompt in (
+        "punchy analog kick",
+        "give me a dark snare",
+        "make a bright chord stab",
+        "long pad swell",
+    ):
         r = _render(default_model, prompt, length=1.0, seed=1)
         assert "music" not in r.extra, prompt
 
@@ -102,16 +107,19 @@ def test_seed_rhythm_lands_on_the_seed_onsets(default_model):
     rng = np.random.default_rng(3)
     clip, times = noise_burst_seed(112.0, rng)
     length = 2 * 240 / 112
-    r = _render(default_model, "drum loop", seed_clip=SeedClip(clip, SR), length=length, bpm=112.0, strength=0.2)
+    r = _render(
+        default_model, "drum loop", seed_clip=SeedClip(clip, SR), length=length, bpm=112.0, strength=0.2
+    )
     assert "drums" in r.extra["music"][0]["roles"]
-    # Our own onset check (the librosa one is in the evaluation): every seed onset starts a hit.
-    x = np.abs(r.audio[0]).mean(0)
-    env = np.convolve(x, np.ones(64) / 64, mode="same")
-    for t in times:
-        i = int(t * SR)
-        before = env[max(0, i - 600) : max(1, i - 100)].mean()
-        after = env[i + 100 : i + 1500].max()
-        assert after > 1.5 * before, t
+    # The project's own onset detector here (the evaluation uses librosa's), on the loop played twice.
+    from diffhost.engine.default import seedsteer
+
+    x = r.audio[0]
+    got = seedsteer.analyze(np.concatenate([x, x], axis=1)).onsets
+    got = got[(got >= length - 0.05) & (got < 2 * length - 0.05)] - length
+    ref = np.concatenate([times - length, times, times + length])
+    near = [float(np.min(np.abs(ref - t))) for t in got]
+    assert len(got) >= 0.5 * len(times) and np.mean(np.array(near) <= 0.03) >= 0.8, (got, times)
 
 
 def test_seed_melody_keeps_the_notes_at_low_strength(default_model):
@@ -140,7 +148,9 @@ def test_a_one_shot_seed_becomes_a_voice_in_the_pattern(default_model):
     rng = np.random.default_rng(0)
     t = np.arange(int(0.3 * SR)) / SR
     clap = (rng.standard_normal(t.size) * np.exp(-t / 0.03) * 0.5).astype(np.float32)
-    r = _render(default_model, "house drum loop", seed_clip=SeedClip(clap, SR), length=4 * 240 / 124, bpm=124.0)
+    r = _render(
+        default_model, "house drum loop", seed_clip=SeedClip(clap, SR), length=4 * 240 / 124, bpm=124.0
+    )
     assert "drums" in r.extra["music"][0]["roles"]
     assert np.all(np.isfinite(r.audio))
 
@@ -152,7 +162,9 @@ def test_sidecar_records_bpm_key_bars_and_bank(default_model, tmp_path):
     saved = save_result(r, tmp_path)
     side = json.loads(saved[0].sidecar.read_text())
     assert side["params"]["bpm"] == 122.0
-    assert side["music"]["bpm"] == 122.0 and side["music"]["key"] == "A minor" and side["music"]["bars"] == 4.0
+    assert (
+        side["music"]["bpm"] == 122.0 and side["music"]["key"] == "A minor" and side["music"]["bars"] == 4.0
+    )
     assert side["music"]["bank"] == load_bank().hash
 
 
