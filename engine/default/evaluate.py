@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="write the JSON report here")
     p.add_argument("--part", choices=("one-shots", "loops", "all"), default="all")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--classifier-clips", type=int, default=None, help="ground-truth clips per class for the classifiers"
+    )
     args = p.parse_args(argv)
     from diffhost.engine.loader import load_model
 
@@ -245,11 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, flush=True)  # noqa: E731
     report = {}
     if args.part in ("one-shots", "all"):
-        report["one_shots"] = evaluate(model, n=args.n, log=log)
+        kw = {"classifier_clips": args.classifier_clips} if args.classifier_clips else {}
+        report["one_shots"] = evaluate(model, n=args.n, log=log, **kw)
     if args.part in ("loops", "all"):
         from diffhost.engine.default.evaluate_loops import evaluate_loops
 
-        report["loops"] = evaluate_loops(model, n=args.n, log=log)
+        kw = {"classifier_clips": args.classifier_clips} if args.classifier_clips else {}
+        report["loops"] = evaluate_loops(model, n=args.n, log=log, **kw)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from diffhost.engine.default.score import NOTE_NAMES, STYLES, Score
+from diffhost.engine.default.score import NOTE_NAMES, STYLES, VOICES, Score
 from diffhost.engine.request import parse_key_name
 
 STYLE_WORDS: dict[str, tuple[str, ...]] = {
@@ -198,3 +198,50 @@ def key_arg(key: str) -> tuple[int, bool | None]:
 
 
 assert set(STYLE_WORDS) == set(STYLES) == set(EVAL_STYLE_WORDS)
+
+
+# -- instruments named in a prompt ---------------------------------------------------------------
+_LEAD_NOUNS = re.compile(r"\b(melody|melodies|lead|tune|solo|line|riff|hook)\b", re.IGNORECASE)
+_VOICE_ROLES = {v: r for r, vs in VOICES.items() for v in vs if r != "lead"}
+_VOICE_ROLES.update({v: "lead" for v in VOICES["lead"] if v not in _VOICE_ROLES})
+_NAMED = sorted(
+    [(w, v) for v, words in VOICE_WORDS.items() for w in words if w not in {"pluck", "bell-like", "mallet"}]
+    + [(w, v) for v, words in TEXTURE_WORDS.items() for w in words]
+    + [
+        ("guitar strum", "steel_guitar"),
+        ("strum", "steel_guitar"),
+        ("rain", "rain"),
+        ("guitar", "nylon_guitar"),
+    ],
+    key=lambda p: -len(p[0]),
+)
+_NAMED_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(w) for w, _ in _NAMED) + r")(?![\w-])", re.IGNORECASE
+)
+
+
+def named_voices(prompt: str | None) -> dict[str, str]:
+    """Instruments and textures a prompt names, as {role: voice}: 'solo piano melody' -> {'lead': 'piano'}.
+
+    The score denoiser learned styles and roles from the captions better than the instrument
+    words inside them, so a named instrument is imposed like a named tempo (see loops.py)."""
+    if not prompt:
+        return {}
+    lookup = {w.lower(): v for w, v in _NAMED}
+    wants_lead = bool(_LEAD_NOUNS.search(prompt))
+    out: dict[str, str] = {}
+    for m in _NAMED_RE.finditer(prompt):
+        voice = lookup[m.group(1).lower()]
+        if voice in TEXTURE_WORDS:
+            out.setdefault("texture", voice)
+            continue
+        if voice == "nylon_guitar" and "strum" in prompt.lower():
+            voice = "steel_guitar"
+        if wants_lead and voice in VOICES["lead"]:
+            role = "lead"
+        elif voice == "nylon_guitar" and not wants_lead:
+            role, voice = "keys", "steel_guitar"
+        else:
+            role = _VOICE_ROLES[voice]
+        out.setdefault(role, voice)
+    return out

@@ -120,6 +120,14 @@ class LoopMaker:
             i = L["controls"].start + score.CONTROLS.index("mode")
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
+        for role, voice in loop_captions.named_voices(request.prompt).items():
+            # An instrument the prompt names is imposed like a named tempo: the voice and its role.
+            sl = L[f"voice_{role}"]
+            known[sl] = always[sl] = True
+            values[sl] = [1.0 if v == voice else -1.0 for v in score.VOICES[role]]
+            i = L["roles"].start + score.ROLES.index(role)
+            known[i] = always[i] = True
+            values[i] = 1.0
         tonic = key[0] if key is not None else int(rng.integers(12))
         if a is not None and a.is_rhythmic and bpm is not None:
             seed_info = _seed_rhythm(a, bpm, known, values)
