@@ -245,3 +245,24 @@ def named_voices(prompt: str | None) -> dict[str, str]:
             role = _VOICE_ROLES[voice]
         out.setdefault(role, voice)
     return out
+
+
+_LOOP_NOUNS = re.compile(
+    r"(?<![\w-])(loops?|beats?|grooves?|melod(?:y|ies)|basslines?|bass lines?|progressions?|arpeggios?|arps?|"
+    r"riffs?|phrases?|patterns?|rhythms?|strum|strumming|comping|chords|ambience|soundscape|atmosphere)(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def asks_for_music(prompt: str | None, one_shot_words: tuple[str, ...]) -> bool:
+    """Whether a prompt plainly asks for a loop or phrase (a loop noun, or an instrument or texture
+    the one-shot synth cannot make), once the one-shot vocabulary ('bassline note', 'synth pad') is removed."""
+    if not prompt:
+        return False
+    shots = {w.lower() for w in one_shot_words}
+    if any(m.group(1).lower() not in shots for m in _NAMED_RE.finditer(prompt)):
+        return True
+    text = prompt.lower()
+    for w in sorted(shots, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w-]){re.escape(w)}(?![\w-])", " ", text)
+    return bool(_LOOP_NOUNS.search(text))

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from diffhost.engine.audio import resample
-from diffhost.engine.default import arrange, loop_captions, score, seedsteer
+from diffhost.engine.default import arrange, captions, loop_captions, score, seedsteer
 from diffhost.engine.default.bank import Bank, load_bank
 from diffhost.engine.default.nets import ParamDenoiser, Router
 from diffhost.engine.default.sampler import DDIMSampler
@@ -27,6 +27,8 @@ from diffhost.engine.request import GenerationRequest
 
 SR = 44100
 ONE_SHOT_MAX_S = 4.0
+ROUTER_THRESHOLD = 0.9
+ONE_SHOT_WORDS = tuple(w for words in captions.CATEGORY_WORDS.values() for w in words)
 SNAP_TOLERANCE = 0.12  # a free tempo moves at most this much to make the length whole bars
 L = score.LAYOUT
 
@@ -75,8 +77,12 @@ class LoopMaker:
             return True
         if not (request.prompt and request.prompt.strip()):
             return False
+        if loop_captions.asks_for_music(request.prompt, ONE_SHOT_WORDS):
+            return True
+        # At one-shot lengths a prompt is a one-shot unless the router is sure it asks for a loop:
+        # v1's own prompts ("snare for my track") sit near 0.5-0.8, loop prompts near 1.
         with torch.inference_mode():
-            return bool(self.router(cond)[0] > 0.5)
+            return bool(self.router(cond)[0] > ROUTER_THRESHOLD)
 
     # -- sampling ----------------------------------------------------------------------------
     @torch.inference_mode()

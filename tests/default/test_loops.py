@@ -103,6 +103,21 @@ def test_short_one_shot_prompts_still_route_to_one_shots(default_model):
         assert "music" not in r.extra, prompt
 
 
+@pytest.mark.parametrize(
+    ("prompt", "role", "voice"),
+    [
+        ("warm analog pad chord", "pad", "warm_pad"),
+        ("solo piano melody", "lead", "piano"),
+        ("acoustic guitar strum", "keys", "steel_guitar"),
+        ("rain on a window", "texture", "rain"),
+    ],
+)
+def test_the_issues_prompts_make_music_even_at_two_seconds(default_model, prompt, role, voice):
+    r = _render(default_model, prompt, length=2.0, seed=2)
+    music = r.extra["music"][0]
+    assert role in music["roles"] and music["voices"][role] == voice, music
+
+
 def test_seed_rhythm_lands_on_the_seed_onsets(default_model):
     rng = np.random.default_rng(3)
     clip, times = noise_burst_seed(112.0, rng)
