@@ -266,3 +266,18 @@ def asks_for_music(prompt: str | None, one_shot_words: tuple[str, ...]) -> bool:
     for w in sorted(shots, key=len, reverse=True):
         text = re.sub(rf"(?<![\w-]){re.escape(w)}(?![\w-])", " ", text)
     return bool(_LOOP_NOUNS.search(text))
+
+
+_STYLE_NAMES = sorted(((w, s) for s, words in STYLE_WORDS.items() for w in words), key=lambda p: -len(p[0]))
+_STYLE_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(w) for w, _ in _STYLE_NAMES) + r")(?![\w-])", re.IGNORECASE
+)
+
+
+def named_style(prompt: str | None) -> str | None:
+    """The drum style a prompt names in the training vocabulary ('deep house', 'jungle', 'boom bap'), if any."""
+    m = _STYLE_RE.search(prompt or "")
+    if not m:
+        return None
+    lookup = {w.lower(): s for w, s in _STYLE_NAMES}
+    return lookup[m.group(1).lower()]

@@ -126,6 +126,11 @@ class LoopMaker:
             i = L["controls"].start + score.CONTROLS.index("mode")
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
+        style = loop_captions.named_style(request.prompt)
+        if style is not None:  # a named style is imposed the same way (the pattern follows it)
+            sl = L["style"]
+            known[sl] = always[sl] = True
+            values[sl] = [1.0 if st == style else -1.0 for st in score.STYLES]
         for role, voice in loop_captions.named_voices(request.prompt).items():
             # An instrument the prompt names is imposed like a named tempo: the voice and its role.
             sl = L[f"voice_{role}"]
