@@ -128,9 +128,9 @@ def measure_latency(audio, triggers: int, rng: np.random.Generator) -> tuple[lis
     for _ in range(triggers):
         time.sleep(rng.uniform(0.004, 0.02))
         t_call = audio.stream_time()
-        tag = audio.trigger(0)
+        tag = audio.trigger(1)
         deadline = time.monotonic() + 1.0
-        while (s := audio.slot_start(0)).tag != tag:
+        while (s := audio.slot_start(1)).tag != tag:
             if time.monotonic() > deadline:
                 raise RuntimeError("trigger never started")
             time.sleep(0.0005)
@@ -217,7 +217,7 @@ def main() -> int:
         print(f"GIL switch interval {sys.getswitchinterval() * 1000:g} ms")
         impulse = np.zeros((1, 64), np.float32)
         impulse[0, 0] = 1.0
-        audio.assign(0, impulse, RATE)
+        audio.assign(1, impulse, RATE)
         time.sleep(0.5)
         print(
             f"stream: {audio.block_size} frames / {audio.sample_rate} Hz, output latency {audio.latency[1] * 1000:.2f} ms"

@@ -48,15 +48,22 @@ def main() -> int:
     args = ap.parse_args()
 
     app = QApplication(sys.argv[:1])
-    from diffhost.gui.app import build_runtime
     from diffhost.gui.main_window import MainWindow
     from diffhost.gui.theme import apply_theme
+    from diffhost.runtime import COMPONENTS, RuntimeOptions, build_runtime
 
     apply_theme(app)
     tmp = Path(tempfile.mkdtemp(prefix="diffhost-gui-stall-"))
     # The app's own runtime (post-processing finisher and render library when present), no devices.
     runtime = build_runtime(
-        renders_dir=tmp / "renders", library_dir=tmp, device="cpu", audio=False, osc_port=None
+        RuntimeOptions(
+            renders_dir=tmp / "renders",
+            library_dir=tmp,
+            device="cpu",
+            audio=False,
+            optional=frozenset(COMPONENTS),
+            lower_engine_priority=True,
+        )
     )
     session = runtime.session
     t0 = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
@@ -16,6 +17,7 @@ COMMAND_MODULES = [
     "diffhost.commands.audio",
     "diffhost.commands.serve",
     "diffhost.commands.gui",
+    "diffhost.commands.engine_serve",
 ]
 
 
@@ -41,9 +43,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `diffhost presets list | head -1`: the reader is gone; end quietly
+        return _closed_pipe()
     except (ValueError, OSError) as exc:  # user-facing: a message, never a traceback
         print(f"diffhost: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _closed_pipe() -> int:
+    """Like a Unix tool killed by SIGPIPE: no message, status 141, and no second error when
+    Python flushes stdout at exit (stdout now points at devnull)."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from diffhost.engine.engine import Engine, Job, JobEvent
     from diffhost.engine.errors import Cancelled, ModelLoadError, QueueFullError, UnsupportedRequestError
     from diffhost.engine.loader import load_model
-    from diffhost.engine.model import Model
+    from diffhost.engine.model import Model, Progress
     from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
 
 _EXPORTS = {
@@ -21,6 +21,7 @@ _EXPORTS = {
     "Job": "diffhost.engine.engine",
     "JobEvent": "diffhost.engine.engine",
     "Model": "diffhost.engine.model",
+    "Progress": "diffhost.engine.model",
     "GenerationRequest": "diffhost.engine.request",
     "GenerationResult": "diffhost.engine.request",
     "ModelInfo": "diffhost.engine.request",
@@ -40,6 +41,7 @@ __all__ = [  # noqa: F822 - resolved lazily by __getattr__
     "Model",
     "ModelInfo",
     "ModelLoadError",
+    "Progress",
     "QueueFullError",
     "SeedClip",
     "UnsupportedRequestError",

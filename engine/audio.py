@@ -5,12 +5,20 @@ Arrays are float32 shaped (channels, samples) everywhere in diffhost.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soxr
 
-from diffhost.engine.request import SeedClip
+from diffhost.engine.request import LENGTH_RANGE_S, SeedClip
+
+# The longest seed clip kept: no model renders longer than LENGTH_RANGE_S allows, so no render can
+# use more of a clip. Callers that know better (the model's own maximum, a render's length) pass less.
+SEED_MAX_S = LENGTH_RANGE_S[1]
+_BLOCK_FRAMES = 1 << 16  # frames read (and resampled) per step: ~1.4 s at 48 kHz, ~0.5 MB stereo
 
 # Formats soundfile reads natively; anything else goes through pedalboard (ffmpeg-free MP3/AAC).
 _PEDALBOARD_SUFFIXES = {".mp3", ".m4a", ".aac", ".mp4"}
@@ -23,8 +31,7 @@ class AudioFileError(ValueError):
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read any common audio file as float32 (channels, samples) and its sample rate."""
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise AudioFileError(f"{p}: no such audio file")
+    _check_is_audio_file(p)
     if p.stat().st_size == 0:
         raise AudioFileError(f"{p}: the file is empty")
     if p.suffix.lower() in (".wav", ".wave"):
@@ -52,6 +59,114 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     return audio, int(sr)
 
 
+def _check_is_audio_file(p: Path) -> None:
+    if p.is_dir():
+        raise AudioFileError(f"{p}: is a folder; give an audio file (wav, flac, ogg, mp3, ...)")
+    if not p.exists():
+        raise AudioFileError(f"{p}: no such audio file")
+    if not p.is_file():
+        raise AudioFileError(f"{p}: is not a regular file (a device or a pipe?); give an audio file")
+
+
+@dataclass(frozen=True)
+class BoundedClip:
+    """A seed clip read with a length bound: the clip, and how long the file itself is."""
+
+    clip: SeedClip
+    source_s: float  # the file's whole duration
+
+    @property
+    def trimmed(self) -> bool:
+        return self.source_s > self.clip.duration_s + 1e-6
+
+    def note(self) -> str:
+        """'' when whole; otherwise what was kept, for the user."""
+        if not self.trimmed:
+            return ""
+        return (
+            f"seed clip trimmed to its first {self.clip.duration_s:g} s of {self.source_s:g} s "
+            "(no render can use more)"
+        )
+
+
+def read_seed_file(
+    path: str | Path, *, max_s: float = SEED_MAX_S, sample_rate: int | None = None
+) -> BoundedClip:
+    """Read at most `max_s` seconds of an audio file as a seed clip, in blocks.
+
+    The file is never read whole: blocks of `_BLOCK_FRAMES` go straight into one preallocated
+    (channels, samples) array, resampled on the way (soxr's streaming resampler, VHQ) when
+    `sample_rate` differs from the file's. Peak memory is that array plus a block or two,
+    whatever the file's length. Errors name the file and the reason.
+    """
+    p = Path(path).expanduser()
+    _check_is_audio_file(p)
+    if p.stat().st_size == 0:
+        raise AudioFileError(f"{p}: the file is empty")
+    if not max_s > 0:
+        raise ValueError(f"max_s: {max_s!r} must be a positive number of seconds")
+    if p.suffix.lower() in (".wav", ".wave"):
+        _check_wav_complete(p)
+    try:
+        with _open_blocks(p) as (frames, sr_in, channels, read):
+            keep_in = min(frames, int(round(max_s * sr_in)))
+            sr_out = int(sample_rate or sr_in)
+            audio = _read_resampled(read, keep_in, sr_in, sr_out, channels)
+    except (AudioFileError, ValueError):
+        raise
+    except Exception as exc:  # libsndfile/pedalboard say why; keep their words, name the file
+        raise AudioFileError(f"{p}: cannot read audio ({exc})") from None
+    if audio.shape[-1] == 0:
+        raise AudioFileError(f"{p}: the file holds no audio frames")
+    return BoundedClip(SeedClip(audio, sr_out), frames / sr_in)
+
+
+def _read_resampled(read, keep_in: int, sr_in: int, sr_out: int, channels: int) -> np.ndarray:
+    """Blocks from read(n) (-> (n, channels) float32) into one (channels, samples) array."""
+    total = keep_in if sr_out == sr_in else int(round(keep_in * sr_out / sr_in))
+    out = np.zeros((channels, total), dtype=np.float32)
+    stream = None if sr_out == sr_in else soxr.ResampleStream(sr_in, sr_out, channels, "float32", "VHQ")
+    at = done = 0
+    while done < keep_in:
+        block = read(min(_BLOCK_FRAMES, keep_in - done))
+        if block.shape[0] == 0:
+            break  # the header promised more than the file holds
+        if not np.all(np.isfinite(block)):
+            raise AudioFileError("the file holds NaN or infinite samples")
+        done += block.shape[0]
+        if stream is not None:
+            block = stream.resample_chunk(np.ascontiguousarray(block), last=done >= keep_in)
+        n = min(block.shape[0], total - at)
+        out[:, at : at + n] = block[:n].T
+        at += n
+    if stream is not None and done < keep_in:  # a short file: flush what the resampler holds
+        tail = stream.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
+        n = min(tail.shape[0], total - at)
+        out[:, at : at + n] = tail[:n].T
+        at += n
+    return out if at == total else out[:, :at]
+
+
+@contextlib.contextmanager
+def _open_blocks(p: Path) -> Iterator[tuple[int, int, int, Callable[[int], np.ndarray]]]:
+    """(frames, sample_rate, channels, read(n) -> (n, channels) float32) for any readable format."""
+    if p.suffix.lower() in _PEDALBOARD_SUFFIXES:
+        from pedalboard.io import AudioFile
+
+        with AudioFile(str(p)) as f:
+            yield f.frames, int(f.samplerate), int(f.num_channels), lambda n: f.read(n).T
+        return
+    import soundfile as sf
+
+    with sf.SoundFile(str(p)) as f:
+        yield (
+            f.frames,
+            int(f.samplerate),
+            int(f.channels),
+            lambda n: f.read(n, dtype="float32", always_2d=True),
+        )
+
+
 def _check_wav_complete(p: Path) -> None:
     """libsndfile quietly reads what is there of a cut-off WAV; say it is truncated instead."""
     import struct
@@ -76,12 +191,11 @@ def _check_wav_complete(p: Path) -> None:
 
 
 def load_seed_clip(source: str | Path | SeedClip | tuple[np.ndarray, int]) -> SeedClip:
-    """A SeedClip from a path, an (array, sample_rate) pair or a SeedClip."""
+    """A SeedClip from a path (at most SEED_MAX_S of it), an (array, sample_rate) pair or a SeedClip."""
     if isinstance(source, SeedClip):
         return source
     if isinstance(source, (str, Path)):
-        audio, sr = read_audio(source)
-        return SeedClip(audio, sr)
+        return read_seed_file(source).clip
     if isinstance(source, tuple) and len(source) == 2:
         return SeedClip(np.asarray(source[0]), int(source[1]))
     raise ValueError(

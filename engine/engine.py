@@ -7,6 +7,7 @@ events to subscriber queues. Live jobs jump ahead of batch jobs.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import queue
 import threading
@@ -18,7 +19,7 @@ from typing import Literal
 from diffhost.engine.errors import Cancelled, QueueFullError
 from diffhost.engine.fanout import Fanout
 from diffhost.engine.model import Model
-from diffhost.engine.request import GenerationRequest, GenerationResult, Priority
+from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, Priority
 
 EventKind = Literal["accepted", "progress", "done", "cancelled", "error"]
 TERMINAL: frozenset[str] = frozenset({"done", "cancelled", "error"})
@@ -42,6 +43,10 @@ class JobEvent:
     progress: float = 0.0
     result: GenerationResult | None = None
     message: str = ""
+    # Seconds until the render ends, from this machine's measured step time for the model: on
+    # "accepted" when the model is already loaded (Engine.load it first) and has rendered here
+    # before, and on every "progress" event (from the first step on, also for a first render).
+    eta_s: float | None = None
 
     @property
     def job_id(self) -> int:
@@ -76,11 +81,18 @@ class Engine:
         self._loader = loader
         self._max_models = max_models
         self._models: OrderedDict[str | None, Model] = OrderedDict()  # LRU, worker thread only
-        self._queue: queue.PriorityQueue = queue.PriorityQueue(maxsize=max_queue)
+        # Unbounded itself: only jobs count against max_queue (see submit), so a model load asked
+        # for by run_sync or preload never takes a musician's place in the queue.
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._waiting = 0  # jobs in the queue (not the running one); guarded by _lock
         self._seq = itertools.count()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # guards _cancels, never held while rendering
         self._cancels: dict[int, threading.Event] = {}
+        # Held across "put + announce accepted" and "take out of the queue + announce cancelled",
+        # so a job's "cancelled" can never overtake its "accepted".
+        self._announce = threading.Lock()
+        self._infos: dict[str | None, ModelInfo] = {}  # spec -> info of every model loaded so far
         self._fanout: Fanout[JobEvent] = Fanout()
         self._thread: threading.Thread | None = None
         self.max_queue = max_queue
@@ -92,14 +104,21 @@ class Engine:
             self._thread.start()
         return self
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Cancel everything and stop the worker after the current step."""
-        if self._thread is None:
-            return
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Cancel everything and stop the worker after the current step.
+
+        True once the worker has ended. False when it is still inside something that cannot be
+        cut short (a model load) after `timeout`: it is a daemon thread, so it ends with the
+        process, and the caller decides whether to wait longer or to exit without it.
+        """
+        thread = self._thread
+        if thread is None:
+            return True
         self.cancel(-1)
-        self._queue.put((-1, -1, _STOP))  # blocks only until cancelled jobs drain
-        self._thread.join(timeout)
+        self._queue.put((-1, -1, _STOP))
+        thread.join(timeout)
         self._thread = None
+        return not thread.is_alive()
 
     def __enter__(self) -> Engine:
         return self.start()
@@ -130,30 +149,68 @@ class Engine:
         if not isinstance(request, GenerationRequest):
             raise ValueError("request: expected a GenerationRequest")
         job = Job(next(self._ids), request, model, priority, tag)
-        with self._lock:
-            self._cancels[job.id] = threading.Event()
-        try:
-            self._queue.put_nowait((_PRIORITY[priority], next(self._seq), job))
-        except queue.Full:
+        with self._announce:
             with self._lock:
-                self._cancels.pop(job.id, None)
-            raise QueueFullError(
-                f"render queue is full ({self.max_queue} jobs waiting); "
-                "try again when a job finishes or cancel one"
-            ) from None
-        self._publish(JobEvent("accepted", job))
+                if self._waiting >= self.max_queue:
+                    raise QueueFullError(
+                        f"render queue is full ({self.max_queue} jobs waiting); "
+                        "try again when a job finishes or cancel one"
+                    )
+                self._waiting += 1
+                self._cancels[job.id] = threading.Event()
+            self._queue.put((_PRIORITY[priority], next(self._seq), job))
+            self._publish(JobEvent("accepted", job, eta_s=self._estimate(job)))
         return job
 
-    def cancel(self, job_id: int) -> bool:
-        """Cancel a queued or running job (-1 = all). Takes effect within one step."""
-        with self._lock:
-            targets = list(self._cancels.values()) if job_id == -1 else [self._cancels.get(job_id)]
-        hit = False
-        for ev in targets:
+    def cancel(self, job_id: int) -> int:
+        """Cancel a queued or running job (-1 = all); returns how many jobs it reached (0: none).
+
+        A queued job leaves the queue and is announced "cancelled" before this returns (its place
+        is free at once); the running job stops within one denoising step.
+        """
+        with self._announce:
+            dropped = self._take_queued(job_id)
+            with self._lock:
+                self._waiting -= len(dropped)
+                for job in dropped:
+                    self._cancels.pop(job.id, None)
+                running = list(self._cancels.values()) if job_id == -1 else [self._cancels.get(job_id)]
+            for job in dropped:
+                self._publish(JobEvent("cancelled", job, message="cancelled"))
+        hit = len(dropped)
+        for ev in running:
             if ev is not None:
                 ev.set()
-                hit = True
+                hit += 1
         return hit
+
+    def _take_queued(self, job_id: int) -> list[Job]:
+        """Remove queued jobs (one id, or all with -1) from the queue; returns them.
+
+        Done under the queue's own mutex (the documented attributes of queue.Queue), so the
+        worker either took a job before (it is running: its cancel flag stops it) or never will.
+        """
+        q = self._queue
+        with q.mutex:
+            kept, taken = [], []
+            for item in q.queue:
+                job = item[2]
+                if isinstance(job, Job) and (job_id == -1 or job.id == job_id):
+                    taken.append(job)
+                else:
+                    kept.append(item)
+            if taken:
+                heapq.heapify(kept)
+                q.queue[:] = kept
+                q.unfinished_tasks -= len(taken)  # as if each had been taken and finished
+        return taken
+
+    def model_info(self, spec: str | None) -> ModelInfo | None:
+        """What a model can do (lengths, rate, features) once it has been loaded; None before.
+
+        Cheap and non-blocking, for validating values when a front end sets them.
+        """
+        return self._infos.get(spec)
 
     def pending(self) -> int:
         """Jobs queued or running."""
@@ -170,6 +227,13 @@ class Engine:
         if "error" in box:
             raise box["error"]  # type: ignore[misc]
         return box.get("value")
+
+    def preload(self, spec: str | None) -> None:
+        """Load a model on the worker soon, without waiting (model_info then knows its limits).
+
+        Best effort: a failing load is left to the render that needs the model to report.
+        """
+        self._queue.put((-2, next(self._seq), (lambda: self._model(spec), {}, threading.Event())))
 
     def load(self, spec: str | None) -> Model:
         """Load (or fetch from cache) a model on the worker thread."""
@@ -189,6 +253,8 @@ class Engine:
                     box["error"] = exc
                 done.set()
                 continue
+            with self._lock:
+                self._waiting -= 1
             self._render(item)
 
     def _render(self, job: Job) -> None:
@@ -200,7 +266,9 @@ class Engine:
             model = self._model(job.model)
             result = model.render(
                 job.request,
-                progress=lambda f: self._publish(JobEvent("progress", job, progress=f)),
+                on_progress=lambda p: self._publish(
+                    JobEvent("progress", job, progress=p.fraction, eta_s=p.eta_s)
+                ),
                 cancel=cancel,
             )
             final = JobEvent("done", job, progress=1.0, result=result)
@@ -219,12 +287,26 @@ class Engine:
             return self._models[spec]
         model = self._loader(spec)
         self._models[spec] = model
+        self._infos[spec] = model.info
         while len(self._models) > self._max_models:
             self._models.popitem(last=False)
         return model
 
+    def _estimate(self, job: Job) -> float | None:
+        # Read from the submitting thread: a dict lookup, and the model's estimate reads only
+        # its info and the timing cache (no torch), so it cannot disturb the worker.
+        model = self._models.get(job.model)
+        return None if model is None else _safe_estimate(model, job.request)
+
     def _publish(self, event: JobEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")
+
+
+def _safe_estimate(model: Model, request: GenerationRequest) -> float | None:
+    try:
+        return model.estimate_s(request)
+    except Exception:  # an estimate is a courtesy: it never fails a job
+        return None
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,8 +14,21 @@ from diffhost.engine.model import Model
 DEFAULT_NAMES = (None, "", "default", "diffhost-default")
 
 
-def load_model(spec: str | Path | None = None, device: str = "auto", dtype: str = "auto") -> Model:
-    """Load a model: None = the embedded default; a folder; or a Hugging Face id (online)."""
+def load_model(
+    spec: str | Path | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    *,
+    fit_window: bool | None = None,
+) -> Model:
+    """Load a model: None = the embedded default; a folder; or a Hugging Face id (online).
+
+    fit_window: denoise and decode only the requested length plus a margin instead of the
+    model's whole training window (None = the family's default). Only Stable Audio Open renders
+    a fixed window by default (it was trained on full windows; see engine.adapters.stable_audio
+    for the trade-off); the other families already size their work to the request, so the
+    option changes nothing for them.
+    """
     from diffhost.engine.device import resolve_device, resolve_dtype
 
     dev = resolve_device(device)
@@ -28,15 +41,26 @@ def load_model(spec: str | Path | None = None, device: str = "auto", dtype: str 
     if path.exists():
         if not path.is_dir():
             raise ModelLoadError(f"model {spec}: expected a folder holding model_index.json, got a file")
-        return _load_folder(path, name=str(path.resolve()), revision=None, device=dev, dtype=dt)
-    if _looks_like_hub_id(str(spec)):
+        model = _load_folder(path, name=str(path.resolve()), revision=None, device=dev, dtype=dt)
+    elif _looks_like_hub_id(str(spec)):
         folder, revision = _download(str(spec))
-        return _load_folder(folder, name=str(spec), revision=revision, device=dev, dtype=dt)
-    raise ModelLoadError(f"model {spec!r}: no such folder, and not a Hugging Face id of the form 'org/name'")
+        model = _load_folder(folder, name=str(spec), revision=revision, device=dev, dtype=dt)
+    else:
+        raise ModelLoadError(
+            f"model {spec!r}: no such folder, and not a Hugging Face id of the form 'org/name'"
+        )
+    if fit_window is not None and hasattr(model, "fit_window"):
+        model.fit_window = bool(fit_window)
+    return model
 
 
 def pipeline_class_name(folder: Path) -> str:
     index = folder / "model_index.json"
+    if not index.is_file() and (folder / "modular_model_index.json").is_file():
+        raise ModelLoadError(
+            f"model {folder}: this is a diffusers modular pipeline (modular_model_index.json, e.g. MiniMax "
+            "Music 3); diffhost loads standard pipelines with a model_index.json only"
+        )
     if not index.is_file():
         raise ModelLoadError(f"model {folder}: no model_index.json; is this a diffusers pipeline folder?")
     try:
@@ -63,17 +87,7 @@ def _looks_like_hub_id(spec: str) -> bool:
 
 
 def _download(repo_id: str) -> tuple[Path, str | None]:
-    """Fetch only configs, tokenizers and safetensors weights (never pickles)."""
-    try:
-        from huggingface_hub import snapshot_download
+    """Fetch exactly the files the pipeline's components need (engine.hub); the commit identifies them."""
+    from diffhost.engine.hub import download
 
-        folder = snapshot_download(
-            repo_id,
-            allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"],
-        )
-    except Exception as exc:
-        raise ModelLoadError(
-            f"model {repo_id}: could not fetch from the Hugging Face hub ({type(exc).__name__}: {exc}). "
-            "Offline? Download it once online, or pass a local folder."
-        ) from None
-    return Path(folder), Path(folder).name  # snapshot folder name is the commit hash
+    return download(repo_id)

@@ -11,6 +11,7 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,9 +19,24 @@ import numpy as np
 
 from diffhost.engine.audio import conform, load_seed_clip
 from diffhost.engine.errors import Cancelled, UnsupportedRequestError
+from diffhost.engine.quiet import warnings_to_log
 from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
+from diffhost.engine.timing import StepTime, lookup, record, timing_key
 
 ProgressFn = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One denoising step done: how far, and how long until the render ends."""
+
+    fraction: float
+    done: int
+    total: int
+    eta_s: float | None  # seconds left, from this render's and this machine's measured step times
+
+
+ProgressEventFn = Callable[[Progress], None]
 
 
 class CancelFlag(Protocol):
@@ -28,13 +44,27 @@ class CancelFlag(Protocol):
 
 
 class StepMonitor:
-    """Called once per denoising step: reports progress and raises Cancelled when asked."""
+    """Called once per denoising step: reports progress (with an ETA), raises Cancelled when asked."""
 
-    def __init__(self, total: int, progress: ProgressFn | None, cancel: CancelFlag | None):
+    def __init__(
+        self,
+        total: int,
+        progress: ProgressFn | None,
+        cancel: CancelFlag | None,
+        on_progress: ProgressEventFn | None = None,
+        prior: StepTime | None = None,
+        variations: int = 1,
+    ):
         self.total = max(1, int(total))
         self.done = 0
         self._progress = progress
+        self._on_progress = on_progress
         self._cancel = cancel
+        self._prior = prior
+        self._variations = max(1, variations)
+        self.started = time.perf_counter()
+        self._last = self.started
+        self.step_times: list[float] = []  # seconds between consecutive steps (the first includes setup)
 
     def check(self) -> None:
         if self._cancel is not None and self._cancel.is_set():
@@ -42,14 +72,45 @@ class StepMonitor:
 
     def step(self) -> None:
         self.check()
+        now = time.perf_counter()
+        self.step_times.append(now - self._last)
+        self._last = now
         self.done = min(self.done + 1, self.total)
         if self._progress is not None:
             self._progress(self.done / self.total)
+        if self._on_progress is not None:
+            self._on_progress(Progress(self.done / self.total, self.done, self.total, self.eta_s()))
+
+    def step_s(self) -> float | None:
+        """This render's step time so far: the median of its steps (the first one carries the setup)."""
+        times = self.step_times[1:] or self.step_times
+        if not times:
+            return self._prior.step_s if self._prior is not None else None
+        measured = float(np.median(times))
+        if self._prior is not None and len(times) < 3:  # one or two steps are noisy: lean on the history
+            return 0.5 * (measured + self._prior.step_s)
+        return measured
+
+    def eta_s(self) -> float | None:
+        step = self.step_s()
+        if step is None:
+            return None
+        left = (self.total - self.done) * step
+        if self._prior is not None:  # decoding etc. of the variations not finished yet
+            per_variation = self.total / self._variations
+            unfinished = self._variations - int(self.done // per_variation) if per_variation else 0
+            left += max(0, unfinished) * self._prior.other_s
+        return max(0.0, left)
 
     def finish(self) -> None:
-        if self._progress is not None and self.done < self.total:
-            self.done = self.total
+        """The render ended with fewer steps than planned (e.g. a seed clip's shortened schedule): say 1.0."""
+        if self.done >= self.total:
+            return
+        self.done = self.total
+        if self._progress is not None:
             self._progress(1.0)
+        if self._on_progress is not None:
+            self._on_progress(Progress(1.0, self.total, self.total, 0.0))
 
 
 class Model(ABC):
@@ -127,16 +188,27 @@ class Model(ABC):
         *,
         progress: ProgressFn | None = None,
         cancel: CancelFlag | None = None,
+        on_progress: ProgressEventFn | None = None,
     ) -> GenerationResult:
-        """Validate, render at the native rate, conform to the requested rate and length."""
+        """Validate, render at the native rate, conform to the requested rate and length.
+
+        progress(fraction) and on_progress(Progress) are both called once per denoising step;
+        Progress also carries the seconds left (eta_s) from this machine's measured step time.
+        """
         self.check(request)
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
         steps = request.steps if request.steps is not None else self.info.default_steps
         guidance = request.guidance if request.guidance is not None else self.info.default_guidance
-        monitor = StepMonitor(steps, progress, cancel)
+        key = self._timing_key(guidance)
+        window = self.window_s(request)
+        monitor = StepMonitor(
+            steps, progress, cancel, on_progress, prior=lookup(key, window), variations=request.variations
+        )
         monitor.check()
         t0 = time.perf_counter()
-        native = self._render(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
+        with warnings_to_log():  # third-party warnings go to the log, not the musician's terminal
+            native = self._render(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
+        self._record_timing(key, window, monitor, time.perf_counter() - t0, request.variations)
         extra: dict[str, Any] = {}
         if isinstance(native, tuple):  # (audio, what the model decided: tempo, key, bars, ...)
             native, extra = native
@@ -159,6 +231,40 @@ class Model(ABC):
             render_s=time.perf_counter() - t0,
             extra=dict(extra),
         )
+
+    # -- how long it takes ----------------------------------------------------------------
+    def window_s(self, request: GenerationRequest) -> float:
+        """Seconds of audio the model actually denoises for this request (what its cost follows)."""
+        return float(request.length)
+
+    def planned_steps(self, request: GenerationRequest, steps: int) -> int:
+        """Denoising steps the whole request runs (all variations)."""
+        return steps
+
+    def estimate_s(self, request: GenerationRequest) -> float | None:
+        """Seconds this request will take here, from this machine's earlier renders of this model;
+        None until it has rendered once (then every progress event carries an ETA)."""
+        steps = request.steps if request.steps is not None else self.info.default_steps
+        guidance = request.guidance if request.guidance is not None else self.info.default_guidance
+        known = lookup(self._timing_key(guidance), self.window_s(request))
+        if known is None:
+            return None
+        return self.planned_steps(request, steps) * known.step_s + request.variations * known.other_s
+
+    def _timing_key(self, guidance: float | None) -> str:
+        info = self.info
+        guided = info.supports_guidance and guidance is not None and guidance > 1.0
+        return timing_key(info.family, info.revision, info.device, info.dtype, guided)
+
+    def _record_timing(
+        self, key: str, window: float, monitor: StepMonitor, total_s: float, variations: int
+    ) -> None:
+        times = monitor.step_times[1:] or monitor.step_times
+        if not times:
+            return
+        step = float(np.median(times))
+        other = max(0.0, total_s - step * len(monitor.step_times)) / max(1, variations)
+        record(key, StepTime(window, step, other), total_s=total_s)
 
     def check(self, request: GenerationRequest) -> None:
         """Raise UnsupportedRequestError naming the feature, the value and the model."""

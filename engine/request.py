@@ -160,6 +160,7 @@ class ModelInfo:
     revision: str | None = None  # hub revision or a weights hash
     device: str = "cpu"
     dtype: str = "float32"
+    rendered_on: str = "local"  # or the remote engine (URL and replica) that rendered it
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

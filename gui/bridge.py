@@ -14,7 +14,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 class EventBridge(QObject):
     received = pyqtSignal(object)  # every SessionEvent
-    progress = pyqtSignal(int, float)  # job id, 0..1 (latest value per tick)
+    progress = pyqtSignal(int, float, float)  # job id, 0..1, seconds left (-1: unknown); latest per tick
 
     def __init__(self, session: Any, parent: QObject | None = None, interval_ms: int = 15):
         super().__init__(parent)
@@ -27,7 +27,7 @@ class EventBridge(QObject):
 
     def drain(self, limit: int = 200) -> int:
         """Deliver queued events; progress is coalesced to the latest value per job."""
-        latest: dict[int, float] = {}
+        latest: dict[int, tuple[float, float]] = {}
         n = 0
         while n < limit:
             try:
@@ -36,13 +36,13 @@ class EventBridge(QObject):
                 break
             n += 1
             if ev.kind == "progress":
-                latest[ev.job_id] = ev.progress
+                latest[ev.job_id] = (ev.progress, -1.0 if ev.eta_s is None else float(ev.eta_s))
                 continue
             if ev.job_id in latest:  # keep order: flush progress before this job's next event
-                self.progress.emit(ev.job_id, latest.pop(ev.job_id))
+                self.progress.emit(ev.job_id, *latest.pop(ev.job_id))
             self.received.emit(ev)
-        for job_id, p in latest.items():
-            self.progress.emit(job_id, p)
+        for job_id, (p, eta) in latest.items():
+            self.progress.emit(job_id, p, eta)
         return n
 
     def close(self) -> None:

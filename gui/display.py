@@ -69,3 +69,13 @@ def load(path: Path) -> DisplayData:
     """Read a render and prepare its display (call from a worker thread)."""
     audio, sr = read_audio(path)
     return from_audio(audio, sr, Path(path))
+
+
+def format_eta(seconds: float) -> str:
+    """Seconds left as a musician reads a clock: "8 s", "3 min 05 s", "1 h 10 min"."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

@@ -7,10 +7,11 @@ built-in list. Ranges here are only for spin boxes; host.effects validates.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+from diffhost.host import effects
 
 PLUGIN = "plugin"  # host.effects' name for a VST3/AU entry: {"effect": "plugin", "path": ...}
 NYQUIST_HZ = 24000.0  # spin-box top for "below half the sample rate" limits
@@ -28,16 +29,63 @@ class ParamSpec:
 
     @property
     def unit(self) -> str:
-        for suffix, unit in (
-            ("_db", "dB"),
-            ("_hz", "Hz"),
-            ("_ms", "ms"),
-            ("_seconds", "s"),
-            ("semitones", "st"),
-        ):
-            if self.name.endswith(suffix):
-                return unit
-        return ""
+        return unit_of(self.name)
+
+    @property
+    def label(self) -> str:
+        """What the editor shows: "Cutoff frequency", "Freeze (≥ 0.5 holds the tail)"; never
+        a raw snake_case name. The unit goes in the spin box's suffix."""
+        return label_of(self.name)
+
+
+_UNITS = (
+    ("_db", "dB"),
+    ("_hz", "Hz"),
+    ("_ms", "ms"),
+    ("_seconds", "s"),
+    ("semitones", "st"),
+    ("bit_depth", "bits"),
+    ("sample_rate", "Hz"),
+)
+# 0..1 amounts say so in their label; compressor/gate ratios read "n : 1".
+_FRACTIONS = {"mix", "depth", "feedback", "room_size", "damping", "wet_level", "dry_level", "width", "resonance"}
+_LABELS = {
+    "freeze_mode": "Freeze (≥ 0.5 holds the tail)",
+    "q": "Q (bandwidth)",
+    "centre_delay_ms": "Centre delay",
+    "centre_frequency_hz": "Centre frequency",
+    "cutoff_frequency_hz": "Cutoff frequency",
+    "cutoff_hz": "Cutoff frequency",
+    "vbr_quality": "VBR quality (0 best, 10 smallest)",
+    "impulse_response_filename": "Impulse response file",
+    "true_peak": "True peak",
+    "target_sample_rate": "Target sample rate",
+    "delay_seconds": "Delay time",
+    "drive_db": "Drive",
+    "gain_db": "Gain",
+}
+
+
+def unit_of(name: str) -> str:
+    for suffix, unit in _UNITS:
+        if name.endswith(suffix):
+            return unit
+    if name == "ratio":
+        return ": 1"
+    return ""
+
+
+def label_of(name: str) -> str:
+    if name in _LABELS:
+        return _LABELS[name]
+    words = name
+    for suffix, _unit in _UNITS:
+        if words.endswith(suffix) and words != suffix.lstrip("_"):
+            words = words[: -len(suffix)]
+            break
+    words = words.replace("_", " ").strip()
+    words = words[:1].upper() + words[1:]
+    return f"{words} (0–1)" if name in _FRACTIONS else words
 
 
 # Spin-box ranges for common parameters (lo, hi, step), used when host.effects gives no limit.
@@ -73,45 +121,11 @@ def _spec(
     return ParamSpec(name, kind, default, lo, hi, 1.0 if kind == "int" else step)
 
 
-def _p(name: str, default: float) -> ParamSpec:
-    return _spec(name, "float", default)
-
-
-FALLBACK: dict[str, tuple[ParamSpec, ...]] = {
-    "Gain": (_p("gain_db", 0.0),),
-    "HighpassFilter": (_p("cutoff_frequency_hz", 50.0),),
-    "LowpassFilter": (_p("cutoff_frequency_hz", 12000.0),),
-    "Compressor": (_p("threshold_db", 0.0), _p("ratio", 1.0), _p("attack_ms", 1.0), _p("release_ms", 100.0)),
-    "Limiter": (_p("threshold_db", -10.0), _p("release_ms", 100.0)),
-    "Distortion": (_p("drive_db", 25.0),),
-    "Chorus": (
-        _p("rate_hz", 1.0),
-        _p("depth", 0.25),
-        _p("centre_delay_ms", 7.0),
-        _p("feedback", 0.0),
-        _p("mix", 0.5),
-    ),
-    "Delay": (_p("delay_seconds", 0.5), _p("feedback", 0.0), _p("mix", 0.5)),
-    "Reverb": (
-        _p("room_size", 0.5),
-        _p("damping", 0.5),
-        _p("wet_level", 0.33),
-        _p("dry_level", 0.4),
-        _p("width", 1.0),
-    ),
-    "PitchShift": (_p("semitones", 0.0),),
-}
-
-
 @cache
 def catalog() -> dict[str, tuple[ParamSpec, ...]]:
-    """Effect name -> its parameters, from host.effects when present."""
-    try:
-        effects = importlib.import_module("diffhost.host.effects")
-        builtins = effects.builtin_effects()
-    except (ImportError, AttributeError):
-        return FALLBACK
-    limits = getattr(effects, "LIMITS", {})
+    """Effect name -> its parameters, from host.effects (pedalboard's own parameter lists)."""
+    builtins = effects.builtin_effects()
+    limits = effects.LIMITS
     return {
         name: tuple(
             _spec(p.name, p.kind, p.default, tuple(p.choices), limits.get((name, p.name)))
@@ -122,11 +136,8 @@ def catalog() -> dict[str, tuple[ParamSpec, ...]]:
 
 
 def validator() -> Any:
-    """diffhost.host.effects' chain parser (raises ValueError naming entry, parameter and range), or None."""
-    try:
-        return importlib.import_module("diffhost.host.effects").parse_chain
-    except (ImportError, AttributeError):
-        return None
+    """host.effects' chain parser (raises ValueError naming entry, parameter and range)."""
+    return effects.parse_chain
 
 
 def default_effect(name: str) -> dict[str, Any]:

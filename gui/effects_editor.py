@@ -169,10 +169,12 @@ class EffectsEditor(QWidget):
         if e["effect"] == cat.PLUGIN:
             path = QLabel(e.get("path") or "")
             path.setWordWrap(True)
-            self.form.addRow("path", path)
+            self.form.addRow("Plug-in file", path)
             return
         for spec in self._catalog.get(e["effect"], ()):
-            self.form.addRow(spec.name, self._editor(row, spec, e["params"].get(spec.name, spec.default)))
+            label = QLabel(spec.label)
+            label.setToolTip(spec.name)  # the name presets and OSC use
+            self.form.addRow(label, self._editor(row, spec, e["params"].get(spec.name, spec.default)))
 
     def _editor(self, row: int, spec: cat.ParamSpec, value: Any) -> QWidget:
         """A widget for one parameter; edits go straight into the chain."""
@@ -207,7 +209,7 @@ class EffectsEditor(QWidget):
             w.setValue(int(value) if spec.kind == "int" else float(value if value is not None else spec.lo))
             w.valueChanged.connect(setter)
         w.setToolTip(
-            f"{spec.name}"
+            f"{spec.label} ({spec.name})"
             + (f": {spec.lo:g}..{spec.hi:g} {spec.unit}".rstrip() if spec.kind in ("float", "int") else "")
         )
         return w

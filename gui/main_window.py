@@ -9,8 +9,7 @@ only queue work (Session.render / cancel / set_param) or read a latest value
 
 from __future__ import annotations
 
-import importlib
-import json
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +32,23 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from diffhost.gui import display, window_state
+from diffhost.gui import display, engine_choice, window_state
 from diffhost.gui.audio_settings import AudioSettingsDialog
 from diffhost.gui.bridge import EventBridge
+from diffhost.gui.dragout import DragSource
 from diffhost.gui.effects_editor import EffectsEditor
 from diffhost.gui.errors import describe
+from diffhost.gui.finishing_editor import FinishingEditor
 from diffhost.gui.history import HistoryPanel
+from diffhost.gui.live_menu import LiveMenu
 from diffhost.gui.osc_status import OscStatus
 from diffhost.gui.pad_control import PadControl
 from diffhost.gui.pads import PAD_KEYS, PadGrid
 from diffhost.gui.params_panel import ParamsPanel
 from diffhost.gui.playback import Playback
-from diffhost.gui.preset_control import ChainApplier, PresetControl
+from diffhost.gui.preset_control import ChainApplier, ExportApplier, FinishingApplier, PresetControl
 from diffhost.gui.presets_menu import PresetsMenu
+from diffhost.gui.reprocess_control import ReprocessControl
 from diffhost.gui.seed_panel import SeedPanel
 from diffhost.gui.tasks import Tasks
 from diffhost.gui.waveform import WaveformView
@@ -68,14 +71,18 @@ class MainWindow(QMainWindow):
         settings: QSettings,
         osc: Any = None,
         unavailable: dict[str, str] | None = None,
-        audio_config: dict[str, Any] | None = None,
+        audio_control: Any = None,
+        live: Any = None,
     ):
         super().__init__()
+        self.live = live  # host.live.LiveRig: kits, MIDI, tempo sync; None: no Live menu actions
         self.session = session
         self.settings = settings
         self.osc = osc
         self.unavailable = dict(unavailable or {})
-        self.audio_config = dict(audio_config or {})
+        # host.audio.AudioControl: the one audio-settings store (shared with `diffhost serve` and
+        # `diffhost audio`) and the one way a device is opened; None: this window has no audio.
+        self.audio_control = audio_control
         self.tasks = Tasks(self)
         self.jobs: set[int] = set()  # renders this window asked for and has not seen finish
         self.current: display.DisplayData | None = None
@@ -91,6 +98,7 @@ class MainWindow(QMainWindow):
         self._connect()
         window_state.restore(self)
         self._update_availability()
+        self.pad_control.refresh()  # pads restored from the last kit show their clips and modes
 
         self.bridge = EventBridge(session, self)
         self.bridge.received.connect(self.on_event)
@@ -102,6 +110,7 @@ class MainWindow(QMainWindow):
         self._ticks = 0
         self.history.refresh()
         self.preset_control.refresh()
+        self.refresh_model_info()
 
     # -- construction ----------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -109,6 +118,7 @@ class MainWindow(QMainWindow):
         self.seed_panel = SeedPanel()
         self.waveform = WaveformView()
         self.effects = EffectsEditor()
+        self.finishing = FinishingEditor()
         self.history = HistoryPanel(
             self.session.library, self.tasks, self.unavailable.get("library", "not attached")
         )
@@ -131,6 +141,17 @@ class MainWindow(QMainWindow):
         self.play_button.setToolTip("Play or stop the current render (Space)")
         self.autoplay = QCheckBox("Auto-play")
         self.autoplay.setToolTip("Play each render as soon as it is ready")
+        self.ab_button = QToolButton()
+        self.ab_button.setCheckable(True)
+        self.keep_button = QPushButton("Keep")
+        self.keep_button.setToolTip("Save the re-processed render as a new version beside the old one")
+        self.replace_button = QPushButton("Replace")
+        self.replace_button.setToolTip(
+            "Replace the processed file with the re-processed one (the old file goes to the trash; "
+            "the dry audio stays)"
+        )
+        self.preset_state = QLabel("No preset")
+        self.preset_state.setObjectName("dim")
         self.presets_button = QToolButton()
         self.presets_button.setText("Presets ▾")
         self.presets_button.setMenu(self.presets_menu)
@@ -157,8 +178,12 @@ class MainWindow(QMainWindow):
         transport.addSpacing(12)
         transport.addWidget(self.play_button)
         transport.addWidget(self.autoplay)
+        transport.addWidget(self.ab_button)
+        transport.addWidget(self.keep_button)
+        transport.addWidget(self.replace_button)
         transport.addSpacing(12)
         transport.addWidget(self.presets_button)
+        transport.addWidget(self.preset_state)
         transport.addWidget(self.audio_button)
 
         prompt_box = QWidget()
@@ -171,6 +196,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.effects, "Effects chain")
+        self.tabs.addTab(self.finishing, "Finishing")
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("center-split")
         split.addWidget(_box("Render", self.waveform))
@@ -223,9 +249,16 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction("Load seed audio…", self.seed_panel._choose)
+        file_menu.addSeparator()
+        self.history.add_file_actions(file_menu, self.current_row)  # Export ▸, Save As…, Reveal
+        file_menu.addAction("Keep re-processed as new version", lambda: self.reprocess.keep(replace=False))
+        file_menu.addAction("Replace processed file", lambda: self.reprocess.keep(replace=True))
+        file_menu.addSeparator()
         file_menu.addAction("Audio settings…", self.open_audio_settings)
+        file_menu.addAction("Render engine…", self.choose_engine)
         file_menu.addSeparator()
         file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.live_menu = LiveMenu(self, bar.addMenu("&Live"))
         render_menu = bar.addMenu("&Render")
         self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)
         self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)
@@ -240,16 +273,22 @@ class MainWindow(QMainWindow):
         help_menu.addAction("Keyboard shortcuts", self._show_keys)
         # Pad keys: plain letters; text fields swallow them while typing (Qt's ShortcutOverride).
         self.pad_shortcuts = []
-        for slot, key in enumerate(PAD_KEYS):
+        for number, key in enumerate(PAD_KEYS, start=1):
             sc = QShortcut(QKeySequence(key), self)
-            sc.activated.connect(lambda s=slot: self.pad_control.trigger(s))
+            sc.activated.connect(lambda n=number: self.pad_control.trigger(n))
             self.pad_shortcuts.append(sc)
 
     def _connect(self) -> None:
         self.playback = Playback(self, self.waveform, self.play_button)
         self.pad_control = PadControl(self, self.pads)
-        self.preset_control = PresetControl(self, self.presets_menu, self.params, self.effects)
+        self.reprocess = ReprocessControl(self, self.ab_button, self.keep_button, self.replace_button)
+        self.preset_control = PresetControl(
+            self, self.presets_menu, self.params, self.effects, self.finishing, self.preset_state
+        )
         self.chain_applier = ChainApplier(self, self.effects)
+        self.finishing_applier = FinishingApplier(self, self.finishing)
+        self.export_applier = ExportApplier(self, self.finishing)
+        self.drag_label = DragSource(self.waveform.hint, lambda: [self.waveform.path])
         self.render_button.clicked.connect(self.render)
         self.cancel_button.clicked.connect(self.cancel)
         self.audio_button.clicked.connect(self.open_audio_settings)
@@ -263,6 +302,11 @@ class MainWindow(QMainWindow):
         self.history.rerender_requested.connect(self.rerender)
         self.history.assign_requested.connect(self.pad_control.assign)
         self.history.message.connect(self.report)
+
+    def choose_engine(self) -> None:
+        line = engine_choice.choose_engine(self, self.settings, self.session.engine)
+        if line:
+            self.report(line)
 
     # -- messages --------------------------------------------------------------------
     def report(self, message: str, timeout_ms: int = 8000) -> None:
@@ -328,16 +372,18 @@ class MainWindow(QMainWindow):
             self.jobs.add(job.id)
             self.cancel_button.setEnabled(True)
 
-    def on_progress(self, job_id: int, fraction: float) -> None:
+    def on_progress(self, job_id: int, fraction: float, eta_s: float = -1.0) -> None:
         if job_id in self.jobs:
             self.progress.setValue(int(fraction * 1000))
-            self.progress.setFormat(f"render #{job_id}: {fraction * 100:.0f}%")
+            left = f", {display.format_eta(eta_s)} left" if eta_s >= 0 and fraction < 1.0 else ""
+            self.progress.setFormat(f"render #{job_id}: {fraction * 100:.0f}%{left}")
 
     def on_event(self, ev: Any) -> None:
         mine = ev.job_id in self.jobs
         kind = ev.kind
         if kind == "accepted" and mine:
-            self.progress.setFormat(f"render #{ev.job_id}: waiting for the engine")
+            about = f" (about {display.format_eta(ev.eta_s)})" if ev.eta_s is not None else ""
+            self.progress.setFormat(f"render #{ev.job_id}: waiting for the engine{about}")
         elif kind == "done":
             self._finished(ev.job_id)
             if mine:
@@ -351,9 +397,20 @@ class MainWindow(QMainWindow):
             if self.session.library is not None:
                 self.history.refresh()
             else:
-                prompt = self.session.params.prompt
-                for p in ev.paths:
-                    self.history.add_session_render(ev.job_id, p, ev.length_s, ev.sample_rate, prompt)
+                result = ev.result
+                request = getattr(result, "request", None)
+                prompt = request.prompt if request is not None else self.session.params.prompt
+                for v, p in enumerate(ev.paths):
+                    self.history.add_session_render(
+                        ev.job_id,
+                        p,
+                        ev.length_s,
+                        ev.sample_rate,
+                        prompt,
+                        variation=v,
+                        seed=None if result is None else int(result.seed) + v,
+                        has_seed_clip=request is not None and request.seed_clip is not None,
+                    )
         elif kind == "cancelled" and mine:
             self._finished(ev.job_id)
             self.progress.setValue(0)
@@ -371,14 +428,19 @@ class MainWindow(QMainWindow):
                 if ev.name != "seed" or ev.value is not None:
                     self.params.set_values({ev.name: ev.value})
             elif ev.name == "tempo":
-                self.pads.tempo.blockSignals(True)
-                self.pads.tempo.setValue(float(ev.value))
-                self.pads.tempo.blockSignals(False)
+                self.pads.set_tempo(float(ev.value), ev.message or None)
         elif kind == "seed":
             self._show_seed()
+            self.params.set_has_seed_clip(self.session.seed_clip is not None)
+        elif kind == "message" and ev.name == "saving" and mine:
+            done, total = ev.value
+            self.progress.setValue(int(ev.progress * 1000))
+            self.progress.setFormat(f"render #{ev.job_id}: saving {done}/{total}")
         elif kind == "slot":
-            self.pads.set_state(int(ev.name), str(ev.value))
-        elif kind == "message" and ev.name == "preset":
+            self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
+        elif kind == "message" and ev.name == "live":
+            self.report(str(ev.value))
+        elif kind == "message" and ev.name == "preset" and ev.value is not None:
             self.report(f"Preset loaded: {ev.value}")
 
     def _finished(self, job_id: int) -> None:
@@ -391,10 +453,43 @@ class MainWindow(QMainWindow):
         def shown(data: display.DisplayData) -> None:
             self.current = data
             self.waveform.show_data(data)
+            self.reprocess.open(Path(path))  # its dry audio, for re-processing and A/B
             if play and self.session.audio is not None:
                 self.playback.play_current()
 
         self.tasks.run(lambda: display.load(Path(path)), shown, lambda e: self.report(describe(e)))
+
+    # -- non-destructive post -------------------------------------------------------------------
+    def reprocess_current(self) -> None:
+        """The recipe changed (chain, finishing, preset): re-process the current render from its
+        dry audio, so Play plays what the editors show. No engine job."""
+        self.reprocess.request()
+
+    def audible(self) -> display.DisplayData | None:
+        return self.reprocess.audible()
+
+    def current_row(self) -> Any:
+        """The library row (or session row) of the current render, else the history's selection."""
+        if self.current is not None and self.current.path is not None:
+            for row in self.history.rows:
+                if Path(row.path) == Path(self.current.path):
+                    return row
+        return self.history.selected_row()
+
+    # -- the selected model's limits ----------------------------------------------------------------
+    def refresh_model_info(self) -> None:
+        """Load (or look up) the selected model off-thread; its range and features go to the panel."""
+        fn = getattr(self.session, "load_model_info", None)
+        if fn is None:
+            return
+        model = self.session.model
+
+        def known(info: Any) -> None:
+            if self.session.model == model:
+                self.params.set_model_info(info)
+                self.params.set_has_seed_clip(self.session.seed_clip is not None)
+
+        self.tasks.run(lambda: fn(model), known, lambda e: self.report(f"Model: {describe(e)}"))
 
     # -- seed audio -----------------------------------------------------------------------
     def load_seed(self, path: Path) -> None:
@@ -444,27 +539,40 @@ class MainWindow(QMainWindow):
         if name == "seed" and value is None:
             return  # unlocked: each render draws its own
         self.call("Parameter", self.session.set_param, name, value)
+        if name == "model":
+            self.refresh_model_info()
 
     # -- audio settings --------------------------------------------------------------------------
     def open_audio_settings(self) -> None:
         devices: list[Any] = []
         error = ""
-        try:
-            devices = importlib.import_module("diffhost.host.audio").list_devices()
-        except (ImportError, AttributeError):
-            error = "The host audio component is not installed in this build."
-        except Exception as exc:  # PortAudio could not enumerate: say so, keep the dialog usable
-            error = f"Could not list audio devices: {describe(exc)}"
+        if self.audio_control is None:
+            error = "This window was started without audio."
+        else:
+            try:
+                devices = self.audio_control.list_devices()
+            except Exception as exc:  # PortAudio could not enumerate: say so, keep the dialog usable
+                error = f"Could not list audio devices: {describe(exc)}"
         if self.session.audio is None and not error:
             error = f"Audio is off: {self.reason('audio')}"
-        dialog = AudioSettingsDialog(devices, self.current_audio_config(), error, self)
+        rates = self.audio_control.supported_rates if self.audio_control is not None else None
+        dialog = AudioSettingsDialog(devices, self.current_audio_config(), error, self, rates=rates)
         dialog.accepted.connect(lambda: self.apply_audio_settings(dialog.settings()))
         dialog.open()
 
     def current_audio_config(self) -> dict[str, Any]:
-        """What the open device runs at (read from HostAudio), else what was last asked for."""
+        """What the open device runs at (read from HostAudio), else the saved choice."""
+        config: dict[str, Any] = {"sample_rate": 48000, "block_size": 128}
+        if self.audio_control is not None:
+            with contextlib.suppress(ValueError):  # a damaged settings file: the dialog shows defaults
+                saved = self.audio_control.saved()
+                config.update(
+                    output=saved.output,
+                    input=saved.input,
+                    sample_rate=saved.sample_rate,
+                    block_size=saved.block_size,
+                )
         audio = self.session.audio
-        config = {"sample_rate": 48000, "block_size": 128, **self.audio_config}
         if audio is not None:
             out, inp = getattr(audio, "output_device", None), getattr(audio, "input_device", None)
             config.update(
@@ -476,20 +584,21 @@ class MainWindow(QMainWindow):
         return config
 
     def apply_audio_settings(self, config: dict[str, Any]) -> None:
+        if self.audio_control is None:
+            self.report("Audio: this window was started without audio", timeout_ms=0)
+            return
         old = self.session.audio
 
-        def reopen() -> Any:
-            if old is not None:
-                old.close()
-            return importlib.import_module("diffhost.host.audio").open_host_audio(**config)
+        def reopen() -> Any:  # saved through the one settings store once the device opened
+            return self.audio_control.reopen(old, **config)
 
-        def opened(audio: Any) -> None:
-            self.session.audio = audio
-            self.audio_config = dict(config)
+        def opened(result: Any) -> None:  # host.audio.Reopened: the new setup, or the previous one
+            self.session.audio = result.audio
             self.unavailable.pop("audio", None)
-            self.settings.setValue("audio/config", json.dumps(config))
             self._update_availability()
-            self.report("Audio device opened")
+            self.pad_control.refresh()
+            problems = "; ".join(result.problems)
+            self.report(result.message + (f" ({problems})" if problems else ""), timeout_ms=0 if not result.applied else 8000)
 
         def failed(exc: BaseException) -> None:
             self.session.audio = None
@@ -524,8 +633,6 @@ class MainWindow(QMainWindow):
                 self.playback.poll(audio)
                 if self._recording or self._ticks % 3 == 0:
                     self.seed_panel.meter.set_levels(*audio.meter())
-                if self._ticks % 3 == 0:
-                    self.pad_control.poll(audio)
                 if self._ticks % 25 == 0:
                     self.audio_label.setText(
                         self.audio_label.text().split(" · xruns")[0] + f" · xruns {audio.underflows}"
@@ -538,7 +645,9 @@ class MainWindow(QMainWindow):
         if self._ticks % 12 == 0:
             self.osc_status.poll()
             n = len(self.jobs)
-            self.engine_label.setText(f"Engine: rendering {n}" if n else "Engine: idle")
+            where = "" if engine_choice.describe(self.session.engine) == "this machine" else " (remote)"
+            self.engine_label.setText(f"Engine{where}: rendering {n}" if n else f"Engine{where}: idle")
+            self.engine_label.setToolTip(f"Rendering on {engine_choice.describe(self.session.engine)}")
 
     # -- settings --------------------------------------------------------------------------
     def save_settings(self) -> None:

@@ -1,4 +1,8 @@
-"""Pads -> Session slot calls: trigger, release, assign (off-thread), modes, tempo, and state polling."""
+"""Pads -> Session slot calls: trigger, release, assign (off-thread), per-pad options, tempo.
+
+Pad numbers are 1..16, the same numbers the Session, OSC, kits and MIDI use. Slot states
+arrive as pushed "slot" session events (MainWindow.on_event -> on_slot_event); nothing polls.
+"""
 
 from __future__ import annotations
 
@@ -17,61 +21,108 @@ class PadControl:
         self.grid = grid
         grid.triggered.connect(self.trigger)
         grid.released.connect(self.release)
-        grid.stop_requested.connect(lambda s: window.call(f"Pad {s + 1}", window.session.stop_slot, s))
+        grid.stop_requested.connect(lambda n: window.call(f"Pad {n}", window.session.stop_slot, n))
         grid.stop_all_requested.connect(self.stop_all)
         grid.assign_file.connect(self.assign)
         grid.assign_current.connect(self.assign_current)
         grid.mode_changed.connect(self.set_mode)
+        grid.fresh_requested.connect(self.set_fresh)
+        grid.options_changed.connect(self.set_options)
+        grid.selected_changed.connect(self.show_options)
         grid.tempo_changed.connect(lambda bpm: window.call("Tempo", window.session.set_tempo, bpm))
         grid.quantize_changed.connect(lambda b: window.call("Quantize", window.session.set_quantize, b))
 
-    def trigger(self, slot: int) -> None:
-        self.window.call(f"Pad {slot + 1}", self.window.session.play_slot, slot)
+    def trigger(self, number: int) -> None:
+        self.window.call(f"Pad {number}", self.window.session.play_slot, number)
 
-    def release(self, slot: int) -> None:
+    def release(self, number: int) -> None:
         """Note-off: a gate-mode slot fades out; one-shot and loop slots ignore it."""
-        release = getattr(self.window.session.audio, "release", None)
-        if release is not None:
-            self.window.call(f"Pad {slot + 1}", release, slot)
+        audio = self.window.session.audio
+        if audio is not None:
+            self.window.call(f"Pad {number}", audio.release, number)
 
-    def assign(self, slot: int, path: Path) -> None:
+    def assign(self, number: int, path: Path) -> None:
         """Assigning reads and converts the file, so it runs as a task."""
         w = self.window
         if w.session.audio is None:
-            w.report(f"Pad {slot + 1}: {w.reason('audio')}")
+            w.report(f"Pad {number}: {w.reason('audio')}")
             return
 
         def done(_v: Any) -> None:
-            self.grid.set_state(slot, w.session.audio.slot_state(slot), pad_label(Path(path)))
-            w.report(f"Pad {slot + 1}: {Path(path).name}")
+            self.grid.set_state(number, w.session.audio.slot_state(number), pad_label(Path(path)))
+            w.report(f"Pad {number}: {Path(path).name}")
 
         w.tasks.run(
-            lambda: w.session.assign_slot(slot, path=Path(path)),
+            lambda: w.session.assign_slot(number, path=Path(path)),
             done,
-            lambda e: w.report(f"Pad {slot + 1}: {describe(e)}"),
+            lambda e: w.report(f"Pad {number}: {describe(e)}"),
         )
 
-    def assign_current(self, slot: int) -> None:
+    def assign_current(self, number: int) -> None:
         current = self.window.current
         if current is None or current.path is None:
-            self.window.report(f"Pad {slot + 1}: render something first")
+            self.window.report(f"Pad {number}: render something first")
         else:
-            self.assign(slot, current.path)
+            self.assign(number, current.path)
 
-    def set_mode(self, slot: int, mode: str) -> None:
+    def set_mode(self, number: int, mode: str) -> None:
+        self.set_options(number, {"mode": mode})
+
+    def set_options(self, number: int, change: dict[str, Any]) -> None:
+        """Mode, gain, pan, choke group or quantize of one pad; a refused value is reported and undone."""
         w = self.window
-        if w.session.audio is None:
-            w.report(f"Pad {slot + 1}: {w.reason('audio')}")
+        audio = w.session.audio
+        if audio is None:
+            w.report(f"Pad {number}: {w.reason('audio')}")
             return
-        w.call(f"Pad {slot + 1}", w.session.audio.set_slot_options, slot, mode=mode)
+        w.call(f"Pad {number}", lambda: audio.set_slot_options(number, **change))
+        self.show_options(number)
+
+    def set_fresh(self, number: int, on: bool) -> None:
+        """A fresh pad renders variations of the session's current prompt and length."""
+        w = self.window
+        live = getattr(w, "live", None)
+        if live is None:
+            w.report(f"Pad {number}: fresh pads need the live parts (started without them)")
+            return
+        pad = self.grid.pads[number - 1]
+        if not on:
+            live.fresh.disable(number)
+            pad.fresh = False
+            pad.set_mode(pad.mode)
+            return
+        p = w.session.params
+        w.call(f"Pad {number}", lambda: live.fresh.enable(number, prompt=p.prompt, length=p.length))
+        if not live.fresh.is_fresh(number):  # refused (no audio, a bad prompt): the reason is shown
+            return
+        pad.fresh = True
+        pad.set_mode(pad.mode)
+        w.report(f"Pad {number}: fresh variations of “{p.prompt or 'the current prompt'}” on every hit")
+
+    def show_options(self, number: int) -> None:
+        audio = self.window.session.audio
+        if audio is not None:
+            self.grid.show_options(number, audio.slot_options(number))
+
+    def refresh(self) -> None:
+        """Every pad's state, clip name and options from the (re)opened audio, e.g. after a device change."""
+        audio = self.window.session.audio
+        if audio is None:
+            return
+        for pad in self.grid.pads:
+            n = pad.number
+            if n > audio.num_slots:
+                break
+            src = audio.slot_source(n)
+            label = pad_label(src.path) if src is not None and src.path is not None else (src.label if src else "")
+            live = getattr(self.window, "live", None)
+            pad.fresh = bool(live is not None and live.fresh.is_fresh(n))
+            pad.set_state(audio.slot_state(n), label)
+            self.grid.show_options(n, audio.slot_options(n))
+
+    def on_slot_event(self, number: int, state: str, label: str = "") -> None:
+        self.grid.set_state(number, state, pad_label(Path(label)) if label else None)
 
     def stop_all(self) -> None:
         if self.window.session.audio is not None:
             self.window.call("Pads", self.window.session.audio.stop_all)
-
-    def poll(self, audio: Any) -> None:
-        """Slots go from playing to ready without an event: read their states (latest values)."""
-        for slot in range(min(len(self.grid.pads), audio.num_slots)):
-            state = audio.slot_state(slot)
-            if self.grid.pads[slot].state != state:
-                self.grid.set_state(slot, state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
@@ -13,6 +14,7 @@ from PyQt6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QSpinBox,
     QToolButton,
@@ -108,6 +110,14 @@ class ParamsPanel(QWidget):
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
+        # What the loaded model allows, said before Render (not after, in the status bar).
+        self.limits = QLabel("")
+        self.limits.setObjectName("error")
+        self.limits.setWordWrap(True)
+        self.limits.setVisible(False)
+        self.model_info: Any = None  # engine.request.ModelInfo of the selected model, once known
+        self._asked_length: float | None = None  # a length set from outside that the box had to clamp
+        self._has_seed_clip = False
 
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
@@ -130,6 +140,7 @@ class ParamsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
+        layout.addWidget(self.limits)
         layout.addStretch(1)
 
         self.prompt.returnPressed.connect(self.render_requested)
@@ -140,6 +151,10 @@ class ParamsPanel(QWidget):
         self.browse.clicked.connect(self._browse_model)
         for name in ("length", "temperature", "steps", "guidance", "variations", "strength"):
             getattr(self, name).valueChanged.connect(lambda _v, n=name: self._emit(n))
+        self.length.valueChanged.connect(self._length_edited)
+        self.prompt.textChanged.connect(lambda _t: self.check_limits())
+        self.negative.textChanged.connect(lambda _t: self.check_limits())
+        self.guidance.valueChanged.connect(lambda _v: self.check_limits())
         self.sample_rate.activated.connect(lambda _i: self._emit("sample_rate"))
         self.seed.editingFinished.connect(self._seed_edited)
         self.dice.clicked.connect(self.roll_seed)
@@ -181,7 +196,10 @@ class ParamsPanel(QWidget):
             if "model" in params:
                 self.model.setCurrentText(params["model"] or DEFAULT_MODEL_LABEL)
             if "length" in params:
-                self.length.setValue(float(params["length"]))
+                length = float(params["length"])
+                inside = self.length.minimum() <= length <= self.length.maximum()
+                self._asked_length = None if inside else length
+                self.length.setValue(length)
             if "sample_rate" in params:
                 sr = int(params["sample_rate"])
                 if self.sample_rate.findData(sr) < 0:
@@ -204,6 +222,67 @@ class ParamsPanel(QWidget):
         finally:
             for w in self._widgets():
                 w.blockSignals(False)
+        self.check_limits()
+
+    # -- the loaded model's limits ----------------------------------------------------------
+    def set_model_info(self, info: Any) -> None:
+        """The selected model is known: the Length box takes its range, and anything the model
+        cannot do is said inline."""
+        self.model_info = info
+        lo = max(LENGTH_RANGE_S[0], float(info.min_length_s))
+        hi = min(LENGTH_RANGE_S[1], float(info.max_length_s))
+        asked = self._asked_length if self._asked_length is not None else self.length.value()
+        self.length.blockSignals(True)
+        # Enough decimals to show the model's true limits (a spin box rounds its range to them).
+        self.length.setDecimals(3 if round(lo, 2) != lo or round(hi, 2) != hi else 2)
+        self.length.setRange(lo, hi)
+        self.length.setValue(asked)  # clamped into the range; the note says so if it had to
+        self.length.blockSignals(False)
+        self._asked_length = None if lo <= asked <= hi else asked
+        self.length.setToolTip(f"Length in seconds: {model_label(info)} makes {lo:g}–{hi:g} s")
+        self.check_limits()
+
+    def set_has_seed_clip(self, present: bool) -> None:
+        self._has_seed_clip = bool(present)
+        self.check_limits()
+
+    def problems(self) -> list[str]:
+        """What the selected model would refuse in the current values, each with what is valid."""
+        info = self.model_info
+        if info is None:
+            return []
+        who = model_label(info)
+        out = []
+        lo, hi = self.length.minimum(), self.length.maximum()
+        if self._asked_length is not None:
+            out.append(
+                f"Length {self._asked_length:g} s is outside {who}'s range {lo:g}–{hi:g} s: "
+                f"Render uses {self.length.value():g} s"
+            )
+        if self.value("prompt") and not info.supports_prompt:
+            out.append(f"{who} is unconditional and takes no prompt: clear the prompt to render")
+        if info.requires_prompt and not self.value("prompt"):
+            out.append(f"{who} needs a text prompt")
+        if self.value("negative_prompt") and not info.supports_negative_prompt:
+            out.append(f"{who} has no negative prompt: clear it to render")
+        if self.value("guidance") is not None and not info.supports_guidance:
+            out.append(f"{who} has no guidance: set Guidance to “model default”")
+        if self._has_seed_clip and not info.supports_seed_clip:
+            out.append(f"{who} cannot start from seed audio: clear the seed clip")
+        if info.requires_seed_clip and not self._has_seed_clip:
+            out.append(f"{who} needs a seed clip to work from")
+        return out
+
+    def check_limits(self) -> list[str]:
+        found = self.problems()
+        self.limits.setText("\n".join(f"⚠ {p}" for p in found))
+        self.limits.setVisible(bool(found))
+        return found
+
+    def _length_edited(self, _value: float) -> None:
+        if self._asked_length is not None:  # the user chose a length: the clamp note is answered
+            self._asked_length = None
+            self.check_limits()
 
     @property
     def seed_locked(self) -> bool:
@@ -249,3 +328,9 @@ class ParamsPanel(QWidget):
         if folder:
             self.model.setCurrentText(folder)
             self._emit("model")
+
+
+def model_label(info: Any) -> str:
+    if info.family in ("diffhost-default", "DiffhostOneShotPipeline"):
+        return "the embedded default model"
+    return f"model {Path(info.name).name or info.name} ({info.family})"

@@ -35,8 +35,11 @@ class Playback:
             self.play_current()
 
     def play_current(self, start_s: float = 0.0) -> None:
+        """Play what the window says is audible: the processed render (or its unsaved re-process),
+        or the dry audio when A/B is on B."""
         w = self.window
-        audio, current = w.session.audio, w.current
+        audible = getattr(w, "audible", None)
+        audio, current = w.session.audio, (audible() if audible is not None else w.current)
         if current is None:
             w.report("Nothing to play yet: render something first (Ctrl+R)")
             return
@@ -49,7 +52,8 @@ class Playback:
             self.playing_current = True
 
     def seek(self, seconds: float) -> None:
-        current = self.window.current
+        audible = getattr(self.window, "audible", None)
+        current = audible() if audible is not None else self.window.current
         if current is not None and self.window.session.audio is not None and seconds < current.duration_s:
             self.play_current(seconds)
 

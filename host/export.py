@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
+import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile as sf
+
+from diffhost.host.atomic import atomic_target, atomic_write_bytes
 
 SIDECAR_SUFFIX = ".json"
 SIDECAR_VERSION = 2
@@ -34,12 +35,22 @@ class ExportError(ValueError):
 @dataclass(frozen=True)
 class ExportSpec:
     """How a render is written. bit_depth applies to wav/flac, quality to mp3/ogg;
-    dither (TPDF, seeded from the render seed so re-renders stay bit-identical) to 16-bit."""
+    dither (TPDF, seeded from the render seed so re-renders stay bit-identical) to 16-bit only:
+    at 24 bit the rounding error sits ~144 dB down and at 32-bit float there is none, so there
+    `dither` is always False and never claimed in a sidecar."""
 
     format: str = "wav"
-    bit_depth: int = 32
+    bit_depth: int = 24  # what DAW users expect; 32 = float on request
     quality: str | None = None
     dither: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.dither_applies:
+            object.__setattr__(self, "dither", False)
+
+    @property
+    def dither_applies(self) -> bool:
+        return self.dither and self.format in BIT_DEPTHS and self.bit_depth == 16
 
     @property
     def suffix(self) -> str:
@@ -52,7 +63,15 @@ class ExportSpec:
             d.pop("quality")
         else:
             d.pop("bit_depth")
+        if not (self.format in BIT_DEPTHS and self.bit_depth == 16):
+            d.pop("dither")  # no dither step exists at this depth: say nothing about one
         return d
+
+    def describe(self) -> str:
+        """Short words for menus and status lines: "WAV 24-bit", "MP3 V0"."""
+        if self.format in BIT_DEPTHS:
+            return f"{self.format.upper()} {'32-bit float' if self.bit_depth == 32 else f'{self.bit_depth}-bit'}"
+        return f"{self.format.upper()} {self.quality}"
 
 
 EXPORT_KEYS = tuple(ExportSpec.__dataclass_fields__)
@@ -110,6 +129,14 @@ class Written:
     path: Path
     sample_rate: int
     notes: tuple[str, ...] = ()
+    # What the sidecar records about the encoding: "dither" only when dither was applied,
+    # "mp3_gapless" (encoder delay / padding from the LAME tag) for MP3.
+    encoding: dict[str, Any] = field(default_factory=dict)
+
+
+# mpg123-style decoders that ignore the LAME tag start this many samples late on top of the
+# encoder delay (LAME's documented decoder delay, 528 + 1).
+MP3_DECODER_DELAY = 529
 
 
 def write_audio(
@@ -132,28 +159,62 @@ def write_audio(
             f"{sample_rate} -> {target} Hz (soxr VHQ)"
         )
         sample_rate = target
-    if spec.format == "mp3":
-        notes.append("MP3 decoders add encoder delay and padding (LAME); use WAV/FLAC for sample-exact edits")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + spec.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    encoding: dict[str, Any] = {}
+    with atomic_target(path, suffix=spec.suffix) as tmp:
         if spec.format in ("wav", "flac"):
             data, subtype = _quantize(audio, spec, dither_seed)
-            sf.write(tmp, data.T, sample_rate, subtype=subtype, format=spec.format.upper())
+            sf.write(tmp, data.T, sample_rate, subtype=subtype, format=_container(spec, audio.shape[0]))
+            if spec.dither_applies:
+                encoding["dither"] = {"kind": "TPDF", "lsb": 1, "bit_depth": 16, "seed": int(dither_seed)}
         else:
             from pedalboard.io import AudioFile
 
-            os.unlink(tmp)  # pedalboard creates the file itself
-            with AudioFile(tmp, "w", sample_rate, audio.shape[0], quality=spec.quality) as f:
+            tmp.unlink()  # pedalboard creates the file itself
+            with AudioFile(str(tmp), "w", sample_rate, audio.shape[0], quality=spec.quality) as f:
                 f.write(audio)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        _publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return Written(path, sample_rate, tuple(notes))
+            if spec.format == "mp3":
+                gapless = mp3_gapless(tmp)
+                if gapless is not None:
+                    encoding["mp3_gapless"] = gapless
+                    notes.append(
+                        f"MP3 encoder delay {gapless['encoder_delay_samples']} samples and padding "
+                        f"{gapless['padding_samples']} samples are in the LAME tag; gapless decoders "
+                        "(libsndfile, ffmpeg, iTunes) trim them, others start "
+                        f"{gapless['offset_without_gapless_samples']} samples late"
+                    )
+                else:
+                    notes.append("MP3 without a LAME tag: decoders add encoder delay; use WAV/FLAC to line up")
+    return Written(path, sample_rate, tuple(notes), encoding)
+
+
+def _container(spec: ExportSpec, channels: int) -> str:
+    """WAVE_FORMAT_EXTENSIBLE where Microsoft's spec asks for it (more than 16 bits or more than two
+    channels): sox and strict readers warn on a plain header there. FLAC is FLAC."""
+    if spec.format == "wav" and (spec.bit_depth > 16 or channels > 2):
+        return "WAVEX"
+    return spec.format.upper()
+
+
+def mp3_gapless(path: Path) -> dict[str, int] | None:
+    """Encoder delay and padding from an MP3's LAME tag (in the first frame's Xing/Info header), so a
+    sidecar can say exactly how a re-import lines up. None when the file has no LAME tag."""
+    head = Path(path).read_bytes()[:4096]
+    for marker in (b"Info", b"Xing"):
+        x = head.find(marker)
+        if x >= 0:
+            break
+    else:
+        return None
+    lame = head.find(b"LAME", x, x + 200)
+    if lame < 0 or len(head) < lame + 24:
+        return None
+    b = head[lame + 21 : lame + 24]  # 12 bits delay, 12 bits padding
+    delay, padding = (b[0] << 4) | (b[1] >> 4), ((b[1] & 0x0F) << 8) | b[2]
+    return {
+        "encoder_delay_samples": delay,
+        "padding_samples": padding,
+        "offset_without_gapless_samples": delay + MP3_DECODER_DELAY,
+    }
 
 
 def _quantize(audio: np.ndarray, spec: ExportSpec, seed: int) -> tuple[np.ndarray, str]:
@@ -172,10 +233,21 @@ def _quantize(audio: np.ndarray, spec: ExportSpec, seed: int) -> tuple[np.ndarra
     return (q.astype(np.int32) << 8), "PCM_24"  # libsndfile keeps the top 24 bits of int32
 
 
+# Names Windows refuses as a file's stem, whatever the extension (CON.wav is the console).
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
 def slug(text: str | None, fallback: str = "render", max_len: int = 40) -> str:
-    """A filesystem-safe name from a prompt."""
-    s = re.sub(r"[^a-zA-Z0-9]+", "-", (text or "").lower()).strip("-")
-    return (s[:max_len].rstrip("-")) or fallback
+    """A file name part from a prompt that is safe on Windows, macOS and Linux and keeps letters and
+    digits in any script ("für" stays "für", "キック" stays): everything that is not a letter, mark or
+    number (so every character Windows forbids, / and control characters) becomes "-"; NFC, so
+    macOS and Linux see one spelling; Windows' reserved device names get a "_"."""
+    text = unicodedata.normalize("NFC", text or "").lower()
+    keep = "".join(ch if unicodedata.category(ch)[0] in "LMN" else "-" for ch in text)
+    s = re.sub(r"-+", "-", keep).strip("-")[:max_len].rstrip("-")
+    if s.split(".")[0] in _RESERVED:
+        s += "_"
+    return s or fallback
 
 
 def unique_path(path: Path) -> Path:
@@ -193,34 +265,10 @@ def sidecar_path(audio_path: Path) -> Path:
     return audio_path.with_name(audio_path.name + SIDECAR_SUFFIX)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then link into place (no overwrite)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        _publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def atomic_write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
     """Write (channels, samples) audio as WAV atomically; refuses to overwrite."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_target(path, suffix=".wav") as tmp:
         sf.write(tmp, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype, format="WAV")
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        _publish(Path(tmp), path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_sidecar(audio_path: Path, info: dict[str, Any]) -> Path:
@@ -252,39 +300,6 @@ def sweep_partials(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
     return removed
 
 
-def _read_umask() -> int:
-    # Read once at import: os.umask can only be read by setting it, which races other threads.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def _publish(tmp: Path, dest: Path) -> None:
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; renders are ordinary files for the DAW
-    # os.link fails if dest exists, so a file that appeared meanwhile is never replaced.
-    try:
-        os.link(tmp, dest)
-    except FileExistsError:
-        raise FileExistsError(f"{dest}: already exists; diffhost never overwrites files") from None
-    except OSError:  # filesystems without hard links: best effort, still no overwrite
-        if dest.exists():
-            raise FileExistsError(f"{dest}: already exists; diffhost never overwrites files") from None
-        os.replace(tmp, dest)
-    _fsync_dir(dest.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _json_default(obj: Any) -> Any:

@@ -28,7 +28,7 @@ from diffhost.engine.request import GenerationRequest, SeedClip
 from diffhost.host.effects import file_sha256
 from diffhost.host.export import parse_export, sidecar_path, unique_path, write_audio, write_sidecar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: dry_path (the unprocessed audio a render is re-processed from)
 DB_NAME = "library.sqlite3"
 
 _SCHEMA = """
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS renders (
     parent_id INTEGER,
     favorite INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'ok',  -- ok | trashing | trashed
-    trash_path TEXT
+    trash_path TEXT,
+    dry_path TEXT                     -- float WAV of the engine's output before any post-processing
 );
 CREATE TABLE IF NOT EXISTS tags (
     render_id INTEGER NOT NULL REFERENCES renders(id) ON DELETE CASCADE,
@@ -100,11 +101,22 @@ class RenderRow:
     parent_id: int | None = None
     state: str = "ok"
     trash_path: Path | None = None
+    dry_path: Path | None = None  # the render before effects/finishing/export (None: older rows)
+
+    @property
+    def seed(self) -> int | None:
+        """The seed this variation was rendered with (variation v of a job uses seed + v)."""
+        seed = self.params.get("seed")
+        return None if seed is None else int(seed) + self.variation
+
+    @property
+    def has_seed_clip(self) -> bool:
+        return bool(self.params.get("seed_clip"))
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["created"] = self.created.isoformat()
-        for k in ("path", "sidecar", "trash_path"):
+        for k in ("path", "sidecar", "trash_path", "dry_path"):
             d[k] = None if d[k] is None else str(d[k])
         d["tags"] = list(self.tags)
         return d
@@ -132,10 +144,11 @@ class RenderLibrary:
                     f"{self.db_path}: library schema {version} is newer than this diffhost ({SCHEMA_VERSION}); "
                     "update diffhost"
                 )
-            if version < SCHEMA_VERSION:  # idempotent DDL in one transaction
+            if version < SCHEMA_VERSION:  # idempotent DDL (plus the v1 -> v2 column) in one transaction
+                upgrade = "ALTER TABLE renders ADD COLUMN dry_path TEXT;" if version == 1 else ""
                 with self._lock:
                     self._db.executescript(
-                        f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+                        f"BEGIN IMMEDIATE; {_SCHEMA} {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
                     )
         except sqlite3.DatabaseError as exc:
             raise LibraryError(f"{self.db_path}: not a readable render library ({exc})") from None
@@ -177,6 +190,7 @@ class RenderLibrary:
         preset: str | None = None,
         parent_id: int | None = None,
         created: _dt.datetime | None = None,
+        dry_path: Path | None = None,
     ) -> int:
         """Record a finished file (it must exist: rows only ever point at complete files)."""
         path = Path(path).resolve()
@@ -187,8 +201,8 @@ class RenderLibrary:
         with self._tx():
             cur = self._db.execute(
                 "INSERT INTO renders (created, prompt, params, model, path, sidecar, length_s, sample_rate,"
-                " channels, loudness_lufs, peak_dbfs, format, variation, preset, parent_id, favorite)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " channels, loudness_lufs, peak_dbfs, format, variation, preset, parent_id, favorite, dry_path)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     stamp,
                     prompt,
@@ -206,6 +220,7 @@ class RenderLibrary:
                     preset,
                     parent_id,
                     int(bool(favorite)),
+                    None if dry_path is None else str(Path(dry_path).resolve()),
                 ),
             )
             rid = int(cur.lastrowid)
@@ -266,6 +281,11 @@ class RenderLibrary:
     def get(self, render_id: int) -> RenderRow:
         return self._row(render_id, include_trashed=False)
 
+    def find(self, path: Path) -> RenderRow | None:
+        """The listed row of a file, by its path (None when the library does not list it)."""
+        rows = self._select("path=? AND state='ok'", (str(Path(path).resolve()),), 1, 0)
+        return rows[0] if rows else None
+
     def list(self, limit: int = 100, offset: int = 0, favorites_only: bool = False) -> list[RenderRow]:
         where = "state='ok'" + (" AND favorite=1" if favorites_only else "")
         return self._select(where, (), limit, offset)
@@ -280,11 +300,15 @@ class RenderLibrary:
         favorites_only: bool = False,
         limit: int = 100,
     ) -> list[RenderRow]:
-        """Renders whose prompt (or preset) contains text, carrying all tags, from model, in a date range."""
+        """Renders whose prompt contains every word of text (or carries it as a tag the user gave the
+        render), carrying all tags, from model, in a date range. The preset a render was finished with
+        is not searched: a kick rendered while "tight snare" was loaded is still a kick."""
         clauses, args = ["state='ok'"], []
         for word in (text or "").split():
-            clauses.append("(prompt LIKE ? ESCAPE '\\' OR preset LIKE ? ESCAPE '\\')")
-            args += [f"%{_like(word)}%"] * 2
+            clauses.append(
+                "(prompt LIKE ? ESCAPE '\\' OR id IN (SELECT render_id FROM tags WHERE tag=?))"
+            )
+            args += [f"%{_like(word)}%", word.lower()]
         for tag in _clean_tags(tags):
             clauses.append("id IN (SELECT render_id FROM tags WHERE tag=?)")
             args.append(tag)
@@ -333,7 +357,8 @@ class RenderLibrary:
                 "finishing": side.get("finishing"),
                 "export": side.get("export"),
                 "preset": side.get("preset"),
-                "tags": side.get("tags"),
+                # the preset's own tags (older sidecars kept them under "tags")
+                "tags": side.get("preset_tags", side.get("tags")),
             }
         )
 
@@ -446,6 +471,7 @@ def _to_row(r: sqlite3.Row, tags: tuple[str, ...]) -> RenderRow:
         parent_id=r["parent_id"],
         state=r["state"],
         trash_path=Path(r["trash_path"]) if r["trash_path"] else None,
+        dry_path=Path(r["dry_path"]) if r["dry_path"] else None,
     )
 
 
@@ -507,26 +533,15 @@ class Rerendered:
     message: str
 
 
-def rerender(
-    library: RenderLibrary, render_id: int, runner: Any, *, out: Path | None = None, timeout: float = 600.0
-) -> Rerendered:
-    """Render a row again from its sidecar with `runner` (an engine Model, or an Engine) and the
-    row's own recipe; the new file gets a new row (parent_id = the original) and is compared."""
-    from diffhost.host.save import Finisher
-
+def compare_rerender(library: RenderLibrary, render_id: int, saved: Any, revision: str | None) -> Rerendered:
+    """How a re-render of row `render_id` (saved as `saved`, made by a model at `revision`) compares
+    with the original: the same decoded audio, and the same model revision."""
     row = library.get(render_id)
-    request = library.request_of(row)
-    recipe = library.recipe_of(row)
     side = library.sidecar_of(row)
-    result = _run(runner, request, library.model_spec(row), timeout)
-    finisher = Finisher(recipe, library=library)
-    saved = finisher.finish(
-        result, out or row.path.parent, recipe, variations=(row.variation,), parent_id=row.id
-    )[0]
     notes = []
     want_rev = (side.get("model") or {}).get("revision")
-    if want_rev and result.model.revision and want_rev != result.model.revision:
-        notes.append(f"model revision differs: was {want_rev}, now {result.model.revision}")
+    if want_rev and revision and want_rev != revision:
+        notes.append(f"model revision differs: was {want_rev}, now {revision}")
     identical = None
     if row.path.is_file():
         a, sr_a = read_audio(row.path)
@@ -536,23 +551,6 @@ def rerender(
     else:
         notes.append("original file is gone; nothing to compare with")
     return Rerendered(saved, identical, "; ".join(notes))
-
-
-def _run(runner: Any, request: GenerationRequest, model: str | None, timeout: float) -> Any:
-    if hasattr(runner, "submit"):  # an Engine: queue and wait for this job
-        events = runner.subscribe()
-        try:
-            job = runner.submit(request, model=model, tag="rerender")
-            while True:
-                ev = events.get(timeout=timeout)
-                if ev.job_id == job.id and ev.terminal:
-                    break
-        finally:
-            runner.unsubscribe(events)
-        if ev.kind != "done" or ev.result is None:
-            raise LibraryError(f"re-render {ev.kind}: {ev.message}")
-        return ev.result
-    return runner.render(request)
 
 
 def export_row(
@@ -575,6 +573,12 @@ def export_row(
     notes = list(written.notes)
     if row.format in ("mp3", "ogg") and spec.format in ("wav", "flac"):
         notes.append(f"converted from lossy {row.format}: not better than the {row.format}")
+    if written.encoding:
+        side["encoding"] = written.encoding
+    else:
+        side.pop("encoding", None)
+    if side.get("dry") and row.dry_path is not None and target.parent.resolve() != row.path.parent.resolve():
+        side["dry"] = {**side["dry"], "path": str(row.dry_path)}  # elsewhere: point at it absolutely
     side.update(
         export=spec.to_dict(),
         derived_from={"render_id": row.id, "path": str(row.path)},
@@ -600,5 +604,6 @@ def export_row(
         preset=row.preset,
         parent_id=row.id,
         tags=row.tags,
+        dry_path=row.dry_path,
     )
     return written, new_id

@@ -77,8 +77,14 @@ class PostResult:
     peak_dbfs: float
 
 
-def postprocess(audio: np.ndarray, sample_rate: int, recipe: Recipe) -> PostResult:
-    """Run finishing and effects in the documented order (see host.finishing)."""
+def postprocess(
+    audio: np.ndarray, sample_rate: int, recipe: Recipe, *, measure_loudness: bool = True
+) -> PostResult:
+    """Run finishing and effects in the documented order (see host.finishing).
+
+    measure_loudness=False skips the final BS.1770 measurement (a third of the time of a light
+    recipe) where only the audio is wanted now, as in a re-process preview; loudness_lufs is then
+    None unless LUFS normalization measured it anyway."""
     f = recipe.finishing
     a = np.ascontiguousarray(audio, dtype=np.float32)
     sr = int(sample_rate)
@@ -136,6 +142,6 @@ def postprocess(audio: np.ndarray, sample_rate: int, recipe: Recipe) -> PostResu
         loudness, measured = info.get("achieved_lufs"), True  # loudness moves by exactly the gain
     if not np.all(np.isfinite(a)):
         raise ValueError("post-processing produced NaN or infinite samples")
-    if not measured:
+    if not measured and measure_loudness:
         loudness = fin.loudness_lufs(a, sr)
     return PostResult(a, sr, steps, loudness, peak_dbfs(a))

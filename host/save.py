@@ -14,6 +14,7 @@ import datetime as _dt
 import hashlib
 import importlib.metadata
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,9 @@ from diffhost.host.export import (
     write_audio,
     write_sidecar,
 )
-from diffhost.host.post import Recipe, normalize_audio, postprocess
+from diffhost.host.post import PostResult, Recipe, normalize_audio, postprocess
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-RERENDER_TAG = "rerender:"  # Job.tag prefix: finish with the original row's recipe, not the current one
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class SavedRender:
     peak_dbfs: float
     loudness_lufs: float | None = None
     render_id: int | None = None  # render-library row, when a library is attached
+    dry_path: Path | None = None  # the unprocessed audio it can be re-processed from
 
 
 def default_name(result: GenerationResult, suffix: str = ".wav") -> str:
@@ -136,8 +137,9 @@ def save_seed_clip(result: GenerationResult, folder: Path) -> dict[str, Any] | N
 class Finisher:
     """Session finisher: `finisher(result, out_dir, job)` -> list[SavedRender].
 
-    Holds the current Recipe; `configure` swaps it atomically (validated first, so a bad
-    preset changes nothing). Jobs tagged "rerender:<id>" use that row's own recipe.
+    Holds the session's current Recipe; `configure` swaps it atomically (validated first, so a bad
+    preset changes nothing). A job with its own recipe (a preset for one render, a re-rendered
+    row) goes through `finish` with that recipe; the Session carries it beside the job.
     """
 
     def __init__(self, recipe: Recipe | None = None, *, library: Any = None):
@@ -155,11 +157,6 @@ class Finisher:
             self._recipe = recipe
 
     def __call__(self, result: GenerationResult, out: Path, job: Any = None) -> list[SavedRender]:
-        tag = getattr(job, "tag", None) or ""
-        if tag.startswith(RERENDER_TAG) and self.library is not None:
-            row = self.library.get(int(tag[len(RERENDER_TAG) :]))
-            recipe, variation = self.library.recipe_of(row), row.variation
-            return self.finish(result, out, recipe, variations=(variation,), parent_id=row.id)
         return self.finish(result, out, self._recipe)
 
     def finish(
@@ -171,8 +168,17 @@ class Finisher:
         variations: tuple[int, ...] | None = None,
         parent_id: int | None = None,
         tags: tuple[str, ...] = (),
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> list[SavedRender]:
-        """Post-process and write the given variations (default all). out: folder or file path."""
+        """Post-process and write the given variations (default all). out: folder or file path.
+
+        Each variation keeps its dry audio (the engine's output, float WAV in `dry/` beside the
+        file) so effects, finishing and export can be changed later without rendering again
+        (host.reprocess). progress(done, total) is called as files are written. `stop` (the app
+        is quitting) ends the loop between files: each file already written is whole, with its
+        sidecar and row, and no file is left half-written.
+        """
         recipe = recipe or self._recipe
         out = Path(out).expanduser()
         suffix = recipe.export.suffix
@@ -186,78 +192,149 @@ class Finisher:
             self._swept.add(base.parent)
             sweep_partials(base.parent)
         seed_clip = save_seed_clip(result, base.parent)
+        repro = result.reproduce_dict()
+        if seed_clip is not None:
+            repro["params"]["seed_clip"] = {**repro["params"].get("seed_clip", {}), **seed_clip}
         saved = []
-        for v in chosen:
-            post = postprocess(result.audio[v], result.sample_rate, recipe)
+        for done, v in enumerate(chosen):
+            if stop is not None and stop.is_set():
+                break
+            if progress is not None:
+                progress(done, len(chosen))
+            dry = result.audio[v]
+            post = postprocess(dry, result.sample_rate, recipe)
             target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
             target = unique_path(target)
-            written = write_audio(
-                target, post.audio, post.sample_rate, recipe.export, dither_seed=_dither_seed(result.seed, v)
-            )
-            repro = result.reproduce_dict()
-            if seed_clip is not None:
-                repro["params"]["seed_clip"] = {**repro["params"].get("seed_clip", {}), **seed_clip}
-            length_s = post.audio.shape[-1] / post.sample_rate
+            dry_info = write_dry(target, dry, result.sample_rate)
             info = {
-                "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                 **repro,
                 "variation": v,
-                "preset": recipe.preset,
-                "tags": list(recipe.tags),
-                "effects": recipe.chain.describe(result.sample_rate),
-                "finishing": recipe.finishing.to_dict(),
-                "export": recipe.export.to_dict(),
-                "post": {
-                    "steps": post.steps,
-                    "sample_rate": written.sample_rate,
-                    "channels": int(post.audio.shape[0]),
-                    "samples": int(post.audio.shape[-1]),
-                    "length_s": round(length_s, 6),
-                    "peak_dbfs": round(post.peak_dbfs, 4),
-                    "loudness_lufs": None if post.loudness_lufs is None else round(post.loudness_lufs, 3),
-                    "notes": list(written.notes),
-                },
+                "dry": dry_info,
                 "parent_id": parent_id,
-                "audio_sha256": file_sha256(target),
                 "render_s": round(result.render_s, 4),
-                "versions": _versions(),
                 **music_info(result, v),
             }
-            side = write_sidecar(target, info)
-            render_id = None
-            if self.library is not None:
-                render_id = self.library.add(
-                    prompt=result.request.prompt,
-                    params=repro["params"],
-                    model=result.model.name,
-                    path=target.resolve(),
-                    sidecar=side.resolve(),
-                    length_s=length_s,
-                    sample_rate=written.sample_rate,
-                    channels=int(post.audio.shape[0]),
-                    loudness_lufs=post.loudness_lufs,
-                    peak_dbfs=post.peak_dbfs,
-                    file_format=recipe.export.format,
-                    variation=v,
-                    preset=recipe.preset,
-                    parent_id=parent_id,
-                    tags=tuple(recipe.tags) + tuple(tags),
-                )
             saved.append(
-                SavedRender(
-                    path=target.resolve(),
-                    sidecar=side.resolve(),
-                    variation=v,
-                    length_s=length_s,
-                    sample_rate=written.sample_rate,
-                    channels=int(post.audio.shape[0]),
-                    peak_dbfs=post.peak_dbfs,
-                    loudness_lufs=post.loudness_lufs,
-                    render_id=render_id,
+                write_render(
+                    target,
+                    post,
+                    recipe,
+                    info,
+                    library=self.library,
+                    dither_seed=dither_seed(result.seed, v),
+                    row={
+                        "prompt": result.request.prompt,
+                        "params": repro["params"],
+                        "model": result.model.name,
+                        "variation": v,
+                        "parent_id": parent_id,
+                        "tags": tuple(tags),
+                        "dry_path": target.parent / dry_info["path"],
+                    },
+                    effects_rate=result.sample_rate,
                 )
             )
+        if progress is not None:
+            progress(len(saved), len(chosen))
         return saved
 
 
-def _dither_seed(seed: int, variation: int) -> int:
+DRY_DIR = "dry"
+
+
+def dry_path_for(target: Path) -> Path:
+    """Where a processed file's dry audio goes: `dry/<stem>.wav` beside it (never overwritten)."""
+    return target.parent / DRY_DIR / f"{target.stem}.wav"
+
+
+def write_dry(target: Path, audio: np.ndarray, sample_rate: int) -> dict[str, Any]:
+    """Keep the engine's output as float WAV (lossless, unnormalized, any level) next to target.
+    Returns the sidecar's "dry" entry; its path is relative to the sidecar's folder."""
+    path = unique_path(dry_path_for(target))
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    atomic_write_wav(path, audio, sample_rate)
+    return {
+        "path": str(path.relative_to(target.parent)),
+        "sample_rate": int(sample_rate),
+        "channels": int(audio.shape[0]),
+        "samples": int(audio.shape[-1]),
+        "sha256": file_sha256(path),
+    }
+
+
+def write_render(
+    target: Path,
+    post: PostResult,
+    recipe: Recipe,
+    info: dict[str, Any],
+    *,
+    library: Any,
+    dither_seed: int,
+    row: dict[str, Any],
+    effects_rate: int,
+) -> SavedRender:
+    """Write processed audio in the recipe's export format, its sidecar (info + the recipe + what
+    post-processing did) and, with a library, its row. Shared by first saves and re-processing."""
+    written = write_audio(target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed)
+    length_s = post.audio.shape[-1] / post.sample_rate
+    body = {
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **info,
+        "preset": recipe.preset,
+        "preset_tags": list(recipe.tags),  # they describe the preset, not this render
+        "tags": list(row.get("tags") or ()),
+        "effects": recipe.chain.describe(effects_rate),
+        "finishing": recipe.finishing.to_dict(),
+        "export": recipe.export.to_dict(),
+        "post": {
+            "steps": post.steps,
+            "sample_rate": written.sample_rate,
+            "channels": int(post.audio.shape[0]),
+            "samples": int(post.audio.shape[-1]),
+            "length_s": round(length_s, 6),
+            "peak_dbfs": round(post.peak_dbfs, 4),
+            "loudness_lufs": None if post.loudness_lufs is None else round(post.loudness_lufs, 3),
+            "notes": list(written.notes),
+        },
+        "audio_sha256": file_sha256(target),
+        "versions": _versions(),
+    }
+    if written.encoding:
+        body["encoding"] = written.encoding  # dither only when applied; MP3 encoder delay
+    side = write_sidecar(target, body)
+    render_id = None
+    if library is not None:
+        render_id = library.add(
+            prompt=row["prompt"],
+            params=row["params"],
+            model=row["model"],
+            path=target.resolve(),
+            sidecar=side.resolve(),
+            length_s=length_s,
+            sample_rate=written.sample_rate,
+            channels=int(post.audio.shape[0]),
+            loudness_lufs=post.loudness_lufs,
+            peak_dbfs=post.peak_dbfs,
+            file_format=recipe.export.format,
+            variation=row["variation"],
+            preset=recipe.preset,
+            parent_id=row.get("parent_id"),
+            tags=tuple(row.get("tags") or ()),
+            dry_path=row.get("dry_path"),
+        )
+    return SavedRender(
+        path=target.resolve(),
+        sidecar=side.resolve(),
+        variation=int(row["variation"]),
+        length_s=length_s,
+        sample_rate=written.sample_rate,
+        channels=int(post.audio.shape[0]),
+        peak_dbfs=post.peak_dbfs,
+        loudness_lufs=post.loudness_lufs,
+        render_id=render_id,
+        dry_path=None if row.get("dry_path") is None else Path(row["dry_path"]).resolve(),
+    )
+
+
+def dither_seed(seed: int, variation: int) -> int:
     return (int(seed) * 1_000_003 + variation) % 2**63

@@ -44,6 +44,7 @@ class AccessList:
     """Decides per datagram whether the sender is allowed; decisions are cached (bounded)."""
 
     def __init__(self, bind_host: str, allow: Iterable[str] = ()):
+        self.bind_host = bind_host
         self.explicit: tuple[IPNetwork, ...] = tuple(parse_network(a) for a in allow)
         self.open_to_all = is_loopback(bind_host)  # only this machine can reach a loopback socket
         if not self.open_to_all and not self.explicit:
@@ -72,6 +73,28 @@ class AccessList:
         if host == sender_host:
             return True
         return self._match(host, _LOOPBACK + self.explicit)
+
+    def listener_host(self, host: str) -> str:
+        """A listener host as the socket can reach it: an IP literal of the socket's family
+        ("localhost" is this machine's loopback). No DNS lookups on the server thread."""
+        ipv6 = ":" in self.bind_host
+        family = "IPv6" if ipv6 else "IPv4"
+        if host == "localhost":
+            return "::1" if ipv6 else "127.0.0.1"
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(
+                f"host: {host!r} is not an IP address; give an {family} address such as "
+                f"{'::1' if ipv6 else '127.0.0.1'} (no names are looked up)"
+            ) from None
+        if (ip.version == 6) != ipv6:
+            raise ValueError(
+                f"host: {host!r} is an IPv{ip.version} address, but diffhost listens on {family} "
+                f"({self.bind_host}) and cannot send to it; give an {family} address, or start "
+                f"diffhost with --bind {'127.0.0.1' if ipv6 else '::1'}"
+            )
+        return str(ip)
 
     @staticmethod
     def _match(host: str, networks: tuple[IPNetwork, ...]) -> bool:

@@ -153,6 +153,11 @@ class DiffhostClient:
         return m
 
     # -- conveniences -------------------------------------------------------------------------
+    def cancel(self, job: int, timeout: float = 5.0) -> int:
+        """Cancel a job (-1 = all); how many jobs it reached (ValueError for an unknown job)."""
+        m = self.request("/diffhost/cancel", int(job), expect="/diffhost/cancelled", timeout=timeout)
+        return int(m[1][1])
+
     def ping(self, timeout: float = 2.0) -> str:
         """The server's version; a fresh token makes sure this is the answer to this ping."""
         self._pings += 1
@@ -168,11 +173,20 @@ class DiffhostClient:
         seed: int = -1,
         preset: str = "",
         *,
+        token: int = 0,
         timeout: float = 600.0,
         on_progress: Callable[[int, float], None] | None = None,
     ) -> RenderOutcome:
-        """Ask for a render and wait for its end (accepted -> progress -> done)."""
-        args: list[Any] = [prompt, float(length_s), int(seed)] + ([preset] if preset else [])
+        """Ask for a render and wait for its end (accepted -> progress -> done).
+
+        token (1..2^31-1) comes back at the end of the job's events: a client that hears other
+        clients' jobs too (a subscriber) picks out its own by it.
+        """
+        args: list[Any] = [prompt, float(length_s), int(seed)]
+        if preset or token:
+            args.append(preset)
+        if token:
+            args.append(int(token))
         self.send("/diffhost/render", *args)
         first = self.wait_for(
             lambda m: (
@@ -203,7 +217,7 @@ class DiffhostClient:
                     Path(a[1]),
                     float(a[2]),
                     int(a[3]),
-                    extra_paths=tuple(Path(p) for p in a[4:]),
+                    extra_paths=tuple(Path(p) for p in a[4:] if isinstance(p, str)),  # not the token
                 )
             if m[0] == "/diffhost/job/error":
                 return RenderOutcome("error", job, message=str(m[1][1]))
@@ -229,7 +243,9 @@ def _write_result(path: Path, fields: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m diffhost.osc.client", description="Talk to a diffhost OSC server.")
+    p = argparse.ArgumentParser(
+        prog="python -m diffhost.osc.client", description="Talk to a diffhost OSC server."
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=12000)
     sub = p.add_subparsers(dest="cmd", required=True)

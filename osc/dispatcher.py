@@ -126,10 +126,18 @@ def _first_line(exc: BaseException) -> str:
 class Dispatcher:
     """Maps addresses to handlers; slot addresses (/diffhost/slot/<n>/<verb>) by pattern."""
 
-    def __init__(self, routes: dict[str, Handler], slot_routes: dict[str, SlotHandler], stats: Stats):
+    def __init__(
+        self,
+        routes: dict[str, Handler],
+        slot_routes: dict[str, SlotHandler],
+        stats: Stats,
+        answer_to: Callable[[Address], tuple[Address, ...]] | None = None,
+    ):
         self._routes = dict(routes)
         self._slot_routes = dict(slot_routes)
         self.stats = stats
+        # Where an error for a sender goes (the sender, and its host's listeners: see Subscribers).
+        self._answer_to = answer_to or (lambda sender: (sender,))
 
     @property
     def addresses(self) -> list[str]:
@@ -142,7 +150,8 @@ class Dispatcher:
         except DatagramError as exc:
             self.stats.malformed += 1
             self.stats.errors += 1
-            return [(sender, out.error("", str(exc)))]
+            message = out.error("", str(exc))
+            return [(dest, message) for dest in self._answer_to(sender)]
         replies: list[Reply] = []
         for address, args in found:
             replies.extend(self.dispatch(address, args, sender))
@@ -153,12 +162,15 @@ class Dispatcher:
         try:
             return self._call(address, args, sender)
         except (ValueError, QueueFullError) as exc:  # bad input or a refusal: the reason goes back
-            message = str(exc) or type(exc).__name__
+            text = str(exc) or type(exc).__name__
+            echo = tuple(getattr(exc, "echo", ()))  # e.g. the client token of a refused render
         except Exception as exc:  # a bug must not take the server down; the sender still gets an answer
             log.exception("OSC handler for %s failed", address)
-            message = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
+            text = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
+            echo = ()
         self.stats.errors += 1
-        return [(sender, out.error(address, message))]
+        message = out.encode(out.ERROR, address, text, *echo)
+        return [(dest, message) for dest in self._answer_to(sender)]
 
     def _call(self, address: str, args: list[Any], sender: Address) -> list[Reply]:
         handler = self._routes.get(address)

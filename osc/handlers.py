@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from diffhost import __version__
+from diffhost.engine.errors import QueueFullError
 from diffhost.engine.request import LENGTH_RANGE_S, SEED_RANGE
 from diffhost.host.session import PARAM_NAMES
 from diffhost.osc import messages as out
@@ -25,6 +26,7 @@ from diffhost.osc.subscribers import Subscribers
 
 P = out.PREFIX
 JOB_RANGE = (1, 2**31 - 1)
+TOKEN_RANGE = (0, 2**31 - 1)  # a client's render token; 0 = none
 GAIN_RANGE = (0.0, 4.0)  # linear; 0 is a button release and does nothing
 TEMPO_RANGE = (20.0, 999.0)  # bpm
 QUANTIZE_RANGE = (0.0, 64.0)  # beats; 0 = off
@@ -36,16 +38,34 @@ SETTABLE = tuple(PARAM_NAMES) + ("tempo", "quantize")
 Send = Callable[[Address, bytes], None]
 
 
-def origin_tag(sender: Address) -> str:
-    """The engine Job tag that routes a job's events back to the client that asked."""
-    return f"osc:{sender[0]}:{sender[1]}"
+def origin_tag(sender: Address, token: int = 0) -> str:
+    """The engine Job tag that routes a job's events back to the client that asked, with the
+    client's token (echoed in the job's events so a client can pick out its own jobs)."""
+    base = f"osc:{sender[0]}:{sender[1]}"
+    return f"{base}#{token}" if token else base
 
 
 def parse_origin(tag: str | None) -> Address | None:
     if not tag or not tag.startswith("osc:"):
         return None
-    host, _, port = tag[4:].rpartition(":")
+    host, _, port = tag[4:].partition("#")[0].rpartition(":")
     return (host, int(port)) if host and port.isdigit() else None
+
+
+def parse_token(tag: str | None) -> int:
+    """The client token in a job tag; 0 when there is none."""
+    if not tag or not tag.startswith("osc:"):
+        return 0
+    token = tag.partition("#")[2]
+    return int(token) if token.isdigit() else 0
+
+
+class RenderRefused(ValueError):
+    """A refused render; `echo` (the client's token) follows the reason in /diffhost/error."""
+
+    def __init__(self, message: str, token: int):
+        super().__init__(message)
+        self.echo = (token,) if token else ()
 
 
 class Handlers:
@@ -71,6 +91,7 @@ class Handlers:
         self.send = send  # for answers that arrive later (seed/record)
         self.stats = stats
         self._recording = threading.Lock()
+        self._seed_loading = threading.Lock()
         # Held while a render is submitted and its "accepted" sent; the forwarder takes it before
         # sending job events, so nothing about a job can overtake its "accepted".
         self.order = order or threading.Lock()
@@ -103,37 +124,53 @@ class Handlers:
             "stop": self.slot_stop,
             "gate": self.slot_gate,
             "state": self.slot_state,
+            "mode": self.slot_mode,
+            "gain": self.slot_gain,
+            "pan": self.slot_pan,
+            "choke": self.slot_choke,
+            "options": self.slot_options,
         }
 
     # -- helpers ------------------------------------------------------------------
     def _answer(self, sender: Address, message: bytes, *, announced: bool = False) -> list[Reply]:
-        """A direct answer; skipped when the session announces the same thing to this subscriber."""
-        if announced and sender in self.subscribers:
-            return []
-        return [(sender, message)]
+        """A direct answer: to the sender and to the listeners subscribed on its host (a one-way
+        sender hears it there). An `announced` answer is a session event every subscriber gets
+        anyway, so it goes to the sender alone, and not even there when it is subscribed."""
+        if announced:
+            return [] if sender in self.subscribers else [(sender, message)]
+        return [(dest, message) for dest in self.subscribers.answer_to(sender)]
+
+    def _send_later(self, sender: Address, message: bytes, *, announced: bool = False) -> None:
+        """An answer from another thread (seed load, recording), routed like `_answer`."""
+        for dest, msg in self._answer(sender, message, announced=announced):
+            self.send(dest, msg)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no seed clip is loading (for tests and benches that compare state)."""
+        if not self._seed_loading.acquire(timeout=timeout):
+            return False
+        self._seed_loading.release()
+        return True
 
     # -- connection -------------------------------------------------------------------
     def ping(self, sender: Address, args: list[Any]) -> list[Reply]:
         """Pong with the version, echoing up to 4 int/float/string arguments (a token to match)."""
         echo = [a for a in args[:4] if isinstance(a, (int, float, str)) and not isinstance(a, bool)]
-        return [(sender, out.encode(out.PONG, __version__, *echo))]
+        return self._answer(sender, out.encode(out.PONG, __version__, *echo))
 
     def status(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 0, "no arguments")
         audio = "open" if self.session.audio is not None else "none"
         s = self.stats
-        return [
-            (
-                sender,
-                out.encode(out.STATUS, __version__, len(self.subscribers), s.ignored, s.errors, audio),
-            )
-        ]
+        return self._answer(
+            sender, out.encode(out.STATUS, __version__, len(self.subscribers), s.ignored, s.errors, audio)
+        )
 
     def subscribe(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 2, "[i:port] [s:host]")
         port = as_int("port", args[0], 1, 65535) if args else self.reply_port
         host = as_text("host", args[1], 64).strip() if len(args) > 1 else sender[0]
-        host = host or sender[0]
+        host = self.access.listener_host(host or sender[0])  # an address this socket can reach
         if not self.access.may_subscribe(host, sender[0]):
             raise OscArgError(
                 f"host: {host!r} is neither the sender ({sender[0]}), this machine, nor an allowed "
@@ -163,8 +200,17 @@ class Handlers:
 
     # -- rendering ------------------------------------------------------------------------
     def render(self, sender: Address, args: list[Any]) -> list[Reply]:
-        """[s:prompt] [f:length_s] [i:seed] [s:preset]; "" / 0 / -1 / "" keep the session's value."""
-        expect_count(args, 0, 4, "[s:prompt] [f:length_s] [i:seed] [s:preset]")
+        """[s:prompt] [f:length_s] [i:seed] [s:preset] [i:token]; "" / 0 / -1 / "" keep the
+        session's value; a token (1..2^31-1) comes back in the job's events and in a refusal."""
+        expect_count(args, 0, 5, "[s:prompt] [f:length_s] [i:seed] [s:preset] [i:token]")
+        token = as_int("token", args[4], *TOKEN_RANGE) if len(args) > 4 else 0
+        try:
+            self._render(sender, args, token)
+        except (ValueError, QueueFullError) as exc:
+            raise RenderRefused(str(exc), token) from None
+        return []
+
+    def _render(self, sender: Address, args: list[Any], token: int) -> None:
         overrides: dict[str, Any] = {}
         if len(args) > 0:
             overrides["prompt"] = as_text("prompt", args[0]) or None
@@ -181,25 +227,28 @@ class Handlers:
             seed = as_int("seed", args[2], -1, SEED_RANGE[1])
             overrides["seed"] = None if seed == -1 else seed
         preset = as_text("preset", args[3]) if len(args) > 3 else ""
-        self.session.build_request(**overrides)  # validate everything before changing anything
-        if preset:
-            self.session.load_preset(preset)
+        # Validate everything (the preset too) before anything is queued. The preset applies to
+        # this render alone: the shared session's params stay as the other front ends set them.
+        self.session.build_request(preset=preset or None, **overrides)
         # "accepted" goes out at once (one hop, not two threads away); progress and done follow
         # from the event forwarder, which cannot send before this lock is released.
         with self.order:
-            job = self.session.render(tag=origin_tag(sender), **overrides)
-            for dest, msg in self._answer(sender, out.encode(out.JOB_ACCEPTED, job.id), announced=True):
+            job = self.session.render(tag=origin_tag(sender, token), preset=preset or None, **overrides)
+            accepted = out.encode(out.JOB_ACCEPTED, job.id, *([token] if token else []))
+            for dest, msg in self._answer(sender, accepted, announced=True):
                 self.send(dest, msg)
-        return []
 
     def cancel(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 1, 1, "i:job (-1 = all)")
         job = as_int("job", args[0], -1, JOB_RANGE[1])
         if job == 0:
             raise OscArgError("job: 0 is not a job id; ids start at 1 (-1 cancels all)")
-        if not self.session.cancel(job) and job != -1:
+        count = int(self.session.cancel(job))
+        if not count and job != -1:
             raise OscArgError(f"job: {job} is not queued or running")
-        return []  # /diffhost/job/cancelled follows from the engine within one step
+        # Answered at once, even when nothing matched: a queued job has already left the queue
+        # (its /diffhost/job/cancelled is out); a running one stops within one denoising step.
+        return self._answer(sender, out.encode(out.CANCELLED, job, count))
 
     # -- parameters -------------------------------------------------------------------------
     def param_set(self, sender: Address, args: list[Any]) -> list[Reply]:
@@ -229,7 +278,11 @@ class Handlers:
         expect_count(args, 0, 1, "[s:name] (no name = every parameter)")
         names = [self._param_name(args[0], PARAM_NAMES)] if args else list(PARAM_NAMES)
         return [
-            (sender, out.encode(out.PARAM, n, out.param_value(n, self.session.get_param(n)))) for n in names
+            reply
+            for n in names
+            for reply in self._answer(
+                sender, out.encode(out.PARAM, n, out.param_value(n, self.session.get_param(n)))
+            )
         ]
 
     def _model_choice(self, raw: str) -> str | None:
@@ -273,14 +326,34 @@ class Handlers:
             if size > 8000:
                 break
             fitted.append(n)
-        return [(sender, out.encode(out.PRESETS, *fitted))]
+        return self._answer(sender, out.encode(out.PRESETS, *fitted))
 
     # -- seed clip --------------------------------------------------------------------------
     def seed_load(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """Checks the path here; reads the file on its own thread (a long file must not stall the
+        server), then answers /diffhost/seed f:duration_s [s:note] (note: how it was trimmed)."""
         expect_count(args, 1, 1, "s:path")
         path = self.paths.check_file("path", as_text("path", args[0], 4096))
-        clip = self.session.load_seed(path)
-        return self._answer(sender, out.encode(out.SEED, float(clip.duration_s)), announced=True)
+        if not self._seed_loading.acquire(blocking=False):
+            raise OscArgError(
+                "seed/load: a seed clip is already loading; send again after its /diffhost/seed"
+            )
+        threading.Thread(
+            target=self._load_seed, args=(sender, path), name="diffhost-osc-seed", daemon=True
+        ).start()
+        return []
+
+    def _load_seed(self, sender: Address, path: Any) -> None:
+        try:
+            loaded = self.session.load_seed_bounded(path)
+            note = loaded.note()
+            answer = out.encode(out.SEED, float(loaded.clip.duration_s), *([note] if note else []))
+            self._send_later(sender, answer, announced=True)
+        except Exception as exc:  # unreadable file, ...: the sender hears why, nothing changed
+            self.stats.errors += 1
+            self._send_later(sender, out.error(f"{P}/seed/load", str(exc) or type(exc).__name__))
+        finally:
+            self._seed_loading.release()
 
     def seed_clear(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 0, "no arguments")
@@ -304,13 +377,10 @@ class Handlers:
         address = f"{P}/seed/record"
         try:
             clip = self.session.record_seed(seconds)
-            for dest, msg in self._answer(
-                sender, out.encode(out.SEED, float(clip.duration_s)), announced=True
-            ):
-                self.send(dest, msg)
+            self._send_later(sender, out.encode(out.SEED, float(clip.duration_s)), announced=True)
         except Exception as exc:  # the device failed mid-recording: the sender hears why
             self.stats.errors += 1
-            self.send(sender, out.error(address, str(exc) or type(exc).__name__))
+            self._send_later(sender, out.error(address, str(exc) or type(exc).__name__))
         finally:
             self._recording.release()
 
@@ -374,4 +444,38 @@ class Handlers:
 
     def slot_state(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 0, "no arguments")
-        return [(sender, out.encode(out.slot_state_address(slot), self._audio().slot_state(slot)))]
+        return self._answer(sender, out.encode(out.slot_state_address(slot), self._audio().slot_state(slot)))
+
+    # -- per-slot options (slots 1..N, as everywhere) -------------------------------------------
+    def _options_reply(self, sender: Address, slot: int) -> list[Reply]:
+        o = self._audio().slot_options(slot)
+        q = -1.0 if o.quantize is None else float(o.quantize)
+        msg = out.encode(f"{P}/slot/{slot}/options", o.mode, float(o.gain), float(o.pan), int(o.choke_group), q)
+        return self._answer(sender, msg)
+
+    def _set_options(self, sender: Address, slot: int, **change: Any) -> list[Reply]:
+        self._audio().set_slot_options(slot, **change)
+        return self._options_reply(sender, slot)
+
+    def slot_mode(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "s:mode (oneshot, loop or gate)")
+        mode = as_text("mode", args[0], 16)
+        if mode not in ("oneshot", "loop", "gate"):
+            raise OscArgError(f"mode: {mode!r} is not one of oneshot, loop, gate")
+        return self._set_options(sender, slot, mode=mode)
+
+    def slot_gain(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "f:gain (0..4, linear)")
+        return self._set_options(sender, slot, gain=as_float("gain", args[0], *GAIN_RANGE))
+
+    def slot_pan(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "f:pan (-1 left..1 right)")
+        return self._set_options(sender, slot, pan=as_float("pan", args[0], -1.0, 1.0))
+
+    def slot_choke(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 1, 1, "i:group (0 = none..16)")
+        return self._set_options(sender, slot, choke_group=as_int("group", args[0], 0, 16))
+
+    def slot_options(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
+        expect_count(args, 0, 0, "no arguments")
+        return self._options_reply(sender, slot)

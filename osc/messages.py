@@ -27,6 +27,7 @@ PARAM = f"{PREFIX}/param"
 PRESETS = f"{PREFIX}/presets"
 PRESET_LOADED = f"{PREFIX}/preset/loaded"
 SEED = f"{PREFIX}/seed"
+CANCELLED = f"{PREFIX}/cancelled"  # the answer to every /diffhost/cancel: i:job i:how_many
 
 _INT32 = (-(2**31), 2**31 - 1)
 _FLOAT32_MAX = 3.4028234663852886e38

@@ -19,7 +19,7 @@ from typing import Any
 
 from diffhost.osc import messages as out
 from diffhost.osc.dispatcher import Address, Reply
-from diffhost.osc.handlers import parse_origin
+from diffhost.osc.handlers import parse_origin, parse_token
 from diffhost.osc.subscribers import Subscribers
 
 log = logging.getLogger(__name__)
@@ -29,28 +29,40 @@ _WAKE = object()  # put into our own queue by stop() so the thread ends at once
 
 
 def translate(event: Any) -> bytes | None:
-    """One SessionEvent as an OSC message (None for events OSC does not carry)."""
+    """One SessionEvent as an OSC message (None for events OSC does not carry).
+
+    Job events end with the client's token (an int) when the render carried one; it is the only
+    int after the strings of "done", so extra variation paths and the token cannot be confused.
+    """
     kind = event.kind
+    token = [parse_token(event.tag)] if kind in JOB_EVENTS and parse_token(event.tag) else []
     if kind == "accepted":
-        return out.encode(out.JOB_ACCEPTED, event.job_id)
+        return out.encode(out.JOB_ACCEPTED, event.job_id, *token)
     if kind == "progress":
-        return out.encode(out.JOB_PROGRESS, event.job_id, float(event.progress))
+        return out.encode(out.JOB_PROGRESS, event.job_id, float(event.progress), *token)
     if kind == "done":
         paths = [str(p) for p in event.paths]
         if not paths:
-            return out.encode(out.JOB_ERROR, event.job_id, "render finished but no file was written")
+            return out.encode(out.JOB_ERROR, event.job_id, "render finished but no file was written", *token)
         # Variations beyond the first follow as extra paths, so v1 readers of 4 args still work.
         return out.encode(
-            out.JOB_DONE, event.job_id, paths[0], float(event.length_s), int(event.sample_rate), *paths[1:]
+            out.JOB_DONE,
+            event.job_id,
+            paths[0],
+            float(event.length_s),
+            int(event.sample_rate),
+            *paths[1:],
+            *token,
         )
     if kind == "cancelled":
-        return out.encode(out.JOB_CANCELLED, event.job_id)
+        return out.encode(out.JOB_CANCELLED, event.job_id, *token)
     if kind == "error":
-        return out.encode(out.JOB_ERROR, event.job_id, event.message or "render failed")
+        return out.encode(out.JOB_ERROR, event.job_id, event.message or "render failed", *token)
     if kind == "param":
         return out.encode(out.PARAM, event.name, out.param_value(event.name, event.value))
     if kind == "seed":
-        return out.encode(out.SEED, float(event.value or 0.0))
+        note = [event.message] if event.message else []  # how a long clip was trimmed
+        return out.encode(out.SEED, float(event.value or 0.0), *note)
     if kind == "slot" and event.name.isdigit():
         return out.encode(out.slot_state_address(int(event.name)), str(event.value))
     if kind == "message" and event.name == "preset":

@@ -61,8 +61,8 @@ class OscServer:
         self.stats = Stats()
         self.access = AccessList(self.config.host, self.config.allow)  # refuses an open bind
         self.subscribers = Subscribers(self.config.max_subscribers)
-        for host, port in self.config.listeners:
-            self.subscribers.add((host, int(port)))
+        for host, port in self.config.listeners:  # in the form a sender's address arrives in
+            self.subscribers.add((self.access.listener_host(host), int(port)))
         self.paths = PathPolicy(session.renders_dir, self.config.folders)
         self._order = threading.Lock()  # keeps a job's "accepted" ahead of its other events
         self.handlers = Handlers(
@@ -75,7 +75,9 @@ class OscServer:
             stats=self.stats,
             order=self._order,
         )
-        self.dispatcher = Dispatcher(self.handlers.routes(), self.handlers.slot_routes(), self.stats)
+        self.dispatcher = Dispatcher(
+            self.handlers.routes(), self.handlers.slot_routes(), self.stats, self.subscribers.answer_to
+        )
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()

@@ -1,4 +1,5 @@
-"""Listeners that get every session event (AbletonOSC style: a fixed host and port)."""
+"""Listeners that get every session event (AbletonOSC style: a fixed host and port), and the
+direct answers to every client on their host."""
 
 from __future__ import annotations
 
@@ -40,6 +41,16 @@ class Subscribers:
 
     def snapshot(self) -> tuple[Address, ...]:
         return self._items
+
+    def answer_to(self, sender: Address) -> tuple[Address, ...]:
+        """Where a direct answer to `sender` goes: the sender, and every listener subscribed on the
+        sender's host. REAPER, Max [udpsend] and liblo's oscsend send from a port they do not
+        listen on; AbletonOSC answers the sender's host on a fixed port for the same reason. A
+        listener that is the sender itself is not repeated."""
+        items = self._items
+        if not items:
+            return (sender,)
+        return (sender, *(a for a in items if a[0] == sender[0] and a != sender))
 
     def __contains__(self, address: object) -> bool:
         return address in self._items

@@ -104,11 +104,22 @@ def main() -> int:
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from diffhost.gui.app import build_runtime, run
+    from diffhost.gui.app import run
+    from diffhost.osc.server import OscConfig
+    from diffhost.runtime import COMPONENTS, RuntimeOptions, build_runtime
 
     app = QApplication(sys.argv[:1])
     tmp = Path(tempfile.mkdtemp(prefix="diffhost-shot-"))
-    runtime = build_runtime(renders_dir=tmp / "renders", library_dir=tmp, osc_port=free_port(), audio=False)
+    runtime = build_runtime(
+        RuntimeOptions(
+            renders_dir=tmp / "renders",
+            library_dir=tmp,
+            osc=OscConfig(port=free_port()),
+            audio=False,
+            optional=frozenset(COMPONENTS),
+            background_load=True,
+        )
+    )
     audio, jackd = start_jack_audio()
     if audio is not None:
         runtime.session.audio = audio

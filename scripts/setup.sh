@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# Sets up diffhost on a fresh Debian/Ubuntu machine; safe to run again (installs only what is missing).
-#   system libraries (apt) -> venv at .venv -> torch pinned first -> diffhost with dev extras
+# Sets up diffhost for development on a fresh Debian/Ubuntu machine; safe to run again (installs only
+# what is missing). Linux only: macOS and Windows users install the wheel with pip (README, "Install").
+#   system libraries (apt) -> venv at .venv -> torch pinned first -> diffhost editable, with dev + cluster extras
+#   (the editable install compiles the C mixer extension in place: host/audio/_mixer_cffi.*)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The interpreter: $PYTHON, else python3.11, else python3 (installed below when missing).
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  PY=python3
+  command -v python3.11 >/dev/null && PY=python3.11
+fi
 
 # PortAudio + JACK (audio I/O and its test server), libsndfile, Xvfb/Qt runtime libs, sox for measuring,
 # Lua 5.4 (REAPER's ReaScript language) to run the shipped REAPER script in tests.
 APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 libglib2.0-0 libxkbcommon0
   libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
   libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 x11-utils
-  gcc libc6-dev binutils  # gcc: builds host/audio's real-time mixer callback (C) once, on first use
+  gcc libc6-dev binutils  # gcc: compiles the C mixer extension at install; objdump (binutils): its test
   lua5.4         # runs the REAPER ReaScript in tests
+  libasound2     # python-rtmidi (MIDI ports through mido) links the ALSA library
   fluidsynth fluid-soundfont-gm)  # the default model renders its recorded sound bank (FluidR3 GM, MIT) once
+# Debian's own Pythons ship venv and the headers the C extension compiles against as separate packages
+# (python3.11 -> python3.11-venv, python3.11-dev); a Python from elsewhere (pyenv, a build) has both.
+py_path=$(command -v "$PY" 2>/dev/null || true)
+case "$py_path" in
+  "" | /usr/bin/* | /bin/*)
+    py_name=$(basename "$PY")
+    APT_PACKAGES+=("$py_name" "$py_name-venv" "$py_name-dev") ;;
+esac
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -25,11 +43,10 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-PY=${PYTHON:-python3.11}
-command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # Pin torch before anything else: a looser range pulls several GB of CUDA wheels.
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -e ".[dev]"
+# cluster: Ray Serve for `diffhost engine-serve` and its tests (~250 MB, about a minute).
+.venv/bin/python -m pip install -q -e ".[dev,cluster]"
 echo "setup: ready (.venv)"

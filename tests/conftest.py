@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
+
+# A suite started in the background (nohup, `cmd &` in a script) inherits an ignored SIGINT, and so
+# would every process the tests start: `diffhost serve` would then never see the Ctrl-C its test
+# sends. A handler here is reset to the default on exec, so the children get a working Ctrl-C.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -236,7 +236,8 @@
             "bang"
           ],
           "parameter_enable": 0,
-          "minimum": 0
+          "minimum": 1,
+          "maximum": 16
         }
       },
       {
@@ -383,6 +384,39 @@
           "outlettype": [
             ""
           ]
+        }
+      },
+      {
+        "box": {
+          "id": "obj-30",
+          "maxclass": "message",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "patching_rect": [
+            300,
+            160,
+            50,
+            22
+          ],
+          "text": "cancel",
+          "outlettype": [
+            ""
+          ]
+        }
+      },
+      {
+        "box": {
+          "id": "obj-31",
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "patching_rect": [
+            355,
+            160,
+            120,
+            22
+          ],
+          "text": "Cancel my renders"
         }
       }
     ],
@@ -563,6 +597,18 @@
           ],
           "destination": [
             "obj-21",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-30",
+            0
+          ],
+          "destination": [
+            "obj-16",
             0
           ]
         }

@@ -6,15 +6,19 @@
 -- small Python client, which waits for /diffhost/job/done; this script polls for its
 -- answer without blocking REAPER and then inserts the file with InsertMedia.
 --
--- Install: see docs/osc.md ("REAPER"). In short: set PYTHON below, then
--- Actions > Show action list > New action > Load ReaScript... and pick this file.
+-- Install: see docs/osc.md ("REAPER"). In short: Actions > Show action list > New action >
+-- Load ReaScript... and pick this file where it lies in the diffhost folder; it finds the
+-- Python that scripts/setup.sh made (.venv) by itself.
 
 -------------------------------------------------------------------- settings
--- The Python that has diffhost installed: the venv made by scripts/setup.sh.
+-- The Python that has diffhost installed. Empty: found by itself, in this order:
+--   1. the environment variable DIFFHOST_PYTHON,
+--   2. the venv of the diffhost folder this script lies in (daw/reaper/ -> ../../.venv),
+--   3. the venv of DIFFHOST_HOME (the diffhost folder), for a copy of this script elsewhere.
+-- Or set it here, e.g.
 --   macOS/Linux: "/Users/you/diffhost/.venv/bin/python"
 --   Windows:     "C:\\Users\\you\\diffhost\\.venv\\Scripts\\python.exe"
--- (Environment variables of the same name override these, for setups that export them.)
-local PYTHON = os.getenv("DIFFHOST_PYTHON") or "python3"
+local PYTHON = ""
 local HOST = os.getenv("DIFFHOST_OSC_HOST") or "127.0.0.1"       -- where diffhost listens
 local PORT = tonumber(os.getenv("DIFFHOST_OSC_PORT") or "") or 12000
 local LENGTH_S = 0                       -- seconds; 0 = diffhost's current length
@@ -23,6 +27,41 @@ local TIMEOUT_S = tonumber(os.getenv("DIFFHOST_TIMEOUT_S") or "") or 300  -- giv
 -----------------------------------------------------------------------------
 
 local TITLE = "diffhost render"
+local WINDOWS = package.config:sub(1, 1) == "\\"
+
+local function exists(path)
+  local f = path and io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+local function venv_python(root)  -- the interpreter scripts/setup.sh puts in ROOT/.venv
+  if not root or root == "" then return nil end
+  root = root:gsub("[/\\]+$", "")
+  local candidates = WINDOWS and { root .. "\\.venv\\Scripts\\python.exe" }
+    or { root .. "/.venv/bin/python", root .. "/.venv/bin/python3" }
+  for _, c in ipairs(candidates) do
+    if exists(c) then return c end
+  end
+  return nil
+end
+
+-- Where to look, and the first Python found (nil: none).
+local function find_python()
+  local looked = {}
+  local function try(label, path, shown)
+    looked[#looked + 1] = label .. ": " .. tostring(path or shown or "(not set)")
+    if path and path ~= "" and exists(path) then return path end
+  end
+  local here = (debug.getinfo(1, "S").source or ""):match("^@(.*)[/\\][^/\\]*$")
+  local repo = here and here:match("^(.*)[/\\]daw[/\\]reaper$")
+  local home = os.getenv("DIFFHOST_HOME")
+  return try("DIFFHOST_PYTHON", os.getenv("DIFFHOST_PYTHON"))
+    or try("PYTHON in this script", PYTHON ~= "" and PYTHON or nil)
+    or try("the .venv of this script's diffhost folder", venv_python(repo), repo and (repo .. "/.venv (none)"))
+    or try("the .venv of DIFFHOST_HOME", venv_python(home), home and (home .. "/.venv (none)")),
+    looked
+end
 
 local function temp_dir()
   local dir = reaper.GetResourcePath() .. "/diffhost"
@@ -68,6 +107,27 @@ if ASK_ALWAYS or name == "" or name:match("^Track %d+$") then
   if not prompt then return end
 end
 
+local python, looked = find_python()
+if not python then
+  reaper.ShowMessageBox("Cannot find diffhost's Python. Looked at:\n  " .. table.concat(looked, "\n  ") ..
+    "\n\nRun scripts/setup.sh in the diffhost folder, or set PYTHON at the top of\n" ..
+    "this script to diffhost's .venv Python.", TITLE, 0)
+  return
+end
+-- Once per interpreter (remembered by REAPER): does it have diffhost? A bare python3 does not, and
+-- would otherwise fail in silence until the timeout.
+if reaper.GetExtState("diffhost", "python_ok") ~= python then
+  local out = reaper.ExecProcess('"' .. python .. '" -c "import diffhost.osc.client"', 20000) or ""
+  local rc, text = out:match("^(%-?%d+)\n?(.*)$")
+  if rc ~= "0" then
+    reaper.ShowMessageBox(python .. " cannot run diffhost's client (python -m diffhost.osc.client):\n" ..
+      ((text or out):gsub("%s+$", ""):match("[^\n]*$") or "") ..
+      "\n\nSet PYTHON at the top of this script to diffhost's .venv Python.", TITLE, 0)
+    return
+  end
+  reaper.SetExtState("diffhost", "python_ok", python, false)
+end
+
 local cursor = reaper.GetCursorPosition()   -- where the sound goes, even if the cursor moves meanwhile
 local stamp = tostring(math.floor(reaper.time_precise() * 1000))
 local dir = temp_dir()
@@ -83,7 +143,7 @@ f:write(prompt)
 f:close()
 
 local cmd = table.concat({
-  q(PYTHON), "-m", "diffhost.osc.client", "--host", q(HOST), "--port", tostring(PORT),
+  q(python), "-m", "diffhost.osc.client", "--host", q(HOST), "--port", tostring(PORT),
   "render", "--prompt-file", q(prompt_file), "--length", tostring(length),
   "--timeout", tostring(TIMEOUT_S), "--result-file", q(result_file),
 }, " ")

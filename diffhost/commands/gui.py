@@ -11,6 +11,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--renders-dir", type=Path, default=Path("renders"), help="where renders are saved")
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument(
+        "--engine",
+        default=None,
+        metavar="URL",
+        help="render on a remote engine (diffhost engine-serve), e.g. http://gpu-box:8450; default: this machine",
+    )
     p.add_argument("--osc-port", type=int, default=12000, help="OSC listen port on 127.0.0.1")
     p.add_argument("--no-osc", action="store_true", help="do not start the OSC server")
     p.add_argument("--no-audio", action="store_true", help="run without an audio device")
@@ -22,16 +28,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from diffhost.gui.app import main  # Qt is imported only when the window is wanted
+def options(args: argparse.Namespace):
+    """The window's runtime: every component optional (the window shows why one is missing), the
+    model loading in the background, renders yielding the CPU to the UI."""
+    from diffhost.osc.server import OscConfig
+    from diffhost.runtime import COMPONENTS, RuntimeOptions
 
-    return main(
+    return RuntimeOptions(
         renders_dir=args.renders_dir,
         model=args.model,
         device=args.device,
+        engine_url=args.engine,
         audio=not args.no_audio,
-        osc_port=None if args.no_osc else args.osc_port,
-        settings_path=args.settings,
         library_dir=args.library,
-        quit_after_ms=args.quit_after,
+        osc=None if args.no_osc else OscConfig(port=args.osc_port),
+        optional=frozenset(COMPONENTS),
+        background_load=True,
+        lower_engine_priority=True,
     )
+
+
+def run(args: argparse.Namespace, *, engine=None) -> int:
+    from diffhost.gui.app import check_display, run_window  # Qt only when the window is wanted
+    from diffhost.runtime import build_runtime, exit_process
+
+    check_display()
+    if args.engine is None and engine is None:  # the window's own choice (File > Render engine…)
+        from diffhost.gui.app import open_settings
+        from diffhost.gui.engine_choice import saved_engine_url
+
+        args.engine = saved_engine_url(open_settings(args.settings))
+    runtime = build_runtime(options(args), engine=engine)
+    try:
+        code = run_window(runtime, settings_path=args.settings, quit_after_ms=args.quit_after)
+    finally:
+        runtime.close()
+    exit_process(code, runtime)  # does not return: see diffhost.runtime.exit_process
+    return code

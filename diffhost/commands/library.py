@@ -124,11 +124,19 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_rerender(args: argparse.Namespace) -> int:
-    from diffhost.engine.engine import Engine
-    from diffhost.host.library import rerender
+    from diffhost.host.library import LibraryError, compare_rerender
+    from diffhost.runtime import RuntimeOptions, build_runtime
 
-    with _open(args) as lib, Engine(device=args.device) as engine:
-        done = rerender(lib, args.id, engine, out=args.output)
+    options = RuntimeOptions(
+        renders_dir=args.output or Path("renders"), device=args.device, audio=False, library_dir=args.library
+    )
+    with build_runtime(options) as runtime:
+        session, library = runtime.session, runtime.library
+        library.get(args.id)  # a missing row says so before the engine starts work
+        job, ev = session.wait_for(lambda: session.rerender(args.id, out=args.output))
+        if ev.kind != "done":
+            raise LibraryError(f"re-render {ev.kind}: {ev.message}")
+        done = compare_rerender(library, args.id, session.renders[job.id][0], ev.result.model.revision)
     s = done.saved
     if args.json:
         print(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
-from diffhost.engine.audio import load_seed_clip
-from diffhost.engine.request import GenerationRequest
+from diffhost.engine.audio import read_seed_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-audio", type=Path, help="seed clip in any common format and sample rate")
     p.add_argument("--strength", type=float, default=None, help="how far the seed clip is re-imagined, 0..1")
     p.add_argument("--length", type=float, default=None, help="length in seconds (default 1.0)")
-    p.add_argument("--sample-rate", type=int, default=None, help="output sample rate in Hz (default 44100)")
+    p.add_argument(
+        "--sample-rate", type=_whole_hz, default=None, help="output sample rate in Hz (default 44100)"
+    )
     p.add_argument(
         "--temperature", type=float, default=None, help="initial-noise scale (<1 tamer, >1 wilder)"
     )
@@ -28,12 +30,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variations", type=int, default=None, help="number of variations, 1..64")
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    p.add_argument("-o", "--output", type=Path, default=Path("renders"), help="output file or folder")
+    p.add_argument(
+        "--engine",
+        default=None,
+        metavar="URL",
+        help="render on a remote engine (diffhost engine-serve), e.g. http://gpu-box:8450; default: this machine",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("renders"),
+        help="output file (its extension .wav .flac .ogg .mp3 picks the format) or folder",
+    )
     p.add_argument("--no-normalize", action="store_true", help="skip normalization (peak -1 dBFS by default)")
     p.add_argument(
         "--preset", default=None, help="preset name (see `diffhost presets list`); flags given here win"
     )
-    p.add_argument("--format", default=None, help="wav, flac, ogg or mp3 (default: the preset's, else wav)")
+    p.add_argument(
+        "--format",
+        default=None,
+        help="wav, flac, ogg or mp3 (default: -o's extension, else the preset's, else 24-bit wav)",
+    )
     p.add_argument("--bit-depth", type=int, default=None, help="wav 16/24/32 (32 = float), flac 16/24")
     p.add_argument("--quality", default=None, help="mp3 'V0'..'V9' or '320 kbps'; ogg '64 kbps'..'500 kbps'")
     p.add_argument("--tag", action="append", default=[], help="library tag (repeatable)")
@@ -45,11 +63,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def build_request(args: argparse.Namespace, preset=None) -> GenerationRequest:
-    """The preset's params (if any) with every flag given on the command line on top."""
-    clip = load_seed_clip(args.seed_audio) if args.seed_audio else None
-    params = {k: v for k, v in (preset.params if preset else {}).items() if k != "model"}
-    flags = {
+def _whole_hz(text: str) -> int:
+    """--sample-rate: a whole number of Hz, named as such (argparse's own words are "invalid int")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of Hz (e.g. 44100 or 48000)") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text} must be a whole number of Hz (e.g. 44100 or 48000)")
+    return int(value)
+
+
+def check_output(output: Path) -> None:
+    """Refuse an output the render could not be written to, before the (slow) render.
+
+    A device or pipe (-o /dev/null), a file inside something that is not a folder, and a folder
+    the user may not write to (read-only disk, permissions) are named here, with the reason.
+    """
+    out = output.expanduser()
+    if out.exists() and not (out.is_dir() or out.is_file()):
+        raise ValueError(
+            f"output: {out} is not a folder or a regular file (a device or a pipe?); "
+            "give a folder or a new file name"
+        )
+    folder = out if out.suffix == "" or out.is_dir() else out.parent
+    probe = folder
+    while not probe.exists() and probe != probe.parent:  # the folder is made when missing
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"output: {probe} is a file, so {folder} cannot be a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise ValueError(f"output: cannot write to {probe} ({exc.strerror or exc})") from None
+
+
+def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
+    """The generation flags given on the command line (None = not given: the preset's or default)."""
+    return {
         "prompt": args.prompt,
         "sample_rate": args.sample_rate,
         "length": args.length,
@@ -60,22 +112,27 @@ def build_request(args: argparse.Namespace, preset=None) -> GenerationRequest:
         "seed": args.seed,
         "strength": args.strength,
         "variations": args.variations,
+        "seed_clip": seed_clip,
     }
-    params.update({k: v for k, v in flags.items() if v is not None})
-    params.setdefault("length", 1.0)
-    return GenerationRequest(seed_clip=clip, **params)
 
 
 def build_recipe(args: argparse.Namespace, preset=None):
-    """Preset recipe (or the default: DC removal, peak -1 dBFS, float WAV) with --format etc. on top."""
+    """Preset recipe (or the default: DC removal, peak -1 dBFS, 24-bit WAV) with -o's extension or
+    --format (they must agree), --bit-depth and --quality on top."""
     from dataclasses import replace
 
     from diffhost.host.export import parse_export
     from diffhost.host.post import Recipe
 
     recipe = preset.recipe() if preset else Recipe()
-    if args.format or args.bit_depth is not None or args.quality is not None:
-        fmt = (args.format or recipe.export.format).lower()
+    from_name = output_format(args.output)
+    if args.format and from_name and args.format.lower().lstrip(".") != from_name:
+        raise ValueError(
+            f"--format {args.format} conflicts with -o {args.output.name} (.{from_name}); "
+            "give one of them, or make them agree"
+        )
+    if args.format or from_name or args.bit_depth is not None or args.quality is not None:
+        fmt = (args.format or from_name or recipe.export.format).lower()
         # the same format keeps the preset's other export settings; another starts from that format's defaults
         export = recipe.export.to_dict() if fmt == recipe.export.format else {"format": fmt}
         if args.bit_depth is not None:
@@ -88,38 +145,70 @@ def build_recipe(args: argparse.Namespace, preset=None):
     return recipe
 
 
-def run(args: argparse.Namespace) -> int:
-    from diffhost.engine.engine import Engine
-    from diffhost.host.library import RenderLibrary
-    from diffhost.host.presets import PresetStore
-    from diffhost.host.save import Finisher
+OUTPUT_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
-    preset = PresetStore().load(args.preset) if args.preset else None
-    request = build_request(args, preset)
-    recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
-    model = args.model if args.model is not None else (preset.params.get("model") if preset else None)
-    library = None if args.no_library else RenderLibrary.open_default(args.library)
-    try:
-        with Engine(device=args.device) as engine:
-            events = engine.subscribe()
-            job = engine.submit(request, model=model)
-            while True:
-                ev = events.get()
-                if ev.job_id != job.id:
-                    continue
-                if ev.kind == "progress" and not args.json:
-                    _bar(ev.progress)
-                elif ev.terminal:
-                    break
+
+def output_format(output: Path) -> str | None:
+    """The format -o's extension names ("kick.mp3" -> "mp3"); None for a folder (no extension).
+    An extension diffhost cannot write is an error naming the ones it can."""
+    suffix = output.suffix.lower()
+    if not suffix or output.is_dir():
+        return None
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(
+            f"-o {output.name}: {suffix} is not a format diffhost writes; use {', '.join(OUTPUT_SUFFIXES)} "
+            "(or a folder name without an extension)"
+        )
+    return suffix.lstrip(".")
+
+
+def run(args: argparse.Namespace) -> int:
+    from diffhost.runtime import RuntimeOptions, build_runtime
+
+    check_output(args.output)
+    options = RuntimeOptions(
+        renders_dir=args.output if args.output.suffix == "" else args.output.parent,
+        model=args.model,
+        device=args.device,
+        engine_url=args.engine,
+        audio=False,
+        library=not args.no_library,
+        library_dir=args.library,
+    )
+    with build_runtime(options) as runtime:
+        session = runtime.session
+        preset = session.presets.load(args.preset) if args.preset else None
+        recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
+        request = session.build_request(preset=preset, **overrides(args))  # likewise every value
+        clip = None
+        if args.seed_audio:  # read once, and no more of it than this render uses
+            loaded = read_seed_file(args.seed_audio, max_s=request.length)
+            if loaded.trimmed:
+                print(f"diffhost: {args.seed_audio}: {loaded.note()}", file=sys.stderr)
+            clip = loaded.clip
+        progress = None if args.json else _bar
+        # Loaded before submitting, so "accepted" already carries this machine's time estimate.
+        session.engine.load(
+            args.model if args.model is not None else (preset.params.get("model") if preset else None)
+        )
+        job, ev = session.wait_for(
+            lambda: session.render(
+                preset=preset,
+                model=args.model,
+                recipe=recipe,
+                out=args.output,
+                tags=tuple(args.tag),
+                **overrides(args, clip),
+            ),
+            on_progress=progress,
+        )
         if not args.json:
             print(file=sys.stderr)
-        if ev.kind != "done" or ev.result is None:
+        if ev.kind != "done":
             print(f"diffhost: render {ev.kind}: {ev.message}", file=sys.stderr)
             return 1
-        saved = Finisher(recipe, library=library).finish(ev.result, args.output, tags=tuple(args.tag))
-    finally:
-        if library is not None:
-            library.close()
+        saved = session.renders[job.id]
+    result = ev.result
     if args.json:
         print(
             json.dumps(
@@ -127,13 +216,13 @@ def run(args: argparse.Namespace) -> int:
                     "files": [str(s.path) for s in saved],
                     "sidecars": [str(s.sidecar) for s in saved],
                     "render_ids": [s.render_id for s in saved],
-                    "seed": ev.result.seed,
+                    "seed": result.seed,
                     "sample_rate": saved[0].sample_rate,
                     "length_s": saved[0].length_s,
                     "loudness_lufs": saved[0].loudness_lufs,
                     "peak_dbfs": saved[0].peak_dbfs,
-                    "render_s": round(ev.result.render_s, 4),
-                    "model": ev.result.model.name,
+                    "render_s": round(result.render_s, 4),
+                    "model": result.model.name,
                     "preset": recipe.preset,
                 }
             )
@@ -143,12 +232,25 @@ def run(args: argparse.Namespace) -> int:
             rid = f", library #{s.render_id}" if s.render_id is not None else ""
             print(
                 f"{s.path}  ({s.length_s:.2f} s, {s.sample_rate} Hz, {s.channels} ch, "
-                f"seed {ev.result.seed}{rid})"
+                f"seed {result.seed}{rid})"
             )
     return 0
 
 
-def _bar(fraction: float, width: int = 30) -> None:
-    filled = int(round(fraction * width))
-    sys.stderr.write(f"\rrendering [{'#' * filled}{'.' * (width - filled)}] {fraction * 100:5.1f}%")
+def _bar(ev, width: int = 30) -> None:
+    """The terminal's progress line; a render that will take a while says how long up front."""
+    if ev.kind == "accepted":
+        if ev.eta_s is not None and ev.eta_s >= 30:
+            sys.stderr.write(f"this render will take about {_clock(ev.eta_s)} on this machine\n")
+        return
+    filled = int(round(ev.progress * width))
+    left = f", {_clock(ev.eta_s)} left" if ev.eta_s is not None and ev.eta_s >= 2 and ev.progress < 1 else ""
+    sys.stderr.write(
+        f"\rrendering [{'#' * filled}{'.' * (width - filled)}] {ev.progress * 100:5.1f}%{left}   "
+    )
     sys.stderr.flush()
+
+
+def _clock(seconds: float) -> str:
+    s = max(0, round(seconds))
+    return f"{s} s" if s < 60 else f"{s // 60} min {s % 60:02d} s"

@@ -54,15 +54,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda or mps")
+    p.add_argument(
+        "--engine",
+        default=None,
+        metavar="URL",
+        help="render on a remote engine (diffhost engine-serve), e.g. http://gpu-box:8450; default: this machine",
+    )
     p.add_argument("--max-queue", type=int, default=16, help="renders that may wait (default 16)")
     p.add_argument(
         "--no-audio", action="store_true", help="run without an audio device (no slots, no recording)"
     )
-    p.add_argument("--output", default=None, help="audio output device (name or index)")
-    p.add_argument("--input", default=None, help="audio input device (name or index)")
-    p.add_argument("--sample-rate", type=int, default=48000, help="audio device sample rate")
-    p.add_argument("--block-size", type=int, default=128, help="audio block size in frames")
-    p.add_argument("--slots", type=int, default=16, help="number of live slots")
+    p.add_argument(
+        "--output", default=None, help="audio output device, name or index (default: the saved setting)"
+    )
+    p.add_argument(
+        "--input", default=None, help="audio input device, name or index (default: the saved setting)"
+    )
+    p.add_argument(
+        "--sample-rate", type=int, default=None, help="audio device sample rate (default: the saved setting)"
+    )
+    p.add_argument(
+        "--block-size", type=int, default=None, help="audio block size in frames (default: the saved setting)"
+    )
+    p.add_argument("--slots", type=int, default=16, help="number of live slots (numbered 1..N)")
+    p.add_argument(
+        "--midi-in",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a MIDI input to listen to (repeatable): a port name or a unique part of it, or 'jack' "
+        "for diffhost's own JACK MIDI port (offered anyway when the audio runs on JACK); "
+        "notes 36-51 fire pads 1-16",
+    )
+    p.add_argument(
+        "--no-jack-midi", action="store_true", help="do not offer the JACK MIDI port diffhost-midi:in"
+    )
+    p.add_argument(
+        "--tempo-source",
+        choices=("session", "link", "midi clock"),
+        default="session",
+        help="where the tempo and beat come from: the session (OSC /diffhost/tempo), Ableton Link, "
+        "or the MIDI clock of a --midi-in port",
+    )
     p.set_defaults(func=run)
 
 
@@ -73,40 +106,8 @@ def parse_listener(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def open_audio(args: argparse.Namespace) -> tuple[Any, str]:
-    """The host audio, or None and why not (serve still runs: slot messages then say so)."""
-    if args.no_audio:
-        return None, "off (--no-audio)"
-    try:
-        from diffhost.host.audio import open_host_audio
-    except ImportError:
-        return None, "not available in this build"
-    try:
-        audio = open_host_audio(
-            output=_device(args.output),
-            input=_device(args.input),
-            sample_rate=args.sample_rate,
-            block_size=args.block_size,
-            slots=args.slots,
-        )
-    except (ValueError, OSError) as exc:
-        return None, f"not opened ({exc})"
-    return audio, f"{args.sample_rate} Hz, {args.block_size}-frame blocks, {args.slots} slots"
-
-
 def _device(value: str | None) -> str | int | None:
     return int(value) if value is not None and value.isdigit() else value
-
-
-def _components() -> dict[str, Any]:
-    """Presets, the render library shared with `diffhost render`/`library`/gui, and the finisher
-    that applies a preset's effects and finishing and writes library rows."""
-    from diffhost.host.library import RenderLibrary
-    from diffhost.host.presets import PresetStore
-    from diffhost.host.save import Finisher
-
-    library = RenderLibrary.open_default()
-    return {"presets": PresetStore(), "library": library, "finish": Finisher(library=library)}
 
 
 def _user_music_dir() -> Path | None:
@@ -120,10 +121,9 @@ def _user_music_dir() -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from diffhost.engine.engine import Engine
-    from diffhost.host.session import Session
     from diffhost.osc.access import AccessList
-    from diffhost.osc.server import OscConfig, OscServer
+    from diffhost.osc.server import OscConfig
+    from diffhost.runtime import RuntimeOptions, build_runtime, exit_process
 
     listeners = tuple(parse_listener(s) for s in args.subscribe)
     audio_dir = args.audio_dir if args.audio_dir is not None else _user_music_dir()
@@ -140,30 +140,37 @@ def run(args: argparse.Namespace) -> int:
         listeners=listeners,
     )
     AccessList(config.host, config.allow)  # refuse an open bind without an allow-list before loading anything
-    if args.max_queue < 1:
-        raise ValueError(f"max-queue: {args.max_queue} is out of range; valid is 1 or more")
-
-    audio, audio_note = open_audio(args)
-    engine = Engine(device=args.device, max_queue=args.max_queue).start()
-    session = server = None
+    options = RuntimeOptions(
+        renders_dir=args.renders,
+        model=args.model,
+        device=args.device,
+        engine_url=args.engine,
+        max_queue=args.max_queue,
+        audio=not args.no_audio,
+        audio_overrides={
+            "output": _device(args.output),
+            "input": _device(args.input),
+            "sample_rate": args.sample_rate,
+            "block_size": args.block_size,
+        },
+        slots=args.slots,
+        midi_in=tuple(args.midi_in),
+        jack_midi=False if args.no_jack_midi else None,
+        tempo_source=args.tempo_source,
+        osc=config,
+        optional=frozenset({"audio"}),  # slot messages then say why there is no audio
+    )
+    runtime = build_runtime(options)  # binds first: a taken port fails in a second, not after a load
     try:
-        session = Session(
-            engine,
-            renders_dir=args.renders,
-            model=args.model,
-            audio=audio,
-            **_components(),
-        )
-        server = OscServer(
-            session, config
-        ).start()  # bind first: a taken port fails in a second, not after a load
         print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
-        engine.load(args.model)  # fail now, not on the first render
+        runtime.engine.load(args.model)  # fail now, not on the first render
+        server = runtime.osc
         host, port = server.address
         print(f"diffhost OSC listening on {host}:{port}", file=sys.stderr)
-        print(f"  renders: {session.renders_dir}", file=sys.stderr)
+        print(f"  renders: {runtime.session.renders_dir}", file=sys.stderr)
         print(f"  readable folders: {server.paths.describe()}", file=sys.stderr)
-        print(f"  audio: {audio_note}", file=sys.stderr)
+        print(f"  audio: {_audio_note(runtime)}", file=sys.stderr)
+        print(f"  live: {_live_note(runtime)}", file=sys.stderr)
         if config.allow:
             print(f"  allowed clients: this machine, {', '.join(config.allow)}", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
@@ -171,20 +178,36 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        server = runtime.osc
+        runtime.close()
         if server is not None:
-            server.stop()
             s = server.stats
             print(
                 f"served {s.messages} messages ({s.errors} answered with errors, "
                 f"{s.ignored} datagrams from clients not allowed ignored)",
                 file=sys.stderr,
             )
-        if session is not None:
-            session.close()
-        engine.stop()
-        if audio is not None:
-            audio.close()
+    exit_process(0, runtime)  # does not return: see diffhost.runtime.exit_process
     return 0
+
+
+def _audio_note(runtime: Any) -> str:
+    audio = runtime.audio
+    if audio is None:
+        return runtime.unavailable.get("audio", "off")
+    return f"{audio.sample_rate} Hz, {audio.block_size}-frame blocks, {audio.num_slots} slots"
+
+
+def _live_note(runtime: Any) -> str:
+    live = runtime.live
+    if live is None:
+        return "off"
+    ports = ", ".join(getattr(p, "port_name", None) or getattr(p, "name", "?") for p in live.inputs.values())
+    parts = [f"MIDI in: {ports or 'none'}", f"tempo from {live.sync.source}"]
+    for what in ("midi", "link", "kit"):
+        if what in runtime.unavailable:
+            parts.append(f"{what}: {runtime.unavailable[what]}")
+    return "; ".join(parts)
 
 
 def _wait_for_signal() -> None:

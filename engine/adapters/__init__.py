@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from diffhost.engine.adapters.ace_step import AceStepModel
 from diffhost.engine.adapters.audioldm import AudioLDMModel
 from diffhost.engine.adapters.audioldm2 import AudioLDM2Model
 from diffhost.engine.adapters.base import DiffusersModel
 from diffhost.engine.adapters.dance_diffusion import DanceDiffusionModel
+from diffhost.engine.adapters.longcat_audio_dit import LongCatAudioDiTModel
 from diffhost.engine.adapters.musicldm import MusicLDMModel
 from diffhost.engine.adapters.stable_audio import StableAudioModel
 from diffhost.engine.adapters.stable_audio_3 import (
@@ -27,6 +29,8 @@ ADAPTERS: dict[str, type[DiffusersModel] | type[DefaultModel]] = {
         AudioLDMModel,
         MusicLDMModel,
         DanceDiffusionModel,
+        LongCatAudioDiTModel,
+        AceStepModel,
     )
 }
 # A folder written by `python -m diffhost.engine.default.train --out DIR` loads like any diffusers folder.

@@ -29,7 +29,6 @@ Semantics shared by all families (see `Model.generate`):
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ import torch
 
 from diffhost.engine.audio import fit_length, resample, set_channels
 from diffhost.engine.errors import ModelLoadError
+from diffhost.engine.identity import weights_hash
 from diffhost.engine.model import Model, StepMonitor
 from diffhost.engine.request import GenerationRequest, ModelInfo
 
@@ -124,6 +124,9 @@ class DiffusersModel(Model):
         if request.seed_clip is not None:
             return StrengthPlan(request.strength, torch.empty(0)).keep(steps)
         return steps
+
+    def planned_steps(self, request: GenerationRequest, steps: int) -> int:
+        return self.steps_run(request, steps) * request.variations
 
     def _render(
         self,
@@ -235,6 +238,7 @@ class DiffusersModel(Model):
 
         if plan is not None:
             orig_set = sched.set_timesteps
+            orig_begin_index = getattr(sched, "set_begin_index", None)
 
             @functools.wraps(orig_set)
             def set_timesteps(*args: Any, **kwargs: Any) -> Any:
@@ -245,11 +249,21 @@ class DiffusersModel(Model):
                 plan.t0 = sched.timesteps[plan.t_start]
                 plan.full = sched.timesteps
                 sched.timesteps = sched.timesteps[plan.t_start :]
-                if hasattr(sched, "set_begin_index"):
-                    sched.set_begin_index(plan.t_start)
+                if orig_begin_index is not None:
+                    orig_begin_index(plan.t_start)
                 return out
 
             patches.append((sched, "set_timesteps", set_timesteps))
+
+            if orig_begin_index is not None:
+
+                @functools.wraps(orig_begin_index)
+                def set_begin_index(begin_index: int = 0) -> None:
+                    # Pipelines that reset the begin index after set_timesteps (LongCat) would make the
+                    # solver index the schedule from its start while the loop runs the shortened tail.
+                    orig_begin_index(plan.t_start if plan.t_start is not None else begin_index)
+
+                patches.append((sched, "set_begin_index", set_begin_index))
 
         if self.latent_hook == "prepare_latents":
             orig_prep = pipe.prepare_latents
@@ -260,17 +274,22 @@ class DiffusersModel(Model):
 
             patches.append((pipe, "prepare_latents", prepare_latents))
         else:  # the pipeline draws its noise inline: swap it where the denoiser first sees it
-            denoiser = pipe.unet
+            denoiser = pipe.unet if hasattr(pipe, "unet") else pipe.transformer
             orig_fwd = denoiser.forward
 
             @functools.wraps(orig_fwd)
-            def forward(sample: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            def forward(*args: Any, **kwargs: Any) -> Any:
+                key = next((k for k in _SAMPLE_KWARGS if k in kwargs), None)
+                sample = kwargs[key] if key is not None else args[0]
                 if "in" not in first:
                     first["in"] = sample
                     first["out"] = self.initial_latents(sample, temperature, plan)
                 if sample is first["in"]:
-                    sample = first["out"]
-                return orig_fwd(sample, *args, **kwargs)
+                    if key is not None:
+                        kwargs[key] = first["out"]
+                    else:
+                        args = (first["out"], *args[1:])
+                return orig_fwd(*args, **kwargs)
 
             patches.append((denoiser, "forward", forward))
 
@@ -294,6 +313,7 @@ class DiffusersModel(Model):
 
 
 _MISSING = object()
+_SAMPLE_KWARGS = ("sample", "hidden_states")  # what denoisers call the noisy sample when passed by name
 
 
 @contextmanager
@@ -324,8 +344,8 @@ def quiet_loading() -> Iterator[None]:
 
 
 def fit_latents(z: torch.Tensor, shape: tuple[int, ...] | torch.Size) -> torch.Tensor:
-    """Crop or zero-pad every axis after the channel axis to shape, and repeat over the batch."""
-    for axis in range(2, len(shape)):
+    """Crop or zero-pad every axis after the batch axis to shape, and repeat over the batch."""
+    for axis in range(1, len(shape)):
         n = z.shape[axis]
         if n > shape[axis]:
             z = z.narrow(axis, 0, shape[axis])
@@ -350,17 +370,6 @@ def check_safetensors_only(folder: Path, name: str) -> None:
                 "diffhost loads safetensors only and never unpickles. Convert the weights to "
                 ".safetensors (e.g. save_pretrained(..., safe_serialization=True)) or use a model that ships them."
             )
-
-
-def weights_hash(folder: Path) -> str:
-    """sha256 over every safetensors file (relative path + bytes): identifies local weights exactly."""
-    h = hashlib.sha256()
-    for path in sorted(Path(folder).rglob("*.safetensors")):
-        h.update(str(path.relative_to(folder)).encode())
-        with path.open("rb") as f:
-            for block in iter(functools.partial(f.read, 1 << 20), b""):
-                h.update(block)
-    return "sha256:" + h.hexdigest()
 
 
 def mel_frames_per_second(vocoder_config: Any) -> float:

@@ -5,6 +5,7 @@ audio.assign(0, kick, 44100)         # converted once; triggering only moves an 
 audio.trigger(0)                     # sounds in the next block
 """
 
+from diffhost.host.audio.control import AudioControl
 from diffhost.host.audio.devices import (
     AudioDeviceError,
     DeviceInfo,
@@ -17,6 +18,7 @@ from diffhost.host.audio.mixer import AudioBusyError, SlotStart
 from diffhost.host.audio.settings import AudioSettings, load_settings, save_settings, settings_path
 
 __all__ = [
+    "AudioControl",
     "AudioBusyError",
     "AudioDeviceError",
     "AudioSettings",

@@ -14,24 +14,31 @@
  */
 #define _DEFAULT_SOURCE /* mlock */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <sys/mman.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DH_MAX_SLOTS 64
-#define DH_MAX_VOICES 64
-#define DH_MAX_CLIPS 256
+#include "_mixer.h"
+
+/* Locking pages keeps them resident; best effort everywhere. */
+#if defined(_WIN32)
+#include <windows.h>
+#define dh_lock_pages(p, n) ((void)VirtualLock((p), (n)))
+#define dh_unlock_pages(p, n) ((void)VirtualUnlock((p), (n)))
+#else
+#include <sys/mman.h>
+#define dh_lock_pages(p, n) ((void)mlock((p), (n)))
+#define dh_unlock_pages(p, n) ((void)munlock((p), (n)))
+#endif
+
 #define DH_CMD_RING 1024 /* power of two */
 #define DH_METER_RING 4096 /* power of two, blocks */
+#define DH_EVENT_RING 1024 /* power of two: slot state changes */
 #define DH_NEVER INT64_MAX
 
-/* PortAudio's callback types, declared here so no PortAudio headers are needed. */
-typedef struct {
-  double inputBufferAdcTime;
-  double currentTime;
-  double outputBufferDacTime;
-} dh_time_info;
+/* PortAudio's status flags, declared here so no PortAudio headers are needed. */
 #define PA_INPUT_UNDERFLOW 1UL
 #define PA_INPUT_OVERFLOW 2UL
 #define PA_OUTPUT_UNDERFLOW 4UL
@@ -40,21 +47,6 @@ typedef struct {
 enum { CMD_ASSIGN = 1, CMD_CLEAR, CMD_TRIGGER, CMD_STOP_SLOT, CMD_RELEASE, CMD_STOP_ALL, CMD_SLOT_OPTIONS,
        CMD_GRID, CMD_VOICE_LIMIT, CMD_PLAY, CMD_STOP_PLAYER };
 enum { MODE_ONESHOT = 0, MODE_LOOP = 1, MODE_GATE = 2 };
-
-typedef struct {
-  int32_t type;
-  int32_t slot;
-  int32_t clip;
-  int32_t mode;
-  int32_t choke;
-  int32_t _pad;
-  int64_t frames;
-  const float *data;
-  float gain_l;
-  float gain_r;
-  double value;
-  int64_t tag; /* caller's sequence number, echoed in slot start records */
-} dh_command;
 
 typedef struct {
   const float *data;
@@ -77,6 +69,7 @@ typedef struct {
   float gain_l, gain_r; /* gains reached at the end of the last block */
   float velocity;       /* the trigger's gain; the slot's gain and pan multiply it */
   int64_t tag;
+  double start_ns; /* time-mode grid: CLOCK_MONOTONIC_RAW ns to render the first sample at; 0 = by frame */
 } voice_t;
 
 typedef struct {
@@ -84,6 +77,7 @@ typedef struct {
   int32_t mode;
   int32_t choke;
   float gain_l, gain_r;
+  double grid; /* quantize grid step for this slot (frames, or ns in time mode); < 0: the mixer's grid */
 } slot_t;
 
 typedef struct {
@@ -92,7 +86,7 @@ typedef struct {
   int32_t frames;
 } meter_entry;
 
-typedef struct {
+struct dh_mixer {
   /* configuration, fixed at creation */
   int32_t out_ch, in_ch, num_slots;
   double sample_rate;
@@ -103,6 +97,9 @@ typedef struct {
   /* command ring: Python writes cmd_w, the callback writes cmd_r */
   dh_command cmds[DH_CMD_RING];
   volatile int64_t cmd_w, cmd_r;
+  /* a second ring with its own single producer: the JACK MIDI reader (dh_midi_process) */
+  dh_command midi_cmds[DH_CMD_RING];
+  volatile int64_t midi_w, midi_r;
   /* retired clip ids: the callback writes ret_w, Python writes ret_r */
   int32_t retired[DH_MAX_CLIPS * 2];
   volatile int64_t ret_w, ret_r;
@@ -112,7 +109,12 @@ typedef struct {
   voice_t voices[DH_MAX_VOICES];
   int32_t voice_limit;
   uint64_t order;
-  double grid; /* quantize grid in frames, 0 = off */
+  double grid; /* quantize grid step, 0 = off: frames, or ns in time mode */
+  double grid_origin; /* where a grid line falls: a frame, or ns in time mode */
+  int32_t grid_time;  /* 1: the grid is in CLOCK_MONOTONIC_RAW time (Ableton Link), not frames */
+  double latency_ns;  /* time mode: from a block's callback to its sound (grid lines are as heard) */
+  int64_t block_ns;   /* this block's clock stamp */
+  int32_t last_state[DH_MAX_SLOTS];
 
   /* published state, read by Python */
   volatile int64_t frames;     /* frames processed: the first frame of the next block */
@@ -127,14 +129,28 @@ typedef struct {
   volatile int64_t slot_start_tag[DH_MAX_SLOTS];
   volatile double slot_start_time[DH_MAX_SLOTS]; /* stream time the block holding it was computed */
   volatile double slot_start_dac[DH_MAX_SLOTS];  /* stream time its first sample reaches the DAC */
+  volatile int64_t slot_start_ns[DH_MAX_SLOTS];  /* CLOCK_MONOTONIC_RAW when its first sample was rendered */
   volatile int64_t player_pos;
   volatile int32_t player_active;
   volatile int32_t voices_active;
   volatile double last_time, last_dac;
-} dh_mixer;
+  /* slot state changes, pushed by the callback for the Python event thread */
+  dh_slot_event events[DH_EVENT_RING];
+  volatile int64_t ev_w, ev_r;
+  /* CLOCK_MONOTONIC_RAW (ns) when the latest block started, and that block's first frame; a
+   * sequence count around the pair lets a reader see both from the same block */
+  volatile int64_t clock_seq, clock_ns, clock_frame;
+};
 
+#if defined(_MSC_VER) && !defined(__clang__)
+/* MSVC has no __atomic builtins; the build passes /volatile:ms, which gives every access to the
+ * volatile fields above acquire (load) / release (store) semantics on x86-64 and arm64. */
+#define LOAD(x) (x)
+#define STORE(x, v) ((x) = (v))
+#else
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#endif
 /* doubles: aligned 8-byte volatile stores, single-copy atomic on x86-64 and arm64; each is
  * written before the integer it belongs to is published with STORE */
 #define DSTORE(x, v) ((x) = (v))
@@ -143,7 +159,7 @@ static void prefault(void *p, size_t n) {
   volatile char *c = (volatile char *)p;
   for (size_t i = 0; i < n; i += 4096) c[i] = 0;
   if (n) c[n - 1] = 0;
-  (void)mlock(p, n); /* best effort: RLIMIT_MEMLOCK may refuse; the pages are resident anyway */
+  dh_lock_pages(p, n); /* best effort: RLIMIT_MEMLOCK may refuse; the pages are resident anyway */
 }
 
 dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots, int voice_limit,
@@ -171,6 +187,7 @@ dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots,
   for (int s = 0; s < DH_MAX_SLOTS; s++) {
     m->slots[s].clip = -1;
     m->slots[s].gain_l = m->slots[s].gain_r = 1.0f;
+    m->slots[s].grid = -1.0;
     m->slot_start_frame[s] = -1;
     m->slot_start_tag[s] = -1;
   }
@@ -180,10 +197,10 @@ dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots,
 void dh_mixer_free(dh_mixer *m) {
   if (!m) return;
   if (m->in_ring) {
-    munlock(m->in_ring, sizeof(float) * (size_t)(m->in_cap * m->in_ch));
+    dh_unlock_pages(m->in_ring, sizeof(float) * (size_t)(m->in_cap * m->in_ch));
     free(m->in_ring);
   }
-  munlock(m, sizeof(dh_mixer));
+  dh_unlock_pages(m, sizeof(dh_mixer));
   free(m);
 }
 
@@ -205,6 +222,23 @@ int dh_pop_retired(dh_mixer *m) {
   return id;
 }
 
+int dh_pop_slot_event(dh_mixer *m, dh_slot_event *out) {
+  int64_t r = m->ev_r;
+  if (r >= LOAD(m->ev_w)) return 0;
+  *out = m->events[r & (DH_EVENT_RING - 1)];
+  STORE(m->ev_r, r + 1);
+  return 1;
+}
+
+/* (clock ns, frame) of one block start; 0 while the callback is writing them (retry) */
+int dh_clock(dh_mixer *m, int64_t *ns, int64_t *frame) {
+  int64_t s0 = LOAD(m->clock_seq);
+  if (s0 & 1) return 0;
+  *ns = LOAD(m->clock_ns);
+  *frame = LOAD(m->clock_frame);
+  return LOAD(m->clock_seq) == s0 && s0 > 0;
+}
+
 int64_t dh_commands_done(dh_mixer *m) { return LOAD(m->cmd_r); }
 int64_t dh_frames(dh_mixer *m) { return LOAD(m->frames); }
 int64_t dh_callbacks(dh_mixer *m) { return LOAD(m->callbacks); }
@@ -217,6 +251,7 @@ int64_t dh_slot_start_frame(dh_mixer *m, int s) { return LOAD(m->slot_start_fram
 int64_t dh_slot_start_tag(dh_mixer *m, int s) { return LOAD(m->slot_start_tag[s]); }
 double dh_slot_start_time(dh_mixer *m, int s) { return m->slot_start_time[s]; }
 double dh_slot_start_dac(dh_mixer *m, int s) { return m->slot_start_dac[s]; }
+int64_t dh_slot_start_ns(dh_mixer *m, int s) { return LOAD(m->slot_start_ns[s]); }
 int64_t dh_player_pos(dh_mixer *m) { return LOAD(m->player_pos); }
 int dh_player_active(dh_mixer *m) { return LOAD(m->player_active); }
 int dh_voices_active(dh_mixer *m) { return LOAD(m->voices_active); }
@@ -310,8 +345,9 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
   case CMD_CLEAR: {
     slot_t *s = &m->slots[c->slot];
     int old = s->clip;
-    /* voices still playing the old clip fade out, reading the old buffer until done */
-    for (int i = 0; i < DH_MAX_VOICES; i++) {
+    /* voices still playing the old clip fade out, reading the old buffer until done; a fresh pad's
+     * next variation (mode 1: keep voices) lets the hit that is sounding ring out instead */
+    for (int i = 0; i < DH_MAX_VOICES && !(c->type == CMD_ASSIGN && c->mode == 1); i++) {
       voice_t *v = &m->voices[i];
       if (v->active && v->slot == c->slot) voice_release(m, v, t0);
     }
@@ -332,17 +368,31 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     s->gain_r = c->gain_r;
     s->mode = c->mode;
     s->choke = c->choke;
+    s->grid = c->value;
     break;
   }
   case CMD_TRIGGER: {
     slot_t *s = &m->slots[c->slot];
     if (s->clip < 0 || m->clips[s->clip].frames <= 0) break;
-    int64_t start = t0;
-    if (m->grid > 0.0) {
-      /* the next grid line at or after this block's first frame, rounded to the sample */
-      double k = ceil((double)t0 / m->grid - 1e-9);
-      start = (int64_t)llround(k * m->grid);
-      if (start < t0) start = t0;
+    /* a timestamped trigger (MIDI) keeps its place in time, as long as it is not already past */
+    int64_t start = c->frames > t0 ? c->frames : t0;
+    const double grid = s->grid >= 0.0 ? s->grid : m->grid;
+    double start_ns = 0.0;
+    if (grid > 0.0 && m->grid_time) {
+      /* the next grid line, as heard, at or after the earliest frame; its frame is re-estimated
+       * from each block's own clock stamp until it starts (the device's clock may drift) */
+      const double ns_per_frame = 1e9 / m->sample_rate;
+      const double heard = (double)m->block_ns + (double)(start - t0) * ns_per_frame + m->latency_ns;
+      double k = ceil((heard - m->grid_origin) / grid - 1e-9);
+      start_ns = m->grid_origin + k * grid - m->latency_ns;
+      int64_t f = t0 + (int64_t)llround((start_ns - (double)m->block_ns) / ns_per_frame);
+      start = f < t0 ? t0 : f;
+    } else if (grid > 0.0) {
+      /* the next grid line at or after that frame, rounded to the sample */
+      const double o = m->grid_origin;
+      double k = ceil(((double)start - o) / grid - 1e-9);
+      int64_t line = (int64_t)llround(o + k * grid);
+      start = line < t0 ? t0 : line;
     }
     for (int i = 0; i < DH_MAX_VOICES; i++) {
       voice_t *v = &m->voices[i];
@@ -367,6 +417,7 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     v->gain_l = s->gain_l * v->velocity;
     v->gain_r = s->gain_r * v->velocity;
     v->tag = c->tag;
+    v->start_ns = start_ns;
     break;
   }
   case CMD_STOP_SLOT:
@@ -384,6 +435,9 @@ static void apply_command(dh_mixer *m, const dh_command *c, int64_t t0) {
     break;
   case CMD_GRID:
     m->grid = c->value;
+    m->grid_origin = c->origin;
+    m->grid_time = c->mode == 1;
+    m->latency_ns = (double)c->frames;
     break;
   case CMD_VOICE_LIMIT:
     m->voice_limit = (int32_t)c->value;
@@ -433,6 +487,7 @@ static void mix_voice(dh_mixer *m, voice_t *v, float *out, int64_t t0, unsigned 
       double off = (double)f / m->sample_rate;
       DSTORE(m->slot_start_time[v->slot], ti->currentTime + off);
       DSTORE(m->slot_start_dac[v->slot], ti->outputBufferDacTime + off);
+      STORE(m->slot_start_ns[v->slot], m->block_ns + (int64_t)llround(off * 1e9));
       STORE(m->slot_start_frame[v->slot], t0 + f);
       STORE(m->slot_start_tag[v->slot], v->tag);
     }
@@ -474,6 +529,16 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
                 unsigned long flags, void *user) {
   dh_mixer *m = (dh_mixer *)user;
   const int64_t t0 = m->frames;
+  {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts); /* vDSO: no syscall, no lock; Link's clock on Linux */
+    int64_t seq = m->clock_seq;
+    STORE(m->clock_seq, seq + 1);
+    m->block_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    STORE(m->clock_ns, m->block_ns);
+    STORE(m->clock_frame, t0);
+    STORE(m->clock_seq, seq + 2);
+  }
   if (flags & (PA_OUTPUT_UNDERFLOW | PA_INPUT_UNDERFLOW)) STORE(m->underflows, m->underflows + 1);
   if (flags & (PA_OUTPUT_OVERFLOW | PA_INPUT_OVERFLOW)) STORE(m->overflows, m->overflows + 1);
 
@@ -501,11 +566,22 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
     STORE(m->meter_w, mw + 1);
   }
 
-  /* commands, then voices */
+  /* commands (Python's, then MIDI's), then voices */
   int64_t r = m->cmd_r, w = LOAD(m->cmd_w);
   for (; r < w; r++) apply_command(m, &m->cmds[r & (DH_CMD_RING - 1)], t0);
   STORE(m->cmd_r, r);
+  r = m->midi_r, w = LOAD(m->midi_w);
+  for (; r < w; r++) apply_command(m, &m->midi_cmds[r & (DH_CMD_RING - 1)], t0);
+  STORE(m->midi_r, r);
 
+  /* time-scheduled voices not started yet: their frame, from this block's own stamp */
+  for (int i = 0; i < DH_MAX_VOICES; i++) {
+    voice_t *v = &m->voices[i];
+    if (v->active && !v->started && v->start_ns > 0.0) {
+      int64_t f = t0 + (int64_t)llround((v->start_ns - (double)m->block_ns) * m->sample_rate / 1e9);
+      v->start_frame = f < t0 ? t0 : f;
+    }
+  }
   float *out = (float *)output;
   memset(out, 0, sizeof(float) * (size_t)m->out_ch * n);
   int active = 0, player = 0;
@@ -523,8 +599,21 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
       playing[v->slot] = 1;
     }
   }
-  for (int s = 0; s < m->num_slots; s++)
-    STORE(m->slot_state[s], m->slots[s].clip < 0 ? 0 : (playing[s] ? 2 : 1));
+  for (int s = 0; s < m->num_slots; s++) {
+    int32_t st = m->slots[s].clip < 0 ? 0 : (playing[s] ? 2 : 1);
+    STORE(m->slot_state[s], st);
+    if (st != m->last_state[s]) {
+      m->last_state[s] = st;
+      int64_t ew = m->ev_w;
+      if (ew - LOAD(m->ev_r) < DH_EVENT_RING) { /* a reader that fell behind loses events, never blocks us */
+        dh_slot_event *e = &m->events[ew & (DH_EVENT_RING - 1)];
+        e->slot = s;
+        e->state = st;
+        e->frame = t0;
+        STORE(m->ev_w, ew + 1);
+      }
+    }
+  }
   if (!player) STORE(m->player_pos, 0);
   STORE(m->player_active, player);
   STORE(m->voices_active, active);
@@ -534,4 +623,132 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
   STORE(m->block, (int64_t)n);
   STORE(m->callbacks, m->callbacks + 1);
   return 0; /* paContinue */
+}
+
+
+/* ---- JACK MIDI reader: a JACK process callback in C, so a note never waits for Python's GIL ----
+ *
+ * Python (the `jack` client package) makes the client and its port; this function becomes the
+ * client's process callback. libjack's functions arrive as pointers (no JACK headers needed). Each
+ * cycle it reads the port's events: a mapped note-on becomes a trigger timestamped to its frame
+ * (pushed on the mixer's MIDI ring), a note-off a release; every message is also copied, with its
+ * frame, to a ring the Python MIDI thread reads (CCs, program changes, clock, learn, statistics).
+ */
+#define DH_MIDI_RING 4096 /* power of two */
+
+typedef struct {
+  uint32_t time;
+  size_t size;
+  unsigned char *buffer;
+} dh_jack_midi_event;
+
+typedef void *(*dh_get_buffer_fn)(void *port, uint32_t nframes);
+typedef uint32_t (*dh_event_count_fn)(void *buf);
+typedef int (*dh_event_get_fn)(dh_jack_midi_event *ev, void *buf, uint32_t index);
+
+struct dh_midi_in {
+  dh_mixer *volatile mixer; /* swapped by Python when the audio device is reopened; may be NULL */
+  void *port;
+  dh_get_buffer_fn get_buffer;
+  dh_event_count_fn event_count;
+  dh_event_get_fn event_get;
+  volatile int32_t note_slot[128]; /* note -> slot index, -1 = none */
+  volatile int32_t channel;        /* -1 = every channel, else 0..15 */
+  volatile int32_t learning;       /* 1: notes only go to Python (MIDI learn) */
+  volatile int64_t seq;            /* MIDI triggers so far; their tags are -(seq) */
+  dh_midi_msg msgs[DH_MIDI_RING];
+  volatile int64_t msg_w, msg_r;
+  volatile int64_t dropped;
+};
+
+dh_midi_in *dh_midi_new(dh_mixer *m, void *port, void *get_buffer, void *event_count, void *event_get) {
+  dh_midi_in *mi = calloc(1, sizeof(dh_midi_in));
+  if (!mi) return NULL;
+  prefault(mi, sizeof(dh_midi_in));
+  mi->mixer = m;
+  mi->port = port;
+  mi->get_buffer = (dh_get_buffer_fn)get_buffer;
+  mi->event_count = (dh_event_count_fn)event_count;
+  mi->event_get = (dh_event_get_fn)event_get;
+  mi->channel = -1;
+  for (int i = 0; i < 128; i++) mi->note_slot[i] = -1;
+  return mi;
+}
+
+void dh_midi_free(dh_midi_in *mi) {
+  if (!mi) return;
+  dh_unlock_pages(mi, sizeof(dh_midi_in));
+  free(mi);
+}
+
+void dh_midi_set_mixer(dh_midi_in *mi, dh_mixer *m) { __atomic_store_n(&mi->mixer, m, __ATOMIC_RELEASE); }
+void dh_midi_set_note(dh_midi_in *mi, int note, int slot) { if (note >= 0 && note < 128) mi->note_slot[note] = slot; }
+void dh_midi_set_channel(dh_midi_in *mi, int channel) { mi->channel = channel; }
+void dh_midi_set_learning(dh_midi_in *mi, int on) { STORE(mi->learning, on); }
+int64_t dh_midi_dropped(dh_midi_in *mi) { return LOAD(mi->dropped); }
+
+int dh_midi_pop(dh_midi_in *mi, dh_midi_msg *out) {
+  int64_t r = mi->msg_r;
+  if (r >= LOAD(mi->msg_w)) return 0;
+  *out = mi->msgs[r & (DH_MIDI_RING - 1)];
+  STORE(mi->msg_r, r + 1);
+  return 1;
+}
+
+static int midi_push_cmd(dh_mixer *m, const dh_command *c) {
+  int64_t w = m->midi_w, r = LOAD(m->midi_r);
+  if (w - r >= DH_CMD_RING) return 0;
+  m->midi_cmds[w & (DH_CMD_RING - 1)] = *c;
+  STORE(m->midi_w, w + 1);
+  return 1;
+}
+
+int dh_midi_process(uint32_t nframes, void *arg) {
+  dh_midi_in *mi = (dh_midi_in *)arg;
+  dh_mixer *m = __atomic_load_n(&mi->mixer, __ATOMIC_ACQUIRE);
+  /* After diffhost's audio client ran this cycle (the reader is ordered after it), the mixer's
+   * frame counter is the first frame of the next block: an event at offset k plays at that + k. */
+  const int64_t base = m ? LOAD(m->frames) : 0;
+  void *buf = mi->get_buffer(mi->port, nframes);
+  if (!buf) return 0;
+  uint32_t n = mi->event_count(buf);
+  for (uint32_t i = 0; i < n; i++) {
+    dh_jack_midi_event ev;
+    if (mi->event_get(&ev, buf, i) != 0 || ev.size == 0 || ev.size > 3) continue; /* sysex: ignored */
+    const unsigned char st = ev.buffer[0];
+    int64_t frame = base + (int64_t)ev.time;
+    if (st == 0xF8 || st == 0xFA || st == 0xFB) frame -= (int64_t)nframes; /* a tick marks where a beat is */
+    dh_midi_msg msg = {frame, (int32_t)ev.size, 0, 0, {0, 0, 0, 0}};
+    for (size_t b = 0; b < ev.size; b++) msg.data[b] = ev.buffer[b];
+    const int kind = st & 0xF0, ch = st & 0x0F;
+    if (m && ev.size == 3 && (kind == 0x90 || kind == 0x80) && (mi->channel < 0 || mi->channel == ch) &&
+        !LOAD(mi->learning)) {
+      const int note = ev.buffer[1] & 0x7F, vel = ev.buffer[2] & 0x7F;
+      const int slot = mi->note_slot[note];
+      if (slot >= 0) {
+        dh_command c;
+        memset(&c, 0, sizeof(c));
+        c.slot = slot;
+        if (kind == 0x90 && vel > 0) {
+          const double g = (double)vel / 127.0;
+          c.type = CMD_TRIGGER;
+          c.value = g * g; /* the documented velocity curve: (v / 127)^2 */
+          c.frames = frame;
+          c.tag = -(int64_t)(mi->seq + 1);
+        } else {
+          c.type = CMD_RELEASE;
+        }
+        if (midi_push_cmd(m, &c)) {
+          if (c.type == CMD_TRIGGER) STORE(mi->seq, mi->seq + 1);
+          msg.handled = 1;
+          msg.slot = slot + 1;
+        }
+      }
+    }
+    int64_t w = mi->msg_w;
+    if (w - LOAD(mi->msg_r) >= DH_MIDI_RING) { STORE(mi->dropped, mi->dropped + 1); continue; }
+    mi->msgs[w & (DH_MIDI_RING - 1)] = msg;
+    STORE(mi->msg_w, w + 1);
+  }
+  return 0;
 }

@@ -9,7 +9,59 @@ import sounddevice as sd
 
 
 class AudioDeviceError(ValueError):
-    """A device that does not exist or cannot do what was asked; the message lists the options."""
+    """A device that does not exist or cannot do what was asked; the message lists the options.
+
+    The message is plain words for the musician; `detail` keeps PortAudio's own text for a log.
+    """
+
+    def __init__(self, message: str, *, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+
+# PortAudio error codes (portaudio.h) that a musician can act on.
+_PA_INVALID_CHANNELS, _PA_INVALID_RATE, _PA_INVALID_DEVICE = -9998, -9997, -9996
+_PA_UNAVAILABLE, _PA_BAD_COMBINATION = -9985, -9993
+
+
+def plain_open_error(
+    exc: BaseException, output: DeviceInfo, input: DeviceInfo | None, sample_rate: int, block_size: int
+) -> str:
+    """Why a stream did not open, in words a musician can act on (no PortAudio text)."""
+    code = exc.args[1] if isinstance(exc, sd.PortAudioError) and len(exc.args) > 1 else None
+    text = str(exc).lower()
+    where = f"{output.name!r}" + (f" with input {input.name!r}" if input is not None else "")
+    if code == _PA_INVALID_RATE or "sample rate" in text or "samplerate" in text:
+        rates = supported_rates(output, input)
+        runs = f"it runs at {', '.join(f'{r} Hz' for r in rates)}" if rates else "no rate could be confirmed"
+        return f"{where} does not run at {sample_rate} Hz; {runs}"
+    if code == _PA_UNAVAILABLE or "unavailable" in text or "busy" in text:
+        return f"{where} is busy or unplugged; close the app using it or choose another device"
+    if code == _PA_INVALID_CHANNELS or "channel" in text:
+        return f"{where} cannot play or record that many channels; choose another device"
+    if code in (_PA_INVALID_DEVICE, _PA_BAD_COMBINATION) or "device" in text:
+        return f"{where} cannot be opened together; choose an input and output of the same audio system"
+    return f"{where} did not open at {sample_rate} Hz with {block_size}-frame blocks; try another device or setting"
+
+
+def supported_rates(
+    output: DeviceInfo, input: DeviceInfo | None = None, candidates: tuple[int, ...] | None = None
+) -> list[int]:
+    """The sample rates PortAudio confirms the device(s) run (a JACK server runs exactly one)."""
+    from diffhost.host.audio.settings import SAMPLE_RATES
+
+    good = []
+    for rate in candidates or SAMPLE_RATES:
+        try:
+            sd.check_output_settings(
+                device=output.index, samplerate=rate, channels=min(2, output.max_output_channels), dtype="float32"
+            )
+            if input is not None:
+                sd.check_input_settings(device=input.index, samplerate=rate, channels=1, dtype="float32")
+        except (sd.PortAudioError, ValueError):
+            continue
+        good.append(rate)
+    return good
 
 
 @dataclass(frozen=True)
@@ -100,3 +152,8 @@ def rescan_devices(jack_client_name: str | None = "diffhost") -> list[DeviceInfo
             pass
     sd._initialize()
     return list_devices()
+
+
+def jack_client_name() -> str:
+    """The name PortAudio's JACK client has in the graph (set by rescan_devices, else PortAudio's)."""
+    return _client_name.decode() if _client_name else "PortAudio"

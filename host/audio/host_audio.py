@@ -1,9 +1,14 @@
 """HostAudio: one duplex PortAudio stream for recording, playback and the live slot bank.
 
-Callers (Session, GUI, OSC, CLI) use plain methods; none of them blocks on the
+Callers (Session, GUI, OSC, MIDI, CLI) use plain methods; none of them blocks on the
 audio thread except record(), which waits for the audio by design. Everything
 sent to the audio thread goes through the C mixer's command ring (host/audio/
 mixer.py explains why the callback is C, not Python).
+
+Slots are numbered 1..num_slots, as musicians count and as OSC, the window, kits and MIDI
+maps name them. Each slot keeps its source clip (at its own rate) and options, so a device or
+rate change can rebuild the bank on the new stream (snapshot() / restore()). Slot state changes
+are pushed: the callback writes them to a ring, one event thread hands them to listeners.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import math
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +27,8 @@ import sounddevice as sd
 
 from diffhost.engine.audio import read_audio
 from diffhost.host.audio import native
-from diffhost.host.audio.clips import check_clip, convert_clip, prepare_clip
-from diffhost.host.audio.devices import AudioDeviceError, DeviceInfo, resolve_device
+from diffhost.host.audio.clips import check_clip, convert_clip
+from diffhost.host.audio.devices import AudioDeviceError, DeviceInfo, plain_open_error, resolve_device
 from diffhost.host.audio.mixer import MODES, Mixer, SlotStart
 from diffhost.host.audio.settings import AudioSettings
 
@@ -34,6 +40,8 @@ SlotMode = str  # "oneshot" | "loop" | "gate"
 LIVE_SWITCH_INTERVAL_S = 0.0005
 METER_WINDOW_S = 0.1
 SILENCE_DB = -120.0  # the meter's floor, so callers always get a finite number
+EVENT_PERIOD_S = 0.003  # how often the event thread drains the callback's slot-state ring
+SlotListener = Callable[[int, str], None]  # (slot number 1..N, "empty" | "ready" | "playing")
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,27 @@ class SlotOptions:
     pan: float = 0.0  # -1 (left) .. 1 (right); balance law, centre = unity on both sides
     mode: SlotMode = "oneshot"
     choke_group: int = 0  # 0 = none; a slot starting cuts the other slots of its group
+    quantize: float | None = None  # beats; None = the session's quantize, 0 = immediately
+
+
+@dataclass(frozen=True)
+class SlotSource:
+    """What a slot holds, before conversion to the stream: reassigned as is when the device changes."""
+
+    audio: np.ndarray = field(repr=False)  # float32 (channels, samples), checked
+    sample_rate: int
+    path: Path | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class BankState:
+    """Everything the slot bank holds, independent of the device: what a reopen restores."""
+
+    sources: tuple[SlotSource | None, ...]
+    options: tuple[SlotOptions, ...]
+    tempo: float = 120.0
+    quantize: float = 0.0
 
 
 class HostAudio:
@@ -67,13 +96,21 @@ class HostAudio:
         self.input_channels = mixer.in_channels
         self.max_record_s = max_record_s
         self._options = [SlotOptions() for _ in range(mixer.num_slots)]
-        self._has_clip = [False] * mixer.num_slots
+        self._sources: list[SlotSource | None] = [None] * mixer.num_slots
         self._bpm = 120.0
         self._quantize = 0.0
+        self._grid_origin = 0.0
+        self._time_grid: tuple[float, float] | None = None  # (origin ns, latency ns): Link's time grid
         self._closed = False
         self._play_lock = threading.Lock()
         self._play_gen = 0
         self._loading = 0  # generation of a play() still converting its audio, 0 = none
+        self.settings: AudioSettings | None = None  # what it was opened with (AudioControl falls back to it)
+        self._listeners: list[SlotListener] = []
+        self._trigger_listeners: list[Callable[[int], None]] = []
+        self._events_stop = threading.Event()
+        self._events = threading.Thread(target=self._pump_events, name="diffhost-slot-events", daemon=True)
+        self._events.start()
 
     # -- info ------------------------------------------------------------------------
     @property
@@ -116,6 +153,11 @@ class HostAudio:
         """PortAudio's (input, output) latency estimate in seconds."""
         lat = self._stream.latency
         return (float(lat[0]), float(lat[1])) if isinstance(lat, tuple) else (0.0, float(lat))
+
+    def output_latency_s(self) -> float:
+        """Seconds from a block's callback to its first sample at the converter (PortAudio's figure)."""
+        t, dac = self._mixer.stream_times()
+        return dac - t if dac > t else self.latency[1]
 
     def stream_time(self) -> float:
         """PortAudio's stream clock (s): the clock of SlotStart.time and SlotStart.dac_time."""
@@ -161,31 +203,53 @@ class HostAudio:
         return _db(peak), _db(math.sqrt(meansq))
 
     # -- slots -----------------------------------------------------------------------
-    def assign(self, slot: int, audio: np.ndarray, sample_rate: int) -> None:
-        """Put a clip in a slot (converted here, so triggering does no work); a playing slot fades out."""
-        slot = self._slot(slot)
-        frames = prepare_clip(audio, sample_rate, self.sample_rate, self.channels)
-        self._mixer.assign(slot, frames)
-        self._has_clip[slot] = True
+    def assign(
+        self,
+        slot: int,
+        audio: np.ndarray,
+        sample_rate: int,
+        *,
+        path: Path | None = None,
+        label: str | None = None,
+        keep_voices: bool = False,
+    ) -> None:
+        """Put a clip in slot 1..N (converted here, so triggering does no work); a playing slot fades
+        out, unless keep_voices (a fresh pad's next variation: the sounding hit rings out)."""
+        i = self._slot(slot)
+        checked = check_clip(audio, sample_rate)
+        frames = convert_clip(checked, int(sample_rate), self.sample_rate, self.channels)
+        self._mixer.assign(i, frames, keep_voices)
+        name = label if label is not None else (Path(path).stem if path is not None else "")
+        self._sources[i] = SlotSource(checked, int(sample_rate), None if path is None else Path(path), name)
 
     def assign_file(self, slot: int, path: Path) -> None:
         audio, sr = read_audio(path)
-        self.assign(slot, audio, sr)
+        self.assign(slot, audio, sr, path=Path(path))
 
     def clear_slot(self, slot: int) -> None:
-        slot = self._slot(slot)
-        self._mixer.clear(slot)
-        self._has_clip[slot] = False
+        i = self._slot(slot)
+        self._mixer.clear(i)
+        self._sources[i] = None
 
-    def trigger(self, slot: int, gain: float = 1.0) -> int:
-        """Start the slot's clip in the next block (or on the next grid line); returns the trigger's tag."""
-        slot = self._slot(slot)
+    def slot_source(self, slot: int) -> SlotSource | None:
+        return self._sources[self._slot(slot)]
+
+    def trigger(self, slot: int, gain: float = 1.0, *, at: int = 0) -> int:
+        """Start the slot's clip in the next block (or on the next grid line); returns the trigger's tag.
+
+        at: a frame of this stream to start on, not before (a MIDI note's own time); a frame
+        already past, or 0, starts in the next block.
+        """
+        i = self._slot(slot)
         gain = float(gain)
         if not (0.0 <= gain <= 4.0) or math.isnan(gain):
             raise ValueError(f"gain: {gain} is out of range 0..4 (linear)")
-        if not self._has_clip[slot]:
+        if self._sources[i] is None:
             raise ValueError(f"slot {slot}: is empty; assign a clip first")
-        return self._mixer.trigger(slot, gain)
+        tag = self._mixer.trigger(i, gain, at)
+        for listener in self._trigger_listeners:  # cheap by contract (a fresh pad queues a swap)
+            listener(i + 1)
+        return tag
 
     def release(self, slot: int) -> None:
         """Note-off: a gate-mode slot fades out; one-shot and loop slots ignore it."""
@@ -212,33 +276,91 @@ class HostAudio:
         pan: float | None = None,
         mode: SlotMode | None = None,
         choke_group: int | None = None,
+        quantize: float | None | str = "keep",
     ) -> SlotOptions:
-        """Change some of a slot's options (None keeps one); all are checked before any applies.
+        """Change some of a slot's options (None keeps one; quantize=None follows the session's);
+        all are checked before any applies.
 
         Gain and pan reach voices already sounding within one block, ramped (no zipper noise);
-        mode and choke group apply from the next trigger.
+        mode, choke group and quantize apply from the next trigger.
         """
-        slot = self._slot(slot)
-        old = self._options[slot]
+        i = self._slot(slot)
+        old = self._options[i]
         new = SlotOptions(
             gain=old.gain if gain is None else float(gain),
             pan=old.pan if pan is None else float(pan),
             mode=old.mode if mode is None else str(mode),
             choke_group=old.choke_group if choke_group is None else int(choke_group),
+            quantize=old.quantize if isinstance(quantize, str) else _beats_or_none(quantize),
         )
-        if not (0.0 <= new.gain <= 4.0):
-            raise ValueError(f"gain: {new.gain} is out of range 0..4 (linear)")
-        if not (-1.0 <= new.pan <= 1.0):
-            raise ValueError(f"pan: {new.pan} is out of range -1 (left)..1 (right)")
-        if new.mode not in MODES:
-            raise ValueError(f"mode: {new.mode!r} is not one of {', '.join(MODES)}")
-        if not (0 <= new.choke_group <= 16):
-            raise ValueError(f"choke_group: {new.choke_group} is out of range 0 (none)..16")
-        left = new.gain * min(1.0, 1.0 - new.pan)
-        right = new.gain * min(1.0, 1.0 + new.pan)
-        self._mixer.slot_options(slot, left, right, MODES[new.mode], new.choke_group)
-        self._options[slot] = new
+        check_slot_options(new)
+        self._options[i] = new
+        self._send_slot_options(i)
         return new
+
+    def add_slot_listener(self, listener: SlotListener) -> None:
+        """listener(slot number, state) is called on the event thread for every state change."""
+        self._listeners.append(listener)
+
+    def notify_triggered(self, slot: int) -> None:
+        """A trigger that reached the mixer another way (the C JACK MIDI reader) tells the listeners."""
+        n = self._slot(slot) + 1
+        for listener in self._trigger_listeners:
+            listener(n)
+
+    def add_trigger_listener(self, listener: Callable[[int], None]) -> None:
+        """listener(slot number) right after each trigger, on the caller's thread: it must not block."""
+        self._trigger_listeners.append(listener)
+
+    def remove_trigger_listener(self, listener: Callable[[int], None]) -> None:
+        if listener in self._trigger_listeners:
+            self._trigger_listeners.remove(listener)
+
+    def remove_slot_listener(self, listener: SlotListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def snapshot(self) -> BankState:
+        """The bank's sources and options, to restore on another stream (any rate)."""
+        return BankState(tuple(self._sources), tuple(self._options), self._bpm, self._quantize)
+
+    def restore(self, state: BankState) -> list[str]:
+        """Reassign every clip (converted to this stream's rate) and option; returns problems, per slot."""
+        problems = []
+        self.set_tempo(state.tempo)
+        self.set_quantize(state.quantize)
+        for i in range(min(self.num_slots, len(state.options))):
+            src = state.sources[i] if i < len(state.sources) else None
+            o = state.options[i]
+            try:
+                self.set_slot_options(
+                    i + 1, gain=o.gain, pan=o.pan, mode=o.mode, choke_group=o.choke_group, quantize=o.quantize
+                )
+                if src is not None:
+                    self.assign(i + 1, src.audio, src.sample_rate, path=src.path, label=src.label)
+            except ValueError as exc:
+                problems.append(f"slot {i + 1}: {exc}")
+        return problems
+
+    def _send_slot_options(self, i: int) -> None:
+        o = self._options[i]
+        left = o.gain * min(1.0, 1.0 - o.pan)
+        right = o.gain * min(1.0, 1.0 + o.pan)
+        grid = -1.0 if o.quantize is None else self._beats_to_grid(o.quantize)
+        self._mixer.slot_options(i, left, right, MODES[o.mode], o.choke_group, grid)
+
+    def _pump_events(self) -> None:
+        while not self._events_stop.wait(EVENT_PERIOD_S):
+            try:
+                events = self._mixer.slot_events()
+            except Exception:  # closed under us: the thread ends with the stream
+                return
+            for index, state, _frame in events:
+                for listener in list(self._listeners):
+                    try:
+                        listener(index + 1, state)
+                    except Exception as exc:  # a front end's bug must not stop other listeners
+                        print(f"diffhost: slot listener failed: {exc}", file=sys.stderr)
 
     def set_voice_limit(self, voices: int) -> None:
         """Most slot voices sounding at once; a new one beyond it fades out the oldest."""
@@ -247,11 +369,27 @@ class HostAudio:
             raise ValueError(f"voices: {voices} is out of range 1..{top}")
         self._mixer.set_voice_limit(int(voices))
 
-    def set_tempo(self, bpm: float) -> None:
+    def set_tempo(
+        self,
+        bpm: float,
+        *,
+        origin: float | None = None,
+        origin_ns: float | None = None,
+        latency_ns: float = 0.0,
+    ) -> None:
+        """Tempo, and where its beats fall: `origin`, a frame of this stream a beat falls on (MIDI
+        clock; the grid then counts frames), or `origin_ns`, a CLOCK_MONOTONIC_RAW time a beat is
+        heard at (Ableton Link; the grid then follows the clock, whatever the device's own rate,
+        and a block is heard `latency_ns` after its callback). Neither: the beat stays where it is."""
         bpm = float(bpm)
-        if not (20.0 <= bpm <= 999.0):
+        if not (20.0 <= bpm <= 999.0) or math.isnan(bpm):
             raise ValueError(f"tempo: {bpm} BPM is out of range 20..999 BPM")
         self._bpm = bpm
+        if origin_ns is not None:
+            self._time_grid = (float(origin_ns), float(latency_ns))
+        elif origin is not None:
+            self._grid_origin = float(origin)
+            self._time_grid = None
         self._send_grid()
 
     def set_quantize(self, beats: float) -> None:
@@ -270,12 +408,46 @@ class HostAudio:
     def quantize(self) -> float:
         return self._quantize
 
+    @property
+    def grid_origin(self) -> float:
+        """A frame a beat falls on: grid lines are origin + k * grid_frames()."""
+        return self._grid_origin
+
     def grid_frames(self) -> float:
         """The quantize grid in frames (0 when off)."""
-        return self._quantize * 60.0 / self._bpm * self.sample_rate
+        return self._beats_to_frames(self._quantize)
+
+    def frames_per_beat(self) -> float:
+        return 60.0 / self._bpm * self.sample_rate
+
+    def clock(self) -> tuple[int, int] | None:
+        """(CLOCK_MONOTONIC_RAW ns, frame) at the start of the latest block: maps Link time to frames."""
+        return self._mixer.clock()
+
+    def _beats_to_frames(self, beats: float) -> float:
+        return beats * 60.0 / self._bpm * self.sample_rate
+
+    def _beats_to_grid(self, beats: float) -> float:
+        """A grid step in the mixer's current unit: ns on Link's time grid, else frames."""
+        return beats * 60e9 / self._bpm if self._time_grid is not None else self._beats_to_frames(beats)
+
+    @property
+    def grid_clock(self) -> str:
+        """"time" while the grid follows Link's clock, "frames" otherwise."""
+        return "time" if self._time_grid is not None else "frames"
 
     def _send_grid(self) -> None:
-        self._mixer.set_grid(self.grid_frames())
+        if self._time_grid is not None:
+            origin_ns, latency_ns = self._time_grid
+            self._mixer.set_time_grid(self._beats_to_grid(self._quantize), origin_ns, round(latency_ns))
+        else:
+            # A beat-anchored origin, reduced so it stays within one beat of the stream's start.
+            fpb = self.frames_per_beat()
+            origin = self._grid_origin % fpb if fpb > 0 else 0.0
+            self._mixer.set_grid(self.grid_frames(), origin)
+        for i, o in enumerate(self._options):
+            if o.quantize is not None:  # slot grids are in beats: they follow the tempo
+                self._send_slot_options(i)
 
     # -- player ----------------------------------------------------------------------
     def play(self, audio: np.ndarray, sample_rate: int) -> None:
@@ -327,6 +499,9 @@ class HostAudio:
             if self._closed:
                 return
             self._closed = True
+        self._events_stop.set()
+        if threading.current_thread() is not self._events:
+            self._events.join(timeout=1)
         try:
             self._stream.stop(ignore_errors=True)
             self._stream.close(ignore_errors=True)
@@ -340,13 +515,38 @@ class HostAudio:
         self.close()
 
     def _slot(self, slot: int) -> int:
-        try:
-            s = int(slot)
-        except (TypeError, ValueError):
-            raise ValueError(f"slot: expected a number 0..{self.num_slots - 1}, got {slot!r}") from None
-        if s != slot or not 0 <= s < self.num_slots:
-            raise ValueError(f"slot: {slot} is out of range 0..{self.num_slots - 1}")
-        return s
+        """Slot number 1..N -> the mixer's index."""
+        return slot_index(slot, self.num_slots)
+
+
+def slot_index(slot: object, num_slots: int) -> int:
+    """A slot number 1..num_slots (as musicians count) -> 0-based index; anything else raises."""
+    try:
+        s = int(slot)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise ValueError(f"slot: expected a number 1..{num_slots}, got {slot!r}") from None
+    if isinstance(slot, bool) or s != slot or not 1 <= s <= num_slots:
+        raise ValueError(f"slot: {slot} is out of range 1..{num_slots}")
+    return s - 1
+
+
+def _beats_or_none(beats: float | None) -> float | None:
+    return None if beats is None else float(beats)
+
+
+def check_slot_options(o: SlotOptions) -> None:
+    """Raise ValueError naming the first option out of range."""
+    if not (0.0 <= o.gain <= 4.0) or math.isnan(o.gain):
+        raise ValueError(f"gain: {o.gain} is out of range 0..4 (linear)")
+    if not (-1.0 <= o.pan <= 1.0) or math.isnan(o.pan):
+        raise ValueError(f"pan: {o.pan} is out of range -1 (left)..1 (right)")
+    if o.mode not in MODES:
+        raise ValueError(f"mode: {o.mode!r} is not one of {', '.join(MODES)}")
+    if not (0 <= o.choke_group <= 16):
+        raise ValueError(f"choke_group: {o.choke_group} is out of range 0 (none)..16")
+    q = o.quantize
+    if q is not None and not (q == 0.0 or 1.0 / 64 <= q <= 64.0):
+        raise ValueError(f"quantize: {q} beats is out of range 1/64..64 beats (0 = immediately, none = session)")
 
 
 def open_host_audio(
@@ -411,15 +611,13 @@ def open_host_audio(
         stream.start()
     except (sd.PortAudioError, ValueError) as exc:
         mixer.close()
-        where = f"output {out_dev.name!r} ({out_dev.hostapi})"
-        if in_dev and in_ch:
-            where += f", input {in_dev.name!r} ({in_dev.hostapi})"
         raise AudioDeviceError(
-            f"audio: cannot open {where} at {settings.sample_rate} Hz, {settings.block_size}-frame blocks: {exc}"
+            plain_open_error(exc, out_dev, in_dev if in_ch else None, settings.sample_rate, settings.block_size),
+            detail=str(exc),
         ) from None
     if switch_interval is not None and sys.getswitchinterval() > switch_interval:
         sys.setswitchinterval(switch_interval)
-    return HostAudio(
+    audio = HostAudio(
         stream,
         mixer,
         output=out_dev,
@@ -427,11 +625,20 @@ def open_host_audio(
         max_record_s=settings.max_record_s,
         requested_block=settings.block_size,
     )
+    audio.settings = AudioSettings(
+        output=out_dev.name,
+        input=in_dev.name if in_dev and in_ch else None,
+        sample_rate=settings.sample_rate,
+        block_size=settings.block_size,
+        input_channels=settings.input_channels,
+        max_record_s=settings.max_record_s,
+    )
+    return audio
 
 
 def open_from_settings(settings: AudioSettings, slots: int = 16) -> HostAudio:
     """Open the devices and format the user chose (host.audio.settings.load_settings())."""
-    return open_host_audio(
+    audio = open_host_audio(
         settings.output,
         settings.input,
         settings.sample_rate,
@@ -440,6 +647,8 @@ def open_from_settings(settings: AudioSettings, slots: int = 16) -> HostAudio:
         input_channels=settings.input_channels,
         max_record_s=settings.max_record_s,
     )
+    audio.settings = settings  # as chosen (None = system default stays None, "no input" stays False)
+    return audio
 
 
 def _db(x: float) -> float:

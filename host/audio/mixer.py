@@ -52,6 +52,7 @@ class SlotStart:
     frame: int
     time: float  # stream time of the callback that rendered the first sample, plus its offset
     dac_time: float  # stream time the first sample reaches the converter (PortAudio's estimate)
+    clock_ns: int = 0  # CLOCK_MONOTONIC_RAW when its block was rendered, plus its offset (Link's clock)
 
 
 class Mixer:
@@ -95,11 +96,13 @@ class Mixer:
         # (command tag, state) of the latest state-changing command per slot, until the callback applies it
         self._slot_pending: list[tuple[int, str]] = [(0, "empty")] * native.MAX_SLOTS
         self._play_pending = 0
+        self._event = self.ffi.new("dh_slot_event *")
+        self._clock = (self.ffi.new("int64_t *"), self.ffi.new("int64_t *"))
 
     # -- plumbing --------------------------------------------------------------------
     @property
     def callback_ptr(self) -> int:
-        return int(self.ffi.cast("uintptr_t", self.lib.dh_callback))
+        return int(self.ffi.cast("uintptr_t", self.ffi.addressof(self.lib, "dh_callback")))
 
     @property
     def userdata_ptr(self) -> int:
@@ -117,16 +120,18 @@ class Mixer:
         gain_l: float = 1.0,
         gain_r: float = 1.0,
         value: float = 0.0,
+        origin: float = 0.0,
+        at: int = 0,
     ) -> int:
         """Push one command; returns its tag (1-based command number). Caller holds _lock."""
         c = self._cmd
         c.type, c.slot, c.clip, c.mode, c.choke = kind, slot, clip, mode, choke
-        c.gain_l, c.gain_r, c.value = gain_l, gain_r, value
+        c.gain_l, c.gain_r, c.value, c.origin = gain_l, gain_r, value, origin
         if data is not None:
             c.data = self.ffi.cast("const float *", self.ffi.from_buffer(data))
             c.frames = data.shape[0]
         else:
-            c.data, c.frames = self.ffi.NULL, 0
+            c.data, c.frames = self.ffi.NULL, at
         c.tag = self._sent + 1
         if not self.lib.dh_push(self._p, c):
             raise AudioBusyError("audio: the command queue is full; the audio stream is not running")
@@ -158,12 +163,15 @@ class Mixer:
         return self.lib.dh_commands_done(self._p) >= tag
 
     # -- slots ---------------------------------------------------------------------
-    def assign(self, slot: int, frames: np.ndarray) -> None:
-        """frames: float32 C-contiguous (samples, out_channels), already at the stream rate."""
+    def assign(self, slot: int, frames: np.ndarray, keep_voices: bool = False) -> None:
+        """frames: float32 C-contiguous (samples, out_channels), already at the stream rate.
+        keep_voices: voices playing the old clip ring out (a fresh pad's next variation)."""
         with self._lock:
             cid = self._new_clip(frames)
             try:
-                self._slot_pending[slot] = (self._send(CMD_ASSIGN, slot=slot, clip=cid, data=frames), "ready")
+                tag = self._send(CMD_ASSIGN, slot=slot, clip=cid, data=frames, mode=1 if keep_voices else 0)
+                if not keep_voices:
+                    self._slot_pending[slot] = (tag, "ready")
             except AudioBusyError:
                 self._clips.pop(cid)
                 self._free.append(cid)
@@ -174,13 +182,19 @@ class Mixer:
             self._slot_pending[slot] = (self._send(CMD_CLEAR, slot=slot), "empty")
             self._reclaim()
 
-    def slot_options(self, slot: int, gain_l: float, gain_r: float, mode: int, choke: int) -> None:
+    def slot_options(
+        self, slot: int, gain_l: float, gain_r: float, mode: int, choke: int, grid: float = -1.0
+    ) -> None:
+        """grid: this slot's quantize grid in frames (0 = immediate, < 0 = the mixer's grid)."""
         with self._lock:
-            self._send(CMD_SLOT_OPTIONS, slot=slot, gain_l=gain_l, gain_r=gain_r, mode=mode, choke=choke)
+            self._send(
+                CMD_SLOT_OPTIONS, slot=slot, gain_l=gain_l, gain_r=gain_r, mode=mode, choke=choke, value=grid
+            )
 
-    def trigger(self, slot: int, gain: float) -> int:
+    def trigger(self, slot: int, gain: float, at: int = 0) -> int:
+        """at: the earliest frame to start on (a timestamped MIDI note); 0 or a past frame = next block."""
         with self._lock:
-            tag = self._send(CMD_TRIGGER, slot=slot, value=gain)
+            tag = self._send(CMD_TRIGGER, slot=slot, value=gain, at=max(0, int(at)))
             self._slot_pending[slot] = (tag, "playing")
             return tag
 
@@ -196,9 +210,16 @@ class Mixer:
         with self._lock:
             self._send(CMD_STOP_ALL)
 
-    def set_grid(self, frames: float) -> None:
+    def set_grid(self, frames: float, origin: float = 0.0) -> None:
+        """Quantize grid (frames, 0 = off) with a grid line on frame `origin` (the shared beat phase)."""
         with self._lock:
-            self._send(CMD_GRID, value=frames)
+            self._send(CMD_GRID, value=frames, origin=origin)
+
+    def set_time_grid(self, step_ns: float, origin_ns: float, latency_ns: int) -> None:
+        """Quantize grid in CLOCK_MONOTONIC_RAW time (Ableton Link): a line every step_ns, one heard
+        at origin_ns; a block's sound is heard latency_ns after its callback."""
+        with self._lock:
+            self._send(CMD_GRID, value=step_ns, origin=origin_ns, mode=1, at=max(0, int(latency_ns)))
 
     def set_voice_limit(self, voices: int) -> None:
         with self._lock:
@@ -218,7 +239,25 @@ class Mixer:
             lib.dh_slot_start_frame(m, slot),
             lib.dh_slot_start_time(m, slot),
             lib.dh_slot_start_dac(m, slot),
+            lib.dh_slot_start_ns(m, slot),
         )
+
+    def slot_events(self) -> list[tuple[int, str, int]]:
+        """(slot index, state, frame) of every state change the callback pushed since the last call.
+        One reader only (the audio's event thread)."""
+        got = []
+        ev = self._event
+        while not self._closed and self.lib.dh_pop_slot_event(self._m, ev):
+            got.append((int(ev.slot), SLOT_STATES[ev.state], int(ev.frame)))
+        return got
+
+    def clock(self) -> tuple[int, int] | None:
+        """(CLOCK_MONOTONIC_RAW ns, frame) of the latest block's start; None before the first block."""
+        ns, frame = self._clock
+        for _ in range(100):
+            if self.lib.dh_clock(self._p, ns, frame):
+                return int(ns[0]), int(frame[0])
+        return None
 
     # -- player ----------------------------------------------------------------------
     def play(self, frames: np.ndarray) -> None:

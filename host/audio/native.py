@@ -1,125 +1,87 @@
-"""Builds and loads the C mixer (_mixer.c) that runs as the PortAudio stream callback.
+"""Loads the C mixer (_mixer.c) that runs as the PortAudio stream callback.
 
-The callback is plain C, called by PortAudio without the GIL. It is compiled once
-per source version with the system C compiler into the user cache folder (an
-atomic rename publishes it, so parallel processes never load a half-written
-library) and loaded with cffi in ABI mode: no Python headers, no PortAudio headers.
+The callback is plain C, called by PortAudio without the GIL. It is compiled when the package is
+built, as the extension module diffhost.host.audio._mixer_cffi (cffi API mode; the recipe is
+_mixer_build.py, run by setup.py): a wheel carries it ready to run, `pip install -e .` builds it
+in place beside the source. Nothing is compiled at run time, so a user needs no C compiler.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
+import importlib.machinery
 import threading
 from pathlib import Path
 from typing import Any
 
-import cffi
-import platformdirs
+HERE = Path(__file__).resolve().parent
+SOURCES = (HERE / "_mixer.c", HERE / "_mixer.h")  # present in a checkout, not in a wheel
 
-SOURCE = Path(__file__).with_name("_mixer.c")
-
-# Declarations mirrored from _mixer.c (only what Python touches).
-CDEF = """
-typedef struct {
-  int32_t type; int32_t slot; int32_t clip; int32_t mode; int32_t choke; int32_t _pad;
-  int64_t frames; const float *data; float gain_l; float gain_r; double value; int64_t tag;
-} dh_command;
-typedef struct dh_mixer dh_mixer;
-dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots, int voice_limit,
-                       int64_t in_cap, int fade_frames);
-void dh_mixer_free(dh_mixer *m);
-int dh_callback(const void *input, void *output, unsigned long n, const void *ti,
-                unsigned long flags, void *user);
-int dh_push(dh_mixer *m, const dh_command *c);
-int dh_pop_retired(dh_mixer *m);
-int64_t dh_commands_done(dh_mixer *m);
-int64_t dh_frames(dh_mixer *m);
-int64_t dh_callbacks(dh_mixer *m);
-int64_t dh_block(dh_mixer *m);
-int64_t dh_underflows(dh_mixer *m);
-int64_t dh_overflows(dh_mixer *m);
-int64_t dh_input_written(dh_mixer *m);
-int dh_slot_state(dh_mixer *m, int s);
-int64_t dh_slot_start_frame(dh_mixer *m, int s);
-int64_t dh_slot_start_tag(dh_mixer *m, int s);
-double dh_slot_start_time(dh_mixer *m, int s);
-double dh_slot_start_dac(dh_mixer *m, int s);
-int64_t dh_player_pos(dh_mixer *m);
-int dh_player_active(dh_mixer *m);
-int dh_voices_active(dh_mixer *m);
-double dh_last_time(dh_mixer *m);
-double dh_last_dac(dh_mixer *m);
-int64_t dh_input_read(dh_mixer *m, int64_t start, float *dest, int64_t n);
-int dh_meter(dh_mixer *m, int64_t frames, float *peak, float *meansq);
-"""
-
-# Limits compiled into _mixer.c.
+# Limits compiled into _mixer.h (load() checks they agree).
 MAX_SLOTS = 64
 MAX_VOICES = 64
 MAX_CLIPS = 256
 
 
 class NativeBuildError(OSError):
-    """The C mixer could not be built (no C compiler, or it failed): says how to fix it."""
+    """The C mixer extension is missing, or was built from other sources: says how to fix it.
+
+    An OSError, like a missing device: front ends report it as a message, never a traceback.
+    """
 
 
 _lock = threading.Lock()
 _loaded: tuple[Any, Any] | None = None
 
 
-def cache_dir() -> Path:
-    """Where the compiled mixer lives; DIFFHOST_CACHE_DIR overrides (tests, read-only homes)."""
-    env = os.environ.get("DIFFHOST_CACHE_DIR")
-    return Path(env) if env else Path(platformdirs.user_cache_dir("diffhost"))
-
-
 def load() -> tuple[Any, Any]:
-    """(ffi, lib) of the compiled mixer, building it on first use."""
+    """(ffi, lib) of the compiled mixer extension."""
     global _loaded
     with _lock:
         if _loaded is None:
-            ffi = cffi.FFI()
-            ffi.cdef(CDEF)
-            _loaded = (ffi, ffi.dlopen(str(_build())))
+            _loaded = _import()
         return _loaded
 
 
-def source_digest() -> str:
-    """Names the build: the C source and the machine it is built for."""
-    return hashlib.sha256(SOURCE.read_bytes() + platform.machine().encode()).hexdigest()[:16]
+def library_path() -> Path:
+    """The extension module's file (the realtime test reads its machine code)."""
+    load()
+    from diffhost.host.audio import _mixer_cffi
+
+    return Path(_mixer_cffi.__file__)
 
 
-def _build() -> Path:
-    digest = source_digest()
-    out = cache_dir() / "native" / f"dh_mixer-{digest}.so"
-    if out.is_file():
-        return out
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if not cc:
-        raise NativeBuildError(
-            "host audio: the real-time mixer needs a C compiler to build once "
-            "(Debian/Ubuntu: sudo apt-get install gcc libc6-dev)"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".dh_mixer-", suffix=".so", dir=out.parent)
-    os.close(fd)
+def source_digest() -> str | None:
+    """The digest _mixer_build.py embeds, computed from the sources beside this file (None in a wheel)."""
+    if not all(p.is_file() for p in SOURCES):
+        return None
+    from diffhost.host.audio import _mixer_build
+
+    return _mixer_build.source_digest()
+
+
+def _import() -> tuple[Any, Any]:
     try:
-        cmd = [cc, "-O2", "-std=c11", "-fPIC", "-shared", "-o", tmp, str(SOURCE), "-lm"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise NativeBuildError(f"host audio: building the real-time mixer failed:\n{proc.stderr.strip()}")
-        os.replace(tmp, out)  # atomic: another process may have raced us; identical bytes either way
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    for old in out.parent.glob(
-        "dh_mixer-*.so"
-    ):  # builds of earlier sources (a process using one keeps it mapped)
-        if old != out:
-            old.unlink(missing_ok=True)
-    return out
+        from diffhost.host.audio import _mixer_cffi
+    except ImportError as e:
+        suffixes = ", ".join(importlib.machinery.EXTENSION_SUFFIXES)
+        raise NativeBuildError(
+            "host audio: the real-time mixer extension (diffhost.host.audio._mixer_cffi, "
+            f"a {suffixes} file in {HERE}) is missing or cannot load ({e}). It is compiled when diffhost "
+            "is built: install a wheel built for this platform, or in a checkout run `pip install -e .` "
+            "(scripts/setup.sh) or, to build just it in place, `python setup.py build_ext --inplace`; "
+            "both need a C compiler."
+        ) from e
+    ffi, lib = _mixer_cffi.ffi, _mixer_cffi.lib
+    built = ffi.string(lib.dh_source_digest()).decode()
+    here = source_digest()
+    if here is not None and built != here:
+        # a checkout whose _mixer.c changed since `pip install -e .` built it: stale machine code
+        raise NativeBuildError(
+            f"host audio: the real-time mixer extension in {HERE} was built from other sources "
+            f"(built {built}, sources {here}); rebuild it: `python setup.py build_ext --inplace` "
+            "in the checkout, or `pip install -e .`"
+        )
+    limits = (lib.DH_MAX_SLOTS, lib.DH_MAX_VOICES, lib.DH_MAX_CLIPS)
+    if limits != (MAX_SLOTS, MAX_VOICES, MAX_CLIPS):
+        raise NativeBuildError(f"host audio: the mixer's compiled limits {limits} differ from native.py's")
+    return ffi, lib

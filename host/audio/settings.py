@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from diffhost.host.atomic import atomic_write_bytes
 
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
 BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -52,7 +53,8 @@ class AudioSettings:
 def settings_path(config_dir: Path | None = None) -> Path:
     if config_dir is None:
         env = os.environ.get("DIFFHOST_CONFIG_DIR")
-        config_dir = Path(env) if env else Path(platformdirs.user_config_dir("diffhost"))
+        # appauthor=False: one folder on Windows, beside the presets (host/presets.py), not in diffhost/diffhost
+        config_dir = Path(env) if env else Path(platformdirs.user_config_dir("diffhost", appauthor=False))
     return Path(config_dir) / SETTINGS_FILE
 
 
@@ -76,14 +78,6 @@ def save_settings(settings: AudioSettings, config_dir: Path | None = None) -> Pa
     path = settings_path(config_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (json.dumps(asdict(settings), indent=2, sort_keys=True) + "\n").encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # settings are replaced on purpose; the old value is the user's previous choice
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # Replaced on purpose: the old value is the user's previous choice.
+    atomic_write_bytes(path, data, overwrite=True)
     return path

@@ -69,7 +69,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         import jack  # noqa: F401
     except (ImportError, OSError) as exc:
         _unavailable(f"the JACK client library cannot load: {exc}")
-    name = f"diffhost-test-{os.getpid()}"
+    name = f"dh-live-{os.getpid()}"
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
     # Real-time scheduling where the system allows it (as on stage), else without. -S (synchronous):
     # the server waits for every client each cycle, so on a loaded machine a late Python test
@@ -138,7 +138,7 @@ def reset(audio) -> None:
     """Silence and empty every slot, default options, no quantize, player stopped."""
     audio.stop_all()
     audio.stop()
-    for s in range(audio.num_slots):
+    for s in range(1, audio.num_slots + 1):
         audio.clear_slot(s)
         audio.set_slot_options(s, gain=1.0, pan=0.0, mode="oneshot", choke_group=0)
     audio.set_quantize(0)
@@ -187,6 +187,15 @@ class Peer:
         np.save(path, np.atleast_2d(signal).astype(np.float32))
         return int(self._ask(f"play {path}").split()[1])
 
+    def connect_midi(self, port: str = "diffhost-midi:in") -> None:
+        self._ask(f"connectmidi {port}")
+
+    def send_midi(self, events: np.ndarray) -> int:
+        """Send rows [delay, b0, b1, b2] (-1 = no byte) at JACK frame base + delay; returns base."""
+        path = self._path()
+        np.save(path, np.asarray(events, dtype=np.int64))
+        return int(self._ask(f"midi {path}").split()[1])
+
     def start(self) -> None:
         """Start recording diffhost's outputs."""
         self._ask("start")
@@ -196,6 +205,12 @@ class Peer:
         path = self._path()
         first = int(self._ask(f"stop {path}"))
         return np.load(path), first
+
+    def stop_raw(self) -> tuple[np.ndarray, np.ndarray]:
+        """(2, blocks, block) captured and each block's JACK frame, gaps and all (for benches)."""
+        path = self._path()
+        self._ask(f"stopraw {path}")
+        return np.load(path), np.load(str(path) + ".stamps.npy")
 
     def close(self) -> None:
         try:

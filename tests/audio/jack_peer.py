@@ -9,6 +9,10 @@ stdin/stdout; arrays travel as .npy files:
     play PATH         -> started FRAME   (JACK frame of the signal's first sample)
     start             -> ok              (capture armed and running)
     stop PATH         -> FIRST_FRAME     (capture saved to PATH; or "error ...")
+    stopraw PATH      -> ok              (blocks (2, n, block) to PATH, their JACK frames to PATH.stamps.npy)
+    connectmidi PORT  -> ok              (the peer's MIDI out -> PORT, e.g. diffhost-midi:in)
+    midi PATH         -> started FRAME   (PATH: .npy rows [delay, byte, byte, byte], -1 = no byte;
+                                          each sent at JACK frame FRAME + delay)
     quit
 """
 
@@ -32,6 +36,11 @@ class Peer:
         self.source = jack.Client("dh-source", servername=server, no_start_server=True)
         self.client = jack.Client("dh-capture", servername=server, no_start_server=True)
         self.outs = [self.source.outports.register(f"out_{i}") for i in range(2)]
+        self.midi_out = self.source.midi_outports.register("midi_out")
+        self.midi_events: np.ndarray | None = None  # rows [delay, b0, b1, b2]
+        self.midi_base = -1
+        self.midi_next = 0
+        self.midi_started = threading.Event()
         self.ins = [self.client.inports.register(f"in_{i}") for i in range(2)]
         rate = self.client.samplerate
         blocks = int(CAPTURE_S * rate / self.client.blocksize)
@@ -50,6 +59,20 @@ class Peer:
         self.client.activate()
 
     def play_block(self, frames: int) -> None:
+        self.midi_out.clear_buffer()
+        ev = self.midi_events
+        if ev is not None:
+            now = self.source.last_frame_time
+            if self.midi_base < 0:
+                self.midi_base = now
+                self.midi_started.set()
+            while self.midi_next < ev.shape[0]:
+                at = self.midi_base + int(ev[self.midi_next, 0])
+                if at >= now + frames:
+                    break
+                data = bytes(int(b) for b in ev[self.midi_next, 1:] if b >= 0)
+                self.midi_out.write_midi_event(max(0, at - now), data)
+                self.midi_next += 1
         sig = self.signal
         for c, port in enumerate(self.outs):
             buf = port.get_array()
@@ -85,6 +108,18 @@ class Peer:
         for src, port in zip(ports(is_output=True), self.ins, strict=False):
             self.client.connect(src, port)
 
+    def connect_midi(self, port: str) -> None:
+        self.source.connect(self.midi_out, port)
+
+    def send_midi(self, path: str) -> int:
+        self.midi_events = None
+        self.midi_started.clear()
+        self.midi_base, self.midi_next = -1, 0
+        self.midi_events = np.load(path).astype(np.int64)
+        if not self.midi_started.wait(5):
+            raise RuntimeError("the JACK peer's process callback did not run")
+        return self.midi_base
+
     def play(self, path: str) -> int:
         self.started.clear()
         self.pos = 0
@@ -102,6 +137,15 @@ class Peer:
             if time.monotonic() > deadline:
                 raise RuntimeError("the JACK peer's capture did not start")
             time.sleep(0.001)
+
+    def stop_raw(self, path: str) -> str:
+        """Blocks as captured, each with its JACK frame, even across cycles this peer missed (benches)."""
+        self.running = False
+        n = self.n
+        keep = np.flatnonzero(np.diff(self.stamps[:n], prepend=-1) != 0)
+        np.save(path, self.data[:, keep])
+        np.save(path + ".stamps.npy", self.stamps[keep])
+        return "ok"
 
     def stop(self, path: str) -> int:
         self.running = False
@@ -133,11 +177,18 @@ def main() -> None:
             if cmd == "connect":
                 peer.connect(arg)
                 reply = "ok"
+            elif cmd == "connectmidi":
+                peer.connect_midi(arg)
+                reply = "ok"
+            elif cmd == "midi":
+                reply = f"started {peer.send_midi(arg)}"
             elif cmd == "play":
                 reply = f"started {peer.play(arg)}"
             elif cmd == "start":
                 peer.start()
                 reply = "ok"
+            elif cmd == "stopraw":
+                reply = peer.stop_raw(arg)
             elif cmd == "stop":
                 reply = str(peer.stop(arg))
             else:

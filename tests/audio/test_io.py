@@ -159,10 +159,10 @@ def test_a_closed_stream_refuses_calls_with_a_reason(jack_server):
     from diffhost.host.audio import open_host_audio
 
     audio = open_host_audio(input=False)
-    audio.assign(0, np.zeros((1, 100), np.float32), RATE)
+    audio.assign(1, np.zeros((1, 100), np.float32), RATE)
     audio.close()
     audio.close()  # twice is fine
     with pytest.raises(ValueError, match="closed"):
-        audio.trigger(0)
+        audio.trigger(1)
     with pytest.raises(ValueError, match="closed"):
         _ = audio.underflows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -66,3 +67,32 @@ def test_clips_are_converted_once_to_the_stream_format():
         prepare_clip(np.zeros((1, 0)), 48000, 48000, 2)
     with pytest.raises(ValueError, match="sample_rate"):
         prepare_clip(np.zeros((1, 10)), 10, 48000, 2)
+
+
+def test_one_store_opens_saves_and_leaves_overrides_unsaved(jack_server, tmp_path):
+    """AudioControl is the one store the window, `serve` and `diffhost audio` share: a run's
+    overrides (serve's flags) open the device but are not saved; a change made in the window is
+    saved once the device opened with it, and the next start reads it."""
+    from diffhost.host.audio import AudioControl, AudioSettings, load_settings, save_settings
+
+    # max_record_s travels from the store to the open device, whatever the JACK server's block is.
+    save_settings(AudioSettings(output="JACK", input=None, max_record_s=20.0), tmp_path)
+    control = AudioControl(tmp_path, slots=4)
+    audio = control.open(max_record_s=30.0)  # like a `serve` flag: this run only
+    try:
+        assert audio.max_record_s == 30.0 and audio.sample_rate == 48000 and audio.num_slots == 4
+        assert "JACK" in audio.output_device.hostapi
+        assert load_settings(tmp_path).max_record_s == 20.0  # the override was for this run only
+        audio = control.reopen(audio, max_record_s=45.0).audio  # like the window's Audio… dialog
+        assert audio.max_record_s == 45.0
+        assert load_settings(tmp_path).max_record_s == 45.0  # remembered for the next start
+        with pytest.raises(ValueError, match="block_size: 100 frames is not supported"):
+            control.reopen(audio, block_size=100)
+        assert load_settings(tmp_path).max_record_s == 45.0 and load_settings(tmp_path).block_size == 128
+        frames = audio.frames
+        deadline = time.monotonic() + 5
+        while audio.frames == frames and time.monotonic() < deadline:  # a bad value left it running
+            time.sleep(0.01)
+        assert audio.frames > frames
+    finally:
+        audio.close()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from diffhost.engine import SeedClip
 from diffhost.engine.default import captions, features, synth
 from diffhost.engine.default.evaluate import centroid_hz, evaluate
 from diffhost.engine.errors import UnsupportedRequestError
@@ -85,7 +86,7 @@ def test_seed_clip_of_any_rate_and_channels(default_model):
         (mono_48k.astype(np.float32), 48000), sample_rate=32000, length=0.7, strength=0.3, seed=2
     )
     assert out.shape == (2, 22400)
-    assert default_model.describe_clip(__import__("engine").SeedClip(ref, 44100)).category == "tom"
+    assert default_model.describe_clip(SeedClip(ref, 44100)).category == "tom"
 
 
 def test_training_captions_never_use_eval_words_or_templates():

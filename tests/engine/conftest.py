@@ -67,3 +67,17 @@ def tiny_model(tiny_dir):
         return models[family]
 
     return get
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory):
+    """The engine's caches (weights hashes, step times) go to a fresh folder, never the user's."""
+    import os
+
+    saved = os.environ.get("DIFFHOST_CACHE_DIR")
+    os.environ["DIFFHOST_CACHE_DIR"] = str(tmp_path_factory.mktemp("diffhost-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("DIFFHOST_CACHE_DIR", None)
+    else:
+        os.environ["DIFFHOST_CACHE_DIR"] = saved

@@ -120,3 +120,33 @@ def test_unsupported_requests_name_feature_value_and_model(tiny_model, family):
             model.generate("a prompt", length=LENGTH, steps=STEPS)
         with pytest.raises(UnsupportedRequestError, match="guidance"):
             render(model, family, guidance=4.0)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cancel_stops_at_the_next_step_and_leaves_the_pipeline_clean(tiny_model, family):
+    import threading
+
+    from diffhost.engine.errors import Cancelled
+
+    model = tiny_model(family)
+    flag = threading.Event()
+    seen: list[float] = []
+
+    def progress(f: float) -> None:
+        seen.append(f)
+        if len(seen) == 2:
+            flag.set()
+
+    req = GenerationRequest(
+        prompt=prompt_for(family),
+        seed_clip=seed_clip() if family in NEEDS_CLIP else None,
+        sample_rate=SR,
+        length=LENGTH,
+        steps=8,
+        seed=3,
+    )
+    with pytest.raises(Cancelled):
+        model.render(req, progress=progress, cancel=flag)
+    assert len(seen) == 2  # no step completed after the one that asked to cancel
+    assert "step" not in model.pipe.scheduler.__dict__  # the hooks are gone
+    assert render(model, family, seed=3).audio.shape == (1, model.info.channels, int(round(LENGTH * SR)))

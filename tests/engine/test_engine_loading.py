@@ -27,6 +27,8 @@ def test_every_family_has_an_adapter_keyed_by_its_pipeline_class():
         "AudioLDMPipeline",
         "MusicLDMPipeline",
         "DanceDiffusionPipeline",
+        "LongCatAudioDiTPipeline",
+        "AceStepPipeline",
         "DiffhostOneShotPipeline",  # the embedded default's own folder format
     }
     for name, adapter in ADAPTERS.items():
@@ -86,6 +88,14 @@ def test_bad_specs_are_clear(spec, message):
 
 def test_a_folder_without_model_index_is_clear(tmp_path):
     with pytest.raises(ModelLoadError, match="no model_index.json"):
+        load_model(str(tmp_path), device="cpu")
+
+
+def test_a_modular_pipeline_folder_is_named_as_such(tmp_path):
+    (tmp_path / "modular_model_index.json").write_text(
+        json.dumps({"_class_name": "MiniMaxMusic3ModularPipeline"})
+    )
+    with pytest.raises(ModelLoadError, match="modular pipeline .* model_index.json only"):
         load_model(str(tmp_path), device="cpu")
 
 

@@ -431,6 +431,92 @@ def dance_diffusion():
     return DanceDiffusionPipeline(unet=unet, scheduler=IPNDMScheduler())
 
 
+def longcat_audio_dit():
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        LongCatAudioDiTPipeline,
+        LongCatAudioDiTTransformer,
+        LongCatAudioDiTVae,
+    )
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    return LongCatAudioDiTPipeline(
+        vae=LongCatAudioDiTVae(
+            in_channels=1,
+            channels=8,
+            c_mults=[1, 2],
+            strides=[2, 2],
+            latent_dim=8,
+            encoder_latent_dim=16,
+            downsampling_ratio=4,
+            sample_rate=2048,
+        ),
+        text_encoder=UMT5EncoderModel(
+            UMT5Config(vocab_size=64, d_model=8, d_ff=16, d_kv=4, num_heads=2, num_layers=1)
+        ),
+        tokenizer=t5_tokenizer(),
+        transformer=LongCatAudioDiTTransformer(
+            dit_dim=16, dit_depth=2, dit_heads=2, dit_text_dim=8, latent_dim=8, ff_mult=2.0
+        ),
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0, invert_sigmas=True),
+    )
+
+
+def ace_step():
+    from diffusers import AceStepPipeline, AutoencoderOobleck, FlowMatchEulerDiscreteScheduler
+    from diffusers.models.transformers.ace_step_transformer import AceStepTransformer1DModel
+    from diffusers.pipelines.ace_step.modeling_ace_step import AceStepConditionEncoder
+    from transformers import Qwen3Config, Qwen3Model
+
+    acoustic = 8  # latent channels; the DiT reads noise, source latents and a mask: 3x
+    tokenizer = roberta_tokenizer()
+    attention = {"num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "sliding_window": 16}
+    return AceStepPipeline(
+        # 32 samples per latent frame at 1024 Hz: the timbre encoder's fixed 30 s of silence stays short.
+        vae=AutoencoderOobleck(
+            encoder_hidden_size=6,
+            downsampling_ratios=[2, 4, 4],
+            decoder_channels=3,
+            decoder_input_channels=acoustic,
+            audio_channels=2,
+            channel_multiples=[2, 2, 4],
+            sampling_rate=1024,
+        ),
+        text_encoder=Qwen3Model(
+            Qwen3Config(
+                vocab_size=len(tokenizer),
+                hidden_size=16,
+                intermediate_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                head_dim=8,
+                max_position_embeddings=4096,
+            )
+        ),
+        tokenizer=tokenizer,
+        transformer=AceStepTransformer1DModel(
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            in_channels=3 * acoustic,
+            audio_acoustic_hidden_dim=acoustic,
+            patch_size=2,
+            **attention,
+        ),
+        condition_encoder=AceStepConditionEncoder(
+            hidden_size=32,
+            intermediate_size=64,
+            text_hidden_dim=16,
+            timbre_hidden_dim=acoustic,
+            num_lyric_encoder_hidden_layers=1,
+            num_timbre_encoder_hidden_layers=1,
+            **attention,
+        ),
+        scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1, shift=1.0),
+    )
+
+
 BUILDERS = {
     "StableAudioPipeline": stable_audio,
     "StableAudio3Pipeline": stable_audio_3,
@@ -440,6 +526,8 @@ BUILDERS = {
     "AudioLDMPipeline": audioldm,
     "MusicLDMPipeline": musicldm,
     "DanceDiffusionPipeline": dance_diffusion,
+    "LongCatAudioDiTPipeline": longcat_audio_dit,
+    "AceStepPipeline": ace_step,
 }
 
 

@@ -41,3 +41,77 @@ def test_save_as_round_trips(qtbot, window):
     qtbot.waitUntil(lambda: "my stab" in window.presets_menu.names, timeout=5000)
     loaded = window.session.presets.load("my stab")
     assert loaded.params["prompt"] == "chord stab" and loaded.params["temperature"] == 1.3
+
+
+def _snare_preset(window):
+    store = window.session.presets
+    store.save(
+        "tight snare",
+        presets.Preset(
+            name="tight snare",
+            params={"prompt": "tight snare", "length": 0.5},
+            effects=[{"effect": "Compressor", "params": {"threshold_db": -18.0, "ratio": 4.0}}],
+            finishing={"trim_silence": {"threshold_db": -60.0, "pad_ms": 1.0}, "fade_out_ms": 20.0},
+            tags=("drums", "snare"),
+        ),
+    )
+
+
+def test_preset_finishing_is_shown_and_no_preset_clears_chain_finishing_and_tags(qtbot, window):
+    import json
+
+    _snare_preset(window)
+    window.preset_control.load("tight snare")
+    fin = window.finishing
+    qtbot.waitUntil(lambda: window.preset_state.text() == "Preset: tight snare", timeout=5000)
+    assert fin.trim.isChecked() and fin.trim_db.value() == -60.0 and fin.fade_out.value() == 20.0
+    assert window.presets_menu.current == "tight snare"
+    assert [e["effect"] for e in window.effects.chain()] == ["Compressor"]
+
+    # "No preset" from the Presets menu: chain, finishing and the preset's name and tags all go.
+    window.presets_menu.no_preset_action.trigger()
+    assert window.preset_state.text() == "No preset" and window.presets_menu.current is None
+    assert window.effects.chain() == [] and not fin.trim.isChecked() and fin.fade_out.value() == 0.0
+    recipe = window.session._finish.recipe
+    assert recipe.preset is None and recipe.tags == () and recipe.chain.specs == ()
+    assert recipe.finishing.trim_silence is None and recipe.finishing.fade_out_ms == 0.0
+
+    # So a later 2 s render is 2 s (no trim), untagged, and says no preset.
+    window.params.prompt.setText("bright tonal hit")
+    window.params.length.setValue(2.0)
+    window.render()
+    qtbot.waitUntil(lambda: not window.jobs and window.current is not None, timeout=30000)
+    side = json.loads(window.current.path.with_name(window.current.path.name + ".json").read_text())
+    assert side["preset"] is None and side["preset_tags"] == [] and side["tags"] == []
+    assert side["post"]["length_s"] == 2.0 and [s["step"] for s in side["post"]["steps"]] == [
+        "dc_remove",
+        "normalize_peak",
+    ]
+
+
+def test_finishing_edits_apply_to_the_next_render_and_save_with_the_preset(qtbot, window):
+    import json
+
+    fin = window.finishing
+    fin.fade_out.setValue(50.0)
+    fin.normalize.setCurrentIndex(fin.normalize.findData("lufs"))
+    qtbot.waitUntil(lambda: window.session._finish.recipe.finishing.fade_out_ms == 50.0, timeout=5000)
+    qtbot.waitUntil(lambda: (window.session._finish.recipe.finishing.normalize or {}).get("mode") == "lufs", timeout=5000)
+    assert fin.level.suffix() == " LUFS" and fin.level.value() == -14.0
+    window.params.prompt.setText("pad")
+    window.params.length.setValue(1.0)
+    window.render()
+    qtbot.waitUntil(lambda: not window.jobs and window.current is not None, timeout=30000)
+    side = json.loads(window.current.path.with_name(window.current.path.name + ".json").read_text())
+    assert side["finishing"]["fade_out_ms"] == 50.0 and side["finishing"]["normalize"]["mode"] == "lufs"
+    assert side["post"]["loudness_lufs"] == pytest.approx(-14.0, abs=0.1) or side["post"]["peak_dbfs"] == pytest.approx(-1.0, abs=0.01)
+    fin.format.setCurrentText("FLAC 16-bit (dithered)")
+    qtbot.waitUntil(lambda: window.session._finish.recipe.export.format == "flac", timeout=5000)
+    window.preset_control.save("soft pad")
+    qtbot.waitUntil(lambda: "soft pad" in window.presets_menu.names, timeout=5000)
+    saved = window.session.presets.load("soft pad")
+    assert saved.finishing["fade_out_ms"] == 50.0 and saved.export == {"format": "flac", "bit_depth": 16}
+    window.render()
+    qtbot.waitUntil(lambda: not window.jobs and window.current is not None and window.current.path.suffix == ".flac", timeout=30000)
+    side = json.loads(window.current.path.with_name(window.current.path.name + ".json").read_text())
+    assert side["encoding"]["dither"]["bit_depth"] == 16  # recorded, because it was applied

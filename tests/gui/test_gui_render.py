@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from PyQt6.QtCore import Qt
 
@@ -75,19 +77,83 @@ def test_escape_cancels_a_running_render(qtbot, window):
     assert not window.cancel_button.isEnabled()
 
 
-def test_render_error_goes_to_status_bar_and_app_carries_on(qtbot, window):
+def test_render_error_goes_to_status_bar_and_app_carries_on(qtbot, window, tmp_path):
     window.params.prompt.setText("riser")
-    window.params.length.setValue(120.0)  # beyond the default model's range
+    window.params.model.setCurrentText(str(tmp_path / "no-such-model"))
+    window.params.model.lineEdit().editingFinished.emit()
     qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
     text = window.status_message.text()
-    assert text.startswith("Render failed: length: 120") and "valid is" in text
+    assert text.startswith("Render failed:") and "no-such-model" in text
     assert window.progress.format() == "failed"
     # and the next render works
+    window.params.model.setCurrentText("default")
+    window.params.model.lineEdit().editingFinished.emit()
     window.params.length.setValue(0.25)
     qtbot.mouseClick(window.render_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: _done(window), timeout=30000)
     assert len(list(window.session.renders_dir.glob("*.wav"))) == 1
+
+
+@pytest.fixture(scope="module")
+def tiny_dance(tmp_path_factory):
+    """A tiny random-weight DanceDiffusion folder: unconditional, 2 kHz, 0.012–2.048 s."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+    import tiny
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-dance"
+    tiny.build("DanceDiffusionPipeline", folder)
+    return folder
+
+
+def test_length_box_follows_the_model_and_says_what_it_refuses_before_render(qtbot, window, tiny_dance):
+    p = window.params
+    qtbot.waitUntil(lambda: p.model_info is not None, timeout=30000)
+    assert (p.length.minimum(), p.length.maximum()) == (0.25, 4.0)  # the embedded default's range
+    assert "0.25–4 s" in p.length.toolTip()
+    # A length from outside the box (OSC, a preset) beyond the model's range: said inline, before Render.
+    window.session.set_param("length", 120.0)
+    qtbot.waitUntil(lambda: p.limits.isVisible(), timeout=5000)
+    assert p.limits.text() == (
+        "⚠ Length 120 s is outside the embedded default model's range 0.25–4 s: Render uses 4 s"
+    )
+    assert p.length.value() == 4.0
+    p.length.setValue(2.0)  # the user answers it
+    assert not p.limits.isVisible()
+
+    # Another model: its own range, and what it cannot do (it is unconditional).
+    p.prompt.setText("kick")
+    p.model.setCurrentText(str(tiny_dance))
+    p.model.lineEdit().editingFinished.emit()
+    qtbot.waitUntil(lambda: p.length.maximum() == pytest.approx(2.048), timeout=60000)
+    assert p.length.minimum() == pytest.approx(0.05)  # the engine's floor is above the model's 0.012
+    assert p.length.value() == 2.0
+    assert "tiny-dance (DanceDiffusionPipeline) is unconditional and takes no prompt" in p.limits.text()
+    p.prompt.setText("")
+    assert not p.limits.isVisible()
+    window.session.set_param("length", 3.0)
+    qtbot.waitUntil(lambda: "Length 3 s is outside model tiny-dance" in p.limits.text(), timeout=5000)
+    assert "range 0.05–2.048 s: Render uses 2.048 s" in p.limits.text()
+
+    p.model.setCurrentText("default")
+    p.model.lineEdit().editingFinished.emit()
+    qtbot.waitUntil(lambda: p.length.maximum() == 4.0, timeout=30000)
+
+
+def test_saving_is_a_visible_progress_stage(qtbot, window):
+    seen = []
+    window.bridge.received.connect(
+        lambda ev: ev.kind == "message" and ev.name == "saving" and seen.append(window.progress.format())
+    )
+    window.params.prompt.setText("closed hat")
+    window.params.length.setValue(0.25)
+    window.params.variations.setValue(8)
+    job = window.render()
+    qtbot.waitUntil(lambda: _done(window), timeout=60000)
+    assert seen[0] == f"render #{job}: saving 0/8" and seen[-1] == f"render #{job}: saving 8/8"
+    assert len(seen) == 9 and window.progress.format() == f"render #{job}: done"
 
 
 def test_bad_value_from_a_field_is_refused_with_its_range(qtbot, window):

@@ -70,7 +70,11 @@ def test_render_with_a_preset_and_format(capsys, home, tmp_path):
 def test_library_commands(capsys, home, tmp_path, model):
     with RenderLibrary.open_default() as lib:
         p = PresetStore().load("lo-fi hats")
-        saved = Finisher(p.recipe(), library=lib).finish(model.render(p.request(seed=2)), tmp_path / "r")[0]
+        saved = Finisher(p.recipe(), library=lib).finish(
+            model.render(p.request(seed=2)), tmp_path / "r", tags=("lofi",)
+        )[0]
+        # The preset's own tags (drums, hihat, lofi) describe the preset, not the render's row.
+        assert lib.get(saved.render_id).tags == ("lofi",)
     rid = str(saved.render_id)
     code, out, _ = run(capsys, "library", "--json", "list")
     assert code == 0 and [r["id"] for r in json.loads(out)] == [saved.render_id]
@@ -105,3 +109,30 @@ def test_presets_save_validates_and_stores(capsys, home, tmp_path):
     f.write_text(json.dumps({"name": "x", "params": {"length": 0.5}, "finish": {}}))
     code, _, err = run(capsys, "presets", "save", "other", str(f))
     assert code == 2 and "unknown key 'finish'" in err
+
+
+def test_render_format_follows_the_output_extension(capsys, home, tmp_path):
+    import soundfile as sf
+
+    out = tmp_path / "x.mp3"
+    code, _, err = run(capsys, "render", "soft rimshot", "--device", "cpu", "-o", str(out), "--seed", "3")
+    assert code == 0, err
+    assert out.is_file() and not out.with_suffix(".wav").exists()
+    info = sf.info(str(out))
+    assert info.format == "MP3" and info.samplerate == 44100 and info.frames > 0
+    audio, sr = sf.read(str(out), dtype="float32", always_2d=True)
+    assert np.max(np.abs(audio)) > 0.1
+    side = json.loads(out.with_name("x.mp3.json").read_text())
+    assert side["export"]["format"] == "mp3" and side["encoding"]["mp3_gapless"]["encoder_delay_samples"] > 0
+    assert (tmp_path / side["dry"]["path"]).is_file()  # the dry audio is kept beside it
+
+    for name in ("y.flac", "y.ogg", "y.wav"):
+        code, _, err = run(capsys, "render", "rim", "--device", "cpu", "-o", str(tmp_path / name))
+        assert code == 0, err
+        assert sf.info(str(tmp_path / name)).format == name.split(".")[1].upper().replace("WAV", "WAVEX")
+
+    code, _, err = run(capsys, "render", "kick", "--device", "cpu", "-o", str(tmp_path / "k.wav"), "--format", "mp3")
+    assert code == 2 and "--format mp3 conflicts with -o k.wav (.wav)" in err
+    code, _, err = run(capsys, "render", "kick", "--device", "cpu", "-o", str(tmp_path / "k.aiff"))
+    assert code == 2 and ".aiff is not a format diffhost writes; use .wav, .flac, .ogg, .mp3" in err
+    assert not list(tmp_path.glob("k*"))  # refused up front: nothing written

@@ -160,3 +160,76 @@ def test_unsupported_and_missing_files(tmp_path):
         read_audio(tmp_path / "notes.txt")
     with pytest.raises(AudioFileError, match=r"nothing.wav: no such audio file"):
         read_audio(tmp_path / "nothing.wav")
+
+
+def test_default_is_24_bit_wav_with_an_extensible_header_soxi_reads_cleanly(tmp_path, audio):
+    import shutil
+    import subprocess
+
+    spec = parse_export(None)
+    assert (spec.format, spec.bit_depth, spec.dither) == ("wav", 24, False)
+    assert "dither" not in spec.to_dict()  # nothing to dither at 24 bit: the sidecar claims none
+    written = write_audio(tmp_path / "x.wav", audio, SR, spec, dither_seed=3)
+    assert written.encoding == {}
+    info = sf.info(str(written.path))
+    assert (info.format, info.subtype) == ("WAVEX", "PCM_24")
+    assert written.path.read_bytes()[20:22] == b"\xfe\xff"  # WAVE_FORMAT_EXTENSIBLE
+    soxi = shutil.which("soxi")
+    assert soxi, "sox is in scripts/setup.sh's APT_PACKAGES"
+    out = subprocess.run([soxi, str(written.path)], capture_output=True, text=True, check=True)
+    assert "WARN" not in out.stderr + out.stdout and "24-bit Signed Integer PCM" in out.stdout
+
+
+def test_dither_is_recorded_only_when_applied(tmp_path, audio):
+    sixteen = write_audio(tmp_path / "a.wav", audio, SR, parse_export({"format": "wav", "bit_depth": 16}), dither_seed=9)
+    assert sixteen.encoding["dither"] == {"kind": "TPDF", "lsb": 1, "bit_depth": 16, "seed": 9}
+    assert parse_export({"format": "wav", "bit_depth": 16}).to_dict()["dither"] is True
+    plain = write_audio(
+        tmp_path / "b.wav", audio, SR, parse_export({"format": "wav", "bit_depth": 16, "dither": False})
+    )
+    assert "dither" not in plain.encoding
+    for spec in ({"format": "wav", "bit_depth": 32}, {"format": "flac", "bit_depth": 24}, "mp3"):
+        parsed = parse_export(spec)
+        assert parsed.dither is False and "dither" not in parsed.to_dict()
+        assert parse_export(parsed.to_dict()) == parsed
+
+
+def test_mp3_encoder_delay_is_recorded_and_a_click_lines_up_on_reimport(tmp_path):
+    """A click at a known sample: a gapless decoder (libsndfile) finds it there; a decoder that
+    ignores the LAME tag finds it exactly the recorded offset later."""
+    from pedalboard.io import AudioFile
+
+    click_at = 10000
+    x = np.zeros((2, SR), dtype=np.float32)
+    x[:, click_at] = 0.9
+    written = write_audio(tmp_path / "click.mp3", x, SR, parse_export({"format": "mp3", "quality": "320 kbps"}))
+    gapless = written.encoding["mp3_gapless"]
+    assert gapless["encoder_delay_samples"] > 0 and gapless["padding_samples"] >= 0
+    back, sr = sf.read(str(written.path), dtype="float32", always_2d=True)
+    assert sr == SR and back.shape[0] == SR  # delay and padding trimmed: the same length
+    assert int(np.argmax(np.abs(back[:, 0]))) == click_at
+    with AudioFile(str(written.path)) as f:
+        raw = f.read(f.frames)
+    assert int(np.argmax(np.abs(raw[0]))) == click_at + gapless["offset_without_gapless_samples"]
+    assert raw.shape[-1] == SR + gapless["encoder_delay_samples"] + gapless["padding_samples"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("für Elise", "für-elise"),
+        ("キック ドラム", "キック-ドラム"),
+        ("हिन्दी ताल", "हिन्दी-ताल"),
+        ('kick: "808" <dark>/|?*\\', "kick-808-dark"),
+        ("CON", "con_"),
+        ("lpt1", "lpt1_"),
+        ("...", "render"),
+        ("tab\tnew\nline", "tab-new-line"),
+    ],
+)
+def test_slug_keeps_letters_of_any_script_and_is_safe_everywhere(text, expected):
+    from diffhost.host.export import slug
+
+    s = slug(text)
+    assert s == expected
+    assert not set(s) & set('<>:"/\\|?*') and s == s.strip(" .") and s.isprintable()

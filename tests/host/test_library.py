@@ -19,7 +19,7 @@ from diffhost.engine.audio import read_audio
 from diffhost.engine.engine import Engine
 from diffhost.host.effects import file_sha256
 from diffhost.host.export import sweep_partials
-from diffhost.host.library import DB_NAME, LibraryError, RenderLibrary, export_row, rerender
+from diffhost.host.library import DB_NAME, LibraryError, RenderLibrary, compare_rerender, export_row
 from diffhost.host.presets import PresetStore
 from diffhost.host.save import Finisher
 from diffhost.host.session import Session
@@ -47,7 +47,7 @@ def test_finisher_writes_file_sidecar_and_row(lib, model, tmp_path, home):
     row = lib.get(s.render_id)
     assert row.path == s.path and row.path.is_file() and row.preset == "tight snare"
     assert row.prompt == preset.params["prompt"] and row.params["seed"] == 11
-    assert row.tags == tuple(sorted({"drums", "snare", "mine"}))
+    assert row.tags == ("mine",)  # the preset's tags describe the preset, not the render
     audio, sr = read_audio(row.path)
     assert sr == row.sample_rate and audio.shape[-1] / sr == pytest.approx(row.length_s)
     assert 20 * np.log10(np.max(np.abs(audio))) == pytest.approx(-1.0, abs=0.01)  # the preset's peak
@@ -56,6 +56,11 @@ def test_finisher_writes_file_sidecar_and_row(lib, model, tmp_path, home):
     assert side["effects"][0]["effect"] == "HighpassFilter"
     assert side["audio_sha256"] == file_sha256(row.path)
     assert [st["step"] for st in side["post"]["steps"]][-1] == "normalize_peak"
+    assert side["preset_tags"] == ["drums", "snare"] and side["tags"] == ["mine"]
+    # The dry audio: the engine's output, untouched, beside the file and named by sidecar and row.
+    dry, dry_sr = read_audio(row.dry_path)
+    assert row.dry_path == (s.sidecar.parent / side["dry"]["path"]).resolve() and dry_sr == result.sample_rate
+    assert np.array_equal(dry, result.audio[0]) and side["dry"]["sha256"] == file_sha256(row.dry_path)
 
 
 def test_list_search_tag_favorite(lib, tmp_path):
@@ -139,7 +144,16 @@ def test_a_delete_interrupted_by_a_crash_is_finished_on_open(tmp_path):
 def test_rerender_is_bit_identical_and_export_converts(lib, model, tmp_path, home):
     preset, result = _render(model, "big room clap", 21)
     original = Finisher(preset.recipe(), library=lib).finish(result, tmp_path / "r")[0]
-    done = rerender(lib, original.render_id, model)
+    engine = Engine(loader=lambda spec: model).start()
+    session = Session(engine, renders_dir=tmp_path / "elsewhere", finish=Finisher(library=lib), library=lib)
+    try:
+        job, ev = session.wait_for(lambda: session.rerender(original.render_id), timeout=60)
+    finally:
+        session.close()
+        engine.stop()
+    assert ev.kind == "done", ev.message
+    assert ev.paths[0].parent == original.path.parent  # beside the original, not in the renders folder
+    done = compare_rerender(lib, original.render_id, session.renders[job.id][0], ev.result.model.revision)
     assert done.identical is True, done.message
     assert done.saved.path != original.path and lib.get(done.saved.render_id).parent_id == original.render_id
     a, _ = read_audio(original.path)
@@ -189,6 +203,14 @@ def test_session_presets_library_and_rerender(tmp_path, model, home):
         with pytest.raises(ValueError, match="gone.vst3 does not exist"):
             session.load_preset("broken fx")
         assert session.params.prompt == PresetStore().load("lo-fi hats").params["prompt"]
+        # A render that names a preset uses it for that job alone: the shared params stay.
+        before = session.params
+        job, one = session.wait_for(lambda: session.render(preset="808 kick", seed=3), timeout=60)
+        assert one.kind == "done", one.message
+        assert session.params == before and session._finish.recipe.preset == "lo-fi hats"
+        (rid808,) = one.render_ids
+        assert lib.get(rid808).preset == "808 kick"
+        assert lib.get(rid808).prompt == PresetStore().load("808 kick").params["prompt"]
     finally:
         session.close()
         engine.stop()
@@ -243,7 +265,7 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
         _CHILD.format(root=str(ROOT), tests=str(Path(__file__).parent), folder=str(folder), out=str(out))
     )
     partial_seen = 0
-    for delay in (0.02,):  # inside the write of a 16 s FLAC, which takes well over 20 ms
+    for _ in range(1):
         proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
         try:
             lines = []
@@ -251,7 +273,12 @@ def test_kill_9_mid_render_leaves_a_consistent_library(tmp_path):
                 line = proc.stdout.readline()
                 assert line, f"child ended early: {lines}"
                 lines.append(line)
-            time.sleep(delay)
+            # Kill the moment a FLAC is half-written (its .part file exists; encoding a 16 s FLAC takes
+            # tens of ms, polling takes microseconds): a fixed delay missed it on a loaded machine.
+            deadline = time.monotonic() + 60
+            while not any(p.name.endswith(".part.flac") for p in out.iterdir()):
+                assert time.monotonic() < deadline and proc.poll() is None, "never saw a FLAC being written"
+                time.sleep(0.0005)
             os.kill(proc.pid, signal.SIGKILL)
         finally:
             proc.kill()

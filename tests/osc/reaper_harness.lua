@@ -4,6 +4,7 @@
 -- Usage: lua5.4 reaper_harness.lua SCRIPT TRACK_NAME CURSOR_SECONDS   (env HARNESS_RESOURCE)
 local script, track_name, cursor = arg[1], arg[2], tonumber(arg[3])
 local deferred = {}
+local ext = {}
 local t0 = os.time()
 local ticks = 0
 
@@ -26,10 +27,19 @@ reaper = {
   RecursiveCreateDirectory = function(d) os.execute('mkdir -p "' .. d .. '"') return 1 end,
   time_precise = function() return os.time() - t0 + ticks * 0.05 end,
   ExecProcess = function(cmd, timeout)
+    if timeout >= 0 then  -- REAPER waits: "exit code\noutput"
+      log("CHECK", cmd)
+      local pipe = io.popen(cmd .. " 2>&1")
+      local text = pipe:read("a")
+      local _, _, code = pipe:close()
+      return tostring(code) .. "\n" .. text
+    end
     log("EXEC", timeout)
     os.execute(cmd .. " &")
     return "0\n"
   end,
+  GetExtState = function(section, key) return ext[section .. "/" .. key] or "" end,
+  SetExtState = function(section, key, value) ext[section .. "/" .. key] = value end,
   defer = function(fn) deferred[#deferred + 1] = fn end,
   ShowMessageBox = function(msg) log("MESSAGE", (msg:gsub("\n", " "))) return 1 end,
   ValidatePtr = function(p) return p == "TRACK" end,

@@ -7,6 +7,7 @@ import struct
 import pytest
 from osc_helpers import osc_string
 
+from diffhost import __version__
 from diffhost.osc.client import build
 
 ERR = "/diffhost/error"
@@ -19,7 +20,7 @@ def error_for(client, address: str, timeout: float = 2.0) -> str:
 
 def test_ping_literal_datagram(client):
     client.send_raw(osc_string("/diffhost/ping") + osc_string(","))
-    assert client.receive() == ("/diffhost/pong", ["0.1.0"])
+    assert client.receive() == ("/diffhost/pong", [__version__])
     client.send_raw(osc_string("/diffhost/ping"))  # no type tag string at all: still a valid message
     assert client.receive()[0] == "/diffhost/pong"
 
@@ -29,7 +30,7 @@ def test_status_reports_counters(client, server):
     error_for(client, "/diffhost/nope")
     client.send("/diffhost/status")
     addr, args = client.wait_for(lambda m: m[0] == "/diffhost/status")
-    assert args == ["0.1.0", 0, 0, 1, "none"]
+    assert args == [__version__, 0, 0, 1, "none"]
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,8 @@ def test_status_reports_counters(client, server):
         ("/diffhost/render", ["kick", 1.0, 1.5], "seed: expected a whole number"),
         ("/diffhost/render", ["kick", 1.0, -7], "seed: -7 is out of range"),
         ("/diffhost/render", [5], "prompt: expected a string, got int"),
-        ("/diffhost/render", ["kick", 1.0, 1, "p", "extra"], "(0..4 arguments), got 5"),
+        ("/diffhost/render", ["kick", 1.0, 1, "p", 7, "extra"], "(0..5 arguments), got 6"),
+        ("/diffhost/render", ["kick", 1.0, 1, "", "tok"], "token: expected a whole number in 0..2147483647"),
         ("/diffhost/render", ["kick", 1.0, 1, "nonexistent"], "presets: no preset store in this session"),
         ("/diffhost/cancel", [], "expected i:job"),
         ("/diffhost/cancel", [12345], "job: 12345 is not queued or running"),
@@ -76,7 +78,7 @@ def test_bad_messages_get_errors_and_change_nothing(client, session, address, ar
     message = error_for(client, address)
     assert needle in message, message
     assert session.params == before
-    assert client.ping() == "0.1.0"  # still serving
+    assert client.ping() == __version__  # still serving
 
 
 def test_type_tags_and_values_that_python_osc_cannot_express(client, session):

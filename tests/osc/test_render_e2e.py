@@ -75,12 +75,18 @@ def test_cancel_mid_render(client, session):
     )
 
 
-def test_job_failure_carries_the_reason(client, session):
+def test_length_past_the_loaded_model_is_refused_at_once(client, session):
     # Valid for a request (0.05..600 s) but longer than the default model makes (0.25..4 s):
-    # accepted, then failed on the worker with the model's reason.
+    # with the model loaded, refused before anything is queued, naming the model's range.
+    session.engine.load(None)
+    pending = session.engine.pending()
     res = client.render("riser", 10.0)
-    assert res.status == "error" and res.job >= 1
-    assert "length" in res.message and "diffhost-default" in res.message, res.message
+    assert res.status == "rejected", res
+    assert (
+        "length: 10.0 s is out of range for model diffhost-default (DiffhostOneShotPipeline); valid is 0.25..4 s"
+        in res.message
+    )
+    assert session.engine.pending() == pending
     assert not list(session.renders_dir.iterdir())
 
 

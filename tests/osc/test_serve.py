@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from diffhost import __version__
 from diffhost.osc.client import DiffhostClient, OscTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ def test_serve_renders_over_osc_and_stops_on_ctrl_c(tmp_path):
             deadline = time.monotonic() + 120  # model load
             while True:
                 try:
-                    assert c.ping(timeout=1) == "0.1.0"
+                    assert c.ping(timeout=1) == __version__
                     break
                 except OscTimeout:
                     assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""

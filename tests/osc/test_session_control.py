@@ -107,7 +107,10 @@ def test_seed_load_inside_allowed_folders(client, session, dirs):
     wav = write_wav(dirs["audio"] / "seed.wav", seconds=0.5)
     addr, args = client.request("/diffhost/seed/load", str(wav), expect="/diffhost/seed")
     assert args[0] == pytest.approx(0.5, abs=1e-3)
-    assert session.seed_clip is not None and session.seed_clip.sample_rate == 22050
+    # Read at the file's rate, or at the model's own rate once the model is loaded (no render needs more).
+    info = session.model_info()
+    assert session.seed_clip is not None
+    assert session.seed_clip.sample_rate == (info.native_sample_rate if info else 22050)
     write_wav(dirs["renders"] / "take.wav", seconds=0.25)
     client.request("/diffhost/seed/load", "take.wav", expect="/diffhost/seed")  # relative = renders folder
     assert session.seed_clip.duration_s == pytest.approx(0.25, abs=1e-3)
@@ -176,6 +179,10 @@ def test_model_choice_over_osc_cannot_download_or_read_elsewhere(client, session
         assert session.model is None
     models = dirs["audio"] / "my-model"
     models.mkdir()
+    client.send("/diffhost/param/set", "model", str(models))  # a folder, but no model in it
+    assert "is not a model folder" in error_for(client, "/diffhost/param/set")
+    assert session.model is None
+    (models / "model_index.json").write_text('{"_class_name": "StableAudioPipeline"}')
     assert client.request("/diffhost/param/set", "model", str(models), expect="/diffhost/param")[1] == [
         "model",
         str(models.resolve()),

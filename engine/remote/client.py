@@ -1,0 +1,379 @@
+"""RemoteEngine: the Engine interface, rendering on a `diffhost engine-serve` elsewhere.
+
+Same calls (start, submit, cancel, subscribe, unsubscribe, pending, load, run_sync, stop) and
+the same JobEvents, so the Session, the window, OSC and the CLI use it unchanged. Each job is
+one WebSocket to the server (see replica.py): the server orders live before batch and answers
+"busy" when its queue is full; a cancel travels on the job's own socket to the replica running
+it. Keepalive pings every PING_INTERVAL_S: a connection that stops answering fails its jobs
+within PING_INTERVAL_S + PING_TIMEOUT_S (under 2 s) and the host carries on.
+
+Needs numpy and `websockets` only: no torch, no Ray.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from diffhost.engine.engine import Job, JobEvent
+from diffhost.engine.errors import ModelLoadError, QueueFullError
+from diffhost.engine.fanout import Fanout
+from diffhost.engine.remote import wire
+from diffhost.engine.remote.access import TOKEN_ENV, read_token
+from diffhost.engine.request import GenerationRequest, ModelInfo, Priority
+
+CONNECT_TIMEOUT_S = 2.0
+PING_INTERVAL_S = 0.3
+PING_TIMEOUT_S = 1.0
+_DEFAULT_NAMES = (None, "", "default", "diffhost-default")
+
+
+def parse_engine_url(url: str) -> tuple[str, str]:
+    """http(s)://HOST:PORT[/prefix] -> (the http base, the ws base). Raises ValueError naming the URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"engine: {url!r} is not an engine URL; expected http://HOST:PORT, e.g. http://127.0.0.1:8450"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError(f"engine: {url!r} has a bad port; valid is 1..65535") from None
+    base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+    ws = ("wss" if parts.scheme == "https" else "ws") + base[len(parts.scheme) :]
+    return base, ws
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    """What `load` returns: the served model's info. Rendering happens through submit()."""
+
+    info: ModelInfo
+
+
+@dataclass
+class _Live:
+    job: Job
+    cancel: threading.Event = field(default_factory=threading.Event)
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
+    conn: Any = None
+    thread: threading.Thread | None = None
+
+
+class RemoteEngine:
+    """Drop-in for Engine; `url` is the engine-serve address, e.g. http://gpu-box:8450."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        max_queue: int = 16,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        ping_interval: float = PING_INTERVAL_S,
+        ping_timeout: float = PING_TIMEOUT_S,
+    ):
+        self.url, self._ws_base = parse_engine_url(url)
+        self.token = token if token is not None else read_token()
+        self.max_queue = max_queue
+        self._connect_timeout = connect_timeout
+        self._ping = (ping_interval, ping_timeout)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._jobs: dict[int, _Live] = {}
+        self._fanout: Fanout[JobEvent] = Fanout()
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> RemoteEngine:
+        self._closed = False
+        return self
+
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Cancel every job (on its replica too) and wait for their sockets to close."""
+        self._closed = True
+        self.cancel(-1)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            threads = [live.thread for live in self._jobs.values() if live.thread is not None]
+        for t in threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(t.is_alive() for t in threads)
+
+    def __enter__(self) -> RemoteEngine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the Engine interface ---------------------------------------------------------------
+    def subscribe(self, maxsize: int = 1024) -> queue.Queue[JobEvent]:
+        return self._fanout.subscribe(maxsize)
+
+    def unsubscribe(self, q: queue.Queue[JobEvent]) -> None:
+        self._fanout.unsubscribe(q)
+
+    def submit(
+        self,
+        request: GenerationRequest,
+        *,
+        model: str | None = None,
+        priority: Priority = "batch",
+        tag: str | None = None,
+    ) -> Job:
+        """Send a render; returns at once. The server's answer (accepted, or an error with its
+        reason: busy, unauthorized, unsupported ...) arrives as events. Raises QueueFullError
+        when this host already has max_queue jobs out."""
+        if priority not in ("live", "batch"):
+            raise ValueError(f"priority: {priority!r} is not valid; choose 'live' or 'batch'")
+        if not isinstance(request, GenerationRequest):
+            raise ValueError("request: expected a GenerationRequest")
+        if self._closed:
+            raise ValueError("engine: the remote engine client is stopped")
+        job = Job(next(self._ids), request, model, priority, tag)
+        live = _Live(job)
+        with self._lock:
+            if len(self._jobs) >= self.max_queue:
+                raise QueueFullError(
+                    f"busy: {len(self._jobs)} renders are already out to the remote engine at {self.url} "
+                    f"(at most {self.max_queue}); try again when one finishes or cancel one"
+                )
+            self._jobs[job.id] = live
+        live.thread = threading.Thread(
+            target=self._run, args=(live,), name=f"diffhost-remote-{job.id}", daemon=True
+        )
+        live.thread.start()
+        return job
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel a job (-1 = all): sent on its socket, the replica stops it within one step."""
+        with self._lock:
+            targets = list(self._jobs.values()) if job_id == -1 else [self._jobs.get(job_id)]
+        hit = False
+        for live in targets:
+            if live is None:
+                continue
+            hit = True
+            live.cancel.set()
+            # Never wait here (the window calls this): while the job's thread is still sending the
+            # request (a long seed clip on a slow link), it sends the cancel itself right after.
+            if live.send_lock.acquire(blocking=False):
+                try:
+                    _send_cancel(live.conn)
+                finally:
+                    live.send_lock.release()
+        return hit
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def run_sync(self, fn: Callable[[], object], timeout: float | None = None) -> object:
+        """Run fn on a helper thread of this host and return its result. There is no local torch
+        worker: the window uses this for its warm-up imports and thread priority, which belong here."""
+        box: dict[str, object] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = fn()
+            except BaseException as exc:  # handed back to the caller
+                box["error"] = exc
+
+        t = threading.Thread(target=run, name="diffhost-remote-local", daemon=True)
+        t.start()
+        t.join(timeout)
+        if t.is_alive():
+            raise TimeoutError("remote engine helper did not answer in time")
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        return box.get("value")
+
+    def load(self, spec: str | None) -> RemoteModel:
+        """Ask the server which model it serves; raises ModelLoadError when that is not `spec` or the
+        server cannot be reached (the reason names the URL)."""
+        info = self.info()
+        served = info["model"]
+        name = served.get("name")
+        if spec not in _DEFAULT_NAMES and spec != name and spec != info.get("model_spec"):
+            raise ModelLoadError(f"model {spec!r}: the remote engine at {self.url} serves only {name}")
+        fields = {k: v for k, v in served.items() if k in ModelInfo.__dataclass_fields__}
+        fields["rendered_on"] = f"{self.url} ({info.get('replica', '')})"
+        return RemoteModel(ModelInfo(**fields))
+
+    def info(self, timeout: float | None = None) -> dict[str, Any]:
+        """GET /info: the served model and the replica that answered."""
+        req = urllib.request.Request(self.url + "/info", headers=self._headers())
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self._connect_timeout) as resp:
+                return json.loads(resp.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise ModelLoadError(_unauthorized(self.url)) from None
+            raise ModelLoadError(f"remote engine at {self.url} answered HTTP {exc.code}") from None
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot reach the remote engine at {self.url}: {_reason(exc)}") from None
+
+    # -- one job -------------------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _run(self, live: _Live) -> None:
+        job = live.job
+        final: JobEvent | None = None
+        try:
+            final = self._exchange(live)
+        except Exception as exc:  # a bug here must still end the job, never hang it
+            final = JobEvent("error", job, message=f"remote engine: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            with live.send_lock:
+                conn, live.conn = live.conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            self._publish(
+                final or JobEvent("error", job, message="remote engine: the job ended without an answer")
+            )
+
+    def _exchange(self, live: _Live) -> JobEvent:
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+        from websockets.sync.client import connect
+
+        job = live.job
+        if live.cancel.is_set():
+            return JobEvent("cancelled", job, message="cancelled")
+        try:
+            conn = connect(
+                self._ws_base + "/render",
+                additional_headers=self._headers(),
+                open_timeout=self._connect_timeout,
+                ping_interval=self._ping[0],
+                ping_timeout=self._ping[1],
+                close_timeout=0.1,  # a peer that went silent will not answer a close either
+                max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
+                compression=None,  # float32 audio does not compress; deflate would only cost CPU
+            )
+            conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
+        except InvalidStatus as exc:
+            return JobEvent("error", job, message=_status_reason(self.url, exc.response.status_code))
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            return JobEvent(
+                "error", job, message=f"cannot reach the remote engine at {self.url}: {_reason(exc)}"
+            )
+        header, arrays = wire.request_header(job.request)
+        with live.send_lock:
+            live.conn = conn
+            if live.cancel.is_set():
+                return JobEvent("cancelled", job, message="cancelled")
+            msg = {"type": "render", "request": header, "model": job.model, "priority": job.priority}
+            # A server that refuses at once (no token) closes before the request is sent: its
+            # reason is already received, and the loop below reads it.
+            with contextlib.suppress(ConnectionClosed):
+                for frame in wire.encode(msg, arrays):
+                    conn.send(frame)
+            if live.cancel.is_set():  # cancelled while the request was on its way
+                _send_cancel(conn)
+        asm = wire.Assembler()
+        where = ""
+        last = 0.0
+        try:
+            while True:
+                answer = asm.feed(conn.recv())
+                if answer is None:
+                    continue
+                kind = answer.type
+                if kind == "accepted":
+                    where = str(answer.header.get("replica", ""))
+                    self._publish(JobEvent("accepted", job, message=f"remote: {where}"))
+                elif kind == "progress":
+                    p = float(answer.header.get("progress", 0.0))
+                    if p > last:  # the worker's progress is monotonic; keep it so if a frame repeats
+                        last = p
+                        self._publish(JobEvent("progress", job, progress=p))
+                elif kind == "done":
+                    where = str(answer.header.get("replica", where))
+                    rendered_on = f"{self.url} ({where})" if where else self.url
+                    result = wire.result_from(
+                        answer.header["result"], answer.arrays, job.request, rendered_on
+                    )
+                    return JobEvent("done", job, progress=1.0, result=result)
+                elif kind == "cancelled":
+                    return JobEvent("cancelled", job, message="cancelled")
+                elif kind == "error":
+                    reason = str(answer.header.get("reason", "failed"))
+                    text = str(answer.header.get("message", "")) or reason
+                    prefix = "" if text.startswith(reason) or reason == "failed" else f"{reason}: "
+                    return JobEvent("error", job, message=prefix + text)
+        except ConnectionClosed as exc:
+            if live.cancel.is_set():
+                return JobEvent("cancelled", job, message="cancelled")
+            return JobEvent("error", job, message=_lost(self.url, where, exc))
+        except wire.WireError as exc:
+            return JobEvent("error", job, message=f"remote engine at {self.url} sent a bad message: {exc}")
+
+    def _publish(self, event: JobEvent) -> None:
+        self._fanout.publish(event, droppable=event.kind == "progress")
+
+
+def _send_cancel(conn: Any) -> None:
+    if conn is not None:
+        with contextlib.suppress(Exception):  # already closed: the job is ending anyway
+            for frame in wire.encode({"type": "cancel"}):
+                conn.send(frame)
+
+
+def _unauthorized(url: str) -> str:
+    return (
+        f"unauthorized: the remote engine at {url} needs its token; set {TOKEN_ENV} "
+        "to the token engine-serve was started with"
+    )
+
+
+def _status_reason(url: str, status: int) -> str:
+    if status == 503:
+        return (
+            f"busy: the remote engine at {url} has no free place in its queue (HTTP 503); try again shortly"
+        )
+    if status in (401, 403):
+        return _unauthorized(url)
+    if status == 404:
+        return f"remote engine at {url}: no diffhost engine there (HTTP 404); is it `diffhost engine-serve`?"
+    return f"remote engine at {url} refused the job (HTTP {status})"
+
+
+def _lost(url: str, where: str, exc: Exception) -> str:
+    frame = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
+    code = getattr(frame, "code", None)
+    why = getattr(frame, "reason", "") or ""
+    on = f" on {where}" if where else ""
+    if "keepalive" in why:
+        return (
+            f"lost the connection to the remote engine at {url}: no answer to pings for {PING_TIMEOUT_S:g} s"
+        )
+    if code in (None, 1006, 1011, 1012):
+        return (
+            f"the remote engine at {url} dropped the job mid-render{on} (the replica crashed or the "
+            f"server stopped; code {code or 'none'}{': ' + why if why else ''})"
+        )
+    return (
+        f"the remote engine at {url} closed the job's connection{on} (code {code}{': ' + why if why else ''})"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    inner = getattr(exc, "reason", None)
+    if isinstance(inner, BaseException):
+        exc = inner
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    return text if not isinstance(exc, TimeoutError) else f"no answer within {CONNECT_TIMEOUT_S:g} s"
