@@ -131,6 +131,8 @@ class Model(ABC):
         seed: int | None = None,
         strength: float = 0.6,
         variations: int = 1,
+        bpm: float | None = None,
+        key: str | None = None,
         progress: ProgressFn | None = None,
         cancel: CancelFlag | None = None,
     ) -> np.ndarray:
@@ -152,6 +154,9 @@ class Model(ABC):
         after (1 - strength) of its steps, and the remaining round(steps * strength)
         steps (at least one) are denoised: low keeps the clip, 1 is almost a fresh render.
         steps / guidance: None = the model's defaults (ModelInfo.default_steps/_guidance).
+        bpm / key (e.g. 124, "A minor"): tempo and key for models that make loops and phrases
+        (the default model also reads them from the prompt: "at 90 bpm", "in F# minor");
+        models without a sense of tempo ignore them.
         progress(fraction) is called once per denoising step; cancel.is_set() is checked
         at every step and raises engine.errors.Cancelled.
         Unsupported requests (e.g. a prompt for an unconditional model, a length past
@@ -171,6 +176,8 @@ class Model(ABC):
             seed=seed,
             strength=strength,
             variations=variations,
+            bpm=bpm,
+            key=key,
         )
         audio = self.render(request, progress=progress, cancel=cancel).audio
         return audio[0] if variations == 1 else audio
@@ -202,10 +209,16 @@ class Model(ABC):
         with warnings_to_log():  # third-party warnings go to the log, not the musician's terminal
             native = self._render(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
         self._record_timing(key, window, monitor, time.perf_counter() - t0, request.variations)
+        extra: dict[str, Any] = {}
+        if isinstance(native, tuple):  # (audio, what the model decided: tempo, key, bars, ...)
+            native, extra = native
         native = np.asarray(native, dtype=np.float32)
         if native.ndim == 2:
             native = native[None]
-        audio = conform(native, self.info.native_sample_rate, request.sample_rate, request.num_samples)
+        # A model may hand back audio already at another rate (the default model resamples its loops
+        # circularly so the seam survives); it says so in extra.
+        native_sr = int(extra.pop("native_sample_rate", self.info.native_sample_rate))
+        audio = conform(native, native_sr, request.sample_rate, request.num_samples)
         monitor.finish()
         return GenerationResult(
             audio=audio.astype(np.float32, copy=False),
@@ -216,6 +229,7 @@ class Model(ABC):
             steps=steps,
             guidance=guidance,
             render_s=time.perf_counter() - t0,
+            extra=dict(extra),
         )
 
     # -- how long it takes ----------------------------------------------------------------
@@ -289,10 +303,12 @@ class Model(ABC):
         steps: int,
         guidance: float | None,
         monitor: StepMonitor,
-    ) -> np.ndarray:
+    ) -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
         """Render (variations, channels, samples) float audio at info.native_sample_rate.
 
         May return more or fewer samples than asked; render() conforms the length.
+        May return (audio, extra): extra lands in GenerationResult.extra (e.g. the default
+        model's {"music": [per-variation tempo, key, bars, loop, bank hash]}).
         Must call monitor.step() once per denoising step.
         """
 

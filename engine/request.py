@@ -6,6 +6,7 @@ Nothing here imports torch, so host/, osc/ and gui/ can build requests freely.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ TEMPERATURE_RANGE = (0.0, 4.0)
 STEPS_RANGE = (1, 1000)
 GUIDANCE_RANGE = (0.0, 50.0)
 VARIATIONS_RANGE = (1, 64)
+BPM_RANGE = (40.0, 300.0)
 SEED_RANGE = (0, 2**63 - 1)
 
 Priority = Literal["live", "batch"]
@@ -75,6 +77,9 @@ class GenerationRequest:
     seed: int | None = None
     strength: float = 0.6
     variations: int = 1
+    bpm: float | None = None  # tempo for loops and phrases; None = the prompt's ("at 90 bpm") or the model's
+    # key: e.g. "A minor", "F#", "Eb major"; None = the prompt's ("in F# minor") or the model's
+    key: str | None = None
 
     def __post_init__(self) -> None:
         if self.prompt is not None and not isinstance(self.prompt, str):
@@ -92,6 +97,10 @@ class GenerationRequest:
             _check_int("seed", self.seed, SEED_RANGE, "")
         _check_range("strength", self.strength, (0.0, 1.0), "")
         _check_int("variations", self.variations, VARIATIONS_RANGE, "")
+        if self.bpm is not None:
+            _check_range("bpm", self.bpm, BPM_RANGE, "")
+        if self.key is not None:
+            _check_key(self.key)
         if self.seed_clip is not None and not isinstance(self.seed_clip, SeedClip):
             raise ValueError("seed_clip: expected a SeedClip (audio + its sample rate)")
 
@@ -117,6 +126,10 @@ class GenerationRequest:
             "strength": self.strength,
             "variations": self.variations,
         }
+        if self.bpm is not None:
+            d["bpm"] = self.bpm
+        if self.key is not None:
+            d["key"] = self.key
         if self.seed_clip is not None:
             d["seed_clip"] = {
                 "sample_rate": self.seed_clip.sample_rate,
@@ -196,3 +209,26 @@ def _check_int(name: str, value: Any, bounds: tuple[int, int], unit: str) -> Non
             f"{name}: expected a whole number in {bounds[0]}..{bounds[1]}{unit and ' ' + unit}, got {value!r}"
         )
     _check_range(name, int(value), bounds, unit)
+
+
+_KEY_NAME = re.compile(r"\s*([A-Ga-g])\s*(#|♯|b|♭|sharp|flat)?\s*(major|minor|maj|min|m)?\s*", re.IGNORECASE)
+_PITCH_CLASS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+
+
+def parse_key_name(key: Any) -> tuple[int, bool | None]:
+    """'A minor' -> (9, True); 'F#' -> (6, None); 'Eb major' -> (3, False). ValueError names the valid forms."""
+    m = _KEY_NAME.fullmatch(key) if isinstance(key, str) else None
+    if not m:
+        raise ValueError(
+            f"key: {key!r} is not a key; use a note name A-G with an optional # or b and an optional "
+            "'major' or 'minor', e.g. 'A minor', 'F#', 'Eb major'"
+        )
+    pc = _PITCH_CLASS[m.group(1).lower()]
+    if m.group(2):
+        pc += 1 if m.group(2).lower() in {"#", "♯", "sharp"} else -1
+    quality = (m.group(3) or "").lower()
+    return pc % 12, (quality in {"minor", "min", "m"}) if quality else None
+
+
+def _check_key(key: Any) -> None:
+    parse_key_name(key)

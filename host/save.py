@@ -86,6 +86,7 @@ def save_result(
             "variation": v,
             "finishing": [{"step": "normalize_peak", "peak_db": peak_db}] if peak_db is not None else [],
             "render_s": round(result.render_s, 4),
+            **music_info(result, v),
             **(extra or {}),
         }
         side = write_sidecar(target, info)
@@ -101,6 +102,14 @@ def save_result(
             )
         )
     return saved
+
+
+def music_info(result: GenerationResult, variation: int) -> dict[str, Any]:
+    """{"music": {bpm, key, bars, loop, bank, ...}} when the model reported them (the default model's loops)."""
+    music = result.extra.get("music") if result.extra else None
+    if not music:
+        return {}
+    return {"music": music[min(variation, len(music) - 1)]}
 
 
 def _versions() -> dict[str, str]:
@@ -203,6 +212,7 @@ class Finisher:
                 "dry": dry_info,
                 "parent_id": parent_id,
                 "render_s": round(result.render_s, 4),
+                **music_info(result, v),
             }
             saved.append(
                 write_render(

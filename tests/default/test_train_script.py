@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 ARGS = ["--pairs", "300", "--steps", "20", "--batch", "64", "--clips", "36", "--encoder-steps", "20"]
+ARGS += ["--score-pairs", "300", "--score-steps", "20", "--score-batch", "32", "--router-oneshots", "60"]
 
 
 def _train(out):
@@ -18,7 +19,10 @@ def _train(out):
         check=True,
         capture_output=True,
     )
-    return hashlib.sha256((out / "denoiser" / "diffusion_pytorch_model.safetensors").read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    for part in ("denoiser", "score_denoiser", "router"):
+        h.update((out / part / "diffusion_pytorch_model.safetensors").read_bytes())
+    return h.hexdigest()
 
 
 def test_train_is_reproducible_and_its_output_loads(tmp_path):
@@ -30,3 +34,5 @@ def test_train_is_reproducible_and_its_output_loads(tmp_path):
     model = load_default(torch.device("cpu"), torch.float32, folder=tmp_path / "a")
     audio = model.generate("kick", length=0.3, seed=0, steps=4)
     assert audio.shape == (2, 13230) and np.all(np.isfinite(audio))
+    loop = model.generate("drum loop", length=2.0, bpm=120.0, seed=0, steps=4)  # the v2 stage loads too
+    assert loop.shape == (2, 88200) and np.all(np.isfinite(loop))
