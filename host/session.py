@@ -568,7 +568,7 @@ class Session:
 
 def _coerce(name: str, value: Any) -> Any:
     """Loose front-end values (OSC ints for floats, GUI strings) to the field's type."""
-    floats = {"length", "temperature", "guidance", "strength"}
+    floats = {"length", "temperature", "guidance", "strength", "bpm"}
     ints = {"sample_rate", "steps", "seed", "variations"}
     if name in ("prompt", "negative_prompt") and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
         raise ValueError(

@@ -28,6 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument("--negative-prompt", default=None, help="what to steer away from")
     p.add_argument("--variations", type=int, default=None, help="number of variations, 1..64")
+    p.add_argument(
+        "--bpm",
+        type=float,
+        default=None,
+        help="tempo of loops and phrases, 40..300 (also read from the prompt)",
+    )
+    p.add_argument(
+        "--key", default=None, help="key, e.g. 'A minor', 'F#', 'Eb major' (also read from the prompt)"
+    )
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument(
@@ -112,6 +121,8 @@ def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
         "seed": args.seed,
         "strength": args.strength,
         "variations": args.variations,
+        "bpm": args.bpm,
+        "key": args.key,
         "seed_clip": seed_clip,
     }
 
