@@ -123,3 +123,33 @@ def test_request_the_model_cannot_do_fails_cleanly(tiny_sa3, tmp_path):
     assert "Traceback" not in proc.stderr
     assert "length: 60.0 s is out of range" in proc.stderr and "valid is" in proc.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_bpm_and_key_flags_make_a_loop_of_whole_bars(tmp_path):
+    """The embedded default at `--bpm 100 --key "D minor"`: 2 bars (4.8 s) that loop, recorded."""
+    import json
+
+    import soundfile as sf
+
+    out = tmp_path / "groove.wav"
+    proc = cli(
+        "house drum loop",
+        "--bpm",
+        "100",
+        "--key",
+        "D minor",
+        "--length",
+        "4.8",
+        "--seed",
+        "3",
+        "--no-library",
+        "-o",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = sf.info(str(out))
+    assert info.samplerate == 44100 and info.frames == round(4.8 * 44100)
+    music = json.loads(out.with_name(out.name + ".json").read_text())["music"]
+    assert music["bpm"] == 100.0 and music["key"] == "D minor" and music["bars"] == 2.0 and music["loop"]
+    bad = cli("house drum loop", "--bpm", "500", "-o", str(tmp_path / "x.wav"))
+    assert bad.returncode == 2 and "bpm: 500.0 is out of range; valid is 40.0..300.0" in bad.stderr
