@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from diffhost.commands.serve import wait_for_signal
 from diffhost.engine.remote.access import DEFAULT_PORT, TOKEN_ENV, check_bind, read_token
 
 
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         if token:
             print(f"  clients must send the token: set {TOKEN_ENV} on them", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
@@ -153,15 +154,3 @@ def _export_checkout_path() -> None:
     parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     if root not in parts:
         os.environ["PYTHONPATH"] = os.pathsep.join([root, *parts])
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         if config.allow:
             print(f"  allowed clients: this machine, {', '.join(config.allow)}", file=sys.stderr)
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
@@ -210,7 +210,8 @@ def _live_note(runtime: Any) -> str:
     return "; ".join(parts)
 
 
-def _wait_for_signal() -> None:
+def wait_for_signal() -> None:
+    """Block until Ctrl-C or SIGTERM (what a service manager sends): every headless command's loop."""
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
