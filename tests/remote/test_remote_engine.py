@@ -159,8 +159,8 @@ def test_refusals_name_the_reason_and_the_token_is_required(engine_server, tmp_p
     ev = wait_job(events, engine.submit(request, model=str(tmp_path)).id, timeout=30)[-1]
     assert ev.kind == "error" and "serves only the default model" in ev.message, ev.message
     # A request the model cannot do: the engine's own reason comes back.
-    ev = wait_job(events, engine.submit(request.with_(length=30.0)).id, timeout=30)[-1]
-    assert ev.kind == "error" and "length: 30.0 s is out of range" in ev.message, ev.message
+    ev = wait_job(events, engine.submit(request.with_(length=45.0)).id, timeout=30)[-1]  # the default makes <= 30 s
+    assert ev.kind == "error" and "length: 45.0 s is out of range" in ev.message, ev.message
     engine.stop()
     # The server refuses to bind beyond 127.0.0.1 without a token (before Ray starts).
     env = {k: v for k, v in os.environ.items() if k != "DIFFHOST_ENGINE_TOKEN"}
