@@ -41,7 +41,8 @@ def run_device(server_port: int, steps: list) -> list[dict]:
 
 
 def test_device_takes_only_its_own_jobs_and_shows_refusals(server, session):
-    session.engine.load(None)  # limits known: a too-long render is refused at once
+    info = session.engine.load(None).info  # limits known: a too-long render is refused at once
+    too_long = int(info.max_length_s) + 6
     events = run_device(
         server.address[1],
         [
@@ -54,7 +55,7 @@ def test_device_takes_only_its_own_jobs_and_shows_refusals(server, session):
             ["call", "render"],
             ["wait", "CLIP", 60000],
             ["sleep", 300],
-            ["call", "length", 9],  # inside 0..600 s, past the model's 4 s: refused with our token
+            ["call", "length", too_long],  # inside 0..600 s, past the model's: refused with our token
             ["call", "render"],
             ["wait", "refused", 5000],
             ["foreign", "/diffhost/nope"],  # another client's mistake reaches us too: not shown
@@ -71,7 +72,7 @@ def test_device_takes_only_its_own_jobs_and_shows_refusals(server, session):
     assert not [s for s in statuses if "hihat" in s]
     assert any(
         s.startswith(
-            "diffhost refused /diffhost/render: length: 9.0 s is out of range for model diffhost-default (DiffhostOneShotPipeline)"
+            f"diffhost refused /diffhost/render: length: {float(too_long)} s is out of range for model {info.name}"
         )
         for s in statuses
     ), statuses

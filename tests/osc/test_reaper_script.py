@@ -14,7 +14,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # The script as shipped: daw/ in a checkout, diffhost/daw in an installed wheel (a data-only package).
-SCRIPT = Path(next(iter(importlib.util.find_spec("diffhost.daw").submodule_search_locations))) / "reaper" / "diffhost_render.lua"
+SCRIPT = (
+    Path(next(iter(importlib.util.find_spec("diffhost.daw").submodule_search_locations)))
+    / "reaper"
+    / "diffhost_render.lua"
+)
 HARNESS = Path(__file__).with_name("reaper_harness.lua")
 LUA = shutil.which("lua5.4") or shutil.which("lua")
 

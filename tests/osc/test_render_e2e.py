@@ -76,16 +76,15 @@ def test_cancel_mid_render(client, session):
 
 
 def test_length_past_the_loaded_model_is_refused_at_once(client, session):
-    # Valid for a request (0.05..600 s) but longer than the default model makes (0.25..4 s):
-    # with the model loaded, refused before anything is queued, naming the model's range.
-    session.engine.load(None)
+    # Valid for a request (0.05..600 s) but longer than the default model makes: with the model
+    # loaded, refused before anything is queued, naming the model's range.
+    info = session.engine.load(None).info
     pending = session.engine.pending()
-    res = client.render("riser", 10.0)
+    too_long = info.max_length_s + 6.0
+    res = client.render("riser", too_long)
     assert res.status == "rejected", res
-    assert (
-        "length: 10.0 s is out of range for model diffhost-default (DiffhostOneShotPipeline); valid is 0.25..4 s"
-        in res.message
-    )
+    assert f"length: {too_long} s is out of range for model {info.name}" in res.message
+    assert f"valid is {info.min_length_s:g}..{info.max_length_s:g} s" in res.message
     assert session.engine.pending() == pending
     assert not list(session.renders_dir.iterdir())
 

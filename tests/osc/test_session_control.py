@@ -104,13 +104,13 @@ def test_subscriber_limit_and_default_reply_port(server, client):
 
 
 def test_seed_load_inside_allowed_folders(client, session, dirs):
+    session.engine.load(None)  # the model's rate known before the load: no race with a background load
     wav = write_wav(dirs["audio"] / "seed.wav", seconds=0.5)
     addr, args = client.request("/diffhost/seed/load", str(wav), expect="/diffhost/seed")
     assert args[0] == pytest.approx(0.5, abs=1e-3)
-    # Read at the file's rate, or at the model's own rate once the model is loaded (no render needs more).
-    info = session.model_info()
+    # Read at the model's own rate (resampled on the way): the model would resample it anyway.
     assert session.seed_clip is not None
-    assert session.seed_clip.sample_rate == (info.native_sample_rate if info else 22050)
+    assert session.seed_clip.sample_rate == session.model_info().native_sample_rate == 44100
     write_wav(dirs["renders"] / "take.wav", seconds=0.25)
     client.request("/diffhost/seed/load", "take.wav", expect="/diffhost/seed")  # relative = renders folder
     assert session.seed_clip.duration_s == pytest.approx(0.25, abs=1e-3)
