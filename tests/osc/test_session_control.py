@@ -38,7 +38,7 @@ def test_param_set_and_get_round_trip(client, session):
     assert session.params.prompt is None
     # no name: every parameter, one message each
     client.send("/diffhost/param/get")
-    names = [client.wait_for(lambda m: m[0] == "/diffhost/param")[1][0] for _ in range(11)]
+    names = [client.wait_for(lambda m: m[0] == "/diffhost/param")[1][0] for _ in range(13)]
     assert sorted(names) == sorted(
         [
             "prompt",
@@ -51,6 +51,8 @@ def test_param_set_and_get_round_trip(client, session):
             "seed",
             "strength",
             "variations",
+            "bpm",
+            "key",
             "model",
         ]
     )
