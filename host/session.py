@@ -570,6 +570,8 @@ def _coerce(name: str, value: Any) -> Any:
     """Loose front-end values (OSC ints for floats, GUI strings) to the field's type."""
     floats = {"length", "temperature", "guidance", "strength", "bpm"}
     ints = {"sample_rate", "steps", "seed", "variations"}
+    if name in ("bpm", "key") and (value is None or value == "" or value == 0):
+        return None  # cleared: the tempo or key comes from the prompt, else the model chooses
     if name in ("prompt", "negative_prompt") and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
         raise ValueError(
             f"{name}: {len(value)} characters is too long; valid is up to {MAX_TEXT_CHARS} characters"
