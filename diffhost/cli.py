@@ -1,32 +1,25 @@
-"""The `diffhost` command. Each command group lives in host/commands/<group>.py with a register()."""
+"""The `diffhost` command. Each command group lives in diffhost/commands/<group>.py with a register()."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import sys
 
 from diffhost import __version__
+from diffhost.commands import audio, engine_serve, gui, library, presets, render, serve
 
-# One module per command group; each exposes register(subparsers).
-COMMAND_MODULES = [
-    "diffhost.commands.render",
-    "diffhost.commands.presets",
-    "diffhost.commands.library",
-    "diffhost.commands.audio",
-    "diffhost.commands.serve",
-    "diffhost.commands.gui",
-    "diffhost.commands.engine_serve",
-]
+# One module per command group; each exposes register(subparsers). The modules import their heavy
+# parts (torch, Qt, Ray) inside their run functions, so building the parser stays fast.
+COMMAND_MODULES = (render, presets, library, audio, serve, gui, engine_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffhost", description="Generate audio with diffusion models.")
     parser.add_argument("--version", action="version", version=f"diffhost {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return parser
 
 
