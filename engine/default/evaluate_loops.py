@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from diffhost.engine.default import arrange, loop_captions, patterns, score
 from diffhost.engine.default.bank import load_bank
 from diffhost.engine.model import Model
-from diffhost.engine.request import SeedClip
+from diffhost.engine.request import GenerationRequest, SeedClip
 
 SR = 44100
 FEATURE_SR = 22050
@@ -298,7 +298,7 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
 
     def gen(prompt, **kw):
         return model.render(
-            __import__("diffhost.engine.request", fromlist=["GenerationRequest"]).GenerationRequest(
+            GenerationRequest(
                 prompt=prompt if isinstance(prompt, str) else None,
                 seed_clip=kw.pop("clip", None),
                 seed=int(rng.integers(2**31)),
