@@ -12,6 +12,7 @@ import struct
 import time
 
 from osc_helpers import write_wav
+from osc_strategies import PLAIN
 
 from diffhost import __version__
 from diffhost.engine.engine import Engine
@@ -21,21 +22,7 @@ from diffhost.osc.dispatcher import parse_datagram
 from diffhost.osc.server import OscConfig, OscServer
 
 ADDRESSES = [
-    "/diffhost/ping",
-    "/diffhost/status",
-    "/diffhost/subscribe",
-    "/diffhost/unsubscribe",
-    "/diffhost/render",
-    "/diffhost/cancel",
-    "/diffhost/param/set",
-    "/diffhost/param/get",
-    "/diffhost/preset/load",
-    "/diffhost/preset/list",
-    "/diffhost/seed/load",
-    "/diffhost/seed/clear",
-    "/diffhost/seed/record",
-    "/diffhost/tempo",
-    "/diffhost/quantize",
+    *PLAIN,  # the session-wide addresses, shared with the structured fuzz (osc_strategies.py)
     "/diffhost/slot/1/assign",
     "/diffhost/slot/2/load",
     "/diffhost/slot/3/play",
