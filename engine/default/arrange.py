@@ -26,6 +26,7 @@ LANE_GAIN = {
     "tom": 0.6, "ride": 0.3, "hat_roll": 0.3,
 }  # fmt: skip
 LANE_PAN = {"closed_hat": 0.25, "open_hat": 0.25, "hat_roll": 0.25, "perc": -0.3, "tom": -0.2, "ride": 0.35}
+LOFI_DRUMS_HZ = 5000.0
 SEVENTH_STYLES = {"lofi", "boombap", "funk", "house"}
 RELEASE_S = {
     "warm_pad": 0.5, "strings": 0.4, "analog_pad": 0.5, "organ": 0.06, "flute": 0.08, "violin": 0.15,
@@ -257,8 +258,10 @@ def render_score(
     mix = np.zeros((2, n + overhang), dtype=np.float32)
     for role, m in buses.items():
         x = m.buf
-        if role == "drums" and score.bright < 0.4:  # dusty, muffled drums
-            x = _lowpass(x, 3500 * (12000 / 3500) ** (score.bright / 0.4))
+        if role == "drums" and (score.bright < 0.4 or score.style == "lofi"):  # dusty, muffled drums
+            fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
+            # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
+            x = _lowpass(x, min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc)
         mix += ROLE_GAIN[role] * _normalize(x)
     # Filters (the lo-fi drum low-pass) run on the whole buffer before the fold: folding a linear
     # filter's output is the loop's steady state, so the seam stays as smooth as the rest.

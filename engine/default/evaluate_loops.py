@@ -138,29 +138,68 @@ def end_db(audio: np.ndarray, window_s: float = 0.05) -> float:
 
 
 # -- the independent classifier ---------------------------------------------------------------
+# Metrical lags (in beats) the band envelopes are correlated at: sixteenth .. one bar, with
+# triplet and dotted values, so the rhythm features read a pattern whatever its tempo.
+BEAT_LAGS = (0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
 def features(audio: np.ndarray) -> np.ndarray:
-    """Timbre (log-mel mean/std, spectral flatness/contrast) and rhythm: autocorrelations of the
-    onset envelope overall and in three bands (kick, snare, hat regions), on a log lag axis."""
+    """Timbre (log-mel mean/std, spectral flatness/contrast) and rhythm.
+
+    Rhythm is read twice: on a log lag axis in seconds (autocorrelations of the onset envelope
+    overall and in three bands: kick, snare and hat regions), and relative to the beat librosa's
+    tracker finds: the tempogram ratio (Peeters' spectral rhythm patterns), each band's
+    autocorrelation at metrical lags, and each band's onset strength on the sixteenth-note grid
+    folded to one beat (how much sits on, and how much off, the beat). The tempo itself is a
+    feature too, on a log axis."""
     lb = _librosa()
     y = _mono(audio)
-    spec = np.abs(lb.stft(y, n_fft=1024, hop_length=256)) ** 2
+    hop = 256
+    spec = np.abs(lb.stft(y, n_fft=1024, hop_length=hop)) ** 2
     mel_fb = lb.filters.mel(sr=FEATURE_SR, n_fft=1024, n_mels=48)
     mel = lb.power_to_db(mel_fb @ spec, ref=np.max)
     flat = lb.feature.spectral_flatness(S=np.sqrt(spec))
     contrast = lb.feature.spectral_contrast(S=np.sqrt(spec), sr=FEATURE_SR)
-    max_lag = int(2.2 * FEATURE_SR / 256)
+    max_lag = int(2.2 * FEATURE_SR / hop)
 
-    def autocorr(env: np.ndarray, n_lags: int) -> np.ndarray:
+    def autocorr(env: np.ndarray) -> np.ndarray:
         env = env - env.mean()
         ac = np.correlate(env, env, mode="full")[env.size - 1 :]
-        ac = ac / (ac[0] + 1e-9)
+        return ac / (ac[0] + 1e-9)
+
+    def log_lags(env: np.ndarray, n_lags: int) -> np.ndarray:
+        ac = autocorr(env)
         lags = np.geomspace(3, min(ac.size - 1, max_lag), n_lags).astype(int)
         return ac[lags]
 
     onset = np.maximum(0, np.diff(mel, axis=1))
+    total = onset.sum(0)
     bands = [onset[:6].sum(0), onset[6:24].sum(0), onset[24:].sum(0)]
-    rhythm = [autocorr(onset.sum(0), 40)] + [autocorr(b, 24) for b in bands]
+    rhythm = [log_lags(total, 40)] + [log_lags(b, 24) for b in bands]
     density = [np.mean(b > b.mean() + b.std()) for b in bands]
+
+    # Relative to the tracked beat.
+    tempo, beats = lb.beat.beat_track(onset_envelope=total, sr=FEATURE_SR, hop_length=hop)
+    tempo = float(np.atleast_1d(tempo)[0]) or 120.0
+    beat_frames = 60.0 / tempo * FEATURE_SR / hop
+    tg = lb.feature.tempogram(onset_envelope=total, sr=FEATURE_SR, hop_length=hop, win_length=384)
+    ratio = lb.feature.tempogram_ratio(tg=tg, sr=FEATURE_SR, hop_length=hop, bpm=np.array([tempo]))
+    metrical = []
+    for b in (total, *bands):
+        ac = autocorr(b)
+        metrical.append([ac[min(ac.size - 1, int(round(k * beat_frames)))] for k in BEAT_LAGS])
+    folded = []
+    if len(beats) >= 2:
+        # Onset strength at the four sixteenths of each tracked beat, averaged over beats, per band.
+        for b in bands:
+            pos = np.zeros(4)
+            for s, e in zip(beats[:-1], beats[1:], strict=True):
+                for q in range(4):
+                    i = int(round(s + q * (e - s) / 4))
+                    pos[q] += b[max(0, i - 1) : i + 2].max(initial=0.0)
+            folded.append(pos / (pos.sum() + 1e-9))
+    else:
+        folded = [np.full(4, 0.25)] * 3
     return np.concatenate(
         [
             mel.mean(1),
@@ -170,6 +209,10 @@ def features(audio: np.ndarray) -> np.ndarray:
             contrast.std(1),
             *rhythm,
             density,
+            [np.log2(tempo / 120.0)],
+            ratio.mean(1),
+            *metrical,
+            *folded,
         ]
     ).astype(np.float32)
 

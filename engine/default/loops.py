@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from diffhost.engine.audio import resample
-from diffhost.engine.default import arrange, captions, loop_captions, score, seedsteer
+from diffhost.engine.default import arrange, captions, loop_captions, patterns, score, seedsteer
 from diffhost.engine.default.bank import Bank, load_bank
-from diffhost.engine.default.nets import ParamDenoiser, Router
+from diffhost.engine.default.nets import ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.sampler import DDIMSampler
 from diffhost.engine.model import StepMonitor
 from diffhost.engine.request import GenerationRequest
@@ -29,7 +29,12 @@ SR = 44100
 ONE_SHOT_MAX_S = 4.0
 ROUTER_THRESHOLD = 0.9
 ONE_SHOT_WORDS = tuple(w for words in captions.CATEGORY_WORDS.values() for w in words)
+# What the prompt heads must be sure of before their answer is imposed (see `_heard`).
+STYLE_SURE = 0.4
+ROLE_ON, ROLE_OFF = 0.8, 0.5
+VOICE_SURE = 0.8
 SNAP_TOLERANCE = 0.12  # a free tempo moves at most this much to make the length whole bars
+STYLE_TEMPO_SLACK = 0.04  # how far past its style's usual tempo range a free groove tempo may go
 L = score.LAYOUT
 
 
@@ -49,6 +54,8 @@ class LoopMaker:
             ParamDenoiser.from_pretrained(folder / "score_denoiser", dtype=dtype).to(device).eval()
         )
         self.router = Router.from_pretrained(folder / "router").eval()
+        heads = folder / "prompt_heads"
+        self.heads = PromptHeads.from_pretrained(heads).eval() if heads.is_dir() else None
         self.sampler = sampler
         self.device, self.dtype = device, dtype
         self._bank: Bank | None = None
@@ -83,6 +90,44 @@ class LoopMaker:
         # v1's own prompts ("snare for my track") sit near 0.5-0.8, loop prompts near 1.
         with torch.inference_mode():
             return bool(self.router(cond)[0] > ROUTER_THRESHOLD)
+
+    def _heard(
+        self, prompt: str | None, cond: torch.Tensor
+    ) -> tuple[str | None, dict[str, bool], dict[str, str]]:
+        """(style, {role: plays?}, {role: voice}) the prompt asks for, to impose while sampling.
+
+        Words of the training vocabulary are read directly (`named_style`, `named_voices`); the
+        prompt heads add what MiniLM generalises ("drum n bass", "lo fi hip-hop") and which roles
+        the prompt asks for and which it does not, so a "drum loop" gets no lead line. Only sure
+        answers are imposed; the rest is the denoiser's to choose."""
+        style = loop_captions.named_style(prompt)
+        voices = loop_captions.named_voices(prompt)
+        roles: dict[str, bool] = {}
+        if self.heads is None or not (prompt and prompt.strip()):
+            return style, roles, voices
+        with torch.inference_mode():
+            p_style, p_roles, p_voices = self.heads(cond.float().cpu())
+        if style is None:
+            top = torch.topk(p_style[0], 2)
+            if float(top.values[0]) >= STYLE_SURE and float(top.values[0]) >= 2 * float(top.values[1]):
+                style = score.STYLES[int(top.indices[0])]
+        named = {r for r in voices}
+        if float(p_roles[0].max()) >= ROLE_ON or named:
+            # The prompt names its parts: those it names play, those below even odds stay out.
+            for j, role in enumerate(score.ROLES):
+                p = float(p_roles[0, j])
+                if role in named or p >= ROLE_ON:
+                    roles[role] = True
+                elif p < ROLE_OFF:
+                    roles[role] = False
+        voiced = [r for r in score.ROLES if r in score.VOICES]
+        for j, role in enumerate(voiced):
+            if role in voices or not roles.get(role):
+                continue
+            p = p_voices[j][0]
+            if float(p.max()) >= VOICE_SURE:
+                voices[role] = score.VOICES[role][int(p.argmax())]
+        return style, roles, voices
 
     # -- sampling ----------------------------------------------------------------------------
     @torch.inference_mode()
@@ -126,12 +171,16 @@ class LoopMaker:
             i = L["controls"].start + score.CONTROLS.index("mode")
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
-        style = loop_captions.named_style(request.prompt)
+        style, roles, voices = self._heard(request.prompt, cond)
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
             sl = L["style"]
             known[sl] = always[sl] = True
             values[sl] = [1.0 if st == style else -1.0 for st in score.STYLES]
-        for role, voice in loop_captions.named_voices(request.prompt).items():
+        for role, on in roles.items():
+            i = L["roles"].start + score.ROLES.index(role)
+            known[i] = always[i] = True
+            values[i] = 1.0 if on else -1.0
+        for role, voice in voices.items():
             # An instrument the prompt names is imposed like a named tempo: the voice and its role.
             sl = L[f"voice_{role}"]
             known[sl] = always[sl] = True
@@ -173,9 +222,18 @@ class LoopMaker:
         x = torch.where(final, target, x).numpy()
 
         scores = [score.decode(x[i], tonic=tonic) for i in range(v)]
-        # Guidance can push a free tempo past anything in training (65-178 bpm); keep it inside.
+        for s in scores:
+            # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
+            if seed_info.get("kind") != "rhythm":
+                s.drums = patterns.fit_drums(s.style, s.drums)
+            s.bass_on = patterns.fit_bass_rhythm(s.style, s.bass_on)
+        # Guidance can push a free tempo past anything in training (65-178 bpm); keep it inside, and
+        # a groove inside its style's own tempo range (funk at 120 or techno at 110 is another style).
         sampled = float(np.clip(scores[0].tempo, 65.0, 178.0))
-        tempo, loop, bars = _resolve_tempo(sampled, bpm, request.length)
+        style_range = style_tempo_range(scores[0]) if bpm is None else None
+        if style_range is not None:
+            sampled = float(np.clip(sampled, *style_range))
+        tempo, loop, bars = _resolve_tempo(sampled, bpm, request.length, style_range)
         audio, music = [], []
         for i, s in enumerate(scores):
             s.tempo = tempo
@@ -215,14 +273,34 @@ def _resample_loop(x: np.ndarray, sr: int, pad: int = 4096) -> np.ndarray:
     return y[:, start : start + int(round(x.shape[1] * sr / SR))]
 
 
-def _resolve_tempo(sampled: float, bpm: float | None, length: float) -> tuple[float, bool, float]:
-    """(tempo, loops?, bars). A free tempo snaps to whole bars when that moves it at most 12 %."""
+def style_tempo_range(s: score.Score) -> tuple[float, float] | None:
+    """The tempo range a groove's style is played at (widened by STYLE_TEMPO_SLACK), when drums play."""
+    if "drums" not in s.roles:
+        return None
+    lo, hi = patterns.DRUM_STYLES[s.style]["tempo"]
+    return lo * (1 - STYLE_TEMPO_SLACK), hi * (1 + STYLE_TEMPO_SLACK)
+
+
+def _resolve_tempo(
+    sampled: float, bpm: float | None, length: float, style_range: tuple[float, float] | None = None
+) -> tuple[float, bool, float]:
+    """(tempo, loops?, bars). A free tempo snaps to whole bars when that moves it at most 12 % and,
+    for a groove, keeps it inside its style's tempo range; otherwise it stays as sampled and the
+    result is a phrase (an 8 s techno loop would have to be 120 or 150 bpm: neither is techno)."""
     if bpm is None:
-        bars = max(1, round(length * sampled / 240.0))
-        snapped = bars * 240.0 / length
-        lo, hi = score.TEMPO_RANGE
-        if abs(snapped / sampled - 1) <= SNAP_TOLERANCE and lo <= snapped <= hi:
-            return snapped, True, float(bars)
+        lo, hi = style_range or score.TEMPO_RANGE
+        lo, hi = max(lo, score.TEMPO_RANGE[0]), min(hi, score.TEMPO_RANGE[1])
+        nearest = max(1, round(length * sampled / 240.0))
+        fits = [
+            (abs(b * 240.0 / length / sampled - 1), b)
+            for b in (nearest - 1, nearest, nearest + 1)
+            if b >= 1
+            and abs(b * 240.0 / length / sampled - 1) <= SNAP_TOLERANCE
+            and lo <= b * 240.0 / length <= hi
+        ]
+        if fits:
+            bars = min(fits)[1]
+            return bars * 240.0 / length, True, float(bars)
         bpm = sampled
     bars = length * bpm / 240.0
     return float(bpm), bool(abs(bars - round(bars)) < 1e-3 and round(bars) >= 1), float(bars)
@@ -346,6 +424,14 @@ def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, 
         x = plan.seed_audio[: int(1.5 * SR)].astype(np.float32)
         x = x / (np.max(np.abs(x)) + 1e-9)
         cent = plan.analysis.centroids[0] if plan.analysis.centroids.size else 1000.0
-        s.extra["voice_lane"] = "kick" if cent < 500 else ("snare" if cent < 3000 else "closed_hat")
+        kind = "kick" if cent < 500 else ("snare" if cent < 3000 else "closed_hat")
+        # The lane of that kind the groove actually plays (a house groove claps where others snare).
+        lanes = {
+            "kick": ("kick",),
+            "snare": ("snare", "clap", "perc"),
+            "closed_hat": ("closed_hat", "ride", "perc"),
+        }
+        playing = [ln for ln in lanes[kind] if s.drums[:, score.DRUM_LANES.index(ln)].any()]
+        s.extra["voice_lane"] = playing[0] if playing else kind
         s.extra["voice_sample"] = x
         s.roles.add("drums")

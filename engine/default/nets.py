@@ -137,3 +137,31 @@ class Router(_Pretrained):
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.linear(text))[:, 0]
+
+
+class PromptHeads(_Pretrained):
+    """Linear read-outs of the prompt embedding: P(style), P(each role plays), P(voice) per role.
+
+    Trained on the v2 captions against the scores they describe, so they are the posterior of
+    what a prompt asks for. The sampler imposes only confident answers (a prompt that names no
+    style leaves the style to the denoiser), which keeps a caption's explicit words from being
+    outvoted by the grid cells in the denoiser's joint sample ("berlin techno drum loop" came out
+    with a lead line; "drum n bass" as breakbeat)."""
+
+    def __init__(
+        self, text_dim: int = 384, styles: int = 11, roles: int = 7, voices: list[int] | None = None
+    ):
+        super().__init__()
+        voices = list(voices or [])
+        self.config = {"text_dim": text_dim, "styles": styles, "roles": roles, "voices": voices}
+        self.style = nn.Linear(text_dim, styles)
+        self.roles = nn.Linear(text_dim, roles)
+        self.voices = nn.ModuleList(nn.Linear(text_dim, n) for n in voices)
+
+    def forward(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """(style probabilities, role probabilities, [voice probabilities per voiced role])."""
+        return (
+            torch.softmax(self.style(text), -1),
+            torch.sigmoid(self.roles(text)),
+            [torch.softmax(v(text), -1) for v in self.voices],
+        )

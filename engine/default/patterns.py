@@ -324,3 +324,58 @@ assert set(DRUM_STYLES) == set(STYLES) == set(BASS_RHYTHMS) == set(STYLE_VOICES)
 assert all(len(t) == STEPS for s in DRUM_STYLES.values() for ts in s["lanes"].values() for t in ts)
 assert all(len(t) == STEPS for ts in BASS_RHYTHMS.values() for t in ts)
 assert {r for s, _ in SCENES for r in s} == set(ROLES) and CHORD_BARS == 4
+
+
+# -- the style's grammar, for decoding sampled scores ------------------------------------------
+_VELOCITY = {"X": (0.85, 1.0), "x": (0.55, 0.8), "o": (0.5, 0.85), ".": (0.3, 0.45)}  # as template_velocities
+
+
+def _agreement(row: np.ndarray, template: str) -> tuple[int, int]:
+    """How well a sampled row (velocity > 0 = a hit) fits a template: minus the template's fixed hits
+    the row misses and the hits it puts on the template's rests (a count of matches would favour
+    templates with many rests); on a tie, the template that keeps more of the row's hits wins."""
+    violations = kept = 0
+    for v, ch in zip(row, template, strict=True):
+        if ch in "Xx":
+            violations += int(v <= 0)
+        elif ch == "-":
+            violations += int(v > 0)
+        kept += int(v > 0 and ch != "-")
+    return -violations, kept
+
+
+def fit_row(row: np.ndarray, templates: list[str]) -> np.ndarray:
+    """A sampled 16-step row decoded onto the nearest of its templates: the template's fixed hits
+    play (at the sampled velocity, kept in the template's accent range), its optional hits and
+    ghost notes play where the sample put one, and its rests stay rests."""
+    best = max(templates, key=lambda t: _agreement(row, t))
+    out = np.zeros(STEPS)
+    for i, ch in enumerate(best):
+        if ch == "-":
+            continue
+        lo, hi = _VELOCITY[ch]
+        if ch in "Xx":
+            out[i] = np.clip(row[i], lo, hi) if row[i] > 0 else (lo + hi) / 2
+        elif row[i] > 0:
+            out[i] = np.clip(row[i], lo, hi)
+    return out
+
+
+def fit_drums(style: str, grid: np.ndarray) -> np.ndarray:
+    """A sampled drum grid decoded onto its style's lanes and templates (see fit_row).
+
+    The score denoiser gets a style's global choices right but smears its grid cells (a techno
+    hat lane came out as scattered sixteenths, which reads as house); the training patterns are
+    the grammar the model was taught, so decoding onto them keeps what the sample chose (which
+    variation, which optional and ghost hits, velocities) and drops what no pattern of that
+    style has. Lanes the style never uses fall silent."""
+    out = np.zeros_like(grid)
+    for lane, templates in DRUM_STYLES[style]["lanes"].items():
+        j = DRUM_LANES.index(lane)
+        out[:, j] = fit_row(grid[:, j], templates)
+    return out
+
+
+def fit_bass_rhythm(style: str, on: np.ndarray) -> np.ndarray:
+    """The sampled bass onsets decoded onto the style's bass rhythms (see fit_row)."""
+    return fit_row(on, BASS_RHYTHMS[style])

