@@ -31,7 +31,7 @@ GAIN_RANGE = (0.0, 4.0)  # linear; 0 is a button release and does nothing
 TEMPO_RANGE = (20.0, 999.0)  # bpm
 QUANTIZE_RANGE = (0.0, 64.0)  # beats; 0 = off
 RECORD_RANGE_S = (0.1, 60.0)
-TEXT_PARAMS = {"prompt", "negative_prompt", "model"}
+TEXT_PARAMS = {"prompt", "negative_prompt", "model", "key"}
 UNSET_BY_MINUS_ONE = {"steps", "guidance", "seed"}  # -1 means "the model's default" / "random"
 SETTABLE = tuple(PARAM_NAMES) + ("tempo", "quantize")
 

@@ -268,6 +268,12 @@ def asks_for_music(prompt: str | None, one_shot_words: tuple[str, ...]) -> bool:
     return bool(_LOOP_NOUNS.search(text))
 
 
+def names_any(prompt: str | None, words: tuple[str, ...]) -> bool:
+    """Whether the prompt holds any of the words as a whole word or phrase."""
+    text = (prompt or "").lower()
+    return any(re.search(rf"(?<![\w-]){re.escape(w.lower())}(?![\w-])", text) for w in words)
+
+
 _STYLE_NAMES = sorted(((w, s) for s, words in STYLE_WORDS.items() for w in words), key=lambda p: -len(p[0]))
 _STYLE_RE = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(w) for w, _ in _STYLE_NAMES) + r")(?![\w-])", re.IGNORECASE

@@ -28,13 +28,18 @@ from diffhost.engine.request import GenerationRequest
 SR = 44100
 ONE_SHOT_MAX_S = 4.0
 ROUTER_THRESHOLD = 0.9
-ONE_SHOT_WORDS = tuple(w for words in captions.CATEGORY_WORDS.values() for w in words)
+# v1's category words, plus the v2 voice words that name a sound the one-shot synth makes as a hit
+# ("808 bass, dirty" at 1 s is an 808 hit, not a bar of bassline).
+ONE_SHOT_WORDS = tuple(w for words in captions.CATEGORY_WORDS.values() for w in words) + (
+    "808 bass",
+    "booming 808",
+)
 # What the prompt heads must be sure of before their answer is imposed (see `_heard`).
 STYLE_SURE = 0.4
 ROLE_ON, ROLE_OFF = 0.8, 0.5
 VOICE_SURE = 0.8
 SNAP_TOLERANCE = 0.12  # a free tempo moves at most this much to make the length whole bars
-STYLE_TEMPO_SLACK = 0.04  # how far past its style's usual tempo range a free groove tempo may go
+STYLE_TEMPO_SLACK = 0.06  # how far past its style's usual tempo range a free groove tempo may snap
 L = score.LAYOUT
 
 
@@ -78,18 +83,23 @@ class LoopMaker:
         return Plan(bpm, key, analysis, audio)
 
     def wants_loop(self, request: GenerationRequest, plan: Plan, cond: torch.Tensor) -> bool:
-        if request.length > ONE_SHOT_MAX_S or plan.bpm is not None or plan.key is not None:
+        if request.length > ONE_SHOT_MAX_S:
             return True
         if plan.analysis is not None and (plan.analysis.is_rhythmic or plan.analysis.is_melodic):
             return True
+        timed = plan.bpm is not None or plan.key is not None
         if not (request.prompt and request.prompt.strip()):
-            return False
+            return timed
         if loop_captions.asks_for_music(request.prompt, ONE_SHOT_WORDS):
             return True
         # At one-shot lengths a prompt is a one-shot unless the router is sure it asks for a loop:
         # v1's own prompts ("snare for my track") sit near 0.5-0.8, loop prompts near 1.
         with torch.inference_mode():
-            return bool(self.router(cond)[0] > ROUTER_THRESHOLD)
+            if bool(self.router(cond)[0] > ROUTER_THRESHOLD):
+                return True
+        # A tempo or key (the session's, set for the pads) makes a loop of what is not plainly a
+        # one-shot, but "punchy analog kick" at 120 bpm is still a kick, not a 0.5-bar phrase.
+        return timed and not loop_captions.names_any(request.prompt, ONE_SHOT_WORDS)
 
     def _heard(
         self, prompt: str | None, cond: torch.Tensor
@@ -274,32 +284,35 @@ def _resample_loop(x: np.ndarray, sr: int, pad: int = 4096) -> np.ndarray:
 
 
 def style_tempo_range(s: score.Score) -> tuple[float, float] | None:
-    """The tempo range a groove's style is played at (widened by STYLE_TEMPO_SLACK), when drums play."""
+    """The tempo range a groove's style is played at (the training patterns' range), when drums play."""
     if "drums" not in s.roles:
         return None
     lo, hi = patterns.DRUM_STYLES[s.style]["tempo"]
-    return lo * (1 - STYLE_TEMPO_SLACK), hi * (1 + STYLE_TEMPO_SLACK)
+    return float(lo), float(hi)
 
 
 def _resolve_tempo(
     sampled: float, bpm: float | None, length: float, style_range: tuple[float, float] | None = None
 ) -> tuple[float, bool, float]:
-    """(tempo, loops?, bars). A free tempo snaps to whole bars when that moves it at most 12 % and,
-    for a groove, keeps it inside its style's tempo range; otherwise it stays as sampled and the
-    result is a phrase (an 8 s techno loop would have to be 120 or 150 bpm: neither is techno)."""
+    """(tempo, loops?, bars). A free tempo snaps to whole bars when that moves it at most 12 %;
+    a groove's snapped tempo stays within STYLE_TEMPO_SLACK of its style's range (in it if it can:
+    8 s of techno loops at 120, the nearest whole bars to techno, but 8 s of funk never at 120).
+    When no whole-bar tempo fits, the tempo stays as sampled and the result is a phrase."""
     if bpm is None:
         lo, hi = style_range or score.TEMPO_RANGE
-        lo, hi = max(lo, score.TEMPO_RANGE[0]), min(hi, score.TEMPO_RANGE[1])
         nearest = max(1, round(length * sampled / 240.0))
-        fits = [
-            (abs(b * 240.0 / length / sampled - 1), b)
-            for b in (nearest - 1, nearest, nearest + 1)
-            if b >= 1
-            and abs(b * 240.0 / length / sampled - 1) <= SNAP_TOLERANCE
-            and lo <= b * 240.0 / length <= hi
-        ]
+        fits = []
+        for b in (nearest - 1, nearest, nearest + 1):
+            tempo = b * 240.0 / length
+            if b < 1 or abs(tempo / sampled - 1) > SNAP_TOLERANCE:
+                continue
+            if not score.TEMPO_RANGE[0] <= tempo <= score.TEMPO_RANGE[1]:
+                continue
+            if not lo * (1 - STYLE_TEMPO_SLACK) <= tempo <= hi * (1 + STYLE_TEMPO_SLACK):
+                continue
+            fits.append((not lo <= tempo <= hi, abs(tempo / sampled - 1), b))
         if fits:
-            bars = min(fits)[1]
+            bars = min(fits)[2]
             return bars * 240.0 / length, True, float(bars)
         bpm = sampled
     bars = length * bpm / 240.0

@@ -103,6 +103,24 @@ def test_short_one_shot_prompts_still_route_to_one_shots(default_model):
         assert "music" not in r.extra, prompt
 
 
+def test_a_session_tempo_does_not_turn_a_named_one_shot_into_a_phrase(default_model):
+    """The window sends its tempo with every render once the user sets one for the pads: a kick at
+    120 bpm is still a kick (v1's one-shot, full length, no music), while a loop prompt loops at it."""
+    for prompt, kw in (
+        ("punchy analog kick", {"bpm": 120.0}),
+        ("dark snare", {"key": "A minor"}),
+        ("808 bass, dirty", {}),  # an 808 hit, not a bar of bassline
+        ("808 bass, dirty", {"bpm": 96.0}),
+    ):
+        r = _render(default_model, prompt, length=0.5, seed=1, **kw)
+        assert "music" not in r.extra and r.audio.shape == (1, 2, 22050), prompt
+        assert np.max(np.abs(r.audio)) > 0.1
+    r = _render(default_model, "drum loop", length=2.0, seed=1, bpm=120.0)
+    assert r.extra["music"][0]["bars"] == 1.0 and r.extra["music"][0]["loop"] is True
+    r = _render(default_model, "", length=2.0, seed=1, bpm=120.0)  # no words: the tempo asks for music
+    assert r.extra["music"][0]["bpm"] == 120.0
+
+
 @pytest.mark.parametrize(
     ("prompt", "role", "voice"),
     [
@@ -260,22 +278,32 @@ def test_sampled_grids_decode_onto_their_styles_patterns():
                 continue
             hits = "".join("h" if v > 0 else "-" for v in fitted[:, j])
             assert any(
-                all((ch in "Xx") <= (h == "h") and (ch == "-") <= (h == "-") for ch, h in zip(t, hits))
+                all(
+                    (ch in "Xx") <= (h == "h") and (ch == "-") <= (h == "-")
+                    for ch, h in zip(t, hits, strict=True)
+                )
                 for t in lanes[lane]
             ), (style, lane, hits)
     assert kept >= 0.95 * 220
 
 
 def test_a_groove_keeps_its_styles_tempo_when_the_length_does_not_fit_it(default_model):
-    """8 s of techno loops only at 120 or 150 bpm, neither of them techno: it stays in techno's range
-    and becomes a phrase; 10 s of house loops at 120 (five bars), inside house's range."""
-    lo, hi = patterns.DRUM_STYLES["techno"]["tempo"]
-    for seed in range(3):
-        music = _render(default_model, "techno drum loop", length=8.0, seed=seed).extra["music"][0]
-        assert music["style"] == "techno" and lo * 0.96 <= music["bpm"] <= hi * 1.04, music
-        assert music["loop"] is False
-    music = _render(default_model, "house drum loop", length=10.0, seed=1).extra["music"][0]
-    assert music["loop"] is True and music["bpm"] == 120.0
+    """A free tempo snaps to whole bars only near its style's range: 8 s of funk (94-112 bpm) loops at 90
+    (three bars) or stays a phrase at its own tempo, never 120; 8 s of techno loops at 120 (the nearest
+    whole bars to techno's 126-140)."""
+    from diffhost.engine.default.loops import _resolve_tempo
+
+    assert _resolve_tempo(100.0, None, 8.0, (94.0, 112.0)) == (90.0, True, 3.0)
+    assert _resolve_tempo(106.0, None, 8.0, (94.0, 112.0)) == (106.0, False, 8.0 * 106 / 240)
+    assert _resolve_tempo(126.0, None, 8.0, (126.0, 140.0)) == (120.0, True, 4.0)
+    assert _resolve_tempo(110.0, None, 8.0, None) == (120.0, True, 4.0)  # no groove: the nearest bars
+    lo, hi = patterns.DRUM_STYLES["funk"]["tempo"]
+    for seed in range(4):
+        music = _render(default_model, "funk drum loop", length=8.0, seed=seed).extra["music"][0]
+        assert music["style"] == "funk" and lo * 0.94 <= music["bpm"] <= hi * 1.06, music
+        assert not music["loop"] or abs(music["bars"] * 240 / music["bpm"] - 8.0) < 1e-6
+    music = _render(default_model, "techno drum loop", length=8.0, seed=1).extra["music"][0]
+    assert music["style"] == "techno" and music["loop"] is True and music["bpm"] == 120.0
 
 
 @pytest.mark.parametrize(

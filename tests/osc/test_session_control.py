@@ -36,6 +36,16 @@ def test_param_set_and_get_round_trip(client, session):
     assert session.params.steps is None
     client.request("/diffhost/param/set", "prompt", "", expect="/diffhost/param")
     assert session.params.prompt is None
+    # the key is text, as docs/osc.md says; a bad one is refused and changes nothing; "" clears it
+    assert client.request("/diffhost/param/set", "key", "A minor", expect="/diffhost/param")[1] == [
+        "key",
+        "A minor",
+    ]
+    assert session.params.key == "A minor"
+    client.send("/diffhost/param/set", "key", "H dorian")
+    assert "key" in error_for(client, "/diffhost/param/set") and session.params.key == "A minor"
+    client.request("/diffhost/param/set", "key", "", expect="/diffhost/param")
+    assert session.params.key is None
     # no name: every parameter, one message each
     client.send("/diffhost/param/get")
     names = [client.wait_for(lambda m: m[0] == "/diffhost/param")[1][0] for _ in range(13)]
