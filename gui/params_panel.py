@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
-from PyQt6.QtGui import QRegularExpressionValidator
+from PyQt6.QtGui import QKeyEvent, QRegularExpressionValidator, QWheelEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -23,15 +23,74 @@ from PyQt6.QtWidgets import (
 )
 
 from diffhost.engine.request import (
+    BPM_RANGE,
     GUIDANCE_RANGE,
     LENGTH_RANGE_S,
     STEPS_RANGE,
     TEMPERATURE_RANGE,
     VARIATIONS_RANGE,
+    parse_key_name,
 )
 
 DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
+# Spelled with sharps, as the default model names the key it used ("D# major"), so the sidecar's
+# key and the box read alike; any spelling parse_key_name takes ("Eb major", "am") finds its item.
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+KEY_NAMES = tuple(f"{n} major" for n in NOTE_NAMES) + tuple(f"{n} minor" for n in NOTE_NAMES)
+AUTO = "auto"
+
+
+def parse_bpm_text(text: str) -> Any:
+    """What the Tempo field holds: None for empty / "auto", a number, else the text as typed, which
+    the session refuses with its own message (the one place bpm is validated)."""
+    t = text.strip().lower().removesuffix("bpm").strip()
+    if t in ("", AUTO):
+        return None
+    try:
+        return float(t)
+    except ValueError:
+        return text.strip()
+
+
+def format_bpm(bpm: float | None) -> str:
+    return "" if bpm is None else f"{float(bpm):.2f}".rstrip("0").rstrip(".")
+
+
+class TempoEdit(QLineEdit):
+    """The tempo as text (empty = auto), so a bad value can be typed and answered inline; arrows and
+    the wheel step it by 1 BPM (Shift: 0.1), the way the pads' old Tempo box did."""
+
+    stepped = pyqtSignal(float)  # the new tempo after an arrow or wheel step
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.current: float | None = None  # the session's bpm, what a step starts from
+
+    def step(self, steps: float) -> None:
+        start = self.current if self.current is not None else 120.0
+        value = round(min(BPM_RANGE[1], max(BPM_RANGE[0], start + steps)), 2)
+        self.setText(format_bpm(value))
+        self.stepped.emit(value)
+
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        size = 0.1 if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+        if ev.key() == Qt.Key.Key_Up:
+            self.step(size)
+        elif ev.key() == Qt.Key.Key_Down:
+            self.step(-size)
+        elif ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            super().keyPressEvent(ev)  # editingFinished commits it
+            self.clearFocus()  # and hands the keys back to the pads
+        else:
+            super().keyPressEvent(ev)
+
+    def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        if not self.isEnabled() or ev.angleDelta().y() == 0:
+            return super().wheelEvent(ev)
+        size = 0.1 if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+        self.step(size if ev.angleDelta().y() > 0 else -size)
+        ev.accept()
 
 
 class ParamsPanel(QWidget):
@@ -110,6 +169,36 @@ class ParamsPanel(QWidget):
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
+        # Tempo and key of loops and phrases. The Tempo is the window's one tempo: renders use it
+        # and the pads quantize to it (gui.tempo_control keeps the two together).
+        self.bpm = TempoEdit()
+        self.bpm.setObjectName("bpm")
+        self.bpm.setPlaceholderText(AUTO)
+        self.bpm.setMaximumWidth(90)
+        self.bpm.setToolTip(
+            f"Tempo in BPM ({BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}), or empty for auto (the prompt's "
+            "“at 90 bpm”, else the model's choice).\nPads quantize to it; a Length of whole bars "
+            "loops seamlessly. Arrows or the wheel step it (Shift: 0.1)."
+        )
+        self.tempo_note = QLabel("BPM")
+        self.tempo_note.setObjectName("dim")
+        self.tempo_source = "session"  # where the tempo comes from (session, link, midi clock)
+        self.key = QComboBox()
+        self.key.setObjectName("key")
+        self.key.addItem(AUTO, None)
+        self.key.insertSeparator(1)
+        for i, name in enumerate(KEY_NAMES):
+            if i == 12:
+                self.key.insertSeparator(self.key.count())
+            self.key.addItem(name, name)
+        self.key.setMaxVisibleItems(27)
+        self.key.setToolTip("Key of loops and phrases; auto = the prompt's (“in F# minor”), else the model's")
+        # A refused Tempo or Key, said under the fields; nothing changed.
+        self.field_error = QLabel("")
+        self.field_error.setObjectName("error")
+        self.field_error.setWordWrap(True)
+        self.field_error.setVisible(False)
+        self._field_error_for = ""
         # What the loaded model allows, said before Render (not after, in the status bar).
         self.limits = QLabel("")
         self.limits.setObjectName("error")
@@ -130,6 +219,11 @@ class ParamsPanel(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow("Model", model_row)
         form.addRow("Length", self.length)
+        tempo_row = QHBoxLayout()
+        tempo_row.addWidget(self.bpm)
+        tempo_row.addWidget(self.tempo_note, 1)
+        form.addRow("Tempo", tempo_row)
+        form.addRow("Key", self.key)
         form.addRow("Sample rate", self.sample_rate)
         form.addRow("Temperature", self.temperature)
         form.addRow("Steps", self.steps)
@@ -140,6 +234,7 @@ class ParamsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
+        layout.addWidget(self.field_error)
         layout.addWidget(self.limits)
         layout.addStretch(1)
 
@@ -158,6 +253,10 @@ class ParamsPanel(QWidget):
         self.sample_rate.activated.connect(lambda _i: self._emit("sample_rate"))
         self.seed.editingFinished.connect(self._seed_edited)
         self.dice.clicked.connect(self.roll_seed)
+        self.bpm.editingFinished.connect(self.commit_bpm)
+        self.bpm.stepped.connect(lambda v: self.changed.emit("bpm", v))
+        self.key.activated.connect(lambda _i: self._emit("key"))
+        self.length.valueChanged.connect(lambda _v: self._show_bars())
 
     # -- values ---------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -177,12 +276,78 @@ class ParamsPanel(QWidget):
             return None if g < GUIDANCE_RANGE[0] else g
         if name == "seed":
             return int(self.seed.text()) if self.seed_locked and self.seed.text() else None
+        if name == "bpm":
+            return self.bpm.current  # what the session took; typed text counts once committed
+        if name == "key":
+            return self.key.currentData()
         return getattr(self, name).value()
 
     def values(self) -> dict[str, Any]:
         names = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
-        names += ("guidance", "seed", "variations", "strength")
+        names += ("guidance", "seed", "variations", "strength", "bpm", "key")
         return {n: self.value(n) for n in names}
+
+    # -- tempo and key ------------------------------------------------------------------------
+    def commit_bpm(self) -> bool:
+        """Send typed Tempo text to the session (once: focus-out after Enter sends nothing new).
+        Returns False while the field holds a value the session refused."""
+        typed = parse_bpm_text(self.bpm.text())
+        if typed == self.bpm.current:
+            self.bpm.setText(format_bpm(self.bpm.current))  # "124.0" or " 124 bpm" reads back as 124
+            return self._field_error_for != "bpm"
+        self.changed.emit("bpm", typed)  # the window sets it, or calls refuse() with the reason
+        return self._field_error_for != "bpm"
+
+    def refuse(self, name: str, message: str) -> None:
+        """The session refused a Tempo or Key: say why under the fields and show what is still set."""
+        self._field_error_for = name
+        self.field_error.setText(f"⚠ {message}")
+        self.field_error.setVisible(True)
+
+    def clear_refusal(self, name: str) -> None:
+        if self._field_error_for == name:
+            self._field_error_for = ""
+            self.field_error.setVisible(False)
+
+    def set_tempo_source(self, source: str) -> None:
+        """Following Ableton Link or MIDI clock, the tempo is not typed here (it would be overridden)."""
+        self.tempo_source = source
+        self.bpm.setEnabled(source == "session")
+        self._show_bars()
+
+    def _show_bars(self) -> None:
+        """Next to the tempo: where it comes from, and the Length in bars (whole bars loop)."""
+        where = {"session": "", "link": " · Link", "midi clock": " · MIDI clock"}.get(self.tempo_source, "")
+        bpm = self.bpm.current
+        if bpm is None:
+            self.tempo_note.setText(f"BPM{where}")
+            self.tempo_note.setToolTip("")
+            return
+        bars = self.length.value() * bpm / 240.0  # 4 beats a bar
+        whole = abs(bars - round(bars)) < 1e-3 and round(bars) >= 1
+        text = f"{round(bars):d} bars" if whole else f"{bars:.2f} bars"
+        self.tempo_note.setText(f"BPM · {text}{where}")
+        self.tempo_note.setToolTip(
+            f"{self.length.value():g} s at {bpm:g} BPM is {bars:.3g} bars of 4/4"
+            + ("" if whole else ": make it a whole number of bars for a seamless loop")
+        )
+
+    def _show_key(self, key: str | None) -> None:
+        if key is None:
+            self.key.setCurrentIndex(0)
+            return
+        try:
+            pitch, minor = parse_key_name(key)
+        except ValueError:  # not a key (the session never holds one): show it as given
+            pitch, minor = -1, None
+        if pitch >= 0 and minor is not None:
+            index = self.key.findData(f"{NOTE_NAMES[pitch]} {'minor' if minor else 'major'}")
+        else:  # "F#": a tonic without a mode is a choice of its own
+            index = self.key.findData(key)
+            if index < 0:
+                self.key.addItem(key, key)
+                index = self.key.count() - 1
+        self.key.setCurrentIndex(index)
 
     def set_values(self, params: dict[str, Any]) -> None:
         """Show values (from the session or a preset) without echoing them back."""
@@ -219,9 +384,18 @@ class ParamsPanel(QWidget):
                 self.variations.setValue(int(params["variations"]))
             if "strength" in params:
                 self.strength.setValue(float(params["strength"]))
+            if "bpm" in params:
+                bpm = params["bpm"]
+                self.bpm.current = None if bpm is None else float(bpm)
+                self.bpm.setText(format_bpm(self.bpm.current))
+                self.clear_refusal("bpm")
+            if "key" in params:
+                self._show_key(params["key"])
+                self.clear_refusal("key")
         finally:
             for w in self._widgets():
                 w.blockSignals(False)
+        self._show_bars()
         self.check_limits()
 
     # -- the loaded model's limits ----------------------------------------------------------
@@ -313,6 +487,8 @@ class ParamsPanel(QWidget):
             self.lock,
             self.variations,
             self.strength,
+            self.bpm,
+            self.key,
         ]
 
     def _emit(self, name: str) -> None:
