@@ -553,7 +553,7 @@ class MainWindow(QMainWindow):
     def on_param_edited(self, name: str, value: Any) -> None:
         if name == "seed" and value is None:
             return  # unlocked: each render draws its own
-        if name in ("bpm", "key"):  # refused values are said inline; the tempo also moves the pads
+        if name in ("tempo", "bpm", "key"):  # refused values are said inline; the tempo moves the pads
             self.tempo_control.edited(name, value)
             return
         self.call("Parameter", self.session.set_param, name, value)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
-from PyQt6.QtGui import QKeyEvent, QRegularExpressionValidator, QWheelEvent
+from PyQt6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QRegularExpressionValidator, QWheelEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -42,8 +42,8 @@ AUTO = "auto"
 
 
 def parse_bpm_text(text: str) -> Any:
-    """What the Tempo field holds: None for empty / "auto", a number, else the text as typed, which
-    the session refuses with its own message (the one place bpm is validated)."""
+    """What the Tempo field holds: None for empty / "auto" (renders choose), a number, else the text
+    as typed, which the session refuses with its own message (the one place bpm is validated)."""
     t = text.strip().lower().removesuffix("bpm").strip()
     if t in ("", AUTO):
         return None
@@ -58,14 +58,15 @@ def format_bpm(bpm: float | None) -> str:
 
 
 class TempoEdit(QLineEdit):
-    """The tempo as text (empty = auto), so a bad value can be typed and answered inline; arrows and
-    the wheel step it by 1 BPM (Shift: 0.1), the way the pads' old Tempo box did."""
+    """The tempo as text, so a bad value can be typed and answered inline; arrows and the wheel step
+    it by 1 BPM (Shift: 0.1), the way the pads' old Tempo box did."""
 
     stepped = pyqtSignal(float)  # the new tempo after an arrow or wheel step
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.current: float | None = None  # the session's bpm, what a step starts from
+        self.current: float | None = 120.0  # the tempo shown (what a step starts from)
+        self._select_on_release = False
 
     def step(self, steps: float) -> None:
         start = self.current if self.current is not None else 120.0
@@ -84,6 +85,17 @@ class TempoEdit(QLineEdit):
             self.clearFocus()  # and hands the keys back to the pads
         else:
             super().keyPressEvent(ev)
+
+    def focusInEvent(self, ev: QFocusEvent) -> None:  # noqa: N802 - Qt override
+        super().focusInEvent(ev)
+        # A click into the field selects the tempo, so the new one types over it (Tab already does).
+        self._select_on_release = ev.reason() == Qt.FocusReason.MouseFocusReason
+
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        super().mouseReleaseEvent(ev)
+        if self._select_on_release:
+            self._select_on_release = False
+            self.selectAll()
 
     def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802 - Qt override
         if not self.isEnabled() or ev.angleDelta().y() == 0:
@@ -169,16 +181,26 @@ class ParamsPanel(QWidget):
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
-        # Tempo and key of loops and phrases. The Tempo is the window's one tempo: renders use it
-        # and the pads quantize to it (gui.tempo_control keeps the two together).
+        # Tempo and key of loops and phrases. The Tempo is the window's one tempo: the pads quantize
+        # to it and, unless "auto" is on, renders are made at it (gui.tempo_control keeps them
+        # together). "auto" is the session's bpm left unset, because a tempo makes the default model
+        # render a loop or phrase: one-shots want it on.
         self.bpm = TempoEdit()
         self.bpm.setObjectName("bpm")
-        self.bpm.setPlaceholderText(AUTO)
-        self.bpm.setMaximumWidth(90)
+        self.bpm.setMaximumWidth(76)
         self.bpm.setToolTip(
-            f"Tempo in BPM ({BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}), or empty for auto (the prompt's "
-            "“at 90 bpm”, else the model's choice).\nPads quantize to it; a Length of whole bars "
-            "loops seamlessly. Arrows or the wheel step it (Shift: 0.1)."
+            f"Tempo in BPM ({BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}): the pads quantize to it and, with "
+            "auto off, renders are loops and phrases at it\n(a Length of whole bars loops "
+            "seamlessly). Arrows or the wheel step it (Shift: 0.1)."
+        )
+        self.bpm_auto = QToolButton()
+        self.bpm_auto.setObjectName("bpm-auto")
+        self.bpm_auto.setText(AUTO)
+        self.bpm_auto.setCheckable(True)
+        self.bpm_auto.setChecked(True)
+        self.bpm_auto.setToolTip(
+            "auto: renders choose their own tempo (the prompt's “at 90 bpm”, else the model's), and "
+            "one-shots stay one-shots.\nOff: renders use the Tempo, so loops stay in sync with the pads."
         )
         self.tempo_note = QLabel("BPM")
         self.tempo_note.setObjectName("dim")
@@ -222,6 +244,7 @@ class ParamsPanel(QWidget):
         tempo_row = QHBoxLayout()
         tempo_row.addWidget(self.bpm)
         tempo_row.addWidget(self.tempo_note, 1)
+        tempo_row.addWidget(self.bpm_auto)
         form.addRow("Tempo", tempo_row)
         form.addRow("Key", self.key)
         form.addRow("Sample rate", self.sample_rate)
@@ -254,7 +277,8 @@ class ParamsPanel(QWidget):
         self.seed.editingFinished.connect(self._seed_edited)
         self.dice.clicked.connect(self.roll_seed)
         self.bpm.editingFinished.connect(self.commit_bpm)
-        self.bpm.stepped.connect(lambda v: self.changed.emit("bpm", v))
+        self.bpm.stepped.connect(lambda v: self.changed.emit("tempo", v))
+        self.bpm_auto.toggled.connect(self._auto_toggled)
         self.key.activated.connect(lambda _i: self._emit("key"))
         self.length.valueChanged.connect(lambda _v: self._show_bars())
 
@@ -276,8 +300,8 @@ class ParamsPanel(QWidget):
             return None if g < GUIDANCE_RANGE[0] else g
         if name == "seed":
             return int(self.seed.text()) if self.seed_locked and self.seed.text() else None
-        if name == "bpm":
-            return self.bpm.current  # what the session took; typed text counts once committed
+        if name == "bpm":  # what the session took; typed text counts once committed
+            return None if self.bpm_auto.isChecked() else self.bpm.current
         if name == "key":
             return self.key.currentData()
         return getattr(self, name).value()
@@ -289,14 +313,30 @@ class ParamsPanel(QWidget):
 
     # -- tempo and key ------------------------------------------------------------------------
     def commit_bpm(self) -> bool:
-        """Send typed Tempo text to the session (once: focus-out after Enter sends nothing new).
-        Returns False while the field holds a value the session refused."""
+        """Send typed Tempo text on (once: focus-out after Enter sends nothing new): a number as
+        changed("tempo", …), empty or "auto" as turning auto on. Returns False while the field
+        holds a value the session refused."""
         typed = parse_bpm_text(self.bpm.text())
-        if typed == self.bpm.current:
+        if typed is None:
+            self.bpm.setText(format_bpm(self.bpm.current))  # the tempo stays; renders choose theirs
+            if not self.bpm_auto.isChecked():
+                self.bpm_auto.setChecked(True)  # emits changed("bpm", None)
+        elif typed == self.bpm.current:
             self.bpm.setText(format_bpm(self.bpm.current))  # "124.0" or " 124 bpm" reads back as 124
-            return self._field_error_for != "bpm"
-        self.changed.emit("bpm", typed)  # the window sets it, or calls refuse() with the reason
+        else:
+            self.changed.emit("tempo", typed)  # the window sets it, or calls refuse() with the reason
         return self._field_error_for != "bpm"
+
+    def show_tempo(self, bpm: float) -> None:
+        """The tempo moved (the pads' grid, a render tempo set elsewhere): show it, send nothing."""
+        self.bpm.current = float(bpm)
+        if not self.bpm.hasFocus() or not self.bpm.isModified():  # never under the user's typing
+            self.bpm.setText(format_bpm(self.bpm.current))
+        self._show_bars()
+
+    def _auto_toggled(self, on: bool) -> None:
+        self._show_bars()
+        self.changed.emit("bpm", None if on else self.bpm.current)
 
     def refuse(self, name: str, message: str) -> None:
         """The session refused a Tempo or Key: say why under the fields and show what is still set."""
@@ -319,9 +359,9 @@ class ParamsPanel(QWidget):
         """Next to the tempo: where it comes from, and the Length in bars (whole bars loop)."""
         where = {"session": "", "link": " · Link", "midi clock": " · MIDI clock"}.get(self.tempo_source, "")
         bpm = self.bpm.current
-        if bpm is None:
+        if bpm is None or self.bpm_auto.isChecked():
             self.tempo_note.setText(f"BPM{where}")
-            self.tempo_note.setToolTip("")
+            self.tempo_note.setToolTip("Renders choose their own tempo (auto is on)")
             return
         bars = self.length.value() * bpm / 240.0  # 4 beats a bar
         whole = abs(bars - round(bars)) < 1e-3 and round(bars) >= 1
@@ -384,9 +424,11 @@ class ParamsPanel(QWidget):
                 self.variations.setValue(int(params["variations"]))
             if "strength" in params:
                 self.strength.setValue(float(params["strength"]))
-            if "bpm" in params:
+            if "bpm" in params:  # None: auto, the field keeps showing the tempo
                 bpm = params["bpm"]
-                self.bpm.current = None if bpm is None else float(bpm)
+                self.bpm_auto.setChecked(bpm is None)
+                if bpm is not None:
+                    self.bpm.current = float(bpm)
                 self.bpm.setText(format_bpm(self.bpm.current))
                 self.clear_refusal("bpm")
             if "key" in params:
@@ -488,6 +530,7 @@ class ParamsPanel(QWidget):
             self.variations,
             self.strength,
             self.bpm,
+            self.bpm_auto,
             self.key,
         ]
 

@@ -1,15 +1,20 @@
-"""One tempo in the window: the render tempo (the session's `bpm` param) and the pads' grid tempo
-(Session.set_tempo, what quantized triggers land on) move together.
+"""One tempo in the window: the pads' grid tempo (Session.set_tempo, what quantized triggers land
+on) and the render tempo (the session's `bpm` param) move together.
 
 A musician expects one tempo: a loop rendered at the session tempo must stay in sync with the pads.
-The host keeps two values (the render request's `bpm`, which may be "auto", and the mixer's beat
-grid, which always has a tempo and may follow Ableton Link or MIDI clock), so the window joins them:
+The host keeps two values (the mixer's beat grid, which always has a tempo and may follow Ableton
+Link or MIDI clock, and the render request's `bpm`, which may be unset), so the window joins them:
 
-- the Tempo field (gui.params_panel) is the one control; a number there sets both, "auto" (empty)
-  lets renders choose their own tempo and leaves the pads' grid where it is;
-- `bpm` set from elsewhere (OSC /diffhost/param/set bpm, a preset) moves the pads' grid too;
-- the grid's tempo set from elsewhere (OSC /diffhost/tempo, a MIDI CC, Link, MIDI clock) becomes the
-  render tempo, unless renders are on auto (following Link or clock: always, so loops match it).
+- the Tempo field (gui.params_panel) is the one control and shows the grid's tempo; its "auto"
+  toggle is `bpm` unset: renders choose their own tempo. It stays a toggle beside a tempo that is
+  always there, rather than an empty field, because a tempo makes the default model render a loop
+  or phrase (engine/default/loops.py `wants_loop`): with auto on, one-shots stay one-shots while
+  the pads keep their tempo;
+- a tempo typed there moves the grid and, with auto off, `bpm`; it is checked with the session's
+  own rule (GenerationRequest's BPM_RANGE) either way, so what the pads play to can be rendered at;
+- `bpm` set from elsewhere (OSC /diffhost/param/set bpm, a preset) turns auto off and moves the grid;
+- the grid's tempo set from elsewhere (OSC /diffhost/tempo, a MIDI CC, Link, MIDI clock) becomes
+  `bpm` unless auto is on.
 
 Each side is only followed from an event that is still current (the value it carries is the value
 now), so two changes in flight settle on one value instead of chasing each other.
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from diffhost.engine.request import BPM_RANGE
 from diffhost.gui.errors import describe
 from diffhost.gui.params_panel import format_bpm
 
@@ -43,71 +47,94 @@ class TempoControl:
 
     # -- from the window's own controls -----------------------------------------------------------
     def edited(self, name: str, value: Any) -> None:
-        """The user changed Tempo or Key: the session validates; a refusal is shown inline and
-        nothing changes (the field shows what is still set)."""
+        """The user changed the Tempo ("tempo"), auto ("bpm": None or the tempo) or Key. The session
+        validates; a refusal is shown inline and nothing changes (the field shows what is still set)."""
         try:
-            stored = self.session.set_param(name, value)
+            if name == "tempo":
+                self.session.build_request(bpm=value)  # the session's check, changing nothing
+                stored = value = float(value)
+                if self.params.value("bpm") is not None:
+                    stored = self.session.set_param("bpm", value)
+            else:
+                stored = self.session.set_param(name, value)
         except ValueError as exc:
-            current = self.session.get_param(name)
-            self.params.set_values({name: current})
-            field, shown = ("Tempo", format_bpm(current)) if name == "bpm" else ("Key", current)
-            self.params.refuse(name, f"{describe(exc)} · {field} stays {shown or 'auto'}")
+            self._refused(name, exc)
             return
-        self.params.set_values({name: stored})
-        if name == "bpm" and stored is not None:
-            self.move_grid(stored)
+        if name == "key":
+            self.params.set_values({"key": stored})
+            return
+        self.params.clear_refusal("bpm")
+        if name == "tempo":
+            self.params.show_tempo(value)
+            self.move_grid(value)
+        elif stored is not None:
+            self.move_grid(float(stored))
+
+    def _refused(self, name: str, exc: ValueError) -> None:
+        if name == "key":
+            current = self.session.get_param("key")
+            self.params.set_values({"key": current})
+            self.params.refuse("key", f"{describe(exc)} · Key stays {current or 'auto'}")
+            return
+        bpm = self.session.get_param("bpm")
+        self.params.set_values({"bpm": bpm})
+        self.params.show_tempo(self.params.bpm.current if bpm is None else bpm)
+        self.params.refuse("bpm", f"{describe(exc)} · Tempo stays {format_bpm(self.params.bpm.current)}")
 
     def restore(self, saved_grid_tempo: float) -> None:
-        """At start: the pads' grid takes the restored render tempo, else the last grid tempo."""
-        audio = self.session.audio
-        if audio is None:
-            self.pads.set_tempo(float(saved_grid_tempo))
-            return
+        """At start: the grid takes the restored render tempo; on auto, the open audio keeps its
+        tempo (the last kit's), and without audio the window shows the last one it had."""
         bpm = self.session.params.bpm
-        self.move_grid(float(bpm) if bpm is not None else float(saved_grid_tempo))
-        self.pads.set_tempo(float(audio.tempo))
+        audio = self.session.audio
+        if bpm is not None:
+            tempo = float(bpm)
+        else:
+            tempo = float(audio.tempo) if audio is not None else float(saved_grid_tempo)
+        self.params.show_tempo(tempo)
+        self.pads.set_tempo(tempo)
+        self.move_grid(tempo)
 
     # -- events from the session ------------------------------------------------------------------
     def on_bpm(self, value: Any) -> None:
-        """`bpm` changed (any front end); the panel already shows it. The grid follows a current one."""
+        """`bpm` changed (any front end; the panel already shows it): a current one moves the grid."""
         if value is not None and self.session.params.bpm == value:
+            self.params.show_tempo(float(value))
             self.move_grid(float(value))
 
     def on_tempo(self, bpm: float, source: str | None) -> None:
-        """The grid's tempo changed: show it on the pads; the render tempo follows (see the module)."""
+        """The grid's tempo changed: the pads and the field show it; `bpm` follows unless auto."""
         if source:
             self.source = source
             self.params.set_tempo_source(source)
         self.pads.set_tempo(bpm, source)
         audio = self.session.audio
-        if audio is None or abs(float(audio.tempo) - bpm) > SAME_BPM:
+        if audio is not None and abs(float(audio.tempo) - bpm) > SAME_BPM:
             return  # a stale event: the grid has moved on since
-        current = self.session.params.bpm
         following = self.source != "session"
-        if current is None and not following:
-            return  # renders on auto choose their own tempo
-        target = round(bpm / FOLLOW_STEP) * FOLLOW_STEP if following else bpm
-        target = round(target, 3)
-        if current is not None and abs(current - target) < (FOLLOW_STEP if following else SAME_BPM):
-            return
-        if not BPM_RANGE[0] <= target <= BPM_RANGE[1]:
-            self.params.refuse(
-                "bpm",
-                f"bpm: the pads' tempo {bpm:g} BPM is outside {BPM_RANGE[0]:g}–{BPM_RANGE[1]:g} BPM, "
-                f"what renders take · renders stay at {format_bpm(current) or 'auto'}",
-            )
+        target = round(round(bpm / FOLLOW_STEP) * FOLLOW_STEP, 3) if following else bpm
+        self.params.show_tempo(target)
+        current = self.session.params.bpm
+        if current is None:
+            return  # auto: renders choose their own tempo
+        if abs(current - target) < (FOLLOW_STEP if following else SAME_BPM):
             return
         try:
-            self.session.set_param("bpm", target)
+            stored = self.session.set_param("bpm", target)
         except ValueError as exc:
-            self.params.refuse("bpm", describe(exc))
+            self.params.refuse(
+                "bpm", f"{describe(exc)} · renders stay at {format_bpm(current)} BPM; the pads play at {bpm:g}"
+            )
             return
-        self.params.set_values({"bpm": target})
+        self.params.set_values({"bpm": stored})
 
     # -- the pads' grid ---------------------------------------------------------------------------
     def move_grid(self, bpm: float) -> None:
-        """Put the pads' grid at `bpm` (when there are pads and the session, not a clock, sets it)."""
+        """Put the pads' grid at `bpm` (when there are pads and the session, not a clock, sets it);
+        without audio the pads just show it (it is what they start at once audio is on)."""
         audio = self.session.audio
-        if audio is None or self.source != "session" or abs(float(audio.tempo) - bpm) <= SAME_BPM:
+        if audio is None:
+            self.pads.set_tempo(bpm)
+            return
+        if self.source != "session" or abs(float(audio.tempo) - bpm) <= SAME_BPM:
             return
         self.window.call("Tempo", self.session.set_tempo, bpm)

@@ -38,8 +38,11 @@ def test_key_box_offers_the_24_keys_and_auto_with_the_request_parser(window):
 
 def test_tempo_and_key_fields_set_the_session_and_refuse_bad_values_inline(qtbot, window):
     p, s = window.params, window.session
-    _type(qtbot, p.bpm, "124")
-    assert s.params.bpm == 124.0 and p.bpm.text() == "124"
+    assert p.bpm_auto.isChecked() and s.params.bpm is None and p.bpm.text() == "120"
+    _type(qtbot, p.bpm, "124")  # auto on: the tempo is the pads', renders choose theirs
+    assert s.params.bpm is None and p.bpm.text() == "124" and window.pads.tempo.text() == "124 BPM"
+    p.bpm_auto.click()  # auto off: renders are made at the tempo
+    assert s.params.bpm == 124.0
     length = p.length.value()
     assert p.tempo_note.text() == f"BPM · {length * 124 / 240:.2f} bars"
 
@@ -48,6 +51,7 @@ def test_tempo_and_key_fields_set_the_session_and_refuse_bad_values_inline(qtbot
         assert p.field_error.isVisible(), bad
         assert why in p.field_error.text() and "Tempo stays 124" in p.field_error.text()
         assert s.params.bpm == 124.0 and p.bpm.text() == "124"  # nothing changed
+        assert window.pads.tempo.text() == "124 BPM"
     assert f"{BPM_RANGE[0]}..{BPM_RANGE[1]}" in p.field_error.text()  # the session's own range
 
     _type(qtbot, p.bpm, "120")  # a good value clears the message
@@ -60,17 +64,18 @@ def test_tempo_and_key_fields_set_the_session_and_refuse_bad_values_inline(qtbot
     p.key.setCurrentIndex(p.key.findData("F# minor"))
     p.key.activated.emit(p.key.currentIndex())  # what choosing it in the list emits
     assert s.params.key == "F# minor"
-    _type(qtbot, p.bpm, "auto")
+    _type(qtbot, p.bpm, "auto")  # typing auto (or clearing the field) is the toggle
+    assert p.bpm_auto.isChecked() and s.params.bpm is None and p.bpm.text() == "121"
     p.key.setCurrentIndex(0)
     p.key.activated.emit(0)
-    assert s.params.bpm is None and s.params.key is None and p.bpm.text() == ""
+    assert s.params.key is None
     assert window.render() is not None  # a render goes out with auto tempo and key
     qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
 
     # Ctrl+R with a refused tempo still in the field renders nothing and says why.
     p.bpm.setText("999")
     assert window.render() is None and "Render: bpm: 999.0 is out of range" in window.status_message.text()
-    assert s.params.bpm is None
+    assert s.params.bpm is None and p.bpm.text() == "121"
 
 
 def test_tempo_and_key_set_over_osc_show_in_the_window(qtbot, window):
@@ -87,11 +92,12 @@ def test_tempo_and_key_set_over_osc_show_in_the_window(qtbot, window):
         setter.start()
         setter.join()
         qtbot.waitUntil(lambda: window.params.bpm.text() == "96", timeout=5000)
+        assert not window.params.bpm_auto.isChecked() and window.pads.tempo.text() == "96 BPM"
         qtbot.waitUntil(lambda: window.params.key.currentText() == "D# major", timeout=5000)
         assert window.session.params.bpm == 96.0 and window.session.params.key == "Eb major"
         client.send_message("/diffhost/param/set", ["bpm", 0])  # 0 clears it (docs/osc.md)
-        qtbot.waitUntil(lambda: window.params.bpm.text() == "", timeout=5000)
-        assert window.params.bpm.placeholderText() == "auto"
+        qtbot.waitUntil(lambda: window.params.bpm_auto.isChecked(), timeout=5000)
+        assert window.params.bpm.text() == "96"  # the tempo stays; renders choose theirs
     finally:
         server.stop()
 
@@ -114,10 +120,12 @@ def tempo_window(qtbot, host_audio, session, settings):
 
 def test_one_tempo_for_renders_and_pads(qtbot, tempo_window, host_audio):
     w, s = tempo_window, tempo_window.session
-    assert w.pads.tempo.text() == "120 BPM" and w.params.bpm.text() == ""  # renders on auto
+    assert w.pads.tempo.text() == "120 BPM" and w.params.bpm.text() == "120" and s.params.bpm is None
     _type(qtbot, w.params.bpm, "132")
-    assert s.params.bpm == 132.0 and host_audio.tempo == 132.0  # quantize lands on the same grid
+    assert host_audio.tempo == 132.0 and s.params.bpm is None  # quantize moves; renders on auto
     qtbot.waitUntil(lambda: w.pads.tempo.text() == "132 BPM", timeout=2000)
+    w.params.bpm_auto.click()
+    assert s.params.bpm == 132.0  # a loop rendered now lands on the pads' grid
 
     s.set_param("bpm", 90)  # what OSC /diffhost/param/set bpm 90 calls: the pads follow
     qtbot.waitUntil(lambda: host_audio.tempo == 90.0 and w.pads.tempo.text() == "90 BPM", timeout=2000)
@@ -126,14 +134,15 @@ def test_one_tempo_for_renders_and_pads(qtbot, tempo_window, host_audio):
     s.set_tempo(100.0)  # OSC /diffhost/tempo 100 (or a MIDI CC): renders follow the grid
     qtbot.waitUntil(lambda: s.params.bpm == 100.0 and w.params.bpm.text() == "100", timeout=2000)
 
-    _type(qtbot, w.params.bpm, "")  # auto: renders choose; the grid stays where it was
+    w.params.bpm_auto.click()  # auto: renders choose; the grid stays where it was
     assert s.params.bpm is None and host_audio.tempo == 100.0
     s.set_tempo(110.0)
-    qtbot.waitUntil(lambda: w.pads.tempo.text() == "110 BPM", timeout=2000)
-    assert s.params.bpm is None and w.params.bpm.text() == ""
+    qtbot.waitUntil(lambda: w.params.bpm.text() == "110" and w.pads.tempo.text() == "110 BPM", timeout=2000)
+    assert s.params.bpm is None
 
     _type(qtbot, w.params.bpm, "500")  # refused: neither the renders' tempo nor the grid moves
     assert w.params.field_error.isVisible() and s.params.bpm is None and host_audio.tempo == 110.0
+    assert w.params.bpm.text() == "110"
 
 
 def _bars(path: Path, bpm: float) -> float:
@@ -146,6 +155,7 @@ def test_render_at_a_tempo_and_key_shows_its_music_and_sidecar(qtbot, window):
     p.prompt.setText("house drum loop with bass")
     p.length.setValue(5.0)
     _type(qtbot, p.bpm, "96")  # 5 s at 96 BPM = 2 bars
+    p.bpm_auto.click()
     p.key.setCurrentIndex(p.key.findData("A minor"))
     p.key.activated.emit(p.key.currentIndex())
     assert window.render() is not None
@@ -162,10 +172,12 @@ def test_render_at_a_tempo_and_key_shows_its_music_and_sidecar(qtbot, window):
 
     qtbot.waitUntil(lambda: window.history.table.rowCount() == 1, timeout=5000)
     assert window.history.table.item(0, COLUMNS.index("Music")).text() == "96 BPM · A minor · 2 bars · loop"
-    # A one-shot has no music: the column and the header stay empty.
+    # A one-shot (auto tempo and key) has no music: the header shows none.
     p.prompt.setText("punchy analog kick")
     p.length.setValue(0.5)
-    _type(qtbot, p.bpm, "")
+    p.bpm_auto.click()
+    p.key.setCurrentIndex(0)
+    p.key.activated.emit(0)
     assert window.render() is not None
     qtbot.waitUntil(lambda: not window.jobs and window.current.path != path, timeout=60000)
     assert window.waveform.music.text() == ""
@@ -249,6 +261,7 @@ def test_record_then_render_is_one_click(qtbot, recording_audio, session, settin
         w.params.prompt.setText("drum loop")
         w.params.length.setValue(2.0)
         _type(qtbot, w.params.bpm, "120")  # 2 s at 120 BPM = 1 bar
+        w.params.bpm_auto.click()
         w.seed_panel.seconds.setValue(1.0)
         # A tapped rhythm: short noise bursts every 250 ms, for longer than the recording.
         rate = 48000

@@ -26,11 +26,13 @@ def test_assign_and_tempo_without_audio_report_and_change_nothing(qtbot, window,
     window.pad_control.assign(3, wav)
     assert window.status_message.text() == "Pad 3: no audio device in this test"
     assert window.pads.pads[2].state == "empty"
-    # The one Tempo still sets the renders' tempo; the pads, without audio, keep theirs and say why.
+    # The one Tempo without audio: the pads show it (they start at it once audio is on), renders
+    # take it once auto is off; nothing complains.
     window.params.bpm.setText("128")
     window.params.commit_bpm()
-    assert window.session.params.bpm == 128.0
-    assert window.pads.tempo.text() == "120 BPM" and not window.params.field_error.isVisible()
+    assert window.pads.tempo.text() == "128 BPM" and window.session.params.bpm is None
+    window.params.bpm_auto.click()
+    assert window.session.params.bpm == 128.0 and not window.params.field_error.isVisible()
     assert window.pads.status.text() == "Pads unavailable: no audio device in this test"
 
 
@@ -101,7 +103,7 @@ def test_pad_keys_never_change_the_tempo_field(qtbot, live_window, host_audio, w
         qtbot.keyClicks(w.params.bpm, "60")
         qtbot.keyClick(w.params.bpm, Qt.Key.Key_Return)
         assert w.focusWidget() is not w.params.bpm  # Enter hands the keyboard back to the pads
-        assert host_audio.tempo == 60.0 and w.session.params.bpm == 60.0
+        assert host_audio.tempo == 60.0 and w.session.params.bpm is None  # renders on auto
         for _ in range(3):
             qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_2)
         assert w.params.bpm.text() == "60" and host_audio.tempo == 60.0
