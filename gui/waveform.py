@@ -62,7 +62,8 @@ class WaveformView(QWidget):
         self.info.setObjectName("value")
         # The music a loop or phrase was rendered with (its sidecar's tempo, key, bars, loop).
         self.music = QLabel("")
-        self.music.setObjectName("value")
+        self.music.setObjectName("music")  # a framed tag, apart from the file's own figures
+        self.music.setVisible(False)
         self.music.setToolTip("Tempo, key and length in bars this render used (from its sidecar)")
         self.music_info: dict | None = None
         self.hint = QLabel("drag to your DAW ⇲")
@@ -132,12 +133,14 @@ class WaveformView(QWidget):
         self.info.setText("")
         self.music_info = None
         self.music.setText("")
+        self.music.setVisible(False)
 
     def show_data(self, data: DisplayData) -> None:
         # A re-processed take of the same render (A/B, a new chain) keeps the music it was made with.
         same = self.data is not None and data.path is not None and self.data.path == data.path
         self.music_info = data.music if data.music is not None or not same else self.music_info
         self.music.setText(music_label(self.music_info))
+        self.music.setVisible(bool(self.music.text()))
         self.data = data
         env = data.envelope
         cols = env.shape[1]
