@@ -525,7 +525,7 @@ class MainWindow(QMainWindow):
             return
         self._recording = True
         self._seed_name = "recording"
-        self.seed_panel.set_recording(True)
+        self.seed_panel.set_recording(True, then_render)
 
         def done(_clip: Any) -> None:
             self._recording = False

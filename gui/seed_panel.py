@@ -146,8 +146,10 @@ class SeedPanel(QWidget):
         self.record_render.setToolTip(tip or self._record_render_tip)
         self.meter.setEnabled(ok)
 
-    def set_recording(self, on: bool) -> None:
-        self.record.setText("● Recording…" if on else "● Rec")
+    def set_recording(self, on: bool, then_render: bool = False) -> None:
+        """While recording, the button that was pressed says so and neither can start another."""
+        self.record.setText("● Recording…" if on and not then_render else "● Rec")
+        self.record_render.setText("● Recording…" if on and then_render else "● Rec → Render")
         self.record.setEnabled(not on and self._audio_ok)
         self.record_render.setEnabled(not on and self._audio_ok)
 

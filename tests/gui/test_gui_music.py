@@ -274,7 +274,8 @@ def test_record_then_render_is_one_click(qtbot, recording_audio, session, settin
 
         assert w.seed_panel.record_render.isEnabled()
         qtbot.mouseClick(w.seed_panel.record_render, Qt.MouseButton.LeftButton)  # the one gesture
-        assert not w.seed_panel.record_render.isEnabled()  # while it records
+        assert not w.seed_panel.record_render.isEnabled()  # while it records, and says so
+        assert w.seed_panel.record_render.text() == "● Recording…" and not w.seed_panel.record.isEnabled()
         qtbot.waitUntil(lambda: session.seed_clip is not None, timeout=10000)
         clip = session.seed_clip
         assert clip.sample_rate == rate and clip.audio.shape == (1, rate)
@@ -287,6 +288,7 @@ def test_record_then_render_is_one_click(qtbot, recording_audio, session, settin
         assert side["music"]["bpm"] == 120.0 and side["music"]["bars"] == 1.0
         assert _bars(path, 120.0) == pytest.approx(1.0, abs=1e-4)
         assert w.seed_panel.record_render.isEnabled() and "recording" in w.seed_panel.name.text()
+        assert w.seed_panel.record_render.text() == "● Rec → Render"
     finally:
         w.close()
         session.audio = None
