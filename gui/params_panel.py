@@ -65,12 +65,11 @@ class TempoEdit(QLineEdit):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.current: float | None = 120.0  # the tempo shown (what a step starts from)
+        self.current = 120.0  # the tempo shown (what a step starts from)
         self._select_on_release = False
 
     def step(self, steps: float) -> None:
-        start = self.current if self.current is not None else 120.0
-        value = round(min(BPM_RANGE[1], max(BPM_RANGE[0], start + steps)), 2)
+        value = round(min(BPM_RANGE[1], max(BPM_RANGE[0], self.current + steps)), 2)
         self.setText(format_bpm(value))
         self.stepped.emit(value)
 
@@ -199,8 +198,9 @@ class ParamsPanel(QWidget):
         self.bpm_auto.setCheckable(True)
         self.bpm_auto.setChecked(True)
         self.bpm_auto.setToolTip(
-            "auto: renders choose their own tempo (the prompt's “at 90 bpm”, else the model's), and "
-            "one-shots stay one-shots.\nOff: renders use the Tempo, so loops stay in sync with the pads."
+            "auto: renders choose their own tempo (the prompt's “at 90 bpm”, else the model's).\n"
+            "Off: renders use the Tempo, so loops stay in sync with the pads; a tempo makes the "
+            "default model render a loop or phrase, so leave auto on for one-shots."
         )
         self.tempo_note = QLabel("BPM")
         self.tempo_note.setObjectName("dim")
@@ -214,7 +214,10 @@ class ParamsPanel(QWidget):
                 self.key.insertSeparator(self.key.count())
             self.key.addItem(name, name)
         self.key.setMaxVisibleItems(27)
-        self.key.setToolTip("Key of loops and phrases; auto = the prompt's (“in F# minor”), else the model's")
+        self.key.setToolTip(
+            "Key of loops and phrases; auto = the prompt's (“in F# minor”), else the model's.\n"
+            "A key makes the default model render a loop or phrase: leave it on auto for one-shots."
+        )
         # A refused Tempo or Key, said under the fields; nothing changed.
         self.field_error = QLabel("")
         self.field_error.setObjectName("error")
@@ -359,7 +362,7 @@ class ParamsPanel(QWidget):
         """Next to the tempo: where it comes from, and the Length in bars (whole bars loop)."""
         where = {"session": "", "link": " · Link", "midi clock": " · MIDI clock"}.get(self.tempo_source, "")
         bpm = self.bpm.current
-        if bpm is None or self.bpm_auto.isChecked():
+        if self.bpm_auto.isChecked():
             self.tempo_note.setText(f"BPM{where}")
             self.tempo_note.setToolTip("Renders choose their own tempo (auto is on)")
             return
