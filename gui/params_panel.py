@@ -359,21 +359,24 @@ class ParamsPanel(QWidget):
         self._show_bars()
 
     def _show_bars(self) -> None:
-        """Next to the tempo: where it comes from, and the Length in bars (whole bars loop)."""
-        where = {"session": "", "link": " · Link", "midi clock": " · MIDI clock"}.get(self.tempo_source, "")
+        """Next to the tempo (the row is narrow, so one thing): the clock it follows, else the
+        Length in bars when renders use it (whole bars loop seamlessly)."""
         bpm = self.bpm.current
-        if self.bpm_auto.isChecked():
-            self.tempo_note.setText(f"BPM{where}")
-            self.tempo_note.setToolTip("Renders choose their own tempo (auto is on)")
-            return
         bars = self.length.value() * bpm / 240.0  # 4 beats a bar
         whole = abs(bars - round(bars)) < 1e-3 and round(bars) >= 1
-        text = f"{round(bars):d} bars" if whole else f"{bars:.2f} bars"
-        self.tempo_note.setText(f"BPM · {text}{where}")
-        self.tempo_note.setToolTip(
-            f"{self.length.value():g} s at {bpm:g} BPM is {bars:.3g} bars of 4/4"
-            + ("" if whole else ": make it a whole number of bars for a seamless loop")
+        about = f"{self.length.value():g} s at {bpm:g} BPM is {bars:.3g} bars of 4/4" + (
+            "" if whole else ": make it a whole number of bars for a seamless loop"
         )
+        follows = {"link": "Link", "midi clock": "MIDI clock"}.get(self.tempo_source)
+        if follows:
+            self.tempo_note.setText(f"BPM · {follows}")
+            self.tempo_note.setToolTip(f"The tempo follows {follows} (Live ▸ Tempo from). {about}")
+        elif self.bpm_auto.isChecked():
+            self.tempo_note.setText("BPM")
+            self.tempo_note.setToolTip("Renders choose their own tempo (auto is on)")
+        else:
+            self.tempo_note.setText(f"BPM · {round(bars):d} bars" if whole else f"BPM · {bars:.2f} bars")
+            self.tempo_note.setToolTip(about)
 
     def _show_key(self, key: str | None) -> None:
         if key is None:
