@@ -38,12 +38,17 @@ class TempoControl:
         self.window = window
         self.params = window.params
         self.pads = window.pads
-        live = getattr(window, "live", None)
-        self.source = live.sync.source if live is not None else "session"
 
     @property
     def session(self) -> Any:
         return self.window.session
+
+    @property
+    def source(self) -> str:
+        """Who sets the grid now: asked, not remembered from events, which may be older than a
+        switch to Link or clock (moving the grid then would undo the clock's tempo)."""
+        live = getattr(self.window, "live", None)
+        return live.sync.source if live is not None else "session"
 
     # -- from the window's own controls -----------------------------------------------------------
     def edited(self, name: str, value: Any) -> None:
@@ -104,8 +109,7 @@ class TempoControl:
     def on_tempo(self, bpm: float, source: str | None) -> None:
         """The grid's tempo changed: the pads and the field show it; `bpm` follows unless auto."""
         if source:
-            self.source = source
-            self.params.set_tempo_source(source)
+            self.params.set_tempo_source(self.source)
         self.pads.set_tempo(bpm, source)
         audio = self.session.audio
         if audio is not None and abs(float(audio.tempo) - bpm) > SAME_BPM:

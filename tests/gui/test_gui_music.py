@@ -292,3 +292,52 @@ def test_record_then_render_is_one_click(qtbot, recording_audio, session, settin
     finally:
         w.close()
         session.audio = None
+
+
+def test_following_a_clock_the_renders_take_its_tempo_unless_auto(qtbot, host_audio, session, settings):
+    from diffhost.gui.main_window import MainWindow
+    from diffhost.host.live import LiveRig
+
+    host_audio.set_tempo(120.0)
+    session.audio = host_audio
+    live = LiveRig(session)
+    w = MainWindow(session, settings=settings, live=live)
+    qtbot.addWidget(w)
+    try:
+        w.params.bpm_auto.click()  # renders at the tempo
+        assert session.params.bpm == 120.0
+        w.live_menu.set_tempo_source("midi clock")
+        qtbot.waitUntil(lambda: not w.params.bpm.isEnabled(), timeout=2000)
+        live.sync.update("midi clock", 127.96)  # what the clock follower reports
+        qtbot.waitUntil(lambda: session.params.bpm == 128.0, timeout=2000)  # to 0.1 BPM: clock jitter
+        assert host_audio.tempo == pytest.approx(127.96) and w.params.bpm.text() == "128"
+        w.params.bpm_auto.click()  # auto: the clock moves the pads only
+        live.sync.update("midi clock", 90.0)
+        qtbot.waitUntil(lambda: w.params.bpm.text() == "90", timeout=2000)
+        assert session.params.bpm is None and w.pads.tempo.text() == "90 BPM"
+    finally:
+        w.close()
+        live.close()
+        host_audio.set_tempo(120.0)
+        session.audio = None
+
+
+def test_tempo_and_key_come_back_with_the_window(qtbot, window, settings):
+    from diffhost.gui.main_window import MainWindow
+
+    p = window.params
+    _type(qtbot, p.bpm, "87.5")
+    p.bpm_auto.click()
+    p.key.setCurrentIndex(p.key.findData("G minor"))
+    p.key.activated.emit(p.key.currentIndex())
+    window.close()  # saves its state
+    session = window.session
+    session.update_params(bpm=None, key=None)
+    again = MainWindow(session, settings=settings, unavailable={"audio": "no audio device in this test"})
+    qtbot.addWidget(again)
+    try:
+        assert (session.params.bpm, session.params.key) == (87.5, "G minor")
+        assert again.params.bpm.text() == "87.5" and not again.params.bpm_auto.isChecked()
+        assert again.params.key.currentText() == "G minor" and again.pads.tempo.text() == "87.5 BPM"
+    finally:
+        again.close()
