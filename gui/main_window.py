@@ -434,9 +434,10 @@ class MainWindow(QMainWindow):
         elif kind == "param":
             # Echoes of our own edits change nothing; skipping them saves a repaint per render.
             shown = ev.name in PANEL_PARAMS or ev.name == "model"
-            if shown and self.params.value(ev.name) != ev.value and (ev.name != "seed" or ev.value is not None):
+            news = shown and self.params.value(ev.name) != ev.value  # not an echo of our own edit
+            if news and (ev.name != "seed" or ev.value is not None):
                 self.params.set_values({ev.name: ev.value})
-            if ev.name == "bpm":
+            if ev.name == "bpm" and news:
                 self.tempo_control.on_bpm(ev.value)
             elif ev.name == "tempo":
                 self.tempo_control.on_tempo(float(ev.value), ev.message or None)

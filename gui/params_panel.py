@@ -202,6 +202,9 @@ class ParamsPanel(QWidget):
             "Off: renders use the Tempo, so loops stay in sync with the pads; a tempo makes the "
             "default model render a loop or phrase, so leave auto on for one-shots."
         )
+        # The session's bpm as last shown: the field shows the tempo (the pads'), which a clock or
+        # OSC may move where renders cannot follow (outside BPM_RANGE).
+        self._render_bpm: float | None = None
         self.tempo_note = QLabel("BPM")
         self.tempo_note.setObjectName("dim")
         self.tempo_source = "session"  # where the tempo comes from (session, link, midi clock)
@@ -303,8 +306,8 @@ class ParamsPanel(QWidget):
             return None if g < GUIDANCE_RANGE[0] else g
         if name == "seed":
             return int(self.seed.text()) if self.seed_locked and self.seed.text() else None
-        if name == "bpm":  # what the session took; typed text counts once committed
-            return None if self.bpm_auto.isChecked() else self.bpm.current
+        if name == "bpm":  # what the session took (None: auto); typed text counts once committed
+            return self._render_bpm
         if name == "key":
             return self.key.currentData()
         return getattr(self, name).value()
@@ -432,6 +435,7 @@ class ParamsPanel(QWidget):
                 self.strength.setValue(float(params["strength"]))
             if "bpm" in params:  # None: auto, the field keeps showing the tempo
                 bpm = params["bpm"]
+                self._render_bpm = None if bpm is None else float(bpm)
                 self.bpm_auto.setChecked(bpm is None)
                 if bpm is not None:
                     self.bpm.current = float(bpm)

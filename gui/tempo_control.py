@@ -57,23 +57,19 @@ class TempoControl:
         try:
             if name == "tempo":
                 self.session.build_request(bpm=value)  # the session's check, changing nothing
-                stored = value = float(value)
-                if self.params.value("bpm") is not None:
-                    stored = self.session.set_param("bpm", value)
+                value = float(value)
+                if not self.params.bpm_auto.isChecked():
+                    self.params.set_values({"bpm": self.session.set_param("bpm", value)})
+                self.params.show_tempo(value)
             else:
-                stored = self.session.set_param(name, value)
+                self.params.set_values({name: self.session.set_param(name, value)})
         except ValueError as exc:
             self._refused(name, exc)
             return
-        if name == "key":
-            self.params.set_values({"key": stored})
-            return
-        self.params.clear_refusal("bpm")
-        if name == "tempo":
-            self.params.show_tempo(value)
-            self.move_grid(value)
-        elif stored is not None:
-            self.move_grid(float(stored))
+        self.params.clear_refusal("bpm" if name == "tempo" else name)
+        self.params.clear_refusal("grid")
+        if name == "tempo" or (name == "bpm" and value is not None):
+            self.move_grid(float(value))
 
     def _refused(self, name: str, exc: ValueError) -> None:
         if name == "key":
@@ -101,7 +97,8 @@ class TempoControl:
 
     # -- events from the session ------------------------------------------------------------------
     def on_bpm(self, value: Any) -> None:
-        """`bpm` changed (any front end; the panel already shows it): a current one moves the grid."""
+        """`bpm` changed elsewhere (OSC, a preset; the panel already shows it; the window's own edits
+        moved the grid themselves): a current one moves the grid."""
         if value is not None and self.session.params.bpm == value:
             self.params.show_tempo(float(value))
             self.move_grid(float(value))
@@ -110,8 +107,9 @@ class TempoControl:
         """The grid's tempo changed: the pads and the field show it; `bpm` follows unless auto."""
         if source:
             self.params.set_tempo_source(self.source)
-        self.pads.set_tempo(bpm, source)
         audio = self.session.audio
+        self.pads.set_tempo(float(audio.tempo) if audio is not None else bpm, source)  # now, not then
+        self.params.clear_refusal("grid")
         if audio is not None and abs(float(audio.tempo) - bpm) > SAME_BPM:
             return  # a stale event: the grid has moved on since
         following = self.source != "session"
@@ -124,9 +122,9 @@ class TempoControl:
             return
         try:
             stored = self.session.set_param("bpm", target)
-        except ValueError as exc:
+        except ValueError as exc:  # said, but no refusal of a typed value: Render still goes out
             self.params.refuse(
-                "bpm", f"{describe(exc)} · renders stay at {format_bpm(current)} BPM; the pads play at {bpm:g}"
+                "grid", f"{describe(exc)} · renders stay at {format_bpm(current)} BPM; the pads play at {bpm:g}"
             )
             return
         self.params.set_values({"bpm": stored})

@@ -143,6 +143,8 @@ def test_one_tempo_for_renders_and_pads(qtbot, tempo_window, host_audio):
     _type(qtbot, w.params.bpm, "500")  # refused: neither the renders' tempo nor the grid moves
     assert w.params.field_error.isVisible() and s.params.bpm is None and host_audio.tempo == 110.0
     assert w.params.bpm.text() == "110"
+    _type(qtbot, w.params.bpm, "112")  # a good one answers the message
+    assert not w.params.field_error.isVisible() and host_audio.tempo == 112.0
 
 
 def _bars(path: Path, bpm: float) -> float:
@@ -341,3 +343,20 @@ def test_tempo_and_key_come_back_with_the_window(qtbot, window, settings):
         assert again.params.key.currentText() == "G minor" and again.pads.tempo.text() == "87.5 BPM"
     finally:
         again.close()
+
+
+def test_a_pads_tempo_renders_cannot_take_is_said_and_render_still_goes(qtbot, tempo_window, host_audio):
+    w, s = tempo_window, tempo_window.session
+    _type(qtbot, w.params.bpm, "124")
+    w.params.bpm_auto.click()
+    s.set_tempo(320.0)  # OSC /diffhost/tempo takes 20..999; renders take 40..300
+    qtbot.waitUntil(lambda: w.pads.tempo.text() == "320 BPM", timeout=2000)
+    assert w.params.field_error.isVisible() and "renders stay at 124 BPM" in w.params.field_error.text()
+    assert s.params.bpm == 124.0
+    w.params.prompt.setText("techno drum loop")
+    w.params.length.setValue(0.5)
+    assert w.render() is not None  # at 124: the note does not block rendering
+    qtbot.waitUntil(lambda: not w.jobs, timeout=30000)
+    s.set_tempo(126.0)
+    qtbot.waitUntil(lambda: s.params.bpm == 126.0, timeout=2000)
+    assert not w.params.field_error.isVisible()
