@@ -14,10 +14,12 @@ Link or MIDI clock, and the render request's `bpm`, which may be unset), so the 
   own rule (GenerationRequest's BPM_RANGE) either way, so what the pads play to can be rendered at;
 - `bpm` set from elsewhere (OSC /diffhost/param/set bpm, a preset) turns auto off and moves the grid;
 - the grid's tempo set from elsewhere (OSC /diffhost/tempo, a MIDI CC, Link, MIDI clock) becomes
-  `bpm` unless auto is on.
+  `bpm` unless auto is on (and unless renders cannot take it: then a note says so, and renders
+  keep their tempo).
 
-Each side is only followed from an event that is still current (the value it carries is the value
-now), so two changes in flight settle on one value instead of chasing each other.
+Each side is only followed from an event that is news (not the echo of the window's own edit, which
+moved both already) and still current (the value it carries is the value now), so two changes in
+flight settle on one value instead of chasing each other.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ FOLLOW_STEP = 0.1  # a followed clock's tempo reaches the renders in 0.1 BPM ste
 
 
 class TempoControl:
-    """window supplies session, params (ParamsPanel), pads (PadGrid), call() and report()."""
+    """window supplies session, live (LiveRig or None), params (ParamsPanel), pads (PadGrid) and call()."""
 
     def __init__(self, window: Any):
         self.window = window
@@ -79,8 +81,12 @@ class TempoControl:
             return
         bpm = self.session.get_param("bpm")
         self.params.set_values({"bpm": bpm})
-        self.params.show_tempo(self.params.bpm.current if bpm is None else bpm)
-        self.params.refuse("bpm", f"{describe(exc)} · Tempo stays {format_bpm(self.params.bpm.current)}")
+        if name == "tempo":  # a typed tempo: the field goes back to the one still set
+            self.params.show_tempo(self.params.bpm.current if bpm is None else bpm)
+            self.params.refuse("bpm", f"{describe(exc)} · Tempo stays {format_bpm(self.params.bpm.current)}")
+        else:  # auto off at a tempo renders cannot take (one a clock or OSC put the pads at)
+            # said as a note, not a refused typed value: Render still goes out at the renders' tempo
+            self.params.refuse("grid", f"{describe(exc)} · renders stay on {format_bpm(bpm) or 'auto'}")
 
     def restore(self, saved_grid_tempo: float) -> None:
         """At start: the grid takes the restored render tempo; on auto, the open audio keeps its

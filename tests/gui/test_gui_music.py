@@ -360,3 +360,12 @@ def test_a_pads_tempo_renders_cannot_take_is_said_and_render_still_goes(qtbot, t
     s.set_tempo(126.0)
     qtbot.waitUntil(lambda: s.params.bpm == 126.0, timeout=2000)
     assert not w.params.field_error.isVisible()
+    # Auto off at a tempo renders cannot take: said, auto stays on, and Render still goes out.
+    w.params.bpm_auto.click()  # auto on
+    s.set_tempo(330.0)
+    qtbot.waitUntil(lambda: w.params.bpm.text() == "330", timeout=2000)
+    w.params.bpm_auto.click()  # try auto off at 330
+    assert w.params.bpm_auto.isChecked() and s.params.bpm is None
+    assert "out of range" in w.params.field_error.text() and "renders stay on auto" in w.params.field_error.text()
+    assert w.render() is not None
+    qtbot.waitUntil(lambda: not w.jobs, timeout=30000)
