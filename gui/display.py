@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +21,7 @@ class DisplayData:
     envelope: np.ndarray  # (2, columns): min and max per column of the mono mix
     spectrogram: np.ndarray  # (frames, bins) in dB, 0 = full scale
     max_freq: float
+    music: dict[str, Any] | None = None  # the sidecar's "music": bpm, key, bars, loop (loops only)
 
     @property
     def duration_s(self) -> float:
@@ -66,9 +70,50 @@ def from_audio(audio: np.ndarray, sample_rate: int, path: Path | None = None) ->
 
 
 def load(path: Path) -> DisplayData:
-    """Read a render and prepare its display (call from a worker thread)."""
+    """Read a render (and its sidecar's music) and prepare its display (call from a worker thread)."""
     audio, sr = read_audio(path)
-    return from_audio(audio, sr, Path(path))
+    data = from_audio(audio, sr, Path(path))
+    return dataclasses.replace(data, music=read_music(Path(path)))
+
+
+def read_music(path: Path, sidecar: Path | None = None) -> dict[str, Any] | None:
+    """The music a render used (bpm, key, bars, loop), from its sidecar (`sidecar`, else the one
+    beside `path`); None for one-shots, other models, or a file without a readable sidecar (a file
+    from elsewhere is still shown)."""
+    from diffhost.host.export import sidecar_path
+
+    try:
+        side = Path(sidecar) if sidecar is not None else sidecar_path(Path(path))
+        music = json.loads(side.read_text(encoding="utf-8")).get("music")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return music if isinstance(music, dict) else None
+
+
+def music_of_result(result: Any, variation: int) -> dict[str, Any] | None:
+    """The same from an engine result: GenerationResult.extra["music"] holds one per variation."""
+    music = (getattr(result, "extra", None) or {}).get("music")
+    if not music:
+        return None
+    return music[min(variation, len(music) - 1)]
+
+
+def music_label(music: dict[str, Any] | None) -> str:
+    """ "124 BPM · A minor · 4 bars · loop" ("" when the render reported no music)."""
+    if not music:
+        return ""
+    parts = []
+    if music.get("bpm") is not None:
+        parts.append(f"{float(music['bpm']):.2f}".rstrip("0").rstrip(".") + " BPM")
+    if music.get("key"):
+        parts.append(str(music["key"]))
+    bars = music.get("bars")
+    if bars is not None:
+        bars = float(bars)
+        parts.append(f"{bars:g} bar{'' if bars == 1 else 's'}" if bars.is_integer() else f"{bars:.2f} bars")
+    if music.get("loop"):
+        parts.append("loop")
+    return " · ".join(parts)
 
 
 def format_eta(seconds: float) -> str:

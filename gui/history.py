@@ -30,11 +30,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from diffhost.gui.display import music_label, read_music
 from diffhost.gui.dragout import file_mime
 from diffhost.gui.errors import describe
 from diffhost.gui.tasks import Tasks
 
-COLUMNS = ("★", "Prompt", "Var", "Seed", "Length", "Rate", "Model", "Created")
+COLUMNS = ("★", "Prompt", "Var", "Seed", "Length", "Music", "Rate", "Model", "Created")
 FAV, PROMPT = 0, 1
 ROW = Qt.ItemDataRole.UserRole  # index into HistoryPanel.rows (rows move when sorted)
 KEY = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
@@ -70,6 +71,7 @@ class SessionRow:
     variation: int = 0
     seed: int | None = None
     has_seed_clip: bool = False
+    music: dict | None = None  # GenerationResult.extra["music"] of this variation
 
 
 class _Item(QTableWidgetItem):
@@ -109,6 +111,8 @@ class HistoryPanel(QWidget):
         self.tasks = tasks
         self.rows: list[Any] = []
         self._session_rows: list[SessionRow] = []
+        # A render's music lives in its sidecar; read once per file, on the query thread.
+        self._music: dict[str, dict | None] = {}
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search prompts, tags…")
@@ -178,12 +182,13 @@ class HistoryPanel(QWidget):
         variation: int = 0,
         seed: int | None = None,
         has_seed_clip: bool = False,
+        music: dict | None = None,
     ) -> None:
         """Without a library, remember renders of this session (newest first)."""
         stamp = _dt.datetime.now().isoformat(timespec="seconds")
         row = SessionRow(
             job_id, stamp, prompt, Path(path), length_s, sample_rate,
-            variation=variation, seed=seed, has_seed_clip=has_seed_clip,
+            variation=variation, seed=seed, has_seed_clip=has_seed_clip, music=music,
         )
         self._session_rows.insert(0, row)
         self.refresh()
@@ -200,10 +205,15 @@ class HistoryPanel(QWidget):
             self._show(rows)
             return
         lib = self.library
+        known = self._music
 
         def query() -> list:
             rows = lib.search(text) if text else lib.list(limit=500)
-            return [r for r in rows if r.favorite] if fav else list(rows)
+            rows = [r for r in rows if r.favorite] if fav else list(rows)
+            for r in rows:
+                if str(r.path) not in known:
+                    known[str(r.path)] = read_music(r.path, r.sidecar)
+            return rows
 
         self.tasks.run(query, self._show, lambda e: self.message.emit(f"History: {e}"))
 
@@ -216,12 +226,14 @@ class HistoryPanel(QWidget):
             created = str(r.created)[:19].replace("T", " ")
             n = int((getattr(r, "params", None) or {}).get("variations") or 1)
             seed = getattr(r, "seed", None)
+            music = self.music_of(r)
             cells = (
                 ("★" if r.favorite else "☆", int(r.favorite)),
                 (prompt_label(r), (r.prompt or "").lower()),
                 (f"{r.variation + 1}/{n}" if n > 1 else str(r.variation + 1), r.variation),
                 ("" if seed is None else str(seed), -1 if seed is None else int(seed)),
                 (f"{r.length_s:.2f} s", float(r.length_s)),
+                (music_label(music), float((music or {}).get("bpm") or 0.0)),
                 (f"{r.sample_rate / 1000:g} k", int(r.sample_rate)),
                 (_short_model(r.model), _short_model(r.model)),
                 (created, created),
@@ -246,6 +258,11 @@ class HistoryPanel(QWidget):
                 if row is not None and row.id == selected.id:
                     self.table.setCurrentCell(v, PROMPT)
                     break
+
+    def music_of(self, row: Any) -> dict | None:
+        """The music a row's render used: a session row carries it, a library row's is its sidecar's."""
+        music = getattr(row, "music", None)
+        return music if music is not None else self._music.get(str(row.path))
 
     # -- actions ------------------------------------------------------------------------
     def row_at(self, visual: int) -> Any | None:

@@ -131,4 +131,5 @@ class LiveMenu:
         current = self.live.sync.source if self.live is not None else "session"
         for source, act in self.tempo_actions.items():
             act.setChecked(source == current)
-        self.window.pads.set_tempo(self.window.pads.tempo.value(), current)
+        self.window.pads.set_tempo(self.window.pads.tempo_bpm, current)
+        self.window.params.set_tempo_source(current)

@@ -51,6 +51,7 @@ from diffhost.gui.presets_menu import PresetsMenu
 from diffhost.gui.reprocess_control import ReprocessControl
 from diffhost.gui.seed_panel import SeedPanel
 from diffhost.gui.tasks import Tasks
+from diffhost.gui.tempo_control import TempoControl
 from diffhost.gui.waveform import WaveformView
 from diffhost.gui.window_state import PANEL_PARAMS
 
@@ -281,6 +282,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.playback = Playback(self, self.waveform, self.play_button)
         self.pad_control = PadControl(self, self.pads)
+        self.tempo_control = TempoControl(self)
         self.reprocess = ReprocessControl(self, self.ab_button, self.keep_button, self.replace_button)
         self.preset_control = PresetControl(
             self, self.presets_menu, self.params, self.effects, self.finishing, self.preset_state
@@ -296,6 +298,7 @@ class MainWindow(QMainWindow):
         self.params.render_requested.connect(self.render)
         self.seed_panel.load_requested.connect(self.load_seed)
         self.seed_panel.record_requested.connect(self.record_seed)
+        self.seed_panel.record_render_requested.connect(lambda s: self.record_seed(s, then_render=True))
         self.seed_panel.play_requested.connect(self.playback.play_seed)
         self.seed_panel.clear_requested.connect(lambda: self.session.set_seed_clip(None))
         self.history.open_requested.connect(lambda p: self.open_render(p, play=True))
@@ -340,6 +343,9 @@ class MainWindow(QMainWindow):
 
     # -- rendering --------------------------------------------------------------------
     def render(self) -> int | None:
+        if not self.params.commit_bpm():  # Tempo typed but not yet sent (Ctrl+R in the field)
+            self.report(f"Render: {self.params.field_error.text().removeprefix('⚠ ')}")
+            return None
         values = self.params.values()
         try:
             self.session.update_params(**{k: values[k] for k in PANEL_PARAMS}, model=values["model"])
@@ -393,7 +399,9 @@ class MainWindow(QMainWindow):
                     self.open_render(ev.paths[0], play=self.autoplay.isChecked())
                 self.progress.setValue(1000)
                 self.progress.setFormat(f"render #{ev.job_id}: done")
-                self.report(f"Rendered {Path(ev.paths[0]).name if ev.paths else ''} ({ev.length_s:.2f} s)")
+                music = display.music_label(display.music_of_result(ev.result, 0))
+                about = f"{ev.length_s:.2f} s" + (f" · {music}" if music else "")
+                self.report(f"Rendered {Path(ev.paths[0]).name if ev.paths else ''} ({about})")
             if self.session.library is not None:
                 self.history.refresh()
             else:
@@ -410,6 +418,7 @@ class MainWindow(QMainWindow):
                         variation=v,
                         seed=None if result is None else int(result.seed) + v,
                         has_seed_clip=request is not None and request.seed_clip is not None,
+                        music=display.music_of_result(result, v),
                     )
         elif kind == "cancelled" and mine:
             self._finished(ev.job_id)
@@ -424,11 +433,14 @@ class MainWindow(QMainWindow):
             self.report(f"Render failed: {ev.message}", timeout_ms=0)
         elif kind == "param":
             # Echoes of our own edits change nothing; skipping them saves a repaint per render.
-            if (ev.name in PANEL_PARAMS or ev.name == "model") and self.params.value(ev.name) != ev.value:
-                if ev.name != "seed" or ev.value is not None:
-                    self.params.set_values({ev.name: ev.value})
+            shown = ev.name in PANEL_PARAMS or ev.name == "model"
+            news = shown and self.params.value(ev.name) != ev.value  # not an echo of our own edit
+            if news and (ev.name != "seed" or ev.value is not None):
+                self.params.set_values({ev.name: ev.value})
+            if ev.name == "bpm" and news:
+                self.tempo_control.on_bpm(ev.value)
             elif ev.name == "tempo":
-                self.pads.set_tempo(float(ev.value), ev.message or None)
+                self.tempo_control.on_tempo(float(ev.value), ev.message or None)
         elif kind == "seed":
             self._show_seed()
             self.params.set_has_seed_clip(self.session.seed_clip is not None)
@@ -506,18 +518,22 @@ class MainWindow(QMainWindow):
             failed,
         )
 
-    def record_seed(self, seconds: float) -> None:
+    def record_seed(self, seconds: float, then_render: bool = False) -> None:
+        """Record `seconds` from the input into the seed clip (off the GUI thread); with
+        `then_render`, render from it as soon as it is in: record and render as one gesture."""
         if self.session.audio is None:
             self.report(f"Record: {self.reason('audio')}")
             return
         self._recording = True
         self._seed_name = "recording"
-        self.seed_panel.set_recording(True)
+        self.seed_panel.set_recording(True, then_render)
 
         def done(_clip: Any) -> None:
             self._recording = False
             self.seed_panel.set_recording(False)
             self.report(f"Recorded {seconds:g} s of seed audio")
+            if then_render:
+                self.render()  # refused values (a bad length, a full queue) are reported by render
 
         def failed(exc: BaseException) -> None:
             self._recording = False
@@ -538,6 +554,9 @@ class MainWindow(QMainWindow):
     def on_param_edited(self, name: str, value: Any) -> None:
         if name == "seed" and value is None:
             return  # unlocked: each render draws its own
+        if name in ("tempo", "bpm", "key"):  # refused values are said inline; the tempo moves the pads
+            self.tempo_control.edited(name, value)
+            return
         self.call("Parameter", self.session.set_param, name, value)
         if name == "model":
             self.refresh_model_info()

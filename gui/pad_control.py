@@ -1,4 +1,5 @@
-"""Pads -> Session slot calls: trigger, release, assign (off-thread), per-pad options, tempo.
+"""Pads -> Session slot calls: trigger, release, assign (off-thread), per-pad options, quantize.
+(The tempo is the window's one Tempo: gui.tempo_control.)
 
 Pad numbers are 1..16, the same numbers the Session, OSC, kits and MIDI use. Slot states
 arrive as pushed "slot" session events (MainWindow.on_event -> on_slot_event); nothing polls.
@@ -29,7 +30,6 @@ class PadControl:
         grid.fresh_requested.connect(self.set_fresh)
         grid.options_changed.connect(self.set_options)
         grid.selected_changed.connect(self.show_options)
-        grid.tempo_changed.connect(lambda bpm: window.call("Tempo", window.session.set_tempo, bpm))
         grid.quantize_changed.connect(lambda b: window.call("Quantize", window.session.set_quantize, b))
 
     def trigger(self, number: int) -> None:

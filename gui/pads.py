@@ -144,7 +144,6 @@ class PadGrid(QWidget):
     mode_changed = pyqtSignal(int, str)
     options_changed = pyqtSignal(int, dict)  # pad, {gain, pan, choke_group, quantize}
     selected_changed = pyqtSignal(int)
-    tempo_changed = pyqtSignal(float)
     quantize_changed = pyqtSignal(float)
 
     def __init__(self, parent: QWidget | None = None):
@@ -198,12 +197,15 @@ class PadGrid(QWidget):
             pad_row.addWidget(w)
         pad_row.addStretch(1)
 
-        self.tempo = QDoubleSpinBox()
-        self.tempo.setRange(20.0, 999.0)
-        self.tempo.setDecimals(1)
-        self.tempo.setValue(120.0)
-        self.tempo.setSuffix(" BPM")
-        self.tempo.setToolTip("Tempo for quantized pad triggers (wheel or arrows)")
+        # The pads' grid tempo, shown here and set with the window's one Tempo (Generate panel), so
+        # loops rendered at that tempo stay in sync with quantized triggers (gui.tempo_control).
+        self.tempo_bpm = 120.0
+        self.tempo = QLabel()
+        self.tempo.setObjectName("value")
+        self.tempo.setToolTip(
+            "Tempo of the pads' grid: quantized triggers land on it. Set it with Tempo in the "
+            "Generate panel (renders use the same tempo), OSC /diffhost/tempo, Link or MIDI clock."
+        )
         self.tempo_source = QLabel("session")
         self.tempo_source.setObjectName("dim")
         self.tempo_source.setToolTip("Where the tempo comes from: session, Ableton Link or MIDI clock")
@@ -214,7 +216,7 @@ class PadGrid(QWidget):
         self.stop_all = QPushButton("■ All")
         self.stop_all.setToolTip("Stop every pad")
         _no_focus(self.mode, self.gain, self.pan, self.choke, self.pad_quantize)
-        _no_focus(self.tempo, self.quantize, self.stop_all)
+        _no_focus(self.quantize, self.stop_all)
         self.status = QLabel("")
         self.status.setObjectName("dim")
         self.status.setWordWrap(True)
@@ -233,7 +235,6 @@ class PadGrid(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.status)
 
-        self.tempo.valueChanged.connect(self.tempo_changed)
         self.quantize.activated.connect(lambda _i: self.quantize_changed.emit(self.quantize.currentData()))
         self.stop_all.clicked.connect(self.stop_all_requested)
         self.mode.activated.connect(lambda _i: self.mode_changed.emit(self.selected, self.mode.currentData()))
@@ -242,6 +243,7 @@ class PadGrid(QWidget):
         self.choke.valueChanged.connect(lambda v: self._option(choke_group=int(v)))
         self.pad_quantize.activated.connect(lambda _i: self._option(quantize=self.pad_quantize.currentData()))
         self._showing = False
+        self.set_tempo(self.tempo_bpm)
         self.select(1)
 
     def pad(self, number: int) -> Pad | None:
@@ -281,19 +283,16 @@ class PadGrid(QWidget):
         self.selected_changed.emit(number)
 
     def set_tempo(self, bpm: float, source: str | None = None) -> None:
-        self.tempo.blockSignals(True)
-        self.tempo.setValue(float(bpm))
-        self.tempo.blockSignals(False)
+        self.tempo_bpm = float(bpm)
+        self.tempo.setText(f"{float(bpm):.2f}".rstrip("0").rstrip(".") + " BPM")
         if source is not None:
             self.tempo_source.setText(source)
-            # a tempo that follows Link or MIDI clock is not typed here
-            self.tempo.setEnabled(source == "session")
 
     def set_available(self, ok: bool, reason: str = "") -> None:
         """Pads need host audio; without it they stay visible, disabled, and say why."""
         for pad in self.pads:
             pad.setEnabled(ok)
-        for w in (self.tempo, self.quantize, self.stop_all, self.mode, self.gain, self.pan, self.choke):
+        for w in (self.quantize, self.stop_all, self.mode, self.gain, self.pan, self.choke):
             w.setEnabled(ok)
         self.pad_quantize.setEnabled(ok)
         self.status.setText("" if ok else f"Pads unavailable: {reason}")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
-from PyQt6.QtGui import QRegularExpressionValidator
+from PyQt6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QRegularExpressionValidator, QWheelEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -23,15 +23,85 @@ from PyQt6.QtWidgets import (
 )
 
 from diffhost.engine.request import (
+    BPM_RANGE,
     GUIDANCE_RANGE,
     LENGTH_RANGE_S,
     STEPS_RANGE,
     TEMPERATURE_RANGE,
     VARIATIONS_RANGE,
+    parse_key_name,
 )
 
 DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
+# Spelled with sharps, as the default model names the key it used ("D# major"), so the sidecar's
+# key and the box read alike; any spelling parse_key_name takes ("Eb major", "am") finds its item.
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+KEY_NAMES = tuple(f"{n} major" for n in NOTE_NAMES) + tuple(f"{n} minor" for n in NOTE_NAMES)
+AUTO = "auto"
+
+
+def parse_bpm_text(text: str) -> Any:
+    """What the Tempo field holds: None for empty / "auto" (renders choose), a number, else the text
+    as typed, which the session refuses with its own message (the one place bpm is validated)."""
+    t = text.strip().lower().removesuffix("bpm").strip()
+    if t in ("", AUTO):
+        return None
+    try:
+        return float(t)
+    except ValueError:
+        return text.strip()
+
+
+def format_bpm(bpm: float | None) -> str:
+    return "" if bpm is None else f"{float(bpm):.2f}".rstrip("0").rstrip(".")
+
+
+class TempoEdit(QLineEdit):
+    """The tempo as text, so a bad value can be typed and answered inline; arrows and the wheel step
+    it by 1 BPM (Shift: 0.1), the way the pads' old Tempo box did."""
+
+    stepped = pyqtSignal(float)  # the new tempo after an arrow or wheel step
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.current = 120.0  # the tempo shown (what a step starts from)
+        self._select_on_release = False
+
+    def step(self, steps: float) -> None:
+        value = round(min(BPM_RANGE[1], max(BPM_RANGE[0], self.current + steps)), 2)
+        self.setText(format_bpm(value))
+        self.stepped.emit(value)
+
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        size = 0.1 if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+        if ev.key() == Qt.Key.Key_Up:
+            self.step(size)
+        elif ev.key() == Qt.Key.Key_Down:
+            self.step(-size)
+        elif ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            super().keyPressEvent(ev)  # editingFinished commits it
+            self.clearFocus()  # and hands the keys back to the pads
+        else:
+            super().keyPressEvent(ev)
+
+    def focusInEvent(self, ev: QFocusEvent) -> None:  # noqa: N802 - Qt override
+        super().focusInEvent(ev)
+        # A click into the field selects the tempo, so the new one types over it (Tab already does).
+        self._select_on_release = ev.reason() == Qt.FocusReason.MouseFocusReason
+
+    def mouseReleaseEvent(self, ev: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        super().mouseReleaseEvent(ev)
+        if self._select_on_release:
+            self._select_on_release = False
+            self.selectAll()
+
+    def wheelEvent(self, ev: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        if not self.isEnabled() or ev.angleDelta().y() == 0:
+            return super().wheelEvent(ev)
+        size = 0.1 if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
+        self.step(size if ev.angleDelta().y() > 0 else -size)
+        ev.accept()
 
 
 class ParamsPanel(QWidget):
@@ -110,6 +180,53 @@ class ParamsPanel(QWidget):
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
+        # Tempo and key of loops and phrases. The Tempo is the window's one tempo: the pads quantize
+        # to it and, unless "auto" is on, renders are made at it (gui.tempo_control keeps them
+        # together). "auto" is the session's bpm left unset, because a tempo makes the default model
+        # render a loop or phrase: one-shots want it on.
+        self.bpm = TempoEdit()
+        self.bpm.setObjectName("bpm")
+        self.bpm.setMaximumWidth(76)
+        self.bpm.setToolTip(
+            f"Tempo in BPM ({BPM_RANGE[0]:g}–{BPM_RANGE[1]:g}): the pads quantize to it and, with "
+            "auto off, renders are loops and phrases at it\n(a Length of whole bars loops "
+            "seamlessly). Arrows or the wheel step it (Shift: 0.1)."
+        )
+        self.bpm_auto = QToolButton()
+        self.bpm_auto.setObjectName("bpm-auto")
+        self.bpm_auto.setText(AUTO)
+        self.bpm_auto.setCheckable(True)
+        self.bpm_auto.setChecked(True)
+        self.bpm_auto.setToolTip(
+            "auto: renders choose their own tempo (the prompt's “at 90 bpm”, else the model's).\n"
+            "Off: renders use the Tempo, so loops stay in sync with the pads; a tempo makes the "
+            "default model render a loop or phrase, so leave auto on for one-shots."
+        )
+        # The session's bpm as last shown: the field shows the tempo (the pads'), which a clock or
+        # OSC may move where renders cannot follow (outside BPM_RANGE).
+        self._render_bpm: float | None = None
+        self.tempo_note = QLabel("BPM")
+        self.tempo_note.setObjectName("dim")
+        self.tempo_source = "session"  # where the tempo comes from (session, link, midi clock)
+        self.key = QComboBox()
+        self.key.setObjectName("key")
+        self.key.addItem(AUTO, None)
+        self.key.insertSeparator(1)
+        for i, name in enumerate(KEY_NAMES):
+            if i == 12:
+                self.key.insertSeparator(self.key.count())
+            self.key.addItem(name, name)
+        self.key.setMaxVisibleItems(27)
+        self.key.setToolTip(
+            "Key of loops and phrases; auto = the prompt's (“in F# minor”), else the model's.\n"
+            "A key makes the default model render a loop or phrase: leave it on auto for one-shots."
+        )
+        # A refused Tempo or Key, said under the fields; nothing changed.
+        self.field_error = QLabel("")
+        self.field_error.setObjectName("error")
+        self.field_error.setWordWrap(True)
+        self.field_error.setVisible(False)
+        self._field_error_for = ""
         # What the loaded model allows, said before Render (not after, in the status bar).
         self.limits = QLabel("")
         self.limits.setObjectName("error")
@@ -130,6 +247,12 @@ class ParamsPanel(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.addRow("Model", model_row)
         form.addRow("Length", self.length)
+        tempo_row = QHBoxLayout()
+        tempo_row.addWidget(self.bpm)
+        tempo_row.addWidget(self.tempo_note, 1)
+        tempo_row.addWidget(self.bpm_auto)
+        form.addRow("Tempo", tempo_row)
+        form.addRow("Key", self.key)
         form.addRow("Sample rate", self.sample_rate)
         form.addRow("Temperature", self.temperature)
         form.addRow("Steps", self.steps)
@@ -140,6 +263,7 @@ class ParamsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
+        layout.addWidget(self.field_error)
         layout.addWidget(self.limits)
         layout.addStretch(1)
 
@@ -158,6 +282,11 @@ class ParamsPanel(QWidget):
         self.sample_rate.activated.connect(lambda _i: self._emit("sample_rate"))
         self.seed.editingFinished.connect(self._seed_edited)
         self.dice.clicked.connect(self.roll_seed)
+        self.bpm.editingFinished.connect(self.commit_bpm)
+        self.bpm.stepped.connect(lambda v: self.changed.emit("tempo", v))
+        self.bpm_auto.toggled.connect(self._auto_toggled)
+        self.key.activated.connect(lambda _i: self._emit("key"))
+        self.length.valueChanged.connect(lambda _v: self._show_bars())
 
     # -- values ---------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -177,12 +306,97 @@ class ParamsPanel(QWidget):
             return None if g < GUIDANCE_RANGE[0] else g
         if name == "seed":
             return int(self.seed.text()) if self.seed_locked and self.seed.text() else None
+        if name == "bpm":  # what the session took (None: auto); typed text counts once committed
+            return self._render_bpm
+        if name == "key":
+            return self.key.currentData()
         return getattr(self, name).value()
 
     def values(self) -> dict[str, Any]:
         names = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
-        names += ("guidance", "seed", "variations", "strength")
+        names += ("guidance", "seed", "variations", "strength", "bpm", "key")
         return {n: self.value(n) for n in names}
+
+    # -- tempo and key ------------------------------------------------------------------------
+    def commit_bpm(self) -> bool:
+        """Send typed Tempo text on (once: focus-out after Enter sends nothing new): a number as
+        changed("tempo", …), empty or "auto" as turning auto on. Returns False while the field
+        holds a value the session refused."""
+        typed = parse_bpm_text(self.bpm.text())
+        if typed is None:
+            self.bpm.setText(format_bpm(self.bpm.current))  # the tempo stays; renders choose theirs
+            if not self.bpm_auto.isChecked():
+                self.bpm_auto.setChecked(True)  # emits changed("bpm", None)
+        elif typed == self.bpm.current:
+            self.bpm.setText(format_bpm(self.bpm.current))  # "124.0" or " 124 bpm" reads back as 124
+        else:
+            self.changed.emit("tempo", typed)  # the window sets it, or calls refuse() with the reason
+        return self._field_error_for != "bpm"
+
+    def show_tempo(self, bpm: float) -> None:
+        """The tempo moved (the pads' grid, a render tempo set elsewhere): show it, send nothing."""
+        self.bpm.current = float(bpm)
+        if not self.bpm.hasFocus() or not self.bpm.isModified():  # never under the user's typing
+            self.bpm.setText(format_bpm(self.bpm.current))
+        self._show_bars()
+
+    def _auto_toggled(self, on: bool) -> None:
+        self._show_bars()
+        self.changed.emit("bpm", None if on else self.bpm.current)
+
+    def refuse(self, name: str, message: str) -> None:
+        """The session refused a Tempo or Key: say why under the fields and show what is still set."""
+        self._field_error_for = name
+        self.field_error.setText(f"⚠ {message}")
+        self.field_error.setVisible(True)
+
+    def clear_refusal(self, name: str) -> None:
+        if self._field_error_for == name:
+            self._field_error_for = ""
+            self.field_error.setVisible(False)
+
+    def set_tempo_source(self, source: str) -> None:
+        """Following Ableton Link or MIDI clock, the tempo is not typed here (it would be overridden)."""
+        self.tempo_source = source
+        self.bpm.setEnabled(source == "session")
+        self._show_bars()
+
+    def _show_bars(self) -> None:
+        """Next to the tempo (the row is narrow, so one thing): the clock it follows, else the
+        Length in bars when renders use it (whole bars loop seamlessly)."""
+        bpm = self.bpm.current
+        bars = self.length.value() * bpm / 240.0  # 4 beats a bar
+        whole = abs(bars - round(bars)) < 1e-3 and round(bars) >= 1
+        about = f"{self.length.value():g} s at {bpm:g} BPM is {bars:.3g} bars of 4/4" + (
+            "" if whole else ": make it a whole number of bars for a seamless loop"
+        )
+        follows = {"link": "Link", "midi clock": "MIDI clock"}.get(self.tempo_source)
+        if follows:
+            self.tempo_note.setText(f"BPM · {follows}")
+            self.tempo_note.setToolTip(f"The tempo follows {follows} (Live ▸ Tempo from). {about}")
+        elif self.bpm_auto.isChecked():
+            self.tempo_note.setText("BPM")
+            self.tempo_note.setToolTip("Renders choose their own tempo (auto is on)")
+        else:
+            self.tempo_note.setText(f"BPM · {round(bars):d} bars" if whole else f"BPM · {bars:.2f} bars")
+            self.tempo_note.setToolTip(about)
+
+    def _show_key(self, key: str | None) -> None:
+        if key is None:
+            self.key.setCurrentIndex(0)
+            return
+        try:
+            pitch, minor = parse_key_name(key)
+        except ValueError:  # not a key (the session never holds one): show it as given
+            pitch, minor = -1, None
+        if pitch >= 0 and minor is not None:
+            index = self.key.findData(f"{NOTE_NAMES[pitch]} {'minor' if minor else 'major'}")
+        else:  # "F#": a tonic without a mode is a choice of its own
+            index = self.key.findData(key)
+            if index < 0:
+                self.key.addItem(key, key)
+                index = self.key.count() - 1
+        self.key.setCurrentIndex(index)
 
     def set_values(self, params: dict[str, Any]) -> None:
         """Show values (from the session or a preset) without echoing them back."""
@@ -219,9 +433,21 @@ class ParamsPanel(QWidget):
                 self.variations.setValue(int(params["variations"]))
             if "strength" in params:
                 self.strength.setValue(float(params["strength"]))
+            if "bpm" in params:  # None: auto, the field keeps showing the tempo
+                bpm = params["bpm"]
+                self._render_bpm = None if bpm is None else float(bpm)
+                self.bpm_auto.setChecked(bpm is None)
+                if bpm is not None:
+                    self.bpm.current = float(bpm)
+                self.bpm.setText(format_bpm(self.bpm.current))
+                self.clear_refusal("bpm")
+            if "key" in params:
+                self._show_key(params["key"])
+                self.clear_refusal("key")
         finally:
             for w in self._widgets():
                 w.blockSignals(False)
+        self._show_bars()
         self.check_limits()
 
     # -- the loaded model's limits ----------------------------------------------------------
@@ -313,6 +539,9 @@ class ParamsPanel(QWidget):
             self.lock,
             self.variations,
             self.strength,
+            self.bpm,
+            self.bpm_auto,
+            self.key,
         ]
 
     def _emit(self, name: str) -> None:

@@ -30,6 +30,7 @@ AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (
 class SeedPanel(QWidget):
     load_requested = pyqtSignal(Path)
     record_requested = pyqtSignal(float)
+    record_render_requested = pyqtSignal(float)  # record, then render from it: one gesture
     play_requested = pyqtSignal()
     clear_requested = pyqtSignal()
 
@@ -73,6 +74,10 @@ class SeedPanel(QWidget):
         self.record = QPushButton("● Rec")
         self.record.setToolTip("Record the seed clip from the audio input")
         self.record.setStyleSheet(f"QPushButton {{ color: {theme.DANGER}; }}")
+        self.record_render = QPushButton("● Rec → Render")
+        self.record_render.setObjectName("record-render")
+        self.record_render.setToolTip(self._record_render_tip)
+        self.record_render.setStyleSheet(f"QPushButton {{ color: {theme.DANGER}; }}")
         self.meter = LevelMeter()
 
         row = QHBoxLayout()
@@ -82,20 +87,22 @@ class SeedPanel(QWidget):
         row.addStretch(1)
         rec = QHBoxLayout()
         rec.addWidget(self.record)
+        rec.addWidget(self.record_render)
         rec.addWidget(self.seconds)
-        rec.addWidget(self.meter, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.name)
         layout.addWidget(self.plot)
         layout.addLayout(row)
         layout.addLayout(rec)
+        layout.addWidget(self.meter)
         layout.addWidget(self.error)
 
         self.load.clicked.connect(self._choose)
         self.play.clicked.connect(self.play_requested)
         self.clear.clicked.connect(self.clear_requested)
         self.record.clicked.connect(lambda: self.record_requested.emit(self.seconds.value()))
+        self.record_render.clicked.connect(lambda: self.record_render_requested.emit(self.seconds.value()))
         self.show_clip(None, 0, "")
 
     def show_clip(self, audio: np.ndarray | None, sample_rate: int, name: str) -> None:
@@ -124,19 +131,27 @@ class SeedPanel(QWidget):
         self.error.setVisible(True)
 
     _audio_ok = True
+    _record_render_tip = (
+        "Record the seed clip, then render from it at once (Tempo, Key, Strength and the prompt "
+        "apply): beatbox a rhythm or hum a line, get a loop on it"
+    )
 
     def set_audio_available(self, ok: bool, reason: str = "") -> None:
         """Recording and playback need host audio; without it they are off and say why."""
         self._audio_ok = ok
-        for w in (self.record, self.seconds, self.play):
+        for w in (self.record, self.record_render, self.seconds, self.play):
             w.setEnabled(ok)
         tip = "" if ok else f"Unavailable: {reason}"
         self.record.setToolTip(tip or "Record the seed clip from the audio input")
+        self.record_render.setToolTip(tip or self._record_render_tip)
         self.meter.setEnabled(ok)
 
-    def set_recording(self, on: bool) -> None:
-        self.record.setText("● Recording…" if on else "● Rec")
+    def set_recording(self, on: bool, then_render: bool = False) -> None:
+        """While recording, the button that was pressed says so and neither can start another."""
+        self.record.setText("● Recording…" if on and not then_render else "● Rec")
+        self.record_render.setText("● Recording…" if on and then_render else "● Rec → Render")
         self.record.setEnabled(not on and self._audio_ok)
+        self.record_render.setEnabled(not on and self._audio_ok)
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load seed audio", "", AUDIO_FILTER)

@@ -71,6 +71,8 @@ QListWidget::indicator:checked {{ background: {ACCENT}; border-color: {ACCENT}; 
 QLabel#dim {{ color: {DIM}; }}
 QLabel#error {{ color: {DANGER}; }}
 QLabel#value {{ color: {ACCENT}; font-family: monospace; }}
+QLineEdit#bpm:disabled {{ color: {DIM}; background: #24272b; }}
+QLabel#music {{ color: {TEXT}; border: 1px solid {ACCENT_DARK}; border-radius: 4px; padding: 1px 6px; }}
 QToolTip {{ background: {PANEL}; color: {TEXT}; border: 1px solid {LINE}; padding: 4px; }}
 """
 

@@ -11,7 +11,7 @@ from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from diffhost.gui import theme
-from diffhost.gui.display import DisplayData
+from diffhost.gui.display import DisplayData, music_label
 from diffhost.gui.dragout import start_file_drag
 
 
@@ -60,12 +60,20 @@ class WaveformView(QWidget):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names clip
         self.info = QLabel("")
         self.info.setObjectName("value")
+        # The music a loop or phrase was rendered with (its sidecar's tempo, key, bars, loop).
+        self.music = QLabel("")
+        self.music.setObjectName("music")  # a framed tag, apart from the file's own figures
+        self.music.setVisible(False)
+        self.music.setToolTip("Tempo, key and length in bars this render used (from its sidecar)")
+        self.music_info: dict | None = None
         self.hint = QLabel("drag to your DAW ⇲")
         self.hint.setObjectName("dim")
         self.hint.setVisible(False)
         head = QHBoxLayout()
         head.setContentsMargins(4, 0, 4, 0)
         head.addWidget(self.title, 1)
+        head.addWidget(self.music)
+        head.addSpacing(12)
         head.addWidget(self.info)
         head.addSpacing(12)
         head.addWidget(self.hint)
@@ -123,8 +131,16 @@ class WaveformView(QWidget):
         self.spec.setYRange(0, 22.05, padding=0)
         self.hint.setVisible(False)
         self.info.setText("")
+        self.music_info = None
+        self.music.setText("")
+        self.music.setVisible(False)
 
     def show_data(self, data: DisplayData) -> None:
+        # A re-processed take of the same render (A/B, a new chain) keeps the music it was made with.
+        same = self.data is not None and data.path is not None and self.data.path == data.path
+        self.music_info = data.music if data.music is not None or not same else self.music_info
+        self.music.setText(music_label(self.music_info))
+        self.music.setVisible(bool(self.music.text()))
         self.data = data
         env = data.envelope
         cols = env.shape[1]

@@ -22,6 +22,8 @@ PANEL_PARAMS = (
     "seed",
     "variations",
     "strength",
+    "bpm",
+    "key",
 )
 
 
@@ -46,7 +48,7 @@ def restore(window: Any) -> None:
             if window.effects.chain():
                 window.chain_applier.changed(window.effects.chain())  # renders use what the editor shows
     window.autoplay.setChecked(s.value("autoplay", True, type=bool))
-    window.pads.tempo.setValue(s.value("pads/tempo", 120.0, type=float))
+    window.tempo_control.restore(s.value("pads/tempo", 120.0, type=float))
     geometry = s.value("window/geometry", QByteArray(), type=QByteArray)
     if not geometry.isEmpty():
         window.restoreGeometry(geometry)
@@ -63,5 +65,5 @@ def save(window: Any) -> None:
     s.setValue("params/seed_locked", window.params.seed_locked)
     s.setValue("effects/json", json.dumps(window.effects.chain()))
     s.setValue("autoplay", window.autoplay.isChecked())
-    s.setValue("pads/tempo", window.pads.tempo.value())
+    s.setValue("pads/tempo", window.pads.tempo_bpm)
     s.sync()
