@@ -150,7 +150,7 @@ def main() -> int:
         """Pads get the renders, the first take becomes the seed clip; one pad plays as we shoot."""
         paths = [row.path for row in reversed(window.history.rows)]
         if window.session.audio is not None:
-            for slot, path in enumerate(paths):
+            for slot, path in enumerate(paths, start=1):  # pads count from 1, as musicians do
                 window.pad_control.assign(slot, path)
         if paths:
             window.load_seed(paths[0])
