@@ -64,6 +64,10 @@ class RenderPlan:
     tags: tuple[str, ...] = ()
     variations: tuple[int, ...] | None = None  # which variations to keep (None = all)
     parent_id: int | None = None  # the library row this one re-renders
+    # False: nothing is written (no file, sidecar or library row); "done" carries the audio in
+    # `result` only. A fresh pad's variations are played once and thrown away, and writing 16
+    # files a second competed with the refill renders for the CPU and the GIL.
+    save: bool = True
 
 
 class Session:
@@ -239,6 +243,15 @@ class Session:
         for name in ("length", "prompt", "negative_prompt", "guidance"):  # refused now, not failed later
             check_for_model(name, getattr(request, name), info)
         return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
+
+    def submit_unsaved(
+        self, request: GenerationRequest, *, model: str | None, priority: str = "live", tag: str | None = None
+    ):
+        """Queue a render whose audio is used in memory and never saved (a fresh pad's pool).
+
+        Its "done" event carries the GenerationResult and no paths; nothing reaches the library.
+        """
+        return self._submit(request, model=model, priority=priority, tag=tag, plan=RenderPlan(save=False))
 
     def _submit(
         self,
@@ -502,6 +515,11 @@ class Session:
             if ev.kind != "done" or ev.result is None:
                 self._emit(
                     SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag)
+                )
+                continue
+            if plan is not None and not plan.save:
+                self._emit(
+                    SessionEvent("done", ev.job_id, progress=1.0, tag=tag, value=ev.result.seed, result=ev.result)
                 )
                 continue
             try:
