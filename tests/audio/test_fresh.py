@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from .conftest import BLOCK, retry_glitches, wait_frames
+from .conftest import BLOCK, wait_frames
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,6 @@ def _until(cond, timeout: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-@retry_glitches
 def test_every_hit_sounds_and_is_a_new_variation_while_the_pool_lasts(audio, peer, fresh):
     fresh.enable(2, prompt="tight snare", length=0.25, pool=3)
     _until(lambda: audio.slot_state(2) == "ready" or fresh.last_error)
