@@ -104,6 +104,7 @@ def main() -> int:
     ap.add_argument("--length", type=float, default=0.25, help="variation length in seconds")
     ap.add_argument("--load", type=int, default=0, help="busy processes running alongside")
     ap.add_argument("--code", type=Path, default=ROOT, help="the diffhost checkout to run")
+    ap.add_argument("--server-name", default=f"diffhost-fresh-bench-{os.getpid()}", help="the JACK server to start")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "bench"))
     from audio_latency import BLOCK, RATE, start_jack
@@ -113,7 +114,7 @@ def main() -> int:
     loaders = [multiprocessing.Process(target=busy, daemon=True) for _ in range(args.load)]
     for p in loaders:
         p.start()
-    name = f"h12-fresh-{os.getpid()}"
+    name = args.server_name
     server = start_jack(name)
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
