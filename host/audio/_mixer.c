@@ -575,7 +575,7 @@ static int64_t thread_cpu_ns(void) {
 }
 
 /* The end of a callback: its wall (and CPU) time, the gap since the previous one started. */
-static void account_time(dh_mixer *m, int64_t t0, unsigned long n, int64_t cpu) {
+static void account_time(dh_mixer *m, int64_t t0, unsigned long n, int64_t cpu, int voices, int commands) {
   const int64_t start = m->block_ns, wall = monotonic_raw_ns() - start;
   const int64_t period = (int64_t)((double)n * 1e9 / m->sample_rate);
   const int64_t gap = m->cb_prev_start_ns > 0 ? start - m->cb_prev_start_ns : 0;
@@ -595,6 +595,8 @@ static void account_time(dh_mixer *m, int64_t t0, unsigned long n, int64_t cpu) 
       e->wall_ns = wall;
       e->cpu_ns = cpu;
       e->gap_ns = gap;
+      e->voices = voices;
+      e->commands = commands;
       STORE(m->slow_w, w + 1);
     }
   }
@@ -646,6 +648,7 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
 
   /* commands (Python's, then MIDI's), then voices */
   int64_t r = m->cmd_r, w = LOAD(m->cmd_w);
+  const int commands = (int)(w - r);
   for (; r < w; r++) apply_command(m, &m->cmds[r & (DH_CMD_RING - 1)], t0);
   STORE(m->cmd_r, r);
   r = m->midi_r, w = LOAD(m->midi_w);
@@ -700,7 +703,7 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
   STORE(m->frames, t0 + (int64_t)n);
   STORE(m->block, (int64_t)n);
   STORE(m->callbacks, m->callbacks + 1);
-  account_time(m, t0, n, profile ? thread_cpu_ns() - cpu0 : -1);
+  account_time(m, t0, n, profile ? thread_cpu_ns() - cpu0 : -1, active, commands);
   return 0; /* paContinue */
 }
 

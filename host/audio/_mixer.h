@@ -53,6 +53,8 @@ typedef struct {
   int64_t wall_ns;  /* entry to return */
   int64_t cpu_ns;   /* this thread's CPU time over that span; -1 when profiling is off */
   int64_t gap_ns;   /* since the previous callback's entry (a period when on time) */
+  int32_t voices;   /* voices it mixed */
+  int32_t commands; /* commands it applied */
 } dh_slow_block;
 
 typedef struct dh_mixer dh_mixer;

@@ -64,6 +64,8 @@ class SlowBlock:
     wall_ns: int  # entry to return
     cpu_ns: int  # the audio thread's CPU time over that span (-1: profiling was off)
     gap_ns: int  # since the previous callback's entry (one period when on time)
+    voices: int  # voices it mixed
+    commands: int  # commands it applied (Python's; the MIDI reader's are not counted)
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,11 @@ class Mixer:
         e = self.ffi.new("dh_slow_block *")
         got = []
         while self.lib.dh_pop_slow_block(self._p, e):
-            got.append(SlowBlock(int(e.frame), int(e.start_ns), int(e.wall_ns), int(e.cpu_ns), int(e.gap_ns)))
+            got.append(
+                SlowBlock(
+                    int(e.frame), int(e.start_ns), int(e.wall_ns), int(e.cpu_ns), int(e.gap_ns), e.voices, e.commands
+                )
+            )
         return got
 
     def clock(self) -> tuple[int, int] | None:
