@@ -148,7 +148,7 @@ class Peer:
         self._ask(f"connect {client_name}")
 
     def play(self, signal: np.ndarray) -> int:
-        """Play (channels, samples) into diffhost's inputs from the next cycle; its JACK start frame."""
+        """Play (channels, samples) into diffhost's inputs from the next cycle; its start, in peer frames."""
         path = self._path()
         np.save(path, np.atleast_2d(signal).astype(np.float32))
         return int(self._ask(f"play {path}").split()[1])
@@ -157,7 +157,7 @@ class Peer:
         self._ask(f"connectmidi {port}")
 
     def send_midi(self, events: np.ndarray) -> int:
-        """Send rows [delay, b0, b1, b2] (-1 = no byte) at JACK frame base + delay; returns base."""
+        """Send rows [delay, b0, b1, b2] (-1 = no byte) at peer frame base + delay; returns base."""
         path = self._path()
         np.save(path, np.asarray(events, dtype=np.int64))
         return int(self._ask(f"midi {path}").split()[1])
@@ -167,13 +167,13 @@ class Peer:
         self._ask("start")
 
     def stop(self) -> tuple[np.ndarray, int]:
-        """(channels, samples) recorded since start() and the JACK frame of its first sample."""
+        """(channels, samples) recorded since start() and the peer frame of its first sample."""
         path = self._path()
         first = int(self._ask(f"stop {path}"))
         return np.load(path), first
 
     def stop_raw(self) -> tuple[np.ndarray, np.ndarray]:
-        """(2, blocks, block) captured and each block's JACK frame, gaps and all (for benches)."""
+        """(2, blocks, block) captured and each block's peer frame, gaps and all (for benches)."""
         path = self._path()
         self._ask(f"stopraw {path}")
         return np.load(path), np.load(str(path) + ".stamps.npy")
@@ -215,7 +215,7 @@ def wait_frames(audio, frames: int, timeout: float = 5.0) -> None:
 
 
 def jack_offset(audio, peer: Peer) -> int:
-    """JACK frame minus diffhost frame, measured by playing an impulse into diffhost's input."""
+    """Peer frame minus diffhost frame (both count JACK cycles), measured by playing an impulse into diffhost's input."""
     imp = np.zeros((2, 256), dtype=np.float32)
     imp[:, 0] = 1.0
     start_in = audio._mixer.input_written()

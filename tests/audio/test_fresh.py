@@ -58,7 +58,7 @@ def test_every_hit_sounds_and_is_a_new_variation_while_the_pool_lasts(audio, pee
     assert (s.hits, s.fresh_hits, s.replays) == (5, 5, 0)
     assert s.rendered >= 5 and s.rendered % 3 == 0  # whole batches of 3, never one variation per job
     assert not [p for p in (tmp_path / "renders").rglob("*") if p.is_file()]  # played, never saved
-    offset = starts[0] - (np.flatnonzero(out[0])[0] + first)  # diffhost frame - JACK frame of hit 1
+    offset = starts[0] - (np.flatnonzero(out[0])[0] + first)  # diffhost frame - peer frame of hit 1
     hits = [out[0, st - offset - first : st - offset - first + 4000] for st in starts]
     assert all(np.abs(h).max() > 1e-3 for h in hits)  # every hit sounds
     for a in range(5):

@@ -60,7 +60,7 @@ def test_note_on_sounds_within_one_block_at_the_velocity_gain(audio, peer, live)
     onsets = _onsets(out[0])
     played = np.array([base + r[0] for r in rows if r[1] == NOTE_ON])
     assert onsets.size == played.size, (onsets.size, played.size, router.errors, router.last_error)
-    latency = onsets + first - played  # frames, both on JACK's clock
+    latency = onsets + first - played  # frames, both on the peer's clock
     assert latency.min() >= 0
     p99 = float(np.percentile(latency, 99))
     assert p99 <= BLOCK + 0.001 * RATE, (p99, np.bincount(latency))

@@ -33,7 +33,7 @@ def test_trigger_plays_the_clip_from_the_next_block_at_the_expected_frame(audio,
     start = audio.slot_start(4)
     # it started in the block after the call: at most one block after the callback's clock
     assert 0 <= start.frame - before <= BLOCK
-    i = start.frame + offset - first  # that diffhost frame, on JACK's clock, in the capture
+    i = start.frame + offset - first  # that diffhost frame, on the peer's clock, in the capture
     np.testing.assert_allclose(out[0, i : i + 1000], clip[0] * 0.25, rtol=1e-6)
     np.testing.assert_allclose(out[1, i : i + 1000], clip[0] * 0.5, rtol=1e-6)
     assert not out[:, :i].any() and not out[:, i + 1000 :].any()
