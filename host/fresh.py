@@ -5,7 +5,8 @@ below `pool`, one job renders `batch` variations (a new random seed each time). 
 variation per hit: a job's fixed cost (prompt embedding, the denoiser's steps, events) is paid once
 for all of them; the default model spends 31-36 ms of CPU on a lone one-shot and 7-9 ms on each of
 16 (bench/fresh_pads.py has the figures at 16 hits a second). The variations are rendered at the
-stream's rate (the engine resamples on its own thread) and never saved: no file, no library row.
+stream's rate (the engine resamples on its own thread), never saved (no file, no library row) and
+not announced (Session.submit_internal).
 
 The slot always holds the next variation, so a hit only starts it (nothing is rendered or
 converted on the trigger path); right after the hit this thread swaps the following one in while
@@ -221,7 +222,7 @@ class FreshPads:
                     **pad.overrides, seed=None, variations=max(pad.batch, missing), sample_rate=audio.sample_rate
                 )
                 try:
-                    job = self.session.submit_unsaved(
+                    job = self.session.submit_internal(
                         request, model=self.session.model, priority="live", tag=f"fresh:{slot}"
                     )
                 except QueueFullError:  # other work fills the queue: try again next period

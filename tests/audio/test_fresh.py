@@ -42,6 +42,7 @@ def _until(cond, timeout: float = 60.0) -> None:
 
 
 def test_every_hit_sounds_and_is_a_new_variation_while_the_pool_lasts(audio, peer, fresh, tmp_path):
+    announced = fresh.session.subscribe()
     fresh.enable(2, prompt="tight snare", length=0.25, pool=3, batch=3)
     _until(lambda: audio.slot_state(2) == "ready" or fresh.last_error)
     assert not fresh.last_error
@@ -58,6 +59,8 @@ def test_every_hit_sounds_and_is_a_new_variation_while_the_pool_lasts(audio, pee
     assert (s.hits, s.fresh_hits, s.replays) == (5, 5, 0)
     assert s.rendered >= 5 and s.rendered % 3 == 0  # whole batches of 3, never one variation per job
     assert not [p for p in (tmp_path / "renders").rglob("*") if p.is_file()]  # played, never saved
+    tags = [announced.get_nowait().tag for _ in range(announced.qsize())]
+    assert not [t for t in tags if t and t.startswith("fresh:")]  # nor announced to the window or OSC
     offset = starts[0] - (np.flatnonzero(out[0])[0] + first)  # diffhost frame - peer frame of hit 1
     hits = [out[0, st - offset - first : st - offset - first + 4000] for st in starts]
     assert all(np.abs(h).max() > 1e-3 for h in hits)  # every hit sounds
