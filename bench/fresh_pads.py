@@ -34,10 +34,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fire(audio, slot: int, seconds: float, rate: float, block_rate: int) -> tuple[int, int, list[float]]:
-    """Hits at `rate`/s; returns (hits, sounded, latencies in frames)."""
+def fire(
+    audio, slot: int, seconds: float, rate: float, block_rate: int, pair: int | None = None
+) -> tuple[int, int, list[float], list[float]]:
+    """Hits at `rate`/s; returns (hits, sounded, latencies in frames, the paired pad's latencies).
+
+    pair: a plain pad triggered right after each hit and timed the same way, so every hit has a
+    baseline measured in the same moment (a stalled machine delays both)."""
     hits = sounded = 0
     lat: list[float] = []
+    lat_pair: list[float] = []
     period = 1.0 / rate
     t_next = time.monotonic()
     end = t_next + seconds
@@ -46,6 +52,9 @@ def fire(audio, slot: int, seconds: float, rate: float, block_rate: int) -> tupl
         t_call = audio.stream_time()
         tag = audio.trigger(slot)
         hits += 1
+        if pair is not None:
+            t_pair = audio.stream_time()
+            tag_pair = audio.trigger(pair)
         deadline = time.monotonic() + 0.5
         while audio.slot_start(slot).tag != tag and time.monotonic() < deadline:
             time.sleep(0.0005)
@@ -53,8 +62,14 @@ def fire(audio, slot: int, seconds: float, rate: float, block_rate: int) -> tupl
         if s.tag == tag:
             sounded += 1
             lat.append((s.time - t_call) * block_rate)
+        if pair is not None:
+            while audio.slot_start(pair).tag != tag_pair and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            sp = audio.slot_start(pair)
+            if sp.tag == tag_pair:
+                lat_pair.append((sp.time - t_pair) * block_rate)
         time.sleep(max(0.0, t_next - time.monotonic()))
-    return hits, sounded, lat
+    return hits, sounded, lat, lat_pair
 
 
 def pct(lat: list[float]) -> str:
@@ -135,7 +150,7 @@ def main() -> int:
     fresh = FreshPads(session)
     try:
         audio.assign(1, np.full((1, 2400), 0.3, np.float32), RATE)
-        hits, sounded, lat = fire(audio, 1, min(10.0, args.seconds), args.rate, RATE)
+        hits, sounded, lat, _ = fire(audio, 1, min(10.0, args.seconds), args.rate, RATE)
         print(f"baseline (plain pad): {hits} hits, {sounded} sounded; latency {pct(lat)}")
 
         kw = {"batch": args.batch} if "batch" in FreshPads.enable.__code__.co_varnames else {}
@@ -151,7 +166,8 @@ def main() -> int:
         }
         cpu0 = {k: thread_cpu(t) for k, t in threads.items()}
         u0, r0, w0 = audio.underflows, fresh.stats(2).rendered, time.monotonic()
-        hits, sounded, lat = fire(audio, 2, args.seconds, args.rate, RATE)
+        audio.set_slot_options(1, gain=0.0)  # the paired plain pad: timed, not heard
+        hits, sounded, lat, lat_pair = fire(audio, 2, args.seconds, args.rate, RATE, pair=1)
         wall = time.monotonic() - w0
         s = fresh.stats(2)
         rendered = s.rendered - r0
@@ -170,6 +186,7 @@ def main() -> int:
         per = ", ".join(f"{k} {1000 * c / max(1, rendered):.1f} ms" for k, c in cpu.items())
         print(f"CPU per variation: {per}")
         print(f"fresh pad latency {pct(lat)} (bar {BLOCK + RATE // 1000} frames); xruns flagged {audio.underflows - u0}")
+        print(f"plain pad hit right after each fresh hit: latency {pct(lat_pair)}")
         files = sum(1 for p in renders.rglob("*") if p.is_file()) if renders.exists() else 0
         print(f"files written to the renders folder: {files}; load average {os.getloadavg()}")
         if fresh.last_error:
