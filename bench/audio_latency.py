@@ -14,9 +14,14 @@ Prints:
   * with --compare-python, the same load against a plain sounddevice Python callback (the
     design diffhost does not use), so the two counts compare in one run;
   * after each phase, jackd's own account of each xrun: "client ... not finished, state =
-    Running" means a callback overran its deadline; "state = Triggered" means the machine did
-    not wake the audio thread in time; "JackTimedDriver ... XRun" means the server's own timer
-    woke late. Only the first is the client's doing.
+    Running" means a callback was still running at its deadline; "state = Triggered" means the
+    machine did not wake the audio thread in time; "JackTimedDriver ... XRun" means the server's
+    own timer woke late.
+  * for each "diffhost ... Running" report, what diffhost's callback measured about itself at
+    that moment (HostAudio.profile_callback: wall and CPU time of every callback slower than
+    1 ms, matched by time to jackd's line as it arrived): CPU time past the period is an overrun
+    of diffhost's own making; a long wall time on little CPU is a callback that was off the CPU
+    (preempted, or the VM's vCPU descheduled): the machine's.
 """
 
 from __future__ import annotations
@@ -166,6 +171,78 @@ def python_callback_underflows(seconds: float) -> int:
     return state["under"]
 
 
+class LogTail:
+    """jackd's log lines, each stamped (CLOCK_MONOTONIC_RAW, the callback's clock) as it arrives.
+
+    jackd runs line-buffered (stdbuf -oL), so a line lands within a few ms of the xrun it reports;
+    this thread looks every 5 ms."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-jackd-log", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        with open(LOG_PATH, errors="replace") as f:
+            pending = ""
+            while not self._stop.wait(0.005):
+                pending += f.read()
+                *done, pending = pending.split("\n")
+                now = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW)
+                self.lines += [(now, line) for line in done]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(1)
+
+
+def steal_s() -> float:
+    """Seconds the hypervisor ran something else on this VM's vCPUs (all of them), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else 0.0
+
+
+def attribute(tail: LogTail, slow: list, since_ns: int, period_ns: float) -> None:
+    """Print, for each of jackd's "client = diffhost ... Running" reports, the callback behind it.
+
+    Matched by time: the slow callbacks (over 1 ms, or starting 1 ms late) that began up to 60 ms
+    before the report's line arrived. Own work = a callback whose CPU time passed the period. On a
+    VM the thread's CPU clock also runs while the host has taken the vCPU away, so a long CPU time
+    with a handful of voices (bench/callback_cost.py: ~7 us for 16) is still the machine's."""
+    reports = [t for t, line in tail.lines if t >= since_ns and "client = diffhost" in line and "Running" in line]
+    own = machine = unmatched = 0
+    shown = 0
+    for t in reports:
+        near = [b for b in slow if t - 60_000_000 <= b.start_ns <= t + 5_000_000]
+        if not near:
+            unmatched += 1
+            continue
+        b = max(near, key=lambda b: (b.cpu_ns, b.wall_ns))
+        mine = b.cpu_ns > period_ns
+        own += mine
+        machine += not mine
+        if shown < 5 or mine:
+            shown += 1
+            print(
+                f"    'Running' report: the nearest slow callback (frame {b.frame}) started {b.gap_ns / 1e6:.2f} ms after "
+                f"the one before, ran {b.wall_ns / 1e3:.0f} us wall / {b.cpu_ns / 1e3:.0f} us CPU with {b.voices} voices "
+                f"and {b.commands} commands: " + ("past the period by its CPU time" if mine else "not its own work")
+            )
+    if reports:
+        print(
+            f"  jackd's {len(reports)} 'diffhost ... Running' reports: {own} with diffhost's callback over the period by "
+            f"CPU time, {machine} with it short (woken late, or preempted outside dh_callback), {unmatched} with no slow "
+            f"callback near"
+        )
+    top = sorted(slow, key=lambda b: b.cpu_ns, reverse=True)[:5]
+    for b in top:
+        print(
+            f"    most CPU: frame {b.frame}: {b.cpu_ns / 1e3:.0f} us CPU, {b.wall_ns / 1e3:.0f} us wall, "
+            f"{b.voices} voices, {b.commands} commands, started {b.gap_ns / 1e6:.2f} ms after the one before"
+        )
+
+
 def xrun_reasons(offset: int) -> dict[str, int]:
     """jackd's log lines about xruns since byte `offset`, grouped by cause."""
     LOG.flush()
@@ -198,9 +275,10 @@ def main() -> int:
         default=None,
         help="GIL switch interval (s) for this run; default: what open_host_audio sets (0.0005)",
     )
+    ap.add_argument("--server-name", default=f"diffhost-bench-{os.getpid()}", help="the JACK server to start")
     args = ap.parse_args()
 
-    name = f"diffhost-bench-{os.getpid()}"
+    name = args.server_name
     server = start_jack(name)
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
@@ -239,13 +317,24 @@ def main() -> int:
         print(f"\nload: {load.describe}")
         load.start()
         time.sleep(1.0)  # past model warm-up
+        audio.profile_callback(True, slow_ms=1.0)
+        audio.slow_blocks()  # from here on
+        tail = LogTail()
+        since_ns = time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW)
+        steal0 = steal_s()
+        slow: list = []
         u0, c0, t0, mark = audio.underflows, audio.callbacks, time.monotonic(), log_size()
         cb_load, dac_load = [], []
         while time.monotonic() - t0 < args.seconds:
             a, b = measure_latency(audio, 20, rng)
             cb_load += a
             dac_load += b
+            slow += audio.slow_blocks()  # drained often: the ring holds 1024
             time.sleep(0.5)
+        slow += audio.slow_blocks()
+        time.sleep(0.2)  # jackd's last lines
+        tail.stop()
+        timing = audio.callback_timing()
         under = audio.underflows - u0
         blocks = audio.callbacks - c0
         load_renders = load.renders
@@ -255,6 +344,15 @@ def main() -> int:
         )
         for why, n in xrun_reasons(mark).items():
             print(f"    jackd: {n} x {why}")
+        period_ns = audio.block_size / audio.sample_rate * 1e9
+        print(
+            f"  diffhost's callback: longest {timing.max_wall_ns / 1e6:.3f} ms wall, {timing.max_cpu_ns / 1e3:.0f} us CPU; "
+            f"longest gap between callbacks {timing.max_gap_ns / 1e6:.2f} ms; over the {period_ns / 1e6:.2f} ms period: "
+            f"{timing.over_wall} by wall time, {timing.over_cpu} by its own CPU time; {len(slow)} callbacks over 1 ms "
+            f"(or starting 1 ms late), CPU of the slowest-by-wall {max(slow, key=lambda b: b.wall_ns).cpu_ns / 1e3 if slow else 0:.0f} us"
+        )
+        attribute(tail, slow, since_ns, period_ns)
+        print(f"  the hypervisor took {steal_s() - steal0:.1f} s of vCPU time from this machine during the run (steal)")
         print(f"trigger latency under load ({len(cb_load)} triggers)")
         print(summary("to the rendering callback", cb_load))
         print(summary("to the DAC (incl. server latency)", dac_load))

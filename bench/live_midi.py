@@ -43,12 +43,12 @@ def run_notes(audio, peer, notes: int, rng) -> tuple[np.ndarray, float]:
     target = audio.frames + delay + 2000
     while audio.frames < target:
         time.sleep(0.01)
-    blocks, stamps = peer.stop_raw()  # cycles the (Python) peer missed are gaps, not errors
-    frames = (stamps[:, None] + np.arange(blocks.shape[2])[None, :]).ravel()  # each sample's JACK frame
+    blocks, stamps = peer.stop_raw()  # a cycle the capture missed is a gap, not an error
+    frames = (stamps[:, None] + np.arange(blocks.shape[2])[None, :]).ravel()  # each sample's peer frame
     sig = blocks[0].ravel()
     on = sig != 0
     first_on = np.flatnonzero(on[1:] & ~on[:-1] & (np.diff(frames) == 1)) + 1
-    onsets = frames[first_on]  # JACK frames
+    onsets = frames[first_on]  # peer frames
     played = np.array([base + r[0] for r in rows])
     # each note's own onset: the first one at or after it, before the next note
     idx = np.searchsorted(onsets, played)
@@ -61,21 +61,6 @@ def run_notes(audio, peer, notes: int, rng) -> tuple[np.ndarray, float]:
     got = sig[first_on[idx[ok]] + 5]
     err = float(np.max(np.abs(got - want) / want))
     return lat, err
-
-
-def run_notes_retrying(audio, peer, notes: int, rng) -> tuple[np.ndarray, float]:
-    """The peer is a Python JACK client: on a loaded machine it may miss a cycle of its capture,
-    which says nothing about diffhost; such a phase is run again (and said so)."""
-    from conftest import PeerGlitch
-
-    for attempt in range(3):
-        try:
-            return run_notes(audio, peer, notes, rng)
-        except PeerGlitch as exc:
-            print(f"  (the peer missed a cycle, run again: {exc})")
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
 
 
 def report(name: str, lat: np.ndarray, err: float) -> None:
@@ -121,7 +106,7 @@ def main() -> int:
         print(f"JACK MIDI port {port.port_name}, ordered after the audio client: {port.ordered}")
         audio.assign(1, np.full((1, 600), 0.5, np.float32), RATE)
         u0, mark = audio.underflows, log_size()
-        lat, err = run_notes_retrying(audio, peer, args.notes, rng)
+        lat, err = run_notes(audio, peer, args.notes, rng)
         report("idle", lat, err)
         idle_x = audio.underflows - u0
         for why, n in xrun_reasons(mark).items():
@@ -131,7 +116,7 @@ def main() -> int:
             load.start()
             try:
                 u1, mark = audio.underflows, log_size()
-                lat2, err2 = run_notes_retrying(audio, peer, args.notes, rng)
+                lat2, err2 = run_notes(audio, peer, args.notes, rng)
                 report(f"while rendering ({load.renders} renders)", lat2, err2)
                 print(f"xruns JACK flagged: idle {idle_x}, while rendering {audio.underflows - u1}")
                 for why, n in xrun_reasons(mark).items():

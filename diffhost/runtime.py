@@ -177,7 +177,7 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
         live = _build_live(options, session, unavailable)
         osc = None
         if options.osc is not None:
-            osc = opened("osc", lambda: OscServer(session, options.osc).start())
+            osc = opened("osc", lambda: OscServer(session, options.osc, live=live).start())
         else:
             unavailable["osc"] = "OSC is off (--no-osc)"
     except BaseException:

@@ -1,10 +1,17 @@
 """Fresh pads: a new pre-rendered variation on every hit, with the same one-block latency.
 
-Each fresh pad keeps a small pool of variations the engine renders at live priority (one job
-with `variations` = what the pool lacks, a new random seed each time). The slot always holds the
-next variation, so a hit only starts it (nothing is rendered or converted on the trigger path);
-right after the hit this thread swaps the following one in while the hit rings out. When the pool
-runs dry the slot keeps its clip: the pad replays the last variation rather than go silent.
+Each fresh pad keeps a pool of variations the engine renders at live priority: whenever the pool is
+below `pool`, one job renders `batch` variations (a new random seed each time). Batches, not one
+variation per hit: a job's fixed cost (prompt embedding, the denoiser's steps, events) is paid once
+for all of them; the default model spends 31-36 ms of CPU on a lone one-shot and 7-9 ms on each of
+16 (bench/fresh_pads.py has the figures at 16 hits a second). The variations are rendered at the
+stream's rate (the engine resamples on its own thread), never saved (no file, no library row) and
+not announced (Session.submit_internal).
+
+The slot always holds the next variation, so a hit only starts it (nothing is rendered or
+converted on the trigger path); right after the hit this thread swaps the following one in while
+the hit rings out. When the pool runs dry the slot keeps its clip: the pad replays the last
+variation rather than go silent.
 
 Evolving loops: a loop pad can take a new variation every N bars, switched on the bar line
 (the next variation starts exactly there and the old one fades out over 5 ms).
@@ -22,7 +29,10 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_POOL = 4
+from diffhost.engine.errors import QueueFullError
+
+DEFAULT_POOL = 16  # variations kept ready: a second of hits at 16/s while the next batch renders
+DEFAULT_BATCH = 16  # variations per refill job: 16 cost 6.8-8.5 ms of CPU each, 8 cost 10 ms, 1 cost 31-36 ms
 PERIOD_S = 0.005
 
 
@@ -39,6 +49,7 @@ class FreshStats:
 class _Pad:
     overrides: dict[str, Any]
     pool_size: int
+    batch: int = DEFAULT_BATCH
     pool: collections.deque = field(default_factory=collections.deque)  # (id, audio, rate)
     current: int = -1  # id of the variation the slot holds now
     played: set[int] = field(default_factory=set)
@@ -63,20 +74,34 @@ class FreshPads:
         self._thread = threading.Thread(target=self._run, name="diffhost-fresh", daemon=True)
         self._thread.start()
 
-    def enable(self, slot: int, *, pool: int = DEFAULT_POOL, evolve_bars: int = 0, **overrides: Any) -> None:
-        """Make pad `slot` fresh: overrides (prompt, length, preset params...) describe its sound."""
-        if not 1 <= int(pool) <= 16:
-            raise ValueError(f"pool: {pool} is out of range 1..16 variations")
+    def enable(
+        self,
+        slot: int,
+        *,
+        pool: int = DEFAULT_POOL,
+        batch: int = DEFAULT_BATCH,
+        evolve_bars: int = 0,
+        **overrides: Any,
+    ) -> None:
+        """Make pad `slot` fresh: overrides (prompt, length, preset params...) describe its sound.
+
+        pool: variations kept ready; batch: variations each refill job renders (the pool can hold
+        up to pool + batch - 1 while a batch lands)."""
+        if not 1 <= int(pool) <= 32:
+            raise ValueError(f"pool: {pool} is out of range 1..32 variations")
+        if not 1 <= int(batch) <= 16:
+            raise ValueError(f"batch: {batch} is out of range 1..16 variations per render")
         if not 0 <= int(evolve_bars) <= 64:
             raise ValueError(f"evolve_bars: {evolve_bars} is out of range 0 (off)..64 bars")
-        overrides = {k: v for k, v in overrides.items() if k not in ("seed", "variations")}
+        # the pad plays at the stream's rate: a rate of its own would only be resampled again
+        overrides = {k: v for k, v in overrides.items() if k not in ("seed", "variations", "sample_rate")}
         self.session.build_request(**overrides)  # a bad prompt/length raises here, nothing changes
         audio = self.session.audio
         if audio is None:
             raise ValueError("fresh pad: no audio device is open in this session")
         audio.slot_state(slot)  # the slot number is checked (1..N)
         with self._lock:
-            self._pads[int(slot)] = _Pad(dict(overrides), int(pool), evolve_bars=int(evolve_bars))
+            self._pads[int(slot)] = _Pad(dict(overrides), int(pool), int(batch), evolve_bars=int(evolve_bars))
 
     def disable(self, slot: int) -> None:
         with self._lock:
@@ -87,7 +112,7 @@ class FreshPads:
     def specs(self) -> dict[int, dict[str, Any]]:
         """Every fresh pad's settings, as kits save them (enable(**spec) restores one)."""
         return {
-            n: {**pad.overrides, "pool": pad.pool_size, "evolve_bars": pad.evolve_bars}
+            n: {**pad.overrides, "pool": pad.pool_size, "batch": pad.batch, "evolve_bars": pad.evolve_bars}
             for n, pad in list(self._pads.items())
         }
 
@@ -125,19 +150,18 @@ class FreshPads:
                 self._stop.wait(0.1)
 
     def _step(self) -> None:
-        if True:
-            audio = self._attach()
-            try:
-                slot = self._hits.get(timeout=PERIOD_S)
-                self._hit(audio, slot)
-                while True:
-                    self._hit(audio, self._hits.get_nowait())
-            except queue.Empty:
-                pass
-            self._collect(audio)
-            if audio is not None:
-                self._refill()
-                self._evolve(audio)
+        audio = self._attach()
+        try:
+            slot = self._hits.get(timeout=PERIOD_S)
+            self._hit(audio, slot)
+            while True:
+                self._hit(audio, self._hits.get_nowait())
+        except queue.Empty:
+            pass
+        self._collect(audio)
+        if audio is not None:
+            self._refill(audio)
+            self._evolve(audio)
 
     def _hit(self, audio: Any, slot: int) -> None:
         pad = self._pads.get(slot)
@@ -190,18 +214,18 @@ class FreshPads:
             if pad.current < 0 and audio is not None:  # the first variation arrives: the pad can play
                 self._swap(audio, slot, pad, keep_voices=False)
 
-    def _refill(self) -> None:
+    def _refill(self, audio: Any) -> None:
         for slot, pad in list(self._pads.items()):
             missing = pad.pool_size - len(pad.pool)
             if pad.job is None and missing > 0:
+                request = self.session.build_request(
+                    **pad.overrides, seed=None, variations=max(pad.batch, missing), sample_rate=audio.sample_rate
+                )
                 try:
-                    job = self.session.engine.submit(
-                        self.session.build_request(**pad.overrides, seed=None, variations=missing),
-                        model=self.session.model,
-                        priority="live",
-                        tag=f"fresh:{slot}",
+                    job = self.session.submit_internal(
+                        request, model=self.session.model, priority="live", tag=f"fresh:{slot}"
                     )
-                except ValueError:  # the queue is full: try again next period
+                except QueueFullError:  # other work fills the queue: try again next period
                     continue
                 pad.job = job.id
 

@@ -64,6 +64,11 @@ class RenderPlan:
     tags: tuple[str, ...] = ()
     variations: tuple[int, ...] | None = None  # which variations to keep (None = all)
     parent_id: int | None = None  # the library row this one re-renders
+    # True: a live part's own render (a fresh pad's pool), used from the engine's result by the
+    # part that asked: nothing is written (no file, sidecar or library row) and no session event
+    # goes out (no OSC job messages, no history refresh). Writing and announcing 16 variations a
+    # second competed with the refill renders for the CPU and the GIL, and filled the library.
+    internal: bool = False
 
 
 class Session:
@@ -239,6 +244,13 @@ class Session:
         for name in ("length", "prompt", "negative_prompt", "guidance"):  # refused now, not failed later
             check_for_model(name, getattr(request, name), info)
         return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
+
+    def submit_internal(
+        self, request: GenerationRequest, *, model: str | None, priority: str = "live", tag: str | None = None
+    ):
+        """Queue a render for a live part that takes its audio from the engine's own events (a fresh
+        pad's pool): it is never saved and the session announces nothing about it."""
+        return self._submit(request, model=model, priority=priority, tag=tag, plan=RenderPlan(internal=True))
 
     def _submit(
         self,
@@ -492,6 +504,10 @@ class Session:
                 continue
             tag = ev.job.tag
             if not ev.terminal:
+                with self._plans_lock:
+                    plan = self._plans.get(ev.job_id)
+                if plan is not None and plan.internal:
+                    continue
                 eta = getattr(ev, "eta_s", None)
                 self._emit(
                     SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag, eta_s=eta)
@@ -499,6 +515,8 @@ class Session:
                 continue
             with self._plans_lock:
                 plan = self._plans.pop(ev.job_id, None)
+            if plan is not None and plan.internal:
+                continue
             if ev.kind != "done" or ev.result is None:
                 self._emit(
                     SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag)

@@ -16,7 +16,9 @@ from typing import Any
 from diffhost import __version__
 from diffhost.engine.errors import QueueFullError
 from diffhost.engine.request import LENGTH_RANGE_S, SEED_RANGE
+from diffhost.host.midi.mapping import PARAM_TARGETS, SLOT_TARGETS
 from diffhost.host.session import PARAM_NAMES
+from diffhost.host.sync import SOURCES as TEMPO_SOURCES
 from diffhost.osc import messages as out
 from diffhost.osc.access import AccessList
 from diffhost.osc.args import MAX_TEXT, OscArgError, as_float, as_int, as_text, expect_count, osc_type, shown
@@ -82,8 +84,10 @@ class Handlers:
         send: Send,
         stats: Stats,
         order: threading.Lock | None = None,
+        live: Any = None,
     ):
         self.session = session
+        self.live = live  # host.live.LiveRig: kits, MIDI learn, tempo sync; None without one
         self.paths = paths
         self.subscribers = subscribers
         self.access = access
@@ -114,6 +118,10 @@ class Handlers:
             f"{P}/seed/record": self.seed_record,
             f"{P}/tempo": self.tempo,
             f"{P}/quantize": self.quantize,
+            f"{P}/tempo/source": self.tempo_source,
+            f"{P}/kit/save": self.kit_save,
+            f"{P}/kit/load": self.kit_load,
+            f"{P}/midi/learn": self.midi_learn,
         }
 
     def slot_routes(self) -> dict[str, SlotHandler]:
@@ -396,6 +404,75 @@ class Handlers:
         beats = as_float("beats", args[0], *QUANTIZE_RANGE, "beats")
         self.session.set_quantize(beats)
         return self._answer(sender, out.encode(out.PARAM, "quantize", beats), announced=True)
+
+    # -- live: kits, tempo source, MIDI learn ------------------------------------------------------
+    def _live(self) -> Any:
+        if self.live is None:
+            raise ValueError(
+                "live: this server has no kits, MIDI or tempo sync (they come with `diffhost serve` and the window)"
+            )
+        return self.live
+
+    def tempo_source(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """Set (or, with no argument, ask) where the tempo comes from: session, link or midi clock."""
+        expect_count(args, 0, 1, f"[s:source ({', '.join(TEMPO_SOURCES)})]")
+        source = as_text("source", args[0], 32) if args else None
+        if source is not None and source not in TEMPO_SOURCES:
+            raise OscArgError(f"source: {source!r} is not one of {', '.join(TEMPO_SOURCES)}")
+        live = self._live()
+        if source is not None:
+            try:
+                live.set_tempo_source(source)
+            except (ImportError, OSError) as exc:  # Link is an optional extra
+                raise ValueError(f"source: {source} is not available here ({exc})") from None
+        audio = self.session.audio
+        bpm = float(audio.tempo) if audio is not None else 120.0
+        return self._answer(sender, out.encode(out.TEMPO_SOURCE, live.sync.source, bpm))
+
+    def kit_save(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """Save the pads (clips, options, fresh pads, MIDI map) as a kit file in an allowed folder."""
+        expect_count(args, 1, 2, "s:path (.json) [i:overwrite 0|1]")
+        raw = as_text("path", args[0], 4096)
+        overwrite = bool(as_int("overwrite", args[1], 0, 1)) if len(args) > 1 else False
+        live = self._live()
+        self._audio()
+        path = self.paths.check_new_file("path", raw, ".json")
+        if path.exists() and not overwrite:
+            raise OscArgError(f"path: {path} already exists; send overwrite 1 to replace it")
+        saved = live.save_kit(path, overwrite=overwrite)
+        return self._answer(sender, out.encode(out.KIT_SAVED, str(saved)))
+
+    def kit_load(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """Load a kit file into the pads; answers with the pads that could not load as saved."""
+        expect_count(args, 1, 1, "s:path")
+        live = self._live()
+        self._audio()
+        path = self.paths.check_file("path", as_text("path", args[0], 4096))
+        problems = live.load_kit(path)  # a file that is not a kit raises before anything changes
+        return self._answer(sender, out.encode(out.KIT_LOADED, str(path), len(problems), *problems[:16]))
+
+    def midi_learn(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """The next MIDI note fires pad n ("pad", n), or the next CC drives a target; "cancel" stops."""
+        targets = ("pad", "cancel", *SLOT_TARGETS, *PARAM_TARGETS)
+        expect_count(args, 1, 2, f"s:target ({', '.join(targets)}) [i:pad]")
+        target = as_text("target", args[0], 32)
+        if target not in targets:
+            raise OscArgError(f"target: {target!r} is not one of {', '.join(targets)}")
+        audio = self.session.audio
+        pads = audio.num_slots if audio is not None else 16
+        pad = as_int("pad", args[1], 1, pads) if len(args) > 1 else 0
+        router = self._live().router
+        if target == "cancel":
+            router.cancel_learn()
+        elif target == "pad":
+            if not pad:
+                raise OscArgError(f"pad: learning a note needs the pad it fires, 1..{pads}")
+            router.learn_pad(pad)
+        else:
+            if target in SLOT_TARGETS and not pad:
+                raise OscArgError(f"pad: the {target} target needs a pad 1..{pads}")
+            router.learn_cc(target, pad if target in SLOT_TARGETS else None)
+        return self._answer(sender, out.encode(out.MIDI_LEARN, target, pad))
 
     # -- slots --------------------------------------------------------------------------------
     def _slot_answer(self, sender: Address, slot: int, state: str) -> list[Reply]:

@@ -28,6 +28,10 @@ PRESETS = f"{PREFIX}/presets"
 PRESET_LOADED = f"{PREFIX}/preset/loaded"
 SEED = f"{PREFIX}/seed"
 CANCELLED = f"{PREFIX}/cancelled"  # the answer to every /diffhost/cancel: i:job i:how_many
+KIT_SAVED = f"{PREFIX}/kit/saved"
+KIT_LOADED = f"{PREFIX}/kit/loaded"
+TEMPO_SOURCE = f"{PREFIX}/tempo/source"
+MIDI_LEARN = f"{PREFIX}/midi/learn"
 
 _INT32 = (-(2**31), 2**31 - 1)
 _FLOAT32_MAX = 3.4028234663852886e38

@@ -43,6 +43,22 @@ class PathPolicy:
         """The resolved path of an existing folder inside an allowed folder."""
         return self._check(name, raw, want_dir=True)
 
+    def check_new_file(self, name: str, raw: str, suffix: str) -> Path:
+        """Where a file may be written: an existing allowed folder, a plain name ending in `suffix`
+        (the file itself may exist; whether to replace it is the caller's question)."""
+        if not raw:
+            raise PathRefused(f"{name}: empty path")
+        candidate = Path(raw).expanduser()
+        if not candidate.is_absolute():
+            candidate = self.base / candidate
+        if candidate.suffix.lower() != suffix or candidate.name in ("", suffix):
+            raise PathRefused(f"{name}: {raw[:200]!r} is not a {suffix} file name")
+        folder = self._check(name, str(candidate.parent), want_dir=True)
+        target = folder / candidate.name
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise PathRefused(f"{name}: {target} exists and is not a regular file")
+        return target
+
     def _check(self, name: str, raw: str, *, want_dir: bool) -> Path:
         if not raw:
             raise PathRefused(f"{name}: empty path")

@@ -55,7 +55,9 @@ class OscConfig:
 
 
 class OscServer:
-    def __init__(self, session: Any, config: OscConfig | None = None):
+    def __init__(self, session: Any, config: OscConfig | None = None, *, live: Any = None):
+        """live: the host.live.LiveRig behind /diffhost/kit/..., /diffhost/tempo/source and
+        /diffhost/midi/learn (they answer /diffhost/error without one)."""
         self.config = config or OscConfig()
         self.session = session
         self.stats = Stats()
@@ -74,6 +76,7 @@ class OscServer:
             send=self.send,
             stats=self.stats,
             order=self._order,
+            live=live,
         )
         self.dispatcher = Dispatcher(
             self.handlers.routes(), self.handlers.slot_routes(), self.stats, self.subscribers.answer_to

@@ -37,6 +37,7 @@
 #define DH_METER_RING 4096 /* power of two, blocks */
 #define DH_EVENT_RING 1024 /* power of two: slot state changes */
 #define DH_NEVER INT64_MAX
+#define DH_SLOW_RING 1024 /* power of two: slow callbacks kept for Python */
 
 /* PortAudio's status flags, declared here so no PortAudio headers are needed. */
 #define PA_INPUT_UNDERFLOW 1UL
@@ -140,6 +141,20 @@ struct dh_mixer {
   /* CLOCK_MONOTONIC_RAW (ns) when the latest block started, and that block's first frame; a
    * sequence count around the pair lets a reader see both from the same block */
   volatile int64_t clock_seq, clock_ns, clock_frame;
+
+  /* How long each callback took, for telling diffhost's own overruns from a stalled machine when
+   * jackd reports a client "not finished": wall time from entry to return (CLOCK_MONOTONIC_RAW)
+   * and, while profiling is on, this thread's CPU time over the same span. A callback that used
+   * little CPU but a long wall time was off the CPU (preempted, or the VM's vCPU was descheduled);
+   * one whose CPU time alone passed the period overran by its own work. */
+  volatile int32_t profile;       /* 1: also read the thread's CPU clock (a syscall each way) */
+  volatile int64_t cb_max_wall_ns, cb_max_cpu_ns, cb_max_gap_ns;
+  volatile int64_t cb_over_wall;  /* callbacks whose wall time passed the block's period */
+  volatile int64_t cb_over_cpu;   /* ... whose own CPU time passed it (profiling on) */
+  int64_t cb_prev_start_ns;
+  dh_slow_block slow[DH_SLOW_RING]; /* callbacks slower than slow_ns, for Python to read */
+  volatile int64_t slow_w, slow_r;
+  volatile int64_t slow_ns;
 };
 
 #if defined(_MSC_VER) && !defined(__clang__)
@@ -240,6 +255,27 @@ int dh_clock(dh_mixer *m, int64_t *ns, int64_t *frame) {
 }
 
 int64_t dh_commands_done(dh_mixer *m) { return LOAD(m->cmd_r); }
+
+void dh_set_profile(dh_mixer *m, int on, int64_t slow_ns) {
+  STORE(m->slow_ns, slow_ns);
+  STORE(m->profile, on);
+}
+
+void dh_callback_stats(dh_mixer *m, int64_t *out) {
+  out[0] = LOAD(m->cb_max_wall_ns);
+  out[1] = LOAD(m->cb_max_cpu_ns);
+  out[2] = LOAD(m->cb_max_gap_ns);
+  out[3] = LOAD(m->cb_over_wall);
+  out[4] = LOAD(m->cb_over_cpu);
+}
+
+int dh_pop_slow_block(dh_mixer *m, dh_slow_block *out) {
+  int64_t r = m->slow_r;
+  if (r >= LOAD(m->slow_w)) return 0;
+  *out = m->slow[r & (DH_SLOW_RING - 1)];
+  STORE(m->slow_r, r + 1);
+  return 1;
+}
 int64_t dh_frames(dh_mixer *m) { return LOAD(m->frames); }
 int64_t dh_callbacks(dh_mixer *m) { return LOAD(m->callbacks); }
 int64_t dh_block(dh_mixer *m) { return LOAD(m->block); }
@@ -525,10 +561,54 @@ static void mix_voice(dh_mixer *m, voice_t *v, float *out, int64_t t0, unsigned 
   }
 }
 
+static int64_t monotonic_raw_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int64_t thread_cpu_ns(void) {
+  /* a plain syscall (no vDSO for CPU clocks): it never blocks; only read while profiling */
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The end of a callback: its wall (and CPU) time, the gap since the previous one started. */
+static void account_time(dh_mixer *m, int64_t t0, unsigned long n, int64_t cpu, int voices, int commands) {
+  const int64_t start = m->block_ns, wall = monotonic_raw_ns() - start;
+  const int64_t period = (int64_t)((double)n * 1e9 / m->sample_rate);
+  const int64_t gap = m->cb_prev_start_ns > 0 ? start - m->cb_prev_start_ns : 0;
+  m->cb_prev_start_ns = start;
+  if (wall > m->cb_max_wall_ns) STORE(m->cb_max_wall_ns, wall);
+  if (cpu > m->cb_max_cpu_ns) STORE(m->cb_max_cpu_ns, cpu);
+  if (gap > m->cb_max_gap_ns) STORE(m->cb_max_gap_ns, gap);
+  if (wall > period) STORE(m->cb_over_wall, m->cb_over_wall + 1);
+  if (cpu > period) STORE(m->cb_over_cpu, m->cb_over_cpu + 1);
+  const int64_t slow = LOAD(m->slow_ns);
+  if (slow > 0 && (wall > slow || gap > period + slow)) {
+    int64_t w = m->slow_w;
+    if (w - LOAD(m->slow_r) < DH_SLOW_RING) { /* a reader that fell behind loses entries, never blocks us */
+      dh_slow_block *e = &m->slow[w & (DH_SLOW_RING - 1)];
+      e->frame = t0;
+      e->start_ns = start;
+      e->wall_ns = wall;
+      e->cpu_ns = cpu;
+      e->gap_ns = gap;
+      e->voices = voices;
+      e->commands = commands;
+      STORE(m->slow_w, w + 1);
+    }
+  }
+}
+
 int dh_callback(const void *input, void *output, unsigned long n, const dh_time_info *ti,
                 unsigned long flags, void *user) {
   dh_mixer *m = (dh_mixer *)user;
   const int64_t t0 = m->frames;
+  const int profile = LOAD(m->profile);
+  int64_t cpu0 = 0;
+  if (profile) cpu0 = thread_cpu_ns();
   {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_RAW, &ts); /* vDSO: no syscall, no lock; Link's clock on Linux */
@@ -568,6 +648,7 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
 
   /* commands (Python's, then MIDI's), then voices */
   int64_t r = m->cmd_r, w = LOAD(m->cmd_w);
+  const int commands = (int)(w - r);
   for (; r < w; r++) apply_command(m, &m->cmds[r & (DH_CMD_RING - 1)], t0);
   STORE(m->cmd_r, r);
   r = m->midi_r, w = LOAD(m->midi_w);
@@ -622,6 +703,7 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
   STORE(m->frames, t0 + (int64_t)n);
   STORE(m->block, (int64_t)n);
   STORE(m->callbacks, m->callbacks + 1);
+  account_time(m, t0, n, profile ? thread_cpu_ns() - cpu0 : -1, active, commands);
   return 0; /* paContinue */
 }
 

@@ -46,6 +46,17 @@ typedef struct {
   unsigned char data[4];
 } dh_midi_msg;
 
+/* one callback slower than the threshold dh_set_profile set (or started late after the previous) */
+typedef struct {
+  int64_t frame;    /* its first frame */
+  int64_t start_ns; /* CLOCK_MONOTONIC_RAW at entry */
+  int64_t wall_ns;  /* entry to return */
+  int64_t cpu_ns;   /* this thread's CPU time over that span; -1 when profiling is off */
+  int64_t gap_ns;   /* since the previous callback's entry (a period when on time) */
+  int32_t voices;   /* voices it mixed */
+  int32_t commands; /* commands it applied */
+} dh_slow_block;
+
 typedef struct dh_mixer dh_mixer;
 typedef struct dh_midi_in dh_midi_in;
 
@@ -60,6 +71,12 @@ int dh_pop_retired(dh_mixer *m);
 int64_t dh_commands_done(dh_mixer *m);
 int dh_pop_slot_event(dh_mixer *m, dh_slot_event *out);
 int dh_clock(dh_mixer *m, int64_t *ns, int64_t *frame);
+/* Timing of the callback itself: on = 1 also reads the thread CPU clock; callbacks slower than
+ * slow_ns (wall) or starting more than slow_ns late go on a ring dh_pop_slow_block reads. */
+void dh_set_profile(dh_mixer *m, int on, int64_t slow_ns);
+/* max wall ns, max CPU ns, max gap ns between entries, callbacks over the period (wall), (CPU) */
+void dh_callback_stats(dh_mixer *m, int64_t *out);
+int dh_pop_slow_block(dh_mixer *m, dh_slow_block *out);
 dh_midi_in *dh_midi_new(dh_mixer *m, void *port, void *get_buffer, void *event_count, void *event_get);
 void dh_midi_free(dh_midi_in *mi);
 void dh_midi_set_mixer(dh_midi_in *mi, dh_mixer *m);

@@ -45,6 +45,12 @@ int dh_pop_retired(dh_mixer *m);
 int64_t dh_commands_done(dh_mixer *m);
 int dh_pop_slot_event(dh_mixer *m, dh_slot_event *out);
 int dh_clock(dh_mixer *m, int64_t *ns, int64_t *frame);
+typedef struct {
+  int64_t frame; int64_t start_ns; int64_t wall_ns; int64_t cpu_ns; int64_t gap_ns; int32_t voices; int32_t commands;
+} dh_slow_block;
+void dh_set_profile(dh_mixer *m, int on, int64_t slow_ns);
+void dh_callback_stats(dh_mixer *m, int64_t *out);
+int dh_pop_slow_block(dh_mixer *m, dh_slow_block *out);
 typedef struct { int64_t frame; int32_t size; int32_t handled; int32_t slot; unsigned char data[4]; } dh_midi_msg;
 typedef struct dh_midi_in dh_midi_in;
 dh_midi_in *dh_midi_new(dh_mixer *m, void *port, void *get_buffer, void *event_count, void *event_get);

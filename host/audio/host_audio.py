@@ -29,7 +29,7 @@ from diffhost.engine.audio import read_audio
 from diffhost.host.audio import native
 from diffhost.host.audio.clips import check_clip, convert_clip
 from diffhost.host.audio.devices import AudioDeviceError, DeviceInfo, plain_open_error, resolve_device
-from diffhost.host.audio.mixer import MODES, Mixer, SlotStart
+from diffhost.host.audio.mixer import MODES, CallbackTiming, Mixer, SlotStart, SlowBlock
 from diffhost.host.audio.settings import AudioSettings
 
 SlotMode = str  # "oneshot" | "loop" | "gate"
@@ -143,6 +143,23 @@ class HostAudio:
     @property
     def callbacks(self) -> int:
         return self._mixer.stat("callbacks")
+
+    def profile_callback(self, on: bool = True, slow_ms: float = 1.0) -> None:
+        """Time the audio callback itself (benches): its CPU time per block, and every block slower
+        than `slow_ms` (or starting that late) kept for slow_blocks(). Off by default: reading a
+        thread's CPU clock is a system call each way."""
+        slow_ms = float(slow_ms)
+        if not 0.0 <= slow_ms <= 1000.0 or math.isnan(slow_ms):
+            raise ValueError(f"slow_ms: {slow_ms} is out of range 0..1000 ms")
+        self._mixer.set_profile(on, round(slow_ms * 1e6))
+
+    def callback_timing(self) -> CallbackTiming:
+        """Longest callback (wall and, when profiled, CPU), longest gap between callbacks, and how
+        many passed a block's period by wall time and by their own CPU time."""
+        return self._mixer.callback_timing()
+
+    def slow_blocks(self) -> list[SlowBlock]:
+        return self._mixer.slow_blocks()
 
     @property
     def voices_active(self) -> int:

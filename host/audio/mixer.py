@@ -55,6 +55,30 @@ class SlotStart:
     clock_ns: int = 0  # CLOCK_MONOTONIC_RAW when its block was rendered, plus its offset (Link's clock)
 
 
+@dataclass(frozen=True)
+class SlowBlock:
+    """One callback that took longer than the profiling threshold, or started that late."""
+
+    frame: int  # its first frame
+    start_ns: int  # CLOCK_MONOTONIC_RAW at its entry
+    wall_ns: int  # entry to return
+    cpu_ns: int  # the audio thread's CPU time over that span (-1: profiling was off)
+    gap_ns: int  # since the previous callback's entry (one period when on time)
+    voices: int  # voices it mixed
+    commands: int  # commands it applied (Python's; the MIDI reader's are not counted)
+
+
+@dataclass(frozen=True)
+class CallbackTiming:
+    """The callback's own timing since the stream opened: what tells its overruns from the machine's."""
+
+    max_wall_ns: int
+    max_cpu_ns: int  # 0 unless profiling is on
+    max_gap_ns: int
+    over_wall: int  # callbacks whose wall time passed the block's period
+    over_cpu: int  # callbacks whose own CPU time passed it (an overrun of diffhost's making)
+
+
 class Mixer:
     """Owns the C mixer state; every method is safe to call from any non-audio thread."""
 
@@ -249,6 +273,28 @@ class Mixer:
         ev = self._event
         while not self._closed and self.lib.dh_pop_slot_event(self._m, ev):
             got.append((int(ev.slot), SLOT_STATES[ev.state], int(ev.frame)))
+        return got
+
+    def set_profile(self, on: bool, slow_ns: int) -> None:
+        """on: also read the audio thread's CPU clock per callback; slow_ns: record callbacks slower
+        than this (wall), or starting this much later than one period after the previous (0 = none)."""
+        self.lib.dh_set_profile(self._p, int(bool(on)), int(slow_ns))
+
+    def callback_timing(self) -> CallbackTiming:
+        out = self.ffi.new("int64_t[5]")
+        self.lib.dh_callback_stats(self._p, out)
+        return CallbackTiming(*(int(x) for x in out))
+
+    def slow_blocks(self) -> list[SlowBlock]:
+        """The slow callbacks recorded since the last call (at most the ring's 1024)."""
+        e = self.ffi.new("dh_slow_block *")
+        got = []
+        while self.lib.dh_pop_slow_block(self._p, e):
+            got.append(
+                SlowBlock(
+                    int(e.frame), int(e.start_ns), int(e.wall_ns), int(e.cpu_ns), int(e.gap_ns), e.voices, e.commands
+                )
+            )
         return got
 
     def clock(self) -> tuple[int, int] | None:

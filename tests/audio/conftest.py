@@ -4,19 +4,23 @@
 
 `jack_server` skips the device tests only when jackd cannot start here, with the reason;
 with DIFFHOST_REQUIRE_DEVICES=1 (CI) it fails instead. `peer` (a jack-client process) plays
-known signals into diffhost's inputs and records its outputs, stamped with JACK's frame
-clock; `jack_offset` maps diffhost's own frame counter onto that clock.
+known signals into diffhost's inputs and records its outputs, stamped with the peer's own cycle
+clock (cycles x block: jack_peer.py says why not JACK's frame time); `jack_offset` maps diffhost's
+own frame counter onto that clock. Both count the same JACK cycles, so the offset is constant.
+
+No test is re-run. When the machine stalls, jackd (-S: synchronous) waits for every client up to
+its client timeout, so a late peer or a late diffhost delays a cycle and no sample is lost; what
+jackd says about each xrun is in its log (JackServer.log).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +62,7 @@ def _start_jackd(jackd: str, name: str, flags: list[str], log) -> tuple[subproce
 class JackServer:
     name: str
     process: subprocess.Popen
+    log: Path  # jackd's own output: its account of every xrun
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +79,9 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
     # Real-time scheduling where the system allows it (as on stage), else without. -S (synchronous):
     # the server waits for every client each cycle, so on a loaded machine a late Python test
     # client delays a cycle instead of being skipped, and captures stay sample-contiguous.
-    for flags in ([], ["--no-realtime"]):
+    # -t: the synchronous server waits up to 5 s for a late client before it gives up on it (and
+    # drops its cycle); the default 0.5 s is within reach of a stalled, shared 2-core machine.
+    for flags in (["-t", "5000"], ["-t", "5000", "--no-realtime"]):
         proc, client = _start_jackd(jackd, name, flags, log)
         if client is not None:
             break
@@ -90,7 +97,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
 
     devices = rescan_devices()
     assert any("JACK" in d.hostapi for d in devices), devices
-    yield JackServer(name, proc)
+    yield JackServer(name, proc, log)
     import sounddevice as sd
 
     sd._terminate()  # PortAudio's JACK client must go before its server does
@@ -105,45 +112,6 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         else:
             os.environ[k] = v
     sd._initialize()  # leave PortAudio usable (without this server) for whatever runs next
-
-
-class PeerGlitch(AssertionError):
-    """The test peer (a Python JACK client) missed a cycle: the machine, not diffhost, dropped it."""
-
-
-def retry_glitches(test: Callable[..., None]) -> Callable[..., None]:
-    """Re-run a device test (up to 3 times) when the test peer, not diffhost, missed a JACK cycle.
-
-    On a loaded machine a Python JACK client is occasionally descheduled past its 2.7 ms
-    deadline; the peer detects that from JACK's frame stamps, and the scenario is replayed
-    from a reset slot bank. A glitch on the last attempt still fails the test.
-    """
-
-    @functools.wraps(test)
-    def run(*args: object, **kwargs: object) -> None:
-        for attempt in range(3):
-            try:
-                return test(*args, **kwargs)
-            except PeerGlitch:
-                if attempt == 2:
-                    raise
-                audio = kwargs.get("audio")
-                if audio is not None:
-                    reset(audio)
-
-    return run
-
-
-def reset(audio) -> None:
-    """Silence and empty every slot, default options, no quantize, player stopped."""
-    audio.stop_all()
-    audio.stop()
-    for s in range(1, audio.num_slots + 1):
-        audio.clear_slot(s)
-        audio.set_slot_options(s, gain=1.0, pan=0.0, mode="oneshot", choke_group=0)
-    audio.set_quantize(0)
-    audio.set_voice_limit(16)
-    wait_frames(audio, 4 * BLOCK)
 
 
 class Peer:
@@ -164,8 +132,6 @@ class Peer:
 
     def _read(self) -> str:
         line = self.proc.stdout.readline().strip()
-        if line.startswith("error glitch"):
-            raise PeerGlitch(line)
         assert line and not line.startswith("error"), f"JACK peer: {line or 'exited'}"
         return line
 
@@ -182,7 +148,7 @@ class Peer:
         self._ask(f"connect {client_name}")
 
     def play(self, signal: np.ndarray) -> int:
-        """Play (channels, samples) into diffhost's inputs from the next cycle; its JACK start frame."""
+        """Play (channels, samples) into diffhost's inputs from the next cycle; its start, in peer frames."""
         path = self._path()
         np.save(path, np.atleast_2d(signal).astype(np.float32))
         return int(self._ask(f"play {path}").split()[1])
@@ -191,7 +157,7 @@ class Peer:
         self._ask(f"connectmidi {port}")
 
     def send_midi(self, events: np.ndarray) -> int:
-        """Send rows [delay, b0, b1, b2] (-1 = no byte) at JACK frame base + delay; returns base."""
+        """Send rows [delay, b0, b1, b2] (-1 = no byte) at peer frame base + delay; returns base."""
         path = self._path()
         np.save(path, np.asarray(events, dtype=np.int64))
         return int(self._ask(f"midi {path}").split()[1])
@@ -201,13 +167,13 @@ class Peer:
         self._ask("start")
 
     def stop(self) -> tuple[np.ndarray, int]:
-        """(channels, samples) recorded since start() and the JACK frame of its first sample."""
+        """(channels, samples) recorded since start() and the peer frame of its first sample."""
         path = self._path()
         first = int(self._ask(f"stop {path}"))
         return np.load(path), first
 
     def stop_raw(self) -> tuple[np.ndarray, np.ndarray]:
-        """(2, blocks, block) captured and each block's JACK frame, gaps and all (for benches)."""
+        """(2, blocks, block) captured and each block's peer frame, gaps and all (for benches)."""
         path = self._path()
         self._ask(f"stopraw {path}")
         return np.load(path), np.load(str(path) + ".stamps.npy")
@@ -239,17 +205,26 @@ def audio(jack_server: JackServer, peer: Peer):
     a.close()
 
 
-def wait_frames(audio, frames: int, timeout: float = 5.0) -> None:
-    """Sleep until diffhost's callback has produced `frames` more frames."""
+def wait_frames(audio, frames: int, stall: float = 5.0) -> None:
+    """Sleep until diffhost's callback has produced `frames` more frames.
+
+    Fails only when the callback makes no progress for `stall` seconds. A deadline for the whole
+    wait raced the machine: 3.9 s of audio can take more than 5 s of wall time when a loaded
+    machine stretches the synchronous server's cycles, and nothing is wrong with that."""
     target = audio.frames + frames
-    deadline = time.monotonic() + timeout
-    while audio.frames < target:
-        assert time.monotonic() < deadline, "the audio callback stopped running"
+    seen, last_progress = audio.frames, time.monotonic()
+    while (now_frames := audio.frames) < target:
+        now = time.monotonic()
+        if now_frames != seen:
+            seen, last_progress = now_frames, now
+        assert now - last_progress < stall, (
+            f"the audio callback stopped running: no block for {stall:g} s, {target - now_frames} frames short"
+        )
         time.sleep(0.002)
 
 
 def jack_offset(audio, peer: Peer) -> int:
-    """JACK frame minus diffhost frame, measured by playing an impulse into diffhost's input."""
+    """Peer frame minus diffhost frame (both count JACK cycles), measured by playing an impulse into diffhost's input."""
     imp = np.zeros((2, 256), dtype=np.float32)
     imp[:, 0] = 1.0
     start_in = audio._mixer.input_written()
@@ -258,6 +233,5 @@ def jack_offset(audio, peer: Peer) -> int:
     n = audio._mixer.input_written() - start_in
     got = audio._mixer.read_input(start_in, n)
     hits = np.flatnonzero(got[:, 0] == 1.0)
-    if hits.size != 1:
-        raise PeerGlitch(f"impulse seen {hits.size} times at diffhost's input")
+    assert hits.size == 1, f"the impulse reached diffhost's input {hits.size} times"
     return jack_frame - (start_in + int(hits[0]))

@@ -1,19 +1,29 @@
 """A JACK test peer in its own process: plays known signals into diffhost's inputs and records
-diffhost's outputs, each block stamped with JACK's frame clock.
+diffhost's outputs, each block stamped with the peer's cycle clock.
 
 It runs apart from pytest so its Python process callback never waits for the GIL held by
 the test thread (that made it miss JACK cycles on a loaded machine). Line protocol on
 stdin/stdout; arrays travel as .npy files:
 
     connect CLIENT    -> ok              (source -> CLIENT's inputs, CLIENT's outputs -> capture)
-    play PATH         -> started FRAME   (JACK frame of the signal's first sample)
+    play PATH         -> started FRAME   (the peer frame of the signal's first sample)
     start             -> ok              (capture armed and running)
     stop PATH         -> FIRST_FRAME     (capture saved to PATH; or "error ...")
-    stopraw PATH      -> ok              (blocks (2, n, block) to PATH, their JACK frames to PATH.stamps.npy)
+    stopraw PATH      -> ok              (blocks (2, n, block) to PATH, their peer frames to PATH.stamps.npy)
     connectmidi PORT  -> ok              (the peer's MIDI out -> PORT, e.g. diffhost-midi:in)
     midi PATH         -> started FRAME   (PATH: .npy rows [delay, byte, byte, byte], -1 = no byte;
-                                          each sent at JACK frame FRAME + delay)
+                                          each sent at peer frame FRAME + delay)
     quit
+
+The clock: a peer frame is (JACK cycles since the peer started) x block, counted by the peer.
+JACK's own frame time (last_frame_time) is not a sample count: when the dummy driver's timer
+wakes late (jackd logs "JackTimedDriver::Process XRun"), JACK2 resets its frame timer forward by
+whole periods although no cycle was skipped, so stamps from it jump while the audio is
+contiguous (the earlier peer read such jumps as "JACK skipped this peer" and the tests were
+retried). diffhost's frame counter also counts cycles x block, so the two clocks keep a constant
+offset for as long as the server runs every client in every cycle, which -S (synchronous mode)
+guarantees short of the client timeout. A cycle is recognised by its last_frame_time: JACK2 may
+call a client twice in the cycle its graph changed, with the same value, and that is one cycle.
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ class Peer:
         self.midi_events: np.ndarray | None = None  # rows [delay, b0, b1, b2]
         self.midi_base = -1
         self.midi_next = 0
+        self.midi_now = -1  # the cycle the events from midi_first on were written in
+        self.midi_first = 0
         self.midi_started = threading.Event()
         self.ins = [self.client.inports.register(f"in_{i}") for i in range(2)]
         rate = self.client.samplerate
@@ -50,22 +62,39 @@ class Peer:
         self.arm = False
         self.running = False
         self.signal: np.ndarray | None = None
-        self.pos = 0
+        self.signal_cycle = -1  # the cycle the signal's first block plays in (-1: from the next one)
         self.start_frame = -1
         self.started = threading.Event()
+        self.block = self.client.blocksize
+        self.cycle = 0  # JACK cycles seen, counted by whichever client runs first in a cycle
+        self.cycle_time = -1  # that cycle's last_frame_time (it only names the cycle)
+        self.tick_lock = threading.Lock()  # the two clients may run at once before they are connected
         self.source.set_process_callback(self.play_block)
         self.client.set_process_callback(self.capture_block)
         self.source.activate()
         self.client.activate()
 
+    def tick(self, client: jack.Client) -> int:
+        """This cycle's peer frame: cycles counted x block (see the module's note on the clock)."""
+        t = client.last_frame_time
+        with self.tick_lock:
+            if t != self.cycle_time:
+                self.cycle_time = t
+                self.cycle += 1
+            return self.cycle * self.block
+
     def play_block(self, frames: int) -> None:
+        now = self.tick(self.source)
         self.midi_out.clear_buffer()
         ev = self.midi_events
         if ev is not None:
-            now = self.source.last_frame_time
             if self.midi_base < 0:
                 self.midi_base = now
                 self.midi_started.set()
+            if now != self.midi_now:
+                self.midi_now, self.midi_first = now, self.midi_next
+            else:  # a second call in the same cycle writes the same events again
+                self.midi_next = self.midi_first
             while self.midi_next < ev.shape[0]:
                 at = self.midi_base + int(ev[self.midi_next, 0])
                 if at >= now + frames:
@@ -74,19 +103,21 @@ class Peer:
                 self.midi_out.write_midi_event(max(0, at - now), data)
                 self.midi_next += 1
         sig = self.signal
+        if sig is not None and self.signal_cycle < 0:
+            self.signal_cycle = now
+            self.start_frame = now
+            self.started.set()
+        # the chunk follows from the cycle, so a second call in the same cycle repeats it exactly
+        pos = now - self.signal_cycle
         for c, port in enumerate(self.outs):
             buf = port.get_array()
             buf[:] = 0.0
-            if sig is not None and self.pos < sig.shape[1]:
-                chunk = sig[c % sig.shape[0], self.pos : self.pos + frames]
+            if sig is not None and pos < sig.shape[1]:
+                chunk = sig[c % sig.shape[0], pos : pos + frames]
                 buf[: chunk.shape[0]] = chunk
-        if sig is not None:
-            if self.pos == 0:
-                self.start_frame = self.source.last_frame_time
-                self.started.set()
-            self.pos += frames
 
     def capture_block(self, frames: int) -> None:
+        now = self.tick(self.client)
         if self.arm:  # (re)start here, so only this thread moves the capture index
             self.arm = False
             self.n = 0
@@ -95,7 +126,7 @@ class Peer:
             i = self.n
             for c, port in enumerate(self.ins):
                 self.data[c, i] = port.get_array()
-            self.stamps[i] = self.client.last_frame_time
+            self.stamps[i] = now
             self.n = i + 1
 
     def connect(self, name: str) -> None:
@@ -114,7 +145,7 @@ class Peer:
     def send_midi(self, path: str) -> int:
         self.midi_events = None
         self.midi_started.clear()
-        self.midi_base, self.midi_next = -1, 0
+        self.midi_base, self.midi_next, self.midi_now, self.midi_first = -1, 0, -1, 0
         self.midi_events = np.load(path).astype(np.int64)
         if not self.midi_started.wait(5):
             raise RuntimeError("the JACK peer's process callback did not run")
@@ -122,8 +153,10 @@ class Peer:
 
     def play(self, path: str) -> int:
         self.started.clear()
-        self.pos = 0
-        self.signal = np.atleast_2d(np.load(path)).astype(np.float32)
+        signal = np.atleast_2d(np.load(path)).astype(np.float32)
+        self.signal = None
+        self.signal_cycle = -1
+        self.signal = signal
         if not self.started.wait(5):
             raise RuntimeError("the JACK peer's process callback did not run")
         return self.start_frame
@@ -139,7 +172,7 @@ class Peer:
             time.sleep(0.001)
 
     def stop_raw(self, path: str) -> str:
-        """Blocks as captured, each with its JACK frame, even across cycles this peer missed (benches)."""
+        """Blocks as captured, each with its peer frame, even across cycles this peer missed (benches)."""
         self.running = False
         n = self.n
         keep = np.flatnonzero(np.diff(self.stamps[:n], prepend=-1) != 0)
@@ -156,10 +189,10 @@ class Peer:
         keep = np.flatnonzero(np.diff(self.stamps[:n], prepend=-1) != 0)
         stamps = self.stamps[keep]
         gaps = np.flatnonzero(np.diff(stamps) != self.client.blocksize)
-        if gaps.size:
+        if gaps.size:  # the capture client was not run in a cycle its source was: samples are lost
             raise RuntimeError(
-                f"glitch: capture is not contiguous: JACK skipped this peer after block {gaps[:5]} of {stamps.size}"
-                f" (gap {np.diff(stamps)[gaps[:5]]} frames)"
+                f"capture is not contiguous: the capture client missed cycles after block {gaps[:5]} of"
+                f" {stamps.size} (gap {np.diff(stamps)[gaps[:5]]} frames); see jackd's log for the client timeout"
             )
         np.save(path, self.data[:, keep].reshape(2, -1))
         return int(stamps[0])

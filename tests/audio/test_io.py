@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from .conftest import BLOCK, RATE, jack_offset, retry_glitches, wait_frames
+from .conftest import BLOCK, RATE, jack_offset, wait_frames
 
 FADE = round(0.005 * RATE)
 
 
-@retry_glitches
 def test_record_captures_exactly_what_the_source_played(audio, peer):
     rng = np.random.default_rng(7)
     signal = (rng.uniform(-0.5, 0.5, (2, RATE)) * np.array([[1.0], [0.25]])).astype(np.float32)
@@ -26,7 +25,6 @@ def test_record_captures_exactly_what_the_source_played(audio, peer):
     assert mono.shape == (1, RATE // 10)
 
 
-@retry_glitches
 def test_meter_reads_peak_and_rms_of_the_input(audio, peer):
     assert audio.meter() == (-120.0, -120.0) or audio.meter()[0] < -100  # the dummy capture is silent
     t = np.arange(RATE) / RATE
@@ -46,7 +44,6 @@ def test_record_refuses_bad_lengths(audio):
         audio.record(0.1, channels=3)
 
 
-@retry_glitches
 def test_player_plays_without_blocking_reports_position_and_stops(audio, peer):
     offset = jack_offset(audio, peer)
     clip = np.linspace(-0.9, 0.9, RATE, dtype=np.float32)[np.newaxis, :]  # 1 s, every sample distinct
@@ -139,7 +136,6 @@ def test_cli_record_writes_a_new_wav_and_play_plays_it(jack_server, tmp_path, mo
     assert main(["play", str(tmp_path / "missing.wav")]) == 2
 
 
-@retry_glitches
 def test_session_records_the_seed_clip_from_the_input(audio, peer, tmp_path):
     from diffhost.engine.engine import Engine
     from diffhost.host.session import Session

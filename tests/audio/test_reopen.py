@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conftest import BLOCK, RATE, retry_glitches, wait_frames
+from .conftest import BLOCK, RATE, wait_frames
 
 
 def _capture_slot(audio, peer, slot: int, frames: int) -> np.ndarray:
@@ -18,7 +18,6 @@ def _capture_slot(audio, peer, slot: int, frames: int) -> np.ndarray:
     return out
 
 
-@retry_glitches
 def test_a_reopen_keeps_every_pad_and_a_failed_one_falls_back_with_a_plain_message(jack_server, peer, tmp_path):
     from diffhost.host.audio import AudioControl
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from .conftest import BLOCK, RATE, retry_glitches, wait_frames
+from .conftest import BLOCK, RATE, wait_frames
 
 CLOCK, START, STOP = 0xF8, 0xFA, 0xFC
 
@@ -36,7 +36,6 @@ def clocked(audio, jack_server, tmp_path):
         engine.stop()
 
 
-@retry_glitches
 def test_midi_clock_sets_the_tempo_within_two_beats_and_quantized_pads_land_on_its_beats(audio, peer, clocked):
     session, sync, port, events = clocked
     sync.follow("midi clock")

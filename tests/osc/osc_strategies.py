@@ -36,6 +36,10 @@ PLAIN = [
     "/diffhost/seed/record",
     "/diffhost/tempo",
     "/diffhost/quantize",
+    "/diffhost/tempo/source",
+    "/diffhost/kit/save",
+    "/diffhost/kit/load",
+    "/diffhost/midi/learn",
 ]
 VERBS = ["assign", "load", "play", "stop", "gate", "state"]
 NAMES = [
