@@ -36,6 +36,23 @@ FAMILY = "DiffhostOneShotPipeline"
 MAX_LENGTH_S = 30.0
 
 
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """This model's layers (a 1.6 M denoiser on batches of a few vectors) are too small to split
+    across threads: a second intra-op thread saved nothing when idle (8 one-shots: 65 vs 67 ms) and
+    cost 1.6x the CPU, and on a loaded 2-core machine its spin-waits turned 0.1 s renders into
+    seconds. The engine's worker is the only thread that runs torch, so the setting is restored
+    for whatever model renders next."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
+
+
 class DefaultModel(Model):
     """Load with engine.load_model() (no spec) or DefaultModel.from_folder(path)."""
 
@@ -75,20 +92,9 @@ class DefaultModel(Model):
         return cls(Path(folder), name=name, revision=revision, device=device, dtype=dtype)
 
     # -- rendering ---------------------------------------------------------------------
-    def _render(
-        self,
-        request: GenerationRequest,
-        *,
-        seed: int,
-        steps: int,
-        guidance: float | None,
-        monitor: StepMonitor,
-    ) -> np.ndarray | tuple[np.ndarray, dict]:
-        with _one_torch_thread():
-            return self._render_one_thread(request, seed=seed, steps=steps, guidance=guidance, monitor=monitor)
-
+    @_one_torch_thread()  # a contextmanager is also a decorator: every render runs inside it
     @torch.inference_mode()
-    def _render_one_thread(
+    def _render(
         self,
         request: GenerationRequest,
         *,
@@ -180,23 +186,6 @@ class DefaultModel(Model):
     def describe_clip(self, clip: SeedClip) -> synth.Sound:
         """What the encoder hears in a clip (category and controls): handy for the GUI and tests."""
         return synth.decode_vector(self.encode_clip(clip)[0].numpy())
-
-
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """This model's layers (a 1.6 M denoiser on batches of a few vectors) are too small to split
-    across threads: a second intra-op thread saved nothing when idle (8 one-shots: 65 vs 67 ms) and
-    cost 1.6x the CPU, and on a loaded 2-core machine its spin-waits turned 0.1 s renders into
-    seconds. The engine's worker is the only thread that runs torch, so the setting is restored
-    for whatever model renders next."""
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if before != 1:
-            torch.set_num_threads(before)
 
 
 def weights_hash(folder: Path) -> str:
