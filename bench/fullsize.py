@@ -96,7 +96,7 @@ def worker(folder: str, cfg: dict) -> dict:
         denoiser.compile()
     stamps: list[float] = []
     req = GenerationRequest(
-        prompt=PROMPT,
+        prompt=PROMPT if model.info.supports_prompt else None,  # DanceDiffusion is unconditional
         length=cfg["length"],
         steps=cfg["steps"],
         seed=1,
