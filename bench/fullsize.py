@@ -185,8 +185,8 @@ def configurations(device: str, args: argparse.Namespace) -> list[tuple[str, boo
     """(dtype, compiled) pairs for one device."""
     cuda = device.startswith("cuda")
     dtypes = args.dtypes or (["float32", "float16", "bfloat16"] if cuda else ["float32", "bfloat16"])
-    out = [(d, False) for d in dtypes]
-    if args.compile or cuda:
+    out = [] if args.compiled_only else [(d, False) for d in dtypes]
+    if args.compile or args.compiled_only or cuda:
         # On CPU compile float32 only: one compiled row per family keeps the sweep short, and
         # compilation is the same work whatever the dtype.
         out += [(d, True) for d in (dtypes if cuda else dtypes[:1])]
@@ -203,6 +203,9 @@ def main() -> None:
     )
     ap.add_argument("--dtypes", nargs="*", default=None, help="default: float32 bfloat16 (+ float16 on CUDA)")
     ap.add_argument("--compile", action="store_true", help="also torch.compile the denoiser (always on CUDA)")
+    ap.add_argument(
+        "--compiled-only", action="store_true", help="only the torch.compile rows (a second pass)"
+    )
     ap.add_argument("--threads", type=int, default=1, help="CPU threads per configuration (default 1)")
     ap.add_argument("--window", action="store_true", help="also render Stable Audio Open's full window")
     ap.add_argument("--untiled", action="store_true", help="also decode the full window untiled (old peak)")
