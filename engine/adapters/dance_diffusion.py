@@ -45,7 +45,7 @@ class DanceDiffusionModel(DiffusersModel):
     def window_s(self, request: GenerationRequest) -> float:
         """The samples the UNet denoises: the pipeline rounds the request up to its downsampling
         (2 ** up blocks; 8,192 samples, 0.51 s at 16 kHz for maestro-150k) and trims afterwards,
-        so a 2 s request costs 2.56 s of waveform. The ETA scales step times by this."""
+        so a 2 s request costs 2.048 s of waveform. The ETA scales step times by this."""
         sr = int(self.pipe.unet.config.sample_rate)
         block = 2 ** len(self.pipe.unet.up_blocks)
         samples = request.length * sr
