@@ -128,6 +128,9 @@ def worker(folder: str, cfg: dict) -> dict:
         "window_s": model.window_s(req),
         "shape": list(result.audio.shape),
         "guided": model.info.supports_guidance and (model.info.default_guidance or 1.0) > 1.0,
+        # Graphs dynamo compiled over the render: more than the denoiser's one (plus its guided
+        # twin) means steps recompiled, and the step times include compilation.
+        "graphs": int(torch._dynamo.utils.counters["stats"]["unique_graphs"]) if cfg["compile"] else None,
         "load_avg_before": load_before,
         "load_avg_after": os.getloadavg()[0],
         "params_m": round(
@@ -322,7 +325,8 @@ def _print_row(row: dict, rows: list[dict]) -> None:
         f"load {row['load_s']:.1f} s, peak {row['peak_gib']:.2f} GiB, {row['s_per_step']:.2f} s/step "
         f"(first {row['first_step_s']:.1f} s), after steps {row['after_steps_s']:.1f} s, "
         f"render {row['render_s']:.1f} s, {row['audio_s_per_s']:.3f} audio s/s, "
-        f"load avg {row['load_avg_before']:.2f}->{row['load_avg_after']:.2f}{speed}",
+        f"load avg {row['load_avg_before']:.2f}->{row['load_avg_after']:.2f}{speed}"
+        + (f", {row['graphs']} graphs compiled" if row.get("graphs") is not None else ""),
         flush=True,
     )
 
