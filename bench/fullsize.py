@@ -1,34 +1,35 @@
-"""Full-size check: each family at its published size, random weights, through load_model.
+"""Full-size check: every family at its published size, random weights, through load_model.
 
 Random weights cost the same time and memory as trained ones, so this measures what a user's
 machine will do with the real checkpoint without downloading it. For each family the script
-builds the pipeline from its published configuration (seeded random weights), saves it as a
-diffusers folder (safetensors) and then, for every configuration in its own subprocess (so peak
-memory is that configuration's own):
+builds the pipeline from its published configuration (bench/published.py: seeded random weights,
+and the source of every number), saves it as a diffusers folder (safetensors) and then, for every
+configuration in its own subprocess (so peak memory is that configuration's own):
 
-- load time: load_model on the folder (read + build + move to the device);
+- load time: load_model on the folder (read + build + cast + move to the device);
 - peak memory: the process's peak RSS (CPU) or torch's peak allocation (CUDA), load included;
-- s/step: the median time between denoising steps (guided, at the model's default guidance);
-- audio s/s: seconds of audio per second of wall time for the whole render.
+- s/step: the median time between denoising steps at the model's default guidance (so a guided
+  family runs its batch of two); with 2 steps that is the second step, so a compiled run's
+  first step (which includes compilation) is not in it;
+- audio s/s: seconds of audio per second of wall time for the whole render (text encoding,
+  steps, decode).
 
-Configurations: the requested lengths (default 2 s and 10 s), each with the model's own window
-and, where the family renders a fixed window (Stable Audio Open), with `fit_window=True`; the
-speed-up column is the fitted render against the full window at the same length, same run.
-On CUDA every configuration also runs in float16 and bfloat16 and with torch.compile on the
-denoiser (the first compiled step includes compilation and is excluded from s/step).
+Configurations, each family one at a time:
+- CPU: float32, bfloat16, and float32 with torch.compile on the denoiser (`--compile`). A
+  configuration that fails prints its error and the sweep goes on: the README says which and why.
+- CUDA when torch sees a GPU: float32, float16, bfloat16, each also compiled. Without one the
+  CUDA pass is skipped with the reason printed (torch's build and `torch.cuda.is_available()`).
+- Stable Audio Open renders its whole 47.55 s window by default; that costs minutes a step on a
+  CPU, so only the fitted window (`fit_window=True`) runs unless `--window` asks for both.
 
-    python bench/fullsize.py [--family StableAudioPipeline ...] [--steps 3] [--lengths 2 10]
-                             [--device cpu|cuda] [--dtypes float32 ...] [--compile] [--untiled]
+Threads: `--threads` (default 1) sets OMP/MKL threads, torch's intra-op threads and inductor's
+compile workers in every subprocess, so the figures are one core's and a shared machine stays
+usable. Each row prints the 1-minute load average before and after it (os.getloadavg), because
+on a shared machine the absolute times move with it; compare ratios within one run.
 
-Published configurations used (diffusers class defaults match them unless listed):
-- StableAudioPipeline: stabilityai/stable-audio-open-1.0: DiT 1,057 M (StableAudioDiTModel
-  defaults), Oobleck VAE 156 M (AutoencoderOobleck defaults), T5-base encoder, projection
-  max 512 s, CosineDPMSolverMultistepScheduler (sigma 0.3..500, v-prediction), 128 tokens.
-- LongCatAudioDiTPipeline: LongCat-AudioDiT-1B: LongCatAudioDiTTransformer defaults (1,536 wide,
-  24 deep), LongCatAudioDiTVae defaults with strides [2, 4, 4, 8, 8] (2,048 samples per latent
-  frame, 24 kHz; the strides are assumed from that ratio), UMT5-base encoder.
-Tokenizers are a small word-level vocabulary (tests/engine/tiny.py): the text encoder still sees
-the published sequence length, which is what its cost depends on.
+    python bench/fullsize.py [--family AudioLDMPipeline ...] [--steps 2] [--lengths 2]
+                             [--device cpu|cuda|all] [--dtypes float32 bfloat16] [--compile]
+                             [--threads 1] [--window] [--untiled] [--jsonl FILE] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -52,70 +53,25 @@ sys.path.insert(0, str(ROOT))
 PROMPT = "punchy analog kick"
 
 
-# -- published configurations ---------------------------------------------------------------
-def stable_audio_open():
-    from diffusers import (
-        AutoencoderOobleck,
-        CosineDPMSolverMultistepScheduler,
-        StableAudioDiTModel,
-        StableAudioPipeline,
-        StableAudioProjectionModel,
-    )
-    from transformers import T5Config, T5EncoderModel
+# -- published configurations (bench/published.py says where each number comes from) -------
+from bench.published import BUILDERS as FAMILIES  # noqa: E402
 
-    from tests.engine import tiny
-
-    return StableAudioPipeline(
-        transformer=StableAudioDiTModel(),
-        vae=AutoencoderOobleck(),
-        text_encoder=T5EncoderModel(
-            T5Config(vocab_size=32128, d_model=768, d_ff=3072, d_kv=64, num_heads=12, num_layers=12)
-        ),
-        tokenizer=tiny.t5_tokenizer(max_length=128),
-        projection_model=StableAudioProjectionModel(
-            text_encoder_dim=768, conditioning_dim=768, min_value=0, max_value=512
-        ),
-        scheduler=CosineDPMSolverMultistepScheduler(
-            sigma_min=0.3,
-            sigma_max=500.0,
-            solver_order=2,
-            prediction_type="v_prediction",
-            sigma_data=1.0,
-            sigma_schedule="exponential",
-        ),
-    )
-
-
-def longcat_audio_dit():
-    from diffusers import (
-        FlowMatchEulerDiscreteScheduler,
-        LongCatAudioDiTPipeline,
-        LongCatAudioDiTTransformer,
-        LongCatAudioDiTVae,
-    )
-    from transformers import UMT5Config, UMT5EncoderModel
-
-    from tests.engine import tiny
-
-    return LongCatAudioDiTPipeline(
-        vae=LongCatAudioDiTVae(strides=[2, 4, 4, 8, 8]),
-        text_encoder=UMT5EncoderModel(
-            UMT5Config(vocab_size=256384, d_model=768, d_ff=2048, d_kv=64, num_heads=12, num_layers=12)
-        ),
-        tokenizer=tiny.t5_tokenizer(max_length=512),
-        transformer=LongCatAudioDiTTransformer(),
-        scheduler=FlowMatchEulerDiscreteScheduler(shift=1.0, invert_sigmas=True),
-    )
-
-
-FAMILIES = {
-    "StableAudioPipeline": stable_audio_open,
-    "LongCatAudioDiTPipeline": longcat_audio_dit,
-}
 FIXED_WINDOW = {"StableAudioPipeline"}  # families that render their whole training window by default
 
 
 # -- one configuration, in its own process ----------------------------------------------------
+def thread_env(threads: int) -> dict[str, str]:
+    """The environment every subprocess runs in: `threads` cores for math and for compiling."""
+    n = str(threads)
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+        "TORCHINDUCTOR_COMPILE_THREADS": n,
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
 def worker(folder: str, cfg: dict) -> dict:
     import diffusers
     import torch
@@ -123,9 +79,11 @@ def worker(folder: str, cfg: dict) -> dict:
     from diffhost.engine import load_model
     from diffhost.engine.request import GenerationRequest
 
+    torch.set_num_threads(cfg["threads"])
     getattr(diffusers, cfg["family"])  # imports are not load time: a running app has them already
     torch.manual_seed(0)
     cuda = cfg["device"].startswith("cuda")
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     model = load_model(folder, device=cfg["device"], dtype=cfg["dtype"], fit_window=cfg["fit"])
     if cuda:
@@ -138,7 +96,7 @@ def worker(folder: str, cfg: dict) -> dict:
         denoiser.compile()
     stamps: list[float] = []
     req = GenerationRequest(
-        prompt=PROMPT,
+        prompt=PROMPT if model.info.supports_prompt else None,  # DanceDiffusion is unconditional
         length=cfg["length"],
         steps=cfg["steps"],
         seed=1,
@@ -169,6 +127,12 @@ def worker(folder: str, cfg: dict) -> dict:
         "peak_gib": peak,
         "window_s": model.window_s(req),
         "shape": list(result.audio.shape),
+        "guided": model.info.supports_guidance and (model.info.default_guidance or 1.0) > 1.0,
+        # Graphs dynamo compiled over the render: more than the denoiser's one (plus its guided
+        # twin) means steps recompiled, and the step times include compilation.
+        "graphs": int(torch._dynamo.utils.counters["stats"]["unique_graphs"]) if cfg["compile"] else None,
+        "load_avg_before": load_before,
+        "load_avg_after": os.getloadavg()[0],
         "params_m": round(
             sum(
                 p.numel()
@@ -181,43 +145,78 @@ def worker(folder: str, cfg: dict) -> dict:
     }
 
 
-def run_worker(folder: Path, cfg: dict) -> dict | None:
+def run_worker(folder: Path, cfg: dict) -> dict:
+    """One configuration in its own process; a failure comes back as a row with its error."""
     cmd = [sys.executable, __file__, "--worker", str(folder), json.dumps(cfg)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=thread_env(cfg["threads"]))
     if proc.returncode != 0:
-        print(f"  failed: {cfg} -> {proc.stderr.strip().splitlines()[-1:]}", flush=True)
-        return None
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        # The exception line, not a warning or the traceback's frames.
+        error = next((ln for ln in reversed(lines) if "Error" in ln or "Exception" in ln), None)
+        return {**cfg, "error": (error or (lines[-1] if lines else f"exit {proc.returncode}"))[:400]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def build(family: str, folder: Path) -> float:
+def build(family: str, folder: Path, threads: int) -> float:
     """Build and save in a subprocess, so its memory is gone before the measurements."""
     code = (
         "import sys, torch, warnings; warnings.simplefilter('ignore'); "
+        f"torch.set_num_threads({threads}); "
         f"sys.path.insert(0, {str(ROOT)!r}); from bench.fullsize import FAMILIES; torch.manual_seed(0); "
         f"FAMILIES[{family!r}]().save_pretrained({str(folder)!r}, safe_serialization=True)"
     )
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, env=thread_env(threads))
     return time.perf_counter() - t0
+
+
+def cuda_status() -> str | None:
+    """None when a CUDA device is usable; otherwise why the CUDA pass is skipped."""
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    built = torch.version.cuda
+    return (
+        f"torch {torch.__version__} is a CPU-only build (torch.version.cuda is None)"
+        if built is None
+        else f"torch {torch.__version__} (CUDA {built}) sees no GPU: torch.cuda.is_available() is False"
+    )
+
+
+def configurations(device: str, args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """(dtype, compiled) pairs for one device."""
+    cuda = device.startswith("cuda")
+    dtypes = args.dtypes or (["float32", "float16", "bfloat16"] if cuda else ["float32", "bfloat16"])
+    out = [] if args.compiled_only else [(d, False) for d in dtypes]
+    if args.compile or args.compiled_only or cuda:
+        # On CPU compile float32 only: one compiled row per family keeps the sweep short, and
+        # compilation is the same work whatever the dtype.
+        out += [(d, True) for d in (dtypes if cuda else dtypes[:1])]
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--family", nargs="*", default=list(FAMILIES), choices=list(FAMILIES))
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--lengths", type=float, nargs="*", default=[2.0, 10.0])
-    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--lengths", type=float, nargs="*", default=[2.0])
     ap.add_argument(
-        "--dtypes", nargs="*", default=None, help="default: float32 (+ float16, bfloat16 on CUDA)"
+        "--device", default="all", help="cpu, cuda, or all (cpu, then cuda when present; the default)"
     )
+    ap.add_argument("--dtypes", nargs="*", default=None, help="default: float32 bfloat16 (+ float16 on CUDA)")
+    ap.add_argument("--compile", action="store_true", help="also torch.compile the denoiser (always on CUDA)")
     ap.add_argument(
-        "--compile", action="store_true", help="also torch.compile the denoiser (default on CUDA)"
+        "--compiled-only", action="store_true", help="only the torch.compile rows (a second pass)"
     )
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads per configuration (default 1)")
+    ap.add_argument("--window", action="store_true", help="also render Stable Audio Open's full window")
     ap.add_argument("--untiled", action="store_true", help="also decode the full window untiled (old peak)")
+    ap.add_argument("--jsonl", default=None, help="append every row (and every failure) to this file")
     ap.add_argument(
         "--workdir", default=None, help="where the random-weight folders go (default: a temp dir)"
     )
+    ap.add_argument("--keep", action="store_true", help="keep each family's folder after its rows")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -228,28 +227,35 @@ def main() -> None:
 
     import torch
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    cuda = device.startswith("cuda")
-    dtypes = args.dtypes or (["float32", "float16", "bfloat16"] if cuda else ["float32"])
-    compiles = [False, True] if (args.compile or cuda) else [False]
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="diffhost-fullsize-"))
     print(
-        f"device {device}, torch {torch.__version__}, {os.cpu_count()} cpus, threads {torch.get_num_threads()}"
+        f"torch {torch.__version__}, {os.cpu_count()} cpus, {args.threads} thread(s) per configuration, "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"steps {args.steps} (guided), lengths {args.lengths} s, weights in {work}\n", flush=True)
+    print(f"steps {args.steps}, lengths {args.lengths} s, weights in {work}\n", flush=True)
+    skip_cuda = cuda_status()
+    if "cuda" in devices and skip_cuda:
+        print(f"CUDA: skipped, {skip_cuda}\n", flush=True)
+        devices = [d for d in devices if d != "cuda"]
     try:
         for family in args.family:
             folder = work / family
             if not (folder / "model_index.json").is_file():
                 print(f"{family}: building at published size ...", flush=True)
-                print(f"  build + save {build(family, folder):.1f} s", flush=True)
-            rows = []
-            for dtype in dtypes:
-                for comp in compiles:
-                    for i, length in enumerate(args.lengths):
-                        # A fixed window costs the same whatever the request's length: measure it once
-                        # (the first length) and compare every fitted length against it.
-                        fits = ([False] if i == 0 else []) + [True] if family in FIXED_WINDOW else [False]
+                try:
+                    print(f"  build + save {build(family, folder, args.threads):.1f} s", flush=True)
+                except subprocess.CalledProcessError as exc:
+                    print(f"  build failed: {exc}", flush=True)
+                    _log(args.jsonl, {"family": family, "error": f"build failed: {exc}"})
+                    continue
+            rows: list[dict] = []
+            for device in devices:
+                for dtype, comp in configurations(device, args):
+                    for length in args.lengths:
+                        fits = [True] if family in FIXED_WINDOW else [False]
+                        if family in FIXED_WINDOW and args.window:
+                            fits = [False, True]
                         for fit in fits:
                             cfg = {
                                 "family": family,
@@ -259,11 +265,12 @@ def main() -> None:
                                 "length": length,
                                 "steps": args.steps,
                                 "fit": fit,
+                                "threads": args.threads,
                             }
                             row = run_worker(folder, cfg)
-                            if row is not None:
-                                rows.append(row)
-                                _print_row(row, rows)
+                            _log(args.jsonl, row)
+                            rows.append(row)
+                            _print_row(row, rows)
                     if args.untiled and family in FIXED_WINDOW:
                         cfg = {
                             "family": family,
@@ -274,25 +281,39 @@ def main() -> None:
                             "steps": 1,
                             "fit": False,
                             "untiled": True,
+                            "threads": args.threads,
                         }
                         row = run_worker(folder, cfg)
-                        if row is not None:
-                            _print_row(row, rows)
+                        _log(args.jsonl, row)
+                        _print_row(row, rows)
             print(flush=True)
+            if not args.keep:
+                shutil.rmtree(folder, ignore_errors=True)  # a sweep holds one family on disk at a time
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _log(path: str | None, row: dict) -> None:
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M:%S"), **row}) + "\n")
+
+
 def _print_row(row: dict, rows: list[dict]) -> None:
+    label = f"  {row['family']} {row['device']} {row['dtype']}{' compiled' if row['compile'] else ''} {row['length']:g} s"
+    if "error" in row:
+        print(f"{label}: FAILED: {row['error']}", flush=True)
+        return
     tag = "fitted" if row["fit"] else ("untiled" if row.get("untiled") else "window")
     base = next(
         (
             r
             for r in rows
-            if not r["fit"]
+            if "error" not in r
+            and not r["fit"]
             and not r.get("untiled")
-            and (r["length"] == row["length"] or row["family"] in FIXED_WINDOW)
+            and r["device"] == row["device"]
             and r["dtype"] == row["dtype"]
             and r["compile"] == row["compile"]
         ),
@@ -300,11 +321,12 @@ def _print_row(row: dict, rows: list[dict]) -> None:
     )
     speed = f"  x{base['render_s'] / row['render_s']:.1f} vs window" if row["fit"] and base else ""
     print(
-        f"  {row['family']} {row['params_m']} M {row['dtype']}{' compiled' if row['compile'] else ''} "
-        f"{row['length']:g} s [{tag} {row['window_s']:.2f} s]: load {row['load_s']:.1f} s, "
-        f"peak {row['peak_gib']:.2f} GiB, {row['s_per_step']:.2f} s/step, "
-        f"after steps {row['after_steps_s']:.1f} s, render {row['render_s']:.1f} s, "
-        f"{row['audio_s_per_s']:.3f} audio s/s{speed}",
+        f"{label} [{tag} {row['window_s']:.2f} s, {row['params_m']} M, {'guided' if row['guided'] else 'unguided'}]: "
+        f"load {row['load_s']:.1f} s, peak {row['peak_gib']:.2f} GiB, {row['s_per_step']:.2f} s/step "
+        f"(first {row['first_step_s']:.1f} s), after steps {row['after_steps_s']:.1f} s, "
+        f"render {row['render_s']:.1f} s, {row['audio_s_per_s']:.3f} audio s/s, "
+        f"load avg {row['load_avg_before']:.2f}->{row['load_avg_after']:.2f}{speed}"
+        + (f", {row['graphs']} graphs compiled" if row.get("graphs") is not None else ""),
         flush=True,
     )
 

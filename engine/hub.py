@@ -16,8 +16,10 @@ from pathlib import Path, PurePosixPath
 
 from diffhost.engine.errors import ModelLoadError
 
-# Small files a component needs besides its weights: configs, tokenizer vocabularies and models.
-_CONFIG_SUFFIXES = (".json", ".txt", ".model", ".tiktoken")
+# Small files a component needs besides its weights: configs, tokenizer vocabularies and models, and
+# the chat template transformers saves beside a tokenizer (chat_template.jinja, as ACE-Step's Qwen
+# tokenizer publishes it): without it the loaded tokenizer differs from the published one.
+_CONFIG_SUFFIXES = (".json", ".txt", ".model", ".tiktoken", ".jinja")
 # Default (non-variant) weight file stems: diffusers models, then transformers models.
 _WEIGHT_STEMS = ("diffusion_pytorch_model", "model")
 _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".msgpack", ".h5")
@@ -85,8 +87,14 @@ def _weights(comp: str, names: set[str], read_json: Callable[[str], dict]) -> li
 
 
 def _is_variant_index(name: str) -> bool:
-    # e.g. diffusion_pytorch_model.fp16.safetensors.index.json: the index of a variant we do not fetch
-    return name.endswith(".safetensors.index.json") and name.count(".") > 3
+    """The shard index of a variant we do not fetch, in either naming diffusers uses.
+
+    diffusion_pytorch_model.fp16.safetensors.index.json, or model.safetensors.index.fp16.json (as
+    Sana's and Kandinsky 3's text encoders publish it).
+    """
+    if name.endswith(".safetensors.index.json"):
+        return name.count(".") > 3
+    return ".safetensors.index." in name and name.endswith(".json")
 
 
 # -- fetching ---------------------------------------------------------------------------

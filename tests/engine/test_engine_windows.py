@@ -121,6 +121,24 @@ def test_longcat_renders_decode_in_tiles_and_its_window_follows_the_request(tiny
     assert np.allclose(tiled, whole, atol=1e-5)
 
 
+def test_dance_diffusion_window_is_what_its_unet_denoises(tiny_model):
+    """The pipeline rounds the request up to its downsampling and trims after: the cost follows the
+    rounded width, which is what window_s (and so the ETA) must report."""
+    model = tiny_model("DanceDiffusionPipeline")
+    sr = int(model.pipe.unet.config.sample_rate)
+    block = 2 ** len(model.pipe.unet.up_blocks)
+    n = int(0.3 * sr / block) + 1  # whole blocks in about 0.3 s
+    length = (n * block + max(1, block // 3)) / sr  # not a whole number of blocks
+    seen, handle = _widths(model.pipe.unet)
+    try:
+        out = model.render(request(prompt=None, length=length)).audio
+    finally:
+        handle.remove()
+    assert set(seen) == {(n + 1) * block}  # rounded up, not the request's samples
+    assert model.window_s(request(prompt=None, length=length)) == pytest.approx((n + 1) * block / sr)
+    assert out.shape[-1] == pytest.approx(length * 22050, abs=1)  # and trimmed back to the request
+
+
 def test_decode_in_tiles_rejects_an_overlap_that_leaves_no_core():
     with pytest.raises(ValueError, match="decode tile: 16 frames must exceed twice the overlap"):
         decode_in_tiles(lambda z: z, torch.zeros(1, 1, 100), tile=16, overlap=8)
