@@ -22,12 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# (prompt, length in seconds): one-shots for the pads, then a two-bar loop for the waveform.
 PROMPTS = [
-    "punchy analog kick",
-    "tight snare, bright",
-    "closed hihat, short",
-    "808 bass, dirty",
-    "pad swell, wide",
+    ("punchy analog kick", 1.0),
+    ("tight snare, bright", 1.0),
+    ("closed hihat, short", 1.0),
+    ("808 bass, dirty", 1.0),
+    ("pad swell, wide", 3.0),
+    ("boom bap beat with bass and keys at 90 bpm", 2 * 240 / 90),
 ]
 SIZE = (1600, 960)
 
@@ -137,9 +139,9 @@ def main() -> int:
         if not queue:
             QTimer.singleShot(300, lambda: finish(window))
             return
-        prompt = queue.pop(0)
+        prompt, length = queue.pop(0)
         window.params.prompt.setText(prompt)
-        window.params.length.setValue(3.0 if "pad" in prompt else 1.0)
+        window.params.length.setValue(length)
         if window.render() is None:
             print(f"screenshot: render refused: {window.status_message.text()}", file=sys.stderr)
             window.close()

@@ -38,6 +38,9 @@ ONE_SHOT_WORDS = tuple(w for words in captions.CATEGORY_WORDS.values() for w in 
 STYLE_SURE = 0.4
 ROLE_ON, ROLE_OFF = 0.8, 0.5
 VOICE_SURE = 0.8
+# A length this close to whole bars is whole bars: lengths are typed to 0.01 s (two bars at 90 bpm
+# are 5.333... s, typed 5.33); the loop keeps the exact tempo and its last sixteenth is that much short.
+WHOLE_BARS_TOLERANCE_S = 0.01
 SNAP_TOLERANCE = 0.12  # a free tempo moves at most this much to make the length whole bars
 STYLE_TEMPO_SLACK = 0.06  # how far past its style's usual tempo range a free groove tempo may snap
 L = score.LAYOUT
@@ -316,7 +319,10 @@ def _resolve_tempo(
             return bars * 240.0 / length, True, float(bars)
         bpm = sampled
     bars = length * bpm / 240.0
-    return float(bpm), bool(abs(bars - round(bars)) < 1e-3 and round(bars) >= 1), float(bars)
+    whole = round(bars)
+    if whole >= 1 and abs(length - whole * 240.0 / bpm) <= WHOLE_BARS_TOLERANCE_S:
+        return float(bpm), True, float(whole)
+    return float(bpm), False, float(bars)
 
 
 def _seed_rhythm(a: seedsteer.SeedAnalysis, bpm: float, known: np.ndarray, values: np.ndarray) -> dict:

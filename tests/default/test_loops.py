@@ -72,6 +72,19 @@ def test_whole_bar_loops_have_no_seam(default_model, prompt):
     assert ok, (seam, p999)
 
 
+def test_a_length_typed_to_the_hundredth_of_a_second_still_loops(default_model):
+    """Two bars at 90 bpm are 5.333... s; the window's Length box holds 5.33. That is whole bars to a
+    musician: it loops at exactly 90 bpm, seamlessly; 5.30 s (30 ms short) is a phrase."""
+    r = _render(default_model, "boom bap drum loop", length=5.33, bpm=90.0, seed=3)
+    music = r.extra["music"][0]
+    assert music["loop"] is True and music["bars"] == 2.0 and music["bpm"] == 90.0
+    assert r.audio.shape[-1] == round(5.33 * SR) and seam_ok(r.audio[0])[0]
+    assert (
+        _render(default_model, "boom bap drum loop", length=5.30, bpm=90.0, seed=3).extra["music"][0]["loop"]
+        is False
+    )
+
+
 def test_phrases_that_are_not_whole_bars_end_in_silence(default_model):
     r = _render(default_model, "solo piano melody", length=7.3, bpm=100.0, seed=6)
     assert r.extra["music"][0]["loop"] is False
