@@ -65,7 +65,10 @@ class JackServer:
     log: Path  # jackd's own output: its account of every xrun
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server (synchronous, with a 5 s client timeout) ends with tests/audio. Shared
+# with later folders, one slow client of theirs can hold each cycle of the server for up to 5 s; in a
+# full CI run a window test sharing it saw its player stay at 0 s for 10 s. tests/gui starts its own.
+@pytest.fixture(scope="package")
 def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
     jackd = shutil.which("jackd")
     if jackd is None:
