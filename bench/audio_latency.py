@@ -22,6 +22,12 @@ Prints:
     1 ms, matched by time to jackd's line as it arrived): CPU time past the period is an overrun
     of diffhost's own making; a long wall time on little CPU is a callback that was off the CPU
     (preempted, or the VM's vCPU descheduled): the machine's.
+  * the machine's own share, counted by jackd in the same minutes: two do-nothing reference clients
+    on the same server, each in its own process, at the same real-time priority --
+    "reference-portaudio" (PortAudio's JACK client with diffhost's C callback and no voices: the
+    path diffhost's audio takes, without the app around it) and "reference-libjack"
+    (jack_simple_client: libjack alone). jackd's reports naming them are what the machine causes;
+    the reports naming diffhost beyond theirs would be diffhost's.
 """
 
 from __future__ import annotations
@@ -73,6 +79,74 @@ def start_jack(name: str) -> subprocess.Popen:
         proc.kill()
         proc.wait()
     sys.exit("bench: jackd did not start")
+
+
+REFERENCES = ("reference-portaudio", "reference-libjack")
+
+
+def start_references(server: str) -> list[subprocess.Popen]:
+    """The do-nothing reference clients (see the docstring), until stop_references()."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--as-reference", REFERENCES[0], "--server-name", server],
+            stdin=subprocess.PIPE,
+            stdout=LOG,
+            stderr=subprocess.STDOUT,
+        )
+    ]
+    simple = shutil.which("jack_simple_client")  # jackd2's own example client: a sine, nothing else
+    if simple:
+        procs.append(subprocess.Popen([simple, REFERENCES[1], server], stdout=LOG, stderr=subprocess.STDOUT))
+    else:
+        print("jack_simple_client is not installed: the libjack reference is left out")
+    return procs
+
+
+def stop_references(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.stdin:
+            p.stdin.close()  # the PortAudio reference closes its stream and exits
+        else:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def run_reference(name: str, server: str) -> int:
+    """--as-reference: diffhost's stream (C callback, PortAudio, libjack) with no voices, no engine
+    and no Python work in the process, until stdin closes."""
+    os.environ["JACK_DEFAULT_SERVER"] = server
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    from diffhost.host.audio import open_host_audio, rescan_devices
+
+    rescan_devices(jack_client_name=name)
+    audio = open_host_audio(sample_rate=RATE, block_size=BLOCK, input=False)
+    sys.stdin.read()
+    audio.close()
+    return 0
+
+
+def reports_by_client(offset: int) -> dict[str, dict[str, int]]:
+    """jackd's "client = NAME was not finished, state = STATE" reports since byte `offset`, per client."""
+    LOG.flush()
+    text = LOG_PATH.read_text(errors="replace")[offset:]
+    out: dict[str, dict[str, int]] = {}
+    for name, state in re.findall(r"client = (\S+) was not finished, state = (\w+)", text):
+        per = out.setdefault(name, {})
+        per[state] = per.get(state, 0) + 1
+    return out
+
+
+def print_references(offset: int, minutes: float) -> None:
+    per = reports_by_client(offset)
+    print(f"  jackd's 'not finished' reports per client, same server, same {minutes:.1f} min:")
+    for name in ("diffhost", *REFERENCES):
+        states = per.get(name, {})
+        shown = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+        print(f"    {name:20s} {shown}")
 
 
 class Load:
@@ -276,7 +350,11 @@ def main() -> int:
         help="GIL switch interval (s) for this run; default: what open_host_audio sets (0.0005)",
     )
     ap.add_argument("--server-name", default=f"diffhost-bench-{os.getpid()}", help="the JACK server to start")
+    ap.add_argument("--no-references", action="store_true", help="leave out the do-nothing reference clients")
+    ap.add_argument("--as-reference", metavar="NAME", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.as_reference:
+        return run_reference(args.as_reference, args.server_name)
 
     name = args.server_name
     server = start_jack(name)
@@ -287,7 +365,10 @@ def main() -> int:
     rescan_devices()
     load = Load(args.load)
     rng = np.random.default_rng(1)
+    references: list[subprocess.Popen] = []
     try:
+        if not args.no_references:
+            references = start_references(name)
         kw = {} if args.switch_interval is None else {"switch_interval": None}
         if args.switch_interval is not None:
             sys.setswitchinterval(args.switch_interval)  # how long the load thread may hold the GIL
@@ -310,6 +391,8 @@ def main() -> int:
         print(f"\nidle baseline ({base_s:.0f} s, incl. {args.triggers} triggers): {idle_under} underflows")
         for why, n in xrun_reasons(mark).items():
             print(f"    jackd: {n} x {why}")
+        if references:
+            print_references(mark, base_s / 60)
         print("trigger latency, idle (target: callback <= 176 frames = one block + 1 ms)")
         print(summary("to the rendering callback", cb_idle))
         print(summary("to the DAC (incl. server latency)", dac_idle))
@@ -344,6 +427,8 @@ def main() -> int:
         )
         for why, n in xrun_reasons(mark).items():
             print(f"    jackd: {n} x {why}")
+        if references:
+            print_references(mark, args.seconds / 60)
         period_ns = audio.block_size / audio.sample_rate * 1e9
         print(
             f"  diffhost's callback: longest {timing.max_wall_ns / 1e6:.3f} ms wall, {timing.max_cpu_ns / 1e3:.0f} us CPU; "
@@ -366,6 +451,7 @@ def main() -> int:
             )
     finally:
         load.stop()
+        stop_references(references)
         import sounddevice as sd
 
         sd._terminate()

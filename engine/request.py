@@ -230,5 +230,17 @@ def parse_key_name(key: Any) -> tuple[int, bool | None]:
     return pc % 12, (quality in {"minor", "min", "m"}) if quality else None
 
 
+# The 24 keys as charts and DAWs spell them: the spelling with fewer accidentals ("Bb minor", not
+# "A# minor"); at six each, F# major and Eb minor, the more common of the two.
+_MAJOR_SPELLING = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_MINOR_SPELLING = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+
+
+def key_name(pitch_class: int, minor: bool) -> str:
+    """(10, True) -> 'Bb minor'; the name parse_key_name reads back to the same key."""
+    names = _MINOR_SPELLING if minor else _MAJOR_SPELLING
+    return f"{names[pitch_class % 12]} {'minor' if minor else 'major'}"
+
+
 def _check_key(key: Any) -> None:
     parse_key_name(key)

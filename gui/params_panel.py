@@ -29,15 +29,16 @@ from diffhost.engine.request import (
     STEPS_RANGE,
     TEMPERATURE_RANGE,
     VARIATIONS_RANGE,
+    key_name,
     parse_key_name,
 )
 
 DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
-# Spelled with sharps, as the default model names the key it used ("D# major"), so the sidecar's
-# key and the box read alike; any spelling parse_key_name takes ("Eb major", "am") finds its item.
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-KEY_NAMES = tuple(f"{n} major" for n in NOTE_NAMES) + tuple(f"{n} minor" for n in NOTE_NAMES)
+# Spelled as the default model names the key it used (engine.request.key_name: "Eb major",
+# "Bb minor"), so the sidecar's key and the box read alike; any spelling parse_key_name takes
+# ("D# major", "am") finds its item.
+KEY_NAMES = tuple(key_name(p, False) for p in range(12)) + tuple(key_name(p, True) for p in range(12))
 AUTO = "auto"
 
 
@@ -390,7 +391,7 @@ class ParamsPanel(QWidget):
         except ValueError:  # not a key (the session never holds one): show it as given
             pitch, minor = -1, None
         if pitch >= 0 and minor is not None:
-            index = self.key.findData(f"{NOTE_NAMES[pitch]} {'minor' if minor else 'major'}")
+            index = self.key.findData(key_name(pitch, minor))
         else:  # "F#": a tonic without a mode is a choice of its own
             index = self.key.findData(key)
             if index < 0:

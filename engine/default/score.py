@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffhost.engine.request import key_name as spell_key
+
 ROLES = ("drums", "bass", "keys", "pad", "arp", "lead", "texture")
 STYLES = (
     "house", "techno", "boombap", "trap", "breakbeat", "dnb", "funk", "rock", "lofi", "dembow", "afrobeat",
@@ -113,7 +115,7 @@ class Score:
 
     @property
     def key_name(self) -> str:
-        return f"{NOTE_NAMES[self.tonic]} {'minor' if self.minor else 'major'}"
+        return spell_key(self.tonic, self.minor)
 
 
 def _onehot(options: tuple[str, ...], value: str) -> np.ndarray:

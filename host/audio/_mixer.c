@@ -607,8 +607,6 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
   dh_mixer *m = (dh_mixer *)user;
   const int64_t t0 = m->frames;
   const int profile = LOAD(m->profile);
-  int64_t cpu0 = 0;
-  if (profile) cpu0 = thread_cpu_ns();
   {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_RAW, &ts); /* vDSO: no syscall, no lock; Link's clock on Linux */
@@ -619,6 +617,10 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
     STORE(m->clock_frame, t0);
     STORE(m->clock_seq, seq + 2);
   }
+  /* The CPU clock is read inside the wall-clock window, so CPU <= wall. Read before it, a VM that
+     charges time its host stole to the running thread showed 3.4 ms of "CPU" in a 5 us callback. */
+  int64_t cpu0 = 0;
+  if (profile) cpu0 = thread_cpu_ns();
   if (flags & (PA_OUTPUT_UNDERFLOW | PA_INPUT_UNDERFLOW)) STORE(m->underflows, m->underflows + 1);
   if (flags & (PA_OUTPUT_OVERFLOW | PA_INPUT_OVERFLOW)) STORE(m->overflows, m->overflows + 1);
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.jackd import Peer, start_jackd
+
 RATE, BLOCK = 48000, 128
 
 
@@ -34,28 +35,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("DIFFHOST_REQUIRE_DEVICES") == "1":
         pytest.fail(f"DIFFHOST_REQUIRE_DEVICES=1 but {reason}")
     pytest.skip(reason)
-
-
-def _start_jackd(jackd: str, name: str, flags: list[str], log) -> tuple[subprocess.Popen, object]:
-    import jack
-
-    env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [jackd, "-n", name, "-S", *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    deadline = time.monotonic() + 15
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            return proc, jack.Client("diffhost-probe", servername=name, no_start_server=True)
-        except jack.JackError:
-            time.sleep(0.1)
-    proc.kill()
-    proc.wait()
-    return proc, None
 
 
 @dataclass(frozen=True)
@@ -85,7 +64,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
     # -t: the synchronous server waits up to 5 s for a late client before it gives up on it (and
     # drops its cycle); the default 0.5 s is within reach of a stalled, shared 2-core machine.
     for flags in (["-t", "5000"], ["-t", "5000", "--no-realtime"]):
-        proc, client = _start_jackd(jackd, name, flags, log)
+        proc, client = start_jackd(jackd, name, flags, log, RATE, BLOCK)
         if client is not None:
             break
     else:
@@ -115,79 +94,6 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         else:
             os.environ[k] = v
     sd._initialize()  # leave PortAudio usable (without this server) for whatever runs next
-
-
-class Peer:
-    """The test's side of JACK: a jack-client process (jack_peer.py) that plays into diffhost's
-    inputs and records diffhost's outputs."""
-
-    def __init__(self, server: str, workdir: Path):
-        self.dir = workdir
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("jack_peer.py")), server],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self._read() == "ready"
-        self._n = 0
-
-    def _read(self) -> str:
-        line = self.proc.stdout.readline().strip()
-        assert line and not line.startswith("error"), f"JACK peer: {line or 'exited'}"
-        return line
-
-    def _ask(self, line: str) -> str:
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self._read()
-
-    def _path(self) -> Path:
-        self._n += 1
-        return self.dir / f"peer-{self._n}.npy"
-
-    def connect(self, client_name: str = "diffhost") -> None:
-        self._ask(f"connect {client_name}")
-
-    def play(self, signal: np.ndarray) -> int:
-        """Play (channels, samples) into diffhost's inputs from the next cycle; its start, in peer frames."""
-        path = self._path()
-        np.save(path, np.atleast_2d(signal).astype(np.float32))
-        return int(self._ask(f"play {path}").split()[1])
-
-    def connect_midi(self, port: str = "diffhost-midi:in") -> None:
-        self._ask(f"connectmidi {port}")
-
-    def send_midi(self, events: np.ndarray) -> int:
-        """Send rows [delay, b0, b1, b2] (-1 = no byte) at peer frame base + delay; returns base."""
-        path = self._path()
-        np.save(path, np.asarray(events, dtype=np.int64))
-        return int(self._ask(f"midi {path}").split()[1])
-
-    def start(self) -> None:
-        """Start recording diffhost's outputs."""
-        self._ask("start")
-
-    def stop(self) -> tuple[np.ndarray, int]:
-        """(channels, samples) recorded since start() and the peer frame of its first sample."""
-        path = self._path()
-        first = int(self._ask(f"stop {path}"))
-        return np.load(path), first
-
-    def stop_raw(self) -> tuple[np.ndarray, np.ndarray]:
-        """(2, blocks, block) captured and each block's peer frame, gaps and all (for benches)."""
-        path = self._path()
-        self._ask(f"stopraw {path}")
-        return np.load(path), np.load(str(path) + ".stamps.npy")
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.flush()
-            self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
 
 
 @pytest.fixture

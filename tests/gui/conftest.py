@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from tests.jackd import start_jackd  # noqa: E402
+
 
 def _component(module: str, attr: str):
     try:
@@ -81,7 +83,6 @@ def host_audio(tmp_path_factory):
     """Real HostAudio on a JACK server with the dummy driver (paced like hardware)."""
     import shutil
     import subprocess
-    import time
 
     audio_mod = pytest.importorskip(
         "diffhost.host.audio", reason="the host audio component (issue 5) is not merged yet"
@@ -112,20 +113,10 @@ def host_audio(tmp_path_factory):
     if not (shared and reachable(shared)):
         name = f"diffhost-gui-test-{os.getpid()}"
         log = tmp_path_factory.mktemp("jack") / "jackd.log"
-        env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                [jackd, "-n", name, "-S", "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "128"],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-        deadline = time.monotonic() + 15
-        while not reachable(name):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                unavailable(f"jackd did not start: {log.read_text(errors='replace')[-500:]}")
-            time.sleep(0.1)
+        proc, probe = start_jackd(jackd, name, ["--no-realtime"], log)
+        if probe is None:
+            unavailable(f"jackd did not start: {log.read_text(errors='replace')[-500:]}")
+        probe.close()
         os.environ["JACK_DEFAULT_SERVER"] = name  # PortAudio finds JACK servers when it initializes
         os.environ["JACK_NO_START_SERVER"] = "1"
         audio_mod.rescan_devices()

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +15,7 @@ from PyQt6.QtCore import Qt
 
 from diffhost.engine.request import BPM_RANGE, parse_key_name
 from diffhost.gui.params_panel import KEY_NAMES
-
-PEER = Path(__file__).parents[1] / "audio" / "jack_peer.py"  # the audio tests' JACK peer process
+from tests.jackd import Peer
 
 
 def _type(qtbot, field, text: str) -> None:
@@ -86,15 +82,11 @@ def test_tempo_and_key_set_over_osc_show_in_the_window(qtbot, window):
     try:
         client = SimpleUDPClient(*server.address)
         client.send_message("/diffhost/param/set", ["bpm", 96])
-        # OSC refuses text for `key` today (osc/handlers.py TEXT_PARAMS lacks it): set it as the
-        # handler would, from another thread, so the window still sees it as a pushed event.
-        setter = threading.Thread(target=window.session.set_param, args=("key", "Eb major"))
-        setter.start()
-        setter.join()
+        client.send_message("/diffhost/param/set", ["key", "D# major"])  # found as the box spells it
         qtbot.waitUntil(lambda: window.params.bpm.text() == "96", timeout=5000)
         assert not window.params.bpm_auto.isChecked() and window.pads.tempo.text() == "96 BPM"
-        qtbot.waitUntil(lambda: window.params.key.currentText() == "D# major", timeout=5000)
-        assert window.session.params.bpm == 96.0 and window.session.params.key == "Eb major"
+        qtbot.waitUntil(lambda: window.params.key.currentText() == "Eb major", timeout=5000)
+        assert window.session.params.bpm == 96.0 and window.session.params.key == "D# major"
         client.send_message("/diffhost/param/set", ["bpm", 0])  # 0 clears it (docs/osc.md)
         qtbot.waitUntil(lambda: window.params.bpm_auto.isChecked(), timeout=5000)
         assert window.params.bpm.text() == "96"  # the tempo stays; renders choose theirs
@@ -206,44 +198,15 @@ def test_history_without_a_library_shows_the_music_of_session_renders(qtbot, eng
 
 
 # -- record -> render ---------------------------------------------------------------------------
-class _Peer:
-    """tests/audio's JACK peer in its own process, playing known clicks into diffhost's input."""
-
-    def __init__(self, server: str):
-        self.proc = subprocess.Popen(
-            [sys.executable, str(PEER), server],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.proc.stdout.readline().strip() == "ready"
-
-    def ask(self, line: str) -> str:
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline().strip()
-        assert answer and not answer.startswith("error"), answer
-        return answer
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.write("quit\n")
-            self.proc.stdin.flush()
-            self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-
-
 @pytest.fixture
-def recording_audio(host_audio):
+def recording_audio(host_audio, tmp_path):
     """HostAudio with an input, on the JACK server host_audio started, fed by the peer."""
     from diffhost.host.audio import open_host_audio
 
     audio = open_host_audio(output="JACK", input="JACK", input_channels=1, sample_rate=48000, block_size=128)
-    peer = _Peer(os.environ["JACK_DEFAULT_SERVER"])
+    peer = Peer(os.environ["JACK_DEFAULT_SERVER"], tmp_path)
     try:
-        peer.ask("connect diffhost")
+        peer.connect()
         yield audio, peer
     finally:
         peer.close()
@@ -271,8 +234,7 @@ def test_record_then_render_is_one_click(qtbot, recording_audio, session, settin
         rng = np.random.default_rng(11)
         for k in range(16):
             taps[:, k * rate // 4 : k * rate // 4 + 480] = rng.uniform(-0.5, 0.5, 480)
-        np.save(tmp_path / "taps.npy", taps)
-        peer.ask(f"play {tmp_path / 'taps.npy'}")
+        peer.play(taps)
 
         assert w.seed_panel.record_render.isEnabled()
         qtbot.mouseClick(w.seed_panel.record_render, Qt.MouseButton.LeftButton)  # the one gesture
