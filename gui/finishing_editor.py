@@ -23,6 +23,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from diffhost.host.export import MENU_CHOICES
+
 DEFAULT: dict[str, Any] = {
     "dc_remove": True,
     "channels": None,
@@ -48,17 +50,7 @@ def _spin(lo: float, hi: float, step: float, suffix: str, decimals: int = 1) -> 
     return w
 
 
-# The file formats offered (label -> host.export settings); 24-bit WAV is the default.
-FORMATS = {
-    "WAV 24-bit": {"format": "wav", "bit_depth": 24},
-    "WAV 16-bit (dithered)": {"format": "wav", "bit_depth": 16},
-    "WAV 32-bit float": {"format": "wav", "bit_depth": 32},
-    "FLAC 24-bit": {"format": "flac", "bit_depth": 24},
-    "FLAC 16-bit (dithered)": {"format": "flac", "bit_depth": 16},
-    "MP3 V0": {"format": "mp3", "quality": "V0"},
-    "MP3 320 kbps": {"format": "mp3", "quality": "320 kbps"},
-    "OGG 192 kbps": {"format": "ogg", "quality": "192 kbps"},
-}
+FORMATS = MENU_CHOICES  # label -> host.export settings; 24-bit WAV is the default
 
 
 class FinishingEditor(QWidget):

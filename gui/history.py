@@ -34,23 +34,14 @@ from diffhost.gui.display import music_label, read_music
 from diffhost.gui.dragout import file_mime
 from diffhost.gui.errors import describe
 from diffhost.gui.tasks import Tasks
+from diffhost.host.export import MENU_CHOICES
 
 COLUMNS = ("★", "Prompt", "Var", "Seed", "Length", "Music", "Rate", "Model", "Created")
 FAV, PROMPT = 0, 1
 ROW = Qt.ItemDataRole.UserRole  # index into HistoryPanel.rows (rows move when sorted)
 KEY = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
 
-# Export formats offered in the menus: label -> host.export settings.
-EXPORTS = {
-    "WAV 24-bit": {"format": "wav", "bit_depth": 24},
-    "WAV 16-bit (dithered)": {"format": "wav", "bit_depth": 16},
-    "WAV 32-bit float": {"format": "wav", "bit_depth": 32},
-    "FLAC 24-bit": {"format": "flac", "bit_depth": 24},
-    "FLAC 16-bit (dithered)": {"format": "flac", "bit_depth": 16},
-    "MP3 V0": {"format": "mp3", "quality": "V0"},
-    "MP3 320 kbps": {"format": "mp3", "quality": "320 kbps"},
-    "OGG 192 kbps": {"format": "ogg", "quality": "192 kbps"},
-}
+EXPORTS = MENU_CHOICES  # label -> host.export settings
 SAVE_FILTERS = "WAV (*.wav);;FLAC (*.flac);;MP3 (*.mp3);;OGG Vorbis (*.ogg)"
 
 

@@ -26,6 +26,18 @@ MP3_QUALITIES = tuple(f"V{i}" for i in range(10)) + tuple(
 )
 OGG_QUALITIES = tuple(f"{k} kbps" for k in (64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 500))
 DEFAULT_QUALITY = {"mp3": "V0", "ogg": "192 kbps"}
+# The choices the window's export menus and finishing editor offer: label -> export settings.
+# 24-bit WAV first: the default.
+MENU_CHOICES = {
+    "WAV 24-bit": {"format": "wav", "bit_depth": 24},
+    "WAV 16-bit (dithered)": {"format": "wav", "bit_depth": 16},
+    "WAV 32-bit float": {"format": "wav", "bit_depth": 32},
+    "FLAC 24-bit": {"format": "flac", "bit_depth": 24},
+    "FLAC 16-bit (dithered)": {"format": "flac", "bit_depth": 16},
+    "MP3 V0": {"format": "mp3", "quality": "V0"},
+    "MP3 320 kbps": {"format": "mp3", "quality": "320 kbps"},
+    "OGG 192 kbps": {"format": "ogg", "quality": "192 kbps"},
+}
 
 
 class ExportError(ValueError):
