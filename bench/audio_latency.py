@@ -55,7 +55,9 @@ LOG_PATH = Path(
 LOG = open(LOG_PATH, "w")  # noqa: SIM115 - jackd's own account of each xrun, summarized at the end
 
 
-def start_jack(name: str) -> subprocess.Popen:
+def start_jack(name: str, synchronous: bool = False) -> subprocess.Popen:
+    """jackd with the dummy driver. synchronous (-S): the server waits for every client each cycle,
+    so no client misses a cycle: what a frame-stamped peer capture needs (tests/audio/jack_peer.py)."""
     jackd = shutil.which("jackd")
     if not jackd:
         sys.exit("bench: jackd is not installed (Debian package jackd2)")
@@ -64,7 +66,8 @@ def start_jack(name: str) -> subprocess.Popen:
     for flags in ([], ["--no-realtime"]):  # real-time scheduling where allowed, as on stage
         line_buffered = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []  # its xrun lines, as they happen
         proc = subprocess.Popen(
-            [*line_buffered, jackd, "-n", name, *flags, "-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
+            [*line_buffered, jackd, "-n", name, *(["-S"] if synchronous else []), *flags]
+            + ["-d", "dummy", "-r", str(RATE), "-p", str(BLOCK)],
             stdout=LOG,
             stderr=subprocess.STDOUT,
         )
@@ -72,7 +75,8 @@ def start_jack(name: str) -> subprocess.Popen:
         while proc.poll() is None and time.monotonic() < deadline:
             try:
                 jack.Client("bench-probe", servername=name, no_start_server=True).close()
-                print(f"jackd -d dummy -r {RATE} -p {BLOCK} {' '.join(flags) or '(real-time)'}")
+                mode = "synchronous, " if synchronous else ""
+                print(f"jackd -d dummy -r {RATE} -p {BLOCK} ({mode}{' '.join(flags) or 'real-time'})")
                 return proc
             except jack.JackError:
                 time.sleep(0.1)

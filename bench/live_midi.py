@@ -1,6 +1,6 @@
 """MIDI note-on to first sample, on a JACK dummy server at 128 frames / 48 kHz, idle and while the
 engine renders, measured by a JACK peer that plays the notes and records diffhost's outputs on the
-same frame clock (the test peer, tests/audio/jack_peer.py).
+same frame clock (the test peer: tests/jackd.py runs tests/audio/jack_peer.py).
 
     python bench/live_midi.py [--notes 400] [--load model|none]
 
@@ -78,15 +78,16 @@ def main() -> int:
     ap.add_argument("--load", choices=("model", "none"), default="model")
     args = ap.parse_args()
     name = f"dh-live-bench-{os.getpid()}"
-    server = start_jack(name)
+    # Synchronous, as in tests/audio: the peer stamps its capture with its own cycle count, which
+    # stays on diffhost's clock only while no client misses a cycle. On the default (asynchronous)
+    # server a late peer skips cycles and its onsets land whole blocks off.
+    server = start_jack(name, synchronous=True)
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
     from diffhost.host.audio import open_host_audio, rescan_devices
     from diffhost.host.midi.jack_input import JackMidiInput
     from diffhost.host.midi.router import MidiRouter
-
-    sys.path.insert(0, str(ROOT / "tests" / "audio"))
-    from conftest import Peer  # the test's JACK peer (its own process, frame-stamped capture)
+    from tests.jackd import Peer  # the test's JACK peer (its own process, frame-stamped capture)
 
     rescan_devices()
 
