@@ -10,7 +10,8 @@ Prints:
     latency, as PortAudio reports it);
   * output underflows during an idle baseline and during `--seconds` of continuous rendering by
     a real workload in another thread of this process (target 0 under load): the Engine's worker
-    thread rendering 1 s clips back to back with the embedded default model.
+    thread rendering 1 s clips back to back with the embedded default model. Throughout, `--voices`
+    pads (default 15) loop quiet tones, so the callback mixes a full stage's 16 voices.
   * with --compare-python, the same load against a plain sounddevice Python callback (the
     design diffhost does not use), so the two counts compare in one run;
   * after each phase, jackd's own account of each xrun: "client ... not finished, state =
@@ -355,6 +356,14 @@ def main() -> int:
     )
     ap.add_argument("--server-name", default=f"diffhost-bench-{os.getpid()}", help="the JACK server to start")
     ap.add_argument("--no-references", action="store_true", help="leave out the do-nothing reference clients")
+    ap.add_argument(
+        "--voices",
+        type=int,
+        default=15,
+        choices=range(16),
+        metavar="0..15",
+        help="pads 2.. looping quiet tones for the whole run, so the callback mixes a full stage's voices (default 15)",
+    )
     ap.add_argument("--as-reference", metavar="NAME", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.as_reference:
@@ -381,7 +390,13 @@ def main() -> int:
         impulse = np.zeros((1, 64), np.float32)
         impulse[0, 0] = 1.0
         audio.assign(1, impulse, RATE)
+        t = np.arange(2 * RATE) / RATE
+        for k in range(args.voices):  # what the callback mixes on stage, on top of the triggered pad
+            audio.assign(2 + k, (0.02 * np.sin(2 * np.pi * 110 * (k + 1) * t)).astype(np.float32)[None], RATE)
+            audio.set_slot_options(2 + k, mode="loop")
+            audio.trigger(2 + k)
         time.sleep(0.5)
+        print(f"{audio.voices_active} voices looping through the run, plus the triggered pad")
         print(
             f"stream: {audio.block_size} frames / {audio.sample_rate} Hz, output latency {audio.latency[1] * 1000:.2f} ms"
         )
