@@ -152,22 +152,36 @@ def test_the_issues_prompts_make_music_even_at_two_seconds(default_model, prompt
 
 
 def test_seed_rhythm_lands_on_the_seed_onsets(default_model):
+    """Every hit the loop plays lands on a seed onset; most seeds keep at least half the seed's hits.
+
+    Fixed seeds: with a fresh seed per run this failed 1 run in 12 (16 of 200 seeds keep fewer
+    than half the onsets, each of them placed right), which is the model's rate, not a bug."""
     rng = np.random.default_rng(3)
     clip, times = noise_burst_seed(112.0, rng)
     length = 2 * 240 / 112
-    r = _render(
-        default_model, "drum loop", seed_clip=SeedClip(clip, SR), length=length, bpm=112.0, strength=0.2
-    )
-    assert "drums" in r.extra["music"][0]["roles"]
-    # The project's own onset detector here (the evaluation uses librosa's), on the loop played twice.
+    # The project's own onset detector (the evaluation uses librosa's).
     from diffhost.engine.default import seedsteer
 
-    x = r.audio[0]
-    got = seedsteer.analyze(np.concatenate([x, x], axis=1)).onsets
-    got = got[(got >= length - 0.05) & (got < 2 * length - 0.05)] - length
     ref = np.concatenate([times - length, times, times + length])
-    near = [float(np.min(np.abs(ref - t))) for t in got]
-    assert len(got) >= 0.5 * len(times) and np.mean(np.array(near) <= 0.03) >= 0.8, (got, times)
+    kept = []
+    for seed in range(10):
+        r = _render(
+            default_model,
+            "drum loop",
+            seed_clip=SeedClip(clip, SR),
+            length=length,
+            bpm=112.0,
+            strength=0.2,
+            seed=seed,
+        )
+        assert "drums" in r.extra["music"][0]["roles"]
+        x = r.audio[0]
+        got = seedsteer.analyze(np.concatenate([x, x], axis=1)).onsets  # the loop played twice
+        got = got[(got >= length - 0.05) & (got < 2 * length - 0.05)] - length
+        near = np.array([float(np.min(np.abs(ref - t))) for t in got])
+        assert got.size > 0 and np.mean(near <= 0.03) >= 0.8, (seed, got, times)
+        kept.append(got.size / times.size)
+    assert sum(k >= 0.5 for k in kept) >= 8, kept
 
 
 def test_seed_melody_keeps_the_notes_at_low_strength(default_model):
@@ -197,7 +211,7 @@ def test_a_one_shot_seed_becomes_a_voice_in_the_pattern(default_model):
     t = np.arange(int(0.3 * SR)) / SR
     clap = (rng.standard_normal(t.size) * np.exp(-t / 0.03) * 0.5).astype(np.float32)
     r = _render(
-        default_model, "house drum loop", seed_clip=SeedClip(clap, SR), length=4 * 240 / 124, bpm=124.0
+        default_model, "house drum loop", seed_clip=SeedClip(clap, SR), length=4 * 240 / 124, bpm=124.0, seed=0
     )
     assert "drums" in r.extra["music"][0]["roles"]
     assert np.all(np.isfinite(r.audio))
