@@ -134,23 +134,17 @@ def run_reference(name: str, server: str) -> int:
     return 0
 
 
-def reports_by_client(offset: int) -> dict[str, dict[str, int]]:
-    """jackd's "client = NAME was not finished, state = STATE" reports since byte `offset`, per client."""
-    LOG.flush()
-    text = LOG_PATH.read_text(errors="replace")[offset:]
-    out: dict[str, dict[str, int]] = {}
-    for name, state in re.findall(r"client = (\S+) was not finished, state = (\w+)", text):
-        per = out.setdefault(name, {})
-        per[state] = per.get(state, 0) + 1
-    return out
-
-
-def print_references(offset: int, minutes: float) -> None:
-    per = reports_by_client(offset)
+def print_references(reasons: dict[str, int], minutes: float) -> None:
+    """Per client, jackd's "client = NAME was not finished, state = STATE" reports among `reasons`
+    (xrun_reasons' lines and counts)."""
+    per: dict[str, dict[str, int]] = {}
+    for line, n in reasons.items():
+        if m := re.search(r"client = (\S+) was not finished, state = (\w+)", line):
+            states = per.setdefault(m.group(1), {})
+            states[m.group(2)] = states.get(m.group(2), 0) + n
     print(f"  jackd's 'not finished' reports per client, same server, same {minutes:.1f} min:")
     for name in ("diffhost", *REFERENCES):
-        states = per.get(name, {})
-        shown = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "none"
+        shown = ", ".join(f"{n} {s}" for s, n in sorted(per.get(name, {}).items())) or "none"
         print(f"    {name:20s} {shown}")
 
 
@@ -408,10 +402,11 @@ def main() -> int:
         time.sleep(max(0.0, base_s - 2.5))
         idle_under = audio.underflows - u0
         print(f"\nidle baseline ({base_s:.0f} s, incl. {args.triggers} triggers): {idle_under} underflows")
-        for why, n in xrun_reasons(mark).items():
+        reasons = xrun_reasons(mark)
+        for why, n in reasons.items():
             print(f"    jackd: {n} x {why}")
         if references:
-            print_references(mark, base_s / 60)
+            print_references(reasons, base_s / 60)
         print("trigger latency, idle (target: callback <= 176 frames = one block + 1 ms)")
         print(summary("to the rendering callback", cb_idle))
         print(summary("to the DAC (incl. server latency)", dac_idle))
@@ -444,10 +439,11 @@ def main() -> int:
             f"under load ({args.seconds:.0f} s, {blocks} blocks, {load_renders} renders): "
             f"{under} underflows  (target 0)"
         )
-        for why, n in xrun_reasons(mark).items():
+        reasons = xrun_reasons(mark)
+        for why, n in reasons.items():
             print(f"    jackd: {n} x {why}")
         if references:
-            print_references(mark, args.seconds / 60)
+            print_references(reasons, args.seconds / 60)
         period_ns = audio.block_size / audio.sample_rate * 1e9
         print(
             f"  diffhost's callback: longest {timing.max_wall_ns / 1e6:.3f} ms wall, {timing.max_cpu_ns / 1e3:.0f} us CPU; "
