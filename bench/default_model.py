@@ -109,8 +109,8 @@ def main() -> int:
     }
     print(json.dumps(figures, indent=2))
     if args.eval:
-        from diffhost.engine.default.evaluate import evaluate
-        from diffhost.engine.default.evaluate_loops import evaluate_loops
+        from diffhost.engine.default.training.evaluate import evaluate
+        from diffhost.engine.default.training.evaluate_loops import evaluate_loops
 
         print(json.dumps({"one_shots": evaluate(model, n=args.eval)}, indent=2))
         print(json.dumps({"loops": evaluate_loops(model, n=args.eval)}, indent=2, default=str))

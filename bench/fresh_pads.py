@@ -136,7 +136,7 @@ def main() -> int:
     import diffhost
     from diffhost.engine.engine import Engine
     from diffhost.host.audio import open_host_audio, rescan_devices
-    from diffhost.host.fresh import FreshPads
+    from diffhost.host.live.fresh import FreshPads
     from diffhost.host.session import Session
 
     print(f"code: {Path(diffhost.__file__).parents[1]}; busy processes: {args.load}; load average {os.getloadavg()}")

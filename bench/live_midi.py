@@ -29,7 +29,7 @@ BAR = BLOCK + 0.001 * RATE
 
 
 def run_notes(audio, peer, notes: int, rng) -> tuple[np.ndarray, float]:
-    from diffhost.host.midi import velocity_gain
+    from diffhost.host.live.midi import velocity_gain
 
     rows, delay = [], 2 * BLOCK
     vel = []
@@ -85,8 +85,8 @@ def main() -> int:
     os.environ["JACK_DEFAULT_SERVER"] = name
     os.environ["JACK_NO_START_SERVER"] = "1"
     from diffhost.host.audio import open_host_audio, rescan_devices
-    from diffhost.host.midi.jack_input import JackMidiInput
-    from diffhost.host.midi.router import MidiRouter
+    from diffhost.host.live.midi.jack_input import JackMidiInput
+    from diffhost.host.live.midi.router import MidiRouter
     from tests.jackd import Peer  # the test's JACK peer (its own process, frame-stamped capture)
 
     rescan_devices()

@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diffhost.host.post import Recipe, postprocess  # noqa: E402
 from diffhost.host.presets import PresetStore  # noqa: E402
+from diffhost.host.render.post import Recipe, postprocess  # noqa: E402
 
 SR, SECONDS, TARGET = 48000, 10.0, 200.0
 

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from diffhost.engine.engine import Engine  # noqa: E402
 from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo  # noqa: E402
 from diffhost.host.library import RenderLibrary  # noqa: E402
-from diffhost.host.post import Recipe  # noqa: E402
 from diffhost.host.presets import PresetStore  # noqa: E402
-from diffhost.host.reprocess import load_source  # noqa: E402
-from diffhost.host.save import Finisher  # noqa: E402
+from diffhost.host.render.finisher import Finisher  # noqa: E402
+from diffhost.host.render.post import Recipe  # noqa: E402
+from diffhost.host.render.reprocess import load_source  # noqa: E402
 from diffhost.host.session import Session  # noqa: E402
 
 SR, SECONDS, TARGET_MS = 44100, 10.0, 150.0

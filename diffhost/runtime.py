@@ -26,11 +26,11 @@ from typing import Any
 from diffhost.engine.engine import Engine
 from diffhost.engine.remote.client import parse_engine_url
 from diffhost.host.audio import AudioControl
-from diffhost.host.kit import KitStore
 from diffhost.host.library import RenderLibrary
-from diffhost.host.live import JACK_PORT, LiveRig
+from diffhost.host.live.kit import KitStore
+from diffhost.host.live.rig import JACK_PORT, LiveRig
 from diffhost.host.presets import PresetStore
-from diffhost.host.save import Finisher
+from diffhost.host.render.finisher import Finisher
 from diffhost.host.session import Session
 from diffhost.osc.server import OscConfig, OscServer
 

@@ -23,7 +23,7 @@ import pytest
 import diffhost
 
 PKG = Path(diffhost.__file__).resolve().parent
-CHECKOUT = PKG.parent if len(diffhost.__path__) > 1 else None  # diffhost/__init__.py adds the root
+CHECKOUT = PKG.parent if (PKG.parent / "pyproject.toml").is_file() else None  # imported from a source checkout
 WEIGHTS = "diffhost/engine/default/weights"
 
 
@@ -61,7 +61,7 @@ def test_the_suite_runs_against_the_copy_it_means_to():
         site = {Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib")}
         assert PKG.parent in site, f"diffhost is not in this venv's site-packages: {PKG}"
     from diffhost import engine, osc
-    from diffhost.engine.default.pipeline import WEIGHTS_DIR
+    from diffhost.engine.default.model.pipeline import WEIGHTS_DIR
     from diffhost.host.presets import SHIPPED_DIR
 
     # the default model and the shipped presets are found where the code looks for them
@@ -71,15 +71,28 @@ def test_the_suite_runs_against_the_copy_it_means_to():
             assert Path(mod.__file__).resolve().is_relative_to(PKG), mod.__file__
         assert SHIPPED_DIR.resolve() == PKG / "presets" and WEIGHTS_DIR.resolve().is_relative_to(PKG)
     else:
-        assert Path(engine.__file__).resolve() == CHECKOUT / "engine" / "__init__.py"
-        assert SHIPPED_DIR.resolve() == CHECKOUT / "presets"
+        assert Path(engine.__file__).resolve() == PKG / "engine" / "__init__.py"
+        assert SHIPPED_DIR.resolve() == PKG / "presets"
+
+
+def test_only_the_package_imports_as_diffhost():
+    # one package folder: the checkout's tests/ and bench/ are not part of diffhost, and every
+    # room resolves inside diffhost/ itself, so an editor's go-to-definition finds it
+    import importlib.util
+
+    for name in ("diffhost.tests", "diffhost.bench"):
+        assert importlib.util.find_spec(name) is None, name
+    for room in ("engine", "host", "osc", "gui"):
+        spec = importlib.util.find_spec(f"diffhost.{room}")
+        assert spec is not None and Path(spec.origin).resolve() == PKG / room / "__init__.py", spec
+    assert list(diffhost.__path__) == [str(PKG)], diffhost.__path__
 
 
 def test_the_wheel_holds_weights_presets_daw_scripts_extension_and_licences(contents):
     # the default model: every component model_index.json names, with config and weights
     assert f"{WEIGHTS}/model_index.json" in contents and f"{WEIGHTS}/MODEL_CARD.md" in contents
     if CHECKOUT is not None:  # and every file of the folder, however deep (it grows when retrained)
-        src = CHECKOUT / "engine" / "default" / "weights"
+        src = PKG / "engine" / "default" / "weights"
         want = {f"{WEIGHTS}/{p.relative_to(src).as_posix()}" for p in src.rglob("*") if p.is_file()}
         assert want - contents == set(), f"missing from the wheel: {sorted(want - contents)}"
         index = json.loads((src / "model_index.json").read_text())
@@ -95,7 +108,7 @@ def test_the_wheel_holds_weights_presets_daw_scripts_extension_and_licences(cont
     presets = {n for n in contents if re.fullmatch(r"diffhost/presets/[^/]+\.json", n)}
     assert len(presets) >= 10 and "diffhost/presets/README.md" in contents, sorted(presets)
     if CHECKOUT is not None:
-        assert {f"diffhost/presets/{p.name}" for p in (CHECKOUT / "presets").glob("*.json")} == presets
+        assert {f"diffhost/presets/{p.name}" for p in (PKG / "presets").glob("*.json")} == presets
     # the DAW bridges
     assert "diffhost/daw/reaper/diffhost_render.lua" in contents
     assert "diffhost/daw/ableton/diffhost-bridge.maxpat" in contents
@@ -166,4 +179,4 @@ def test_the_mixer_extension_matches_its_sources():
     else:
         assert native.source_digest() is None  # the wheel carries no C sources
     assert re.fullmatch(r"[0-9a-f]{16}", built)
-    assert native.library_path().resolve().is_relative_to(PKG if CHECKOUT is None else CHECKOUT / "host")
+    assert native.library_path().resolve().is_relative_to(PKG)

@@ -116,7 +116,7 @@ def run_play(args: argparse.Namespace) -> int:
 
 def run_record(args: argparse.Namespace) -> int:
     from diffhost.host.audio import load_settings, open_host_audio, rescan_devices
-    from diffhost.host.export import atomic_write_wav
+    from diffhost.host.render.export import atomic_write_wav
 
     out: Path = args.output
     if out.suffix.lower() != ".wav":

@@ -74,7 +74,7 @@ def run_save(args: argparse.Namespace) -> int:
 
 
 def run_effects(args: argparse.Namespace) -> int:
-    from diffhost.host.effects import describe_effects
+    from diffhost.host.render.effects import describe_effects
 
     print(describe_effects())
     return 0

@@ -132,8 +132,8 @@ def build_recipe(args: argparse.Namespace, preset=None):
     --format (they must agree), --bit-depth and --quality on top."""
     from dataclasses import replace
 
-    from diffhost.host.export import parse_export
-    from diffhost.host.post import Recipe
+    from diffhost.host.render.export import parse_export
+    from diffhost.host.render.post import Recipe
 
     recipe = preset.recipe() if preset else Recipe()
     from_name = output_format(args.output)

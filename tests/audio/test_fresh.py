@@ -24,7 +24,7 @@ def engine():
 
 @pytest.fixture
 def fresh(audio, engine, tmp_path):
-    from diffhost.host.fresh import FreshPads
+    from diffhost.host.live.fresh import FreshPads
     from diffhost.host.session import Session
 
     session = Session(engine, renders_dir=tmp_path / "renders", audio=audio)

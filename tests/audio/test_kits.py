@@ -27,8 +27,8 @@ def _fill(audio, tmp_path):
 
 
 def test_a_kit_round_trips_bit_exactly(audio, tmp_path):
-    from diffhost.host.kit import KitStore, apply_kit, capture_kit, load_kit, save_kit
-    from diffhost.host.midi import CcBinding, MidiMap
+    from diffhost.host.live.kit import KitStore, apply_kit, capture_kit, load_kit, save_kit
+    from diffhost.host.live.midi import CcBinding, MidiMap
 
     path, memory = _fill(audio, tmp_path)
     store = KitStore(tmp_path / "config")
@@ -61,7 +61,7 @@ def test_a_kit_round_trips_bit_exactly(audio, tmp_path):
 
 
 def test_a_kit_says_which_pads_could_not_load_and_loads_the_rest(audio, tmp_path):
-    from diffhost.host.kit import KitStore, apply_kit, capture_kit, load_kit, save_kit
+    from diffhost.host.live.kit import KitStore, apply_kit, capture_kit, load_kit, save_kit
 
     path, _ = _fill(audio, tmp_path)
     other = tmp_path / "other.wav"

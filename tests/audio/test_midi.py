@@ -15,8 +15,8 @@ NOTE_ON, NOTE_OFF, CC, PROGRAM = 0x90, 0x80, 0xB0, 0xC0
 def live(audio, jack_server, tmp_path):
     """A real Session on the JACK audio, a MIDI router and diffhost's JACK MIDI port."""
     from diffhost.engine.engine import Engine
-    from diffhost.host.midi.jack_input import JackMidiInput
-    from diffhost.host.midi.router import MidiRouter
+    from diffhost.host.live.midi.jack_input import JackMidiInput
+    from diffhost.host.live.midi.router import MidiRouter
     from diffhost.host.session import Session
 
     engine = Engine(device="cpu").start()
@@ -38,7 +38,7 @@ def _onsets(channel: np.ndarray) -> np.ndarray:
 
 
 def test_note_on_sounds_within_one_block_at_the_velocity_gain(audio, peer, live):
-    from diffhost.host.midi import velocity_gain
+    from diffhost.host.live.midi import velocity_gain
 
     session, router, port = live
     assert port.port_name == "diffhost-midi:in" and port.ordered

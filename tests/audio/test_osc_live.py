@@ -17,8 +17,8 @@ NOTE_ON = 0x90
 def rig(audio, jack_server, tmp_path):
     """Session + LiveRig (kits in tmp config, diffhost's JACK MIDI port) + OSC server + a client."""
     from diffhost.engine.engine import Engine
-    from diffhost.host.kit import KitStore
-    from diffhost.host.live import JACK_PORT, LiveRig
+    from diffhost.host.live.kit import KitStore
+    from diffhost.host.live.rig import JACK_PORT, LiveRig
     from diffhost.host.session import Session
     from diffhost.osc.client import DiffhostClient
     from diffhost.osc.server import OscConfig, OscServer

@@ -16,10 +16,10 @@ CLOCK, START, STOP = 0xF8, 0xFA, 0xFC
 @pytest.fixture
 def clocked(audio, jack_server, tmp_path):
     from diffhost.engine.engine import Engine
-    from diffhost.host.midi.jack_input import JackMidiInput
-    from diffhost.host.midi.router import MidiRouter
+    from diffhost.host.live.midi.jack_input import JackMidiInput
+    from diffhost.host.live.midi.router import MidiRouter
+    from diffhost.host.live.sync import MidiClock, TempoSync
     from diffhost.host.session import Session
-    from diffhost.host.sync import MidiClock, TempoSync
 
     engine = Engine(device="cpu").start()
     session = Session(engine, renders_dir=tmp_path / "renders", audio=audio)
@@ -93,9 +93,9 @@ def _wait(cond, timeout: float) -> float:
 
 def test_link_shares_tempo_and_beat_phase_and_follows_a_tempo_change_within_a_beat(audio, link_peer, tmp_path):
     from diffhost.engine.engine import Engine
+    from diffhost.host.live.sync import TempoSync
+    from diffhost.host.live.sync.link import LinkSync
     from diffhost.host.session import Session
-    from diffhost.host.sync import TempoSync
-    from diffhost.host.sync.link import LinkSync
 
     engine = Engine(device="cpu").start()
     session = Session(engine, renders_dir=tmp_path / "renders", audio=audio)

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from diffhost.engine import SeedClip
-from diffhost.engine.default import captions, features, synth
-from diffhost.engine.default.evaluate import centroid_hz, evaluate
+from diffhost.engine.default.model import features
+from diffhost.engine.default.music import synth
+from diffhost.engine.default.text import captions
+from diffhost.engine.default.training.evaluate import centroid_hz, evaluate
 from diffhost.engine.errors import UnsupportedRequestError
 
 
@@ -110,7 +112,7 @@ def test_alias_expansion_maps_everyday_words():
 
 def test_text_encoder_matches_transformers_bert():
     transformers = pytest.importorskip("transformers")
-    from diffhost.engine.default.textenc import TextEncoder, minilm_dir
+    from diffhost.engine.default.text.textenc import TextEncoder, minilm_dir
 
     texts = ["punchy analog kick", "a long dark riser with a gritty edge"]
     ours = TextEncoder().encode(texts)

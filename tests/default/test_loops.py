@@ -8,10 +8,17 @@ import re
 import numpy as np
 import pytest
 
-from diffhost.engine.default import loop_captions, patterns, score
-from diffhost.engine.default.bank import load_bank
-from diffhost.engine.default.evaluate_loops import end_db, evaluate_loops, hum_seed, noise_burst_seed, seam_ok
-from diffhost.engine.default.pipeline import WEIGHTS_DIR
+from diffhost.engine.default.model.pipeline import WEIGHTS_DIR
+from diffhost.engine.default.music import patterns, score
+from diffhost.engine.default.music.bank import load_bank
+from diffhost.engine.default.text import loop_captions
+from diffhost.engine.default.training.evaluate_loops import (
+    end_db,
+    evaluate_loops,
+    hum_seed,
+    noise_burst_seed,
+    seam_ok,
+)
 from diffhost.engine.errors import UnsupportedRequestError
 from diffhost.engine.request import GenerationRequest, SeedClip
 
@@ -160,7 +167,7 @@ def test_seed_rhythm_lands_on_the_seed_onsets(default_model):
     clip, times = noise_burst_seed(112.0, rng)
     length = 2 * 240 / 112
     # The project's own onset detector (the evaluation uses librosa's).
-    from diffhost.engine.default import seedsteer
+    from diffhost.engine.default.music import seedsteer
 
     ref = np.concatenate([times - length, times, times + length])
     kept = []
@@ -198,7 +205,7 @@ def test_seed_melody_keeps_the_notes_at_low_strength(default_model):
         seed=3,
     )
     assert "lead" in r.extra["music"][0]["roles"]
-    from diffhost.engine.default import seedsteer
+    from diffhost.engine.default.music import seedsteer
 
     got = seedsteer.analyze(r.audio[0])
     pcs = [int(n.midi) % 12 for n in got.notes]
@@ -218,7 +225,7 @@ def test_a_one_shot_seed_becomes_a_voice_in_the_pattern(default_model):
 
 
 def test_sidecar_records_bpm_key_bars_and_bank(default_model, tmp_path):
-    from diffhost.host.save import save_result
+    from diffhost.host.render.finisher import save_result
 
     r = _render(default_model, "deep house bassline in A minor", length=4 * 240 / 122, bpm=122.0, seed=8)
     saved = save_result(r, tmp_path)
@@ -320,7 +327,7 @@ def test_a_groove_keeps_its_styles_tempo_when_the_length_does_not_fit_it(default
     """A free tempo snaps to whole bars only near its style's range: 8 s of funk (94-112 bpm) loops at 90
     (three bars) or stays a phrase at its own tempo, never 120; 8 s of techno loops at 120 (the nearest
     whole bars to techno's 126-140)."""
-    from diffhost.engine.default.loops import _resolve_tempo
+    from diffhost.engine.default.model.loops import _resolve_tempo
 
     assert _resolve_tempo(100.0, None, 8.0, (94.0, 112.0)) == (90.0, True, 3.0)
     assert _resolve_tempo(106.0, None, 8.0, (94.0, 112.0)) == (106.0, False, 8.0 * 106 / 240)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from diffusers import DDIMScheduler
 
-from diffhost.engine.default.pipeline import WEIGHTS_DIR
-from diffhost.engine.default.sampler import DDIMSampler
+from diffhost.engine.default.model.pipeline import WEIGHTS_DIR
+from diffhost.engine.default.model.sampler import DDIMSampler
 
 
 def test_sampler_matches_diffusers_step_for_step():

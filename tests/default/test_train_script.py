@@ -16,7 +16,7 @@ ARGS += ["--head-pairs", "200"]
 
 def _train(out):
     subprocess.run(
-        [sys.executable, "-m", "diffhost.engine.default.train", "--out", str(out), *ARGS],
+        [sys.executable, "-m", "diffhost.engine.default.training.train", "--out", str(out), *ARGS],
         check=True,
         capture_output=True,
     )
@@ -30,7 +30,7 @@ def test_train_is_reproducible_and_its_output_loads(tmp_path):
     a = _train(tmp_path / "a")
     b = _train(tmp_path / "b")
     assert a == b
-    from diffhost.engine.default.pipeline import load_default
+    from diffhost.engine.default.model.pipeline import load_default
 
     model = load_default(torch.device("cpu"), torch.float32, folder=tmp_path / "a")
     audio = model.generate("kick", length=0.3, seed=0, steps=4)
@@ -44,7 +44,7 @@ def test_train_can_retrain_only_the_prompt_heads(tmp_path):
     the same result as the heads of a full run (their data comes from their own seeded stream)."""
     _train(tmp_path / "full")
     subprocess.run(
-        [sys.executable, "-m", "diffhost.engine.default.train", "--out", str(tmp_path / "heads"), *ARGS,
+        [sys.executable, "-m", "diffhost.engine.default.training.train", "--out", str(tmp_path / "heads"), *ARGS,
          "--reuse-v1", str(tmp_path / "full"), "--reuse-v2", str(tmp_path / "full")],
         check=True,
         capture_output=True,

@@ -47,7 +47,7 @@ def session(engine, tmp_path):
     library = library_cls(tmp_path / "library.sqlite", tmp_path / "trash") if library_cls else None
     store_cls = _component("diffhost.host.presets", "PresetStore")
     presets = store_cls(shipped_dir=tmp_path / "shipped", user_dir=tmp_path / "user") if store_cls else None
-    finisher_cls = _component("diffhost.host.save", "Finisher")  # post-processing: files + library rows
+    finisher_cls = _component("diffhost.host.render.finisher", "Finisher")  # post-processing: files + library rows
     finish = finisher_cls(library=library) if finisher_cls else None
     s = Session(engine, renders_dir=tmp_path / "renders", finish=finish, presets=presets, library=library)
     yield s

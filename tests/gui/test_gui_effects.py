@@ -93,7 +93,7 @@ def test_reprocessing_changes_what_play_sends_without_a_new_engine_job(qtbot, ho
 
     from diffhost.engine.audio import read_audio
     from diffhost.gui.main_window import MainWindow
-    from diffhost.host.post import postprocess
+    from diffhost.host.render.post import postprocess
 
     session.audio = host_audio
     sent = []

@@ -260,7 +260,7 @@ def test_record_then_render_is_one_click(qtbot, recording_audio, session, settin
 
 def test_following_a_clock_the_renders_take_its_tempo_unless_auto(qtbot, host_audio, session, settings):
     from diffhost.gui.main_window import MainWindow
-    from diffhost.host.live import LiveRig
+    from diffhost.host.live.rig import LiveRig
 
     host_audio.set_tempo(120.0)
     session.audio = host_audio

@@ -114,8 +114,8 @@ def test_pad_keys_never_change_the_tempo_field(qtbot, live_window, host_audio, w
 
 def test_kits_and_the_tempo_source_from_the_live_menu(qtbot, host_audio, session, settings, tmp_path, wav):
     from diffhost.gui.main_window import MainWindow
-    from diffhost.host.kit import KitStore
-    from diffhost.host.live import LiveRig
+    from diffhost.host.live.kit import KitStore
+    from diffhost.host.live.rig import LiveRig
 
     session.audio = host_audio
     live = LiveRig(session, kits=KitStore(tmp_path / "config"))
@@ -152,7 +152,7 @@ def test_kits_and_the_tempo_source_from_the_live_menu(qtbot, host_audio, session
 
 def test_a_fresh_pad_from_the_pad_menu_fills_itself_and_shows_it(qtbot, host_audio, session, settings, tmp_path):
     from diffhost.gui.main_window import MainWindow
-    from diffhost.host.live import LiveRig
+    from diffhost.host.live.rig import LiveRig
 
     session.audio = host_audio
     session.set_param("prompt", "tight snare")

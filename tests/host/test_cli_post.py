@@ -11,7 +11,7 @@ from diffhost.cli import main
 from diffhost.engine.audio import read_audio
 from diffhost.host.library import RenderLibrary
 from diffhost.host.presets import PresetStore
-from diffhost.host.save import Finisher
+from diffhost.host.render.finisher import Finisher
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from diffhost.host.effects import EffectChain, EffectError, builtin_effects, parse_chain, parse_effect
+from diffhost.host.render.effects import EffectChain, EffectError, builtin_effects, parse_chain, parse_effect
 
 SR = 48000
 

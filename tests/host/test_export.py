@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from diffhost.engine.audio import AudioFileError, read_audio
-from diffhost.host.export import ExportError, parse_export, unique_path, write_audio
+from diffhost.host.render.export import ExportError, parse_export, unique_path, write_audio
 
 SR = 44100
 
@@ -228,7 +228,7 @@ def test_mp3_encoder_delay_is_recorded_and_a_click_lines_up_on_reimport(tmp_path
     ],
 )
 def test_slug_keeps_letters_of_any_script_and_is_safe_everywhere(text, expected):
-    from diffhost.host.export import slug
+    from diffhost.host.render.export import slug
 
     s = slug(text)
     assert s == expected

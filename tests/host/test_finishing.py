@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from diffhost.host import finishing as fin
-from diffhost.host.post import Recipe, normalize_audio, postprocess
+from diffhost.host.render import finishing as fin
+from diffhost.host.render.post import Recipe, normalize_audio, postprocess
 
 SR = 48000
 

@@ -17,11 +17,11 @@ import pytest
 
 from diffhost.engine.audio import read_audio
 from diffhost.engine.engine import Engine
-from diffhost.host.effects import file_sha256
-from diffhost.host.export import sweep_partials
 from diffhost.host.library import DB_NAME, LibraryError, RenderLibrary, compare_rerender, export_row
 from diffhost.host.presets import PresetStore
-from diffhost.host.save import Finisher
+from diffhost.host.render.effects import file_sha256
+from diffhost.host.render.export import sweep_partials
+from diffhost.host.render.finisher import Finisher
 from diffhost.host.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -232,20 +232,20 @@ sys.path[:0] = [{root!r}, {tests!r}]
 from pathlib import Path
 from conftest import _default_model
 from diffhost.host.library import RenderLibrary
-from diffhost.host.post import Recipe
-from diffhost.host.export import parse_export
-from diffhost.host.save import Finisher
+from diffhost.host.render.post import Recipe
+from diffhost.host.render.export import parse_export
+from diffhost.host.render.finisher import Finisher
 from dataclasses import replace
 model = _default_model()
 lib = RenderLibrary.open_default(Path({folder!r}))
 recipe = replace(Recipe(), export=parse_export({{"format": "flac", "bit_depth": 24}}))
 fin = Finisher(recipe, library=lib)
-import diffhost.host.save
-real_write = diffhost.host.save.write_audio
+import diffhost.host.render.finisher
+real_write = diffhost.host.render.finisher.write_audio
 def announced_write(*a, **k):  # tells the parent a file write is starting, so the kill lands inside it
     print("writing", flush=True)
     return real_write(*a, **k)
-diffhost.host.save.write_audio = announced_write
+diffhost.host.render.finisher.write_audio = announced_write
 i = 0
 while True:
     # long stereo renders so the kill lands inside file writing as often as not

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diffhost.host.post import postprocess
 from diffhost.host.presets import PresetStore
+from diffhost.host.render.post import postprocess
 
 
 def mono(a: np.ndarray) -> np.ndarray:

@@ -13,12 +13,12 @@ import pytest
 
 from diffhost.engine.audio import read_audio
 from diffhost.engine.engine import Engine
-from diffhost.host.effects import file_sha256
 from diffhost.host.library import RenderLibrary
-from diffhost.host.post import Recipe
 from diffhost.host.presets import PresetStore
-from diffhost.host.reprocess import ReprocessError, keep, load_source, reprocess
-from diffhost.host.save import Finisher
+from diffhost.host.render.effects import file_sha256
+from diffhost.host.render.finisher import Finisher
+from diffhost.host.render.post import Recipe
+from diffhost.host.render.reprocess import ReprocessError, keep, load_source, reprocess
 from diffhost.host.session import Session
 
 REVERB = Recipe.from_dict(

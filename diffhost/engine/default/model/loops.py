@@ -1,0 +1,457 @@
+"""v2 of the default model: loops and phrases of 1-30 s from a diffused parametric score.
+
+Prompt -> MiniLM embedding -> DDIM over the 330-d score (score.py) with classifier-free
+guidance -> decode -> render with the recorded bank and the procedural voices (arrange.py).
+Tempo and key come from the request, else the prompt ("at 90 bpm", "in F# minor"), else
+the model (the tempo is then nudged, at most 12 %, so the length is whole bars and loops).
+Known values are imposed by inpainting during sampling: a given tempo or mode for every
+step; a seed clip's drum grid or melody for the first (1 - strength) of the steps, so low
+strength follows the clip closely and 1 ignores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diffhost.engine.audio import resample
+from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
+from diffhost.engine.default.model.sampler import DDIMSampler
+from diffhost.engine.default.music import arrange, patterns, score, seedsteer
+from diffhost.engine.default.music.bank import Bank, load_bank
+from diffhost.engine.default.text import captions, loop_captions
+from diffhost.engine.model import StepMonitor
+from diffhost.engine.request import GenerationRequest
+
+SR = 44100
+ONE_SHOT_MAX_S = 4.0
+ROUTER_THRESHOLD = 0.9
+# v1's category words, plus the v2 voice words that name a sound the one-shot synth makes as a hit
+# ("808 bass, dirty" at 1 s is an 808 hit, not a bar of bassline).
+ONE_SHOT_WORDS = tuple(w for words in captions.CATEGORY_WORDS.values() for w in words) + (
+    "808 bass",
+    "booming 808",
+)
+# What the prompt heads must be sure of before their answer is imposed (see `_heard`).
+STYLE_SURE = 0.4
+ROLE_ON, ROLE_OFF = 0.8, 0.5
+VOICE_SURE = 0.8
+# A length this close to whole bars is whole bars: lengths are typed to 0.01 s (two bars at 90 bpm
+# are 5.333... s, typed 5.33); the loop keeps the exact tempo and its last sixteenth is that much short.
+WHOLE_BARS_TOLERANCE_S = 0.01
+SNAP_TOLERANCE = 0.12  # a free tempo moves at most this much to make the length whole bars
+STYLE_TEMPO_SLACK = 0.06  # how far past its style's usual tempo range a free groove tempo may snap
+L = score.LAYOUT
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one request resolved to before sampling."""
+
+    bpm: float | None
+    key: tuple[int, bool | None] | None
+    analysis: seedsteer.SeedAnalysis | None
+    seed_audio: np.ndarray | None
+
+
+class LoopMaker:
+    def __init__(self, folder: Path, sampler: DDIMSampler, device: torch.device, dtype: torch.dtype):
+        self.denoiser = (
+            ParamDenoiser.from_pretrained(folder / "score_denoiser", dtype=dtype).to(device).eval()
+        )
+        self.router = Router.from_pretrained(folder / "router").eval()
+        heads = folder / "prompt_heads"
+        self.heads = PromptHeads.from_pretrained(heads).eval() if heads.is_dir() else None
+        self.sampler = sampler
+        self.device, self.dtype = device, dtype
+        self._bank: Bank | None = None
+
+    @property
+    def bank(self) -> Bank:
+        if self._bank is None:  # memory-mapped cache; built from the soundfont on first use
+            self._bank = load_bank()
+        return self._bank
+
+    # -- routing ---------------------------------------------------------------------------
+    def plan(self, request: GenerationRequest) -> Plan:
+        prompt = request.prompt or ""
+        bpm = request.bpm if request.bpm is not None else loop_captions.parse_bpm(prompt)
+        key = loop_captions.key_arg(request.key) if request.key else loop_captions.parse_key(prompt)
+        analysis = audio = None
+        if request.seed_clip is not None:
+            audio = resample(request.seed_clip.audio, request.seed_clip.sample_rate, SR).mean(axis=0)
+            analysis = seedsteer.analyze(audio)
+        return Plan(bpm, key, analysis, audio)
+
+    def wants_loop(self, request: GenerationRequest, plan: Plan, cond: torch.Tensor) -> bool:
+        if request.length > ONE_SHOT_MAX_S:
+            return True
+        if plan.analysis is not None and (plan.analysis.is_rhythmic or plan.analysis.is_melodic):
+            return True
+        timed = plan.bpm is not None or plan.key is not None
+        if not (request.prompt and request.prompt.strip()):
+            return timed
+        if loop_captions.asks_for_music(request.prompt, ONE_SHOT_WORDS):
+            return True
+        # At one-shot lengths a prompt is a one-shot unless the router is sure it asks for a loop:
+        # v1's own prompts ("snare for my track") sit near 0.5-0.8, loop prompts near 1.
+        with torch.inference_mode():
+            if bool(self.router(cond)[0] > ROUTER_THRESHOLD):
+                return True
+        # A tempo or key (the session's, set for the pads) makes a loop of what is not plainly a
+        # one-shot, but "punchy analog kick" at 120 bpm is still a kick, not a 0.5-bar phrase.
+        return timed and not loop_captions.names_any(request.prompt, ONE_SHOT_WORDS)
+
+    def _heard(
+        self, prompt: str | None, cond: torch.Tensor
+    ) -> tuple[str | None, dict[str, bool], dict[str, str]]:
+        """(style, {role: plays?}, {role: voice}) the prompt asks for, to impose while sampling.
+
+        Words of the training vocabulary are read directly (`named_style`, `named_voices`); the
+        prompt heads add what MiniLM generalises ("drum n bass", "lo fi hip-hop") and which roles
+        the prompt asks for and which it does not, so a "drum loop" gets no lead line. Only sure
+        answers are imposed; the rest is the denoiser's to choose."""
+        style = loop_captions.named_style(prompt)
+        voices = loop_captions.named_voices(prompt)
+        roles: dict[str, bool] = {}
+        if self.heads is None or not (prompt and prompt.strip()):
+            return style, roles, voices
+        with torch.inference_mode():
+            p_style, p_roles, p_voices = self.heads(cond.float().cpu())
+        if style is None:
+            top = torch.topk(p_style[0], 2)
+            if float(top.values[0]) >= STYLE_SURE and float(top.values[0]) >= 2 * float(top.values[1]):
+                style = score.STYLES[int(top.indices[0])]
+        named = {r for r in voices}
+        if float(p_roles[0].max()) >= ROLE_ON or named:
+            # The prompt names its parts: those it names play, those below even odds stay out.
+            for j, role in enumerate(score.ROLES):
+                p = float(p_roles[0, j])
+                if role in named or p >= ROLE_ON:
+                    roles[role] = True
+                elif p < ROLE_OFF:
+                    roles[role] = False
+        voiced = [r for r in score.ROLES if r in score.VOICES]
+        for j, role in enumerate(voiced):
+            if role in voices or not roles.get(role):
+                continue
+            p = p_voices[j][0]
+            if float(p.max()) >= VOICE_SURE:
+                voices[role] = score.VOICES[role][int(p.argmax())]
+        return style, roles, voices
+
+    # -- sampling ----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def render(
+        self,
+        request: GenerationRequest,
+        plan: Plan,
+        cond: torch.Tensor,
+        uncond: torch.Tensor,
+        *,
+        seed: int,
+        steps: int,
+        guidance: float,
+        monitor: StepMonitor,
+    ) -> tuple[np.ndarray, dict]:
+        v = request.variations
+        gen = torch.Generator("cpu").manual_seed(seed)
+        noise = torch.randn((v, score.SCORE_DIM), generator=gen) * request.temperature
+        clamp_noise = torch.randn((1, score.SCORE_DIM), generator=gen)
+        rng = np.random.default_rng([seed, 77])
+
+        # Values imposed while sampling: (mask, values, for how many of the steps).
+        known = np.zeros(score.SCORE_DIM, dtype=bool)
+        values = np.zeros(score.SCORE_DIM, dtype=np.float32)
+        always = np.zeros(score.SCORE_DIM, dtype=bool)
+        bpm = plan.bpm
+        seed_info: dict = {}
+        a = plan.analysis
+        if a is not None and bpm is None and (a.is_rhythmic or a.is_melodic):
+            times = a.onsets if a.is_rhythmic else np.array([n.start for n in a.notes])
+            bpm = seedsteer.estimate_tempo(times)
+        key = plan.key
+        if a is not None and a.is_melodic and (key is None or key[1] is None):
+            tonic, minor = seedsteer.estimate_key(a.notes)
+            key = (key[0], minor) if key is not None else (tonic, minor)
+        if bpm is not None:
+            i = L["controls"].start + score.CONTROLS.index("tempo")
+            known[i] = always[i] = True
+            values[i] = score.tempo_to_unit(bpm)
+        if key is not None and key[1] is not None:
+            i = L["controls"].start + score.CONTROLS.index("mode")
+            known[i] = always[i] = True
+            values[i] = -1.0 if key[1] else 1.0
+        style, roles, voices = self._heard(request.prompt, cond)
+        if style is not None:  # a named style is imposed the same way (the pattern follows it)
+            sl = L["style"]
+            known[sl] = always[sl] = True
+            values[sl] = [1.0 if st == style else -1.0 for st in score.STYLES]
+        for role, on in roles.items():
+            i = L["roles"].start + score.ROLES.index(role)
+            known[i] = always[i] = True
+            values[i] = 1.0 if on else -1.0
+        for role, voice in voices.items():
+            # An instrument the prompt names is imposed like a named tempo: the voice and its role.
+            sl = L[f"voice_{role}"]
+            known[sl] = always[sl] = True
+            values[sl] = [1.0 if v == voice else -1.0 for v in score.VOICES[role]]
+            i = L["roles"].start + score.ROLES.index(role)
+            known[i] = always[i] = True
+            values[i] = 1.0
+        tonic = key[0] if key is not None else int(rng.integers(12))
+        if a is not None and a.is_rhythmic and bpm is not None:
+            seed_info = _seed_rhythm(a, bpm, known, values)
+        elif a is not None and a.is_melodic and bpm is not None:
+            seed_info = _seed_melody(a, bpm, tonic, bool(key[1]) if key else True, known, values)
+        strength = request.strength if seed_info else 1.0
+
+        scale = float(guidance)
+        use_cfg = not torch.equal(cond, uncond) and scale != 1.0
+        c = torch.cat([cond.expand(v, -1), uncond.expand(v, -1)]) if use_cfg else cond.expand(v, -1)
+        c = c.to(self.device, self.dtype)
+        timesteps = self.sampler.timesteps(steps)
+        clamp_until = int(round(steps * (1.0 - strength)))
+        mask_all = torch.tensor(known)
+        mask_always = torch.tensor(always)
+        target = torch.tensor(values)[None].expand(v, -1)
+        x = noise
+        for k, t in enumerate(timesteps):
+            mask = mask_all if k < clamp_until else mask_always
+            if mask.any():
+                noised = self.sampler.add_noise(target, clamp_noise.expand(v, -1), t.repeat(v))
+                x = torch.where(mask, noised, x)
+            xin = torch.cat([x, x]) if use_cfg else x
+            out = self.denoiser(xin.to(self.device, self.dtype), t.repeat(xin.shape[0]).to(self.device), c)
+            out = out.float().cpu()
+            if use_cfg:
+                out_c, out_u = out.chunk(2)
+                out = out_u + scale * (out_c - out_u)
+            x = self.sampler.step(out, int(t), x, steps)
+            monitor.step()
+        final = mask_all if clamp_until >= steps else mask_always
+        x = torch.where(final, target, x).numpy()
+
+        scores = [score.decode(x[i], tonic=tonic) for i in range(v)]
+        for s in scores:
+            # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
+            if seed_info.get("kind") != "rhythm":
+                s.drums = patterns.fit_drums(s.style, s.drums)
+            s.bass_on = patterns.fit_bass_rhythm(s.style, s.bass_on)
+        # Guidance can push a free tempo past anything in training (65-178 bpm); keep it inside, and
+        # a groove inside its style's own tempo range (funk at 120 or techno at 110 is another style).
+        sampled = float(np.clip(scores[0].tempo, 65.0, 178.0))
+        style_range = style_tempo_range(scores[0]) if bpm is None else None
+        if style_range is not None:
+            sampled = float(np.clip(sampled, *style_range))
+        tempo, loop, bars = _resolve_tempo(sampled, bpm, request.length, style_range)
+        audio, music = [], []
+        for i, s in enumerate(scores):
+            s.tempo = tempo
+            if key is not None and key[1] is not None:
+                s.minor = key[1]
+            if seed_info.get("roles"):
+                s.roles |= seed_info["roles"]
+            _apply_seed_extras(s, seed_info, plan, strength, np.random.default_rng([seed, i, 5]))
+            audio.append(
+                arrange.render_score(s, self.bank, request.length, loop, np.random.default_rng([seed, i]))
+            )
+            music.append(
+                {
+                    "bpm": round(tempo, 3),
+                    "key": s.key_name,
+                    "bars": round(bars, 4),
+                    "loop": loop,
+                    "roles": sorted(s.roles),
+                    "style": s.style,
+                    "voices": {r: s.voices[r] for r in sorted(s.roles) if r in s.voices},
+                    "bank": self.bank.hash,
+                }
+            )
+        out = np.stack(audio)
+        extra: dict = {"music": music}
+        if loop and request.sample_rate != SR:
+            # Resample the loop as a circle (wrapped context on both sides), so the seam stays smooth.
+            out = np.stack([_resample_loop(a, request.sample_rate) for a in out])
+            extra["native_sample_rate"] = request.sample_rate
+        return out, extra
+
+
+def _resample_loop(x: np.ndarray, sr: int, pad: int = 4096) -> np.ndarray:
+    pad = min(pad, x.shape[1])
+    y = resample(np.concatenate([x[:, -pad:], x, x[:, :pad]], axis=1), SR, sr)
+    start = int(round(pad * sr / SR))
+    return y[:, start : start + int(round(x.shape[1] * sr / SR))]
+
+
+def style_tempo_range(s: score.Score) -> tuple[float, float] | None:
+    """The tempo range a groove's style is played at (the training patterns' range), when drums play."""
+    if "drums" not in s.roles:
+        return None
+    lo, hi = patterns.DRUM_STYLES[s.style]["tempo"]
+    return float(lo), float(hi)
+
+
+def _resolve_tempo(
+    sampled: float, bpm: float | None, length: float, style_range: tuple[float, float] | None = None
+) -> tuple[float, bool, float]:
+    """(tempo, loops?, bars). A free tempo snaps to whole bars when that moves it at most 12 %;
+    a groove's snapped tempo stays within STYLE_TEMPO_SLACK of its style's range (in it if it can:
+    8 s of techno loops at 120, the nearest whole bars to techno, but 8 s of funk never at 120).
+    When no whole-bar tempo fits, the tempo stays as sampled and the result is a phrase."""
+    if bpm is None:
+        lo, hi = style_range or score.TEMPO_RANGE
+        nearest = max(1, round(length * sampled / 240.0))
+        fits = []
+        for b in (nearest - 1, nearest, nearest + 1):
+            tempo = b * 240.0 / length
+            if b < 1 or abs(tempo / sampled - 1) > SNAP_TOLERANCE:
+                continue
+            if not score.TEMPO_RANGE[0] <= tempo <= score.TEMPO_RANGE[1]:
+                continue
+            if not lo * (1 - STYLE_TEMPO_SLACK) <= tempo <= hi * (1 + STYLE_TEMPO_SLACK):
+                continue
+            fits.append((not lo <= tempo <= hi, abs(tempo / sampled - 1), b))
+        if fits:
+            bars = min(fits)[2]
+            return bars * 240.0 / length, True, float(bars)
+        bpm = sampled
+    bars = length * bpm / 240.0
+    whole = round(bars)
+    if whole >= 1 and abs(length - whole * 240.0 / bpm) <= WHOLE_BARS_TOLERANCE_S:
+        return float(bpm), True, float(whole)
+    return float(bpm), False, float(bars)
+
+
+def _seed_rhythm(a: seedsteer.SeedAnalysis, bpm: float, known: np.ndarray, values: np.ndarray) -> dict:
+    """Onsets -> one bar of drum grid (lane by brightness or beat position) and exact per-step offsets."""
+    step_s = 60.0 / bpm / 4
+    t0 = a.onsets[0] if a.onsets.size else 0.0
+    t0 = t0 if t0 < step_s / 2 else 0.0  # a clip that starts on its first hit
+    grid = np.zeros((score.STEPS, len(score.DRUM_LANES)))
+    offsets: dict[int, list[float]] = {}
+    spread = np.ptp(np.log(a.centroids + 1)) if a.centroids.size else 0.0
+    for t, cent in zip(a.onsets, a.centroids, strict=True):
+        g = int(round((t - t0) / step_s))
+        s = g % score.STEPS
+        offsets.setdefault(s, []).append(t - t0 - g * step_s)
+        if spread > 0.7:  # distinct sounds: low -> kick, middle -> snare, bright -> hat
+            lane = "kick" if cent < 700 else ("snare" if cent < 3500 else "closed_hat")
+        else:  # one kind of sound (taps, noise bursts): kicks on 1 and 3, snares on 2 and 4, hats between
+            lane = "kick" if s in (0, 8) else ("snare" if s in (4, 12) else "closed_hat")
+        grid[s, score.DRUM_LANES.index(lane)] = 0.9
+    known[L["drums"]] = True
+    values[L["drums"]] = np.where(grid > 0, grid, -1.0).ravel()
+    i = L["roles"].start + score.ROLES.index("drums")
+    known[i], values[i] = True, 1.0
+    return {
+        "kind": "rhythm",
+        "roles": {"drums"},
+        "grid": grid,
+        "offsets": {s: float(np.mean(o)) + t0 for s, o in offsets.items()},
+    }
+
+
+def _seed_melody(
+    a: seedsteer.SeedAnalysis, bpm: float, tonic: int, minor: bool, known: np.ndarray, values: np.ndarray
+) -> dict:
+    """Notes -> the two-bar melody grid as scale degrees; exact pitches kept for rendering."""
+    step_s = 60.0 / bpm / 4
+    t0 = a.notes[0].start
+    t0 = t0 if t0 < step_s / 2 else 0.0
+    scale = score.MINOR if minor else score.MAJOR
+    base = 57 + (tonic - 57) % 12
+    mids = np.array([n.midi for n in a.notes])
+    shift = 12 * int(np.floor((np.min(mids) - base) / 12))  # the lowest note in the lead range's first octave
+    on = np.zeros(score.MELODY_STEPS)
+    degree = np.full(score.MELODY_STEPS, 7)
+    notes = {}
+    for n in a.notes:
+        g = int(round((n.start - t0) / step_s))
+        if g >= score.MELODY_STEPS:
+            break
+        rel = n.midi - shift - base
+        octave, pc = divmod(int(round(rel)), 12)
+        deg = 7 * octave + int(np.argmin([min(abs(pc - s), 12 - abs(pc - s)) for s in scale]))
+        on[g] = 0.85
+        degree[g] = int(np.clip(deg, 0, 14))
+        notes[g] = (n.start - t0 - g * step_s, n.midi - shift, n.end - n.start)
+    known[L["melody_on"]] = True
+    values[L["melody_on"]] = np.where(on > 0, on, -1.0)
+    known[L["melody_pitch"]] = True
+    values[L["melody_pitch"]] = np.clip((degree - score.MELODY_RANGE) / score.MELODY_RANGE, -1, 1)
+    # A hummed line plays alone (on the lead) while the clip holds; the freer steps may add parts.
+    known[L["roles"]] = True
+    values[L["roles"]] = [1.0 if r == "lead" else -1.0 for r in score.ROLES]
+    return {"kind": "melody", "roles": {"lead"}, "notes": notes, "t0": t0}
+
+
+def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, rng) -> None:
+    """Exact timing and pitch from the seed clip where the generated score agrees with it."""
+    step_s = 60.0 / s.tempo / 4
+    if info.get("kind") == "rhythm":
+        # Where sampling still strayed from the seed: a hit off the seed's steps survives with
+        # probability strength^2, a seed step left empty gets the seed's hit back with 1 - strength^2.
+        grid = info["grid"]
+        keep = strength**2
+        for k in range(score.STEPS):
+            seed_hit, gen_hit = grid[k].any(), s.drums[k].any()
+            if gen_hit and not seed_hit and rng.uniform() >= keep:
+                s.drums[k] = 0.0
+            elif seed_hit and not gen_hit and rng.uniform() >= keep:
+                s.drums[k] = grid[k]
+            if seed_hit and strength < 0.5:
+                s.drums[k, score.DRUM_LANES.index("hat_roll")] = 0.0  # a roll's extra hits are off the seed
+        times = {}
+        offsets = info["offsets"]
+        for g in range(int(np.ceil(30.0 / step_s)) + 1):
+            if g % score.STEPS in offsets:
+                times[g] = g * step_s + offsets[g % score.STEPS]
+        s.extra["drum_times"] = times
+        s.swing = 0.0 if strength < 0.5 else s.swing  # the seed's own feel replaces the grid's swing
+    elif info.get("kind") == "melody":
+        seed_notes = info["notes"]
+        keep = strength**2  # as for rhythm: off-seed notes survive, missing seed notes return, by strength
+        for k in range(score.MELODY_STEPS):
+            if s.melody_on[k] > 0 and k not in seed_notes and rng.uniform() >= keep:
+                s.melody_on[k] = 0.0
+            elif s.melody_on[k] <= 0 and k in seed_notes and rng.uniform() >= keep:
+                s.melody_on[k] = 0.85
+        out = []
+        period = score.MELODY_STEPS
+        total = int(np.ceil(30.0 / step_s))
+        for g in range(total):
+            k = g % period
+            if s.melody_on[k] <= 0:
+                continue
+            base = 57 + (s.tonic - 57) % 12
+            midi = arrange._midi(s, int(s.melody_degree[k]), base)
+            t = arrange.Timing(s.tempo, s.swing).at(g)
+            if k in seed_notes and rng.uniform() >= strength * 0.5:
+                off, seed_midi, _dur = seed_notes[k]
+                if abs(seed_midi - midi) <= 2 or strength < 0.5:
+                    midi, t = int(round(seed_midi)), g * step_s + off + info["t0"]
+            nxt = next((j for j in range(g + 1, g + period + 1) if s.melody_on[j % period] > 0), g + 4)
+            dur = min((nxt - g) * step_s, 8 * step_s) * 0.95
+            out.append((t, midi, dur, float(s.melody_on[k])))
+        s.extra["melody_notes"] = out
+        s.swing = 0.0 if strength < 0.5 else s.swing
+    if plan.analysis is not None and plan.analysis.is_one_shot and plan.seed_audio is not None:
+        # A one-shot seed becomes a voice: the user's own sound on the drum lane it resembles.
+        x = plan.seed_audio[: int(1.5 * SR)].astype(np.float32)
+        x = x / (np.max(np.abs(x)) + 1e-9)
+        cent = plan.analysis.centroids[0] if plan.analysis.centroids.size else 1000.0
+        kind = "kick" if cent < 500 else ("snare" if cent < 3000 else "closed_hat")
+        # The lane of that kind the groove actually plays (a house groove claps where others snare).
+        lanes = {
+            "kick": ("kick",),
+            "snare": ("snare", "clap", "perc"),
+            "closed_hat": ("closed_hat", "ride", "perc"),
+        }
+        playing = [ln for ln in lanes[kind] if s.drums[:, score.DRUM_LANES.index(ln)].any()]
+        s.extra["voice_lane"] = playing[0] if playing else kind
+        s.extra["voice_sample"] = x
+        s.roles.add("drums")

@@ -1,0 +1,340 @@
+"""From an engine result to files on disk: post-processing, audio + sidecar per variation,
+and a render-library row.
+
+`save_result` is the simple path (peak-normalize, float WAV). `Finisher` is what a
+Session plugs in: it holds the current Recipe (effects, finishing, export; a preset
+swaps it), writes every variation atomically with a sidecar that reproduces it
+exactly, and records each file in the RenderLibrary when one is attached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import importlib.metadata
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffhost import __version__
+from diffhost.engine.request import GenerationResult
+from diffhost.host.render.effects import file_sha256
+from diffhost.host.render.export import (
+    atomic_write_wav,
+    slug,
+    sweep_partials,
+    unique_path,
+    write_audio,
+    write_sidecar,
+)
+from diffhost.host.render.post import PostResult, Recipe, normalize_audio, postprocess
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+@dataclass(frozen=True)
+class SavedRender:
+    path: Path
+    sidecar: Path
+    variation: int
+    length_s: float
+    sample_rate: int
+    channels: int
+    peak_dbfs: float
+    loudness_lufs: float | None = None
+    render_id: int | None = None  # render-library row, when a library is attached
+    dry_path: Path | None = None  # the unprocessed audio it can be re-processed from
+
+
+def default_name(result: GenerationResult, suffix: str = ".wav") -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{slug(result.request.prompt)}-s{result.seed}{suffix}"
+
+
+def save_result(
+    result: GenerationResult,
+    out: Path,
+    *,
+    peak_db: float | None = -1.0,
+    extra: dict[str, Any] | None = None,
+) -> list[SavedRender]:
+    """Write every variation of result. out is a folder or a file path (.wav).
+
+    Never overwrites: a taken name gets a numeric suffix.
+    """
+    out = Path(out).expanduser()
+    base = out if out.suffix.lower() == ".wav" else out / default_name(result)
+    n = result.audio.shape[0]
+    saved = []
+    for v in range(n):
+        audio = result.audio[v]
+        if peak_db is not None:
+            audio = normalize_audio(audio, peak_db=peak_db)
+        target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
+        target = unique_path(target)
+        atomic_write_wav(target, audio, result.sample_rate)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        info = {
+            "diffhost_version": __version__,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            **result.reproduce_dict(),
+            "variation": v,
+            "finishing": [{"step": "normalize_peak", "peak_db": peak_db}] if peak_db is not None else [],
+            "render_s": round(result.render_s, 4),
+            **music_info(result, v),
+            **(extra or {}),
+        }
+        side = write_sidecar(target, info)
+        saved.append(
+            SavedRender(
+                path=target.resolve(),
+                sidecar=side.resolve(),
+                variation=v,
+                length_s=audio.shape[-1] / result.sample_rate,
+                sample_rate=result.sample_rate,
+                channels=int(audio.shape[0]),
+                peak_dbfs=20 * np.log10(peak) if peak > 0 else float("-inf"),
+            )
+        )
+    return saved
+
+
+def music_info(result: GenerationResult, variation: int) -> dict[str, Any]:
+    """{"music": {bpm, key, bars, loop, bank, ...}} when the model reported them (the default model's loops)."""
+    music = result.extra.get("music") if result.extra else None
+    if not music:
+        return {}
+    return {"music": music[min(variation, len(music) - 1)]}
+
+
+def _versions() -> dict[str, str]:
+    out = {"diffhost": __version__}
+    for pkg in ("pedalboard", "soxr", "pyloudnorm", "numpy", "soundfile"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            out[pkg] = importlib.metadata.version(pkg)
+    return out
+
+
+def save_seed_clip(result: GenerationResult, folder: Path) -> dict[str, Any] | None:
+    """Keep the seed clip a render started from (content-addressed float WAV) so it can be re-rendered."""
+    clip = result.request.seed_clip
+    if clip is None:
+        return None
+    audio = np.ascontiguousarray(clip.audio, dtype=np.float32)
+    h = hashlib.sha256(audio.tobytes() + str(clip.sample_rate).encode()).hexdigest()
+    path = folder / "seeds" / f"{h[:32]}.wav"
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # written meanwhile: same content, same name
+            atomic_write_wav(path, audio, clip.sample_rate)
+    return {"path": str(path.resolve()), "sha256": h}
+
+
+class Finisher:
+    """Session finisher: `finisher(result, out_dir, job)` -> list[SavedRender].
+
+    Holds the session's current Recipe; `configure` swaps it atomically (validated first, so a bad
+    preset changes nothing). A job with its own recipe (a preset for one render, a re-rendered
+    row) goes through `finish` with that recipe; the Session carries it beside the job.
+    """
+
+    def __init__(self, recipe: Recipe | None = None, *, library: Any = None):
+        self._recipe = recipe or Recipe()
+        self._lock = threading.Lock()
+        self.library = library
+        self._swept: set[Path] = set()
+
+    @property
+    def recipe(self) -> Recipe:
+        return self._recipe
+
+    def configure(self, recipe: Recipe) -> None:
+        with self._lock:
+            self._recipe = recipe
+
+    def __call__(self, result: GenerationResult, out: Path, job: Any = None) -> list[SavedRender]:
+        return self.finish(result, out, self._recipe)
+
+    def finish(
+        self,
+        result: GenerationResult,
+        out: Path,
+        recipe: Recipe | None = None,
+        *,
+        variations: tuple[int, ...] | None = None,
+        parent_id: int | None = None,
+        tags: tuple[str, ...] = (),
+        progress: Callable[[int, int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> list[SavedRender]:
+        """Post-process and write the given variations (default all). out: folder or file path.
+
+        Each variation keeps its dry audio (the engine's output, float WAV in `dry/` beside the
+        file) so effects, finishing and export can be changed later without rendering again
+        (host.reprocess). progress(done, total) is called as files are written. `stop` (the app
+        is quitting) ends the loop between files: each file already written is whole, with its
+        sidecar and row, and no file is left half-written.
+        """
+        recipe = recipe or self._recipe
+        out = Path(out).expanduser()
+        suffix = recipe.export.suffix
+        if out.suffix.lower() in AUDIO_SUFFIXES:  # a file name: with the export format's suffix
+            base = out.with_suffix(suffix)
+        else:
+            base = out / default_name(result, suffix)
+        n = result.audio.shape[0]
+        chosen = variations if variations is not None else tuple(range(n))
+        if base.parent not in self._swept:  # once per folder: leftovers of a crash mid-write
+            self._swept.add(base.parent)
+            sweep_partials(base.parent)
+        seed_clip = save_seed_clip(result, base.parent)
+        repro = result.reproduce_dict()
+        if seed_clip is not None:
+            repro["params"]["seed_clip"] = {**repro["params"].get("seed_clip", {}), **seed_clip}
+        saved = []
+        for done, v in enumerate(chosen):
+            if stop is not None and stop.is_set():
+                break
+            if progress is not None:
+                progress(done, len(chosen))
+            dry = result.audio[v]
+            post = postprocess(dry, result.sample_rate, recipe)
+            target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
+            target = unique_path(target)
+            dry_info = write_dry(target, dry, result.sample_rate)
+            info = {
+                **repro,
+                "variation": v,
+                "dry": dry_info,
+                "parent_id": parent_id,
+                "render_s": round(result.render_s, 4),
+                **music_info(result, v),
+            }
+            saved.append(
+                write_render(
+                    target,
+                    post,
+                    recipe,
+                    info,
+                    library=self.library,
+                    dither_seed=dither_seed(result.seed, v),
+                    row={
+                        "prompt": result.request.prompt,
+                        "params": repro["params"],
+                        "model": result.model.name,
+                        "variation": v,
+                        "parent_id": parent_id,
+                        "tags": tuple(tags),
+                        "dry_path": target.parent / dry_info["path"],
+                    },
+                    effects_rate=result.sample_rate,
+                )
+            )
+        if progress is not None:
+            progress(len(saved), len(chosen))
+        return saved
+
+
+DRY_DIR = "dry"
+
+
+def dry_path_for(target: Path) -> Path:
+    """Where a processed file's dry audio goes: `dry/<stem>.wav` beside it (never overwritten)."""
+    return target.parent / DRY_DIR / f"{target.stem}.wav"
+
+
+def write_dry(target: Path, audio: np.ndarray, sample_rate: int) -> dict[str, Any]:
+    """Keep the engine's output as float WAV (lossless, unnormalized, any level) next to target.
+    Returns the sidecar's "dry" entry; its path is relative to the sidecar's folder."""
+    path = unique_path(dry_path_for(target))
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    atomic_write_wav(path, audio, sample_rate)
+    return {
+        "path": str(path.relative_to(target.parent)),
+        "sample_rate": int(sample_rate),
+        "channels": int(audio.shape[0]),
+        "samples": int(audio.shape[-1]),
+        "sha256": file_sha256(path),
+    }
+
+
+def write_render(
+    target: Path,
+    post: PostResult,
+    recipe: Recipe,
+    info: dict[str, Any],
+    *,
+    library: Any,
+    dither_seed: int,
+    row: dict[str, Any],
+    effects_rate: int,
+) -> SavedRender:
+    """Write processed audio in the recipe's export format, its sidecar (info + the recipe + what
+    post-processing did) and, with a library, its row. Shared by first saves and re-processing."""
+    written = write_audio(target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed)
+    length_s = post.audio.shape[-1] / post.sample_rate
+    body = {
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **info,
+        "preset": recipe.preset,
+        "preset_tags": list(recipe.tags),  # they describe the preset, not this render
+        "tags": list(row.get("tags") or ()),
+        "effects": recipe.chain.describe(effects_rate),
+        "finishing": recipe.finishing.to_dict(),
+        "export": recipe.export.to_dict(),
+        "post": {
+            "steps": post.steps,
+            "sample_rate": written.sample_rate,
+            "channels": int(post.audio.shape[0]),
+            "samples": int(post.audio.shape[-1]),
+            "length_s": round(length_s, 6),
+            "peak_dbfs": round(post.peak_dbfs, 4),
+            "loudness_lufs": None if post.loudness_lufs is None else round(post.loudness_lufs, 3),
+            "notes": list(written.notes),
+        },
+        "audio_sha256": file_sha256(target),
+        "versions": _versions(),
+    }
+    if written.encoding:
+        body["encoding"] = written.encoding  # dither only when applied; MP3 encoder delay
+    side = write_sidecar(target, body)
+    render_id = None
+    if library is not None:
+        render_id = library.add(
+            prompt=row["prompt"],
+            params=row["params"],
+            model=row["model"],
+            path=target.resolve(),
+            sidecar=side.resolve(),
+            length_s=length_s,
+            sample_rate=written.sample_rate,
+            channels=int(post.audio.shape[0]),
+            loudness_lufs=post.loudness_lufs,
+            peak_dbfs=post.peak_dbfs,
+            file_format=recipe.export.format,
+            variation=row["variation"],
+            preset=recipe.preset,
+            parent_id=row.get("parent_id"),
+            tags=tuple(row.get("tags") or ()),
+            dry_path=row.get("dry_path"),
+        )
+    return SavedRender(
+        path=target.resolve(),
+        sidecar=side.resolve(),
+        variation=int(row["variation"]),
+        length_s=length_s,
+        sample_rate=written.sample_rate,
+        channels=int(post.audio.shape[0]),
+        peak_dbfs=post.peak_dbfs,
+        loudness_lufs=post.loudness_lufs,
+        render_id=render_id,
+        dry_path=None if row.get("dry_path") is None else Path(row["dry_path"]).resolve(),
+    )
+
+
+def dither_seed(seed: int, variation: int) -> int:
+    return (int(seed) * 1_000_003 + variation) % 2**63

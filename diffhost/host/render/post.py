@@ -1,0 +1,147 @@
+"""Post-processing of rendered audio (float32, (channels, samples)).
+
+`normalize_audio` is the one-liner for scripts. `Recipe` bundles what a preset says
+should happen after generation (effects chain, finishing, export format) and
+`postprocess` runs it, returning the audio plus a log of every step for the sidecar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffhost.engine.audio import resample, set_channels
+from diffhost.host.render import finishing as fin
+from diffhost.host.render.effects import EffectChain, parse_chain
+from diffhost.host.render.export import ExportSpec, parse_export
+
+
+def normalize_audio(audio: np.ndarray, peak_db: float = -1.0) -> np.ndarray:
+    """Scale so the highest absolute sample sits at peak_db dBFS. Silence is returned unchanged."""
+    if not -60.0 <= peak_db <= 0.0:
+        raise ValueError(f"peak_db: {peak_db} dBFS is out of range; valid is -60..0 dBFS")
+    audio = np.asarray(audio, dtype=np.float32)
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak == 0.0 or not np.isfinite(peak):
+        return audio.copy()
+    return (audio * np.float32(10.0 ** (peak_db / 20.0) / peak)).astype(np.float32)
+
+
+def peak_dbfs(audio: np.ndarray) -> float:
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return 20 * math.log10(peak) if peak > 0 else float("-inf")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything applied after generation: chain + finishing + export (+ the preset it came from)."""
+
+    chain: EffectChain = field(default_factory=EffectChain)
+    finishing: fin.Finishing = field(default_factory=fin.Finishing)
+    export: ExportSpec = field(default_factory=ExportSpec)
+    preset: str | None = None
+    tags: tuple[str, ...] = ()  # the preset's tags, given to each library row
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: Path | None = None) -> Recipe:
+        """From {"effects": [...], "finishing": {...}, "export": {...}} (a preset or a sidecar)."""
+        return cls(
+            chain=EffectChain(parse_chain(data.get("effects"), base_dir=base_dir)),
+            finishing=fin.parse_finishing(data.get("finishing")),
+            export=parse_export(data.get("export")),
+            preset=data.get("preset"),
+            tags=tuple(data.get("tags") or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "effects": [s.to_dict() for s in self.chain.specs],
+            "finishing": self.finishing.to_dict(),
+            "export": self.export.to_dict(),
+            "preset": self.preset,
+            "tags": list(self.tags),
+        }
+
+
+@dataclass(frozen=True)
+class PostResult:
+    audio: np.ndarray
+    sample_rate: int
+    steps: list[dict[str, Any]]
+    loudness_lufs: float | None
+    peak_dbfs: float
+
+
+def postprocess(
+    audio: np.ndarray, sample_rate: int, recipe: Recipe, *, measure_loudness: bool = True
+) -> PostResult:
+    """Run finishing and effects in the documented order (see host.finishing).
+
+    measure_loudness=False skips the final BS.1770 measurement (a third of the time of a light
+    recipe) where only the audio is wanted now, as in a re-process preview; loudness_lufs is then
+    None unless LUFS normalization measured it anyway."""
+    f = recipe.finishing
+    a = np.ascontiguousarray(audio, dtype=np.float32)
+    sr = int(sample_rate)
+    steps: list[dict[str, Any]] = []
+
+    def log(step: str, **info: Any) -> None:
+        steps.append({"step": step, **info, "samples": int(a.shape[-1]), "channels": int(a.shape[0])})
+
+    if f.dc_remove:
+        a = fin.remove_dc(a, sr)
+        log("dc_remove", cutoff_hz=5.0)
+    if f.channels is not None and f.channels != a.shape[0]:
+        a = set_channels(a, f.channels)
+        log("channels", channels=f.channels)
+    if f.tail_s:
+        a = np.pad(a, ((0, 0), (0, int(round(f.tail_s * sr)))))
+        log("tail", tail_s=f.tail_s)
+    if recipe.chain.active:
+        a = recipe.chain.process(a, sr)
+        log("effects", effects=[s.effect for _, s in recipe.chain.active])
+    if f.trim_silence:
+        a = fin.trim_silence(a, sr, **f.trim_silence)
+        log("trim_silence", **f.trim_silence)
+    if f.tempo_fit:
+        a = fin.tempo_fit(a, sr, **f.tempo_fit)
+        log("tempo_fit", **f.tempo_fit)
+    if f.loop:
+        a, note = fin.make_loop(a, sr, **f.loop)
+        log("loop", **f.loop, **note)
+    if f.fade_in_ms or f.fade_out_ms:
+        a = fin.fade(a, sr, f.fade_in_ms, f.fade_out_ms, f.fade_shape)
+        log("fade", in_ms=f.fade_in_ms, out_ms=f.fade_out_ms, shape=f.fade_shape)
+    if f.sample_rate is not None and f.sample_rate != sr:
+        a = resample(a, sr, f.sample_rate)
+        log("resample", from_hz=sr, to_hz=f.sample_rate, quality="soxr VHQ")
+        sr = f.sample_rate
+    norm = f.normalize
+    loudness: float | None = None
+    measured = False
+    if norm and norm["mode"] == "peak":
+        a = normalize_audio(a, norm["peak_db"])
+        log("normalize_peak", peak_db=norm["peak_db"])
+    elif norm and norm["mode"] == "lufs" and a.shape[-1] < fin.LUFS_MIN_S * sr:
+        # Too short for BS.1770 gating; failing here would throw the render away, so peak-normalize.
+        peak = norm["ceiling_db"] if norm["ceiling_db"] is not None else -1.0
+        a = normalize_audio(a, peak)
+        log(
+            "normalize_peak",
+            peak_db=peak,
+            note=f"shorter than {fin.LUFS_MIN_S} s: no LUFS; peak-normalized instead",
+        )
+    elif norm and norm["mode"] == "lufs":
+        a, info = fin.normalize_lufs(a, sr, norm["lufs"], norm["ceiling_db"])
+        log("normalize_lufs", target_lufs=norm["lufs"], ceiling_db=norm["ceiling_db"], **info)
+        loudness, measured = info.get("achieved_lufs"), True  # loudness moves by exactly the gain
+    if not np.all(np.isfinite(a)):
+        raise ValueError("post-processing produced NaN or infinite samples")
+    if not measured and measure_loudness:
+        loudness = fin.loudness_lufs(a, sr)
+    return PostResult(a, sr, steps, loudness, peak_dbfs(a))
