@@ -151,7 +151,9 @@ def test_release_fades_a_gate_pad_and_leaves_a_oneshot_pad_alone():
     d.run(BLOCK)
     d.mixer.release(1)
     out = d.run(BLOCK)
-    np.testing.assert_allclose(out[: FADE - 1], c[BLOCK : BLOCK + FADE - 1] * fade(FADE - 1)[:, None], rtol=1e-5)
+    np.testing.assert_allclose(
+        out[: FADE - 1], c[BLOCK : BLOCK + FADE - 1] * fade(FADE - 1)[:, None], rtol=1e-5
+    )
     assert not out[FADE - 1 :].any()
     d.options(1, mode="oneshot")
     d.run(BLOCK)
@@ -225,7 +227,9 @@ def test_reassigning_fades_the_old_clip_unless_asked_to_keep_it_and_retires_it()
     d.run(BLOCK)
     d.mixer.assign(7, new)
     out = d.run(BLOCK)
-    np.testing.assert_allclose(out[: FADE - 1], old[BLOCK : BLOCK + FADE - 1] * fade(FADE - 1)[:, None], rtol=1e-5)
+    np.testing.assert_allclose(
+        out[: FADE - 1], old[BLOCK : BLOCK + FADE - 1] * fade(FADE - 1)[:, None], rtol=1e-5
+    )
     assert not out[FADE - 1 :].any()
     d.mixer.clear(7)
     d.run(BLOCK)
@@ -261,7 +265,9 @@ def test_stop_all_fades_every_pad_but_not_the_player():
     np.testing.assert_allclose(out[FADE - 1 :], song[BLOCK + FADE - 1 : 2 * BLOCK], rtol=1e-6)
     d.mixer.stop_player()
     out = d.run(BLOCK)
-    np.testing.assert_allclose(out[: FADE - 1], song[2 * BLOCK : 2 * BLOCK + FADE - 1] * fade(FADE - 1)[:, None], rtol=1e-5)
+    np.testing.assert_allclose(
+        out[: FADE - 1], song[2 * BLOCK : 2 * BLOCK + FADE - 1] * fade(FADE - 1)[:, None], rtol=1e-5
+    )
     assert not out[FADE - 1 :].any()
     assert not d.mixer.player_active() and d.mixer.player_position() == 0
 

@@ -16,20 +16,78 @@ typedef struct {
   double outputBufferDacTime;
 } dh_time_info;
 
+/* What Python (or the MIDI reader) asks the audio thread to do: one command on a ring, applied at
+ * the start of the next block. Python reads these values through cffi (lib.DH_CMD_ASSIGN, ...), so
+ * they are written down only here. 0 is no command: an all-zero dh_command does nothing. */
+typedef enum {
+  DH_CMD_ASSIGN = 1,   /* put a clip on a slot (dh_cmd_assign) */
+  DH_CMD_CLEAR,        /* empty a slot; its voices fade out */
+  DH_CMD_TRIGGER,      /* start a slot's clip (dh_cmd_trigger) */
+  DH_CMD_STOP_SLOT,    /* fade out every voice of a slot */
+  DH_CMD_RELEASE,      /* note off: fade out a gate-mode slot's voices; other modes ignore it */
+  DH_CMD_STOP_ALL,     /* fade out every slot voice (the player keeps playing) */
+  DH_CMD_SLOT_OPTIONS, /* a slot's gains, mode, choke group and grid (dh_cmd_slot_options) */
+  DH_CMD_GRID,         /* the mixer's quantize grid (dh_cmd_grid) */
+  DH_CMD_VOICE_LIMIT,  /* how many slot voices may sound at once (dh_cmd_voice_limit) */
+  DH_CMD_PLAY,         /* play a clip on the player, replacing what it played (dh_cmd_play) */
+  DH_CMD_STOP_PLAYER   /* fade the player out */
+} dh_command_type;
+
+/* How a slot plays: once to the end; looping until stopped; while held (until RELEASE). */
+typedef enum { DH_MODE_ONESHOT = 0, DH_MODE_LOOP = 1, DH_MODE_GATE = 2 } dh_slot_mode;
+
+/* What dh_slot_state reports, and each dh_slot_event carries. */
+typedef enum { DH_SLOT_EMPTY = 0, DH_SLOT_READY = 1, DH_SLOT_PLAYING = 2 } dh_slot_state_value;
+
+/* One payload per command that needs more than its slot. */
 typedef struct {
-  int32_t type;
-  int32_t slot;
-  int32_t clip;
-  int32_t mode;
-  int32_t choke;
-  int32_t _pad;
-  int64_t frames; /* ASSIGN/PLAY: clip length; TRIGGER: earliest start frame (0 = next block) */
+  int32_t clip;        /* the id Python gave the buffer (0..DH_MAX_CLIPS-1) */
+  int32_t keep_voices; /* 1: voices playing the slot's old clip ring out (a fresh pad's next variation) */
+  int64_t frames;      /* the clip's length */
+  const float *data;   /* frames x the output's channels, interleaved; Python's until the clip is retired */
+} dh_cmd_assign;
+
+typedef struct {
+  double gain;  /* the hit's gain (MIDI: velocity curve); the slot's gains multiply it */
+  int64_t at;   /* the earliest frame to start on (a timestamped MIDI note); 0 or past = this block */
+  int64_t tag;  /* the caller's number for this trigger, echoed in the slot's start record */
+} dh_cmd_trigger;
+
+typedef struct {
+  float gain_l, gain_r;
+  int32_t mode;  /* dh_slot_mode */
+  int32_t choke; /* choke group, 0 = none: a slot's start fades the other slots of its group */
+  double grid;   /* this slot's quantize grid step (frames, or ns in time mode); 0 = none, < 0 = the mixer's */
+} dh_cmd_slot_options;
+
+typedef struct {
+  double step;        /* grid step, 0 = no quantizing: frames, or ns in time mode */
+  double origin;      /* where a grid line falls: a frame, or a clock time in ns in time mode */
+  int64_t latency_ns; /* time mode: from a block's callback to its sound (grid lines are as heard) */
+  int32_t time_mode;  /* 1: the grid is in the monotonic clock's time (Ableton Link), not frames */
+} dh_cmd_grid;
+
+typedef struct {
+  int32_t voices;
+} dh_cmd_voice_limit;
+
+typedef struct {
+  int32_t clip; /* as in dh_cmd_assign */
+  int64_t frames;
   const float *data;
-  float gain_l;
-  float gain_r;
-  double value;  /* TRIGGER: gain; GRID: grid step; SLOT_OPTIONS: the slot's grid step (-1 = global) */
-  double origin; /* GRID: where a grid line falls (a frame, or CLOCK_MONOTONIC_RAW ns in time mode) */
-  int64_t tag; /* caller's sequence number, echoed in slot start records */
+} dh_cmd_play;
+
+typedef struct {
+  int32_t type; /* dh_command_type */
+  int32_t slot; /* the slot it acts on (0..num_slots-1), where it acts on one */
+  union {       /* the payload the type names; the others are unused */
+    dh_cmd_assign assign;
+    dh_cmd_trigger trigger;
+    dh_cmd_slot_options slot_options;
+    dh_cmd_grid grid;
+    dh_cmd_voice_limit voice_limit;
+    dh_cmd_play play;
+  };
 } dh_command;
 
 typedef struct {

@@ -23,14 +23,31 @@ HERE = Path(__file__).resolve().parent
 MODULE = "diffhost.host.audio._mixer_cffi"
 
 # What Python touches, checked by cffi against _mixer.h when the extension is compiled: a field or
-# signature that drifts from the C is a build error, not a crash.
+# signature that drifts from the C is a build error, not a crash. The enums list names only (the
+# trailing `...`): their values come from the C compiler, so Python (lib.DH_CMD_ASSIGN, ...) can
+# never disagree with _mixer.h.
 CDEF = """
 #define DH_MAX_SLOTS ...
 #define DH_MAX_VOICES ...
 #define DH_MAX_CLIPS ...
+typedef enum {
+  DH_CMD_ASSIGN, DH_CMD_CLEAR, DH_CMD_TRIGGER, DH_CMD_STOP_SLOT, DH_CMD_RELEASE, DH_CMD_STOP_ALL,
+  DH_CMD_SLOT_OPTIONS, DH_CMD_GRID, DH_CMD_VOICE_LIMIT, DH_CMD_PLAY, DH_CMD_STOP_PLAYER, ...
+} dh_command_type;
+typedef enum { DH_MODE_ONESHOT, DH_MODE_LOOP, DH_MODE_GATE, ... } dh_slot_mode;
+typedef enum { DH_SLOT_EMPTY, DH_SLOT_READY, DH_SLOT_PLAYING, ... } dh_slot_state_value;
+typedef struct { int32_t clip; int32_t keep_voices; int64_t frames; const float *data; } dh_cmd_assign;
+typedef struct { double gain; int64_t at; int64_t tag; } dh_cmd_trigger;
+typedef struct { float gain_l, gain_r; int32_t mode; int32_t choke; double grid; } dh_cmd_slot_options;
+typedef struct { double step; double origin; int64_t latency_ns; int32_t time_mode; } dh_cmd_grid;
+typedef struct { int32_t voices; } dh_cmd_voice_limit;
+typedef struct { int32_t clip; int64_t frames; const float *data; } dh_cmd_play;
 typedef struct {
-  int32_t type; int32_t slot; int32_t clip; int32_t mode; int32_t choke; int32_t _pad;
-  int64_t frames; const float *data; float gain_l; float gain_r; double value; double origin; int64_t tag;
+  int32_t type; int32_t slot;
+  union {
+    dh_cmd_assign assign; dh_cmd_trigger trigger; dh_cmd_slot_options slot_options; dh_cmd_grid grid;
+    dh_cmd_voice_limit voice_limit; dh_cmd_play play;
+  };
 } dh_command;
 typedef struct { double inputBufferAdcTime; double currentTime; double outputBufferDacTime; } dh_time_info;
 typedef struct { int32_t slot; int32_t state; int64_t frame; } dh_slot_event;
@@ -87,8 +104,8 @@ const char *dh_source_digest(void);
 
 def _compile_args() -> list[str]:
     if sys.platform == "win32":
-        # MSVC: volatile loads/stores as acquire/release (see LOAD/STORE in _mixer.c)
-        return ["/O2", "/volatile:ms"]
+        # MSVC (never tried): C11 for the anonymous union in dh_command; atomics are Interlocked calls
+        return ["/O2", "/std:c11"]
     # Hidden symbols: the stream's entry (cffi's _cffi_d_dh_callback) reaches dh_callback by a
     # direct jump, not through the PLT, whose first call would run the dynamic linker (locks) on
     # the audio thread. Only PyInit__mixer_cffi is exported (Python marks it visible).

@@ -364,7 +364,7 @@ class HostAudio:
         left = o.gain * min(1.0, 1.0 - o.pan)
         right = o.gain * min(1.0, 1.0 + o.pan)
         grid = -1.0 if o.quantize is None else self._beats_to_grid(o.quantize)
-        self._mixer.slot_options(i, left, right, MODES[o.mode], o.choke_group, grid)
+        self._mixer.slot_options(i, left, right, o.mode, o.choke_group, grid)
 
     def _pump_events(self) -> None:
         while not self._events_stop.wait(EVENT_PERIOD_S):

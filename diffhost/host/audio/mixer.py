@@ -33,10 +33,9 @@ import numpy as np
 
 from diffhost.host.audio import native
 
-# Command types and slot modes, as in _mixer.c.
-CMD_ASSIGN, CMD_CLEAR, CMD_TRIGGER, CMD_STOP_SLOT, CMD_RELEASE, CMD_STOP_ALL = 1, 2, 3, 4, 5, 6
-CMD_SLOT_OPTIONS, CMD_GRID, CMD_VOICE_LIMIT, CMD_PLAY, CMD_STOP_PLAYER = 7, 8, 9, 10, 11
-MODES = {"oneshot": 0, "loop": 1, "gate": 2}
+# How a slot plays, and what state it is in, by name. The C values (dh_slot_mode and
+# dh_slot_state_value in _mixer.h) are read from the compiled extension, like the command types.
+MODES = ("oneshot", "loop", "gate")
 SLOT_STATES = ("empty", "ready", "playing")
 
 
@@ -113,7 +112,13 @@ class Mixer:
         self.sample_rate, self.num_slots = sample_rate, num_slots
         self.input_capacity = cap
         self._lock = threading.Lock()
-        self._cmd = self.ffi.new("dh_command *")
+        lib = self.lib
+        self._modes = {"oneshot": lib.DH_MODE_ONESHOT, "loop": lib.DH_MODE_LOOP, "gate": lib.DH_MODE_GATE}
+        self._states = {
+            lib.DH_SLOT_EMPTY: "empty",
+            lib.DH_SLOT_READY: "ready",
+            lib.DH_SLOT_PLAYING: "playing",
+        }
         self._sent = 0  # commands pushed so far; the callback reports how many it has applied
         self._clips: dict[int, np.ndarray] = {}  # clip id -> buffer the audio thread may read
         self._free = list(range(native.MAX_CLIPS - 1, -1, -1))
@@ -132,31 +137,21 @@ class Mixer:
     def userdata_ptr(self) -> int:
         return int(self.ffi.cast("uintptr_t", self._p))
 
-    def _send(
-        self,
-        kind: int,
-        *,
-        slot: int = 0,
-        clip: int = -1,
-        data: np.ndarray | None = None,
-        mode: int = 0,
-        choke: int = 0,
-        gain_l: float = 1.0,
-        gain_r: float = 1.0,
-        value: float = 0.0,
-        origin: float = 0.0,
-        at: int = 0,
-    ) -> int:
-        """Push one command; returns its tag (1-based command number). Caller holds _lock."""
-        c = self._cmd
-        c.type, c.slot, c.clip, c.mode, c.choke = kind, slot, clip, mode, choke
-        c.gain_l, c.gain_r, c.value, c.origin = gain_l, gain_r, value, origin
-        if data is not None:
-            c.data = self.ffi.cast("const float *", self.ffi.from_buffer(data))
-            c.frames = data.shape[0]
-        else:
-            c.data, c.frames = self.ffi.NULL, at
-        c.tag = self._sent + 1
+    def _command(self, kind: int, slot: int = 0):
+        """A zeroed dh_command of type `kind` (lib.DH_CMD_*) for `slot`; the caller fills its payload."""
+        c = self.ffi.new("dh_command *")
+        c.type, c.slot = kind, slot
+        return c
+
+    def _clip_payload(self, payload, cid: int, data: np.ndarray) -> None:
+        """Point an assign or play payload at a clip buffer, which _clips keeps alive until retired."""
+        payload.clip = cid
+        payload.frames = data.shape[0]
+        payload.data = self.ffi.cast("const float *", self.ffi.from_buffer(data))
+
+    def _push(self, c) -> int:
+        """Push one command; returns its number (1-based), the count the callback reports applied
+        (dh_commands_done). Caller holds _lock."""
         if not self.lib.dh_push(self._p, c):
             raise AudioBusyError("audio: the command queue is full; the audio stream is not running")
         self._sent += 1
@@ -192,8 +187,11 @@ class Mixer:
         keep_voices: voices playing the old clip ring out (a fresh pad's next variation)."""
         with self._lock:
             cid = self._new_clip(frames)
+            c = self._command(self.lib.DH_CMD_ASSIGN, slot)
+            self._clip_payload(c.assign, cid, frames)
+            c.assign.keep_voices = int(keep_voices)
             try:
-                tag = self._send(CMD_ASSIGN, slot=slot, clip=cid, data=frames, mode=1 if keep_voices else 0)
+                tag = self._push(c)
                 if not keep_voices:
                     self._slot_pending[slot] = (tag, "ready")
             except AudioBusyError:
@@ -203,57 +201,68 @@ class Mixer:
 
     def clear(self, slot: int) -> None:
         with self._lock:
-            self._slot_pending[slot] = (self._send(CMD_CLEAR, slot=slot), "empty")
+            self._slot_pending[slot] = (self._push(self._command(self.lib.DH_CMD_CLEAR, slot)), "empty")
             self._reclaim()
 
     def slot_options(
-        self, slot: int, gain_l: float, gain_r: float, mode: int, choke: int, grid: float = -1.0
+        self, slot: int, gain_l: float, gain_r: float, mode: str, choke: int, grid: float = -1.0
     ) -> None:
-        """grid: this slot's quantize grid in frames (0 = immediate, < 0 = the mixer's grid)."""
+        """mode: one of MODES; grid: this slot's quantize grid in frames (0 = immediate, < 0 = the mixer's)."""
+        c = self._command(self.lib.DH_CMD_SLOT_OPTIONS, slot)
+        o = c.slot_options
+        o.gain_l, o.gain_r, o.mode, o.choke, o.grid = gain_l, gain_r, self._modes[mode], choke, grid
         with self._lock:
-            self._send(
-                CMD_SLOT_OPTIONS, slot=slot, gain_l=gain_l, gain_r=gain_r, mode=mode, choke=choke, value=grid
-            )
+            self._push(c)
 
     def trigger(self, slot: int, gain: float, at: int = 0) -> int:
         """at: the earliest frame to start on (a timestamped MIDI note); 0 or a past frame = next block."""
+        c = self._command(self.lib.DH_CMD_TRIGGER, slot)
+        c.trigger.gain, c.trigger.at = gain, max(0, int(at))
         with self._lock:
-            tag = self._send(CMD_TRIGGER, slot=slot, value=gain, at=max(0, int(at)))
+            c.trigger.tag = self._sent + 1  # echoed in the slot's start record: this command's number
+            tag = self._push(c)
             self._slot_pending[slot] = (tag, "playing")
             return tag
 
     def stop_slot(self, slot: int) -> None:
         with self._lock:
-            self._slot_pending[slot] = (self._send(CMD_STOP_SLOT, slot=slot), "ready")
+            self._slot_pending[slot] = (self._push(self._command(self.lib.DH_CMD_STOP_SLOT, slot)), "ready")
 
     def release(self, slot: int) -> None:
         with self._lock:
-            self._send(CMD_RELEASE, slot=slot)
+            self._push(self._command(self.lib.DH_CMD_RELEASE, slot))
 
     def stop_all(self) -> None:
         with self._lock:
-            self._send(CMD_STOP_ALL)
+            self._push(self._command(self.lib.DH_CMD_STOP_ALL))
 
     def set_grid(self, frames: float, origin: float = 0.0) -> None:
         """Quantize grid (frames, 0 = off) with a grid line on frame `origin` (the shared beat phase)."""
+        c = self._command(self.lib.DH_CMD_GRID)
+        c.grid.step, c.grid.origin = frames, origin
         with self._lock:
-            self._send(CMD_GRID, value=frames, origin=origin)
+            self._push(c)
 
     def set_time_grid(self, step_ns: float, origin_ns: float, latency_ns: int) -> None:
         """Quantize grid in CLOCK_MONOTONIC_RAW time (Ableton Link): a line every step_ns, one heard
         at origin_ns; a block's sound is heard latency_ns after its callback."""
+        c = self._command(self.lib.DH_CMD_GRID)
+        g = c.grid
+        g.step, g.origin, g.latency_ns, g.time_mode = step_ns, origin_ns, max(0, int(latency_ns)), 1
         with self._lock:
-            self._send(CMD_GRID, value=step_ns, origin=origin_ns, mode=1, at=max(0, int(latency_ns)))
+            self._push(c)
 
     def set_voice_limit(self, voices: int) -> None:
+        c = self._command(self.lib.DH_CMD_VOICE_LIMIT)
+        c.voice_limit.voices = int(voices)
         with self._lock:
-            self._send(CMD_VOICE_LIMIT, value=float(voices))
+            self._push(c)
 
     def slot_state(self, slot: int) -> str:
         tag, state = self._slot_pending[slot]
         if not self._done(tag):  # what the audio thread is about to do counts already
             return state
-        return SLOT_STATES[self.lib.dh_slot_state(self._p, slot)]
+        return self._states[self.lib.dh_slot_state(self._p, slot)]
 
     def slot_start(self, slot: int) -> SlotStart:
         lib, m = self.lib, self._p
@@ -272,7 +281,7 @@ class Mixer:
         got = []
         ev = self._event
         while not self._closed and self.lib.dh_pop_slot_event(self._m, ev):
-            got.append((int(ev.slot), SLOT_STATES[ev.state], int(ev.frame)))
+            got.append((int(ev.slot), self._states[ev.state], int(ev.frame)))
         return got
 
     def set_profile(self, on: bool, slow_ns: int) -> None:
@@ -309,11 +318,13 @@ class Mixer:
     def play(self, frames: np.ndarray) -> None:
         with self._lock:
             cid = self._new_clip(frames)
-            self._play_pending = self._send(CMD_PLAY, clip=cid, data=frames)
+            c = self._command(self.lib.DH_CMD_PLAY)
+            self._clip_payload(c.play, cid, frames)
+            self._play_pending = self._push(c)
 
     def stop_player(self) -> None:
         with self._lock:
-            self._send(CMD_STOP_PLAYER)
+            self._push(self._command(self.lib.DH_CMD_STOP_PLAYER))
             self._play_pending = 0
 
     def player_active(self) -> bool:
