@@ -678,26 +678,49 @@ static void mix_voice(dh_mixer *m, voice_t *v, float *out, int64_t t0, unsigned 
   v->gain_r = tr;
   gl += dl * (float)f;
   gr += dr * (float)f;
-  for (; f < (int64_t)n; f++, gl += dl, gr += dr) {
-    if (v->pos >= cl->frames) {
-      if (v->loop) v->pos = 0;
+  /* The frames in runs with no decision inside: each ends at the block's end, the clip's end (to
+   * loop or stop) or the release frame, so the loop that copies samples only multiplies and adds. */
+  const float *const data = cl->data;
+  const int64_t frames = cl->frames;
+  int64_t pos = v->pos;
+  while (f < (int64_t)n) {
+    if (pos >= frames) {
+      if (v->loop && frames > 0) pos = 0;
       else { voice_end(m, v); return; }
     }
-    float env = 1.0f;
-    if (t0 + f >= v->release_frame) {
-      v->env -= m->fade_step;
-      if (v->env <= 0.0f) { voice_end(m, v); return; }
-      env = v->env;
-    }
-    const float *src = cl->data + v->pos * ch;
-    if (ch == 2) {
-      out[f * 2] += src[0] * gl * env;
-      out[f * 2 + 1] += src[1] * gr * env;
+    int64_t run = (int64_t)n - f;
+    if (frames - pos < run) run = frames - pos;
+    const int64_t sustain = v->release_frame - (t0 + f); /* frames before the fade starts */
+    const float *src = data + pos * ch;
+    if (sustain > 0) {
+      if (sustain < run) run = sustain;
+      if (ch == 2) {
+        float *o = out + f * 2;
+        for (int64_t i = 0; i < run; i++, gl += dl, gr += dr) {
+          o[i * 2] += src[i * 2] * gl;
+          o[i * 2 + 1] += src[i * 2 + 1] * gr;
+        }
+      } else {
+        for (int64_t i = 0; i < run; i++, gl += dl, gr += dr) out[f + i] += src[i] * 0.5f * (gl + gr);
+      }
     } else {
-      out[f] += src[0] * 0.5f * (gl + gr) * env;
+      /* fading out: one step down per frame; the voice ends when it reaches silence */
+      for (int64_t i = 0; i < run; i++, gl += dl, gr += dr) {
+        v->env -= m->fade_step;
+        if (v->env <= 0.0f) { voice_end(m, v); return; }
+        const float env = v->env;
+        if (ch == 2) {
+          out[(f + i) * 2] += src[i * 2] * gl * env;
+          out[(f + i) * 2 + 1] += src[i * 2 + 1] * gr * env;
+        } else {
+          out[f + i] += src[i] * 0.5f * (gl + gr) * env;
+        }
+      }
     }
-    v->pos++;
+    pos += run;
+    f += run;
   }
+  v->pos = pos;
 }
 
 /* The end of a callback: its wall (and CPU) time, the gap since the previous one started. */

@@ -107,7 +107,7 @@ typedef struct {
 /* one callback slower than the threshold dh_set_profile set (or started late after the previous) */
 typedef struct {
   int64_t frame;    /* its first frame */
-  int64_t start_ns; /* CLOCK_MONOTONIC_RAW at entry */
+  int64_t start_ns; /* the block clock at entry (CLOCK_MONOTONIC_RAW on Linux) */
   int64_t wall_ns;  /* entry to return */
   int64_t cpu_ns;   /* this thread's CPU time over that span; -1 when profiling is off */
   int64_t gap_ns;   /* since the previous callback's entry (a period when on time) */
