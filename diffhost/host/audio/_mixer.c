@@ -143,6 +143,12 @@ static inline void ring_consume(dh_ring *q, int64_t n) { STORE(q->r, q->r + n); 
 #define DH_EVENT_RING 1024 /* power of two: slot state changes */
 #define DH_NEVER INT64_MAX
 #define DH_SLOW_RING 1024 /* power of two: slow callbacks kept for Python */
+#define DH_MIDI_RING 4096 /* power of two: MIDI messages for the Python MIDI thread */
+
+#define DH_POWER_OF_TWO(n) ((n) > 0 && ((n) & ((n) - 1)) == 0)
+_Static_assert(DH_POWER_OF_TWO(DH_CMD_RING) && DH_POWER_OF_TWO(DH_METER_RING) && DH_POWER_OF_TWO(DH_EVENT_RING) &&
+                   DH_POWER_OF_TWO(DH_SLOW_RING) && DH_POWER_OF_TWO(DH_MIDI_RING) && DH_POWER_OF_TWO(DH_MAX_CLIPS * 2),
+               "a ring's cell is its index & (capacity - 1): every capacity must be a power of two");
 
 /* PortAudio's status flags, declared here so no PortAudio headers are needed. */
 #define PA_INPUT_UNDERFLOW 1UL
@@ -263,7 +269,8 @@ static void prefault(void *p, size_t n) {
 
 dh_mixer *dh_mixer_new(int out_ch, int in_ch, double sample_rate, int num_slots, int voice_limit,
                        int64_t in_cap, int fade_frames) {
-  if (out_ch < 1 || out_ch > 2 || in_ch < 0 || in_ch > 2 || num_slots < 1 || num_slots > DH_MAX_SLOTS)
+  if (out_ch < 1 || out_ch > 2 || in_ch < 0 || in_ch > 2 || num_slots < 1 || num_slots > DH_MAX_SLOTS ||
+      !DH_POWER_OF_TWO(in_cap))
     return NULL;
   dh_mixer *m = calloc(1, sizeof(dh_mixer));
   if (!m) return NULL;
@@ -865,8 +872,6 @@ int dh_callback(const void *input, void *output, unsigned long n, const dh_time_
  * (pushed on the mixer's MIDI ring), a note-off a release; every message is also copied, with its
  * frame, to a ring the Python MIDI thread reads (CCs, program changes, clock, learn, statistics).
  */
-#define DH_MIDI_RING 4096 /* power of two */
-
 typedef struct {
   uint32_t time;
   size_t size;
