@@ -24,6 +24,7 @@ from diffhost.osc.access import AccessList
 from diffhost.osc.args import MAX_TEXT, OscArgError, as_float, as_int, as_text, expect_count, osc_type, shown
 from diffhost.osc.dispatcher import Address, Reply, SlotHandler, Stats
 from diffhost.osc.paths import PathPolicy
+from diffhost.osc.plugin import PluginHandlers
 from diffhost.osc.subscribers import Subscribers
 
 P = out.PREFIX
@@ -122,6 +123,7 @@ class Handlers:
             f"{P}/kit/save": self.kit_save,
             f"{P}/kit/load": self.kit_load,
             f"{P}/midi/learn": self.midi_learn,
+            **PluginHandlers(self).routes(),  # /diffhost/plugin/*: the Bridge plugin (osc.plugin)
         }
 
     def slot_routes(self) -> dict[str, SlotHandler]:
