@@ -1,13 +1,16 @@
 """From a finished render to the clip a plugin pad plays, and back from a recipe.
 
 A clip is a pure function of the render's processed audio and a `ClipSpec` (the plugin's sample
-rate, and for a loop its bars and the tempo it must play at). The recipe a project keeps is the
-render's sidecar plus that spec, so a clip the cache lost can be made again bit-identically: the
-renderer is deterministic given its sidecar, and so is everything here.
+rate, and for a loop its bars and tempo). The recipe a project keeps is the render's sidecar plus
+that spec (plus, for a loop re-fitted to a new tempo, the tempo and length it was rendered again
+at), so a clip the cache lost can be made again bit-identically: the renderer is deterministic
+given its sidecar, and so is everything here.
 
-Loops are made by tiling the loop three times, resampling (soxr) and stretching (pedalboard) the
-tiles together, and keeping the middle copy: the filter and the stretcher then see the loop's own
-audio on both sides of each seam, so the copy they leave wraps as cleanly as the original did.
+A loop is resampled (soxr) as three copies end to end, and the middle copy kept: the resampler's
+filter then sees the loop's own audio on both sides of each seam, so the copy wraps as cleanly as
+the original did. A loop is never time-stretched here: a new tempo is rendered again (see
+host.live.bridge.link), because a stretcher's effective ratio drifts (pedalboard's by about one
+sample in a thousand), which would move the loop's beats off the host's bar lines.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 from diffhost.engine.audio import fit_length, read_audio, resample
 from diffhost.engine.request import SAMPLE_RATE_RANGE
 from diffhost.host.render.export import sidecar_path
-from diffhost.host.render.finishing import loop_samples, time_stretch
+from diffhost.host.render.finishing import loop_samples
 
 BARS_RANGE = (0.25, 64.0)
 BEATS_PER_BAR_RANGE = (1, 32)
@@ -34,8 +37,8 @@ RECIPE_VERSION = 1
 class ClipSpec:
     """How a render becomes a pad's clip.
 
-    sample_rate: the plugin's rate. For a loop, `bars` bars of `beats_per_bar` beats, rendered at
-    `source_bpm` and played at `bpm`: the clip is exactly round(bars x beats x 60 / bpm x rate)
+    sample_rate: the plugin's rate. For a loop, `bars` bars of `beats_per_bar` beats at `bpm`
+    (the tempo it was rendered at): the clip is exactly round(bars x beats x 60 / bpm x rate)
     samples. A one-shot (bars None) is only resampled.
     """
 
@@ -43,7 +46,6 @@ class ClipSpec:
     bars: float | None = None
     beats_per_bar: int = 4
     bpm: float | None = None
-    source_bpm: float | None = None
 
     def __post_init__(self) -> None:
         lo, hi = SAMPLE_RATE_RANGE
@@ -64,12 +66,10 @@ class ClipSpec:
                 f"beats_per_bar: {self.beats_per_bar!r} is out of range; valid is "
                 f"{BEATS_PER_BAR_RANGE[0]}..{BEATS_PER_BAR_RANGE[1]}"
             )
-        for name in ("bpm", "source_bpm"):
-            value = getattr(self, name)
-            if value is None or not BPM_RANGE[0] <= float(value) <= BPM_RANGE[1]:
-                raise ValueError(
-                    f"{name}: {value!r} is out of range for a loop; valid is {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g} bpm"
-                )
+        if self.bpm is None or not BPM_RANGE[0] <= float(self.bpm) <= BPM_RANGE[1]:
+            raise ValueError(
+                f"bpm: {self.bpm!r} is out of range for a loop; valid is {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g} bpm"
+            )
 
     @property
     def loop(self) -> bool:
@@ -82,18 +82,12 @@ class ClipSpec:
             return None
         return loop_samples(self.sample_rate, float(self.bpm), float(self.bars), float(self.beats_per_bar))
 
-    def at(self, bpm: float) -> ClipSpec:
-        """The same loop played at another tempo."""
-        return ClipSpec(
-            self.sample_rate, self.bars, self.beats_per_bar, round(float(bpm), 6), self.source_bpm
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ClipSpec:
-        known = {k: d[k] for k in ("sample_rate", "bars", "beats_per_bar", "bpm", "source_bpm") if k in d}
+        known = {k: d[k] for k in ("sample_rate", "bars", "beats_per_bar", "bpm") if k in d}
         return cls(**known)
 
 
@@ -106,14 +100,12 @@ def make_clip(audio: np.ndarray, sample_rate: int, spec: ClipSpec) -> np.ndarray
         audio = audio[:2]
     if not spec.loop:
         return resample(audio, sample_rate, spec.sample_rate)
-    assert spec.bars is not None and spec.bpm is not None and spec.source_bpm is not None
-    src_n = loop_samples(sample_rate, float(spec.source_bpm), float(spec.bars), float(spec.beats_per_bar))
-    loop = fit_length(audio, src_n)  # the loop as it was rendered: whole bars at its own tempo
-    tiles = np.concatenate([loop, loop, loop], axis=-1)
-    tiles = resample(tiles, sample_rate, spec.sample_rate)
-    factor = float(spec.bpm) / float(spec.source_bpm)
-    if abs(factor - 1.0) > 1e-9:
-        tiles = time_stretch(tiles, spec.sample_rate, factor)
+    assert spec.bars is not None and spec.bpm is not None
+    src_n = loop_samples(sample_rate, float(spec.bpm), float(spec.bars), float(spec.beats_per_bar))
+    loop = fit_length(audio, src_n)  # the loop as it was rendered: whole bars at its tempo
+    if sample_rate == spec.sample_rate:
+        return np.ascontiguousarray(loop, dtype=np.float32)
+    tiles = resample(np.concatenate([loop, loop, loop], axis=-1), sample_rate, spec.sample_rate)
     n = spec.samples
     assert n is not None
     start = int(round(tiles.shape[-1] / 3))
@@ -144,15 +136,18 @@ def loop_of(sidecar: dict[str, Any]) -> tuple[float, float] | None:
     return float(round(float(bars))), float(bpm)
 
 
-def recipe_json(sidecar: dict[str, Any], spec: ClipSpec) -> str:
+def recipe_json(sidecar: dict[str, Any], spec: ClipSpec, again: dict[str, Any] | None = None) -> str:
     """What the plugin keeps per pad so the clip can be made again: the render's sidecar (its
-    model, exact params, effects, finishing, export and the processed file's hash) and the spec."""
-    body = {"diffhost_clip": RECIPE_VERSION, "clip": spec.to_dict(), "sidecar": sidecar}
+    model, exact params, effects, finishing, export and the processed file's hash), the spec, and
+    for a loop re-fitted to a new tempo the params it was rendered again with ("again")."""
+    body: dict[str, Any] = {"diffhost_clip": RECIPE_VERSION, "clip": spec.to_dict(), "sidecar": sidecar}
+    if again:
+        body["again"] = again
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def parse_recipe(text: str) -> tuple[dict[str, Any], ClipSpec]:
-    """(sidecar, spec) from a pad's recipe JSON; ValueError says what is wrong."""
+def parse_recipe(text: str) -> tuple[dict[str, Any], ClipSpec, dict[str, Any] | None]:
+    """(sidecar, spec, again) from a pad's recipe JSON; ValueError says what is wrong."""
     try:
         body = json.loads(text)
     except ValueError as exc:
@@ -162,4 +157,7 @@ def parse_recipe(text: str) -> tuple[dict[str, Any], ClipSpec]:
     sidecar = body["sidecar"]
     if not isinstance(sidecar, dict) or not sidecar.get("params"):
         raise ValueError("recipe: its sidecar has no render params; it cannot be rendered again")
-    return sidecar, ClipSpec.from_dict(body["clip"])
+    again = body.get("again")
+    if again is not None and not isinstance(again, dict):
+        raise ValueError('recipe: "again" must be an object of render params')
+    return sidecar, ClipSpec.from_dict(body["clip"]), again

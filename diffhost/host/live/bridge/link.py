@@ -10,7 +10,9 @@ to exactly whole bars at the host's tempo) and written into the content-addresse
 Threads: the OSC thread calls the `on_*` methods, which only record and enqueue. One worker thread
 does the slow parts (reading renders, resampling, stretching, writing the cache, reading a capture)
 and one event thread turns the session's "done" events into deliveries. When the host's tempo
-changes, the worker re-fits every looping pad of that instance to the new tempo and sends it with
+(or signature) changes, the worker re-fits every looping pad of that instance: the loop is rendered
+again from its sidecar at the new tempo, as the same number of whole bars (same seed, same
+finishing; in memory, at live priority, nothing added to the library), and sent with
 swap_at_bar=1, so the plugin swaps it at the next bar line, never in the middle of one.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from diffhost.engine.request import BPM_RANGE
 from diffhost.host.live.bridge.cache import ClipCache
 from diffhost.host.live.bridge.clips import (
     BARS_RANGE,
@@ -37,6 +40,7 @@ from diffhost.host.live.bridge.clips import (
     read_render,
     recipe_json,
 )
+from diffhost.host.live.bridge.restore import render_again
 
 Address = tuple[str, int]
 Send = Callable[[Address, bytes], None]
@@ -119,6 +123,7 @@ class PadClip:
     label: str
     options: PadOptions
     hash: str
+    again: dict[str, Any] | None = None  # a re-fitted loop: the tempo and length it was rendered again at
 
 
 @dataclass
@@ -499,26 +504,41 @@ class PluginLink:
                 raise ValueError(f"instance {target.instance} disconnected before its render was ready")
             audio, sr, sidecar = read_render(path)
             loop = loop_of(sidecar)
-            if loop is not None:
-                bars, source_bpm = loop
-                spec = ClipSpec(
-                    inst.sample_rate, bars, inst.beats_per_bar, round(inst.bpm or source_bpm, 6), source_bpm
-                )
-            else:
-                spec = ClipSpec(inst.sample_rate)
+            spec = (
+                ClipSpec(inst.sample_rate, loop[0], 4, loop[1])
+                if loop is not None
+                else ClipSpec(inst.sample_rate)
+            )
             options = target.options or PadOptions(mode=1 if spec.loop else 0, quantize=2 if spec.loop else 0)
             label = target.label or (sidecar.get("params") or {}).get("prompt") or path.stem
-            self._load(
-                inst,
-                target.pad,
-                PadClip(path, sidecar, spec, label[:64], options, ""),
-                audio,
-                sr,
-                swap_at_bar=0,
-            )
+            clip = PadClip(path, sidecar, spec, label[:64], options, "")
+            fitted = self._fit(inst, clip)  # a loop at another tempo than the host's: rendered again
+            if fitted is not None:
+                clip, audio, sr = fitted
+            self._load(inst, target.pad, clip, audio, sr, swap_at_bar=0)
         finally:
             if done is not None:
                 done.set()
+
+    def _fit(self, inst: Instance, clip: PadClip) -> tuple[PadClip, Any, int] | None:
+        """A loop rendered again at the host's tempo and signature, as whole bars; None when it
+        already fits (or is no loop, or the host gives no tempo)."""
+        spec = clip.spec
+        if not spec.loop or inst.bpm is None:
+            return None
+        bpm, beats = round(inst.bpm, 3), inst.beats_per_bar
+        if spec.bpm == bpm and spec.beats_per_bar == beats:
+            return None
+        lo, hi = BPM_RANGE
+        if not lo <= bpm <= hi:
+            raise ValueError(
+                f"bpm: the host's {bpm:g} bpm is out of range for a render; valid is {lo:g}..{hi:g}"
+            )
+        assert spec.bars is not None
+        again = {"bpm": bpm, "length": spec.bars * beats * 60.0 / bpm}
+        audio, sr = render_again(self.session, clip.sidecar, again)
+        new = ClipSpec(inst.sample_rate, spec.bars, beats, bpm)
+        return replace(clip, spec=new, again=again), audio, sr
 
     def _load(self, inst: Instance, pad: int, clip: PadClip, audio: Any, sr: int, *, swap_at_bar: int) -> str:
         h = self.cache.put(make_clip(audio, sr, clip.spec), clip.spec.sample_rate)
@@ -536,29 +556,35 @@ class PluginLink:
                 o.quantize,
                 float(o.gain_db),
                 float(o.pan),
-                recipe_json(clip.sidecar, clip.spec),
+                recipe_json(clip.sidecar, clip.spec, clip.again),
             ),
         )
         self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar))
         return h
 
     def _do_refit(self, ident: str, force: bool) -> None:
+        """Every pad of the instance made again for the host's tempo, signature and rate; the
+        plugin swaps each at its next bar line (swap_at_bar=1)."""
         with self._lock:
             self._refits.discard(ident)
             inst = self._instances.get(ident)
         if inst is None:
             return
-        bpm, beats = inst.bpm, inst.beats_per_bar
         for pad, clip in sorted(inst.pads.items()):
-            spec = clip.spec
-            if spec.loop and bpm is not None:
-                new = ClipSpec(inst.sample_rate, spec.bars, beats, round(bpm, 6), spec.source_bpm)
+            rate_moved = clip.spec.sample_rate != inst.sample_rate
+            if rate_moved:
+                clip = replace(clip, spec=replace(clip.spec, sample_rate=inst.sample_rate))
+            fitted = self._fit(inst, clip)
+            if fitted is not None:
+                clip, audio, sr = fitted
+            elif rate_moved or force:
+                if clip.again:  # a re-fitted loop: its audio is the one rendered again
+                    audio, sr = render_again(self.session, clip.sidecar, clip.again)
+                else:
+                    audio, sr, _ = read_render(clip.source)
             else:
-                new = ClipSpec(inst.sample_rate, spec.bars, spec.beats_per_bar, spec.bpm, spec.source_bpm)
-            if new == spec and not force:
                 continue
-            audio, sr, _ = read_render(clip.source)
-            self._load(inst, pad, replace(clip, spec=new), audio, sr, swap_at_bar=1)
+            self._load(inst, pad, clip, audio, sr, swap_at_bar=1)
 
     def _do_capture(self, ident: str, pad: int, path: Path, bars: int, overrides: dict[str, Any]) -> None:
         from diffhost.engine.audio import read_audio

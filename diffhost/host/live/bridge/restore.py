@@ -10,8 +10,10 @@ bytes, so the same hash the project asks for.
 from __future__ import annotations
 
 import hashlib
+import queue
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,9 @@ DEFAULT_MODELS = (None, "", "default", "diffhost-default")
 class Restored:
     hash: str
     path: Path
-    render_matches: bool  # the repeated render's processed file has the sha256 the recipe kept
+    # The repeated render's processed file has the sha256 the recipe kept (None: a re-fitted loop,
+    # rendered again in memory, has no file to compare; its clip's hash is the check).
+    render_matches: bool | None
 
 
 def request_from(sidecar: dict[str, Any]) -> tuple[GenerationRequest, str | None, int]:
@@ -64,12 +68,54 @@ def finishing_recipe(sidecar: dict[str, Any]) -> Any:
     )
 
 
+def render_again(
+    session: Any, sidecar: dict[str, Any], changes: dict[str, Any] | None = None, *, timeout: float = 600.0
+) -> tuple[Any, int]:
+    """The processed audio (float, before any export) of a sidecar's render made again with
+    `changes` (a loop's new tempo and length), rendered at live priority and kept in memory:
+    nothing is written, announced or added to the library (a tempo ramp re-fits many times)."""
+    from diffhost.host.render.post import postprocess
+
+    request, model, variation = request_from(sidecar)
+    if changes:
+        request = request.with_(**changes)
+    recipe = finishing_recipe(sidecar)
+    events = session.engine.subscribe()
+    try:
+        job = session.submit_internal(request, model=model, priority="live", tag="plugin:refit")
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                session.cancel(job.id)
+                raise TimeoutError(f"render: job {job.id} did not finish within {timeout:g} s")
+            try:
+                ev = events.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            if ev.job_id == job.id and ev.terminal:
+                break
+    finally:
+        session.engine.unsubscribe(events)
+    if ev.kind != "done" or ev.result is None:
+        raise ValueError(f"render: {ev.kind}: {ev.message}")
+    v = min(variation, ev.result.audio.shape[0] - 1)
+    post = postprocess(ev.result.audio[v], ev.result.sample_rate, recipe, measure_loudness=False)
+    return post.audio, int(post.sample_rate)
+
+
 def restore_clip(
     session: Any, recipe_text: str, cache: ClipCache, *, expect: str | None = None, timeout: float = 600.0
 ) -> Restored:
     """Render the recipe again and put its clip in the cache; `expect` (the hash the project
     asks for) must then match, else ValueError says the render was not reproduced."""
-    sidecar, spec = parse_recipe(recipe_text)
+    sidecar, spec, again = parse_recipe(recipe_text)
+    if again is not None:  # a loop re-fitted to a new tempo: rendered again in memory, as then
+        audio, sr = render_again(session, sidecar, again, timeout=timeout)
+        h = cache.put(make_clip(audio, sr, spec), spec.sample_rate)
+        if expect is not None and h != expect:
+            raise ValueError(f"restore: the clip rendered again has hash {h}, not {expect}")
+        return Restored(h, cache.path_of(h), None)
     request, model, variation = request_from(sidecar)
     recipe = finishing_recipe(sidecar)
     scratch = Path(tempfile.mkdtemp(prefix="diffhost-restore-"))
