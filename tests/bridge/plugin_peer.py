@@ -47,7 +47,11 @@ class PluginPeer:
 
     def _hello_bytes(self) -> bytes:
         return message(
-            "/diffhost/plugin/hello", ("s", self.id), ("s", self.track), ("f", self.sample_rate), ("i", VERSION)
+            "/diffhost/plugin/hello",
+            ("s", self.id),
+            ("s", self.track),
+            ("f", self.sample_rate),
+            ("i", VERSION),
         )
 
     def _heartbeat(self) -> None:
@@ -113,7 +117,10 @@ class PluginPeer:
         audio, sr = sf.read(path, dtype="float32", always_2d=True)
         self.net.send_raw(
             message(
-                "/diffhost/plugin/loaded", ("s", self.id), ("i", pad), ("s", h if ok else "error: hash mismatch")
+                "/diffhost/plugin/loaded",
+                ("s", self.id),
+                ("i", pad),
+                ("s", h if ok else "error: hash mismatch"),
             )
         )
         mode, choke, quantize, gain_db, pan, recipe = opts[1][1:]

@@ -148,7 +148,9 @@ def test_bad_messages_get_errors_naming_the_argument(make_peer, client):
     assert "not a connected instance" in err[1][1]
 
 
-def test_a_lost_clip_is_rendered_again_bit_identically_from_its_recipe(make_peer, client, runtime, clip_cache):
+def test_a_lost_clip_is_rendered_again_bit_identically_from_its_recipe(
+    make_peer, client, runtime, clip_cache
+):
     peer = make_peer(track="Restore", sample_rate=44100.0)
     peer.hello()
     peer.transport(90.0)

@@ -39,7 +39,8 @@ def default_cache_dir() -> Path:
     if env:
         return Path(env).expanduser()
     if sys.platform.startswith("linux"):
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if xdg.startswith("/") else Path.home() / ".cache"  # a relative one is ignored (XDG)
         return base / "diffhost" / "clips"
     import platformdirs
 
