@@ -416,7 +416,7 @@ class Handlers:
         return self.live
 
     def tempo_source(self, sender: Address, args: list[Any]) -> list[Reply]:
-        """Set (or, with no argument, ask) where the tempo comes from: session, link or midi clock."""
+        """Set (or, with no argument, ask) where the tempo comes from: session, link, midi clock or plugin."""
         expect_count(args, 0, 1, f"[s:source ({', '.join(TEMPO_SOURCES)})]")
         source = as_text("source", args[0], 32) if args else None
         if source is not None and source not in TEMPO_SOURCES:
@@ -428,7 +428,7 @@ class Handlers:
             except (ImportError, OSError) as exc:  # Link is an optional extra
                 raise ValueError(f"source: {source} is not available here ({exc})") from None
         audio = self.session.audio
-        bpm = float(audio.tempo) if audio is not None else 120.0
+        bpm = float(audio.tempo) if audio is not None else float(live.sync.bpm or 120.0)
         return self._answer(sender, out.encode(out.TEMPO_SOURCE, live.sync.source, bpm))
 
     def kit_save(self, sender: Address, args: list[Any]) -> list[Reply]:
