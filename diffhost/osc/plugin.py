@@ -41,6 +41,7 @@ class PluginHandlers:
             f"{P}/captured": self.captured,
             f"{P}/bye": self.bye,
             f"{P}/pong": self.pong,
+            f"{P}/error": self.error,
             f"{P}/list": self.list,
             f"{P}/target": self.target,
             f"{P}/send": self.send,
@@ -111,6 +112,12 @@ class PluginHandlers:
     def pong(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 1, 1, "s:id")
         self._link().on_pong(as_text("id", args[0], 64))
+        return []
+
+    def error(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """s:id s:text: the plugin could not do what diffhost asked (told to the window and subscribers)."""
+        expect_count(args, 2, 2, "s:id s:text")
+        self._link().on_error(as_text("id", args[0], 64), as_text("text", args[1]))
         return []
 
     # -- from a musician's client -------------------------------------------------------------------

@@ -47,6 +47,7 @@ Send = Callable[[Address, bytes], None]
 
 PADS = 16
 FORGET_AFTER_S = 5.0  # an instance that has not said hello for this long is gone
+MAX_DEPARTED = 256  # gone instances remembered (with their pads) in case they come back
 REFIT_BPM_STEP = 0.005  # smaller tempo moves (float rounding in hosts) re-fit nothing
 ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 MODES = {0: "one-shot", 1: "loop", 2: "gate"}
@@ -189,6 +190,10 @@ class PluginLink:
         self.send: Send | None = send  # the OSC server's socket; set by attach()
         self._lock = threading.Lock()
         self._instances: dict[str, Instance] = {}
+        # Instances that said bye or went silent, kept by id: a host re-activating a plugin (DawDreamer
+        # does on every render, a DAW on a device change) comes back with the same id from a new
+        # port, and its pads must still re-fit when the tempo changes.
+        self._departed: dict[str, Instance] = {}
         self._pending: dict[int, Target] = {}  # job id -> where its render goes
         self._captures: dict[tuple[str, int], dict[str, Any]] = {}  # (id, pad) -> render overrides
         self._refits: set[str] = set()  # instances with a re-fit queued
@@ -248,6 +253,7 @@ class PluginLink:
             for key, i in list(self._instances.items()):
                 if now - i.last_seen > FORGET_AFTER_S:
                     gone.append(self._instances.pop(key))
+                    self._depart(i)
         for i in gone:
             self._announce(f"{i.name} disconnected", i.id)
 
@@ -268,7 +274,10 @@ class PluginLink:
             inst = self._instances.get(ident)
             new = inst is None
             if inst is None:
-                inst = self._instances[ident] = Instance(ident, track_name, rate, int(version), sender, now)
+                inst = self._departed.pop(ident, None) or Instance(
+                    ident, track_name, rate, int(version), sender, now
+                )
+                self._instances[ident] = inst
             rate_changed = inst.sample_rate != rate
             inst.track_name, inst.sample_rate, inst.version = track_name, rate, int(version)
             inst.address, inst.last_seen = sender, now
@@ -315,6 +324,11 @@ class PluginLink:
 
     def on_captured(self, ident: str, pad: int, wav_path: str, bars: int) -> None:
         inst = self._known(ident)
+        if wav_path.startswith("error"):  # the plugin could not write the capture
+            with self._lock:
+                self._captures.pop((ident, pad), None)
+            self._announce(f"{inst.name} pad {pad}: capture failed: {wav_path}", ident)
+            return
         path = Path(wav_path)
         if not self.cache.is_capture(path):
             raise ValueError(
@@ -329,8 +343,22 @@ class PluginLink:
     def on_bye(self, ident: str) -> None:
         with self._lock:
             inst = self._instances.pop(ident, None)
+            if inst is not None:
+                self._depart(inst)
         if inst is not None:
             self._announce(f"{inst.name} disconnected", ident)
+
+    def _depart(self, inst: Instance) -> None:  # with the lock held
+        inst.transport = None  # its host may come back at another tempo; the next transport says
+        self._departed[inst.id] = inst
+        while len(self._departed) > MAX_DEPARTED:
+            self._departed.pop(next(iter(self._departed)))
+
+    def on_error(self, ident: str, text: str) -> None:
+        """The plugin could not do something asked of it (a bad option, an unknown message)."""
+        with self._lock:
+            inst = self._instances.get(ident)
+        self._announce(f"{inst.name if inst else ident}: {text}", ident)
 
     def on_pong(self, ident: str) -> None:
         with self._lock:
