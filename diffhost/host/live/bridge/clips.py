@@ -6,9 +6,9 @@ that spec (plus, for a loop re-fitted to a new tempo, the tempo and length it wa
 at), so a clip the cache lost can be made again bit-identically: the renderer is deterministic
 given its sidecar, and so is everything here.
 
-A loop is resampled (soxr) as three copies end to end, and the middle copy kept: the resampler's
-filter then sees the loop's own audio on both sides of each seam, so the copy wraps as cleanly as
-the original did. A loop is never time-stretched here: a new tempo is rendered again (see
+A loop is resampled (soxr) with a little of its own end before it and of its own start after it,
+and the middle kept: the resampler's filter then sees the loop's own audio on both sides of each
+seam, so the clip wraps as cleanly as the original did. A loop is never time-stretched here: a new tempo is rendered again (see
 host.live.bridge.link), because a stretcher's effective ratio drifts (pedalboard's by about one
 sample in a thousand), which would move the loop's beats off the host's bar lines.
 """
@@ -16,6 +16,7 @@ sample in a thousand), which would move the loop's beats off the host's bar line
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from diffhost.host.render.export import sidecar_path
 from diffhost.host.render.finishing import loop_samples
 
 BARS_RANGE = (0.25, 64.0)
+MARGIN_S = 0.05  # of a loop's own audio on each side while resampling (soxr's filter is far shorter)
 BEATS_PER_BAR_RANGE = (1, 32)
 BPM_RANGE = (20.0, 999.0)
 RECIPE_VERSION = 1
@@ -105,11 +107,18 @@ def make_clip(audio: np.ndarray, sample_rate: int, spec: ClipSpec) -> np.ndarray
     loop = fit_length(audio, src_n)  # the loop as it was rendered: whole bars at its tempo
     if sample_rate == spec.sample_rate:
         return np.ascontiguousarray(loop, dtype=np.float32)
-    tiles = resample(np.concatenate([loop, loop, loop], axis=-1), sample_rate, spec.sample_rate)
     n = spec.samples
     assert n is not None
-    start = int(round(tiles.shape[-1] / 3))
-    return np.ascontiguousarray(fit_length(tiles[:, start:], n), dtype=np.float32)
+    # The loop's own end before it and its start after it, `margin` samples each: a whole number
+    # of output samples long, so the middle is cut exactly where the loop begins.
+    step = sample_rate // math.gcd(sample_rate, spec.sample_rate)
+    margin = step * max(1, math.ceil(MARGIN_S * sample_rate / step))
+    if margin > src_n:  # rates with no small common period: three whole copies
+        margin = src_n
+    padded = np.concatenate([loop[:, src_n - margin :], loop, loop[:, :margin]], axis=-1)
+    out = resample(padded, sample_rate, spec.sample_rate)
+    start = margin * spec.sample_rate // sample_rate
+    return np.ascontiguousarray(fit_length(out[:, start:], n), dtype=np.float32)
 
 
 def read_render(path: Path) -> tuple[np.ndarray, int, dict[str, Any]]:

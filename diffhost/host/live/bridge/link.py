@@ -429,6 +429,7 @@ class PluginLink:
         with self._lock:  # the job's "done" must find its target, however fast it comes
             job = self.session.render(
                 prompt=prompt,
+                sample_rate=inst.sample_rate,  # rendered at the plugin's rate: nothing to resample
                 bpm=round(bpm, 3),
                 length=length,
                 tag=f"{TAG_PREFIX}{inst.id}:{pad}",
