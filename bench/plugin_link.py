@@ -96,6 +96,27 @@ def main() -> int:
         peer = peers[48000]
         for r in range(args.repeats):  # the renders above may be loops: they would be re-fitted too
             client.request("/diffhost/plugin/clear", peer.id, 1 + r, expect="/diffhost/plugin/cleared")
+        time.sleep(0.5)
+        peer.net.backlog.clear()
+        peer.transport(120.0)
+        took = []
+        for r in range(args.repeats):  # the main path: rendered for the pad, at the plugin's rate
+            bars = args.seconds * 120.0 / 240.0
+            client.send("/diffhost/plugin/render", peer.id, 12, "wide ambient pad", bars, 0, 200 + r)
+            job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted", 30)[1][0]
+            done_at = None
+            while done_at is None:
+                ev = events.get(timeout=120)
+                if ev.job_id == job and ev.kind == "done":
+                    done_at = time.perf_counter()
+            peer.expect("/bridge/pad/load", 60)
+            took.append((time.perf_counter() - done_at) * 1000)
+            peer.net.backlog.clear()
+        print(
+            f"  rendered for a pad (/diffhost/plugin/render, at the plugin's 48000 Hz): "
+            f"median {statistics.median(took):.1f} ms, max {max(took):.1f} ms"
+        )
+        client.request("/diffhost/plugin/clear", peer.id, 12, expect="/diffhost/plugin/cleared")
         print(
             "re-fit after a tempo change 120 -> 128 bpm (time to the re-fitted load, share of one bar at 128):"
         )
