@@ -399,13 +399,17 @@ class PluginLink:
         """Send a job's render: now if it is finished, else when it is."""
         inst = self.find(which)
         _check_pad(pad)
-        saved = self.session.renders.get(int(job_id))
         target = Target(inst.id, pad, options)
-        if saved:
-            self._enqueue("deliver", (target, saved[0].path, None))
-            return
+        # Registered before looking for the finished files: a job finishing in between is then
+        # delivered once, by whichever side takes the registration back.
         with self._lock:
             self._pending[int(job_id)] = target
+        saved = self.session.renders.get(int(job_id))
+        if saved:
+            with self._lock:
+                mine = self._pending.pop(int(job_id), None) is not None
+            if mine:
+                self._enqueue("deliver", (target, saved[0].path, None))
 
     def render_to(
         self,
@@ -423,14 +427,14 @@ class PluginLink:
         _check_pad(pad)
         if not BARS_RANGE[0] <= float(bars) <= BARS_RANGE[1]:
             raise ValueError(f"bars: {bars!r} is out of range; valid is {BARS_RANGE[0]:g}..{BARS_RANGE[1]:g}")
-        bpm = inst.bpm or self.tempo()
+        bpm = round(inst.bpm or self.tempo(), 3)  # the tempo the render and its clip both say
         length = float(bars) * inst.beats_per_bar * 60.0 / bpm
         extra = {"seed_clip": seed_clip} if seed_clip is not None else {}
         with self._lock:  # the job's "done" must find its target, however fast it comes
             job = self.session.render(
                 prompt=prompt,
                 sample_rate=inst.sample_rate,  # rendered at the plugin's rate: nothing to resample
-                bpm=round(bpm, 3),
+                bpm=bpm,
                 length=length,
                 tag=f"{TAG_PREFIX}{inst.id}:{pad}",
                 **extra,
