@@ -7,11 +7,11 @@ import contextlib
 import sys
 
 from diffhost import __version__
-from diffhost.commands import audio, engine_serve, gui, library, presets, render, serve
+from diffhost.commands import audio, engine_serve, gui, library, plugin, presets, render, serve
 
 # One module per command group; each exposes register(subparsers). The modules import their heavy
 # parts (torch, Qt, Ray) inside their run functions, so building the parser stays fast.
-COMMAND_MODULES = (render, presets, library, audio, serve, gui, engine_serve)
+COMMAND_MODULES = (render, presets, library, audio, serve, gui, engine_serve, plugin)
 
 
 def build_parser() -> argparse.ArgumentParser:

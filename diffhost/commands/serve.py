@@ -91,10 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--tempo-source",
-        choices=("session", "link", "midi clock"),
+        choices=("session", "link", "midi clock", "plugin"),
         default="session",
         help="where the tempo and beat come from: the session (OSC /diffhost/tempo), Ableton Link, "
-        "or the MIDI clock of a --midi-in port",
+        "the MIDI clock of a --midi-in port, or a DAW through the diffhost Bridge plugin",
     )
     p.set_defaults(func=run)
 

@@ -15,7 +15,12 @@ from PyQt6.QtWidgets import QFileDialog, QMenu
 from diffhost.gui.errors import describe
 
 KIT_FILTER = "diffhost kits (*.json);;All files (*)"
-TEMPO_SOURCES = (("Session", "session"), ("Ableton Link", "link"), ("MIDI clock", "midi clock"))
+TEMPO_SOURCES = (
+    ("Session", "session"),
+    ("Ableton Link", "link"),
+    ("MIDI clock", "midi clock"),
+    ("DAW (diffhost Bridge plugin)", "plugin"),
+)
 CC_TARGETS = (("gain of the selected pad", "gain"), ("pan of the selected pad", "pan"),
               ("temperature", "temperature"), ("strength", "strength"), ("guidance", "guidance"),
               ("tempo", "tempo"))

@@ -46,6 +46,7 @@ from diffhost.gui.pad_control import PadControl
 from diffhost.gui.pads import PAD_KEYS, PadGrid
 from diffhost.gui.params_panel import ParamsPanel
 from diffhost.gui.playback import Playback
+from diffhost.gui.plugin_panel import PluginPanel
 from diffhost.gui.preset_control import ChainApplier, ExportApplier, FinishingApplier, PresetControl
 from diffhost.gui.presets_menu import PresetsMenu
 from diffhost.gui.reprocess_control import ReprocessControl
@@ -125,6 +126,9 @@ class MainWindow(QMainWindow):
         )
         self.pads = PadGrid()
         self.osc_status = OscStatus(self.osc, self.unavailable.get("osc", ""))
+        self.plugin_panel = PluginPanel(
+            getattr(self.live, "plugins", None), lambda: self.waveform.path, self.report
+        )
         self.presets_menu = PresetsMenu(self, reason=self.reason("presets"))
 
         self.render_button = QPushButton("Render")
@@ -225,6 +229,7 @@ class MainWindow(QMainWindow):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(6, 6, 6, 6)
         rl.addWidget(_box("Pads", self.pads), 1)
+        rl.addWidget(_box("Plugin", self.plugin_panel))
         rl.addWidget(_box("OSC", self.osc_status))
         self._dock("Perform", right, Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -452,6 +457,8 @@ class MainWindow(QMainWindow):
             self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
         elif kind == "message" and ev.name == "live":
             self.report(str(ev.value))
+        elif kind == "message" and ev.name == "plugin":  # a DAW's diffhost Bridge came, went or loaded
+            self.report(ev.message)
         elif kind == "message" and ev.name == "preset" and ev.value is not None:
             self.report(f"Preset loaded: {ev.value}")
 

@@ -371,7 +371,7 @@ class ParamsPanel(QWidget):
         about = f"{self.length.value():g} s at {bpm:g} BPM is {bars:.3g} bars of 4/4" + (
             "" if whole else ": make it a whole number of bars for a seamless loop"
         )
-        follows = {"link": "Link", "midi clock": "MIDI clock"}.get(self.tempo_source)
+        follows = {"link": "Link", "midi clock": "MIDI clock", "plugin": "DAW"}.get(self.tempo_source)
         if follows:
             self.tempo_note.setText(f"BPM · {follows}")
             self.tempo_note.setToolTip(f"The tempo follows {follows} (Live ▸ Tempo from). {about}")

@@ -245,6 +245,22 @@ class Session:
             check_for_model(name, getattr(request, name), info)
         return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
 
+    def render_exact(
+        self,
+        request: GenerationRequest,
+        *,
+        model: str | None,
+        recipe: Any,
+        out: Path,
+        variations: tuple[int, ...] | None = None,
+        priority: str = "batch",
+        tag: str | None = None,
+    ):
+        """Render this exact request (nothing from the session's params or seed clip is mixed in)
+        with this recipe into `out`: how a clip is made again from the recipe a DAW project kept."""
+        plan = RenderPlan(recipe=recipe, out=Path(out).expanduser(), variations=variations)
+        return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
+
     def submit_internal(
         self, request: GenerationRequest, *, model: str | None, priority: str = "live", tag: str | None = None
     ):

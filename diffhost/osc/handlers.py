@@ -24,6 +24,7 @@ from diffhost.osc.access import AccessList
 from diffhost.osc.args import MAX_TEXT, OscArgError, as_float, as_int, as_text, expect_count, osc_type, shown
 from diffhost.osc.dispatcher import Address, Reply, SlotHandler, Stats
 from diffhost.osc.paths import PathPolicy
+from diffhost.osc.plugin import PluginHandlers
 from diffhost.osc.subscribers import Subscribers
 
 P = out.PREFIX
@@ -122,6 +123,7 @@ class Handlers:
             f"{P}/kit/save": self.kit_save,
             f"{P}/kit/load": self.kit_load,
             f"{P}/midi/learn": self.midi_learn,
+            **PluginHandlers(self).routes(),  # /diffhost/plugin/*: the Bridge plugin (osc.plugin)
         }
 
     def slot_routes(self) -> dict[str, SlotHandler]:
@@ -414,7 +416,7 @@ class Handlers:
         return self.live
 
     def tempo_source(self, sender: Address, args: list[Any]) -> list[Reply]:
-        """Set (or, with no argument, ask) where the tempo comes from: session, link or midi clock."""
+        """Set (or, with no argument, ask) where the tempo comes from: session, link, midi clock or plugin."""
         expect_count(args, 0, 1, f"[s:source ({', '.join(TEMPO_SOURCES)})]")
         source = as_text("source", args[0], 32) if args else None
         if source is not None and source not in TEMPO_SOURCES:
@@ -426,7 +428,7 @@ class Handlers:
             except (ImportError, OSError) as exc:  # Link is an optional extra
                 raise ValueError(f"source: {source} is not available here ({exc})") from None
         audio = self.session.audio
-        bpm = float(audio.tempo) if audio is not None else 120.0
+        bpm = float(audio.tempo) if audio is not None else float(live.sync.bpm or 120.0)
         return self._answer(sender, out.encode(out.TEMPO_SOURCE, live.sync.source, bpm))
 
     def kit_save(self, sender: Address, args: list[Any]) -> list[Reply]:

@@ -67,6 +67,8 @@ def translate(event: Any) -> bytes | None:
         return out.encode(out.slot_state_address(int(event.name)), str(event.value))
     if kind == "message" and event.name == "preset":
         return out.encode(out.PRESET_LOADED, str(event.value))
+    if kind == "message" and event.name == "plugin":  # a Bridge plugin instance came, went, loaded a pad
+        return out.encode(f"{out.PREFIX}/plugin/event", str(event.value or ""), event.message)
     return None
 
 

@@ -108,6 +108,9 @@ class OscServer:
         self._sock = sock
         self.address = sock.getsockname()[:2]
         self._stop.clear()
+        plugins = getattr(self.handlers.live, "plugins", None)
+        if plugins is not None:  # the plugin link talks to each plugin instance from this socket
+            plugins.attach(self.send)
         self._forwarder = EventForwarder(self.session, self.subscribers, self.send, self._order)
         self._forwarder.start()
         self._thread = threading.Thread(target=self._serve, name="diffhost-osc", daemon=True)

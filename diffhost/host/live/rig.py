@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from diffhost.host.live.bridge import PluginLink
 from diffhost.host.live.fresh import FreshPads
 from diffhost.host.live.kit import KitStore, apply_kit, capture_kit, load_kit, save_kit
 from diffhost.host.live.midi.mapping import MidiMap
@@ -32,6 +33,7 @@ class LiveRig:
         self.link: Any = None
         self.kit_path: Path | None = None
         self.fresh = FreshPads(session)  # pads that play a new variation per hit
+        self.plugins = PluginLink(session, sync=self.sync)  # diffhost Bridge plugin instances in DAWs
 
     def _notify(self, text: str) -> None:
         from diffhost.host.session import SessionEvent
@@ -118,7 +120,7 @@ class LiveRig:
 
     # -- tempo ---------------------------------------------------------------------------------
     def set_tempo_source(self, source: str) -> None:
-        """"session", "link" or "midi clock"; Link starts (joins the network's session) on first use."""
+        """"session", "link", "midi clock" or "plugin"; Link starts (joins the network's session) on first use."""
         if source == "link" and self.link is None:
             from diffhost.host.live.sync.link import LinkSync
 
@@ -127,6 +129,7 @@ class LiveRig:
         self.sync.follow(source)
 
     def close(self) -> None:
+        self.plugins.close()
         self.fresh.close()
         for name in list(self.inputs):
             self.close_midi(name)

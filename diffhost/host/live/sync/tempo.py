@@ -1,7 +1,7 @@
 """The one place the tempo's source is chosen and the mixer's beat grid is moved.
 
-Sources: "session" (the window's Tempo box, OSC /diffhost/tempo, a CC), "link" (Ableton Link)
-and "midi clock". Only the active source moves the tempo; every change is announced as a session
+Sources: "session" (the window's Tempo box, OSC /diffhost/tempo, a CC), "link" (Ableton Link),
+"midi clock" and "plugin" (a DAW's tempo, from the diffhost Bridge plugin: host.live.bridge). Only the active source moves the tempo; every change is announced as a session
 "param" event named "tempo" whose message says the source, so the window shows where it comes from.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-SOURCES = ("session", "link", "midi clock")
+SOURCES = ("session", "link", "midi clock", "plugin")
 ANNOUNCE_BPM_STEP = 0.01  # smaller moves (a follower's jitter) are applied but not announced
 
 
@@ -20,6 +20,7 @@ class TempoSync:
         self.source = "session"
         self._lock = threading.Lock()
         self._announced: tuple[str, float] | None = None
+        self.bpm: float | None = None  # the followed source's latest tempo (kept without an audio device too)
 
     def follow(self, source: str) -> None:
         if source not in SOURCES:
@@ -44,10 +45,12 @@ class TempoSync:
         HostAudio.set_tempo); ignored unless `source` is the active one."""
         if source != self.source:
             return False
-        audio = self.session.audio
-        if audio is None:
-            return False
         bpm = min(999.0, max(20.0, float(bpm)))
+        self.bpm = bpm
+        audio = self.session.audio
+        if audio is None:  # headless: renders and the plugin's pads still follow it
+            self._announce(bpm)
+            return True
         audio.set_tempo(bpm, origin=origin, origin_ns=origin_ns, latency_ns=latency_ns)
         self._announce(bpm)
         return True

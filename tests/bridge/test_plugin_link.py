@@ -1,0 +1,172 @@
+"""The link with the diffhost Bridge plugin, over real UDP against a real runtime: a Python peer
+speaks the plugin's side of the protocol (docs/plugin.md) exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diffhost import __version__
+from diffhost.host.live.bridge import ClipCache
+from diffhost.host.live.bridge.restore import restore_clip
+
+
+def loop_frames(bars: float, bpm: float, rate: int, beats: int = 4) -> int:
+    return int(round(bars * beats * 60.0 / bpm * rate))
+
+
+def seam_ok(audio: np.ndarray) -> tuple[float, float]:
+    """(the step across the loop's wrap, the clip's own 99.9th-percentile step)."""
+    steps = np.abs(np.diff(audio, axis=-1)).max(axis=0)
+    wrap = float(np.abs(audio[:, 0] - audio[:, -1]).max())
+    return wrap, float(np.percentile(steps, 99.9))
+
+
+def test_hello_is_answered_and_listed_by_track_name(make_peer, client):
+    peer = make_peer(track="Drums", sample_rate=44100.0)
+    assert peer.hello()[1] == [__version__]
+    client.send("/diffhost/plugin/list")
+    inst = client.wait_for(lambda m: m[0] == "/diffhost/plugin/instance" and m[1][0] == peer.id)
+    assert inst[1][1] == "Drums" and inst[1][2] == 44100.0
+    assert client.wait_for(lambda m: m[0] == "/diffhost/plugin/list/done")[1][0] >= 1
+    peer.bye()
+    client.send("/diffhost/plugin/list")
+    done = client.wait_for(lambda m: m[0] == "/diffhost/plugin/list/done")
+    assert not [m for m in client.backlog if m[0] == "/diffhost/plugin/instance" and m[1][0] == peer.id]
+    assert done[1][0] == 0
+
+
+def test_tempo_follows_the_host_only_with_a_valid_position(make_peer, client, runtime):
+    peer = make_peer(track="Keys")
+    peer.hello()
+    client.request("/diffhost/tempo/source", "plugin", expect="/diffhost/tempo/source")
+    try:
+        peer.transport(128.0, bar=3.0, beat=1.5)
+        client.request("/diffhost/ping", expect="/diffhost/pong")  # the transport was handled before this
+        assert runtime.live.sync.bpm == pytest.approx(128.0)
+        peer.transport(120.0, valid=False)  # DPF's "120" when the host says nothing: not a tempo
+        client.request("/diffhost/ping", expect="/diffhost/pong")
+        assert runtime.live.sync.bpm == pytest.approx(128.0)
+        peer.transport(96.5, playing=False)
+        client.request("/diffhost/ping", expect="/diffhost/pong")
+        assert runtime.live.sync.bpm == pytest.approx(96.5)
+    finally:
+        client.request("/diffhost/tempo/source", "session", expect="/diffhost/tempo/source")
+
+
+def test_render_lands_on_a_pad_as_whole_bars_and_refits_at_the_next_bar(make_peer, client, clip_cache):
+    peer = make_peer(track="Loops", sample_rate=48000.0)
+    peer.hello()
+    peer.transport(100.0)
+    client.send("/diffhost/plugin/render", peer.id, 3, "drum loop", 2.0, 1, 7)
+    client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")
+    first = peer.receive_load()
+    assert first["pad"] == 3 and first["hash_ok"] and first["swap_at_bar"] == 0
+    assert first["sample_rate"] == 48000
+    assert first["audio"].shape[-1] == loop_frames(2, 100.0, 48000)  # 230400: exactly two bars
+    assert first["mode"] == 1 and first["quantize"] == 2
+    recipe = json.loads(first["recipe"])
+    assert recipe["clip"]["bpm"] == 100.0 and recipe["sidecar"]["params"]["bpm"] == 100.0
+
+    peer.transport(120.0, bar=5.0, beat=2.0)  # the host's tempo changes
+    refit = peer.receive_load()
+    assert refit["pad"] == 3 and refit["hash_ok"] and refit["swap_at_bar"] == 1
+    assert refit["audio"].shape[-1] == loop_frames(2, 120.0, 48000)  # 192000: two bars at 120
+    assert refit["hash"] != first["hash"]
+    assert json.loads(refit["recipe"])["clip"]["bpm"] == 120.0
+    for held in (first, refit):
+        wrap, p999 = seam_ok(held["audio"])
+        assert wrap <= p999, f"the loop's wrap steps {wrap:.4f}, above its own 99.9th percentile {p999:.4f}"
+    assert sf.info(refit["path"]).subtype == "FLOAT"
+
+    # A 6/8 bar is six beats: the re-fit follows the signature too.
+    peer.transport(120.0, sig=(6, 8))
+    six = peer.receive_load()
+    assert six["audio"].shape[-1] == loop_frames(2, 120.0, 48000, beats=6)
+
+
+def test_a_render_goes_to_the_chosen_instance_only(make_peer, client):
+    drums = make_peer(track="Drums", sample_rate=44100.0)
+    bass = make_peer(track="Bass", sample_rate=48000.0)
+    drums.hello()
+    bass.hello()
+    client.send("/diffhost/render", "soft pad", 0.5, 11)
+    job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+    sent = client.request("/diffhost/plugin/send", "Bass", 5, job, expect="/diffhost/plugin/sent")
+    assert sent[1] == [bass.id, 5, job]
+    held = bass.receive_load()
+    assert held["pad"] == 5 and held["hash_ok"] and held["sample_rate"] == 48000
+    assert held["mode"] == 0  # not a loop: a one-shot
+    assert held["audio"].shape[-1] == int(round(0.5 * 48000))
+    with pytest.raises(Exception, match="no OSC message"):
+        drums.net.wait_for(lambda m: m[0].startswith("/bridge/pad"), timeout=1.0)
+
+
+def test_target_sends_every_later_render(make_peer, client):
+    peer = make_peer(track="Target")
+    peer.hello()
+    said = client.request("/diffhost/plugin/target", "Target", 9, expect="/diffhost/plugin/target")
+    assert said[1] == ["renders go to Target, pad 9"]
+    try:
+        client.send("/diffhost/render", "bell", 0.3, 5)
+        assert peer.receive_load()["pad"] == 9
+    finally:
+        client.request("/diffhost/plugin/target", "", expect="/diffhost/plugin/target")
+
+
+def test_capture_seeds_a_render_that_lands_on_the_pad(make_peer, client):
+    peer = make_peer(track="Vox", sample_rate=48000.0)
+    peer.hello()
+    peer.transport(120.0)
+    client.request("/diffhost/plugin/capture", peer.id, 2, 1, "choir", expect="/diffhost/plugin/capturing")
+    pad, bars, path = peer.answer_capture(seconds_per_bar=2.0)
+    assert (pad, bars) == (2, 1)
+    held = peer.receive_load()
+    assert held["pad"] == 2 and held["hash_ok"]
+    assert held["audio"].shape[-1] == loop_frames(1, 120.0, 48000)
+    params = json.loads(held["recipe"])["sidecar"]["params"]
+    assert params["seed_clip"]["sample_rate"] == 48000 and params["prompt"] == "choir"
+
+
+def test_bad_messages_get_errors_naming_the_argument(make_peer, client):
+    peer = make_peer()
+    client.send("/diffhost/plugin/render", "nobody", 1)
+    err = client.wait_for(lambda m: m[0] == "/diffhost/error")
+    assert "instance" in err[1][1] and "nobody" in err[1][1]
+    peer.hello()
+    client.send("/diffhost/plugin/render", peer.id, 17)
+    err = client.wait_for(lambda m: m[0] == "/diffhost/error")
+    assert "pad: 17 is out of range; valid is 1..16" in err[1][1]
+    peer.net.send_raw(b"")  # keep the peer's socket warm; then an unknown id's transport
+    client.send("/diffhost/plugin/transport", "0123456789abcdef", 120.0, 4, 4, 1, 1, 1.0, 0.0)
+    err = client.wait_for(lambda m: m[0] == "/diffhost/error")
+    assert "not a connected instance" in err[1][1]
+
+
+def test_a_lost_clip_is_rendered_again_bit_identically_from_its_recipe(
+    make_peer, client, runtime, clip_cache
+):
+    peer = make_peer(track="Restore", sample_rate=44100.0)
+    peer.hello()
+    peer.transport(90.0)
+    client.send("/diffhost/plugin/render", peer.id, 1, "techno loop", 1.0, 1, 3)
+    first = peer.receive_load()
+    peer.transport(110.0)
+    refit = peer.receive_load()
+    cache = ClipCache(clip_cache)
+    trash = clip_cache.parent / f"{clip_cache.name}-lost"
+    trash.mkdir(exist_ok=True)
+    for held, from_file in ((first, True), (refit, None)):
+        shutil.move(held["path"], trash / held["path"].name)  # the cache lost it
+        assert not cache.has(held["hash"])
+        restored = restore_clip(runtime.session, held["recipe"], cache, expect=held["hash"])
+        assert restored.hash == held["hash"]
+        assert restored.render_matches is from_file  # the processed file's own hash matched too
+        data = cache.path_of(held["hash"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == held["hash"]
+        assert data == (trash / held["path"].name).read_bytes()
