@@ -23,6 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from diffhost import paths
 from diffhost.engine.engine import Engine
 from diffhost.engine.remote.client import parse_engine_url
 from diffhost.host.audio import AudioControl
@@ -198,7 +199,7 @@ def _build_live(options: RuntimeOptions, session: Session, unavailable: dict[str
     """Kits, MIDI and tempo sync around the session; a MIDI port or Link that cannot open is
     reported in `unavailable` (always optional: a missing controller never stops the show)."""
     kits = KitStore(options.audio_config_dir) if options.kits else None
-    live = LiveRig(session, kits=kits, jack_server=os.environ.get("JACK_DEFAULT_SERVER"))
+    live = LiveRig(session, kits=kits, jack_server=paths.jack_server())
     if session.audio is not None:
         try:
             for problem in live.restore_last():

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from diffhost import paths
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -111,13 +113,7 @@ def _device(value: str | None) -> str | int | None:
 
 
 def _user_music_dir() -> Path | None:
-    try:
-        import platformdirs
-
-        music = Path(platformdirs.user_music_dir())
-    except Exception:
-        music = Path.home() / "Music"
-    return music if music.is_dir() else None
+    return paths.user_music_dir()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import shutil
 import sqlite3
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from diffhost import paths
 from diffhost.engine.audio import read_audio
 from diffhost.engine.request import GenerationRequest, SeedClip
 from diffhost.host.render.effects import file_sha256
@@ -71,12 +71,7 @@ class LibraryError(ValueError):
 
 def default_library_dir() -> Path:
     """$DIFFHOST_HOME/library, else the platform's user data folder (e.g. ~/.local/share/diffhost)."""
-    home = os.environ.get("DIFFHOST_HOME")
-    if home:
-        return Path(home).expanduser() / "library"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("diffhost", appauthor=False))
+    return paths.library_dir()
 
 
 @dataclass(frozen=True)
