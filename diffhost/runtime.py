@@ -25,8 +25,9 @@ from typing import Any
 
 from diffhost import paths
 from diffhost.engine.engine import Engine
+from diffhost.engine.interface import RenderEngine
 from diffhost.engine.remote.client import parse_engine_url
-from diffhost.host.audio import AudioControl
+from diffhost.host.audio import AudioControl, HostAudio
 from diffhost.host.library import RenderLibrary
 from diffhost.host.live.kit import KitStore
 from diffhost.host.live.rig import JACK_PORT, LiveRig
@@ -83,7 +84,7 @@ class RuntimeOptions:
 class Runtime:
     """The running app's parts. Close it once; closing never blocks on a model still loading."""
 
-    engine: Any
+    engine: RenderEngine
     session: Session
     audio_control: AudioControl
     osc: OscServer | None = None
@@ -93,12 +94,19 @@ class Runtime:
     _closed: bool = False
 
     @property
-    def audio(self) -> Any:
+    def audio(self) -> HostAudio | None:
         return self.session.audio
 
     @property
     def library(self) -> RenderLibrary | None:
         return self.session.library
+
+    @property
+    def presets(self) -> PresetStore:
+        """The preset store; a clear error, not an AttributeError, when it could not be opened."""
+        if self.session.presets is None:
+            raise ValueError(f"preset: no preset store ({self.unavailable.get('presets', 'presets are off')})")
+        return self.session.presets
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Stop OSC, the audio device, the session (its finisher ends the file it is writing; writes
@@ -112,7 +120,8 @@ class Runtime:
         if self.live is not None:  # the pads as they are now come back on the next start
             steps.append(("last kit", self.live.save_last))
             steps.append(("MIDI and sync", self.live.close))
-        steps.append(("audio", lambda: self.session.audio is not None and self.session.audio.close()))
+        if self.session.audio is not None:
+            steps.append(("audio", self.session.audio.close))
         steps.append(("session", lambda: self.session.close(timeout=FINISH_TIMEOUT_S)))
         if self.session.library is not None:
             steps.append(("library", self.session.library.close))
@@ -130,7 +139,7 @@ class Runtime:
         self.close()
 
 
-def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
+def build_runtime(options: RuntimeOptions, *, engine: RenderEngine | None = None) -> Runtime:
     """Build the app once. `engine`: an Engine to use (e.g. with its own loader); default a new one."""
     unavailable: dict[str, str] = {}
 
@@ -229,7 +238,7 @@ def _build_live(options: RuntimeOptions, session: Session, unavailable: dict[str
     return live
 
 
-def _make_engine(options: RuntimeOptions) -> Any:
+def _make_engine(options: RuntimeOptions) -> RenderEngine:
     """The local engine (the default), or the client of a remote one when engine_url is set."""
     if options.engine_url:
         from diffhost.engine.remote.client import RemoteEngine
@@ -238,7 +247,7 @@ def _make_engine(options: RuntimeOptions) -> Any:
     return Engine(device=options.device, max_queue=options.max_queue)
 
 
-def warm_up(engine: Any, model: str | None, *, with_finisher: bool = True) -> threading.Thread:
+def warm_up(engine: RenderEngine, model: str | None, *, with_finisher: bool = True) -> threading.Thread:
     """In the background, on the engine's own thread: the finisher's imports, then the model, so the
     first Render does not wait. scipy.signal alone takes about 1 s and, imported mid-render on the
     finisher thread, stalls the window; importing it beside a concurrent torch import (scipy looks

@@ -132,6 +132,7 @@ def run_rerender(args: argparse.Namespace) -> int:
     )
     with build_runtime(options) as runtime:
         session, library = runtime.session, runtime.library
+        assert library is not None  # not optional: build_runtime opened it or raised
         library.get(args.id)  # a missing row says so before the engine starts work
         job, ev = session.wait_for(lambda: session.rerender(args.id, out=args.output))
         if ev.kind != "done":

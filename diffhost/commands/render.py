@@ -188,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     )
     with build_runtime(options) as runtime:
         session = runtime.session
-        preset = session.presets.load(args.preset) if args.preset else None
+        preset = runtime.presets.load(args.preset) if args.preset else None
         recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
         request = session.build_request(preset=preset, **overrides(args))  # likewise every value
         clip = None

@@ -161,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
         runtime.engine.load(args.model)  # fail now, not on the first render
         server = runtime.osc
+        assert server is not None  # OSC is not optional here: build_runtime raised if it could not bind
         host, port = server.address
         print(f"diffhost OSC listening on {host}:{port}", file=sys.stderr)
         print(f"  renders: {runtime.session.renders_dir}", file=sys.stderr)
@@ -198,7 +199,7 @@ def _live_note(runtime: Any) -> str:
     live = runtime.live
     if live is None:
         return "off"
-    ports = ", ".join(getattr(p, "port_name", None) or getattr(p, "name", "?") for p in live.inputs.values())
+    ports = ", ".join(str(getattr(p, "port_name", None) or getattr(p, "name", "?")) for p in live.inputs.values())
     parts = [f"MIDI in: {ports or 'none'}", f"tempo from {live.sync.source}"]
     for what in ("midi", "link", "kit"):
         if what in runtime.unavailable:

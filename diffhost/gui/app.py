@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
@@ -62,7 +62,7 @@ def run(
     """Show the window and run the event loop until it closes."""
     from diffhost.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("diffhost")
     app.setOrganizationName("diffhost")
     apply_theme(app)

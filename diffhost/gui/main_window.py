@@ -261,9 +261,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
         self.live_menu = LiveMenu(self, bar.addMenu("&Live"))
         render_menu = bar.addMenu("&Render")
-        self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)
-        self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)
-        self.play_action = QAction(
+        # PyQt6 accepts a Q_PROPERTY and a signal as keyword arguments; its stubs do not list them.
+        self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)  # type: ignore[call-overload]
+        self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)  # type: ignore[call-overload]
+        self.play_action = QAction(  # type: ignore[call-overload]
             "Play / Stop", self, shortcut=QKeySequence("Space"), triggered=lambda: self.playback.toggle()
         )
         for a in (self.render_action, self.cancel_action, self.play_action):
@@ -342,7 +343,7 @@ class MainWindow(QMainWindow):
         return self.unavailable.get(component) or f"no {component} component in this session"
 
     # -- rendering --------------------------------------------------------------------
-    def render(self) -> int | None:
+    def render(self) -> int | None:  # type: ignore[override]  # the Render action, not QWidget.render (paint)
         if not self.params.commit_bpm():  # Tempo typed but not yet sent (Ctrl+R in the field)
             self.report(f"Render: {self.params.field_error.text().removeprefix('⚠ ')}")
             return None

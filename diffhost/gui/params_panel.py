@@ -314,7 +314,7 @@ class ParamsPanel(QWidget):
         return getattr(self, name).value()
 
     def values(self) -> dict[str, Any]:
-        names = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
+        names: tuple[str, ...] = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
         names += ("guidance", "seed", "variations", "strength", "bpm", "key")
         return {n: self.value(n) for n in names}
 

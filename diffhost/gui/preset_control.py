@@ -118,7 +118,7 @@ class PresetControl:
         params = {k: v for k, v in w.session.params.to_dict().items() if k != "seed_clip"}
         if w.session.model:
             params["model"] = w.session.model
-        values = {
+        values: dict[str, Any] = {
             "name": name,
             "params": params,
             "effects": self.effects.chain(),

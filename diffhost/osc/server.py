@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,7 @@ class OscServer:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         with contextlib.suppress(OSError):  # a deep buffer absorbs bursts while a handler runs
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        if hasattr(socket, "SIO_UDP_CONNRESET"):  # Windows: a gone listener must not break recv
+        if sys.platform == "win32":  # a gone listener must not break recv (SIO_UDP_CONNRESET)
             with contextlib.suppress(OSError, ValueError):
                 sock.ioctl(socket.SIO_UDP_CONNRESET, False)
         try:
