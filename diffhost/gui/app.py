@@ -72,7 +72,7 @@ def run(
         osc=runtime.osc,
         unavailable=runtime.unavailable,
         audio_control=runtime.audio_control,
-        live=getattr(runtime, "live", None),
+        live=runtime.live,
     )
     previous = install_excepthook(window.show_unexpected)
     window.show()

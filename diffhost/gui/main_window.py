@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
@@ -55,6 +55,11 @@ from diffhost.gui.tempo_control import TempoControl
 from diffhost.gui.waveform import WaveformView
 from diffhost.gui.window_state import PANEL_PARAMS
 
+if TYPE_CHECKING:  # the components the window is handed (built by diffhost.runtime)
+    from diffhost.host.audio import AudioControl
+    from diffhost.host.live.rig import LiveRig
+    from diffhost.host.session import Session
+
 
 def _box(title: str, widget: QWidget) -> QGroupBox:
     box = QGroupBox(title.upper())
@@ -67,13 +72,13 @@ def _box(title: str, widget: QWidget) -> QGroupBox:
 class MainWindow(QMainWindow):
     def __init__(
         self,
-        session: Any,
+        session: Session,
         *,
         settings: QSettings,
-        osc: Any = None,
+        osc: Any = None,  # diffhost.osc.server.OscServer (a sibling layer: gui/ does not import osc/)
         unavailable: dict[str, str] | None = None,
-        audio_control: Any = None,
-        live: Any = None,
+        audio_control: AudioControl | None = None,
+        live: LiveRig | None = None,
     ):
         super().__init__()
         self.live = live  # host.live.LiveRig: kits, MIDI, tempo sync; None: no Live menu actions
@@ -370,11 +375,7 @@ class MainWindow(QMainWindow):
         self.progress.setFormat("cancelling…")
 
     def rerender(self, render_id: int) -> None:
-        fn = getattr(self.session, "rerender", None)
-        if fn is None:
-            self.report("Re-render needs the render library component")
-            return
-        job = self.call("Re-render", fn, render_id)
+        job = self.call("Re-render", self.session.rerender, render_id)
         if job is not None:
             self.jobs.add(job.id)
             self.cancel_button.setEnabled(True)
@@ -492,9 +493,7 @@ class MainWindow(QMainWindow):
     # -- the selected model's limits ----------------------------------------------------------------
     def refresh_model_info(self) -> None:
         """Load (or look up) the selected model off-thread; its range and features go to the panel."""
-        fn = getattr(self.session, "load_model_info", None)
-        if fn is None:
-            return
+        fn = self.session.load_model_info
         model = self.session.model
 
         def known(info: Any) -> None:

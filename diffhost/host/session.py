@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the components the session is handed (built by diffhost.run
     from diffhost.host.audio.host_audio import HostAudio
     from diffhost.host.library import RenderLibrary
     from diffhost.host.presets import PresetStore
+    from diffhost.host.render.post import Recipe
 
 SessionEventKind = Literal[
     "accepted", "progress", "done", "cancelled", "error", "param", "seed", "slot", "message"
@@ -403,7 +404,12 @@ class Session:
         self._need("audio").set_quantize(float(beats))
         self._emit(SessionEvent("param", name="quantize", value=float(beats)))
 
-    # -- effects chain (the finisher from host.save) ---------------------------------------------
+    # -- effects chain (the finisher from host.render.finisher) ------------------------------------
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe (effects, finishing, export, preset) later renders are finished with."""
+        return self._finish.recipe
+
     def set_effects(self, chain: list[dict[str, Any]]) -> None:
         """Replace the effects chain renders are finished with; validated first, so a bad chain
         (unknown effect, out-of-range value, missing plug-in) raises ValueError and changes nothing."""
