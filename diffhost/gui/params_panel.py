@@ -561,6 +561,6 @@ class ParamsPanel(QWidget):
 
 
 def model_label(info: Any) -> str:
-    if info.family in ("diffhost-default", "DiffhostOneShotPipeline"):
+    if info.family in ("diffhost-default", "DiffhostDefaultPipeline", "DiffhostOneShotPipeline"):
         return "the embedded default model"
     return f"model {Path(info.name).name or info.name} ({info.family})"

@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "model_index.json").write_text(
         json.dumps(
             {
-                "_class_name": "DiffhostOneShotPipeline",
+                "_class_name": "DiffhostDefaultPipeline",
                 "_diffusers_version": "0.42.1",
                 "denoiser": ["diffhost.engine.default.model.nets", "ParamDenoiser"],
                 "encoder": ["diffhost.engine.default.model.nets", "ClipEncoder"],
