@@ -148,7 +148,7 @@ def test_text_encoder_matches_transformers_bert():
 
 
 def test_quality_bar_at_small_n(default_model):
-    """The issue's quality bar, at N=3 per category (bench/default_model.py runs it at large N)."""
+    """The quality bar, at N=3 per category (bench/default_model.py runs it at large N)."""
     r = evaluate(default_model, n=3, classifier_clips=12, log=lambda m: None)
     assert r["category_accuracy"] >= 0.85, r["category_accuracy_per_category"]
     assert r["bright_above_dark"] >= 0.8, r["descriptor_pairs"]["bright"]

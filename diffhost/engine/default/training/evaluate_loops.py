@@ -69,7 +69,7 @@ def detect_tempo(
     their tempo. With near_bpm the prior is uniform over +-10 % of it: the tracker then only
     decides the metrical level from the request; the tempo within that window is measured
     from the onsets (a loop 3 % off still reads 3 % off). With within=(lo, hi) the prior is uniform
-    over that range whatever was requested (the issue's 70-175 bpm): the tracker alone picks the
+    over that range whatever was requested (the asked-for 70-175 bpm): the tracker alone picks the
     metrical level."""
     lb = _librosa()
     y = _mono(audio)
