@@ -103,7 +103,7 @@ class OscServer:
             sock.close()
             raise OSError(
                 f"OSC: cannot listen on {self.config.host}:{self.config.port} ({exc.strerror or exc}); "
-                "is another diffhost (or another OSC app) using that port? Choose one with --port"
+                "is another diffhost (or another OSC app) using that port? Choose one with --osc-port"
             ) from None
         # Blocking recv (no per-call poll); stop() wakes it with an empty datagram to itself.
         self._sock = sock
