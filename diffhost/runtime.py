@@ -63,6 +63,7 @@ class RuntimeOptions:
     optional: frozenset[str] = frozenset()  # components that may fail to open (see module doc)
     # Live performance (host.live): the last kit comes back; MIDI inputs ("jack" = diffhost's own JACK
     # MIDI port, offered by default when the audio runs on JACK); where the tempo comes from.
+    live: bool = True  # the live parts (kits, MIDI, tempo sync, fresh pads); a one-shot render needs none
     kits: bool = True
     midi_in: tuple[str, ...] = ()
     jack_midi: bool | None = None  # None: when the audio output is a JACK device
@@ -184,7 +185,7 @@ def build_runtime(options: RuntimeOptions, *, engine: RenderEngine | None = None
             presets=presets,
             library=library,
         )
-        live = _build_live(options, session, unavailable)
+        live = _build_live(options, session, unavailable) if options.live else None
         osc = None
         if options.osc is not None:
             osc = opened("osc", lambda: OscServer(session, options.osc, live=live).start())

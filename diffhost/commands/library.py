@@ -128,7 +128,7 @@ def run_rerender(args: argparse.Namespace) -> int:
     from diffhost.runtime import RuntimeOptions, build_runtime
 
     options = RuntimeOptions(
-        renders_dir=args.output or Path("renders"), device=args.device, audio=False, library_dir=args.library
+        renders_dir=args.output or Path("renders"), device=args.device, audio=False, live=False, library_dir=args.library
     )
     with build_runtime(options) as runtime:
         session, library = runtime.session, runtime.library
