@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diffhost import __version__
 from diffhost.engine.errors import QueueFullError
@@ -25,6 +25,10 @@ from diffhost.osc.args import MAX_TEXT, OscArgError, as_float, as_int, as_text, 
 from diffhost.osc.dispatcher import Address, Reply, SlotHandler, Stats
 from diffhost.osc.paths import PathPolicy
 from diffhost.osc.subscribers import Subscribers
+
+if TYPE_CHECKING:
+    from diffhost.host.live.rig import LiveRig
+    from diffhost.host.session import Session
 
 P = out.PREFIX
 JOB_RANGE = (1, 2**31 - 1)
@@ -75,7 +79,7 @@ class Handlers:
 
     def __init__(
         self,
-        session: Any,
+        session: Session,
         *,
         paths: PathPolicy,
         subscribers: Subscribers,
@@ -84,7 +88,7 @@ class Handlers:
         send: Send,
         stats: Stats,
         order: threading.Lock | None = None,
-        live: Any = None,
+        live: LiveRig | None = None,
     ):
         self.session = session
         self.live = live  # host.live.LiveRig: kits, MIDI learn, tempo sync; None without one

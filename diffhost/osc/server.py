@@ -15,7 +15,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from diffhost.osc.access import AccessList, resolve_bind_host
 from diffhost.osc.dispatcher import MAX_DATAGRAM, Address, Dispatcher, Stats
@@ -23,6 +23,10 @@ from diffhost.osc.handlers import Handlers
 from diffhost.osc.paths import PathPolicy
 from diffhost.osc.replies import EventForwarder
 from diffhost.osc.subscribers import Subscribers
+
+if TYPE_CHECKING:
+    from diffhost.host.live.rig import LiveRig
+    from diffhost.host.session import Session
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 12000
@@ -56,7 +60,7 @@ class OscConfig:
 
 
 class OscServer:
-    def __init__(self, session: Any, config: OscConfig | None = None, *, live: Any = None):
+    def __init__(self, session: Session, config: OscConfig | None = None, *, live: LiveRig | None = None):
         """live: the host.live.LiveRig behind /diffhost/kit/..., /diffhost/tempo/source and
         /diffhost/midi/learn (they answer /diffhost/error without one)."""
         self.config = config or OscConfig()
