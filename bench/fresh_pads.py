@@ -145,7 +145,7 @@ def main() -> int:
     engine = Engine(device="cpu").start()
     engine.load(None)
     cap0 = capacity(engine, args.length, RATE)  # before the session exists: nothing is saved
-    renders = Path(os.environ.get("TMPDIR", "/tmp")) / f"h12-fresh-renders-{os.getpid()}"
+    renders = Path(os.environ.get("TMPDIR", "/tmp")) / f"diffhost-fresh-renders-{os.getpid()}"
     session = Session(engine, renders_dir=renders, audio=audio)
     fresh = FreshPads(session)
     try:

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        if "gui" in parser._subparsers._group_actions[0].choices:  # type: ignore[union-attr]
+        if "gui" in parser._subparsers._group_actions[0].choices:  # type: ignore[union-attr, operator]
             return main(["gui"])
         parser.print_help()
         return 0

@@ -23,9 +23,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from diffhost import paths
 from diffhost.engine.engine import Engine
+from diffhost.engine.interface import RenderEngine
 from diffhost.engine.remote.client import parse_engine_url
-from diffhost.host.audio import AudioControl
+from diffhost.host.audio import AudioControl, HostAudio
 from diffhost.host.library import RenderLibrary
 from diffhost.host.live.kit import KitStore
 from diffhost.host.live.rig import JACK_PORT, LiveRig
@@ -61,6 +63,7 @@ class RuntimeOptions:
     optional: frozenset[str] = frozenset()  # components that may fail to open (see module doc)
     # Live performance (host.live): the last kit comes back; MIDI inputs ("jack" = diffhost's own JACK
     # MIDI port, offered by default when the audio runs on JACK); where the tempo comes from.
+    live: bool = True  # the live parts (kits, MIDI, tempo sync, fresh pads); a one-shot render needs none
     kits: bool = True
     midi_in: tuple[str, ...] = ()
     jack_midi: bool | None = None  # None: when the audio output is a JACK device
@@ -82,7 +85,7 @@ class RuntimeOptions:
 class Runtime:
     """The running app's parts. Close it once; closing never blocks on a model still loading."""
 
-    engine: Any
+    engine: RenderEngine
     session: Session
     audio_control: AudioControl
     osc: OscServer | None = None
@@ -92,12 +95,19 @@ class Runtime:
     _closed: bool = False
 
     @property
-    def audio(self) -> Any:
+    def audio(self) -> HostAudio | None:
         return self.session.audio
 
     @property
     def library(self) -> RenderLibrary | None:
         return self.session.library
+
+    @property
+    def presets(self) -> PresetStore:
+        """The preset store; a clear error, not an AttributeError, when it could not be opened."""
+        if self.session.presets is None:
+            raise ValueError(f"preset: no preset store ({self.unavailable.get('presets', 'presets are off')})")
+        return self.session.presets
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Stop OSC, the audio device, the session (its finisher ends the file it is writing; writes
@@ -111,7 +121,8 @@ class Runtime:
         if self.live is not None:  # the pads as they are now come back on the next start
             steps.append(("last kit", self.live.save_last))
             steps.append(("MIDI and sync", self.live.close))
-        steps.append(("audio", lambda: self.session.audio is not None and self.session.audio.close()))
+        if self.session.audio is not None:
+            steps.append(("audio", self.session.audio.close))
         steps.append(("session", lambda: self.session.close(timeout=FINISH_TIMEOUT_S)))
         if self.session.library is not None:
             steps.append(("library", self.session.library.close))
@@ -129,7 +140,7 @@ class Runtime:
         self.close()
 
 
-def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
+def build_runtime(options: RuntimeOptions, *, engine: RenderEngine | None = None) -> Runtime:
     """Build the app once. `engine`: an Engine to use (e.g. with its own loader); default a new one."""
     unavailable: dict[str, str] = {}
 
@@ -174,7 +185,7 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
             presets=presets,
             library=library,
         )
-        live = _build_live(options, session, unavailable)
+        live = _build_live(options, session, unavailable) if options.live else None
         osc = None
         if options.osc is not None:
             osc = opened("osc", lambda: OscServer(session, options.osc, live=live).start())
@@ -198,7 +209,7 @@ def _build_live(options: RuntimeOptions, session: Session, unavailable: dict[str
     """Kits, MIDI and tempo sync around the session; a MIDI port or Link that cannot open is
     reported in `unavailable` (always optional: a missing controller never stops the show)."""
     kits = KitStore(options.audio_config_dir) if options.kits else None
-    live = LiveRig(session, kits=kits, jack_server=os.environ.get("JACK_DEFAULT_SERVER"))
+    live = LiveRig(session, kits=kits, jack_server=paths.jack_server())
     if session.audio is not None:
         try:
             for problem in live.restore_last():
@@ -228,7 +239,7 @@ def _build_live(options: RuntimeOptions, session: Session, unavailable: dict[str
     return live
 
 
-def _make_engine(options: RuntimeOptions) -> Any:
+def _make_engine(options: RuntimeOptions) -> RenderEngine:
     """The local engine (the default), or the client of a remote one when engine_url is set."""
     if options.engine_url:
         from diffhost.engine.remote.client import RemoteEngine
@@ -237,7 +248,7 @@ def _make_engine(options: RuntimeOptions) -> Any:
     return Engine(device=options.device, max_queue=options.max_queue)
 
 
-def warm_up(engine: Any, model: str | None, *, with_finisher: bool = True) -> threading.Thread:
+def warm_up(engine: RenderEngine, model: str | None, *, with_finisher: bool = True) -> threading.Thread:
     """In the background, on the engine's own thread: the finisher's imports, then the model, so the
     first Render does not wait. scipy.signal alone takes about 1 s and, imported mid-render on the
     finisher thread, stalls the window; importing it beside a concurrent torch import (scipy looks

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up (scripts/setup.sh) and runs the whole test suite against diffhost as a user installs it:
-#   ruff on the checkout -> sdist + wheel (python -m build) -> a fresh venv outside the checkout with
+#   ruff and mypy on the checkout -> sdist + wheel (python -m build) -> a fresh venv outside the checkout with
 #   torch pinned first and the wheel -> `diffhost render` from another folder -> pytest on a copy of
 #   tests/, run with that venv's Python, so every test imports the installed package, not the source.
 # Tests start their own real components (JACK dummy server, offscreen Qt, loopback UDP).
@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 bash scripts/setup.sh
 .venv/bin/ruff check .
-echo "test: set up and linted (${SECONDS}s)"
+.venv/bin/python -m mypy diffhost/  # the typed seams (config in pyproject.toml): zero errors
+echo "test: set up, linted and type-checked (${SECONDS}s)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/diffhost-wheel.XXXXXX")
 if [ "${DIFFHOST_KEEP_WHEEL_ENV:-0}" = 1 ]; then

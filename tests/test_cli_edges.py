@@ -1,4 +1,4 @@
-"""Issue 14, item 6: the CLI's rough edges: the same limits as OSC, the output checked before the
+"""The CLI's rough edges: the same limits as OSC, the output checked before the
 render, errors that name the real problem, and quiet on a closed pipe. Real subprocesses."""
 
 from __future__ import annotations

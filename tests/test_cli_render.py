@@ -153,3 +153,28 @@ def test_bpm_and_key_flags_make_a_loop_of_whole_bars(tmp_path):
     assert music["bpm"] == 100.0 and music["key"] == "D minor" and music["bars"] == 2.0 and music["loop"]
     bad = cli("house drum loop", "--bpm", "500", "-o", str(tmp_path / "x.wav"))
     assert bad.returncode == 2 and "bpm: 500.0 is out of range; valid is 40.0..300.0" in bad.stderr
+
+
+def test_a_one_shot_render_starts_no_live_threads(tmp_path):
+    """`diffhost render` builds its runtime without the live parts: no fresh-pad, MIDI or Link
+    thread runs while it renders. The same options with the live parts on start the fresh-pad
+    thread, so the check can fail."""
+    import dataclasses
+    import threading
+
+    from diffhost.cli import build_parser
+    from diffhost.commands import render
+    from diffhost.runtime import build_runtime
+
+    args = build_parser().parse_args(["render", "kick", "-o", str(tmp_path / "out"), "--no-library"])
+    opts = render.options(args)
+    live_threads = ("diffhost-fresh", "diffhost-midi", "diffhost-midi-in", "diffhost-link")
+
+    def running() -> set[str]:
+        return {t.name for t in threading.enumerate() if t.name in live_threads}
+
+    assert not running()
+    with build_runtime(opts) as runtime:
+        assert runtime.live is None and not running()
+    with build_runtime(dataclasses.replace(opts, live=True)) as runtime:
+        assert runtime.live is not None and "diffhost-fresh" in running()

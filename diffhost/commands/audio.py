@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from diffhost.commands import old_spelling
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("devices", help="list audio devices; choose and remember devices and format")
@@ -25,13 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("play", help="play an audio file on the chosen output")
     p.add_argument("file", type=Path, help="any common audio file; converted to the device's rate")
-    p.add_argument("--output", metavar="DEVICE", help="output device (default: the remembered one)")
+    p.add_argument("--output-device", metavar="DEVICE", help="output device (default: the remembered one)")
+    old_spelling(p, "--output", "output_device")
     p.set_defaults(func=run_play)
 
     p = sub.add_parser("record", help="record seed audio from the chosen input into a WAV file")
     p.add_argument("seconds", type=float, help="how long to record, in seconds")
     p.add_argument("-o", "--output", type=Path, required=True, help="new .wav file (never overwritten)")
-    p.add_argument("--input", metavar="DEVICE", help="input device (default: the remembered one)")
+    p.add_argument("--input-device", metavar="DEVICE", help="input device (default: the remembered one)")
+    old_spelling(p, "--input", "input_device")
     p.add_argument("--channels", type=int, choices=(1, 2), help="1 = mono, 2 = stereo (default: remembered)")
     p.set_defaults(func=run_record)
 
@@ -93,7 +97,7 @@ def run_play(args: argparse.Namespace) -> int:
     audio, sr = read_audio(args.file)  # a bad file fails before any device opens
     rescan_devices()
     with open_host_audio(
-        args.output if args.output is not None else settings.output,
+        args.output_device if args.output_device is not None else settings.output,
         False,
         settings.sample_rate,
         settings.block_size,
@@ -128,7 +132,7 @@ def run_record(args: argparse.Namespace) -> int:
     rescan_devices()
     with open_host_audio(
         settings.output,
-        args.input if args.input is not None else settings.input,
+        args.input_device if args.input_device is not None else settings.input,
         settings.sample_rate,
         settings.block_size,
         slots=1,

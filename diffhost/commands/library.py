@@ -128,10 +128,11 @@ def run_rerender(args: argparse.Namespace) -> int:
     from diffhost.runtime import RuntimeOptions, build_runtime
 
     options = RuntimeOptions(
-        renders_dir=args.output or Path("renders"), device=args.device, audio=False, library_dir=args.library
+        renders_dir=args.output or Path("renders"), device=args.device, audio=False, live=False, library_dir=args.library
     )
     with build_runtime(options) as runtime:
         session, library = runtime.session, runtime.library
+        assert library is not None  # not optional: build_runtime opened it or raised
         library.get(args.id)  # a missing row says so before the engine starts work
         job, ev = session.wait_for(lambda: session.rerender(args.id, out=args.output))
         if ev.kind != "done":

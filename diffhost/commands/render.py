@@ -173,22 +173,30 @@ def output_format(output: Path) -> str | None:
     return suffix.lstrip(".")
 
 
-def run(args: argparse.Namespace) -> int:
-    from diffhost.runtime import RuntimeOptions, build_runtime
+def options(args: argparse.Namespace):
+    """A one-shot render's runtime: no audio device and none of the live parts (kits, MIDI,
+    tempo sync, fresh pads), so no thread starts that the render does not need."""
+    from diffhost.runtime import RuntimeOptions
 
-    check_output(args.output)
-    options = RuntimeOptions(
+    return RuntimeOptions(
         renders_dir=args.output if args.output.suffix == "" else args.output.parent,
         model=args.model,
         device=args.device,
         engine_url=args.engine,
         audio=False,
+        live=False,
         library=not args.no_library,
         library_dir=args.library,
     )
-    with build_runtime(options) as runtime:
+
+
+def run(args: argparse.Namespace) -> int:
+    from diffhost.runtime import build_runtime
+
+    check_output(args.output)
+    with build_runtime(options(args)) as runtime:
         session = runtime.session
-        preset = session.presets.load(args.preset) if args.preset else None
+        preset = runtime.presets.load(args.preset) if args.preset else None
         recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
         request = session.build_request(preset=preset, **overrides(args))  # likewise every value
         clip = None

@@ -9,6 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from diffhost import paths
+from diffhost.commands import old_spelling
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -16,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the OSC server headless (engine, audio, OSC)",
         description="Listen for OSC (see docs/osc.md) and render, play slots and answer until Ctrl-C.",
     )
-    p.add_argument("--port", type=int, default=12000, help="UDP port to listen on (default 12000)")
+    p.add_argument("--osc-port", type=int, default=12000, help="UDP port to listen on (default 12000)")
+    old_spelling(p, "--port", "osc_port", type=int)
     p.add_argument(
         "--bind",
         default="127.0.0.1",
@@ -37,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="HOST:PORT",
         help="a listener that gets every event from the start (repeatable)",
     )
-    p.add_argument("--renders", type=Path, default=Path("renders"), help="renders folder (default ./renders)")
+    p.add_argument("--renders-dir", type=Path, default=Path("renders"), help="renders folder (default ./renders)")
+    old_spelling(p, "--renders", "renders_dir", type=Path)
     p.add_argument(
         "--audio-dir",
         type=Path,
@@ -65,11 +70,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-audio", action="store_true", help="run without an audio device (no slots, no recording)"
     )
     p.add_argument(
-        "--output", default=None, help="audio output device, name or index (default: the saved setting)"
+        "--output-device", default=None, help="audio output device, name or index (default: the saved setting)"
     )
+    old_spelling(p, "--output", "output_device")
     p.add_argument(
-        "--input", default=None, help="audio input device, name or index (default: the saved setting)"
+        "--input-device", default=None, help="audio input device, name or index (default: the saved setting)"
     )
+    old_spelling(p, "--input", "input_device")
     p.add_argument(
         "--sample-rate", type=int, default=None, help="audio device sample rate (default: the saved setting)"
     )
@@ -111,13 +118,7 @@ def _device(value: str | None) -> str | int | None:
 
 
 def _user_music_dir() -> Path | None:
-    try:
-        import platformdirs
-
-        music = Path(platformdirs.user_music_dir())
-    except Exception:
-        music = Path.home() / "Music"
-    return music if music.is_dir() else None
+    return paths.user_music_dir()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"allowed folder {folder} does not exist")
     config = OscConfig(
         host=args.bind,
-        port=args.port,
+        port=args.osc_port,
         reply_port=args.reply_port,
         allow=tuple(args.allow),
         folders=folders,
@@ -141,15 +142,15 @@ def run(args: argparse.Namespace) -> int:
     )
     AccessList(config.host, config.allow)  # refuse an open bind without an allow-list before loading anything
     options = RuntimeOptions(
-        renders_dir=args.renders,
+        renders_dir=args.renders_dir,
         model=args.model,
         device=args.device,
         engine_url=args.engine,
         max_queue=args.max_queue,
         audio=not args.no_audio,
         audio_overrides={
-            "output": _device(args.output),
-            "input": _device(args.input),
+            "output": _device(args.output_device),
+            "input": _device(args.input_device),
             "sample_rate": args.sample_rate,
             "block_size": args.block_size,
         },
@@ -165,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
         runtime.engine.load(args.model)  # fail now, not on the first render
         server = runtime.osc
+        assert server is not None  # OSC is not optional here: build_runtime raised if it could not bind
         host, port = server.address
         print(f"diffhost OSC listening on {host}:{port}", file=sys.stderr)
         print(f"  renders: {runtime.session.renders_dir}", file=sys.stderr)
@@ -202,7 +204,7 @@ def _live_note(runtime: Any) -> str:
     live = runtime.live
     if live is None:
         return "off"
-    ports = ", ".join(getattr(p, "port_name", None) or getattr(p, "name", "?") for p in live.inputs.values())
+    ports = ", ".join(str(getattr(p, "port_name", None) or getattr(p, "name", "?")) for p in live.inputs.values())
     parts = [f"MIDI in: {ports or 'none'}", f"tempo from {live.sync.source}"]
     for what in ("midi", "link", "kit"):
         if what in runtime.unavailable:

@@ -16,14 +16,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from diffhost import paths
+
 
 def cache_dir() -> Path:
-    env = os.environ.get("DIFFHOST_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("diffhost"))
+    return paths.cache_dir()
 
 
 class JsonCache:

@@ -174,7 +174,7 @@ class Engine:
                 self._waiting -= len(dropped)
                 for job in dropped:
                     self._cancels.pop(job.id, None)
-                running = list(self._cancels.values()) if job_id == -1 else [self._cancels.get(job_id)]
+                running: list[threading.Event | None] = list(self._cancels.values()) if job_id == -1 else [self._cancels.get(job_id)]
             for job in dropped:
                 self._publish(JobEvent("cancelled", job, message="cancelled"))
         hit = len(dropped)

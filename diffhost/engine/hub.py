@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from diffhost.engine.errors import ModelLoadError
 
@@ -104,7 +105,7 @@ def download(repo_id: str, *, endpoint: str | None = None, cache_dir: Path | Non
     Returns the snapshot folder and its commit hash. endpoint / cache_dir default to
     huggingface_hub's own (HF_ENDPOINT, HF_HUB_CACHE).
     """
-    where = {"endpoint": endpoint, "cache_dir": cache_dir}
+    where: dict[str, Any] = {"endpoint": endpoint, "cache_dir": cache_dir}
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 
     try:

@@ -70,10 +70,10 @@ def pipeline_class_name(folder: Path) -> str:
 
 
 def _load_folder(folder: Path, *, name: str, revision: str | None, device, dtype) -> Model:
-    from diffhost.engine.adapters import ADAPTERS
+    from diffhost.engine.adapters import ADAPTERS, ALIASES
 
     cls_name = pipeline_class_name(folder)
-    adapter = ADAPTERS.get(cls_name)
+    adapter = ADAPTERS.get(ALIASES.get(cls_name, cls_name))
     if adapter is None:
         raise ModelLoadError(
             f"model {name}: pipeline {cls_name} is not supported; supported are {', '.join(sorted(ADAPTERS))}"

@@ -114,7 +114,7 @@ class GenerationRequest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (the seed clip is described, not embedded)."""
-        d = {
+        d: dict[str, Any] = {
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
             "sample_rate": self.sample_rate,

@@ -6,26 +6,22 @@ runtime.unavailable; the window shows each reason on the panel that needs it.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
+from diffhost import paths
 from diffhost.gui.errors import install_excepthook
 from diffhost.gui.theme import apply_theme
 
 
 def check_display() -> None:
     """Qt aborts the process when it finds no display; say so in words instead."""
-    if (
-        sys.platform.startswith("linux")
-        and not os.environ.get("QT_QPA_PLATFORM")
-        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    ):
+    if paths.display_missing():
         raise OSError(
             "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
             "headless, use `diffhost render ...`, or run the window under xvfb-run"
@@ -33,10 +29,27 @@ def check_display() -> None:
 
 
 def open_settings(path: Path | None = None) -> QSettings:
-    """The app's QSettings: the platform's place, or an .ini file (portable installs, tests)."""
+    """The window's QSettings: an .ini file, by default window.ini in diffhost's config folder
+    (DIFFHOST_CONFIG_DIR moves it, as it moves the audio settings and kits; on Windows it sits
+    beside them instead of in the registry). `path` names another file (portable installs, tests)."""
     if path is not None:
         return QSettings(str(path), QSettings.Format.IniFormat)
-    return QSettings("diffhost", "diffhost")
+    ini = paths.window_settings_path()
+    settings = QSettings(str(ini), QSettings.Format.IniFormat)
+    if not ini.exists() and not settings.allKeys():
+        _import_native_settings(settings)
+    return settings
+
+
+def _import_native_settings(settings: QSettings) -> None:
+    """Earlier versions kept the window's state in Qt's native place for ("diffhost", "diffhost");
+    the first start with the .ini copies it over, so nobody loses their layout. Only the default
+    location is read: with DIFFHOST_CONFIG_DIR set (tests, portable installs) nothing is imported."""
+    if paths.env(paths.CONFIG_DIR_ENV):
+        return
+    native = QSettings("diffhost", "diffhost")
+    for key in native.allKeys():
+        settings.setValue(key, native.value(key))
 
 
 def run(
@@ -49,7 +62,7 @@ def run(
     """Show the window and run the event loop until it closes."""
     from diffhost.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("diffhost")
     app.setOrganizationName("diffhost")
     apply_theme(app)
@@ -59,7 +72,7 @@ def run(
         osc=runtime.osc,
         unavailable=runtime.unavailable,
         audio_control=runtime.audio_control,
-        live=getattr(runtime, "live", None),
+        live=runtime.live,
     )
     previous = install_excepthook(window.show_unexpected)
     window.show()

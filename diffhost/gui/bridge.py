@@ -7,16 +7,19 @@ queue (friture-style); this is the single place they become Qt signals.
 from __future__ import annotations
 
 import queue
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+
+if TYPE_CHECKING:
+    from diffhost.host.session import Session
 
 
 class EventBridge(QObject):
     received = pyqtSignal(object)  # every SessionEvent
     progress = pyqtSignal(int, float, float)  # job id, 0..1, seconds left (-1: unknown); latest per tick
 
-    def __init__(self, session: Any, parent: QObject | None = None, interval_ms: int = 15):
+    def __init__(self, session: Session, parent: QObject | None = None, interval_ms: int = 15):
         super().__init__(parent)
         self._session = session
         self._queue = session.subscribe()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from PyQt6.QtCore import QEvent, QMimeData, QObject, QPoint, Qt, QUrl
-from PyQt6.QtGui import QDrag
+from PyQt6.QtGui import QDrag, QMouseEvent
 from PyQt6.QtWidgets import QApplication, QWidget
 
 
@@ -43,6 +44,7 @@ class DragSource(QObject):
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802 - Qt override
         kind = ev.type()
+        ev = cast(QMouseEvent, ev)  # only its mouse press and move events are read below
         if kind == QEvent.Type.MouseButtonPress and ev.button() == Qt.MouseButton.LeftButton:
             self._press = ev.position().toPoint()
             return True

@@ -182,32 +182,35 @@ class EffectsEditor(QWidget):
         def setter(v: Any, n: str = spec.name) -> None:
             self.set_param(row, n, v)
 
+        w: QWidget
         if spec.kind == "bool":
-            w = QCheckBox()
-            w.setChecked(bool(value))
-            w.toggled.connect(setter)
+            w = check = QCheckBox()
+            check.setChecked(bool(value))
+            check.toggled.connect(setter)
         elif spec.kind == "enum":
-            w = QComboBox()
-            w.addItems(spec.choices)
-            w.setCurrentText(str(value))
-            w.currentTextChanged.connect(setter)
+            w = combo = QComboBox()
+            combo.addItems(spec.choices)
+            combo.setCurrentText(str(value))
+            combo.currentTextChanged.connect(setter)
         elif spec.kind == "path":
-            w = QLineEdit(str(value or ""))
-            w.setPlaceholderText("file path")
-            w.editingFinished.connect(lambda: setter(w.text().strip()))
+            w = line = QLineEdit(str(value or ""))
+            line.setPlaceholderText("file path")
+            line.editingFinished.connect(lambda: setter(line.text().strip()))
+        elif spec.kind == "int":
+            w = spin = QSpinBox()
+            spin.setRange(int(spec.lo), int(spec.hi))
+            spin.setSingleStep(max(1, int(spec.step)))
+            spin.setSuffix(f" {spec.unit}" if spec.unit else "")
+            spin.setValue(int(value))
+            spin.valueChanged.connect(setter)
         else:
-            w = QSpinBox() if spec.kind == "int" else QDoubleSpinBox()
-            if spec.kind != "int":
-                w.setDecimals(0 if spec.step >= 1 else 2 if spec.step >= 0.01 else 3)
-            if spec.kind == "int":
-                w.setRange(int(spec.lo), int(spec.hi))
-                w.setSingleStep(max(1, int(spec.step)))
-            else:
-                w.setRange(spec.lo, spec.hi)
-                w.setSingleStep(spec.step)
-            w.setSuffix(f" {spec.unit}" if spec.unit else "")
-            w.setValue(int(value) if spec.kind == "int" else float(value if value is not None else spec.lo))
-            w.valueChanged.connect(setter)
+            w = dial = QDoubleSpinBox()
+            dial.setDecimals(0 if spec.step >= 1 else 2 if spec.step >= 0.01 else 3)
+            dial.setRange(spec.lo, spec.hi)
+            dial.setSingleStep(spec.step)
+            dial.setSuffix(f" {spec.unit}" if spec.unit else "")
+            dial.setValue(float(value if value is not None else spec.lo))
+            dial.valueChanged.connect(setter)
         w.setToolTip(
             f"{spec.label} ({spec.name})"
             + (f": {spec.lo:g}..{spec.hi:g} {spec.unit}".rstrip() if spec.kind in ("float", "int") else "")

@@ -125,10 +125,10 @@ class FinishingEditor(QWidget):
 
         for w in (self.dc_remove, self.trim):
             w.toggled.connect(self._edited)
-        for w in (self.tail, self.trim_db, self.fade_in, self.fade_out, self.level, self.ceiling):
-            w.valueChanged.connect(self._edited)
-        for w in (self.channels, self.fade_shape, self.sample_rate, self.normalize):
-            w.currentIndexChanged.connect(self._edited)
+        for spin in (self.tail, self.trim_db, self.fade_in, self.fade_out, self.level, self.ceiling):
+            spin.valueChanged.connect(self._edited)
+        for combo in (self.channels, self.fade_shape, self.sample_rate, self.normalize):
+            combo.currentIndexChanged.connect(self._edited)
         self.format.currentIndexChanged.connect(lambda _i: self.export_changed.emit(self.export()))
         self.set_finishing(DEFAULT)
 
@@ -175,7 +175,8 @@ class FinishingEditor(QWidget):
             self.normalize.setCurrentIndex(max(0, self.normalize.findData(norm.get("mode"))))
             if norm.get("mode") == "lufs":
                 self.level.setValue(float(norm.get("lufs", -14.0)))
-                self.ceiling.setValue(float(norm.get("ceiling_db") if norm.get("ceiling_db") is not None else -1.0))
+                ceiling = norm.get("ceiling_db")
+                self.ceiling.setValue(float(ceiling if ceiling is not None else -1.0))
             else:
                 self.level.setValue(float(norm.get("peak_db", -1.0)))
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class _Table(QTableWidget):
         super().__init__(0, len(COLUMNS))
         self._panel = panel
 
-    def mimeData(self, items: list[QTableWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
+    def mimeData(self, items: Iterable[QTableWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
         rows = sorted({i.row() for i in items})
         return file_mime([r.path for r in (self._panel.row_at(i) for i in rows) if r is not None])
 
@@ -338,7 +339,7 @@ class HistoryPanel(QWidget):
             return
         action(row)
 
-    def export(self, row: Any, spec: dict, out: Path | None = None) -> None:
+    def export(self, row: Any, spec: Any, out: Path | None = None) -> None:
         """Write the render in another format beside it (or to `out`); a new library row. Never
         overwrites: a taken name gets a number."""
         lib = self.library

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
@@ -56,6 +56,11 @@ from diffhost.gui.tempo_control import TempoControl
 from diffhost.gui.waveform import WaveformView
 from diffhost.gui.window_state import PANEL_PARAMS
 
+if TYPE_CHECKING:  # the components the window is handed (built by diffhost.runtime)
+    from diffhost.host.audio import AudioControl
+    from diffhost.host.live.rig import LiveRig
+    from diffhost.host.session import Session
+
 
 def _box(title: str, widget: QWidget) -> QGroupBox:
     box = QGroupBox(title.upper())
@@ -68,13 +73,13 @@ def _box(title: str, widget: QWidget) -> QGroupBox:
 class MainWindow(QMainWindow):
     def __init__(
         self,
-        session: Any,
+        session: Session,
         *,
         settings: QSettings,
-        osc: Any = None,
+        osc: Any = None,  # diffhost.osc.server.OscServer (a sibling layer: gui/ does not import osc/)
         unavailable: dict[str, str] | None = None,
-        audio_control: Any = None,
-        live: Any = None,
+        audio_control: AudioControl | None = None,
+        live: LiveRig | None = None,
     ):
         super().__init__()
         self.live = live  # host.live.LiveRig: kits, MIDI, tempo sync; None: no Live menu actions
@@ -266,9 +271,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
         self.live_menu = LiveMenu(self, bar.addMenu("&Live"))
         render_menu = bar.addMenu("&Render")
-        self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)
-        self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)
-        self.play_action = QAction(
+        # PyQt6 accepts a Q_PROPERTY and a signal as keyword arguments; its stubs do not list them.
+        self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)  # type: ignore[call-overload]
+        self.cancel_action = QAction("Cancel", self, shortcut=QKeySequence("Esc"), triggered=self.cancel)  # type: ignore[call-overload]
+        self.play_action = QAction(  # type: ignore[call-overload]
             "Play / Stop", self, shortcut=QKeySequence("Space"), triggered=lambda: self.playback.toggle()
         )
         for a in (self.render_action, self.cancel_action, self.play_action):
@@ -347,7 +353,7 @@ class MainWindow(QMainWindow):
         return self.unavailable.get(component) or f"no {component} component in this session"
 
     # -- rendering --------------------------------------------------------------------
-    def render(self) -> int | None:
+    def render(self) -> int | None:  # type: ignore[override]  # the Render action, not QWidget.render (paint)
         if not self.params.commit_bpm():  # Tempo typed but not yet sent (Ctrl+R in the field)
             self.report(f"Render: {self.params.field_error.text().removeprefix('⚠ ')}")
             return None
@@ -374,11 +380,7 @@ class MainWindow(QMainWindow):
         self.progress.setFormat("cancelling…")
 
     def rerender(self, render_id: int) -> None:
-        fn = getattr(self.session, "rerender", None)
-        if fn is None:
-            self.report("Re-render needs the render library component")
-            return
-        job = self.call("Re-render", fn, render_id)
+        job = self.call("Re-render", self.session.rerender, render_id)
         if job is not None:
             self.jobs.add(job.id)
             self.cancel_button.setEnabled(True)
@@ -498,9 +500,7 @@ class MainWindow(QMainWindow):
     # -- the selected model's limits ----------------------------------------------------------------
     def refresh_model_info(self) -> None:
         """Load (or look up) the selected model off-thread; its range and features go to the panel."""
-        fn = getattr(self.session, "load_model_info", None)
-        if fn is None:
-            return
+        fn = self.session.load_model_info
         model = self.session.model
 
         def known(info: Any) -> None:

@@ -314,7 +314,7 @@ class ParamsPanel(QWidget):
         return getattr(self, name).value()
 
     def values(self) -> dict[str, Any]:
-        names = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
+        names: tuple[str, ...] = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
         names += ("guidance", "seed", "variations", "strength", "bpm", "key")
         return {n: self.value(n) for n in names}
 
@@ -561,6 +561,6 @@ class ParamsPanel(QWidget):
 
 
 def model_label(info: Any) -> str:
-    if info.family in ("diffhost-default", "DiffhostOneShotPipeline"):
+    if info.family in ("diffhost-default", "DiffhostDefaultPipeline", "DiffhostOneShotPipeline"):
         return "the embedded default model"
     return f"model {Path(info.name).name or info.name} ({info.family})"

@@ -43,13 +43,10 @@ class PresetControl:
         menu.clear_requested.connect(self.clear)
         effects.chain_changed.connect(lambda _c: self.edited())
         finishing.finishing_changed.connect(lambda _f: self.edited())
-        recipe = getattr(getattr(window.session, "_finish", None), "recipe", None)
-        if recipe is not None:  # what the session's finisher holds now (a runtime may preload one)
-            finishing.set_finishing(recipe.finishing.to_dict())
-            finishing.set_export(recipe.export.to_dict())
-            self._show(recipe.preset)
-        else:
-            self._show(None)
+        recipe = window.session.recipe  # what the session's finisher holds now (a runtime may preload one)
+        finishing.set_finishing(recipe.finishing.to_dict())
+        finishing.set_export(recipe.export.to_dict())
+        self._show(recipe.preset)
 
     def refresh(self) -> None:
         w = self.window
@@ -118,7 +115,7 @@ class PresetControl:
         params = {k: v for k, v in w.session.params.to_dict().items() if k != "seed_clip"}
         if w.session.model:
             params["model"] = w.session.model
-        values = {
+        values: dict[str, Any] = {
             "name": name,
             "params": params,
             "effects": self.effects.chain(),
@@ -189,14 +186,6 @@ class ChainApplier(RecipeApplier):
         super().__init__(window, lambda chain: window.session.set_effects(chain), editor.error, "Effects")
         self.editor = editor
         editor.chain_changed.connect(self.changed)
-
-    def changed(self, chain: list[dict]) -> None:
-        if getattr(self.window.session, "set_effects", None) is None:
-            self.window.report(
-                "Effects chain: kept with presets; this session has no post-processing to apply it"
-            )
-            return
-        super().changed(chain)
 
 
 class FinishingApplier(RecipeApplier):

@@ -10,9 +10,9 @@ if a crash interrupted them: nothing is lost silently.
 
 from __future__ import annotations
 
+import builtins  # the class below has a method named list, which shadows the type in its annotations
 import datetime as _dt
 import json
-import os
 import shutil
 import sqlite3
 import threading
@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from diffhost import paths
 from diffhost.engine.audio import read_audio
 from diffhost.engine.request import GenerationRequest, SeedClip
 from diffhost.host.render.effects import file_sha256
@@ -71,12 +72,7 @@ class LibraryError(ValueError):
 
 def default_library_dir() -> Path:
     """$DIFFHOST_HOME/library, else the platform's user data folder (e.g. ~/.local/share/diffhost)."""
-    home = os.environ.get("DIFFHOST_HOME")
-    if home:
-        return Path(home).expanduser() / "library"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("diffhost", appauthor=False))
+    return paths.library_dir()
 
 
 @dataclass(frozen=True)
@@ -223,7 +219,8 @@ class RenderLibrary:
                     None if dry_path is None else str(Path(dry_path).resolve()),
                 ),
             )
-            rid = int(cur.lastrowid)
+            assert cur.lastrowid is not None  # an INSERT always sets it
+            rid = cur.lastrowid
             self._db.executemany(
                 "INSERT INTO tags (render_id, tag) VALUES (?, ?)", [(rid, t) for t in clean_tags]
             )
@@ -286,7 +283,7 @@ class RenderLibrary:
         rows = self._select("path=? AND state='ok'", (str(Path(path).resolve()),), 1, 0)
         return rows[0] if rows else None
 
-    def list(self, limit: int = 100, offset: int = 0, favorites_only: bool = False) -> list[RenderRow]:
+    def list(self, limit: int = 100, offset: int = 0, favorites_only: bool = False) -> builtins.list[RenderRow]:
         where = "state='ok'" + (" AND favorite=1" if favorites_only else "")
         return self._select(where, (), limit, offset)
 
@@ -299,7 +296,7 @@ class RenderLibrary:
         until: _dt.datetime | _dt.date | str | None = None,
         favorites_only: bool = False,
         limit: int = 100,
-    ) -> list[RenderRow]:
+    ) -> builtins.list[RenderRow]:
         """Renders whose prompt contains every word of text (or carries it as a tag the user gave the
         render), carrying all tags, from model, in a date range. The preset a render was finished with
         is not searched: a kick rendered while "tight snare" was loaded is still a kick."""
@@ -414,7 +411,7 @@ class RenderLibrary:
             raise LibraryError(f"render {rid}: no such render in the library ({self.db_path})")
         return rows[0]
 
-    def _select(self, where: str, args: tuple, limit: int, offset: int) -> list[RenderRow]:
+    def _select(self, where: str, args: tuple, limit: int, offset: int) -> builtins.list[RenderRow]:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT * FROM renders WHERE {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diffhost import paths
 from diffhost.engine.request import GenerationRequest
 from diffhost.host.render.export import atomic_write_bytes, slug, unique_path
 
@@ -38,12 +39,7 @@ class PresetError(ValueError):
 
 
 def default_user_dir() -> Path:
-    home = os.environ.get("DIFFHOST_HOME")
-    if home:
-        return Path(home).expanduser() / "presets"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("diffhost", appauthor=False)) / "presets"
+    return paths.user_presets_dir()
 
 
 @dataclass(frozen=True)

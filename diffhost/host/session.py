@@ -14,14 +14,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from diffhost.engine.audio import SEED_MAX_S, BoundedClip, read_seed_file
 from diffhost.engine.fanout import Fanout
 from diffhost.engine.loader import DEFAULT_NAMES, pipeline_class_name
-from diffhost.engine.request import GenerationRequest, ModelInfo, SeedClip
+from diffhost.engine.request import GenerationRequest, ModelInfo, Priority, SeedClip
 from diffhost.host.render.disk import describe_write_error
-from diffhost.host.render.finisher import SavedRender, save_result
+from diffhost.host.render.finisher import Finisher, SavedRender
+
+if TYPE_CHECKING:  # the components the session is handed (built by diffhost.runtime)
+    from diffhost.engine.engine import Job
+    from diffhost.engine.interface import RenderEngine
+    from diffhost.host.audio.host_audio import HostAudio
+    from diffhost.host.library import RenderLibrary
+    from diffhost.host.presets import PresetStore
+    from diffhost.host.render.post import Recipe
 
 SessionEventKind = Literal[
     "accepted", "progress", "done", "cancelled", "error", "param", "seed", "slot", "message"
@@ -76,15 +84,15 @@ class Session:
 
     def __init__(
         self,
-        engine: Any,
+        engine: RenderEngine,
         *,
         renders_dir: Path,
         model: str | None = None,
         defaults: GenerationRequest | None = None,
-        finish: Any = None,
-        audio: Any = None,
-        presets: Any = None,
-        library: Any = None,
+        finish: Finisher | None = None,
+        audio: HostAudio | None = None,
+        presets: PresetStore | None = None,
+        library: RenderLibrary | None = None,
     ):
         self.engine = engine
         self.renders_dir = Path(renders_dir).expanduser().resolve()
@@ -98,11 +106,12 @@ class Session:
         self._plans_lock = threading.Lock()
         self._fanout: Fanout[SessionEvent] = Fanout()
         self.renders: dict[int, list[SavedRender]] = {}  # job id -> saved files
-        # finish(result, renders_dir, job) -> list[SavedRender]; the post-processing issue plugs in here.
-        self._finish = finish or (lambda result, out, job: save_result(result, out))
-        self.audio = audio  # host audio (issue 5): HostAudio, or None when headless without output
-        self.presets = presets  # PresetStore (issue 4), or None
-        self.library = library  # RenderLibrary (issue 4), or None
+        # Every render is finished (effects, finishing, export, sidecar) by a Finisher; one with the
+        # default recipe when none is given (a bare session: tests, scripts).
+        self._finish = finish if finish is not None else Finisher()
+        self.audio = audio  # None when headless without an output device
+        self.presets = presets
+        self.library = library
         self._events = engine.subscribe()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="diffhost-finisher", daemon=True)
@@ -126,12 +135,9 @@ class Session:
 
     def model_info(self, spec: Any = ...) -> ModelInfo | None:
         """The limits of a model (the session's by default) once the engine has loaded it; else None."""
-        lookup = getattr(self.engine, "model_info", None)  # a remote engine may not know
-        if lookup is None:
-            return None
         spec = self._model if spec is ... else spec
-        info = lookup(spec)
-        if info is None and spec not in self._preloading and hasattr(self.engine, "preload"):
+        info = self.engine.model_info(spec)
+        if info is None and spec not in self._preloading:
             self._preloading.add(spec)  # once: the next check knows the limits
             self.engine.preload(spec)
         return info
@@ -219,7 +225,7 @@ class Session:
     def render(
         self,
         *,
-        priority: str = "batch",
+        priority: Priority = "batch",
         tag: str | None = None,
         preset: Any = None,
         model: str | None = None,
@@ -262,7 +268,7 @@ class Session:
         return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
 
     def submit_internal(
-        self, request: GenerationRequest, *, model: str | None, priority: str = "live", tag: str | None = None
+        self, request: GenerationRequest, *, model: str | None, priority: Priority = "live", tag: str | None = None
     ):
         """Queue a render for a live part that takes its audio from the engine's own events (a fresh
         pad's pool): it is never saved and the session announces nothing about it."""
@@ -273,7 +279,7 @@ class Session:
         request: GenerationRequest,
         *,
         model: str | None,
-        priority: str,
+        priority: Priority,
         tag: str | None,
         plan: RenderPlan,
     ):
@@ -289,7 +295,8 @@ class Session:
             return None
         return self._need("presets").load(preset) if isinstance(preset, str) else preset
 
-    def cancel(self, job_id: int) -> bool:
+    def cancel(self, job_id: int) -> int:
+        """Cancel a job (-1: all); how many the engine cancelled (0 when none was left)."""
         return self.engine.cancel(job_id)
 
     def wait_for(
@@ -336,17 +343,15 @@ class Session:
         (A single render with a preset: `render(preset=name)`, which changes nothing here.)
         """
         preset = self._need("presets").load(name)
-        configure = getattr(self._finish, "configure", None)
-        recipe = preset.recipe() if configure is not None else None
+        recipe = preset.recipe()
         self.update_params(**preset.params)
-        if configure is not None:
-            configure(recipe)
+        self._finish.configure(recipe)
         self._emit(SessionEvent("message", name="preset", value=name))
         return preset
 
     # -- render library (component from host.library) -------------------------------------------
     def rerender(
-        self, render_id: int, *, priority: str = "batch", out: Path | None = None, tag: str | None = None
+        self, render_id: int, *, priority: Priority = "batch", out: Path | None = None, tag: str | None = None
     ):
         """Render a library row again, bit-identically: its own params, model and recipe, into its
         own folder (or `out`), recorded as a child row. Returns the Job."""
@@ -373,16 +378,16 @@ class Session:
     # Slots are numbered 1..N. State changes (playing, ready again when a clip ends) are pushed by
     # the audio's event thread as "slot" events; assign adds one carrying the clip's name.
     @property
-    def audio(self) -> Any:
+    def audio(self) -> HostAudio | None:
         return self._audio
 
     @audio.setter
-    def audio(self, audio: Any) -> None:
-        old = getattr(self, "_audio", None)
-        if old is not None and hasattr(old, "remove_slot_listener"):
+    def audio(self, audio: HostAudio | None) -> None:
+        old = getattr(self, "_audio", None)  # None the first time, from __init__
+        if old is not None:
             old.remove_slot_listener(self._on_slot_state)
         self._audio = audio
-        if audio is not None and hasattr(audio, "add_slot_listener"):
+        if audio is not None:
             audio.add_slot_listener(self._on_slot_state)
 
     def _on_slot_state(self, slot: int, state: str) -> None:
@@ -395,9 +400,10 @@ class Session:
             if not saved:
                 raise ValueError(f"job: {job_id} has no finished render to assign")
             path = saved[0].path
-        self._need("audio").assign_file(int(slot), Path(path))
+        audio = self._need("audio")
+        audio.assign_file(int(slot), Path(path))
         self._emit(
-            SessionEvent("slot", name=str(slot), value=self.audio.slot_state(int(slot)), message=Path(path).stem)
+            SessionEvent("slot", name=str(slot), value=audio.slot_state(int(slot)), message=Path(path).stem)
         )
 
     def play_slot(self, slot: int, gain: float = 1.0) -> None:
@@ -414,18 +420,18 @@ class Session:
         self._need("audio").set_quantize(float(beats))
         self._emit(SessionEvent("param", name="quantize", value=float(beats)))
 
-    # -- effects chain (the finisher from host.save) ---------------------------------------------
+    # -- effects chain (the finisher from host.render.finisher) ------------------------------------
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe (effects, finishing, export, preset) later renders are finished with."""
+        return self._finish.recipe
+
     def set_effects(self, chain: list[dict[str, Any]]) -> None:
         """Replace the effects chain renders are finished with; validated first, so a bad chain
         (unknown effect, out-of-range value, missing plug-in) raises ValueError and changes nothing."""
-        configure = getattr(self._finish, "configure", None)
-        if configure is None:
-            raise ValueError(
-                "effects: this session saves plain files; no post-processing finisher is attached"
-            )
         from diffhost.host.render.post import Recipe
 
-        configure(Recipe.from_dict({**self._finish.recipe.to_dict(), "effects": list(chain)}))
+        self._finish.configure(Recipe.from_dict({**self._finish.recipe.to_dict(), "effects": list(chain)}))
         self._emit(SessionEvent("message", name="effects", value=len(chain)))
 
     def set_finishing(self, finishing: dict[str, Any]) -> None:
@@ -441,20 +447,15 @@ class Session:
     def clear_preset(self) -> None:
         """"No preset": the default recipe (no effects, default finishing and export, no preset name
         or tags) for later renders. Generation params stay as the user set them."""
-        configure = getattr(self._finish, "configure", None)
-        if configure is not None:
-            from diffhost.host.render.post import Recipe
+        from diffhost.host.render.post import Recipe
 
-            configure(Recipe())
+        self._finish.configure(Recipe())
         self._emit(SessionEvent("message", name="preset", value=None))
 
     def _set_recipe_part(self, key: str, value: Any) -> None:
-        configure = getattr(self._finish, "configure", None)
-        if configure is None:
-            raise ValueError(f"{key}: this session saves plain files; no post-processing finisher is attached")
         from diffhost.host.render.post import Recipe
 
-        configure(Recipe.from_dict({**self._finish.recipe.to_dict(), key: value}))
+        self._finish.configure(Recipe.from_dict({**self._finish.recipe.to_dict(), key: value}))
 
     def load_model_info(self, model: str | None = None) -> Any:
         """The ModelInfo (length range, features) of `model` (default: the session's), loading it on
@@ -471,11 +472,7 @@ class Session:
         from diffhost.host.render import reprocess as rp
 
         source = render if isinstance(render, rp.DrySource) else rp.load_source(render, self.library)
-        if recipe is None:
-            from diffhost.host.render.post import Recipe
-
-            recipe = getattr(self._finish, "recipe", None) or Recipe()
-        return rp.reprocess(source, recipe)
+        return rp.reprocess(source, recipe if recipe is not None else self._finish.recipe)
 
     def keep_reprocessed(self, reprocessed: Any, *, replace: bool = False) -> SavedRender:
         """Write a re-processed render as a new version (default) or in place of the processed file
@@ -524,9 +521,8 @@ class Session:
                     plan = self._plans.get(ev.job_id)
                 if plan is not None and plan.internal:
                     continue
-                eta = getattr(ev, "eta_s", None)
                 self._emit(
-                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag, eta_s=eta)
+                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag, eta_s=ev.eta_s)
                 )
                 continue
             with self._plans_lock:
@@ -563,17 +559,14 @@ class Session:
                     sample_rate=saved[0].sample_rate if saved else 0,
                     tag=tag,
                     value=ev.result.seed,
-                    render_ids=tuple(s.render_id for s in saved if getattr(s, "render_id", None) is not None),
+                    render_ids=tuple(s.render_id for s in saved if s.render_id is not None),
                     result=ev.result,
                 )
             )
 
-    def _save(self, result: Any, job: Any, plan: RenderPlan | None) -> list[SavedRender]:
-        finish = getattr(self._finish, "finish", None)
-        if finish is None:  # a plain saver (no post-processing finisher attached)
-            return self._finish(result, self.renders_dir, job)
+    def _save(self, result: Any, job: Job, plan: RenderPlan | None) -> list[SavedRender]:
         plan = plan or RenderPlan()
-        return finish(
+        return self._finish.finish(
             result,
             plan.out or self.renders_dir,
             plan.recipe,
@@ -584,9 +577,9 @@ class Session:
             stop=self._stop,
         )
 
-    def _saving_progress(self, job: Any) -> Callable[[int, int], None]:
+    def _saving_progress(self, job: Job) -> Callable[[int, int], None]:
         """The saving stage after the engine's 100 %: "saving 3/64" as files are written."""
-        tag = getattr(job, "tag", None)
+        tag = job.tag
 
         def report(done: int, total: int) -> None:
             fraction = done / max(total, 1)

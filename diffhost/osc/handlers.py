@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diffhost import __version__
 from diffhost.engine.errors import QueueFullError
@@ -26,6 +26,10 @@ from diffhost.osc.dispatcher import Address, Reply, SlotHandler, Stats
 from diffhost.osc.paths import PathPolicy
 from diffhost.osc.plugin import PluginHandlers
 from diffhost.osc.subscribers import Subscribers
+
+if TYPE_CHECKING:
+    from diffhost.host.live.rig import LiveRig
+    from diffhost.host.session import Session
 
 P = out.PREFIX
 JOB_RANGE = (1, 2**31 - 1)
@@ -76,7 +80,7 @@ class Handlers:
 
     def __init__(
         self,
-        session: Any,
+        session: Session,
         *,
         paths: PathPolicy,
         subscribers: Subscribers,
@@ -85,7 +89,7 @@ class Handlers:
         send: Send,
         stats: Stats,
         order: threading.Lock | None = None,
-        live: Any = None,
+        live: LiveRig | None = None,
     ):
         self.session = session
         self.live = live  # host.live.LiveRig: kits, MIDI learn, tempo sync; None without one

@@ -15,12 +15,15 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diffhost.osc import messages as out
 from diffhost.osc.dispatcher import Address, Reply
 from diffhost.osc.handlers import parse_origin, parse_token
 from diffhost.osc.subscribers import Subscribers
+
+if TYPE_CHECKING:
+    from diffhost.host.session import Session
 
 log = logging.getLogger(__name__)
 JOB_EVENTS = frozenset({"accepted", "progress", "done", "cancelled", "error"})
@@ -84,7 +87,7 @@ def coalesce(batch: list[Any]) -> list[Any]:
 class EventForwarder:
     def __init__(
         self,
-        session: Any,
+        session: Session,
         subscribers: Subscribers,
         send: Callable[[Address, bytes], None],
         order: threading.Lock | None = None,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from diffhost.osc.access import AccessList, resolve_bind_host
 from diffhost.osc.dispatcher import MAX_DATAGRAM, Address, Dispatcher, Stats
@@ -22,6 +23,10 @@ from diffhost.osc.handlers import Handlers
 from diffhost.osc.paths import PathPolicy
 from diffhost.osc.replies import EventForwarder
 from diffhost.osc.subscribers import Subscribers
+
+if TYPE_CHECKING:
+    from diffhost.host.live.rig import LiveRig
+    from diffhost.host.session import Session
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 12000
@@ -55,7 +60,7 @@ class OscConfig:
 
 
 class OscServer:
-    def __init__(self, session: Any, config: OscConfig | None = None, *, live: Any = None):
+    def __init__(self, session: Session, config: OscConfig | None = None, *, live: LiveRig | None = None):
         """live: the host.live.LiveRig behind /diffhost/kit/..., /diffhost/tempo/source and
         /diffhost/midi/learn (they answer /diffhost/error without one)."""
         self.config = config or OscConfig()
@@ -93,7 +98,7 @@ class OscServer:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         with contextlib.suppress(OSError):  # a deep buffer absorbs bursts while a handler runs
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        if hasattr(socket, "SIO_UDP_CONNRESET"):  # Windows: a gone listener must not break recv
+        if sys.platform == "win32":  # a gone listener must not break recv (SIO_UDP_CONNRESET)
             with contextlib.suppress(OSError, ValueError):
                 sock.ioctl(socket.SIO_UDP_CONNRESET, False)
         try:
@@ -102,7 +107,7 @@ class OscServer:
             sock.close()
             raise OSError(
                 f"OSC: cannot listen on {self.config.host}:{self.config.port} ({exc.strerror or exc}); "
-                "is another diffhost (or another OSC app) using that port? Choose one with --port"
+                "is another diffhost (or another OSC app) using that port? Choose one with --osc-port"
             ) from None
         # Blocking recv (no per-call poll); stop() wakes it with an empty datagram to itself.
         self._sock = sock

@@ -23,6 +23,27 @@ def test_loads_through_load_model_with_its_identity(default_model):
     assert info.revision.startswith("sha256:")
 
 
+def test_a_folder_saved_under_the_family_s_old_name_still_loads(default_model, tmp_path):
+    """Weights trained before the family was named DiffhostDefaultPipeline say DiffhostOneShotPipeline
+    in their model_index.json; they load as the same model, which now reports its new name."""
+    import json
+    import shutil
+
+    from diffhost.engine import load_model
+    from diffhost.engine.default.model.pipeline import WEIGHTS_DIR
+
+    old = tmp_path / "trained-earlier"
+    shutil.copytree(WEIGHTS_DIR, old)
+    index = json.loads((old / "model_index.json").read_text())
+    assert index["_class_name"] == "DiffhostDefaultPipeline"  # what the shipped folder says now
+    (old / "model_index.json").write_text(json.dumps({**index, "_class_name": "DiffhostOneShotPipeline"}))
+    model = load_model(str(old), device="cpu")
+    assert model.info.family == default_model.info.family == "DiffhostDefaultPipeline"
+    a = model.generate("punchy analog kick", sample_rate=44100, length=0.5, seed=3)
+    b = default_model.generate("punchy analog kick", sample_rate=44100, length=0.5, seed=3)
+    assert np.array_equal(a, b)
+
+
 @pytest.mark.parametrize(("sr", "length"), [(44100, 1.0), (48000, 0.25), (22050, 4.0)])
 def test_exact_shape_rate_and_length(default_model, sr, length):
     audio = default_model.generate("punchy analog kick", sample_rate=sr, length=length, seed=1)
@@ -127,7 +148,7 @@ def test_text_encoder_matches_transformers_bert():
 
 
 def test_quality_bar_at_small_n(default_model):
-    """The issue's quality bar, at N=3 per category (bench/default_model.py runs it at large N)."""
+    """The quality bar, at N=3 per category (bench/default_model.py runs it at large N)."""
     r = evaluate(default_model, n=3, classifier_clips=12, log=lambda m: None)
     assert r["category_accuracy"] >= 0.85, r["category_accuracy_per_category"]
     assert r["bright_above_dark"] >= 0.8, r["descriptor_pairs"]["bright"]

@@ -284,7 +284,7 @@ def test_score_vector_round_trips():
 
 
 def test_loop_quality_bar_at_small_n(default_model):
-    """The issue's loop bars at a small N (bench/default_model.py --eval runs them at large N)."""
+    """The loop bars at a small N (bench/default_model.py --eval runs them at large N)."""
     r = evaluate_loops(default_model, n=3, classifier_clips=4, log=lambda m: None)
     assert r["nan_or_clipped"] == 0
     assert r["tempo_within_2pct"] >= 0.66, r["tempo_details"]

@@ -29,10 +29,10 @@ def test_every_family_has_an_adapter_keyed_by_its_pipeline_class():
         "DanceDiffusionPipeline",
         "LongCatAudioDiTPipeline",
         "AceStepPipeline",
-        "DiffhostOneShotPipeline",  # the embedded default's own folder format
+        "DiffhostDefaultPipeline",  # the embedded default's own folder format
     }
     for name, adapter in ADAPTERS.items():
-        if name == "DiffhostOneShotPipeline":
+        if name == "DiffhostDefaultPipeline":
             continue
         assert adapter.pipeline_class == name
         assert hasattr(diffusers, name)

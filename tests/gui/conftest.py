@@ -84,9 +84,8 @@ def host_audio(tmp_path_factory):
     import shutil
     import subprocess
 
-    audio_mod = pytest.importorskip(
-        "diffhost.host.audio", reason="the host audio component (issue 5) is not merged yet"
-    )
+    from diffhost.host import audio as audio_mod
+
     require = os.environ.get("DIFFHOST_REQUIRE_DEVICES") == "1"
 
     def unavailable(reason: str):

@@ -103,10 +103,10 @@ def test_components_missing_show_their_reason(window):
 
 
 def test_osc_status_shows_the_real_server(qtbot, session):
-    osc_server = pytest.importorskip("diffhost.osc.server", reason="the OSC component (issue 6) is not merged yet")
     from pythonosc.udp_client import SimpleUDPClient
 
     from diffhost.gui.osc_status import OscStatus
+    from diffhost.osc import server as osc_server
 
     server = osc_server.OscServer(session, osc_server.OscConfig(port=0)).start()
     try:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("diffhost.host.library", reason="the render library component (issue 4) is not merged yet")
-
 
 def _render(qtbot, window, prompt, length=0.25):
     window.params.prompt.setText(prompt)
@@ -108,7 +104,8 @@ def test_variation_and_seed_columns_and_sorting_by_any_column(qtbot, window):
 
 def test_a_loaded_preset_tags_the_preset_not_later_renders(qtbot, window):
     store = window.session.presets
-    presets = pytest.importorskip("diffhost.host.presets")
+    from diffhost.host import presets
+
     store.save(
         "tight snare",
         presets.Preset(name="tight snare", params={"prompt": "tight snare", "length": 0.5}, tags=("snare",)),

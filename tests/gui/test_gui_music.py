@@ -1,4 +1,4 @@
-"""Tempo and key in the window (issue 11): the one Tempo sets the session's bpm and the pads' grid,
+"""Tempo and key in the window: the one Tempo sets the session's bpm and the pads' grid,
 values set over OSC show up, bad values are refused inline; a render shows the music it used; and
 recording a seed and rendering from it is one click, on the real sounddevice path."""
 

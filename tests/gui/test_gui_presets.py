@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-presets = pytest.importorskip("diffhost.host.presets", reason="the presets component (issue 4) is not merged yet")
+from diffhost.host import presets
 
 
 def test_load_preset_shows_its_values(qtbot, window):

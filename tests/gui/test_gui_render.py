@@ -114,7 +114,7 @@ def test_length_box_follows_the_model_and_says_what_it_refuses_before_render(qtb
     assert (p.length.minimum(), p.length.maximum()) == (0.25, 30.0)  # the embedded default's range
     assert "0.25–30 s" in p.length.toolTip()
     # A length from outside the box (OSC, a preset) beyond the model's range is refused when it is
-    # set (issue 14), naming the range; nothing changes.
+    # set, naming the range; nothing changes.
     with pytest.raises(ValueError, match=r"valid is 0\.25\.\.30 s"):
         window.session.set_param("length", 120.0)
     assert window.session.params.length != 120.0

@@ -1,4 +1,4 @@
-"""Issue 14, item 2: a queued job leaves the queue and is answered at once; every cancel gets an
+"""A queued job leaves the queue and is answered at once; every cancel gets an
 answer, even when nothing matched; a running job stops within a step. Real UDP, real engine."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 14, item 5: a full disk is named ("disk full: N MB free in /path") over OSC and on the
+"""A full disk is named ("disk full: N MB free in /path") over OSC and on the
 CLI, without a traceback, and leaves nothing partial. The disk is a real, tiny tmpfs (mounting
 needs root, which the test machines and CI have); a file-size limit (RLIMIT_FSIZE) covers the
 same path for anyone."""

@@ -1,4 +1,4 @@
-"""Issue 14, item 1: answers and errors reach a client that cannot listen on its sending port
+"""Answers and errors reach a client that cannot listen on its sending port
 (liblo's oscsend, Max [udpsend], REAPER) at the listener it subscribed on its host; a client
 subscribed at its own sending address still hears each thing once. Real UDP throughout."""
 

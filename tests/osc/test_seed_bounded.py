@@ -1,4 +1,4 @@
-"""Issue 14, item 4: seed clips are bounded, read in blocks (resampled on the way) and loaded off
+"""Seed clips are bounded, read in blocks (resampled on the way) and loaded off
 the OSC thread; a trimmed clip says so."""
 
 from __future__ import annotations

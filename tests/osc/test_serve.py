@@ -34,7 +34,7 @@ def free_port() -> int:
 
 
 def test_open_bind_without_allow_list_is_refused_before_anything_starts(tmp_path):
-    proc = serve("--bind", "0.0.0.0", "--no-audio", "--renders", str(tmp_path / "r"))
+    proc = serve("--bind", "0.0.0.0", "--no-audio", "--renders-dir", str(tmp_path / "r"))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "diffhost: error: bind: listening on 0.0.0.0 lets other machines reach diffhost" in err
@@ -42,19 +42,20 @@ def test_open_bind_without_allow_list_is_refused_before_anything_starts(tmp_path
 
 
 def test_port_in_use_names_the_port(tmp_path):
+    """Given with the earlier spellings (--port, --renders), still accepted: the port is the one used."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         proc = serve("--port", str(port), "--no-audio", "--renders", str(tmp_path / "r"))
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err and "Traceback" not in err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "--osc-port" in err and "Traceback" not in err
 
 
 def test_serve_renders_over_osc_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     renders = tmp_path / "renders"
-    proc = serve("--port", str(port), "--no-audio", "--renders", str(renders))
+    proc = serve("--osc-port", str(port), "--no-audio", "--renders-dir", str(renders))
     try:
         with DiffhostClient("127.0.0.1", port) as c:
             deadline = time.monotonic() + 120  # model load

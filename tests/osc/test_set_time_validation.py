@@ -1,4 +1,4 @@
-"""Issue 14, item 3: values are checked when they are set, against the loaded model too, and a
+"""Values are checked when they are set, against the loaded model too, and a
 listener address against the socket's family; the error names the valid range and nothing changes."""
 
 from __future__ import annotations

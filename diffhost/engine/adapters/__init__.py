@@ -16,7 +16,7 @@ from diffhost.engine.adapters.stable_audio_3 import (
     StableAudio3Model,
 )
 from diffhost.engine.default.model.pipeline import FAMILY as DEFAULT_FAMILY
-from diffhost.engine.default.model.pipeline import DefaultModel
+from diffhost.engine.default.model.pipeline import OLD_FAMILY_NAMES, DefaultModel
 
 ADAPTERS: dict[str, type[DiffusersModel] | type[DefaultModel]] = {
     cls.pipeline_class: cls
@@ -35,5 +35,7 @@ ADAPTERS: dict[str, type[DiffusersModel] | type[DefaultModel]] = {
 }
 # A folder written by `python -m diffhost.engine.default.training.train --out DIR` loads like any diffusers folder.
 ADAPTERS[DEFAULT_FAMILY] = DefaultModel
+# Earlier names of a family -> its name now: a folder that still says the old one loads as before.
+ALIASES: dict[str, str] = dict.fromkeys(OLD_FAMILY_NAMES, DEFAULT_FAMILY)
 
-__all__ = ["ADAPTERS", "DiffusersModel"]
+__all__ = ["ADAPTERS", "ALIASES", "DiffusersModel"]

@@ -193,6 +193,8 @@ class DiffusersModel(Model):
 
     def noise_to(self, z0: torch.Tensor, noise: torch.Tensor, plan: StrengthPlan) -> torch.Tensor:
         """z0 noised to the level of the schedule at plan.t_start (the scheduler's own forward process)."""
+        if plan.t0 is None:  # set when the pipeline's timesteps are known (see the step hook below)
+            raise RuntimeError("noise_to: the schedule's start timestep is not known yet")
         t = plan.t0.reshape(1).expand(z0.shape[0]).to(z0.device)
         return self.pipe.scheduler.add_noise(z0, noise, t)
 

@@ -9,10 +9,11 @@ mapping, a forwarded port), so it needs a token that every client sends as
 from __future__ import annotations
 
 import hmac
-import os
 from pathlib import Path
 
-TOKEN_ENV = "DIFFHOST_ENGINE_TOKEN"
+from diffhost import paths
+
+TOKEN_ENV = paths.ENGINE_TOKEN_ENV
 LOCAL_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
 MIN_TOKEN_CHARS = 16
 DEFAULT_PORT = 8450
@@ -34,8 +35,7 @@ def read_token(token_file: Path | None = None, env: dict[str, str] | None = None
         if not token:
             raise ValueError(f"token file {token_file} is empty")
         return token
-    token = (env if env is not None else os.environ).get(TOKEN_ENV, "").strip()
-    return token or None
+    return paths.engine_token(env)
 
 
 def check_bind(host: str, token: str | None) -> None:

@@ -93,6 +93,7 @@ class RemoteEngine:
         self._jobs: dict[int, _Live] = {}
         self._fanout: Fanout[JobEvent] = Fanout()
         self._closed = False
+        self._info: ModelInfo | None = None  # the served model's, once load() has asked
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> RemoteEngine:
@@ -158,7 +159,7 @@ class RemoteEngine:
     def cancel(self, job_id: int) -> bool:
         """Cancel a job (-1 = all): sent on its socket, the replica stops it within one step."""
         with self._lock:
-            targets = list(self._jobs.values()) if job_id == -1 else [self._jobs.get(job_id)]
+            targets: list[_Live | None] = list(self._jobs.values()) if job_id == -1 else [self._jobs.get(job_id)]
         hit = False
         for live in targets:
             if live is None:
@@ -198,6 +199,16 @@ class RemoteEngine:
             raise box["error"]  # type: ignore[misc]
         return box.get("value")
 
+    def model_info(self, spec: str | None) -> ModelInfo | None:
+        """The served model's info once `load` has asked the server for it; None before (never
+        blocks: front ends call it while the user types)."""
+        info = self._info
+        return info if info is not None and (spec in _DEFAULT_NAMES or spec == info.name) else None
+
+    def preload(self, spec: str | None) -> None:
+        """Nothing to load here: the server loaded its one model when it started. `load` asks it
+        which model that is (blocking), so front ends call that off their UI thread."""
+
     def load(self, spec: str | None) -> RemoteModel:
         """Ask the server which model it serves; raises ModelLoadError when that is not `spec` or the
         server cannot be reached (the reason names the URL)."""
@@ -208,7 +219,8 @@ class RemoteEngine:
             raise ModelLoadError(f"model {spec!r}: the remote engine at {self.url} serves only {name}")
         fields = {k: v for k, v in served.items() if k in ModelInfo.__dataclass_fields__}
         fields["rendered_on"] = f"{self.url} ({info.get('replica', '')})"
-        return RemoteModel(ModelInfo(**fields))
+        self._info = ModelInfo(**fields)
+        return RemoteModel(self._info)
 
     def info(self, timeout: float | None = None) -> dict[str, Any]:
         """GET /info: the served model and the replica that answered."""

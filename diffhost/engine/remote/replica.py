@@ -19,7 +19,7 @@ import queue
 import socket
 import threading
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from diffhost.engine.engine import Engine, JobEvent
 from diffhost.engine.errors import QueueFullError
@@ -121,7 +121,7 @@ class ReplicaCore:
             if listener is not None:
                 listener.cancel()
 
-    def _parse(self, msg: wire.Message) -> tuple[Any, str | None, str]:
+    def _parse(self, msg: wire.Message) -> tuple[Any, str | None, Literal["live", "batch"]]:
         if msg.type != "render":
             raise ValueError(f"expected a 'render' message first, got {msg.type!r}")
         request = wire.request_from(msg.header.get("request"), msg.arrays)
@@ -135,7 +135,7 @@ class ReplicaCore:
                 f"model {model!r}: this remote engine serves only {self.model_spec or 'the default model'} "
                 "(start engine-serve with --model to serve another)"
             )
-        return request, self.model_spec, priority
+        return request, self.model_spec, "live" if priority == "live" else "batch"
 
     async def _listen(self, ws: Any, job_id: int) -> None:
         """Cancel frames from the client; a closed socket cancels too."""

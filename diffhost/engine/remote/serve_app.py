@@ -77,4 +77,4 @@ def build_app(config: ServeConfig) -> Any:
             if not self.core.alive():
                 raise RuntimeError("the engine worker thread has stopped")
 
-    return EngineDeployment.bind(config)
+    return EngineDeployment.bind(config)  # type: ignore[attr-defined]  # added by serve.deployment; mypy skips class decorators

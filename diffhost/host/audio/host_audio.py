@@ -618,7 +618,7 @@ def open_host_audio(
             kind=kind,
             samplerate=settings.sample_rate,
             blocksize=0 if jack else settings.block_size,
-            device=(in_dev.index, out_dev.index) if in_ch else out_dev.index,
+            device=(in_dev.index, out_dev.index) if in_dev is not None and in_ch else out_dev.index,
             channels=(in_ch, out_ch) if in_ch else out_ch,
             dtype="float32",
             latency="low",

@@ -9,13 +9,11 @@ hardware is plugged in.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
+from diffhost import paths
 from diffhost.host.render.atomic import atomic_write_bytes
 
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
@@ -51,11 +49,7 @@ class AudioSettings:
 
 
 def settings_path(config_dir: Path | None = None) -> Path:
-    if config_dir is None:
-        env = os.environ.get("DIFFHOST_CONFIG_DIR")
-        # appauthor=False: one folder on Windows, beside the presets (host/presets.py), not in diffhost/diffhost
-        config_dir = Path(env) if env else Path(platformdirs.user_config_dir("diffhost", appauthor=False))
-    return Path(config_dir) / SETTINGS_FILE
+    return Path(config_dir if config_dir is not None else paths.config_dir()) / SETTINGS_FILE
 
 
 def load_settings(config_dir: Path | None = None) -> AudioSettings:

@@ -25,11 +25,14 @@ import itertools
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from diffhost.engine.errors import QueueFullError
+
+if TYPE_CHECKING:
+    from diffhost.host.session import Session
 
 DEFAULT_POOL = 16  # variations kept ready: a second of hits at 16/s while the next batch renders
 DEFAULT_BATCH = 16  # variations per refill job: 16 cost 6.8-8.5 ms of CPU each, 8 cost 10 ms, 1 cost 31-36 ms
@@ -60,7 +63,7 @@ class _Pad:
 
 
 class FreshPads:
-    def __init__(self, session: Any):
+    def __init__(self, session: Session):
         self.session = session
         self.engine = session.engine
         self._pads: dict[int, _Pad] = {}

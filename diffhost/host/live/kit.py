@@ -19,15 +19,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import platformdirs
 import soundfile as sf
 
+from diffhost import paths
 from diffhost.engine.audio import read_audio
 from diffhost.host.audio.host_audio import SlotOptions, check_slot_options
 from diffhost.host.live.midi.mapping import MidiMap
@@ -205,10 +204,7 @@ class KitStore:
     """Where kits live by default: <config>/kits, with the clips kits had to write and the last kit."""
 
     def __init__(self, config_dir: Path | None = None):
-        if config_dir is None:
-            env = os.environ.get("DIFFHOST_CONFIG_DIR")
-            config_dir = Path(env) if env else Path(platformdirs.user_config_dir("diffhost"))
-        self.dir = Path(config_dir) / "kits"
+        self.dir = paths.kits_dir(config_dir)
         self.clips_dir = self.dir / "clips"
 
     @property

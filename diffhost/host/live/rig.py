@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from diffhost.host.live.bridge import PluginLink
 from diffhost.host.live.fresh import FreshPads
@@ -18,11 +18,14 @@ from diffhost.host.live.midi.ports import MidoInput, list_inputs
 from diffhost.host.live.midi.router import MidiRouter
 from diffhost.host.live.sync import MidiClock, TempoSync
 
+if TYPE_CHECKING:
+    from diffhost.host.session import Session
+
 JACK_PORT = "jack"  # the name that asks for diffhost's own JACK MIDI input port
 
 
 class LiveRig:
-    def __init__(self, session: Any, *, kits: KitStore | None = None, jack_server: str | None = None):
+    def __init__(self, session: Session, *, kits: KitStore | None = None, jack_server: str | None = None):
         self.session = session
         self.kits = kits
         self.jack_server = jack_server

@@ -354,8 +354,8 @@ def _instantiate(spec: EffectSpec, where: str, sample_rate: float | None = None)
         pi = info.params[k]
         if pi.kind == "enum":
             v = _enum_type(info, k).__members__[v]
-        nyquist = sample_rate is not None and LIMITS.get((spec.effect, k), (0, 0))[1] == "nyquist"
-        if nyquist and v >= sample_rate / 2:
+        nyquist = LIMITS.get((spec.effect, k), (0, 0))[1] == "nyquist"
+        if sample_rate is not None and nyquist and v >= sample_rate / 2:
             raise EffectError(
                 f"{where} ({spec.effect}): {k}: {v:g} Hz is at or above half the sample rate "
                 f"({sample_rate / 2:g} Hz at {sample_rate:g} Hz); valid is "
@@ -395,8 +395,8 @@ def _load_plugin(spec: EffectSpec, where: str) -> Any:
             f"expected {' or '.join(PLUGIN_SUFFIXES)} (VST3, or Audio Unit on macOS)"
         )
     try:
-        kwargs = {"plugin_name": spec.plugin_name} if spec.plugin_name else {}
-        plugin = pedalboard.load_plugin(str(p), **kwargs)
+        kwargs: dict[str, Any] = {"plugin_name": spec.plugin_name} if spec.plugin_name else {}
+        plugin: Any = pedalboard.load_plugin(str(p), **kwargs)  # VST3Plugin or AudioUnitPlugin: both have raw_state
     except Exception as exc:  # pedalboard/JUCE say why (wrong architecture, bundle with several, ...)
         raise EffectError(f"{label}: cannot load: {_pedalboard_words(exc)}") from None
     if spec.state:

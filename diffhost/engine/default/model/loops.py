@@ -316,7 +316,7 @@ def _resolve_tempo(
                 continue
             fits.append((not lo <= tempo <= hi, abs(tempo / sampled - 1), b))
         if fits:
-            bars = min(fits)[2]
+            bars = float(min(fits)[2])
             return bars * 240.0 / length, True, float(bars)
         bpm = sampled
     bars = length * bpm / 240.0

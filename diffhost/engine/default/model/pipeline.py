@@ -34,7 +34,10 @@ from diffhost.engine.request import GenerationRequest, ModelInfo, SeedClip
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 NAME = "diffhost-default"
-FAMILY = "DiffhostOneShotPipeline"
+FAMILY = "DiffhostDefaultPipeline"
+# The family's earlier name, still in the model_index.json of folders trained before the rename and
+# in the sidecars of their renders: it loads the same model (engine.adapters.ALIASES).
+OLD_FAMILY_NAMES = ("DiffhostOneShotPipeline",)
 MAX_LENGTH_S = 30.0
 
 

@@ -241,16 +241,16 @@ def render_score(
 
     if "lead" in score.roles:
         m = bus("lead")
-        notes = score.extra.get("melody_notes")  # exact (time, midi, dur) from a seed clip
-        if notes is None:
+        melody = score.extra.get("melody_notes")  # exact (time, midi, dur) from a seed clip
+        if melody is None:
             onsets = [(g, t) for g, t in steps() if score.melody_on[g % MELODY_STEPS] > 0]
-            notes = []
+            melody = []
             for k, (g, t) in enumerate(onsets):
                 nxt = onsets[k + 1][1] if k + 1 < len(onsets) else t + 4 * timing.step_s
                 dur = min(nxt - t, 8 * timing.step_s) * 0.95
                 midi = _midi(score, int(score.melody_degree[g % MELODY_STEPS]), 57)
-                notes.append((t, midi, dur, float(score.melody_on[g % MELODY_STEPS])))
-        for t, midi, dur, vel in notes:
+                melody.append((t, midi, dur, float(score.melody_on[g % MELODY_STEPS])))
+        for t, midi, dur, vel in melody:
             if t < last_onset:
                 dur = dur if loop else min(dur, max(length_s - t - 0.05, 0.05))
                 m.add(pitched_note(bank, score.voices["lead"], int(midi), dur, vel, rng, cache), t, 1.0)

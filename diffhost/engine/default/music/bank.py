@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from diffhost import paths
 
 SR = 44100
 BANK_VERSION = 1
@@ -102,8 +103,8 @@ class Bank:
 
 
 def find_soundfont() -> Path:
-    env = os.environ.get("DIFFHOST_SOUNDFONT")
-    for p in ([env] if env else []) + list(SOUNDFONT_CANDIDATES):
+    override = paths.soundfont_override()
+    for p in ([override] if override else []) + list(SOUNDFONT_CANDIDATES):
         if p and Path(p).is_file():
             return Path(p)
     raise BankError(
@@ -113,12 +114,7 @@ def find_soundfont() -> Path:
 
 
 def cache_root() -> Path:
-    env = os.environ.get("DIFFHOST_BANK_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("diffhost")) / "default-bank"
+    return paths.bank_cache_dir()
 
 
 def spec() -> dict:

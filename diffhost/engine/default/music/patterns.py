@@ -259,7 +259,7 @@ def melody(chords: list[int], energy: float, rng: np.random.Generator) -> tuple[
             on[i] = rng.uniform(0.6, 1.0) if strong else rng.uniform(0.45, 0.8)
     on[0] = max(on[0], 0.8)
     current = 7 + int(rng.choice([0, 2, 4]))
-    for i in np.nonzero(on)[0]:
+    for i in np.nonzero(on)[0].tolist():
         chord_root = chords[(i // STEPS) % len(chords)]
         if i % 4 == 0:  # nearest chord tone
             tones = [chord_root + o + 7 * k for o in (0, 2, 4) for k in (0, 1, 2)]

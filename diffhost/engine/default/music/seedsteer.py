@@ -65,7 +65,7 @@ def onsets(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = 8
     padded = np.pad(flux, k, mode="edge")
     local = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1), axis=1)
-    peaks = []
+    peaks: list[int] = []
     min_gap = int(0.05 * SR / HOP)
     for i in range(1, flux.size - 1):
         if flux[i] >= flux[i - 1] and flux[i] > flux[i + 1] and flux[i] > local[i] + 0.12:

@@ -218,7 +218,7 @@ def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _metal(base: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    return sum(_square(base * r, n, rng) for r in _METAL_RATIOS) / len(_METAL_RATIOS)
+    return np.asarray(sum(_square(base * r, n, rng) for r in _METAL_RATIOS) / len(_METAL_RATIOS))
 
 
 def _lerp(a: float, b: float, u: float) -> float:

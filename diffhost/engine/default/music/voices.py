@@ -62,7 +62,7 @@ def analog_pad(note: int, dur: float, velocity: float, rng: np.random.Generator)
     n = int((dur + 0.6) * SR)
     f = midi_hz(note)
     x = sum(_saw(f * d, n, rng.uniform()) for d in (0.993, 1.0, 1.007)) / 3
-    x = _lp(x, 900 + 3 * f)
+    x = _lp(np.asarray(x), 900 + 3 * f)
     return (0.5 * x * _env(n, 0.35, dur, 0.5) * velocity).astype(np.float32)
 
 

@@ -69,7 +69,7 @@ def detect_tempo(
     their tempo. With near_bpm the prior is uniform over +-10 % of it: the tracker then only
     decides the metrical level from the request; the tempo within that window is measured
     from the onsets (a loop 3 % off still reads 3 % off). With within=(lo, hi) the prior is uniform
-    over that range whatever was requested (the issue's 70-175 bpm): the tracker alone picks the
+    over that range whatever was requested (the asked-for 70-175 bpm): the tracker alone picks the
     metrical level."""
     lb = _librosa()
     y = _mono(audio)
@@ -432,10 +432,10 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
             r = gen(class_prompt(label, rng), length=8.0)
             x = r.audio[0]
             bad += int(not np.all(np.isfinite(x)) or np.max(np.abs(x)) > 1.0)
-            got = clf.predict(x)
-            hits += got == label
-            confusion.setdefault(label, {}).setdefault(got, 0)
-            confusion[label][got] += 1
+            guess = clf.predict(x)
+            hits += guess == label
+            confusion.setdefault(label, {}).setdefault(guess, 0)
+            confusion[label][guess] += 1
         per_class[label] = hits / max(1, n // 2)
     log(f"classes done ({time.perf_counter() - t0:.0f} s)")
 
@@ -450,10 +450,10 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
             r = gen("drum loop", clip=SeedClip(clip, SR), length=length, bpm=bpm, strength=strength)
             # The loop as played (twice in a row); onsets of the second pass, which has the first as context.
             x = r.audio[0]
-            got = detect_onsets(np.concatenate([x, x], axis=1))
-            got = got[(got >= length - 0.05) & (got < 2 * length - 0.05)] - length
+            found = detect_onsets(np.concatenate([x, x], axis=1))
+            found = found[(found >= length - 0.05) & (found < 2 * length - 0.05)] - length
             ref = np.concatenate([times - length, times, times + length])
-            near = [np.min(np.abs(ref - t)) <= 0.03 for t in got]
+            near = [np.min(np.abs(ref - t)) <= 0.03 for t in found]
             shares.append(float(np.mean(near)) if near else 0.0)
         rhythm[strength] = float(np.mean(shares))
     log(f"seed rhythm done ({time.perf_counter() - t0:.0f} s)")
@@ -470,8 +470,8 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
                 "lead melody", clip=SeedClip(clip, SR), length=bars * 240 / bpm, bpm=bpm, strength=strength
             )
             spans = [(a + 0.25 * (b - a), b - 0.25 * (b - a)) for a, b, _ in notes]
-            got = pitch_classes(r.audio[0], spans)
-            shares.append(float(np.mean([g == m % 12 for g, (_, _, m) in zip(got, notes, strict=True)])))
+            heard = pitch_classes(r.audio[0], spans)
+            shares.append(float(np.mean([g == m % 12 for g, (_, _, m) in zip(heard, notes, strict=True)])))
         melody[strength] = float(np.mean(shares))
     log(f"seed melody done ({time.perf_counter() - t0:.0f} s)")
 

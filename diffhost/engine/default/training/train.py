@@ -119,7 +119,7 @@ def train_denoiser(
             state.update(lr=lr.state_dict(), gen=gen.get_state(), step=step + 1)
             torch.save(state, ckpt_file.with_suffix(".tmp"))
             ckpt_file.with_suffix(".tmp").replace(ckpt_file)
-            ema.save_pretrained(checkpoint / f"{name}_ema")  # usable weights at every checkpoint
+            ema.save_pretrained(ckpt_file.parent / f"{name}_ema")  # usable weights at every checkpoint
     return ema.eval()
 
 
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "model_index.json").write_text(
         json.dumps(
             {
-                "_class_name": "DiffhostOneShotPipeline",
+                "_class_name": "DiffhostDefaultPipeline",
                 "_diffusers_version": "0.42.1",
                 "denoiser": ["diffhost.engine.default.model.nets", "ParamDenoiser"],
                 "encoder": ["diffhost.engine.default.model.nets", "ClipEncoder"],

@@ -119,7 +119,7 @@ class JackMidiInput:
         mixer = getattr(audio, "_mixer", None) if audio is not None else None
         if mixer is not self._mixer:
             closed = mixer is None or getattr(mixer, "_closed", True)
-            self.lib.dh_midi_set_mixer(self._mi, self.ffi.NULL if closed else mixer._m)
+            self.lib.dh_midi_set_mixer(self._mi, self.ffi.NULL if closed or mixer is None else mixer._m)
             self._old_mixer, self._mixer = self._mixer, mixer  # the reader may finish a cycle on the old one
             if self._old_mixer is not None and mixer is not None and not closed:
                 self.ordered = self._follow_audio(None)  # the reopened stream has new ports
