@@ -259,7 +259,7 @@ class Session:
         recipe: Any,
         out: Path,
         variations: tuple[int, ...] | None = None,
-        priority: str = "batch",
+        priority: Priority = "batch",
         tag: str | None = None,
     ):
         """Render this exact request (nothing from the session's params or seed clip is mixed in)

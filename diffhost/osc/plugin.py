@@ -42,7 +42,7 @@ class PluginHandlers:
             f"{P}/bye": self.bye,
             f"{P}/pong": self.pong,
             f"{P}/error": self.error,
-            f"{P}/list": self.list,
+            f"{P}/list": self.list_instances,
             f"{P}/target": self.target,
             f"{P}/send": self.send,
             f"{P}/render": self.render,
@@ -121,7 +121,7 @@ class PluginHandlers:
         return []
 
     # -- from a musician's client -------------------------------------------------------------------
-    def list(self, sender: Address, args: list[Any]) -> list[Reply]:
+    def list_instances(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 0, "no arguments")
         link = self._link()
         replies: list[Reply] = []

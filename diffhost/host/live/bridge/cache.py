@@ -120,13 +120,13 @@ class ClipCache:
         """Store a clip; returns its hash. A clip already there is left as it is (same bytes)."""
         header, data = wav_parts(audio, sample_rate)
         digest = hashlib.sha256(header)
-        digest.update(memoryview(data).cast("B"))
+        digest.update(data.tobytes())
         h = digest.hexdigest()
         path = self.path_of(h)
         if not path.is_file():
             with contextlib.suppress(FileExistsError), atomic_target(path) as tmp, open(tmp, "wb") as f:
                 f.write(header)  # another writer may put the same bytes there meanwhile: fine
-                f.write(memoryview(data).cast("B"))
+                data.tofile(f)
         return h
 
     def is_capture(self, path: Path) -> bool:
