@@ -47,14 +47,18 @@ void Link::start() {
     WSADATA wsa;
     WSAStartup(MAKEWORD(2, 2), &wsa);
 #endif
-    fSocket = static_cast<int>(socket(AF_INET, SOCK_DGRAM, 0));
-    if (fSocket >= 0) {
+    // One socket for the instance's life: hosts deactivate and reactivate plugins around renders, and
+    // diffhost keeps answering the address the hellos came from.
+    if (fSocket < 0) fSocket = static_cast<int>(socket(AF_INET, SOCK_DGRAM, 0));
+    if (fSocket >= 0 && fBound == false) {
+        fBound = true;
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         addr.sin_port = 0;  // an ephemeral port: diffhost answers to wherever the hello came from
         if (bind(fSocket, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
             closeSocket(fSocket);
+            fBound = false;
             fSocket = -1;
         }
     }
@@ -72,9 +76,12 @@ void Link::stop() {
         id = fBridge.instanceId;
     }
     send(osc::Writer("/diffhost/plugin/bye").s(id));
-    if (fSocket >= 0) closeSocket(fSocket);
-    fSocket = -1;
     fBridge.freeRetired();
+}
+
+Link::~Link() {
+    stop();
+    if (fSocket >= 0) closeSocket(fSocket);
 }
 
 void Link::send(const osc::Writer& w) {

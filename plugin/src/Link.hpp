@@ -15,7 +15,7 @@ namespace bridge {
 class Link {
 public:
     explicit Link(Bridge& bridge);
-    ~Link() { stop(); }
+    ~Link();
     void start();
     void stop();  // sends bye and joins the thread
 
@@ -30,6 +30,7 @@ private:
     std::thread fThread;
     std::atomic<bool> fRunning{false};
     int fSocket = -1;
+    bool fBound = false;
     int fPort = 12000;  // diffhost's OSC port
     Clip* fAwaiting[kPads] = {};  // clips handed over whose swap is still to be reported
     std::string fAwaitingHash[kPads];
