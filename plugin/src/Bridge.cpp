@@ -101,6 +101,7 @@ Clip* Bridge::load(int pad, const std::string& hash, const std::string& label, b
         return nullptr;
     } else {
         const std::string path = clipCache() + "/" + hash.substr(0, 2) + "/" + hash + ".wav";
+        loadedRate = sampleRate;
         clip = readWav(path, sampleRate, error);
         if (clip == nullptr) return nullptr;
         clip->hash = hash;
@@ -116,6 +117,24 @@ Clip* Bridge::load(int pad, const std::string& hash, const std::string& label, b
     // a clip handed over earlier that the audio thread has not taken yet is replaced and freed here
     delete s.incoming.exchange(clip, std::memory_order_acq_rel);
     return clip;
+}
+
+void Bridge::reloadIfRateChanged() {
+    if (loadedRate == sampleRate) return;
+    loadedRate = sampleRate;
+    for (int p = 1; p <= kPads; ++p) {
+        std::string hash, label, error;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            hash = pads[p - 1].hash;
+            label = pads[p - 1].label;
+        }
+        if (hash.empty()) continue;
+        if (load(p, hash, label, false, error) == nullptr) {
+            std::lock_guard<std::mutex> lock(mutex);
+            pads[p - 1].hash = hash;  // kept for the project (and for diffhost to render again)
+        }
+    }
 }
 
 void Bridge::freeRetired() {

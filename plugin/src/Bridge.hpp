@@ -25,6 +25,7 @@ struct Bridge {
     PadInfo pads[kPads];
     std::string instanceId;
     double sampleRate = 48000.0;
+    double loadedRate = 0.0;  // the rate the pads' clips were last read at
 
     Bridge();
 
@@ -35,6 +36,9 @@ struct Bridge {
     // Reads the clip <cache>/<hash[0:2]>/<hash>.wav and hands it to the audio thread (at the next bar
     // line when atBar). An empty hash clears the pad. Returns the clip handed over (nullptr on error).
     Clip* load(int pad, const std::string& hash, const std::string& label, bool atBar, std::string& error);
+    // Reads every pad's clip again when the sample rate differs from the one they were read at (a host
+    // may restore state before it settles its rate). Not on the audio thread.
+    void reloadIfRateChanged();
     // Frees clips the audio thread has put aside (any non-audio thread).
     void freeRetired();
 };

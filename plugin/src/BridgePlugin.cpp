@@ -164,7 +164,10 @@ protected:
         fBridge.setOptions(pad, p.mode, p.choke, p.quantize, p.gainDb, p.pan, p.recipe, error);  // a bad value changes nothing
     }
 
-    void activate() override { fLink.start(); }
+    void activate() override {
+        fBridge.reloadIfRateChanged();
+        fLink.start();
+    }
     void deactivate() override { fLink.stop(); }
 
     void sampleRateChanged(double rate) override {
