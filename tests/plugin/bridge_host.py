@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import subprocess
 import time
@@ -43,6 +44,30 @@ def put_clip(cache: Path, audio: np.ndarray, rate: int) -> str:
     (cache / digest[:2]).mkdir(parents=True, exist_ok=True)
     os.replace(tmp, cache / digest[:2] / f"{digest}.wav")
     return digest
+
+
+_JUCE64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
+
+
+def dpf_state(juce_state: bytes) -> dict[str, str]:
+    """The plugin's key/value state inside a JUCE host's VST3 state (DawDreamer, pedalboard).
+
+    JUCE wraps the VST3 component's bytes in XML as `<size>.<6-bit digits, low bits first>`; DPF's
+    component state is `__dpf_state_begin__ NUL key NUL value NUL ... __dpf_state_end__ NUL`."""
+    text = juce_state.decode("latin-1")
+    size, _, body = text.split("<IComponent>")[1].split("</IComponent>")[0].partition(".")
+    raw = bytearray(int(size))
+    for n, ch in enumerate(body):
+        v = _JUCE64.index(ch)
+        for b in range(6):
+            bit = n * 6 + b
+            if v >> b & 1 and bit // 8 < len(raw):
+                raw[bit // 8] |= 1 << (bit % 8)
+    parts = re.split(b"[\x00\xff]", bytes(raw))  # DPF writes its separators as NUL bytes
+    start = parts.index(b"__dpf_state_begin__") + 1
+    end = parts.index(b"__dpf_state_end__")
+    items = parts[start:end]
+    return {items[k].decode(): items[k + 1].decode() for k in range(0, len(items), 2)}
 
 
 class FakeDiffhost:
