@@ -30,7 +30,9 @@ def _engine(link, bpm=120.0):
 
 
 def _pad(link, pad, digest, mode=0, choke=0, quantize=0, gain_db=0.0, pan=0.0, at_bar=0):
-    link.send("/bridge/pad/options", pad, mode, choke, quantize, float(gain_db), float(pan), '{"prompt": "test"}')
+    link.send(
+        "/bridge/pad/options", pad, mode, choke, quantize, float(gain_db), float(pan), '{"prompt": "test"}'
+    )
     link.send("/bridge/pad/load", pad, digest, f"pad {pad}", at_bar)
     link.sync()
 

@@ -46,7 +46,9 @@ def _jalv(server: str, client: str, state_dir: Path | None = None) -> subprocess
         pytest.fail("jalv (Debian jalv, installed by scripts/setup.sh) is missing")
     env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1", "LV2_PATH": str(BIN)}
     args = ["jalv", "-x", "-n", client] + (["-l", str(state_dir)] if state_dir else []) + [LV2_URI]
-    return subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        args, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -99,7 +101,9 @@ def test_notes_in_real_time_live_clip_delivery_and_state_restore(jack, link, tmp
         delays = np.cumsum(rng.integers(40, 600, size=200)) + 2 * BLOCK
         pads = rng.integers(1, 3, size=200)
         vels = rng.integers(1, 128, size=200)
-        audio, first, base = _play(peer, list(zip(delays.tolist(), (35 + pads).tolist(), vels.tolist(), strict=True)), 4000)
+        audio, first, base = _play(
+            peer, list(zip(delays.tolist(), (35 + pads).tolist(), vels.tolist(), strict=True)), 4000
+        )
         errors = []
         for d, pad, v in zip(delays, pads, vels, strict=True):
             at = base + int(d) - first
@@ -128,8 +132,11 @@ def test_notes_in_real_time_live_clip_delivery_and_state_restore(jack, link, tmp
     state_dir = tmp_path / "project"
     state_dir.mkdir()
     keys = {"instance_id": instance_id, "pad1_label": "ramp 1", "pad1_mode": "0", "pad1_gain_db": "-6"}
-    keys["pad1_hash"] = next(p.stem for p in link.cache.glob("*/*.wav") if np.allclose(
-        __import__("soundfile").read(p, dtype="float32")[0], clips[1]))
+    keys["pad1_hash"] = next(
+        p.stem
+        for p in link.cache.glob("*/*.wav")
+        if np.allclose(__import__("soundfile").read(p, dtype="float32")[0], clips[1])
+    )
     body = " ;\n    ".join(f'<{LV2_URI}#{k}> "{v}"' for k, v in keys.items())
     (state_dir / "manifest.ttl").write_text(
         "@prefix lv2: <http://lv2plug.in/ns/lv2core#> .\n@prefix pset: <http://lv2plug.in/ns/ext/presets#> .\n"
@@ -152,7 +159,9 @@ def test_notes_in_real_time_live_clip_delivery_and_state_restore(jack, link, tmp
         _wire(probe, "bridge2", ("out_l", "out_r"))
         audio, first, base = _play(peer, [(512, 36, 127)], 2000)
         g = np.float32(10 ** (-6 / 20))
-        np.testing.assert_allclose(audio[:, base + 512 - first : base + 512 - first + 32], clips[1].T * g, rtol=1e-6)
+        np.testing.assert_allclose(
+            audio[:, base + 512 - first : base + 512 - first + 32], clips[1].T * g, rtol=1e-6
+        )
     finally:
         if peer is not None:
             peer.close()

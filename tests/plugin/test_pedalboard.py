@@ -32,7 +32,9 @@ def test_midi_to_audio_and_raw_state(link):
     link.wait("/diffhost/plugin/hello", where=lambda a: a[2] == RATE)
 
     kick = np.stack([np.linspace(1.0, 0.0, 2400, dtype=np.float32)] * 2, axis=1)
-    tone = np.sin(np.arange(RATE, dtype=np.float32) * np.float32(2 * np.pi * 440 / RATE))[:, None] * np.float32(0.5)
+    tone = np.sin(np.arange(RATE, dtype=np.float32) * np.float32(2 * np.pi * 440 / RATE))[
+        :, None
+    ] * np.float32(0.5)
     link.send("/bridge/pad/load", 1, put_clip(link.cache, kick, RATE), "kick", 0)
     link.send("/bridge/pad/options", 16, 2, 0, 0, 0.0, 0.0, '{"prompt": "a tone"}')  # gate: note-off ends it
     link.send("/bridge/pad/load", 16, put_clip(link.cache, tone, RATE), "tone", 0)
@@ -48,7 +50,11 @@ def test_midi_to_audio_and_raw_state(link):
 
     state = plugin.raw_state
     saved = dpf_state(state)
-    assert saved["pad1_label"] == "kick" and saved["pad16_mode"] == "2" and saved["pad16_recipe"] == '{"prompt": "a tone"}'
+    assert (
+        saved["pad1_label"] == "kick"
+        and saved["pad16_mode"] == "2"
+        and saved["pad16_recipe"] == '{"prompt": "a tone"}'
+    )
 
     again = pedalboard.load_plugin(str(VST3), initialization_timeout=0)
     again.raw_state = state

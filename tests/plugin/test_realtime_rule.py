@@ -21,7 +21,9 @@ RUN = "_ZN7DISTRHO12BridgePlugin3runEPPKfPPfjPKNS_9MidiEventEj"  # DISTRHO::Brid
 
 def _functions(so: str) -> dict[str, list[str]]:
     """function name -> the symbols its calls and jumps refer to."""
-    text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", so], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", so], capture_output=True, text=True, check=True
+    ).stdout
     funcs: dict[str, list[str]] = {}
     current = None
     for line in text.splitlines():
