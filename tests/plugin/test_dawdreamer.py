@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.plugin.bridge_host import MAIN, PAD_OUT, VST3, dpf_state, put_clip
 
@@ -155,3 +156,24 @@ def test_state_restores_every_pad_without_diffhost(link, tmp_path):
     proc2.save_state(str(tmp_path / "again.state"))
     again = dpf_state((tmp_path / "again.state").read_bytes())
     assert again == saved and again["instance_id"] == instance_id
+
+
+def test_capture_records_bars_of_input_from_a_bar_line(link):
+    eng = daw.RenderEngine(RATE, BLOCK)
+    eng.set_bpm(120.0)
+    noise = np.random.default_rng(3).uniform(-0.5, 0.5, size=(2, 3 * RATE)).astype(np.float32)
+    src = eng.make_playback_processor("input", noise)
+    proc = eng.make_plugin_processor("bridge", str(VST3))
+    eng.load_graph([(src, []), (proc, ["input"])])
+    eng.render(BLOCK / RATE)
+    link.wait("/diffhost/plugin/hello")
+    link.send("/bridge/capture", 5, 1)
+    link.sync()
+    eng.render(3.0)  # DawDreamer starts each render at bar 1: the capture starts at frame 0
+    pad_id, pad, path, bars = link.wait("/diffhost/plugin/captured")
+    assert (pad, bars) == (5, 1) and path.startswith(str(link.cache / "captures"))
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    assert rate == RATE and audio.shape == (2 * RATE, 2)  # one bar at 120 bpm
+    np.testing.assert_array_equal(audio.T, noise[:, : 2 * RATE])
+    link.send("/bridge/capture", 17, 1)
+    assert "pad 17 is out of range 1..16" in link.wait("/diffhost/plugin/error")[1]

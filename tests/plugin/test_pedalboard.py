@@ -60,3 +60,46 @@ def test_midi_to_audio_and_raw_state(link):
     again.raw_state = state
     np.testing.assert_array_equal(again(_notes(), duration=0.5, sample_rate=RATE, num_channels=2), out)
     assert dpf_state(again.raw_state) == saved
+
+
+def test_a_loop_swaps_at_the_next_bar_line_and_chokes(link):
+    """pedalboard gives no transport: the loop runs on the plugin's own clock (120 bpm), which also
+    ran while pedalboard probed the plugin; a ramp clip shows where that clock's bar lines are."""
+    plugin = pedalboard.load_plugin(str(VST3), initialization_timeout=0)
+    plugin([], duration=0.05, sample_rate=RATE, num_channels=2)
+    link.wait("/diffhost/plugin/hello", where=lambda a: a[2] == RATE)
+    bar = 2 * RATE  # 120 bpm, 4/4
+    ramp = np.repeat((np.arange(bar, dtype=np.float32) / bar)[:, None], 2, axis=1)
+    b = np.full((bar, 2), -0.5, dtype=np.float32)
+    link.send("/bridge/pad/options", 1, 1, 3, 0, 0.0, 0.0, "{}")  # loop, choke group 3
+    link.send("/bridge/pad/load", 1, put_clip(link.cache, ramp, RATE), "ramp", 0)
+    link.send("/bridge/pad/options", 2, 0, 3, 0, 0.0, 0.0, "{}")  # one-shot, same choke group
+    link.send(
+        "/bridge/pad/load", 2, put_clip(link.cache, np.full((4800, 2), 0.5, np.float32), RATE), "hit", 0
+    )
+    link.sync()
+    first = plugin(
+        [mido.Message("note_on", note=36, velocity=127, time=0.0)],
+        duration=0.5,
+        sample_rate=RATE,
+        num_channels=2,
+    )
+    assert np.all(np.diff(first[0, -1000:]) > 0)  # the loop plays its ramp
+    link.send(
+        "/bridge/pad/load", 1, put_clip(link.cache, b, RATE), "b", 1
+    )  # a re-fitted loop: at the next bar
+    link.sync()
+    notes = [mido.Message("note_on", note=37, velocity=127, time=1.9)]
+    out = plugin(notes, duration=2.0, sample_rate=RATE, num_channels=2)
+    line = int(np.flatnonzero(out[0] == -0.5)[0])
+    # the old loop played up to its last samples (the end of a bar), the new one from that bar line on.
+    # (The clock also ran at 44.1 kHz while pedalboard probed the plugin, so its bar lines fall between
+    # samples: the ramp's last sample is interpolated towards its first.)
+    assert out[0, line - 2] > ramp[-3, 0] and (out[:, line : line + 1000] == -0.5).all()
+    assert link.wait("/diffhost/plugin/loaded", where=lambda x: x[2] != "")[1] == 1
+    # pad 2 (same choke group) starts at 1.9 s: the loop fades out over 5 ms while the hit plays
+    hit = int(1.9 * RATE)
+    assert line < hit and out[0, hit - 1] == -0.5
+    np.testing.assert_array_equal(
+        out[:, hit + 240 : hit + 4800], np.full((2, 4800 - 240), 0.5, dtype=np.float32)
+    )
