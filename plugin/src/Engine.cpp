@@ -220,13 +220,20 @@ void Engine::process(const float* const* inputs, float** outputs, uint32_t frame
 
     fEventCount = 0;
     // The host stopped: loops stop with it (a one-shot plays out); loops started live while the host
-    // is stopped keep running on the free clock.
-    if (fWasPlaying && !host.playing) {
-        for (int p = 0; p < kPads; ++p) {
-            if (fPads[p].mode == kLoop) release(p);
+    // is stopped keep running on the free clock. A relocation while playing passes through a short
+    // stop in some hosts (JACK's "starting" state), so a stop counts after 100 ms.
+    if (host.playing) {
+        fWasPlaying = true;
+        fStoppedFrames = 0.0;
+    } else if (fWasPlaying) {
+        fStoppedFrames += frames;
+        if (fStoppedFrames >= 0.1 * fRate) {
+            fWasPlaying = false;
+            for (int p = 0; p < kPads; ++p) {
+                if (fPads[p].mode == kLoop) release(p);
+            }
         }
     }
-    fWasPlaying = host.playing;
 
     const int64_t bar = nextBarFrame();
     for (int p = 0; p < kPads; ++p) {

@@ -114,6 +114,7 @@ private:
     double fBeat0 = 0.0, fBeatsPerFrame = 0.0, fBeatsPerBar = 4.0, fFreeBeats = 0.0;
     uint32_t fFrames = 0;
     bool fWasPlaying = false;
+    double fStoppedFrames = 0.0;  // frames since the host stopped playing
     Capture* fCapture = nullptr;
 };
 

@@ -223,10 +223,10 @@ void Link::run() {
         }
 #ifdef _WIN32
         WSAPOLLFD pfd{static_cast<SOCKET>(fSocket), POLLIN, 0};
-        const int ready = WSAPoll(&pfd, 1, 10);
+        const int ready = WSAPoll(&pfd, 1, 2);
 #else
         pollfd pfd{fSocket, POLLIN, 0};
-        const int ready = poll(&pfd, 1, 10);
+        const int ready = poll(&pfd, 1, 2);  // 2 ms: a swap is reported soon after it happens
 #endif
         if (ready <= 0) continue;
         sockaddr_in from{};

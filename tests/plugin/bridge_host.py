@@ -78,6 +78,7 @@ class FakeDiffhost:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.plugin: tuple[str, int] | None = None  # where the latest hello came from
+        self.follow: str | None = None  # with several instances: only this id's hellos move `plugin`
         self.heard: list[tuple[str, list]] = []
 
     def close(self) -> None:
@@ -90,7 +91,7 @@ class FakeDiffhost:
         except TimeoutError:
             return None
         msg = OscMessage(data)
-        if msg.address == "/diffhost/plugin/hello":
+        if msg.address == "/diffhost/plugin/hello" and self.follow in (None, msg.params[0]):
             self.plugin = addr
         self.heard.append((msg.address, list(msg.params)))
         return msg.address, list(msg.params)
