@@ -103,3 +103,29 @@ def test_a_loop_swaps_at_the_next_bar_line_and_chokes(link):
     np.testing.assert_array_equal(
         out[:, hit + 240 : hit + 4800], np.full((2, 4800 - 240), 0.5, dtype=np.float32)
     )
+
+
+def test_bad_messages_get_an_error_and_change_nothing(link):
+    plugin = pedalboard.load_plugin(str(VST3), initialization_timeout=0)
+    plugin([], duration=0.05, sample_rate=RATE, num_channels=2)
+    link.wait("/diffhost/plugin/hello", where=lambda a: a[2] == RATE)
+    link.send("/bridge/pad/options", 2, 1, 0, 0, -6.0, 0.0, '{"prompt": "kept"}')
+    link.sync()
+    before = dpf_state(plugin.raw_state)
+    for args, words in [
+        ((2, 3, 0, 0, 0.0, 0.0, "{}"), "mode 3 is out of range 0..2"),
+        ((2, 0, 17, 0, 0.0, 0.0, "{}"), "choke 17 is out of range 0..16"),
+        ((2, 0, 0, 0, 30.0, 0.0, "{}"), "gain_db 30.000000 is out of range -60..24 dB"),
+        ((2, 0, 0, 0, 0.0, 1.5, "{}"), "pan 1.500000 is out of range -1..1"),
+        ((0, 0, 0, 0, 0.0, 0.0, "{}"), "pad 0 is out of range 1..16"),
+    ]:
+        link.send("/bridge/pad/options", *args)
+        assert words in link.wait("/diffhost/plugin/error")[1]
+    link.send("/bridge/pad/load", 2, "../../etc/passwd", "x", 0)
+    assert "is not a sha256" in link.wait("/diffhost/plugin/loaded")[2]
+    link.send("/bridge/pad/load", 2, "ab" * 32, "x", 0)
+    assert link.wait("/diffhost/plugin/loaded")[2].startswith("error: no clip file")
+    link.sock.sendto(b"/bridge/pad/load\x00\x00\x00\x00,iss\x00\x00\x00\x00\x00", link.plugin)  # truncated
+    link.sock.sendto(b"\xff" * 64, link.plugin)
+    link.sync()  # still answering
+    assert dpf_state(plugin.raw_state) == before
