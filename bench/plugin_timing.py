@@ -216,6 +216,7 @@ def jalv_part(link, tmp):
         long = np.random.default_rng(6).uniform(-0.3, 0.3, size=(30 * RATE, 2)).astype(np.float32)
         digest = put_clip(link.cache, long, RATE)
         times = []
+        mark = len(link.heard)
         for _ in range(5):
             link.send("/bridge/pad/clear", 3)
             link.sync()
@@ -223,10 +224,43 @@ def jalv_part(link, tmp):
             link.send("/bridge/pad/load", 3, digest, "long", 0)
             link.wait("/diffhost/plugin/loaded", where=lambda a: a[1] == 3)
             times.append((time.perf_counter() - t0) * 1000)
+        stats = [a for addr, a in link.heard[mark:] if addr == "/diffhost/plugin/stats"]
+        longest = max((a[1] for a in stats), default=float("nan"))
+        block_us = BLOCK / RATE * 1e6
+        print(
+            f"jalv LV2: during those loads the longest run() took {longest:.0f} us = {longest / block_us * 100:.1f} % "
+            f"of a {block_us:.0f} us block   (bar: under 10 %)"
+        )
         print(
             f"jalv LV2: 30 s stereo clip, load message -> swapped and reported: median {np.median(times):.1f} ms, "
             f"max {max(times):.1f} ms over 5   (bar: within 50 ms of the render's end)"
         )
+
+        # 16 looping pads in real time: run()'s mean and longest time per 128-frame block
+        noise = np.random.default_rng(2).uniform(-0.1, 0.1, size=(BAR, 2)).astype(np.float32)
+        for pad in range(1, 17):
+            link.send("/bridge/pad/options", pad, 1, 0, 0, -12.0, 0.0, "{}")
+            link.send(
+                "/bridge/pad/load", pad, put_clip(link.cache, noise * np.float32(pad / 16), RATE), "n", 0
+            )
+        link.sync()
+        peer.send_midi(np.array([[k, 0x90, 35 + p, 100] for k, p in enumerate(range(1, 17))]))
+        time.sleep(1.5)
+        mark = len(link.heard)
+        time.sleep(3.2)
+        stats = [a for addr, a in link.heard[mark:] if addr == "/diffhost/plugin/stats"]
+        link.drain()
+        stats += [a for addr, a in link.heard[mark:] if addr == "/diffhost/plugin/stats" and a not in stats]
+        if stats:
+            mean = np.mean([a[2] for a in stats])
+            print(
+                f"jalv LV2: 16 pads looping, 128-frame blocks: run() mean {mean:.1f} us = {mean / block_us * 100:.2f} % "
+                f"of the block, longest {max(a[1] for a in stats):.0f} us ({len(stats)} one-second reports)"
+            )
+        peer.send_midi(np.array([[0, 0xB0, 123, 0]]))
+        for pad in range(1, 17):
+            link.send("/bridge/pad/clear", pad)
+        link.sync()
 
         # a looping pad (a ramp: each sample tells its phase) through play, stop, jumps, a loop region
         tb = Timebase(name)

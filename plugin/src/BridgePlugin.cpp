@@ -3,6 +3,7 @@
 #include "DistrhoPlugin.hpp"
 
 #include <cstdlib>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -176,6 +177,7 @@ protected:
     }
 
     void run(const float** inputs, float** outputs, uint32_t frames, const MidiEvent* midiEvents, uint32_t midiEventCount) override {
+        const auto start = std::chrono::steady_clock::now();
         const TimePosition& tp = getTimePosition();
         bridge::HostTime host;
         host.valid = tp.bbt.valid;
@@ -198,6 +200,11 @@ protected:
             ++n;
         }
         fBridge.engine.process(inputs, outputs, frames, fMidi, fMidiFrames, n, host);
+        const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+        bridge::Engine& e = fBridge.engine;
+        if (ns > e.runMaxNs.load(std::memory_order_relaxed)) e.runMaxNs.store(ns, std::memory_order_relaxed);
+        e.runSumNs.fetch_add(ns, std::memory_order_relaxed);
+        e.runCount.fetch_add(1, std::memory_order_relaxed);
     }
 
 private:

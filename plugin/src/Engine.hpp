@@ -68,6 +68,9 @@ public:
     std::atomic<Capture*> captureRequest{nullptr};
     std::atomic<Capture*> captureDone{nullptr};
     TransportSnapshot transport;
+    // run()'s own wall time (steady clock, no system call), for /diffhost/plugin/stats: the worker
+    // reads and resets these once a second
+    std::atomic<int64_t> runMaxNs{0}, runSumNs{0}, runCount{0};
 
     // Worker-side helper: reads a consistent transport snapshot.
     void readTransport(double& bpm, int& num, int& den, int& playing, int& valid, double& bar, double& beatInBar) const;

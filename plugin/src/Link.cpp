@@ -212,6 +212,13 @@ void Link::run() {
                 id = fBridge.instanceId;
             }
             send(osc::Writer("/diffhost/plugin/hello").s(id).s("").f(static_cast<float>(fBridge.sampleRate)).i(kVersion));
+            // how long run() took since the last hello: the longest, the mean, and the host's block
+            Engine& e = fBridge.engine;
+            const int64_t most = e.runMaxNs.exchange(0), sum = e.runSumNs.exchange(0), count = e.runCount.exchange(0);
+            if (count > 0) {
+                send(osc::Writer("/diffhost/plugin/stats").s(id).f(static_cast<float>(most / 1e3))
+                         .f(static_cast<float>(sum / 1e3 / static_cast<double>(count))).i(static_cast<int32_t>(count)));
+            }
             fLastHello = t;
             sendTransport(true);
         }
