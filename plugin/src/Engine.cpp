@@ -77,8 +77,8 @@ void Engine::renderVoice(Pad& pad, Voice& v, float* outL, float* outR, float* ma
     const Clip* clip = pad.clip;
     if (!v.active) return;
     if (clip == nullptr || clip->frames == 0) { v.active = false; return; }
-    const float* L = clip->left.data();
-    const float* R = clip->right.data();
+    const float* L = clip->left.get();
+    const float* R = clip->right.get();
     const float gl = pad.gainL * v.velocity, gr = pad.gainR * v.velocity;
     const uint32_t n = clip->frames;
     // A loop's length in beats at the current tempo (a loop rendered for this tempo is a whole number
