@@ -46,7 +46,7 @@ if ((${#missing[@]})); then
 fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-# The diffhost Bridge plugin (VST3, LV2, CLAP; about 20 s), copied into the package for the wheel.
+# The diffhost Bridge plugin (VST3, LV2, CLAP; about 30 s of CPU), copied into the package for the wheel.
 make -s -C plugin -j2 package >/dev/null
 .venv/bin/python -m pip install -q --upgrade pip
 # Pin torch before anything else: a looser range pulls several GB of CUDA wheels.
