@@ -6,7 +6,7 @@ Prints, each against its bar:
   DawDreamer (VST3, offline):
     note -> first sample over 200 notes at random frames: error in samples, notes that sounded
     a looping pad through a tempo automation (120 -> 100 bpm): phase error in samples against the
-      host's position (bar 2 exact; from bar 3 the 3-beat fit, interpolated)
+      host's position (bar 2 exact; from bar 3 the loop still one bar long, read slower, interpolated)
     callback CPU share, 16 looping pads at 128-frame blocks: render time / audio time, and the same
       for the plugin with no pad playing (the ratio of the two isolates the pads' own cost)
   jalv (LV2, real time on a JACK dummy server, with a timebase master in this process):
@@ -114,7 +114,7 @@ def dawdreamer_part(link):
         np.abs(np.rint(out[BAR : 2 * BAR] * BAR) - np.arange(BAR)).max()
     )  # the ramp's value is its phase
     f = np.arange(2 * BAR, 2 * BAR + 9 * at100)
-    x = ((8 + (f - 2 * BAR) / at100) % 3) * (BAR / 3)
+    x = ((8 + (f - 2 * BAR) / at100) % 4) * (BAR / 4)  # the one-bar loop still spans one bar
     k = np.floor(x).astype(int)
     want = (k + (x - k) * (((k + 1) % BAR) - k)) / BAR  # the interpolated ramp
     err100 = np.abs(out[f] - want).max() * BAR

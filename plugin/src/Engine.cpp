@@ -81,12 +81,20 @@ void Engine::renderVoice(Pad& pad, Voice& v, float* outL, float* outR, float* ma
     const float* R = clip->right.get();
     const float gl = pad.gainL * v.velocity, gr = pad.gainR * v.velocity;
     const uint32_t n = clip->frames;
-    // A loop's length in beats at the current tempo (a loop rendered for this tempo is a whole number
-    // of beats long). Its phase is a function of the musical position, never a counter of its own.
+    // A loop's length in beats at the current tempo: whole bars (diffhost renders loops of N bars), or
+    // whole beats for a loop shorter than about a bar. After a tempo change the loop keeps its bars
+    // (read faster or slower) until the re-fitted one arrives, so it still wraps on bar lines and the
+    // swap at the next bar line joins both loops at their start. Its phase is a function of the
+    // musical position, never a counter of its own.
     double loopBeats = 0.0, framesPerLoopBeat = 0.0;
     if (pad.mode == kLoop) {
-        loopBeats = std::floor(static_cast<double>(n) * fBeatsPerFrame + 0.5);
-        if (loopBeats < 1.0) loopBeats = 1.0;
+        const double beats = static_cast<double>(n) * fBeatsPerFrame;
+        if (beats >= 0.75 * fBeatsPerBar) {
+            loopBeats = std::floor(beats / fBeatsPerBar + 0.5) * fBeatsPerBar;
+        } else {
+            loopBeats = std::floor(beats + 0.5);
+            if (loopBeats < 1.0) loopBeats = 1.0;
+        }
         framesPerLoopBeat = static_cast<double>(n) / loopBeats;
     }
     for (uint32_t i = a; i < b; ++i) {

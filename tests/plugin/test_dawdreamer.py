@@ -99,18 +99,17 @@ def test_loop_follows_the_host_position_through_a_tempo_automation(link):
     assert not out[:, :bar].any(), "the loop started before its quantize grid (bar 2)"
     # bar 2 at 120 bpm: the clip itself, sample for sample, phase 0 at the bar line
     np.testing.assert_array_equal(out[:, bar : 2 * bar], loop.T)
-    # From bar 3 at 100 bpm the one-bar clip lasts 3.33 beats; until diffhost's re-fitted loop
-    # arrives it spans 3 beats of the host, its phase still a function of the host's position (beats
-    # since bar 1): it restarts exactly on beats 9, 12 and 15, and in between reads the clip at the
-    # position's place.
+    # From bar 3 at 100 bpm the one-bar clip lasts 3.33 beats; until diffhost's re-fitted loop arrives
+    # it still spans one bar of the host (read 5/6 as fast), its phase a function of the host's
+    # position: it restarts exactly on every bar line and in between reads the clip at the position's place.
     f = np.arange(2 * bar, 2 * bar + 9 * at100)
     beats = 8 + (f - 2 * bar) / at100
-    x = (beats % 3) * (bar / 3)
+    x = (beats % 4) * (bar / 4)
     k = np.floor(x).astype(np.int64)
     t = (x - k).astype(np.float32)
     want = loop[k % bar] + (loop[(k + 1) % bar] - loop[k % bar]) * t[:, None]
     np.testing.assert_allclose(out[:, f], want.T, atol=2e-6)
-    for restart in (2 * bar + at100, 2 * bar + 4 * at100, 2 * bar + 7 * at100):
+    for restart in (2 * bar, 2 * bar + 4 * at100, 2 * bar + 8 * at100):
         assert out[0, restart] == 0.0 and out[0, restart + 1] > 0.0
     # and diffhost heard the host's tempo, signature and transport
     heard = link.wait("/diffhost/plugin/transport", where=lambda a: abs(a[1] - 100.0) < 1e-6)
