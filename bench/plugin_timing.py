@@ -11,7 +11,11 @@ Prints, each against its bar:
       for the plugin with no pad playing (the ratio of the two isolates the pads' own cost)
   jalv (LV2, real time on a JACK dummy server, with a timebase master in this process):
     note -> first sample over 200 notes: error in samples
-    a 30 s stereo clip sent while playing: /bridge/pad/load -> /diffhost/plugin/loaded (ms)
+    a 30 s stereo clip sent while playing: /bridge/pad/load -> /diffhost/plugin/loaded (ms), and the
+      longest run() meanwhile (from /diffhost/plugin/stats)
+    16 looping pads: run()'s mean and longest time as a share of the 128-frame block
+    a tempo change (120 -> 100 bpm) with the re-fitted loop sent at once: time to the swap (it waits
+      for the next bar line), and the largest step in the audio against the clips' own 99.9th percentile
     a looping pad through play, stop, jumps and a loop region: phase error in samples (the
       output is a ramp, so each sample tells its phase; every landing after a relocate is checked)
 A JACK server needs a free slot (JACK allows 8 per machine); without one the jalv part says so.
@@ -149,26 +153,79 @@ def dawdreamer_part(link):
 
 
 class Timebase:
-    """A JACK timebase master at 120 bpm, 4/4: bar/beat/tick from the transport frame."""
+    """A JACK timebase master, 4/4: bar/beat/tick from the transport frame, at 120 bpm, or from
+    `change` = (frame, bpm) on at that tempo (a tempo change at that frame)."""
 
     def __init__(self, server):
         import jack
 
         self.client = jack.Client("dh-timebase", servername=server, no_start_server=True)
+        self.change: tuple[int, float] | None = None
 
         def callback(state, blocksize, pos, new_pos):
-            beats = pos.frame / (60 * RATE / 120)
+            bpm, beats = 120.0, pos.frame / (60 * RATE / 120)
+            if self.change is not None and pos.frame >= self.change[0]:
+                at, bpm = self.change
+                beats = at / (60 * RATE / 120) + (pos.frame - at) / (60 * RATE / bpm)
+            # JACK's ticks are whole numbers: one tick per frame keeps the position sample-exact
+            per_beat = round(60 * RATE / bpm)
             pos.valid = pos.valid | jack.POSITION_BBT
             pos.bar = int(beats // 4) + 1
             pos.beat = int(beats % 4) + 1
-            # JACK's ticks are whole numbers: one tick per frame keeps the position sample-exact
-            per_beat = 60 * RATE // 120
-            pos.tick = int(pos.frame % per_beat)
+            pos.tick = min(int(round((beats % 1) * per_beat)), per_beat - 1)
             pos.bar_start_tick = (pos.bar - 1) * 4 * per_beat
-            pos.beats_per_bar, pos.beat_type, pos.ticks_per_beat, pos.beats_per_minute = 4, 4, per_beat, 120
+            pos.beats_per_bar, pos.beat_type, pos.ticks_per_beat, pos.beats_per_minute = 4, 4, per_beat, bpm
 
         self.client.set_timebase_callback(callback, False)
         self.client.activate()
+
+
+def refit(link, peer, tb) -> None:
+    """A tempo change (120 -> 100 bpm, mid-bar) while a one-bar loop plays, and the re-fitted loop sent
+    at once with swap_at_bar=1 (as diffhost sends it when its render is done): how long until it
+    swapped, and the largest sample-to-sample step around it against the clips' own 99.9th percentile."""
+    cycles = 440  # whole cycles per loop: both loops are seamless and start at a zero crossing
+    old = (0.5 * np.sin(2 * np.pi * cycles * np.arange(BAR) / BAR)).astype(np.float32)
+    bar100 = 4 * 60 * RATE // 100
+    new = (0.4 * np.sin(2 * np.pi * cycles * np.arange(bar100) / bar100)).astype(np.float32)
+    peer.send_midi(np.array([[0, 0xB0, 123, 0]]))  # all notes off: the earlier loops stop
+    link.send("/bridge/pad/clear", 4)
+    time.sleep(0.1)
+    link.send("/bridge/pad/options", 5, 1, 0, 0, 0.0, 0.0, "{}")
+    link.send("/bridge/pad/load", 5, put_clip(link.cache, np.stack([old, old], 1), RATE), "loop", 0)
+    link.wait("/diffhost/plugin/loaded", where=lambda a: a[1] == 5)
+    tb.change = None
+    tb.client.transport_locate(0)
+    tb.client.transport_start()
+    time.sleep(0.3)
+    peer.start()
+    peer.send_midi(np.array([[0, 0x90, 40, 127]]))
+    time.sleep(1.0)
+    # 0.1 s ahead, somewhere in a bar, on a cycle boundary (JACK gives one tempo per cycle)
+    tb.change = ((tb.client.transport_frame + 4800) // BLOCK * BLOCK, 100.0)
+    t0 = time.perf_counter() + 0.1
+    time.sleep(0.15)  # diffhost hears the new tempo, then sends the re-fitted loop (rendered at once here)
+    link.send("/bridge/pad/load", 5, put_clip(link.cache, np.stack([new, new], 1), RATE), "loop re-fit", 1)
+    link.wait("/diffhost/plugin/loaded", where=lambda a: a[1] == 5, timeout=10)
+    waited = time.perf_counter() - t0
+    time.sleep(0.5)
+    audio, _first = peer.stop()
+    tb.client.transport_stop()
+    peer.send_midi(np.array([[0, 0xB0, 123, 0]]))
+    link.send("/bridge/pad/clear", 5)
+    link.sync()
+    x = audio[0][np.flatnonzero(audio[0])[0] + 1 :]  # from the loop's first sample on (it starts mid-cycle)
+    x = x[: np.flatnonzero(x)[-1] - 1000]  # leave out the loop's stop (its 5 ms fade)
+    steps = np.abs(np.diff(x))
+    own = max(np.percentile(np.abs(np.diff(old)), 99.9), np.percentile(np.abs(np.diff(new)), 99.9))
+    swap = int(np.flatnonzero(np.abs(x) > 0.41)[-1])  # the last peak of the louder old loop
+    worst = int(np.argmax(steps))
+    print(
+        f"jalv LV2: tempo 120 -> 100 bpm mid-bar, re-fitted loop sent at once: swapped and reported "
+        f"{waited:.2f} s after the change (one bar at 100 bpm: 2.40 s); largest step over the whole "
+        f"recording {steps.max():.5f} ({worst - swap:+d} samples from the swap), around the swap {steps[max(swap - 500, 0) : swap + 1000].max():.5f}, "
+        f"the clips' own 99.9th percentile {own:.5f}   (bar: within one bar, no step above the clip's own)"
+    )
 
 
 def jalv_part(link, tmp):
@@ -296,6 +353,7 @@ def jalv_part(link, tmp):
         time.sleep(0.7)
         audio, _first = peer.stop()
         tb.client.transport_stop()
+        refit(link, peer, tb)
         # Segments: sounding stretches without a jump (a step of 1 +- 2 samples from one sample to the
         # next, modulo the loop); within each, the phase must advance exactly one sample per frame.
         ph = audio[0].astype(np.float64) * BAR
