@@ -21,7 +21,9 @@ APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 lib
   gcc libc6-dev binutils  # gcc: compiles the C mixer extension at install; objdump (binutils): its test
   lua5.4         # runs the REAPER ReaScript in tests
   libasound2     # python-rtmidi (MIDI ports through mido) links the ALSA library
-  fluidsynth fluid-soundfont-gm)  # the default model renders its recorded sound bank (FluidR3 GM, MIT) once
+  fluidsynth fluid-soundfont-gm  # the default model renders its recorded sound bank (FluidR3 GM, MIT) once
+  dpf-source g++ make  # the diffhost Bridge plugin (plugin/, DPF): built below
+  jalv)          # the LV2 host its tests run on the JACK dummy server
 # Debian's own Pythons ship venv and the headers the C extension compiles against as separate packages
 # (python3.11 -> python3.11-venv, python3.11-dev); a Python from elsewhere (pyenv, a build) has both.
 py_path=$(command -v "$PY" 2>/dev/null || true)
@@ -44,6 +46,8 @@ if ((${#missing[@]})); then
 fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
+# The diffhost Bridge plugin (VST3, LV2, CLAP; about 30 s of CPU), copied into the package for the wheel.
+make -s -C plugin -j2 package >/dev/null
 .venv/bin/python -m pip install -q --upgrade pip
 # Pin torch before anything else: a looser range pulls several GB of CUDA wheels.
 .venv/bin/python -m pip install -q "torch==2.13.0"

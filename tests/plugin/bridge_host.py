@@ -1,0 +1,122 @@
+"""What the plugin tests share: the built plugin, a clip cache, and the test's stand-in for diffhost.
+
+The stand-in is a plain UDP socket speaking the link protocol (docs: /work/notes/PROTOCOL.md, mirrored
+in plugin/README.md): it hears the plugin's hellos and answers to the address they came from, as
+diffhost does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+
+PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin"
+BIN = PLUGIN_DIR / "bin"
+VST3 = BIN / "diffhost-bridge.vst3"
+LV2 = BIN / "diffhost-bridge.lv2"
+CLAP = BIN / "diffhost-bridge.clap"
+LV2_URI = "urn:diffhost:bridge"
+MAIN, PAD_OUT = slice(0, 2), lambda pad: slice(2 * pad, 2 * pad + 2)  # pad 1..16 -> its stereo outputs
+
+
+def build() -> Path:
+    """Builds the plugin (make, in plugin/) unless it is up to date; returns the bin folder."""
+    done = subprocess.run(["make", "-C", str(PLUGIN_DIR), "-j2"], capture_output=True, text=True)
+    assert done.returncode == 0, f"the plugin did not build:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return BIN
+
+
+def put_clip(cache: Path, audio: np.ndarray, rate: int) -> str:
+    """Writes (frames, channels) float32 audio into the content-addressed cache; returns its hash."""
+    tmp = cache / "incoming.wav"
+    sf.write(tmp, np.asarray(audio, dtype=np.float32), rate, subtype="FLOAT")
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    (cache / digest[:2]).mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, cache / digest[:2] / f"{digest}.wav")
+    return digest
+
+
+_JUCE64 = ".ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+"
+
+
+def dpf_state(juce_state: bytes) -> dict[str, str]:
+    """The plugin's key/value state inside a JUCE host's VST3 state (DawDreamer, pedalboard).
+
+    JUCE wraps the VST3 component's bytes in XML as `<size>.<6-bit digits, low bits first>`; DPF's
+    component state is `__dpf_state_begin__ NUL key NUL value NUL ... __dpf_state_end__ NUL`."""
+    text = juce_state.decode("latin-1")
+    size, _, body = text.split("<IComponent>")[1].split("</IComponent>")[0].partition(".")
+    raw = bytearray(int(size))
+    for n, ch in enumerate(body):
+        v = _JUCE64.index(ch)
+        for b in range(6):
+            bit = n * 6 + b
+            if v >> b & 1 and bit // 8 < len(raw):
+                raw[bit // 8] |= 1 << (bit % 8)
+    parts = re.split(b"[\x00\xff]", bytes(raw))  # DPF writes its separators as NUL bytes
+    start = parts.index(b"__dpf_state_begin__") + 1
+    end = parts.index(b"__dpf_state_end__")
+    items = parts[start:end]
+    return {items[k].decode(): items[k + 1].decode() for k in range(0, len(items), 2)}
+
+
+class FakeDiffhost:
+    """diffhost's side of the link, on an ephemeral UDP port (DIFFHOST_OSC_PORT for the plugin)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.plugin: tuple[str, int] | None = None  # where the latest hello came from
+        self.follow: str | None = None  # with several instances: only this id's hellos move `plugin`
+        self.heard: list[tuple[str, list]] = []
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _one(self, timeout: float) -> tuple[str, list] | None:
+        self.sock.settimeout(max(timeout, 0.001))
+        try:
+            data, addr = self.sock.recvfrom(65536)
+        except TimeoutError:
+            return None
+        msg = OscMessage(data)
+        if msg.address == "/diffhost/plugin/hello" and self.follow in (None, msg.params[0]):
+            self.plugin = addr
+        self.heard.append((msg.address, list(msg.params)))
+        return msg.address, list(msg.params)
+
+    def wait(self, address: str, timeout: float = 10.0, where=None) -> list:
+        """The arguments of the next message to `address` (and matching `where`), within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self._one(deadline - time.monotonic())
+            if got and got[0] == address and (where is None or where(got[1])):
+                return got[1]
+        raise AssertionError(f"no {address} within {timeout} s; heard {[a for a, _ in self.heard[-10:]]}")
+
+    def drain(self) -> None:
+        while self._one(0.001):
+            pass
+
+    def send(self, address: str, *args) -> None:
+        assert self.plugin is not None, "no hello from the plugin yet"
+        b = OscMessageBuilder(address)
+        for a in args:
+            b.add_arg(a)
+        self.sock.sendto(b.build().dgram, self.plugin)
+
+    def sync(self) -> None:
+        """Returns once the plugin's worker has handled everything sent before (ping, pong)."""
+        self.send("/bridge/ping")
+        self.wait("/diffhost/plugin/pong")
