@@ -18,6 +18,7 @@ from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QCheckBox,
     QDockWidget,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -25,6 +26,7 @@ from PyQt6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -39,6 +41,7 @@ from diffhost.gui.dragout import DragSource
 from diffhost.gui.effects_editor import EffectsEditor
 from diffhost.gui.errors import describe
 from diffhost.gui.finishing_editor import FinishingEditor
+from diffhost.gui.fit import ElidedLabel, fix_width
 from diffhost.gui.history import HistoryPanel
 from diffhost.gui.live_menu import LiveMenu
 from diffhost.gui.osc_status import OscStatus
@@ -59,9 +62,17 @@ from diffhost.gui.window_state import PANEL_PARAMS
 def _box(title: str, widget: QWidget) -> QGroupBox:
     box = QGroupBox(title.upper())
     lay = QVBoxLayout(box)
-    lay.setContentsMargins(8, 10, 8, 8)
+    lay.setContentsMargins(6, 8, 6, 6)
     lay.addWidget(widget)
     return box
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -137,7 +148,13 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
-        self.progress.setMinimumWidth(220)
+        self.progress.setMinimumWidth(120)
+        self.progress.setToolTip("The render's stage: queued, waiting for the engine, rendering, saving")
+        # How many of this window's renders are queued or running; fixed width so nothing moves.
+        self.queue_label = QLabel("")
+        self.queue_label.setObjectName("dim")
+        self.queue_label.setToolTip("Renders this window has queued or running (Esc cancels them)")
+        self.queue_label.setFixedWidth(self.queue_label.fontMetrics().horizontalAdvance("99 queued") + 8)
         self.play_button = QPushButton("▶ Play")
         self.play_button.setToolTip("Play or stop the current render (Space)")
         self.autoplay = QCheckBox("Auto-play")
@@ -151,10 +168,14 @@ class MainWindow(QMainWindow):
             "Replace the processed file with the re-processed one (the old file goes to the trash; "
             "the dry audio stays)"
         )
-        self.preset_state = QLabel("No preset")
+        self.ab_offset = QLabel("")  # the loudness offset that matches B (dry) to A (processed)
+        self.ab_offset.setObjectName("dim")
+        self.ab_offset.setFixedWidth(self.ab_offset.fontMetrics().horizontalAdvance("B −24.0 dB") + 8)
+        self.ab_offset.setToolTip("B (dry) is played at this gain so it is as loud as A (processed)")
+        self.preset_state = ElidedLabel("No preset")
         self.preset_state.setObjectName("dim")
         self.presets_button = QToolButton()
-        self.presets_button.setText("Presets ▾")
+        self.presets_button.setText("Presets")  # the tool button draws its own menu arrow
         self.presets_button.setMenu(self.presets_menu)
         self.presets_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.presets_button.setToolTip("Load a preset, or save the current settings as one")
@@ -162,77 +183,103 @@ class MainWindow(QMainWindow):
         self.audio_button.setText("Audio…")
         self.audio_button.setToolTip("Audio devices, sample rate and block size")
 
-        self.status_message = QLabel("Ready")
+        self.status_message = ElidedLabel("Ready")
         self._message_timer = QTimer(self)  # a child: it dies with the window
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.status_message.setText("Ready"))
-        self.engine_label = QLabel()
+        self.engine_label = ElidedLabel(min_chars=12)
         self.engine_label.setObjectName("dim")
-        self.audio_label = QLabel()
+        self.audio_label = ElidedLabel(min_chars=12)
         self.audio_label.setObjectName("dim")
+        # Labels that change with the state keep one width, so nothing beside them moves.
+        fix_width(self.play_button, ("▶ Play", "■ Stop"))
+        fix_width(self.ab_button, ("A: processed", "B: dry"))
+        fix_width(self.cancel_button, ("Cancel",))
+        fix_width(self.render_button, ("Render",))
 
     def _build_layout(self) -> None:
+        # Laid out for a 1280x800 laptop with a window manager: the transport is two short rows
+        # (Audio… sits in the status bar), OSC is a tab beside History, the pad options stack in a
+        # grid, and labels that show names elide instead of widening the window (gui.fit).
         transport = QHBoxLayout()
         transport.addWidget(self.render_button)
         transport.addWidget(self.cancel_button)
         transport.addWidget(self.progress, 1)
-        transport.addSpacing(12)
-        transport.addWidget(self.play_button)
-        transport.addWidget(self.autoplay)
-        transport.addWidget(self.ab_button)
-        transport.addWidget(self.keep_button)
-        transport.addWidget(self.replace_button)
-        transport.addSpacing(12)
+        transport.addWidget(self.queue_label)
+        transport.addSpacing(8)
         transport.addWidget(self.presets_button)
-        transport.addWidget(self.preset_state)
-        transport.addWidget(self.audio_button)
+        transport.addWidget(self.preset_state, 1)
+        listen = QHBoxLayout()
+        listen.addWidget(self.play_button)
+        listen.addWidget(self.autoplay)
+        listen.addWidget(self.ab_button)
+        listen.addWidget(self.ab_offset)
+        listen.addWidget(self.keep_button)
+        listen.addWidget(self.replace_button)
+        listen.addStretch(1)
 
         prompt_box = QWidget()
         pl = QVBoxLayout(prompt_box)
         pl.setContentsMargins(0, 0, 0, 0)
+        pl.setSpacing(4)
         pl.addWidget(self.params.prompt)
         pl.addWidget(self.params.negative)
         pl.addLayout(transport)
+        pl.addLayout(listen)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(self.effects, "Effects chain")
-        self.tabs.addTab(self.finishing, "Finishing")
+        # The editors scroll inside their tabs rather than making the window taller or wider.
+        self.tabs.addTab(_scrolled(self.effects), "Effects chain")
+        self.tabs.addTab(_scrolled(self.finishing), "Finishing")
+        self.tabs.addTab(self.osc_status, "OSC")
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("center-split")
         split.addWidget(_box("Render", self.waveform))
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
         self.splitter = split
 
         central = QWidget()
         cl = QVBoxLayout(central)
-        cl.setContentsMargins(8, 8, 8, 4)
+        cl.setContentsMargins(6, 6, 6, 2)
         cl.addWidget(prompt_box)
         cl.addWidget(split, 1)
         self.setCentralWidget(central)
 
         left = QWidget()
         ll = QVBoxLayout(left)
-        ll.setContentsMargins(6, 6, 6, 6)
+        ll.setContentsMargins(4, 2, 4, 4)
         ll.addWidget(_box("Generate", self.params))
         ll.addWidget(_box("Seed audio", self.seed_panel))
         ll.addStretch(1)
-        self._dock("Generate", left, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.generate_dock = self._dock("Generate", left, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         right = QWidget()
         rl = QVBoxLayout(right)
-        rl.setContentsMargins(6, 6, 6, 6)
+        rl.setContentsMargins(4, 2, 4, 4)
         rl.addWidget(_box("Pads", self.pads), 1)
-        rl.addWidget(_box("OSC", self.osc_status))
-        self._dock("Perform", right, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.perform_dock = self._dock("Perform", right, Qt.DockWidgetArea.RightDockWidgetArea)
 
         sb = self.statusBar()
         sb.addWidget(self.status_message, 1)
         sb.addPermanentWidget(self.engine_label)
         sb.addPermanentWidget(self.audio_label)
-        self.resize(1440, 880)
+        sb.addPermanentWidget(self.audio_button)
+        self.fit_to_screen()
+
+    def fit_to_screen(self) -> None:
+        """The first size: roomy, but never larger than the screen's free area (a 1280x800 laptop
+        with a panel), with the pads' panel wide enough for four pads a row."""
+        screen = self.screen()
+        width, height = 1440, 880
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, free.width()), min(height, free.height())
+        self.resize(width, height)
+        self.resizeDocks([self.generate_dock, self.perform_dock], [330, 360], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

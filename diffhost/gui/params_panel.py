@@ -32,6 +32,7 @@ from diffhost.engine.request import (
     key_name,
     parse_key_name,
 )
+from diffhost.gui.fit import ElidedLabel
 
 DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
@@ -40,6 +41,10 @@ SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
 # ("D# major", "am") finds its item.
 KEY_NAMES = tuple(key_name(p, False) for p in range(12)) + tuple(key_name(p, True) for p in range(12))
 AUTO = "auto"
+MODEL_TIP = (
+    "The embedded default, a local diffusers folder (…),\n"
+    "or a Hugging Face id such as stabilityai/stable-audio-open-1.0 (needs network once)."
+)
 
 
 def parse_bpm_text(text: str) -> Any:
@@ -125,11 +130,12 @@ class ParamsPanel(QWidget):
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.addItem(DEFAULT_MODEL_LABEL)
-        self.model.setToolTip(
-            "Model: the embedded default, a local diffusers folder (…),\n"
-            "or a Hugging Face id such as stabilityai/stable-audio-open-1.0 (needs network once)."
-        )
+        self.model.setToolTip(MODEL_TIP)
         self.model.lineEdit().setPlaceholderText("default, folder or org/name")
+        # A long model name must not widen the panel; the box shows its start, the tooltip all of it.
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(12)
+        self.model.currentTextChanged.connect(self._show_model_start)
         self.browse = QToolButton()
         self.browse.setText("…")
         self.browse.setToolTip("Choose a local diffusers model folder")
@@ -206,7 +212,7 @@ class ParamsPanel(QWidget):
         # The session's bpm as last shown: the field shows the tempo (the pads'), which a clock or
         # OSC may move where renders cannot follow (outside BPM_RANGE).
         self._render_bpm: float | None = None
-        self.tempo_note = QLabel("BPM")
+        self.tempo_note = ElidedLabel("BPM", min_chars=5)
         self.tempo_note.setObjectName("dim")
         self.tempo_source = "session"  # where the tempo comes from (session, link, midi clock)
         self.key = QComboBox()
@@ -246,6 +252,7 @@ class ParamsPanel(QWidget):
         seed_row.addWidget(self.lock)
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setVerticalSpacing(3)  # eleven rows and the seed panel fit a 768-pixel-high screen
         form.addRow("Model", model_row)
         form.addRow("Length", self.length)
         tempo_row = QHBoxLayout()
@@ -553,11 +560,22 @@ class ParamsPanel(QWidget):
             self.lock.setChecked(True)
         self._emit("seed")
 
+    def _show_model_start(self, text: str) -> None:
+        """An editable box scrolls to its cursor, so a long name showed its end ("Ξmbedded": the E
+        cut in half); show it from the start, and all of it in the tooltip."""
+        if not self.model.lineEdit().hasFocus():
+            self.model.lineEdit().setCursorPosition(0)
+        self.model.setToolTip(_model_tip(text) + MODEL_TIP)
+
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
         if folder:
             self.model.setCurrentText(folder)
             self._emit("model")
+
+
+def _model_tip(text: str) -> str:
+    return f"Model: {text}\n" if text else ""
 
 
 def model_label(info: Any) -> str:

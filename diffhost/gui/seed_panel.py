@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
 from diffhost.gui import theme
 from diffhost.gui.display import envelope
 from diffhost.gui.dragout import dropped_files
+from diffhost.gui.fit import fix_width
 from diffhost.gui.meter import LevelMeter
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (*)"
@@ -50,7 +51,7 @@ class SeedPanel(QWidget):
 
         theme.configure_plots()
         self.plot = pg.PlotWidget()
-        self.plot.setFixedHeight(54)
+        self.plot.setFixedHeight(44)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -79,23 +80,40 @@ class SeedPanel(QWidget):
         self.record_render.setToolTip(self._record_render_tip)
         self.record_render.setStyleSheet(f"QPushButton {{ color: {theme.DANGER}; }}")
         self.meter = LevelMeter()
+        self.meter_label = QLabel("Input")
+        self.meter_label.setObjectName("dim")
+        self.meter_label.setToolTip("The audio input's level (peak and RMS, dBFS): what Rec records")
+        # A recording that stays silent (a muted or wrong input) is said here, not rendered from.
+        self.warning = QLabel("")
+        self.warning.setObjectName("error")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+        # Recording changes these labels; fixed widths keep the row still.
+        fix_width(self.record, ("● Rec", "● Recording…"))
+        fix_width(self.record_render, ("● Rec → Render", "● Recording…"))
 
         row = QHBoxLayout()
         row.addWidget(self.load)
         row.addWidget(self.play)
         row.addWidget(self.clear)
         row.addStretch(1)
+        row.addWidget(self.seconds)
         rec = QHBoxLayout()
         rec.addWidget(self.record)
         rec.addWidget(self.record_render)
-        rec.addWidget(self.seconds)
+        rec.addStretch(1)
+        meter_row = QHBoxLayout()
+        meter_row.addWidget(self.meter_label)
+        meter_row.addWidget(self.meter, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
         layout.addWidget(self.name)
         layout.addWidget(self.plot)
         layout.addLayout(row)
         layout.addLayout(rec)
-        layout.addWidget(self.meter)
+        layout.addLayout(meter_row)
+        layout.addWidget(self.warning)
         layout.addWidget(self.error)
 
         self.load.clicked.connect(self._choose)
