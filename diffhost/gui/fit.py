@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from PyQt6.QtCore import QSize, Qt
 from PyQt6.QtGui import QPainter, QPaintEvent, QPalette
-from PyQt6.QtWidgets import QAbstractButton, QLabel, QSizePolicy, QWidget
+from PyQt6.QtWidgets import QAbstractButton, QLabel, QSizePolicy, QStyle, QStyleOption, QWidget
 
 # The smallest screens the window must fit with a window manager (title bar, panel) around it.
 SMALL_SCREENS = ((1280, 800), (1366, 768))
@@ -68,6 +68,9 @@ class ElidedLabel(QLabel):
         rect = self.contentsRect()
         text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
         p = QPainter(self)
+        opt = QStyleOption()
+        opt.initFrom(self)
+        self.style().drawPrimitive(QStyle.PrimitiveElement.PE_Widget, opt, p, self)  # a styled frame
         align = self.alignment() if int(self.alignment().value) else Qt.AlignmentFlag.AlignVCenter
         self.style().drawItemText(
             p, rect, int(align.value | Qt.AlignmentFlag.AlignVCenter.value),

@@ -36,7 +36,7 @@ from diffhost.gui.errors import describe
 from diffhost.gui.tasks import Tasks
 from diffhost.host.render.export import MENU_CHOICES
 
-COLUMNS = ("★", "Prompt", "Var", "Seed", "Length", "Music", "Rate", "Model", "Created")
+COLUMNS = ("★", "Prompt", "Take", "Seed", "Length", "Music", "Rate", "Model", "Created")
 FAV, PROMPT = 0, 1
 ROW = Qt.ItemDataRole.UserRole  # index into HistoryPanel.rows (rows move when sorted)
 KEY = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
@@ -91,7 +91,8 @@ class _Table(QTableWidget):
 class HistoryPanel(QWidget):
     open_requested = pyqtSignal(Path)  # show in the waveform and play
     rerender_requested = pyqtSignal(int)
-    assign_requested = pyqtSignal(int, Path)  # slot, file
+    assign_requested = pyqtSignal(int, Path)  # pad 1..16, file
+    deleted = pyqtSignal(int, str)  # render id, file name: moved to the trash, restorable
     message = pyqtSignal(str)
     exported = pyqtSignal(Path)  # a file written by Export / Save As
     revealed = pyqtSignal(Path)
@@ -221,7 +222,7 @@ class HistoryPanel(QWidget):
             cells = (
                 ("★" if r.favorite else "☆", int(r.favorite)),
                 (prompt_label(r), (r.prompt or "").lower()),
-                (f"{r.variation + 1}/{n}" if n > 1 else str(r.variation + 1), r.variation),
+                (f"{r.variation + 1} of {n}" if n > 1 else str(r.variation + 1), r.variation),
                 ("" if seed is None else str(seed), -1 if seed is None else int(seed)),
                 (f"{r.length_s:.2f} s", float(r.length_s)),
                 (music_label(music), float((music or {}).get("bpm") or 0.0)),
@@ -294,10 +295,23 @@ class HistoryPanel(QWidget):
         lib = self.library
 
         def done(trashed: Any) -> None:
-            self.message.emit(f"Moved to trash: {trashed}")
+            self.message.emit(f"Moved to trash: {Path(trashed).name} (Ctrl+Z restores it)")
+            self.deleted.emit(row.id, Path(row.path).name)
             self.refresh()
 
         self.tasks.run(lambda: lib.delete(row.id), done, lambda e: self.message.emit(f"Delete: {e}"))
+
+    def restore(self, render_id: int, name: str = "") -> None:
+        """Bring a deleted render back from the trash to where it was."""
+        lib = self.library
+        if lib is None:
+            return
+
+        def done(path: Any) -> None:
+            self.message.emit(f"Restored {Path(path).name or name}")
+            self.refresh()
+
+        self.tasks.run(lambda: lib.restore(render_id), done, lambda e: self.message.emit(f"Restore: {e}"))
 
     def _menu(self, pos) -> None:
         row = self.selected_row()
@@ -314,11 +328,12 @@ class HistoryPanel(QWidget):
         self.add_file_actions(menu, lambda: row)
         menu.addSeparator()
         pads = menu.addMenu("Assign to pad")
-        for slot in range(16):
-            pads.addAction(f"Pad {slot + 1}", lambda s=slot: self.assign_requested.emit(s, row.path))
+        for number in range(1, 17):  # pads are 1..16, as everywhere
+            pads.addAction(f"Pad {number}", lambda n=number: self.assign_requested.emit(n, row.path))
         menu.addSeparator()
-        menu.addAction("Delete (to trash)", lambda: self.delete(row))
-        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.addAction("Delete (to trash; Ctrl+Z restores)", lambda: self.delete(row))
+        self.last_menu = menu  # tests reach its actions
+        menu.popup(self.table.viewport().mapToGlobal(pos))
 
 
     # -- export, save as, reveal ----------------------------------------------------------------

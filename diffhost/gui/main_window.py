@@ -16,12 +16,16 @@ from typing import Any
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
+    QComboBox,
     QDockWidget,
     QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -100,6 +104,10 @@ class MainWindow(QMainWindow):
         self.current: display.DisplayData | None = None
         self._recording = False
         self._seed_name = ""
+        self._bar_job: int | None = None  # the render the progress bar shows
+        self._bar_value = 0
+        # What Edit ▸ Undo (Ctrl+Z) can take back, newest last: a replaced pad, a deleted render.
+        self.undo_stack: list[tuple[str, Any]] = []
 
         self.setWindowTitle("diffhost")
         self.setObjectName("diffhost-main")
@@ -187,7 +195,7 @@ class MainWindow(QMainWindow):
         self._message_timer = QTimer(self)  # a child: it dies with the window
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.status_message.setText("Ready"))
-        self.engine_label = ElidedLabel(min_chars=12)
+        self.engine_label = ElidedLabel(min_chars=20)
         self.engine_label.setObjectName("dim")
         self.audio_label = ElidedLabel(min_chars=12)
         self.audio_label.setObjectName("dim")
@@ -306,6 +314,12 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Render engine…", self.choose_engine)
         file_menu.addSeparator()
         file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit_menu = bar.addMenu("&Edit")
+        # Ctrl+Z undoes typing while a text field has the keys (it takes the shortcut first).
+        self.undo_action = QAction("Undo", self, shortcut=QKeySequence("Ctrl+Z"), triggered=self.undo)
+        self.undo_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.undo_action.setEnabled(False)
+        edit_menu.addAction(self.undo_action)
         self.live_menu = LiveMenu(self, bar.addMenu("&Live"))
         render_menu = bar.addMenu("&Render")
         self.render_action = QAction("Render", self, shortcut=QKeySequence("Ctrl+R"), triggered=self.render)
@@ -351,12 +365,34 @@ class MainWindow(QMainWindow):
         self.history.open_requested.connect(lambda p: self.open_render(p, play=True))
         self.history.rerender_requested.connect(self.rerender)
         self.history.assign_requested.connect(self.pad_control.assign)
+        self.history.deleted.connect(
+            lambda rid, name: self.push_undo(f"delete of {name}", lambda: self.history.restore(rid, name))
+        )
         self.history.message.connect(self.report)
 
     def choose_engine(self) -> None:
         line = engine_choice.choose_engine(self, self.settings, self.session.engine)
         if line:
             self.report(line)
+
+    # -- undo --------------------------------------------------------------------------
+    def push_undo(self, what: str, undo: Any) -> None:
+        """Remember how to take back a change the musician may regret (a replaced pad, a delete)."""
+        self.undo_stack = [*self.undo_stack[-19:], (what, undo)]
+        self._show_undo()
+
+    def undo(self) -> None:
+        if not self.undo_stack:
+            self.report("Nothing to undo")
+            return
+        _what, undo = self.undo_stack.pop()
+        self._show_undo()
+        undo()
+
+    def _show_undo(self) -> None:
+        what = self.undo_stack[-1][0] if self.undo_stack else ""
+        self.undo_action.setText(f"Undo {what}" if what else "Undo")
+        self.undo_action.setEnabled(bool(what))
 
     # -- messages --------------------------------------------------------------------
     def report(self, message: str, timeout_ms: int = 8000) -> None:
@@ -400,13 +436,51 @@ class MainWindow(QMainWindow):
         except (ValueError, RuntimeError) as exc:  # bad value, queue full: nothing was queued
             self.report(f"Render: {describe(exc)}")
             return None
-        self.jobs.add(job.id)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.setFormat(f"render #{job.id}: queued")
+        self.params.clear_refusal("typed")  # a note on a clamped number is answered by rendering
+        self._started(job.id)
         return job.id
 
+    # The progress bar runs once per render through named stages and never backwards: the engine's
+    # steps fill it to RENDER_SHARE, writing the files fills the rest ("saving 3/16").
+    RENDER_SHARE = 0.9
+
+    def _started(self, job_id: int) -> None:
+        self.jobs.add(job_id)
+        self.cancel_button.setEnabled(True)
+        self._show_queue()
+        if len(self.jobs) == 1:  # the bar follows the oldest render; later ones wait their turn
+            self._stage(job_id, 0.0, "queued")
+
+    def _stage(self, job_id: int, fraction: float, text: str) -> None:
+        """Show `text` for render `job_id` at `fraction` of the bar, never below what it showed."""
+        if job_id != self._bar_job:
+            if self._bar_job in self.jobs:
+                return  # another render of this window holds the bar until it ends
+            self._bar_job, self._bar_value = job_id, 0
+        self._bar_value = max(self._bar_value, int(fraction * 1000))
+        self.progress.setValue(self._bar_value)
+        self.progress.setFormat(f"render #{job_id}: {text}")
+
+    def _ended(self, job_id: int, how: str) -> None:
+        """A render that will not finish empties the bar (an end, not progress running backwards)."""
+        if job_id == self._bar_job or self._bar_job not in self.jobs:
+            self._bar_job, self._bar_value = None, 0
+            self.progress.setValue(0)
+            self.progress.setFormat(how)
+
+    def _show_queue(self) -> None:
+        n = len(self.jobs)
+        self.queue_label.setText(f"{n} in queue" if n else "")
+        self.queue_label.setToolTip(
+            f"{n} render{'s' if n != 1 else ''} of this window queued or running (Esc cancels them)"
+            if n else "No renders queued"
+        )
+
     def cancel(self) -> None:
+        """Esc: in a text or number field it leaves the field (the keys go back to the pads);
+        elsewhere it cancels this window's renders."""
+        if self.leave_text_field():
+            return
         if not self.jobs:
             if self._recording:
                 self.report("Recording finishes by itself; it cannot be cancelled")
@@ -415,6 +489,18 @@ class MainWindow(QMainWindow):
             self.session.cancel(job_id)
         self.progress.setFormat("cancelling…")
 
+    def leave_text_field(self) -> bool:
+        focus = QApplication.focusWidget()
+        typing = isinstance(focus, (QLineEdit, QAbstractSpinBox)) or (
+            isinstance(focus, QComboBox) and focus.isEditable()
+        )
+        if not typing or focus.window() is not self:
+            return False
+        if isinstance(focus, QAbstractSpinBox):
+            focus.interpretText()
+        self.pads.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
+
     def rerender(self, render_id: int) -> None:
         fn = getattr(self.session, "rerender", None)
         if fn is None:
@@ -422,21 +508,19 @@ class MainWindow(QMainWindow):
             return
         job = self.call("Re-render", fn, render_id)
         if job is not None:
-            self.jobs.add(job.id)
-            self.cancel_button.setEnabled(True)
+            self._started(job.id)
 
     def on_progress(self, job_id: int, fraction: float, eta_s: float = -1.0) -> None:
         if job_id in self.jobs:
-            self.progress.setValue(int(fraction * 1000))
-            left = f", {display.format_eta(eta_s)} left" if eta_s >= 0 and fraction < 1.0 else ""
-            self.progress.setFormat(f"render #{job_id}: {fraction * 100:.0f}%{left}")
+            left = f" · {display.format_eta(eta_s)} left" if eta_s >= 0 and fraction < 1.0 else ""
+            self._stage(job_id, fraction * self.RENDER_SHARE, f"rendering {fraction * 100:.0f}%{left}")
 
     def on_event(self, ev: Any) -> None:
         mine = ev.job_id in self.jobs
         kind = ev.kind
         if kind == "accepted" and mine:
             about = f" (about {display.format_eta(ev.eta_s)})" if ev.eta_s is not None else ""
-            self.progress.setFormat(f"render #{ev.job_id}: waiting for the engine{about}")
+            self._stage(ev.job_id, 0.0, f"waiting for the engine{about}")
         elif kind == "done":
             self._finished(ev.job_id)
             if mine:
@@ -444,8 +528,7 @@ class MainWindow(QMainWindow):
                     self.params.show_used_seed(int(ev.value))
                 if ev.paths:
                     self.open_render(ev.paths[0], play=self.autoplay.isChecked())
-                self.progress.setValue(1000)
-                self.progress.setFormat(f"render #{ev.job_id}: done")
+                self._stage(ev.job_id, 1.0, "done")
                 music = display.music_label(display.music_of_result(ev.result, 0))
                 about = f"{ev.length_s:.2f} s" + (f" · {music}" if music else "")
                 self.report(f"Rendered {Path(ev.paths[0]).name if ev.paths else ''} ({about})")
@@ -468,15 +551,13 @@ class MainWindow(QMainWindow):
                         music=display.music_of_result(result, v),
                     )
         elif kind == "cancelled" and mine:
+            self._ended(ev.job_id, "cancelled")
             self._finished(ev.job_id)
-            self.progress.setValue(0)
-            self.progress.setFormat("cancelled")
             self.report(f"Render #{ev.job_id} cancelled")
         elif kind == "error":
             if mine:
+                self._ended(ev.job_id, "failed")
                 self._finished(ev.job_id)
-                self.progress.setValue(0)
-                self.progress.setFormat("failed")
             self.report(f"Render failed: {ev.message}", timeout_ms=0)
         elif kind == "param":
             # Echoes of our own edits change nothing; skipping them saves a repaint per render.
@@ -493,8 +574,8 @@ class MainWindow(QMainWindow):
             self.params.set_has_seed_clip(self.session.seed_clip is not None)
         elif kind == "message" and ev.name == "saving" and mine:
             done, total = ev.value
-            self.progress.setValue(int(ev.progress * 1000))
-            self.progress.setFormat(f"render #{ev.job_id}: saving {done}/{total}")
+            share = self.RENDER_SHARE + (1 - self.RENDER_SHARE) * float(ev.progress)
+            self._stage(ev.job_id, share, f"saving {done}/{total}")
         elif kind == "slot":
             self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
         elif kind == "message" and ev.name == "live":
@@ -505,6 +586,7 @@ class MainWindow(QMainWindow):
     def _finished(self, job_id: int) -> None:
         self.jobs.discard(job_id)
         self.cancel_button.setEnabled(bool(self.jobs))
+        self._show_queue()
 
     def open_render(self, path: Path, play: bool = False) -> None:
         """Load a render's display data off-thread, then show (and maybe play) it."""

@@ -13,7 +13,7 @@ import math
 import re
 from pathlib import Path
 
-from PyQt6.QtCore import QEvent, QObject, QRect, Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QObject, QRect, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import (
     QColor,
     QDragEnterEvent,
@@ -263,6 +263,12 @@ class Pad(QPushButton):
         p.drawText(bottom, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter), text)
         p.end()
 
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(84, 66)  # every pad asks the same, whatever its text: the grid stays even
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return self.minimumSize()
+
     def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(ev)
         self._refresh()
@@ -310,6 +316,8 @@ class PadGrid(QWidget):
         grid.setSpacing(6)
         for pad in self.pads:
             grid.addWidget(pad, (pad.number - 1) // 4, (pad.number - 1) % 4)
+            grid.setColumnStretch((pad.number - 1) % 4, 1)
+            grid.setRowStretch((pad.number - 1) // 4, 1)
             pad.pressed.connect(lambda n=pad.number: self._pressed(n))
             pad.released.connect(self.released)
             pad.dropped.connect(self.assign_file)
@@ -379,6 +387,7 @@ class PadGrid(QWidget):
         opts.addWidget(self.choke, 2, 1)
         opts.addWidget(self.stop_all, 2, 3)
         tempo_row = QHBoxLayout()
+        tempo_row.setSpacing(6)
         tempo_row.addWidget(self.tempo)
         tempo_row.addWidget(self.tempo_source, 1)
         opts.addWidget(QLabel("Tempo"), 3, 0)

@@ -10,13 +10,11 @@ from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
 from PyQt6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QRegularExpressionValidator, QWheelEvent
 from PyQt6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -33,6 +31,7 @@ from diffhost.engine.request import (
     parse_key_name,
 )
 from diffhost.gui.fit import ElidedLabel
+from diffhost.gui.numbers import SaidDoubleSpinBox, SaidSpinBox
 
 DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
@@ -135,12 +134,13 @@ class ParamsPanel(QWidget):
         # A long model name must not widen the panel; the box shows its start, the tooltip all of it.
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model.setMinimumContentsLength(12)
-        self.model.currentTextChanged.connect(self._show_model_start)
+        self.model.lineEdit().textChanged.connect(self._show_model_start)
+        self._show_model_start(self.model.currentText())
         self.browse = QToolButton()
         self.browse.setText("…")
         self.browse.setToolTip("Choose a local diffusers model folder")
 
-        self.length = QDoubleSpinBox()
+        self.length = SaidDoubleSpinBox("Length", "s")
         self.length.setRange(*LENGTH_RANGE_S)
         self.length.setDecimals(2)
         self.length.setSingleStep(0.25)
@@ -154,17 +154,17 @@ class ParamsPanel(QWidget):
         self.sample_rate.setToolTip(
             "Output sample rate; the host resamples from the model's native rate (soxr VHQ)"
         )
-        self.temperature = QDoubleSpinBox()
+        self.temperature = SaidDoubleSpinBox("Temperature")
         self.temperature.setRange(*TEMPERATURE_RANGE)
         self.temperature.setSingleStep(0.05)
         self.temperature.setToolTip(
             "Scale of the initial noise: 1.0 is the model's own sampling, lower is tamer, higher wilder"
         )
-        self.steps = QSpinBox()
+        self.steps = SaidSpinBox("Steps")
         self.steps.setRange(STEPS_RANGE[0] - 1, STEPS_RANGE[1])
         self.steps.setSpecialValueText("model default")
         self.steps.setToolTip("Denoising steps: more is slower and usually cleaner")
-        self.guidance = QDoubleSpinBox()
+        self.guidance = SaidDoubleSpinBox("Guidance")
         self.guidance.setRange(GUIDANCE_RANGE[0] - 0.5, GUIDANCE_RANGE[1])
         self.guidance.setSingleStep(0.5)
         self.guidance.setSpecialValueText("model default")
@@ -180,10 +180,10 @@ class ParamsPanel(QWidget):
         self.lock.setCheckable(True)
         self.lock.setText("Lock")
         self.lock.setToolTip("Lock the seed: unlocked, every render draws a new one")
-        self.variations = QSpinBox()
+        self.variations = SaidSpinBox("Variations")
         self.variations.setRange(*VARIATIONS_RANGE)
         self.variations.setToolTip("How many takes per render")
-        self.strength = QDoubleSpinBox()
+        self.strength = SaidDoubleSpinBox("Strength")
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
@@ -295,6 +295,12 @@ class ParamsPanel(QWidget):
         self.bpm_auto.toggled.connect(self._auto_toggled)
         self.key.activated.connect(lambda _i: self._emit("key"))
         self.length.valueChanged.connect(lambda _v: self._show_bars())
+        for box in (self.length, self.temperature, self.steps, self.guidance, self.variations, self.strength):
+            box.adjusted.connect(self.say_adjusted)
+
+    def say_adjusted(self, message: str) -> None:
+        """A number field changed what was typed (clamped or rounded): say so under the fields."""
+        self.refuse("typed", message)
 
     # -- values ---------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -336,6 +342,8 @@ class ParamsPanel(QWidget):
             if not self.bpm_auto.isChecked():
                 self.bpm_auto.setChecked(True)  # emits changed("bpm", None)
         elif typed == self.bpm.current:
+            if self.bpm.isModified():  # the tempo in force typed again: an earlier refusal is answered
+                self.clear_refusal("bpm")
             self.bpm.setText(format_bpm(self.bpm.current))  # "124.0" or " 124 bpm" reads back as 124
         else:
             self.changed.emit("tempo", typed)  # the window sets it, or calls refuse() with the reason

@@ -14,7 +14,6 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -22,7 +21,7 @@ from PyQt6.QtWidgets import (
 from diffhost.gui import theme
 from diffhost.gui.display import envelope
 from diffhost.gui.dragout import dropped_files
-from diffhost.gui.fit import fix_width
+from diffhost.gui.fit import ElidedLabel, fix_width
 from diffhost.gui.meter import LevelMeter
 
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (*)"
@@ -41,9 +40,8 @@ class SeedPanel(QWidget):
         self.setToolTip(
             "Seed audio: drop a file here, load one, or record from the input.\nRender then re-imagines it (see Strength)."
         )
-        self.name = QLabel("No seed audio: prompt only")
+        self.name = ElidedLabel("No seed audio: prompt only")  # long names elide, whole in the tooltip
         self.name.setObjectName("dim")
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names clip
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
