@@ -32,8 +32,15 @@ def check_display() -> None:
         )
 
 
+WINDOW_SETTINGS = "window.ini"  # in DIFFHOST_CONFIG_DIR, beside the audio settings and kits
+
+
 def open_settings(path: Path | None = None) -> QSettings:
-    """The app's QSettings: the platform's place, or an .ini file (portable installs, tests)."""
+    """The app's QSettings: an .ini file given (portable installs, tests), else window.ini in
+    DIFFHOST_CONFIG_DIR when that is set (as every other diffhost setting honours it), else the
+    platform's place."""
+    if path is None and os.environ.get("DIFFHOST_CONFIG_DIR"):
+        path = Path(os.environ["DIFFHOST_CONFIG_DIR"]).expanduser() / WINDOW_SETTINGS
     if path is not None:
         return QSettings(str(path), QSettings.Format.IniFormat)
     return QSettings("diffhost", "diffhost")

@@ -657,9 +657,13 @@ class MainWindow(QMainWindow):
         self._seed_name = "recording"
         self.seed_panel.set_recording(True, then_render)
 
-        def done(_clip: Any) -> None:
+        def done(clip: Any) -> None:
             self._recording = False
             self.seed_panel.set_recording(False)
+            peak = self.seed_panel.check_recording(clip.audio)
+            if peak is not None:  # silent: a muted or wrong input; rendering from it would be a waste
+                self.report(f"Recorded {seconds:g} s of silence (peak {peak}): check the input (Audio…)", 0)
+                return
             self.report(f"Recorded {seconds:g} s of seed audio")
             if then_render:
                 self.render()  # refused values (a bad length, a full queue) are reported by render

@@ -24,6 +24,7 @@ from diffhost.gui.dragout import dropped_files
 from diffhost.gui.fit import ElidedLabel, fix_width
 from diffhost.gui.meter import LevelMeter
 
+SILENT_DBFS = -60.0  # a recording whose peak stays below this is taken for a dead input
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (*)"
 
 
@@ -123,6 +124,8 @@ class SeedPanel(QWidget):
 
     def show_clip(self, audio: np.ndarray | None, sample_rate: int, name: str) -> None:
         self.error.setVisible(False)
+        if name != "recording":
+            self.warning.setVisible(False)
         if audio is None:
             self.curve.setData([], [])
             self.name.setText("No seed audio: prompt only")
@@ -141,6 +144,21 @@ class SeedPanel(QWidget):
         )
         self.play.setEnabled(self._audio_ok)
         self.clear.setEnabled(True)
+
+    def check_recording(self, audio: np.ndarray) -> str | None:
+        """Warn when a recording is silent (below SILENT_DBFS); returns its peak as text if so."""
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        db = 20 * np.log10(peak) if peak > 0 else float("-inf")
+        if db >= SILENT_DBFS:
+            self.warning.setVisible(False)
+            return None
+        said = "-inf dBFS" if peak <= 0 else f"{db:.0f} dBFS"
+        self.warning.setText(
+            f"⚠ The recording is silent (peak {said}): is the right input chosen in Audio… and is it "
+            "turned up? Watch the Input meter while you play."
+        )
+        self.warning.setVisible(True)
+        return said
 
     def show_error(self, message: str) -> None:
         self.error.setText(message)
