@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PyQt6.QtCore import QSize, Qt
+from PyQt6.QtCore import QEvent, QObject, QSize, Qt
 from PyQt6.QtGui import QPainter, QPaintEvent, QPalette
 from PyQt6.QtWidgets import QAbstractButton, QLabel, QSizePolicy, QStyle, QStyleOption, QWidget
 
@@ -25,9 +25,12 @@ class ElidedLabel(QLabel):
     """A one-line label that never asks for more than `min_chars` characters of width: longer text
     is elided with "…" and shown whole in the tooltip. text() returns the whole text."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None, *, min_chars: int = 8):
+    def __init__(
+        self, text: str = "", parent: QWidget | None = None, *, min_chars: int = 8, max_chars: int | None = None
+    ):
         super().__init__(text, parent)
         self._min_chars = min_chars
+        self._max_chars = max_chars  # the most it asks for (status bar labels beside a message)
         self._tip = ""  # a tooltip set by the owner; the full text is added above it when elided
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setWordWrap(False)
@@ -57,8 +60,11 @@ class ElidedLabel(QLabel):
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         m = self.contentsMargins()
-        width = self.fontMetrics().horizontalAdvance(self.text()) + m.left() + m.right()
-        return QSize(width, super().sizeHint().height())
+        fm = self.fontMetrics()
+        width = fm.horizontalAdvance(self.text())
+        if self._max_chars is not None:
+            width = min(width, fm.averageCharWidth() * self._max_chars)
+        return QSize(width + m.left() + m.right(), super().sizeHint().height())
 
     def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(ev)
@@ -81,13 +87,33 @@ class ElidedLabel(QLabel):
 
 def fix_width(button: QAbstractButton, texts: Iterable[str]) -> int:
     """Fix `button`'s width to the widest of `texts` (the texts it will show), so changing its text
-    never moves its neighbours. Returns the width."""
-    button.ensurePolished()
-    shown = button.text()
-    width = 0
-    for t in (shown, *texts):
-        button.setText(t)
-        width = max(width, button.sizeHint().width())
-    button.setText(shown)
-    button.setFixedWidth(width)
-    return width
+    never moves its neighbours; it is measured again when the style or font changes (a theme
+    applied later). Returns the width."""
+    keeper = _FixedWidth(button, tuple(texts))
+    return keeper.apply()
+
+
+class _FixedWidth(QObject):
+    def __init__(self, button: QAbstractButton, texts: tuple[str, ...]):
+        super().__init__(button)
+        self.button, self.texts = button, texts
+        button.installEventFilter(self)
+
+    def apply(self) -> int:
+        b = self.button
+        b.ensurePolished()
+        shown = b.text()
+        width = 0
+        b.setMinimumWidth(0)
+        b.setMaximumWidth(16777215)
+        for t in (shown, *self.texts):
+            b.setText(t)
+            width = max(width, b.sizeHint().width())
+        b.setText(shown)
+        b.setFixedWidth(width)
+        return width
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self.button and ev.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange):
+            self.apply()
+        return False

@@ -195,9 +195,9 @@ class MainWindow(QMainWindow):
         self._message_timer = QTimer(self)  # a child: it dies with the window
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.status_message.setText("Ready"))
-        self.engine_label = ElidedLabel(min_chars=20)
+        self.engine_label = ElidedLabel(min_chars=20, max_chars=34)
         self.engine_label.setObjectName("dim")
-        self.audio_label = ElidedLabel(min_chars=12)
+        self.audio_label = ElidedLabel(min_chars=12, max_chars=30)
         self.audio_label.setObjectName("dim")
         # Labels that change with the state keep one width, so nothing beside them moves.
         fix_width(self.play_button, ("▶ Play", "■ Stop"))
@@ -458,15 +458,15 @@ class MainWindow(QMainWindow):
                 return  # another render of this window holds the bar until it ends
             self._bar_job, self._bar_value = job_id, 0
         self._bar_value = max(self._bar_value, int(fraction * 1000))
-        self.progress.setValue(self._bar_value)
         self.progress.setFormat(f"render #{job_id}: {text}")
+        self.progress.setValue(self._bar_value)
 
     def _ended(self, job_id: int, how: str) -> None:
         """A render that will not finish empties the bar (an end, not progress running backwards)."""
         if job_id == self._bar_job or self._bar_job not in self.jobs:
             self._bar_job, self._bar_value = None, 0
-            self.progress.setValue(0)
             self.progress.setFormat(how)
+            self.progress.setValue(0)
 
     def _show_queue(self) -> None:
         n = len(self.jobs)

@@ -425,6 +425,7 @@ class ParamsPanel(QWidget):
                 self.negative.setText(params["negative_prompt"] or "")
             if "model" in params:
                 self.model.setCurrentText(params["model"] or DEFAULT_MODEL_LABEL)
+                self._show_model_start(self.model.currentText())
             if "length" in params:
                 length = float(params["length"])
                 inside = self.length.minimum() <= length <= self.length.maximum()
