@@ -35,7 +35,7 @@ PROMPTS = [
     ("pad swell, wide", 3.0),
     ("boom bap beat with bass and keys at 90 bpm", 2 * 240 / 90),
 ]
-SIZE = (1600, 960)
+SIZE = (1366, 768)  # a common laptop screen: the window must fit it
 
 
 def under_xvfb(argv: list[str], screen: tuple[int, int] | None) -> int:

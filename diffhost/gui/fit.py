@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import QAbstractButton, QLabel, QSizePolicy, QStyle, QStyle
 
 # The smallest screens the window must fit with a window manager (title bar, panel) around it.
 SMALL_SCREENS = ((1280, 800), (1366, 768))
+SLACK = 2  # pixels: text advances are rounded, and a label exactly as wide as them may elide
 
 
 class ElidedLabel(QLabel):
@@ -55,13 +56,13 @@ class ElidedLabel(QLabel):
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
         fm = self.fontMetrics()
         m = self.contentsMargins()
-        width = min(fm.horizontalAdvance(self.text()), fm.averageCharWidth() * self._min_chars)
+        width = min(fm.horizontalAdvance(self.text()) + SLACK, fm.averageCharWidth() * self._min_chars)
         return QSize(width + m.left() + m.right(), super().minimumSizeHint().height())
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         m = self.contentsMargins()
         fm = self.fontMetrics()
-        width = fm.horizontalAdvance(self.text())
+        width = fm.horizontalAdvance(self.text()) + SLACK
         if self._max_chars is not None:
             width = min(width, fm.averageCharWidth() * self._max_chars)
         return QSize(width + m.left() + m.right(), super().sizeHint().height())

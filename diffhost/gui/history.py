@@ -38,6 +38,7 @@ from diffhost.host.render.export import MENU_CHOICES
 
 COLUMNS = ("★", "Prompt", "Take", "Seed", "Length", "Music", "Rate", "Model", "Created")
 FAV, PROMPT = 0, 1
+PROMPT_MIN_PX = 200
 ROW = Qt.ItemDataRole.UserRole  # index into HistoryPanel.rows (rows move when sorted)
 KEY = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
 
@@ -87,6 +88,10 @@ class _Table(QTableWidget):
     def mimeTypes(self) -> list[str]:  # noqa: N802
         return ["text/uri-list", "text/plain"]
 
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self._panel.fit_prompt_column()
+
 
 class HistoryPanel(QWidget):
     open_requested = pyqtSignal(Path)  # show in the waveform and play
@@ -134,7 +139,10 @@ class HistoryPanel(QWidget):
             "Double-click to load and play · drag rows onto a DAW track · right-click for more"
         )
         hdr = self.table.horizontalHeader()
-        hdr.setSectionResizeMode(PROMPT, QHeaderView.ResizeMode.Stretch)
+        # The prompt takes the room the other columns leave, but never less than PROMPT_MIN_PX (the
+        # table scrolls sideways instead), so a narrow window still shows what each render is.
+        hdr.setSectionResizeMode(PROMPT, QHeaderView.ResizeMode.Interactive)
+        hdr.sectionResized.connect(lambda i, _old, _new: i != PROMPT and self.fit_prompt_column())
         for c in range(len(COLUMNS)):
             if c != PROMPT:
                 hdr.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
@@ -244,12 +252,18 @@ class HistoryPanel(QWidget):
                     item.setToolTip(str(r.path))
                 self.table.setItem(i, c, item)
         self.table.setSortingEnabled(True)
+        self.fit_prompt_column()
         if selected is not None:
             for v in range(self.table.rowCount()):
                 row = self.row_at(v)
                 if row is not None and row.id == selected.id:
                     self.table.setCurrentCell(v, PROMPT)
                     break
+
+    def fit_prompt_column(self) -> None:
+        hdr = self.table.horizontalHeader()
+        others = sum(hdr.sectionSize(c) for c in range(len(COLUMNS)) if c != PROMPT)
+        hdr.resizeSection(PROMPT, max(PROMPT_MIN_PX, self.table.viewport().width() - others))
 
     def music_of(self, row: Any) -> dict | None:
         """The music a row's render used: a session row carries it, a library row's is its sidecar's."""

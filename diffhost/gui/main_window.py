@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
         transport = QHBoxLayout()
         transport.addWidget(self.render_button)
         transport.addWidget(self.cancel_button)
-        transport.addWidget(self.progress, 1)
+        transport.addWidget(self.progress, 3)
         transport.addWidget(self.queue_label)
         transport.addSpacing(8)
         transport.addWidget(self.presets_button)
@@ -245,8 +245,8 @@ class MainWindow(QMainWindow):
         split.setObjectName("center-split")
         split.addWidget(_box("Render", self.waveform))
         split.addWidget(self.tabs)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)  # on a laptop, History gets as much height as the waveform
+        split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
         self.splitter = split
 
@@ -287,7 +287,8 @@ class MainWindow(QMainWindow):
             free = screen.availableGeometry()
             width, height = min(width, free.width()), min(height, free.height())
         self.resize(width, height)
-        self.resizeDocks([self.generate_dock, self.perform_dock], [330, 360], Qt.Orientation.Horizontal)
+        pads = max(360, int(width * 0.26))  # on a wide screen the pads get wider, not just taller
+        self.resizeDocks([self.generate_dock, self.perform_dock], [330, pads], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

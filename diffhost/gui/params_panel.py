@@ -33,7 +33,7 @@ from diffhost.engine.request import (
 from diffhost.gui.fit import ElidedLabel
 from diffhost.gui.numbers import SaidDoubleSpinBox, SaidSpinBox
 
-DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
+DEFAULT_MODEL_LABEL = "Embedded default"  # short: the Generate panel is narrow on a laptop
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
 # Spelled as the default model names the key it used (engine.request.key_name: "Eb major",
 # "Bb minor"), so the sidecar's key and the box read alike; any spelling parse_key_name takes
@@ -310,7 +310,7 @@ class ParamsPanel(QWidget):
             return self.negative.text().strip() or None
         if name == "model":
             text = self.model.currentText().strip()
-            return None if text in ("", DEFAULT_MODEL_LABEL, "default") else text
+            return None if text in ("", DEFAULT_MODEL_LABEL, "default", "Embedded default (diffhost)") else text
         if name == "sample_rate":
             return self.sample_rate.currentData()
         if name == "steps":
