@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         self.render_button.setObjectName("render")
         self.render_button.setToolTip("Render with the current settings (Ctrl+R)")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Cancel the running render (Esc)")
+        self.cancel_button.setToolTip("Cancel this window's renders (Esc, outside a text field)")
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
@@ -819,9 +819,11 @@ class MainWindow(QMainWindow):
             f"<tr><td><b>{k}</b></td><td>{v}</td></tr>"
             for k, v in (
                 ("Ctrl+R", "Render"),
-                ("Esc", "Cancel render"),
+                ("Esc", "Leave a text field (the keys play pads again); elsewhere cancel renders"),
                 ("Space", "Play / stop the current render"),
-                ("1 2 3 4 / Q W E R / A S D F / Z X C V", "Trigger pads 1–16"),
+                ("1 2 3 4 / Q W E R / A S D F / Z X C V", "Trigger pads 1–16 (click a pad to leave a text field)"),
+                ("Ctrl+Z", "Undo a pad replaced or a render deleted"),
+                ("Double-click / Tab", "Type into a pad's Gain, Pan (L30, C, R30) or Choke; Enter returns"),
                 ("Ctrl+Shift+S", "Save preset as…"),
             )
         )
