@@ -11,12 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -25,12 +24,12 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from diffhost.gui import effects_catalog as cat
+from diffhost.gui.numbers import SaidDoubleSpinBox, SaidSpinBox
 
 
 class EffectsEditor(QWidget):
@@ -196,7 +195,10 @@ class EffectsEditor(QWidget):
             w.setPlaceholderText("file path")
             w.editingFinished.connect(lambda: setter(w.text().strip()))
         else:
-            w = QSpinBox() if spec.kind == "int" else QDoubleSpinBox()
+            # says when it clamps or rounds what was typed, under the chain
+            w = SaidSpinBox(spec.label, spec.unit) if spec.kind == "int" else SaidDoubleSpinBox(spec.label, spec.unit)
+            # after the edit it causes, which clears the error line
+            w.adjusted.connect(lambda m: QTimer.singleShot(0, lambda: self.error.setText(m)))
             if spec.kind != "int":
                 w.setDecimals(0 if spec.step >= 1 else 2 if spec.step >= 0.01 else 3)
             if spec.kind == "int":

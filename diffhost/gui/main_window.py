@@ -370,6 +370,8 @@ class MainWindow(QMainWindow):
             lambda rid, name: self.push_undo(f"delete of {name}", lambda: self.history.restore(rid, name))
         )
         self.history.message.connect(self.report)
+        for box in self.finishing.number_fields:  # a clamped or rounded typed value is said
+            box.adjusted.connect(self.report)
 
     def choose_engine(self) -> None:
         line = engine_choice.choose_engine(self, self.settings, self.session.engine)

@@ -12,7 +12,7 @@ import re
 
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QValidator
-from PyQt6.QtWidgets import QDoubleSpinBox, QSpinBox
+from PyQt6.QtWidgets import QDoubleSpinBox, QSpinBox, QToolTip
 
 _NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
 
@@ -58,9 +58,10 @@ class _Saying:
                 why = f"below the minimum {_fmt(lo)}{unit}"
             else:
                 why = f"more precise than {decimals} decimals" if decimals else "not a whole number"
-            self.adjusted.emit(  # type: ignore[attr-defined]
-                f"{self.what} {_fmt(typed)}{unit} is {why}: set to {_fmt(value)}{unit}"
-            )
+            message = f"{self.what} {_fmt(typed)}{unit} is {why}: set to {_fmt(value)}{unit}"
+            self.adjusted.emit(message)  # type: ignore[attr-defined]
+            # Said at the field itself too, where the musician is looking.
+            QToolTip.showText(self.mapToGlobal(self.rect().bottomLeft()), message, self)  # type: ignore[attr-defined]
         return self.prefix() + self.textFromValue(value) + self.suffix()  # type: ignore[attr-defined]
 
 

@@ -9,7 +9,6 @@ import pyqtgraph as pg
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import (
-    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -23,6 +22,7 @@ from diffhost.gui.display import envelope
 from diffhost.gui.dragout import dropped_files
 from diffhost.gui.fit import ElidedLabel, fix_width
 from diffhost.gui.meter import LevelMeter
+from diffhost.gui.numbers import SaidDoubleSpinBox
 
 SILENT_DBFS = -60.0  # a recording whose peak stays below this is taken for a dead input
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (*)"
@@ -66,7 +66,7 @@ class SeedPanel(QWidget):
         self.play.setToolTip("Play the seed clip")
         self.clear = QPushButton("✕")
         self.clear.setToolTip("Remove the seed clip")
-        self.seconds = QDoubleSpinBox()
+        self.seconds = SaidDoubleSpinBox("Record length", "s")
         self.seconds.setRange(0.5, 60.0)
         self.seconds.setValue(4.0)
         self.seconds.setSuffix(" s")
@@ -119,6 +119,7 @@ class SeedPanel(QWidget):
         self.play.clicked.connect(self.play_requested)
         self.clear.clicked.connect(self.clear_requested)
         self.record.clicked.connect(lambda: self.record_requested.emit(self.seconds.value()))
+        self.seconds.adjusted.connect(self.show_error)
         self.record_render.clicked.connect(lambda: self.record_render_requested.emit(self.seconds.value()))
         self.show_clip(None, 0, "")
 

@@ -271,6 +271,12 @@ def test_number_fields_say_when_they_change_what_was_typed(qtbot, window):
     assert "Temperature 0.123 is more precise than 2 decimals: set to 0.12" in p.field_error.text()
     _render(qtbot, window, "kick")
     assert not p.field_error.isVisible()  # answered by rendering
+    # The finishing editor's fields say it too (in the status bar and at the field).
+    window.tabs.setCurrentIndex(2)
+    fade = window.finishing.fade_in
+    _type(qtbot, fade, "99999")
+    assert fade.value() == 60000.0
+    assert window.status_message.text() == "Fade in 99999 ms is above the maximum 60000 ms: set to 60000 ms"
 
 
 # -- presets do what they say ---------------------------------------------------------------------------
