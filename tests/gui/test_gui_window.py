@@ -331,6 +331,11 @@ def test_queue_count_and_progress_that_never_runs_backwards_through_named_stages
     stages = {t.split(": ", 1)[1].split(" ")[0] for t in formats if ": " in t}
     assert {"rendering", "saving"} <= stages
     assert window.progress.value() == 1000 and window.progress.format() == f"render #{second}: done"
+    # With step times known, a render says how long it has left.
+    window.params.variations.setValue(1)
+    formats.clear()
+    _render(qtbot, window, "pad swell", length=8.0)
+    assert any(" left" in t or "(about " in t for t in formats), formats
 
 
 def test_delete_goes_to_the_trash_and_comes_back_with_undo(qtbot, window):
