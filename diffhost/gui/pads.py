@@ -159,12 +159,8 @@ class _OnPurpose(QObject):
         if ev.type() == QEvent.Type.KeyPress and ev.key() in (  # type: ignore[attr-defined]
             Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape
         ):
-            if ev.key() == Qt.Key.Key_Escape:  # type: ignore[attr-defined]
-                self.box.blockSignals(True)  # Esc: leave without taking the typed text
-                self.box.setValue(self.box.value())
-                self.box.blockSignals(False)
-            else:
-                self.box.interpretText()
+            # Enter (and Esc, as everywhere in the window) takes what was typed and leaves
+            self.box.interpretText()
             self.home.setFocus(Qt.FocusReason.OtherFocusReason)
             return True
         return False

@@ -185,6 +185,10 @@ def test_pad_fields_take_typed_values_on_purpose_and_pan_reads_l_c_r(qtbot, live
     qtbot.keyClick(w.pads.gain, Qt.Key.Key_Return)
     assert said == ["Gain 20 dB is above the maximum 12 dB: set to 12 dB"]
     assert host_audio.slot_options(2).gain == pytest.approx(10 ** (12 / 20))
+    # Esc leaves a pad field too, and the keys play pads again.
+    w.pads.choke.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.keyClick(w.pads.choke, Qt.Key.Key_Escape)
+    assert w.pads.hasFocus()
     # The pad face says its gain, pan and choke group.
     w.pads.choke.setValue(3)
     assert "+12.0 dB · R45 · choke 3" in w.pads.pads[1].text()
