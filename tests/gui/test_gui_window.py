@@ -468,3 +468,36 @@ def test_the_windows_renders_go_to_the_librarys_data_folder(monkeypatch, tmp_pat
     assert renders_dir(args) == tmp_path / "lib" / "renders"
     args.renders_dir = tmp_path / "mine"
     assert renders_dir(args) == tmp_path / "mine"
+
+
+NAMED_CLIENT = """
+import jack, json, os
+import diffhost.host.audio as host_audio  # imports sounddevice: PortAudio's JACK client opens here
+from diffhost.commands.gui import name_jack_client
+
+server = os.environ["JACK_DEFAULT_SERVER"]
+probe = jack.Client("diffhost-name-probe", servername=server, no_start_server=True)
+before = {p.name for p in probe.get_ports(is_audio=True)}
+name_jack_client()  # what `diffhost gui` does before it opens the audio
+audio = host_audio.open_host_audio(output="JACK", input=False, sample_rate=48000, block_size=128)
+after = {p.name for p in probe.get_ports(is_audio=True)}
+print(json.dumps(sorted({n.split(":")[0] for n in after - before})))
+audio.close()
+probe.close()
+"""
+
+
+def test_the_windows_audio_client_is_named_diffhost_in_jack(host_audio):
+    """In its own process (PortAudio is re-initialized there), as `diffhost gui` starts: the JACK
+    client whose ports appear is called diffhost, not PortAudio."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JACK_NO_START_SERVER": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", NAMED_CLIENT], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    clients = json.loads(out.stdout.strip().splitlines()[-1])  # the clients whose ports appeared
+    assert clients and all(c.startswith("diffhost") for c in clients), clients  # "diffhost" or "diffhost-01"
