@@ -1,10 +1,14 @@
 """Make docs/screenshot.png from the real window after real renders (under Xvfb).
 
-    python scripts/screenshot.py [-o docs/screenshot.png]
+    python scripts/screenshot.py [-o docs/screenshot.png] [--screen 1280x800] [--wm]
 
 Without a display it re-runs itself under xvfb-run (Debian xvfb) with Qt's xcb
 platform, renders a few one-shots with the embedded default model through the
 window's own Render path, and grabs the window.
+
+--screen sets the virtual screen's size; with --wm a window manager (Debian openbox) runs on it,
+the window is maximized as a musician would on a laptop, and the whole screen is grabbed, title bar
+included, to check that every control is on screen.
 """
 
 from __future__ import annotations
@@ -31,17 +35,37 @@ PROMPTS = [
     ("pad swell, wide", 3.0),
     ("boom bap beat with bass and keys at 90 bpm", 2 * 240 / 90),
 ]
-SIZE = (1600, 960)
+SIZE = (1366, 768)  # a common laptop screen: the window must fit it
 
 
-def under_xvfb(argv: list[str]) -> int:
+def under_xvfb(argv: list[str], screen: tuple[int, int] | None) -> int:
     xvfb = shutil.which("xvfb-run")
     if xvfb is None:
         print("screenshot: needs a display or xvfb-run (Debian package xvfb)", file=sys.stderr)
         return 2
     env = {**os.environ, "DIFFHOST_SCREENSHOT_XVFB": "1", "QT_QPA_PLATFORM": "xcb"}
-    cmd = [xvfb, "-a", "-s", f"-screen 0 {SIZE[0] + 40}x{SIZE[1] + 80}x24", sys.executable, *argv]
+    width, height = screen or (SIZE[0] + 40, SIZE[1] + 80)
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {width}x{height}x24", sys.executable, *argv]
     return subprocess.call(cmd, env=env)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"screen: {text!r} is not WIDTHxHEIGHT, e.g. 1280x800") from None
+    return width, height
+
+
+def start_window_manager() -> subprocess.Popen | None:
+    """openbox on the Xvfb display: title bars and maximizing work as on a desktop."""
+    wm = shutil.which("openbox")
+    if wm is None:
+        print("screenshot: --wm needs openbox (Debian package openbox)", file=sys.stderr)
+        return None
+    proc = subprocess.Popen([wm, "--sm-disable"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # openbox takes the screen before the window maps
+    return proc
 
 
 def start_jack_audio() -> tuple[object, object] | tuple[None, None]:
@@ -99,9 +123,12 @@ def free_port(preferred: int = 12000) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", type=Path, default=ROOT / "docs" / "screenshot.png")
+    ap.add_argument("--screen", type=parse_size, default=None, help="virtual screen size, e.g. 1280x800")
+    ap.add_argument("--wm", action="store_true", help="run openbox, maximize, grab the whole screen")
     args = ap.parse_args()
     if not os.environ.get("DISPLAY") and not os.environ.get("DIFFHOST_SCREENSHOT_XVFB"):
-        return under_xvfb([str(Path(__file__).resolve()), *sys.argv[1:]])
+        return under_xvfb([str(Path(__file__).resolve()), *sys.argv[1:]], args.screen)
+    wm = start_window_manager() if args.wm else None
 
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
@@ -165,13 +192,22 @@ def main() -> int:
 
     def shoot(window) -> None:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        if window.grab().save(str(args.output)):
+        image = window.screen().grabWindow(0) if args.wm else window.grab()
+        if image.save(str(args.output)):
             status["rc"] = 0
-            print(f"screenshot: wrote {args.output} ({window.width()}x{window.height()})")
+            frame, hint, free = window.frameGeometry(), window.minimumSizeHint(), window.screen().availableGeometry()
+            print(
+                f"screenshot: wrote {args.output} ({image.width()}x{image.height()}); window frame "
+                f"{frame.width()}x{frame.height()} at {frame.x()},{frame.y()}, minimum {hint.width()}x"
+                f"{hint.height()}, screen free area {free.width()}x{free.height()}"
+            )
         window.close()
 
     def ready(window) -> None:
-        window.resize(*SIZE)
+        if args.wm:
+            window.showMaximized()
+        else:
+            window.resize(*(args.screen or SIZE))
         window.autoplay.setChecked(False)
         for name in ("HighpassFilter", "Compressor", "Reverb"):
             window.effects.add_effect(name)
@@ -182,6 +218,8 @@ def main() -> int:
         run(runtime, settings, on_ready=ready)
     finally:
         runtime.close()
+        if wm is not None:
+            wm.terminate()
         if jackd is not None:
             import sounddevice as sd
 

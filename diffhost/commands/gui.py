@@ -8,7 +8,12 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gui", help="open the desktop window (the default command)")
-    p.add_argument("--renders-dir", type=Path, default=Path("renders"), help="where renders are saved")
+    p.add_argument(
+        "--renders-dir",
+        type=Path,
+        default=None,
+        help="where renders are saved (default: renders/ in the render library's folder, the user data dir)",
+    )
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument(
@@ -35,7 +40,7 @@ def options(args: argparse.Namespace):
     from diffhost.runtime import COMPONENTS, RuntimeOptions
 
     return RuntimeOptions(
-        renders_dir=args.renders_dir,
+        renders_dir=renders_dir(args),
         model=args.model,
         device=args.device,
         engine_url=args.engine,
@@ -48,6 +53,27 @@ def options(args: argparse.Namespace):
     )
 
 
+def name_jack_client() -> None:
+    """PortAudio opened its JACK client as "PortAudio" when sounddevice was imported; re-open it as
+    "diffhost" (nothing is streaming yet), so patchbays show the window's audio by name."""
+    try:
+        from diffhost.host.audio import rescan_devices
+
+        rescan_devices("diffhost")
+    except Exception:  # noqa: BLE001 - no PortAudio, no JACK: the runtime says why audio is off
+        pass
+
+
+def renders_dir(args: argparse.Namespace) -> Path:
+    """The window's renders go where the library keeps its files (the user's data folder), not to
+    ./renders under whatever folder the window was started from."""
+    if args.renders_dir is not None:
+        return args.renders_dir
+    from diffhost.host.library import default_library_dir
+
+    return (Path(args.library).expanduser() if args.library else default_library_dir()) / "renders"
+
+
 def run(args: argparse.Namespace, *, engine=None) -> int:
     from diffhost.gui.app import check_display, run_window  # Qt only when the window is wanted
     from diffhost.runtime import build_runtime, exit_process
@@ -58,6 +84,8 @@ def run(args: argparse.Namespace, *, engine=None) -> int:
         from diffhost.gui.engine_choice import saved_engine_url
 
         args.engine = saved_engine_url(open_settings(args.settings))
+    if not args.no_audio:
+        name_jack_client()
     runtime = build_runtime(options(args), engine=engine)
     try:
         code = run_window(runtime, settings_path=args.settings, quit_after_ms=args.quit_after)

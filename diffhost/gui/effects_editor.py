@@ -11,12 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -25,12 +24,12 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from diffhost.gui import effects_catalog as cat
+from diffhost.gui.numbers import SaidDoubleSpinBox, SaidSpinBox
 
 
 class EffectsEditor(QWidget):
@@ -196,21 +195,25 @@ class EffectsEditor(QWidget):
             w = line = QLineEdit(str(value or ""))
             line.setPlaceholderText("file path")
             line.editingFinished.connect(lambda: setter(line.text().strip()))
-        elif spec.kind == "int":
-            w = spin = QSpinBox()
-            spin.setRange(int(spec.lo), int(spec.hi))
-            spin.setSingleStep(max(1, int(spec.step)))
-            spin.setSuffix(f" {spec.unit}" if spec.unit else "")
-            spin.setValue(int(value))
-            spin.valueChanged.connect(setter)
         else:
-            w = dial = QDoubleSpinBox()
-            dial.setDecimals(0 if spec.step >= 1 else 2 if spec.step >= 0.01 else 3)
-            dial.setRange(spec.lo, spec.hi)
-            dial.setSingleStep(spec.step)
-            dial.setSuffix(f" {spec.unit}" if spec.unit else "")
-            dial.setValue(float(value if value is not None else spec.lo))
-            dial.valueChanged.connect(setter)
+            # says when it clamps or rounds what was typed, under the chain
+            spin: SaidSpinBox | SaidDoubleSpinBox
+            if spec.kind == "int":
+                spin = SaidSpinBox(spec.label, spec.unit)
+                spin.setRange(int(spec.lo), int(spec.hi))
+                spin.setSingleStep(max(1, int(spec.step)))
+                spin.setValue(int(value))
+            else:
+                spin = SaidDoubleSpinBox(spec.label, spec.unit)
+                spin.setDecimals(0 if spec.step >= 1 else 2 if spec.step >= 0.01 else 3)
+                spin.setRange(spec.lo, spec.hi)
+                spin.setSingleStep(spec.step)
+                spin.setValue(float(value if value is not None else spec.lo))
+            # after the edit it causes, which clears the error line
+            spin.adjusted.connect(lambda m: QTimer.singleShot(0, lambda: self.error.setText(m)))
+            spin.setSuffix(f" {spec.unit}" if spec.unit else "")
+            spin.valueChanged.connect(setter)
+            w = spin
         w.setToolTip(
             f"{spec.label} ({spec.name})"
             + (f": {spec.lo:g}..{spec.hi:g} {spec.unit}".rstrip() if spec.kind in ("float", "int") else "")

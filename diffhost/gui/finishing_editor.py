@@ -15,7 +15,6 @@ from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -23,6 +22,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from diffhost.gui.numbers import SaidDoubleSpinBox
 from diffhost.host.render.export import MENU_CHOICES
 
 DEFAULT: dict[str, Any] = {
@@ -41,8 +41,10 @@ DEFAULT: dict[str, Any] = {
 SAMPLE_RATES = (None, 22050, 32000, 44100, 48000, 88200, 96000)
 
 
-def _spin(lo: float, hi: float, step: float, suffix: str, decimals: int = 1) -> QDoubleSpinBox:
-    w = QDoubleSpinBox()
+def _spin(
+    lo: float, hi: float, step: float, suffix: str, decimals: int = 1, what: str = "Value", unit: str = ""
+) -> SaidDoubleSpinBox:
+    w = SaidDoubleSpinBox(what, unit)  # says when it clamps or rounds what was typed
     w.setRange(lo, hi)
     w.setSingleStep(step)
     w.setDecimals(decimals)
@@ -65,15 +67,15 @@ class FinishingEditor(QWidget):
         self.channels = QComboBox()
         for label, value in (("Keep", None), ("Mono", 1), ("Stereo", 2)):
             self.channels.addItem(label, value)
-        self.tail = _spin(0.0, 30.0, 0.25, " s", 2)
+        self.tail = _spin(0.0, 30.0, 0.25, " s", 2, "Effect tail", "s")
         self.tail.setToolTip(
             "Effect tail: silence added after the clip before the effects run, so reverb and\n"
             "delay tails ring out instead of being cut at the render length (0 = no tail)"
         )
         self.trim = QCheckBox("Trim silence")
-        self.trim_db = _spin(-120.0, -10.0, 1.0, " dB below peak")
-        self.fade_in = _spin(0.0, 60000.0, 5.0, " ms")
-        self.fade_out = _spin(0.0, 60000.0, 5.0, " ms")
+        self.trim_db = _spin(-120.0, -10.0, 1.0, " dB below peak", 1, "Trim threshold", "dB")
+        self.fade_in = _spin(0.0, 60000.0, 5.0, " ms", 1, "Fade in", "ms")
+        self.fade_out = _spin(0.0, 60000.0, 5.0, " ms", 1, "Fade out", "ms")
         self.fade_shape = QComboBox()
         self.fade_shape.addItems(["linear", "sine"])
         self.sample_rate = QComboBox()
@@ -82,8 +84,8 @@ class FinishingEditor(QWidget):
         self.normalize = QComboBox()
         for label, mode in (("Off", None), ("Peak", "peak"), ("Loudness (LUFS)", "lufs")):
             self.normalize.addItem(label, mode)
-        self.level = _spin(-60.0, 0.0, 0.5, " dBFS")
-        self.ceiling = _spin(-60.0, 0.0, 0.5, " dBFS ceiling")
+        self.level = _spin(-60.0, 0.0, 0.5, " dBFS", 1, "Normalize level", "dBFS")
+        self.ceiling = _spin(-60.0, 0.0, 0.5, " dBFS ceiling", 1, "Ceiling", "dBFS")
         self.format = QComboBox()
         for label, spec in FORMATS.items():
             self.format.addItem(label, spec)
@@ -94,6 +96,7 @@ class FinishingEditor(QWidget):
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
+        self.number_fields = (self.tail, self.trim_db, self.fade_in, self.fade_out, self.level, self.ceiling)
 
         trim_row = QHBoxLayout()
         trim_row.addWidget(self.trim)

@@ -37,8 +37,9 @@ from diffhost.gui.errors import describe
 from diffhost.gui.tasks import Tasks
 from diffhost.host.render.export import MENU_CHOICES
 
-COLUMNS = ("★", "Prompt", "Var", "Seed", "Length", "Music", "Rate", "Model", "Created")
+COLUMNS = ("★", "Prompt", "Take", "Seed", "Length", "Music", "Rate", "Model", "Created")
 FAV, PROMPT = 0, 1
+PROMPT_MIN_PX = 200
 ROW = Qt.ItemDataRole.UserRole  # index into HistoryPanel.rows (rows move when sorted)
 KEY = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
 
@@ -88,11 +89,16 @@ class _Table(QTableWidget):
     def mimeTypes(self) -> list[str]:  # noqa: N802
         return ["text/uri-list", "text/plain"]
 
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(ev)
+        self._panel.fit_prompt_column()
+
 
 class HistoryPanel(QWidget):
     open_requested = pyqtSignal(Path)  # show in the waveform and play
     rerender_requested = pyqtSignal(int)
-    assign_requested = pyqtSignal(int, Path)  # slot, file
+    assign_requested = pyqtSignal(int, Path)  # pad 1..16, file
+    deleted = pyqtSignal(int, str)  # render id, file name: moved to the trash, restorable
     message = pyqtSignal(str)
     exported = pyqtSignal(Path)  # a file written by Export / Save As
     revealed = pyqtSignal(Path)
@@ -134,7 +140,15 @@ class HistoryPanel(QWidget):
             "Double-click to load and play · drag rows onto a DAW track · right-click for more"
         )
         hdr = self.table.horizontalHeader()
-        hdr.setSectionResizeMode(PROMPT, QHeaderView.ResizeMode.Stretch)
+        # The prompt takes the room the other columns leave, but never less than PROMPT_MIN_PX (the
+        # table scrolls sideways instead), so a narrow window still shows what each render is.
+        hdr.setSectionResizeMode(PROMPT, QHeaderView.ResizeMode.Interactive)
+
+        def refit(index: int, _old: int, _new: int) -> None:
+            if index != PROMPT:
+                self.fit_prompt_column()
+
+        hdr.sectionResized.connect(refit)
         for c in range(len(COLUMNS)):
             if c != PROMPT:
                 hdr.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
@@ -222,7 +236,7 @@ class HistoryPanel(QWidget):
             cells = (
                 ("★" if r.favorite else "☆", int(r.favorite)),
                 (prompt_label(r), (r.prompt or "").lower()),
-                (f"{r.variation + 1}/{n}" if n > 1 else str(r.variation + 1), r.variation),
+                (f"{r.variation + 1} of {n}" if n > 1 else str(r.variation + 1), r.variation),
                 ("" if seed is None else str(seed), -1 if seed is None else int(seed)),
                 (f"{r.length_s:.2f} s", float(r.length_s)),
                 (music_label(music), float((music or {}).get("bpm") or 0.0)),
@@ -244,12 +258,18 @@ class HistoryPanel(QWidget):
                     item.setToolTip(str(r.path))
                 self.table.setItem(i, c, item)
         self.table.setSortingEnabled(True)
+        self.fit_prompt_column()
         if selected is not None:
             for v in range(self.table.rowCount()):
                 row = self.row_at(v)
                 if row is not None and row.id == selected.id:
                     self.table.setCurrentCell(v, PROMPT)
                     break
+
+    def fit_prompt_column(self) -> None:
+        hdr = self.table.horizontalHeader()
+        others = sum(hdr.sectionSize(c) for c in range(len(COLUMNS)) if c != PROMPT)
+        hdr.resizeSection(PROMPT, max(PROMPT_MIN_PX, self.table.viewport().width() - others))
 
     def music_of(self, row: Any) -> dict | None:
         """The music a row's render used: a session row carries it, a library row's is its sidecar's."""
@@ -295,10 +315,23 @@ class HistoryPanel(QWidget):
         lib = self.library
 
         def done(trashed: Any) -> None:
-            self.message.emit(f"Moved to trash: {trashed}")
+            self.message.emit(f"Moved to trash: {Path(trashed).name} (Ctrl+Z restores it)")
+            self.deleted.emit(row.id, Path(row.path).name)
             self.refresh()
 
         self.tasks.run(lambda: lib.delete(row.id), done, lambda e: self.message.emit(f"Delete: {e}"))
+
+    def restore(self, render_id: int, name: str = "") -> None:
+        """Bring a deleted render back from the trash to where it was."""
+        lib = self.library
+        if lib is None:
+            return
+
+        def done(path: Any) -> None:
+            self.message.emit(f"Restored {Path(path).name or name}")
+            self.refresh()
+
+        self.tasks.run(lambda: lib.restore(render_id), done, lambda e: self.message.emit(f"Restore: {e}"))
 
     def _menu(self, pos) -> None:
         row = self.selected_row()
@@ -315,11 +348,12 @@ class HistoryPanel(QWidget):
         self.add_file_actions(menu, lambda: row)
         menu.addSeparator()
         pads = menu.addMenu("Assign to pad")
-        for slot in range(16):
-            pads.addAction(f"Pad {slot + 1}", lambda s=slot: self.assign_requested.emit(s, row.path))
+        for number in range(1, 17):  # pads are 1..16, as everywhere
+            pads.addAction(f"Pad {number}", lambda n=number: self.assign_requested.emit(n, row.path))
         menu.addSeparator()
-        menu.addAction("Delete (to trash)", lambda: self.delete(row))
-        menu.exec(self.table.viewport().mapToGlobal(pos))
+        menu.addAction("Delete (to trash; Ctrl+Z restores)", lambda: self.delete(row))
+        self.last_menu = menu  # tests reach its actions
+        menu.popup(self.table.viewport().mapToGlobal(pos))
 
 
     # -- export, save as, reveal ----------------------------------------------------------------

@@ -13,8 +13,9 @@ from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QFileDialog, QMenu
 
 from diffhost.gui.errors import describe
+from diffhost.host.live.kit import KIT_EXTENSION
 
-KIT_FILTER = "diffhost kits (*.json);;All files (*)"
+KIT_FILTER = f"diffhost kits (*{KIT_EXTENSION});;Kits saved as .json (*.json);;All files (*)"
 TEMPO_SOURCES = (
     ("Session", "session"),
     ("Ableton Link", "link"),
@@ -61,20 +62,36 @@ class LiveMenu:
     def save_kit(self) -> None:
         if self._need() is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save kit", "", KIT_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save kit", str(self.kits_dir()), KIT_FILTER)
         if path:
-            self.save_kit_to(Path(path))
+            self.save_kit_to(Path(path), asked=True)
 
-    def save_kit_to(self, path: Path) -> None:
-        # The save dialog already asked before replacing a file.
-        saved = self.window.call("Kit", lambda: self.live.save_kit(path, overwrite=True))
+    def kits_dir(self) -> Path:
+        """Kits' own folder (<config>/kits), not the renders folder full of sidecars."""
+        store = getattr(self.live, "kits", None)
+        folder = Path(store.dir) if store is not None else Path.home()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return Path.home()
+        return folder
+
+    def save_kit_to(self, path: Path, *, asked: bool = False) -> None:
+        """A name without an extension gets the kit extension; the save dialog asked before
+        replacing the name it showed (`asked`), but not one we completed: that one is never replaced."""
+        path = Path(path)
+        completed = path.suffix == ""
+        if completed:
+            path = path.with_suffix(KIT_EXTENSION)
+        overwrite = asked and not completed
+        saved = self.window.call("Kit", lambda: self.live.save_kit(path, overwrite=overwrite))
         if saved is not None:
             self.window.report(f"Kit saved: {Path(saved).name}")
 
     def load_kit(self) -> None:
         if self._need() is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self.window, "Load kit", "", KIT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Load kit", str(self.kits_dir()), KIT_FILTER)
         if path:
             self.load_kit_from(Path(path))
 

@@ -16,15 +16,21 @@ from typing import TYPE_CHECKING, Any
 from PyQt6.QtCore import QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
+    QComboBox,
     QDockWidget,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -39,6 +45,7 @@ from diffhost.gui.dragout import DragSource
 from diffhost.gui.effects_editor import EffectsEditor
 from diffhost.gui.errors import describe
 from diffhost.gui.finishing_editor import FinishingEditor
+from diffhost.gui.fit import ElidedLabel, fix_width
 from diffhost.gui.history import HistoryPanel
 from diffhost.gui.live_menu import LiveMenu
 from diffhost.gui.osc_status import OscStatus
@@ -65,9 +72,17 @@ if TYPE_CHECKING:  # the components the window is handed (built by diffhost.runt
 def _box(title: str, widget: QWidget) -> QGroupBox:
     box = QGroupBox(title.upper())
     lay = QVBoxLayout(box)
-    lay.setContentsMargins(8, 10, 8, 8)
+    lay.setContentsMargins(6, 8, 6, 6)
     lay.addWidget(widget)
     return box
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -95,6 +110,10 @@ class MainWindow(QMainWindow):
         self.current: display.DisplayData | None = None
         self._recording = False
         self._seed_name = ""
+        self._bar_job: int | None = None  # the render the progress bar shows
+        self._bar_value = 0
+        # What Edit ▸ Undo (Ctrl+Z) can take back, newest last: a replaced pad, a deleted render.
+        self.undo_stack: list[tuple[str, Any]] = []
 
         self.setWindowTitle("diffhost")
         self.setObjectName("diffhost-main")
@@ -140,13 +159,19 @@ class MainWindow(QMainWindow):
         self.render_button.setObjectName("render")
         self.render_button.setToolTip("Render with the current settings (Ctrl+R)")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Cancel the running render (Esc)")
+        self.cancel_button.setToolTip("Cancel this window's renders (Esc, outside a text field)")
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
-        self.progress.setMinimumWidth(220)
+        self.progress.setMinimumWidth(120)
+        self.progress.setToolTip("The render's stage: queued, waiting for the engine, rendering, saving")
+        # How many of this window's renders are queued or running; fixed width so nothing moves.
+        self.queue_label = QLabel("")
+        self.queue_label.setObjectName("dim")
+        self.queue_label.setToolTip("Renders this window has queued or running (Esc cancels them)")
+        self.queue_label.setFixedWidth(self.queue_label.fontMetrics().horizontalAdvance("99 queued") + 8)
         self.play_button = QPushButton("▶ Play")
         self.play_button.setToolTip("Play or stop the current render (Space)")
         self.autoplay = QCheckBox("Auto-play")
@@ -160,10 +185,14 @@ class MainWindow(QMainWindow):
             "Replace the processed file with the re-processed one (the old file goes to the trash; "
             "the dry audio stays)"
         )
-        self.preset_state = QLabel("No preset")
+        self.ab_offset = QLabel("")  # the loudness offset that matches B (dry) to A (processed)
+        self.ab_offset.setObjectName("dim")
+        self.ab_offset.setFixedWidth(self.ab_offset.fontMetrics().horizontalAdvance("B −24.0 dB") + 8)
+        self.ab_offset.setToolTip("B (dry) is played at this gain so it is as loud as A (processed)")
+        self.preset_state = ElidedLabel("No preset")
         self.preset_state.setObjectName("dim")
         self.presets_button = QToolButton()
-        self.presets_button.setText("Presets ▾")
+        self.presets_button.setText("Presets")  # the tool button draws its own menu arrow
         self.presets_button.setMenu(self.presets_menu)
         self.presets_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.presets_button.setToolTip("Load a preset, or save the current settings as one")
@@ -171,78 +200,105 @@ class MainWindow(QMainWindow):
         self.audio_button.setText("Audio…")
         self.audio_button.setToolTip("Audio devices, sample rate and block size")
 
-        self.status_message = QLabel("Ready")
+        self.status_message = ElidedLabel("Ready")
         self._message_timer = QTimer(self)  # a child: it dies with the window
         self._message_timer.setSingleShot(True)
         self._message_timer.timeout.connect(lambda: self.status_message.setText("Ready"))
-        self.engine_label = QLabel()
+        self.engine_label = ElidedLabel(min_chars=20, max_chars=34)
         self.engine_label.setObjectName("dim")
-        self.audio_label = QLabel()
+        self.audio_label = ElidedLabel(min_chars=12, max_chars=30)
         self.audio_label.setObjectName("dim")
+        # Labels that change with the state keep one width, so nothing beside them moves.
+        fix_width(self.play_button, ("▶ Play", "■ Stop"))
+        fix_width(self.ab_button, ("A: processed", "B: dry"))
+        fix_width(self.cancel_button, ("Cancel",))
+        fix_width(self.render_button, ("Render",))
 
     def _build_layout(self) -> None:
+        # Laid out for a 1280x800 laptop with a window manager: the transport is two short rows
+        # (Audio… sits in the status bar), OSC is a tab beside History, the pad options stack in a
+        # grid, and labels that show names elide instead of widening the window (gui.fit).
         transport = QHBoxLayout()
         transport.addWidget(self.render_button)
         transport.addWidget(self.cancel_button)
-        transport.addWidget(self.progress, 1)
-        transport.addSpacing(12)
-        transport.addWidget(self.play_button)
-        transport.addWidget(self.autoplay)
-        transport.addWidget(self.ab_button)
-        transport.addWidget(self.keep_button)
-        transport.addWidget(self.replace_button)
-        transport.addSpacing(12)
+        transport.addWidget(self.progress, 3)
+        transport.addWidget(self.queue_label)
+        transport.addSpacing(8)
         transport.addWidget(self.presets_button)
-        transport.addWidget(self.preset_state)
-        transport.addWidget(self.audio_button)
+        transport.addWidget(self.preset_state, 1)
+        listen = QHBoxLayout()
+        listen.addWidget(self.play_button)
+        listen.addWidget(self.autoplay)
+        listen.addWidget(self.ab_button)
+        listen.addWidget(self.ab_offset)
+        listen.addWidget(self.keep_button)
+        listen.addWidget(self.replace_button)
+        listen.addStretch(1)
 
         prompt_box = QWidget()
         pl = QVBoxLayout(prompt_box)
         pl.setContentsMargins(0, 0, 0, 0)
+        pl.setSpacing(4)
         pl.addWidget(self.params.prompt)
         pl.addWidget(self.params.negative)
         pl.addLayout(transport)
+        pl.addLayout(listen)
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(self.effects, "Effects chain")
-        self.tabs.addTab(self.finishing, "Finishing")
+        # The editors scroll inside their tabs rather than making the window taller or wider.
+        self.tabs.addTab(_scrolled(self.effects), "Effects chain")
+        self.tabs.addTab(_scrolled(self.finishing), "Finishing")
+        self.tabs.addTab(self.osc_status, "OSC")
+        self.tabs.addTab(_scrolled(self.plugin_panel), "DAW plugin")
         split = QSplitter(Qt.Orientation.Vertical)
         split.setObjectName("center-split")
         split.addWidget(_box("Render", self.waveform))
         split.addWidget(self.tabs)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)  # on a laptop, History gets as much height as the waveform
+        split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)
         self.splitter = split
 
         central = QWidget()
         cl = QVBoxLayout(central)
-        cl.setContentsMargins(8, 8, 8, 4)
+        cl.setContentsMargins(6, 6, 6, 2)
         cl.addWidget(prompt_box)
         cl.addWidget(split, 1)
         self.setCentralWidget(central)
 
         left = QWidget()
         ll = QVBoxLayout(left)
-        ll.setContentsMargins(6, 6, 6, 6)
+        ll.setContentsMargins(4, 2, 4, 4)
         ll.addWidget(_box("Generate", self.params))
         ll.addWidget(_box("Seed audio", self.seed_panel))
         ll.addStretch(1)
-        self._dock("Generate", left, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.generate_dock = self._dock("Generate", left, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         right = QWidget()
         rl = QVBoxLayout(right)
-        rl.setContentsMargins(6, 6, 6, 6)
+        rl.setContentsMargins(4, 2, 4, 4)
         rl.addWidget(_box("Pads", self.pads), 1)
-        rl.addWidget(_box("Plugin", self.plugin_panel))
-        rl.addWidget(_box("OSC", self.osc_status))
-        self._dock("Perform", right, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.perform_dock = self._dock("Perform", right, Qt.DockWidgetArea.RightDockWidgetArea)
 
         sb = self.statusBar()
         sb.addWidget(self.status_message, 1)
         sb.addPermanentWidget(self.engine_label)
         sb.addPermanentWidget(self.audio_label)
-        self.resize(1440, 880)
+        sb.addPermanentWidget(self.audio_button)
+        self.fit_to_screen()
+
+    def fit_to_screen(self) -> None:
+        """The first size: roomy, but never larger than the screen's free area (a 1280x800 laptop
+        with a panel), with the pads' panel wide enough for four pads a row."""
+        screen = self.screen()
+        width, height = 1440, 880
+        if screen is not None:
+            free = screen.availableGeometry()
+            width, height = min(width, free.width()), min(height, free.height())
+        self.resize(width, height)
+        pads = max(360, int(width * 0.26))  # on a wide screen the pads get wider, not just taller
+        self.resizeDocks([self.generate_dock, self.perform_dock], [330, pads], Qt.Orientation.Horizontal)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -269,6 +325,14 @@ class MainWindow(QMainWindow):
         file_menu.addAction("Render engine…", self.choose_engine)
         file_menu.addSeparator()
         file_menu.addAction("Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit_menu = bar.addMenu("&Edit")
+        # Ctrl+Z undoes typing while a text field has the keys (it takes the shortcut first).
+        self.undo_action = QAction("Undo", self)
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.undo_action.triggered.connect(self.undo)
+        self.undo_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.undo_action.setEnabled(False)
+        edit_menu.addAction(self.undo_action)
         self.live_menu = LiveMenu(self, bar.addMenu("&Live"))
         render_menu = bar.addMenu("&Render")
         # PyQt6 accepts a Q_PROPERTY and a signal as keyword arguments; its stubs do not list them.
@@ -315,12 +379,36 @@ class MainWindow(QMainWindow):
         self.history.open_requested.connect(lambda p: self.open_render(p, play=True))
         self.history.rerender_requested.connect(self.rerender)
         self.history.assign_requested.connect(self.pad_control.assign)
+        self.history.deleted.connect(
+            lambda rid, name: self.push_undo(f"delete of {name}", lambda: self.history.restore(rid, name))
+        )
         self.history.message.connect(self.report)
+        for box in self.finishing.number_fields:  # a clamped or rounded typed value is said
+            box.adjusted.connect(self.report)
 
     def choose_engine(self) -> None:
         line = engine_choice.choose_engine(self, self.settings, self.session.engine)
         if line:
             self.report(line)
+
+    # -- undo --------------------------------------------------------------------------
+    def push_undo(self, what: str, undo: Any) -> None:
+        """Remember how to take back a change the musician may regret (a replaced pad, a delete)."""
+        self.undo_stack = [*self.undo_stack[-19:], (what, undo)]
+        self._show_undo()
+
+    def undo(self) -> None:
+        if not self.undo_stack:
+            self.report("Nothing to undo")
+            return
+        _what, undo = self.undo_stack.pop()
+        self._show_undo()
+        undo()
+
+    def _show_undo(self) -> None:
+        what = self.undo_stack[-1][0] if self.undo_stack else ""
+        self.undo_action.setText(f"Undo {what}" if what else "Undo")
+        self.undo_action.setEnabled(bool(what))
 
     # -- messages --------------------------------------------------------------------
     def report(self, message: str, timeout_ms: int = 8000) -> None:
@@ -364,13 +452,51 @@ class MainWindow(QMainWindow):
         except (ValueError, RuntimeError) as exc:  # bad value, queue full: nothing was queued
             self.report(f"Render: {describe(exc)}")
             return None
-        self.jobs.add(job.id)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.setFormat(f"render #{job.id}: queued")
+        self.params.clear_refusal("typed")  # a note on a clamped number is answered by rendering
+        self._started(job.id)
         return job.id
 
+    # The progress bar runs once per render through named stages and never backwards: the engine's
+    # steps fill it to RENDER_SHARE, writing the files fills the rest ("saving 3/16").
+    RENDER_SHARE = 0.9
+
+    def _started(self, job_id: int) -> None:
+        self.jobs.add(job_id)
+        self.cancel_button.setEnabled(True)
+        self._show_queue()
+        if len(self.jobs) == 1:  # the bar follows the oldest render; later ones wait their turn
+            self._stage(job_id, 0.0, "queued")
+
+    def _stage(self, job_id: int, fraction: float, text: str) -> None:
+        """Show `text` for render `job_id` at `fraction` of the bar, never below what it showed."""
+        if job_id != self._bar_job:
+            if self._bar_job in self.jobs:
+                return  # another render of this window holds the bar until it ends
+            self._bar_job, self._bar_value = job_id, 0
+        self._bar_value = max(self._bar_value, int(fraction * 1000))
+        self.progress.setFormat(f"render #{job_id}: {text}")
+        self.progress.setValue(self._bar_value)
+
+    def _ended(self, job_id: int, how: str) -> None:
+        """A render that will not finish empties the bar (an end, not progress running backwards)."""
+        if job_id == self._bar_job or self._bar_job not in self.jobs:
+            self._bar_job, self._bar_value = None, 0
+            self.progress.setFormat(how)
+            self.progress.setValue(0)
+
+    def _show_queue(self) -> None:
+        n = len(self.jobs)
+        self.queue_label.setText(f"{n} in queue" if n else "")
+        self.queue_label.setToolTip(
+            f"{n} render{'s' if n != 1 else ''} of this window queued or running (Esc cancels them)"
+            if n else "No renders queued"
+        )
+
     def cancel(self) -> None:
+        """Esc: in a text or number field it leaves the field (the keys go back to the pads);
+        elsewhere it cancels this window's renders."""
+        if self.leave_text_field():
+            return
         if not self.jobs:
             if self._recording:
                 self.report("Recording finishes by itself; it cannot be cancelled")
@@ -379,24 +505,34 @@ class MainWindow(QMainWindow):
             self.session.cancel(job_id)
         self.progress.setFormat("cancelling…")
 
+    def leave_text_field(self) -> bool:
+        focus = QApplication.focusWidget()
+        typing = isinstance(focus, (QLineEdit, QAbstractSpinBox)) or (
+            isinstance(focus, QComboBox) and focus.isEditable()
+        )
+        if not typing or focus.window() is not self:
+            return False
+        if isinstance(focus, QAbstractSpinBox):
+            focus.interpretText()
+        self.pads.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        return True
+
     def rerender(self, render_id: int) -> None:
         job = self.call("Re-render", self.session.rerender, render_id)
         if job is not None:
-            self.jobs.add(job.id)
-            self.cancel_button.setEnabled(True)
+            self._started(job.id)
 
     def on_progress(self, job_id: int, fraction: float, eta_s: float = -1.0) -> None:
         if job_id in self.jobs:
-            self.progress.setValue(int(fraction * 1000))
-            left = f", {display.format_eta(eta_s)} left" if eta_s >= 0 and fraction < 1.0 else ""
-            self.progress.setFormat(f"render #{job_id}: {fraction * 100:.0f}%{left}")
+            left = f" · {display.format_eta(eta_s)} left" if eta_s >= 0 and fraction < 1.0 else ""
+            self._stage(job_id, fraction * self.RENDER_SHARE, f"rendering {fraction * 100:.0f}%{left}")
 
     def on_event(self, ev: Any) -> None:
         mine = ev.job_id in self.jobs
         kind = ev.kind
         if kind == "accepted" and mine:
             about = f" (about {display.format_eta(ev.eta_s)})" if ev.eta_s is not None else ""
-            self.progress.setFormat(f"render #{ev.job_id}: waiting for the engine{about}")
+            self._stage(ev.job_id, 0.0, f"waiting for the engine{about}")
         elif kind == "done":
             self._finished(ev.job_id)
             if mine:
@@ -404,8 +540,7 @@ class MainWindow(QMainWindow):
                     self.params.show_used_seed(int(ev.value))
                 if ev.paths:
                     self.open_render(ev.paths[0], play=self.autoplay.isChecked())
-                self.progress.setValue(1000)
-                self.progress.setFormat(f"render #{ev.job_id}: done")
+                self._stage(ev.job_id, 1.0, "done")
                 music = display.music_label(display.music_of_result(ev.result, 0))
                 about = f"{ev.length_s:.2f} s" + (f" · {music}" if music else "")
                 self.report(f"Rendered {Path(ev.paths[0]).name if ev.paths else ''} ({about})")
@@ -428,15 +563,13 @@ class MainWindow(QMainWindow):
                         music=display.music_of_result(result, v),
                     )
         elif kind == "cancelled" and mine:
+            self._ended(ev.job_id, "cancelled")
             self._finished(ev.job_id)
-            self.progress.setValue(0)
-            self.progress.setFormat("cancelled")
             self.report(f"Render #{ev.job_id} cancelled")
         elif kind == "error":
             if mine:
+                self._ended(ev.job_id, "failed")
                 self._finished(ev.job_id)
-                self.progress.setValue(0)
-                self.progress.setFormat("failed")
             self.report(f"Render failed: {ev.message}", timeout_ms=0)
         elif kind == "param":
             # Echoes of our own edits change nothing; skipping them saves a repaint per render.
@@ -453,8 +586,8 @@ class MainWindow(QMainWindow):
             self.params.set_has_seed_clip(self.session.seed_clip is not None)
         elif kind == "message" and ev.name == "saving" and mine:
             done, total = ev.value
-            self.progress.setValue(int(ev.progress * 1000))
-            self.progress.setFormat(f"render #{ev.job_id}: saving {done}/{total}")
+            share = self.RENDER_SHARE + (1 - self.RENDER_SHARE) * float(ev.progress)
+            self._stage(ev.job_id, share, f"saving {done}/{total}")
         elif kind == "slot":
             self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
         elif kind == "message" and ev.name == "live":
@@ -467,6 +600,7 @@ class MainWindow(QMainWindow):
     def _finished(self, job_id: int) -> None:
         self.jobs.discard(job_id)
         self.cancel_button.setEnabled(bool(self.jobs))
+        self._show_queue()
 
     def open_render(self, path: Path, play: bool = False) -> None:
         """Load a render's display data off-thread, then show (and maybe play) it."""
@@ -535,9 +669,13 @@ class MainWindow(QMainWindow):
         self._seed_name = "recording"
         self.seed_panel.set_recording(True, then_render)
 
-        def done(_clip: Any) -> None:
+        def done(clip: Any) -> None:
             self._recording = False
             self.seed_panel.set_recording(False)
+            peak = self.seed_panel.check_recording(clip.audio)
+            if peak is not None:  # silent: a muted or wrong input; rendering from it would be a waste
+                self.report(f"Recorded {seconds:g} s of silence (peak {peak}): check the input (Audio…)", 0)
+                return
             self.report(f"Recorded {seconds:g} s of seed audio")
             if then_render:
                 self.render()  # refused values (a bad length, a full queue) are reported by render
@@ -692,9 +830,11 @@ class MainWindow(QMainWindow):
             f"<tr><td><b>{k}</b></td><td>{v}</td></tr>"
             for k, v in (
                 ("Ctrl+R", "Render"),
-                ("Esc", "Cancel render"),
+                ("Esc", "Leave a text field (the keys play pads again); elsewhere cancel renders"),
                 ("Space", "Play / stop the current render"),
-                ("1 2 3 4 / Q W E R / A S D F / Z X C V", "Trigger pads 1–16"),
+                ("1 2 3 4 / Q W E R / A S D F / Z X C V", "Trigger pads 1–16 (click a pad to leave a text field)"),
+                ("Ctrl+Z", "Undo a pad replaced or a render deleted"),
+                ("Double-click / Tab", "Type into a pad's Gain, Pan (L30, C, R30) or Choke; Enter returns"),
                 ("Ctrl+Shift+S", "Save preset as…"),
             )
         )

@@ -10,8 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from diffhost.gui.display import read_music
 from diffhost.gui.errors import describe
-from diffhost.gui.pads import PadGrid, pad_label
+from diffhost.gui.pads import PAD_COUNT, PadGrid, pad_label
+
+
+def _source_name(source: Any) -> str:
+    """What a pad held, as its face names it."""
+    return pad_label(source.path) if source.path is not None else (source.label or "a clip")
 
 
 class PadControl:
@@ -42,21 +48,60 @@ class PadControl:
             self.window.call(f"Pad {number}", audio.release, number)
 
     def assign(self, number: int, path: Path) -> None:
-        """Assigning reads and converts the file, so it runs as a task."""
+        """Load a file onto pad `number` (1..16). Reading and converting it runs as a task. A pad that
+        held a clip can get it back (Edit ▸ Undo, Ctrl+Z); a loop render lands in loop mode."""
         w = self.window
+        if not 1 <= int(number) <= PAD_COUNT:
+            w.report(f"Pad {number}: out of range; pads are 1..{PAD_COUNT}")
+            return
         if w.session.audio is None:
             w.report(f"Pad {number}: {w.reason('audio')}")
             return
+        audio = w.session.audio
+        previous = audio.slot_source(number)
+        previous_options = audio.slot_options(number)
+
+        def work() -> bool:
+            w.session.assign_slot(number, path=Path(path))
+            music = read_music(Path(path)) or {}
+            return bool(music.get("loop"))
+
+        def done(is_loop: bool) -> None:
+            if is_loop:  # a loop render is meant to repeat: the pad plays it as a loop
+                w.call(f"Pad {number}", lambda: audio.set_slot_options(number, mode="loop"))
+            self.grid.set_state(number, audio.slot_state(number), pad_label(Path(path)))
+            self.show_options(number)
+            mode = " (loop)" if is_loop else ""
+            if previous is not None:
+                old = _source_name(previous)
+                w.push_undo(f"pad {number} change", lambda: self._put_back(number, previous, previous_options))
+                w.report(f"Pad {number}: {Path(path).name}{mode} replaced {old} (Ctrl+Z puts it back)")
+            else:
+                w.report(f"Pad {number}: {Path(path).name}{mode}")
+
+        w.tasks.run(work, done, lambda e: w.report(f"Pad {number}: {describe(e)}"))
+
+    def _put_back(self, number: int, source: Any, options: Any) -> None:
+        """Undo a replacement: the clip the pad held before, with its options."""
+        w = self.window
+        audio = w.session.audio
+        if audio is None:
+            w.report(f"Pad {number}: {w.reason('audio')}")
+            return
+
+        def work() -> None:
+            audio.assign(number, source.audio, source.sample_rate, path=source.path, label=source.label)
+            audio.set_slot_options(
+                number, gain=options.gain, pan=options.pan, mode=options.mode,
+                choke_group=options.choke_group, quantize=options.quantize,
+            )
 
         def done(_v: Any) -> None:
-            self.grid.set_state(number, w.session.audio.slot_state(number), pad_label(Path(path)))
-            w.report(f"Pad {number}: {Path(path).name}")
+            self.grid.set_state(number, audio.slot_state(number), _source_name(source))
+            self.show_options(number)
+            w.report(f"Pad {number}: {_source_name(source)} is back")
 
-        w.tasks.run(
-            lambda: w.session.assign_slot(number, path=Path(path)),
-            done,
-            lambda e: w.report(f"Pad {number}: {describe(e)}"),
-        )
+        w.tasks.run(work, done, lambda e: w.report(f"Pad {number}: {describe(e)}"))
 
     def assign_current(self, number: int) -> None:
         current = self.window.current
@@ -89,6 +134,7 @@ class PadControl:
         if not on:
             live.fresh.disable(number)
             pad.fresh = False
+            pad.set_state(pad.state, pad.sample.removeprefix("fresh: "))  # it keeps its last take
             pad.set_mode(pad.mode)
             return
         p = w.session.params
@@ -113,14 +159,35 @@ class PadControl:
             n = pad.number
             if n > audio.num_slots:
                 break
-            src = audio.slot_source(n)
-            label = pad_label(src.path) if src is not None and src.path is not None else (src.label if src else "")
             live = getattr(self.window, "live", None)
             pad.fresh = bool(live is not None and live.fresh.is_fresh(n))
+            label = self.label_of(n)
             pad.set_state(audio.slot_state(n), label)
             self.grid.show_options(n, audio.slot_options(n))
 
+    def label_of(self, number: int) -> str:
+        """A pad's name: a fresh pad's prompt; a clip kept only by the kit (a file named by its
+        hash) by the label it was given; a render by its prompt part."""
+        audio = self.window.session.audio
+        src = audio.slot_source(number) if audio is not None else None
+        live = getattr(self.window, "live", None)
+        if live is not None and live.fresh.is_fresh(number):
+            prompt = (live.fresh.specs().get(number) or {}).get("prompt")
+            if prompt:
+                return f"fresh: {prompt}"
+        if src is None:
+            return ""
+        if src.path is None:
+            return src.label
+        if src.label and src.label != Path(src.path).stem:
+            return src.label
+        return pad_label(src.path)
+
     def on_slot_event(self, number: int, state: str, label: str = "") -> None:
+        live = getattr(self.window, "live", None)
+        if live is not None and live.fresh.is_fresh(number):
+            self.grid.set_state(number, state, self.label_of(number))  # its prompt, not "fresh #12"
+            return
         self.grid.set_state(number, state, pad_label(Path(label)) if label else None)
 
     def stop_all(self) -> None:

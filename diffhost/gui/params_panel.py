@@ -10,13 +10,11 @@ from PyQt6.QtCore import QRegularExpression, Qt, pyqtSignal
 from PyQt6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QRegularExpressionValidator, QWheelEvent
 from PyQt6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,14 +30,20 @@ from diffhost.engine.request import (
     key_name,
     parse_key_name,
 )
+from diffhost.gui.fit import ElidedLabel
+from diffhost.gui.numbers import SaidDoubleSpinBox, SaidSpinBox
 
-DEFAULT_MODEL_LABEL = "Embedded default (diffhost)"
+DEFAULT_MODEL_LABEL = "Embedded default"  # short: the Generate panel is narrow on a laptop
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
 # Spelled as the default model names the key it used (engine.request.key_name: "Eb major",
 # "Bb minor"), so the sidecar's key and the box read alike; any spelling parse_key_name takes
 # ("D# major", "am") finds its item.
 KEY_NAMES = tuple(key_name(p, False) for p in range(12)) + tuple(key_name(p, True) for p in range(12))
 AUTO = "auto"
+MODEL_TIP = (
+    "The embedded default, a local diffusers folder (…),\n"
+    "or a Hugging Face id such as stabilityai/stable-audio-open-1.0 (needs network once)."
+)
 
 
 def parse_bpm_text(text: str) -> Any:
@@ -125,16 +129,18 @@ class ParamsPanel(QWidget):
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.addItem(DEFAULT_MODEL_LABEL)
-        self.model.setToolTip(
-            "Model: the embedded default, a local diffusers folder (…),\n"
-            "or a Hugging Face id such as stabilityai/stable-audio-open-1.0 (needs network once)."
-        )
+        self.model.setToolTip(MODEL_TIP)
         self.model.lineEdit().setPlaceholderText("default, folder or org/name")
+        # A long model name must not widen the panel; the box shows its start, the tooltip all of it.
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(12)
+        self.model.lineEdit().textChanged.connect(self._show_model_start)
+        self._show_model_start(self.model.currentText())
         self.browse = QToolButton()
         self.browse.setText("…")
         self.browse.setToolTip("Choose a local diffusers model folder")
 
-        self.length = QDoubleSpinBox()
+        self.length = SaidDoubleSpinBox("Length", "s")
         self.length.setRange(*LENGTH_RANGE_S)
         self.length.setDecimals(2)
         self.length.setSingleStep(0.25)
@@ -148,17 +154,17 @@ class ParamsPanel(QWidget):
         self.sample_rate.setToolTip(
             "Output sample rate; the host resamples from the model's native rate (soxr VHQ)"
         )
-        self.temperature = QDoubleSpinBox()
+        self.temperature = SaidDoubleSpinBox("Temperature")
         self.temperature.setRange(*TEMPERATURE_RANGE)
         self.temperature.setSingleStep(0.05)
         self.temperature.setToolTip(
             "Scale of the initial noise: 1.0 is the model's own sampling, lower is tamer, higher wilder"
         )
-        self.steps = QSpinBox()
+        self.steps = SaidSpinBox("Steps")
         self.steps.setRange(STEPS_RANGE[0] - 1, STEPS_RANGE[1])
         self.steps.setSpecialValueText("model default")
         self.steps.setToolTip("Denoising steps: more is slower and usually cleaner")
-        self.guidance = QDoubleSpinBox()
+        self.guidance = SaidDoubleSpinBox("Guidance")
         self.guidance.setRange(GUIDANCE_RANGE[0] - 0.5, GUIDANCE_RANGE[1])
         self.guidance.setSingleStep(0.5)
         self.guidance.setSpecialValueText("model default")
@@ -174,10 +180,10 @@ class ParamsPanel(QWidget):
         self.lock.setCheckable(True)
         self.lock.setText("Lock")
         self.lock.setToolTip("Lock the seed: unlocked, every render draws a new one")
-        self.variations = QSpinBox()
+        self.variations = SaidSpinBox("Variations")
         self.variations.setRange(*VARIATIONS_RANGE)
         self.variations.setToolTip("How many takes per render")
-        self.strength = QDoubleSpinBox()
+        self.strength = SaidDoubleSpinBox("Strength")
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
@@ -206,7 +212,7 @@ class ParamsPanel(QWidget):
         # The session's bpm as last shown: the field shows the tempo (the pads'), which a clock or
         # OSC may move where renders cannot follow (outside BPM_RANGE).
         self._render_bpm: float | None = None
-        self.tempo_note = QLabel("BPM")
+        self.tempo_note = ElidedLabel("BPM", min_chars=5)
         self.tempo_note.setObjectName("dim")
         self.tempo_source = "session"  # where the tempo comes from (session, link, midi clock)
         self.key = QComboBox()
@@ -246,6 +252,7 @@ class ParamsPanel(QWidget):
         seed_row.addWidget(self.lock)
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setVerticalSpacing(3)  # eleven rows and the seed panel fit a 768-pixel-high screen
         form.addRow("Model", model_row)
         form.addRow("Length", self.length)
         tempo_row = QHBoxLayout()
@@ -288,6 +295,12 @@ class ParamsPanel(QWidget):
         self.bpm_auto.toggled.connect(self._auto_toggled)
         self.key.activated.connect(lambda _i: self._emit("key"))
         self.length.valueChanged.connect(lambda _v: self._show_bars())
+        for box in (self.length, self.temperature, self.steps, self.guidance, self.variations, self.strength):
+            box.adjusted.connect(self.say_adjusted)
+
+    def say_adjusted(self, message: str) -> None:
+        """A number field changed what was typed (clamped or rounded): say so under the fields."""
+        self.refuse("typed", message)
 
     # -- values ---------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -297,7 +310,7 @@ class ParamsPanel(QWidget):
             return self.negative.text().strip() or None
         if name == "model":
             text = self.model.currentText().strip()
-            return None if text in ("", DEFAULT_MODEL_LABEL, "default") else text
+            return None if text in ("", DEFAULT_MODEL_LABEL, "default", "Embedded default (diffhost)") else text
         if name == "sample_rate":
             return self.sample_rate.currentData()
         if name == "steps":
@@ -329,6 +342,8 @@ class ParamsPanel(QWidget):
             if not self.bpm_auto.isChecked():
                 self.bpm_auto.setChecked(True)  # emits changed("bpm", None)
         elif typed == self.bpm.current:
+            if self.bpm.isModified():  # the tempo in force typed again: an earlier refusal is answered
+                self.clear_refusal("bpm")
             self.bpm.setText(format_bpm(self.bpm.current))  # "124.0" or " 124 bpm" reads back as 124
         else:
             self.changed.emit("tempo", typed)  # the window sets it, or calls refuse() with the reason
@@ -410,6 +425,7 @@ class ParamsPanel(QWidget):
                 self.negative.setText(params["negative_prompt"] or "")
             if "model" in params:
                 self.model.setCurrentText(params["model"] or DEFAULT_MODEL_LABEL)
+                self._show_model_start(self.model.currentText())
             if "length" in params:
                 length = float(params["length"])
                 inside = self.length.minimum() <= length <= self.length.maximum()
@@ -553,11 +569,22 @@ class ParamsPanel(QWidget):
             self.lock.setChecked(True)
         self._emit("seed")
 
+    def _show_model_start(self, text: str) -> None:
+        """An editable box scrolls to its cursor, so a long name showed its end ("Ξmbedded": the E
+        cut in half); show it from the start, and all of it in the tooltip."""
+        if not self.model.lineEdit().hasFocus():
+            self.model.lineEdit().setCursorPosition(0)
+        self.model.setToolTip(_model_tip(text) + MODEL_TIP)
+
     def _browse_model(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
         if folder:
             self.model.setCurrentText(folder)
             self._emit("model")
+
+
+def _model_tip(text: str) -> str:
+    return f"Model: {text}\n" if text else ""
 
 
 def model_label(info: Any) -> str:

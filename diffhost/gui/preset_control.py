@@ -1,5 +1,9 @@
 """Presets, the effects chain and the finishing steps -> Session: load, "No preset", save as, and
-applying the edited chain / finishing (after which the current render is re-processed)."""
+applying the edited chain / finishing (after which the current render is re-processed).
+
+A preset sets the sound and post-processing of the next render. It keeps a prompt the musician
+typed (a preset's prompt fills an empty one) and leaves the loaded render as it is, unless the
+musician chooses Presets ▸ Apply to this render."""
 
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ class PresetControl:
         menu.load_requested.connect(self.load)
         menu.save_requested.connect(self.save)
         menu.clear_requested.connect(self.clear)
+        menu.apply_requested.connect(self.apply_to_current)
         effects.chain_changed.connect(lambda _c: self.edited())
         finishing.finishing_changed.connect(lambda _f: self.edited())
         recipe = window.session.recipe  # what the session's finisher holds now (a runtime may preload one)
@@ -57,9 +62,14 @@ class PresetControl:
 
     def load(self, name: str) -> None:
         w = self.window
+        # What the musician typed stays; the preset's words only fill empty fields.
+        typed = {k: self.params.value(k) for k in ("prompt", "negative_prompt")}
+        typed = {k: v for k, v in typed.items() if v}
 
         def load() -> tuple[Any, Any]:
             preset = w.session.load_preset(name)
+            if typed:
+                w.session.update_params(**typed)
             return preset, preset.recipe()
 
         def applied(loaded: tuple[Any, Any]) -> None:
@@ -69,8 +79,8 @@ class PresetControl:
             self.finishing.set_finishing(recipe.finishing.to_dict())
             self.finishing.set_export(recipe.export.to_dict())
             self._show(name)
-            w.report(f"Preset loaded: {name}")
-            w.reprocess_current()
+            kept = " (your prompt kept)" if "prompt" in typed else ""
+            w.report(f"Preset loaded: {name}: for the next render{kept}; Presets ▸ Apply to this render re-processes the loaded one")
 
         w.tasks.run(load, applied, lambda e: w.report(f"Preset {name}: {describe(e)}"))
 
@@ -86,7 +96,14 @@ class PresetControl:
         self.finishing.set_finishing(DEFAULT_FINISHING)
         self.finishing.set_export({"format": "wav", "bit_depth": 24})
         self._show(None)
-        w.report("No preset: no effects, default finishing")
+        w.report("No preset: the next render gets no effects and the default finishing")
+
+    def apply_to_current(self) -> None:
+        """Asked for: re-process the loaded render with the recipe now in force (chain, finishing)."""
+        w = self.window
+        if w.current is None:
+            w.report("Apply to this render: no render is loaded")
+            return
         w.reprocess_current()
 
     def _show(self, name: str | None) -> None:

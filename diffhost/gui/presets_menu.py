@@ -10,6 +10,7 @@ class PresetsMenu(QMenu):
     load_requested = pyqtSignal(str)
     save_requested = pyqtSignal(str)
     clear_requested = pyqtSignal()  # "No preset": default chain, finishing and tags
+    apply_requested = pyqtSignal()  # re-process the loaded render with the current recipe
 
     def __init__(self, parent: QWidget | None = None, reason: str = ""):
         super().__init__("&Presets", parent)
@@ -35,6 +36,13 @@ class PresetsMenu(QMenu):
         none.setChecked(self.current is None)
         none.setToolTip("No effects, default finishing (DC removal, peak −1 dBFS) and no preset tags")
         self.no_preset_action = none
+        apply = self.addAction("Apply to this render", self.apply_requested.emit)
+        apply.setToolTip(
+            "Re-process the loaded render with the current preset's effects and finishing "
+            "(Keep or Replace then saves it); choosing a preset alone only sets the next render"
+        )
+        self.apply_action = apply
+        self.addSeparator()
         if self._reason:
             info = self.addAction(f"Presets unavailable: {self._reason}")
             info.setEnabled(False)

@@ -3,20 +3,46 @@ chain or finishing changes, an A/B switch between dry and processed, and Keep / 
 
 The dry audio is read once when a render is opened (a task); each re-process runs the session's
 current recipe on it in memory (a task: no engine job, no file) and becomes what the waveform shows
-and Play plays. Nothing is written until Keep (a new version beside the file) or Replace (the old
+and Play plays. A/B is loudness-matched: B (dry) plays at the gain that makes it as loud as A
+(BS.1770 loudness; RMS for clips shorter than one 0.4 s block), with the offset shown, so the
+comparison is of sound, not of level. Nothing is written until Keep (a new version beside the file) or Replace (the old
 processed file goes to the trash); the dry audio is never touched.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PyQt6.QtWidgets import QPushButton, QToolButton
 
 from diffhost.gui import display
 from diffhost.gui.errors import describe
 from diffhost.host.render import reprocess as rp
+from diffhost.host.render.finishing import loudness_lufs
+
+MAX_MATCH_DB = 24.0  # a dry take that is near silence is not pushed up beyond this
+
+
+def loudness_db(audio: np.ndarray, sample_rate: int) -> float | None:
+    """Integrated loudness (LUFS) where the clip is long enough, else its RMS level in dBFS."""
+    lufs = loudness_lufs(audio, sample_rate)
+    if lufs is not None:
+        return lufs
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if audio.size else 0.0
+    return 20 * math.log10(rms) if rms > 1e-9 else None
+
+
+def match_offset_db(processed: display.DisplayData, dry: display.DisplayData) -> float:
+    """The gain in dB that makes `dry` as loud as `processed` (0 when either is silent)."""
+    a = loudness_db(processed.audio, processed.sample_rate)
+    b = loudness_db(dry.audio, dry.sample_rate)
+    if a is None or b is None:
+        return 0.0
+    return max(-MAX_MATCH_DB, min(MAX_MATCH_DB, a - b))
 
 
 class ReprocessControl:
@@ -33,6 +59,8 @@ class ReprocessControl:
         self.processed: display.DisplayData | None = None
         self.preview: rp.Reprocessed | None = None  # re-processed, not saved yet
         self.missing = ""  # why the current render cannot be re-processed
+        self.offset_db = 0.0  # the gain B (dry) plays at to match A's loudness
+        self._matched: tuple[Any, Any, display.DisplayData] | None = None  # (processed, dry, matched dry)
         self.busy = False
         self.again = False
         ab.toggled.connect(self._ab_toggled)
@@ -110,10 +138,28 @@ class ReprocessControl:
 
     # -- A/B --------------------------------------------------------------------------------------
     def audible(self) -> display.DisplayData | None:
-        """What Play plays: the dry audio with A/B on B, else the processed render (or its preview)."""
+        """What Play plays: the dry audio (loudness-matched to A) with A/B on B, else the processed
+        render (or its preview)."""
         if self.ab.isChecked() and self.dry is not None:
-            return self.dry
+            return self.matched_dry()
         return self.window.current
+
+    def matched_dry(self) -> display.DisplayData | None:
+        """The dry audio at the gain that makes it as loud as the processed one (cached per pair)."""
+        dry, processed = self.dry, self.processed
+        if dry is None or processed is None:
+            return dry
+        if self._matched is None or self._matched[0] is not processed or self._matched[1] is not dry:
+            self.offset_db = match_offset_db(processed, dry)
+            gain = 10 ** (self.offset_db / 20)
+            matched = dataclasses.replace(
+                dry,
+                audio=(dry.audio * gain).astype(np.float32),
+                envelope=(dry.envelope * gain).astype(np.float32),
+                spectrogram=(dry.spectrogram + self.offset_db).astype(np.float32),
+            )
+            self._matched = (processed, dry, matched)
+        return self._matched[2]
 
     def _ab_toggled(self, _on: bool) -> None:
         self._show(restart=True)
@@ -130,7 +176,7 @@ class ReprocessControl:
         w.waveform.show_data(shown)
         title = shown.path.name if shown.path else ""
         if self.ab.isChecked():
-            title += " — B: dry (as rendered)"
+            title += f" — B: dry (as rendered, {self.offset_db:+.1f} dB to match A's loudness)"
         elif self.preview is not None:
             title += " — edited, not saved"
         w.waveform.title.setText(title)
@@ -174,3 +220,10 @@ class ReprocessControl:
         )
         for b in (self.keep_button, self.replace_button):
             b.setEnabled(self.preview is not None)
+        label = getattr(self.window, "ab_offset", None)
+        if label is not None:
+            if has_dry and self.processed is not None:
+                self.matched_dry()
+                label.setText(f"B {self.offset_db:+.1f} dB")
+            else:
+                label.setText("")

@@ -9,12 +9,10 @@ import pyqtgraph as pg
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import (
-    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -22,8 +20,11 @@ from PyQt6.QtWidgets import (
 from diffhost.gui import theme
 from diffhost.gui.display import envelope
 from diffhost.gui.dragout import dropped_files
+from diffhost.gui.fit import ElidedLabel, fix_width
 from diffhost.gui.meter import LevelMeter
+from diffhost.gui.numbers import SaidDoubleSpinBox
 
+SILENT_DBFS = -60.0  # a recording whose peak stays below this is taken for a dead input
 AUDIO_FILTER = "Audio (*.wav *.flac *.ogg *.aiff *.aif *.mp3 *.m4a);;All files (*)"
 
 
@@ -40,9 +41,8 @@ class SeedPanel(QWidget):
         self.setToolTip(
             "Seed audio: drop a file here, load one, or record from the input.\nRender then re-imagines it (see Strength)."
         )
-        self.name = QLabel("No seed audio: prompt only")
+        self.name = ElidedLabel("No seed audio: prompt only")  # long names elide, whole in the tooltip
         self.name.setObjectName("dim")
-        self.name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names clip
         self.error = QLabel("")
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -50,7 +50,7 @@ class SeedPanel(QWidget):
 
         theme.configure_plots()
         self.plot = pg.PlotWidget()
-        self.plot.setFixedHeight(54)
+        self.plot.setFixedHeight(44)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
@@ -66,7 +66,7 @@ class SeedPanel(QWidget):
         self.play.setToolTip("Play the seed clip")
         self.clear = QPushButton("✕")
         self.clear.setToolTip("Remove the seed clip")
-        self.seconds = QDoubleSpinBox()
+        self.seconds = SaidDoubleSpinBox("Record length", "s")
         self.seconds.setRange(0.5, 60.0)
         self.seconds.setValue(4.0)
         self.seconds.setSuffix(" s")
@@ -79,34 +79,54 @@ class SeedPanel(QWidget):
         self.record_render.setToolTip(self._record_render_tip)
         self.record_render.setStyleSheet(f"QPushButton {{ color: {theme.DANGER}; }}")
         self.meter = LevelMeter()
+        self.meter_label = QLabel("Input")
+        self.meter_label.setObjectName("dim")
+        self.meter_label.setToolTip("The audio input's level (peak and RMS, dBFS): what Rec records")
+        # A recording that stays silent (a muted or wrong input) is said here, not rendered from.
+        self.warning = QLabel("")
+        self.warning.setObjectName("error")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+        # Recording changes these labels; fixed widths keep the row still.
+        fix_width(self.record, ("● Rec", "● Recording…"))
+        fix_width(self.record_render, ("● Rec → Render", "● Recording…"))
 
         row = QHBoxLayout()
         row.addWidget(self.load)
         row.addWidget(self.play)
         row.addWidget(self.clear)
         row.addStretch(1)
+        row.addWidget(self.seconds)
         rec = QHBoxLayout()
         rec.addWidget(self.record)
         rec.addWidget(self.record_render)
-        rec.addWidget(self.seconds)
+        rec.addStretch(1)
+        meter_row = QHBoxLayout()
+        meter_row.addWidget(self.meter_label)
+        meter_row.addWidget(self.meter, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
         layout.addWidget(self.name)
         layout.addWidget(self.plot)
         layout.addLayout(row)
         layout.addLayout(rec)
-        layout.addWidget(self.meter)
+        layout.addLayout(meter_row)
+        layout.addWidget(self.warning)
         layout.addWidget(self.error)
 
         self.load.clicked.connect(self._choose)
         self.play.clicked.connect(self.play_requested)
         self.clear.clicked.connect(self.clear_requested)
         self.record.clicked.connect(lambda: self.record_requested.emit(self.seconds.value()))
+        self.seconds.adjusted.connect(self.show_error)
         self.record_render.clicked.connect(lambda: self.record_render_requested.emit(self.seconds.value()))
         self.show_clip(None, 0, "")
 
     def show_clip(self, audio: np.ndarray | None, sample_rate: int, name: str) -> None:
         self.error.setVisible(False)
+        if name != "recording":
+            self.warning.setVisible(False)
         if audio is None:
             self.curve.setData([], [])
             self.name.setText("No seed audio: prompt only")
@@ -125,6 +145,21 @@ class SeedPanel(QWidget):
         )
         self.play.setEnabled(self._audio_ok)
         self.clear.setEnabled(True)
+
+    def check_recording(self, audio: np.ndarray) -> str | None:
+        """Warn when a recording is silent (below SILENT_DBFS); returns its peak as text if so."""
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        db = 20 * np.log10(peak) if peak > 0 else float("-inf")
+        if db >= SILENT_DBFS:
+            self.warning.setVisible(False)
+            return None
+        said = "-inf dBFS" if peak <= 0 else f"{db:.0f} dBFS"
+        self.warning.setText(
+            f"⚠ The recording is silent (peak {said}): is the right input chosen in Audio… and is it "
+            "turned up? Watch the Input meter while you play."
+        )
+        self.warning.setVisible(True)
+        return said
 
     def show_error(self, message: str) -> None:
         self.error.setText(message)

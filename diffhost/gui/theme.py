@@ -16,6 +16,7 @@ ACCENT_DARK = "#b8741a"
 PLAYING = "#4cd07d"
 READY = "#3d7ecf"
 DANGER = "#e0524a"
+PROGRESS = "#7a5218"  # a dark amber: the light stage text stays readable over the filled part
 
 STYLESHEET = f"""
 QWidget {{ color: {TEXT}; font-size: 10pt; }}
@@ -48,7 +49,7 @@ QPushButton#pad[state="ready"] {{ background: #21354f; border: 1px solid {READY}
 QPushButton#pad[state="playing"] {{ background: #1f4a32; border: 1px solid {PLAYING}; color: #eaffef; }}
 QProgressBar {{ background: {FIELD}; border: 1px solid {LINE}; border-radius: 4px; text-align: center;
     height: 14px; color: {TEXT}; }}
-QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}
+QProgressBar::chunk {{ background: {PROGRESS}; border-radius: 3px; }}
 QTabWidget::pane {{ border: 1px solid {LINE}; border-radius: 4px; background: {PANEL}; }}
 QTabBar::tab {{ background: {BG}; color: {DIM}; padding: 6px 14px; border: 1px solid {LINE};
     border-bottom: none; border-top-left-radius: 4px; border-top-right-radius: 4px; }}

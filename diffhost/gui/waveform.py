@@ -8,11 +8,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QMouseEvent
-from PyQt6.QtWidgets import QApplication, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from diffhost.gui import theme
 from diffhost.gui.display import DisplayData, music_label
 from diffhost.gui.dragout import start_file_drag
+from diffhost.gui.fit import ElidedLabel
 
 
 class _Plots(pg.GraphicsLayoutWidget):
@@ -56,26 +57,27 @@ class WaveformView(QWidget):
         self.data: DisplayData | None = None
         theme.configure_plots()
 
-        self.title = QLabel("No render yet: type a prompt and press Render (Ctrl+R)")
-        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # long names clip
-        self.info = QLabel("")
+        # Names and figures elide (whole in the tooltip) so a long file name never widens the window.
+        self.title = ElidedLabel("No render yet: type a prompt and press Render (Ctrl+R)", min_chars=10)
+        self.info = ElidedLabel("", min_chars=10)
         self.info.setObjectName("value")
         # The music a loop or phrase was rendered with (its sidecar's tempo, key, bars, loop).
-        self.music = QLabel("")
+        self.music = ElidedLabel("", min_chars=10)
         self.music.setObjectName("music")  # a framed tag, apart from the file's own figures
         self.music.setVisible(False)
         self.music.setToolTip("Tempo, key and length in bars this render used (from its sidecar)")
         self.music_info: dict | None = None
-        self.hint = QLabel("drag to your DAW ⇲")
+        self.hint = QLabel("⇲ drag")
+        self.hint.setToolTip("Drag the waveform onto a DAW track to import the file")
         self.hint.setObjectName("dim")
         self.hint.setVisible(False)
         head = QHBoxLayout()
         head.setContentsMargins(4, 0, 4, 0)
-        head.addWidget(self.title, 1)
-        head.addWidget(self.music)
-        head.addSpacing(12)
-        head.addWidget(self.info)
-        head.addSpacing(12)
+        head.addWidget(self.title, 2)
+        head.addWidget(self.music, 1)
+        head.addSpacing(8)
+        head.addWidget(self.info, 1)
+        head.addSpacing(8)
         head.addWidget(self.hint)
 
         self.plots = _Plots(self)

@@ -135,7 +135,16 @@ def test_reprocessing_changes_what_play_sends_without_a_new_engine_job(qtbot, ho
         assert w.ab_button.text() == "B: dry"
         assert len(sent) == count + 1
         b_buffer = sent[-1][0]
-        assert 0 < b_buffer.shape[-1] < dry.shape[-1] and np.array_equal(b_buffer, dry[:, -b_buffer.shape[-1] :])
+        # B is the dry audio at the gain that makes it as loud as A (the offset is shown).
+        from diffhost.host.render.finishing import loudness_lufs
+
+        offset = w.reprocess.offset_db
+        assert offset != 0.0 and w.ab_offset.text() == f"B {offset:+.1f} dB"
+        gain = np.float32(10 ** (offset / 20))
+        assert 0 < b_buffer.shape[-1] < dry.shape[-1]
+        assert np.allclose(b_buffer, dry[:, -b_buffer.shape[-1] :] * gain, atol=1e-6)
+        matched = w.reprocess.audible().audio
+        assert abs(loudness_lufs(matched, sr) - loudness_lufs(processed, sr)) < 0.1
         w.ab_button.click()
         w.playback.play_current()
         assert np.array_equal(sent[-1][0], processed)

@@ -86,10 +86,10 @@ def test_variation_and_seed_columns_and_sorting_by_any_column(qtbot, window):
     _render(qtbot, window, "open hat")
     table = window.history.table
     qtbot.waitUntil(lambda: table.rowCount() == 3, timeout=5000)
-    var, seed, length = COLUMNS.index("Var"), COLUMNS.index("Seed"), COLUMNS.index("Length")
+    var, seed, length = COLUMNS.index("Take"), COLUMNS.index("Seed"), COLUMNS.index("Length")
     table.sortByColumn(seed, Qt.SortOrder.AscendingOrder)  # what a header click does
     assert [table.item(r, seed).text() for r in range(3)] == ["100", "101", "102"]
-    assert [table.item(r, var).text() for r in range(3)] == ["1/3", "2/3", "3/3"]
+    assert [table.item(r, var).text() for r in range(3)] == ["1 of 3", "2 of 3", "3 of 3"]
     table.sortByColumn(seed, Qt.SortOrder.DescendingOrder)
     assert [table.item(r, seed).text() for r in range(3)] == ["102", "101", "100"]
     # Rows know their render after sorting: the top row is variation 3, seed 102.

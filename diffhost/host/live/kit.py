@@ -35,6 +35,7 @@ from diffhost.host.render.atomic import atomic_write_bytes
 KIT_FORMAT = "diffhost-kit"
 KIT_VERSION = 1
 LAST_KIT = "last.json"
+KIT_EXTENSION = ".dhkit"  # a kit file's own extension (JSON inside), so dialogs list kits only
 
 
 @dataclass(frozen=True)
