@@ -441,7 +441,8 @@ def test_a_silent_recording_is_said_and_the_input_meter_is_labelled(window):
 
 # -- files where users expect them -------------------------------------------------------------------------
 def test_window_settings_honour_diffhost_config_dir(monkeypatch, tmp_path):
-    from diffhost.gui.app import WINDOW_SETTINGS, open_settings
+    from diffhost.gui.app import open_settings
+    from diffhost.paths import WINDOW_SETTINGS_FILE as WINDOW_SETTINGS
 
     monkeypatch.setenv("DIFFHOST_CONFIG_DIR", str(tmp_path / "cfg"))
     s = open_settings()
