@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from diffhost import __version__
 from diffhost.engine.errors import QueueFullError
 from diffhost.engine.request import LENGTH_RANGE_S, SEED_RANGE
+from diffhost.host.live.kit import KIT_SUFFIX, is_kit_file
 from diffhost.host.live.midi.mapping import PARAM_TARGETS, SLOT_TARGETS
 from diffhost.host.live.sync import SOURCES as TEMPO_SOURCES
 from diffhost.host.session import PARAM_NAMES
@@ -430,26 +432,52 @@ class Handlers:
         return self._answer(sender, out.encode(out.TEMPO_SOURCE, live.sync.source, bpm))
 
     def kit_save(self, sender: Address, args: list[Any]) -> list[Reply]:
-        """Save the pads (clips, options, fresh pads, MIDI map) as a kit file in an allowed folder."""
-        expect_count(args, 1, 2, "s:path (.json) [i:overwrite 0|1]")
+        """Save the pads (clips, options, fresh pads, MIDI map) as a kit: a name ("set1") or a path
+        inside the kits folder, always a .dhkit file. Only a kit ever replaces a kit."""
+        expect_count(args, 1, 2, f"s:name ({KIT_SUFFIX} in the kits folder) [i:overwrite 0|1]")
         raw = as_text("path", args[0], 4096)
         overwrite = bool(as_int("overwrite", args[1], 0, 1)) if len(args) > 1 else False
         live = self._live()
         self._audio()
-        path = self.paths.check_new_file("path", raw, ".json")
+        kits = self._kits(live)
+        if "/" not in raw and "\\" not in raw:
+            path = kits.named(raw)
+        else:
+            path = PathPolicy(kits.dir).check_new_file("path", raw, KIT_SUFFIX)
         if path.exists() and not overwrite:
             raise OscArgError(f"path: {path} already exists; send overwrite 1 to replace it")
+        if path.exists() and not is_kit_file(path):
+            raise OscArgError(f"path: {path} exists and is not a diffhost kit; a kit only ever replaces a kit")
         saved = live.save_kit(path, overwrite=overwrite)
         return self._answer(sender, out.encode(out.KIT_SAVED, str(saved)))
 
     def kit_load(self, sender: Address, args: list[Any]) -> list[Reply]:
-        """Load a kit file into the pads; answers with the pads that could not load as saved."""
+        """Load a kit file (a name in the kits folder, or a path in the allowed folders) into the
+        pads; answers with the pads that could not load as saved. Its clips obey the same folder
+        rule as every other path (plus the kits' own clip folder)."""
         expect_count(args, 1, 1, "s:path")
+        raw = as_text("path", args[0], 4096)
         live = self._live()
         self._audio()
-        path = self.paths.check_file("path", as_text("path", args[0], 4096))
-        problems = live.load_kit(path)  # a file that is not a kit raises before anything changes
+        kits = self._kits(live)
+        if "/" not in raw and "\\" not in raw and not Path(raw).suffix:
+            raw = raw + KIT_SUFFIX  # a bare name: the kit saved under it
+        path = PathPolicy(kits.dir, self.paths.roots).check_file("path", raw)
+        clips = PathPolicy(self.paths.base, (*self.paths.roots, kits.clips_dir))
+
+        def allowed(clip: Path) -> Path:
+            return clips.check_file("clip", str(clip))
+
+        problems = live.load_kit(path, allowed)  # a file that is not a kit raises before anything changes
         return self._answer(sender, out.encode(out.KIT_LOADED, str(path), len(problems), *problems[:16]))
+
+    @staticmethod
+    def _kits(live: Any) -> Any:
+        kits = getattr(live, "kits", None)
+        if kits is None:
+            raise ValueError("kit: this session keeps no kits (started without a kits folder)")
+        kits.dir.mkdir(parents=True, exist_ok=True)
+        return kits
 
     def midi_learn(self, sender: Address, args: list[Any]) -> list[Reply]:
         """The next MIDI note fires pad n ("pad", n), or the next CC drives a target; "cancel" stops."""
