@@ -450,7 +450,7 @@ class MainWindow(QMainWindow):
             self.progress.setFormat(f"render #{ev.job_id}: saving {done}/{total}")
         elif kind == "slot":
             self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
-        elif kind == "message" and ev.name == "live":
+        elif kind == "message" and ev.name in ("live", "audio"):  # audio: the device went away
             self.report(str(ev.value))
         elif kind == "message" and ev.name == "preset" and ev.value is not None:
             self.report(f"Preset loaded: {ev.value}")

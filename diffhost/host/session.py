@@ -104,6 +104,7 @@ class Session:
         # finish(result, renders_dir, job) -> list[SavedRender]; the post-processing issue plugs in here.
         self._finish = finish or (lambda result, out, job: save_result(result, out))
         self.audio = audio  # host audio (issue 5): HostAudio, or None when headless without output
+        self.audio_problem = ""  # why there is no audio any more (the device went away), in plain words
         self.presets = presets  # PresetStore (issue 4), or None
         self.library = library  # RenderLibrary (issue 4), or None
         self._events = engine.subscribe()
@@ -491,6 +492,8 @@ class Session:
 
     def _need(self, component: str) -> Any:
         obj = getattr(self, component)
+        if obj is None and component == "audio" and self.audio_problem:
+            raise ValueError(f"audio: {self.audio_problem}")
         if obj is None:
             what = {
                 "audio": "no audio device is open",

@@ -210,6 +210,8 @@ class Handlers:
     def status(self, sender: Address, args: list[Any]) -> list[Reply]:
         as_button(args)  # a query: a button's press and release both ask
         audio = "open" if self.session.audio is not None else "none"
+        if self.session.audio is None and getattr(self.session, "audio_problem", ""):
+            audio = "lost"
         s = self.stats
         return self._answer(
             sender, out.encode(out.STATUS, __version__, len(self.subscribers), s.ignored, s.errors, audio)
@@ -593,7 +595,8 @@ class Handlers:
     def _audio(self) -> Any:
         audio = self.session.audio
         if audio is None:
-            raise ValueError("audio: no audio device is open in this session")
+            why = getattr(self.session, "audio_problem", "")  # the device went away: say so
+            raise ValueError(f"audio: {why}" if why else "audio: no audio device is open in this session")
         return audio
 
     def slot_assign(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:

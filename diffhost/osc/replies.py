@@ -65,6 +65,8 @@ def translate(event: Any) -> bytes | None:
         return out.encode(out.SEED, float(event.value or 0.0), *note)
     if kind == "slot" and event.name.isdigit():
         return out.encode(out.slot_state_address(int(event.name)), str(event.value))
+    if kind == "message" and event.name == "audio":  # the audio device went away, in plain words
+        return out.encode(f"{out.PREFIX}/audio", str(event.value))
     if kind == "message" and event.name == "preset":
         return out.encode(out.PRESET_LOADED, str(event.value))
     return None
