@@ -199,6 +199,9 @@ def build_runtime(options: RuntimeOptions, *, engine: Any = None) -> Runtime:
             presets=presets,
             library=library,
         )
+        if finisher is not None:  # renders a killed run left half-written: adopted or trashed
+            for line in finisher.recover(session.renders_dir):
+                print(f"diffhost: renders: {line}", file=sys.stderr)
         live = _build_live(options, session, unavailable)
         osc = None
         if options.osc is not None:
