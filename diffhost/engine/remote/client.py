@@ -7,6 +7,11 @@ one WebSocket to the server (see replica.py): the server orders live before batc
 it. Keepalive pings every PING_INTERVAL_S: a connection that stops answering fails its jobs
 within PING_INTERVAL_S + PING_TIMEOUT_S (under 2 s) and the host carries on.
 
+A job whose replica dies mid-render (the connection drops without a close: a crash, the OOM
+killer) is run once more on a live replica. Renders are deterministic, and a request without a
+seed gets one here before it is first sent, so the second run's audio is bit-identical to what the
+first would have given; the client sees one "accepted" and one "done".
+
 Needs numpy and `websockets` only: no torch, no Ray.
 """
 
@@ -16,6 +21,7 @@ import contextlib
 import itertools
 import json
 import queue
+import secrets
 import threading
 import time
 import urllib.error
@@ -35,6 +41,8 @@ from diffhost.engine.request import GenerationRequest, ModelInfo, Priority
 CONNECT_TIMEOUT_S = 2.0
 PING_INTERVAL_S = 0.3
 PING_TIMEOUT_S = 1.0
+RERUN_CONNECT_S = 15.0  # how long the one re-run may look for a live replica (Serve notices the dead one)
+SEED_DRAW = 2**31  # as the local engine draws a seed for a request without one (engine.model)
 _DEFAULT_NAMES = (None, "", "default", "diffhost-default")
 
 
@@ -68,6 +76,8 @@ class _Live:
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     conn: Any = None
     thread: threading.Thread | None = None
+    runs: int = 0  # how many replicas accepted the job (2 after a re-run)
+    progress: float = 0.0  # the highest progress announced
 
 
 class RemoteEngine:
@@ -140,6 +150,8 @@ class RemoteEngine:
             raise ValueError("request: expected a GenerationRequest")
         if self._closed:
             raise ValueError("engine: the remote engine client is stopped")
+        if request.seed is None:  # drawn here, so a re-run after a replica's death is the same render
+            request = request.with_(seed=secrets.randbelow(SEED_DRAW))
         job = Job(next(self._ids), request, model, priority, tag)
         live = _Live(job)
         with self._lock:
@@ -247,12 +259,25 @@ class RemoteEngine:
             )
 
     def _exchange(self, live: _Live) -> JobEvent:
+        """The job on one replica; when that replica dies mid-render, once more on a live one."""
+        final, dropped = self._attempt(live, announce=True)
+        if not dropped or live.cancel.is_set():
+            return final
+        deadline = time.monotonic() + RERUN_CONNECT_S
+        while True:  # one re-run; Serve may still route a connection or two to the dead replica
+            again, lost = self._attempt(live, announce=False, first_error=final.message)
+            if not lost or live.runs > 1 or live.cancel.is_set() or time.monotonic() > deadline:
+                return again if not lost or live.runs > 1 else final
+            time.sleep(0.2)
+
+    def _attempt(self, live: _Live, *, announce: bool, first_error: str = "") -> tuple[JobEvent, bool]:
+        """One connection: (the job's final event, whether the replica was lost before an answer)."""
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
         from websockets.sync.client import connect
 
         job = live.job
         if live.cancel.is_set():
-            return JobEvent("cancelled", job, message="cancelled")
+            return JobEvent("cancelled", job, message="cancelled"), False
         try:
             conn = connect(
                 self._ws_base + "/render",
@@ -266,16 +291,19 @@ class RemoteEngine:
             )
             conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
         except InvalidStatus as exc:
-            return JobEvent("error", job, message=_status_reason(self.url, exc.response.status_code))
+            status = exc.response.status_code
+            return JobEvent("error", job, message=_status_reason(self.url, status)), not announce and status >= 500
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            return JobEvent(
-                "error", job, message=f"cannot reach the remote engine at {self.url}: {_reason(exc)}"
-            )
+            why = f"cannot reach the remote engine at {self.url}: {_reason(exc)}"
+            return JobEvent("error", job, message=why), not announce
         header, arrays = wire.request_header(job.request)
         with live.send_lock:
-            live.conn = conn
+            old, live.conn = live.conn, conn
+            if old is not None:  # the dead replica's connection
+                with contextlib.suppress(Exception):
+                    old.close()
             if live.cancel.is_set():
-                return JobEvent("cancelled", job, message="cancelled")
+                return JobEvent("cancelled", job, message="cancelled"), False
             msg = {"type": "render", "request": header, "model": job.model, "priority": job.priority}
             # A server that refuses at once (no token) closes before the request is sent: its
             # reason is already received, and the loop below reads it.
@@ -286,7 +314,6 @@ class RemoteEngine:
                 _send_cancel(conn)
         asm = wire.Assembler()
         where = ""
-        last = 0.0
         try:
             while True:
                 answer = asm.feed(conn.recv())
@@ -295,32 +322,37 @@ class RemoteEngine:
                 kind = answer.type
                 if kind == "accepted":
                     where = str(answer.header.get("replica", ""))
-                    self._publish(JobEvent("accepted", job, message=f"remote: {where}"))
+                    live.runs += 1
+                    if announce:
+                        self._publish(JobEvent("accepted", job, message=f"remote: {where}"))
                 elif kind == "progress":
                     p = float(answer.header.get("progress", 0.0))
-                    if p > last:  # the worker's progress is monotonic; keep it so if a frame repeats
-                        last = p
+                    if p > live.progress:  # monotonic, across a re-run too (it starts again from 0)
+                        live.progress = p
                         self._publish(JobEvent("progress", job, progress=p))
                 elif kind == "done":
                     where = str(answer.header.get("replica", where))
                     rendered_on = f"{self.url} ({where})" if where else self.url
+                    if first_error:
+                        rendered_on += f"; re-run after {first_error}"
                     result = wire.result_from(
                         answer.header["result"], answer.arrays, job.request, rendered_on
                     )
-                    return JobEvent("done", job, progress=1.0, result=result)
+                    return JobEvent("done", job, progress=1.0, result=result), False
                 elif kind == "cancelled":
-                    return JobEvent("cancelled", job, message="cancelled")
+                    return JobEvent("cancelled", job, message="cancelled"), False
                 elif kind == "error":
                     reason = str(answer.header.get("reason", "failed"))
                     text = str(answer.header.get("message", "")) or reason
                     prefix = "" if text.startswith(reason) or reason == "failed" else f"{reason}: "
-                    return JobEvent("error", job, message=prefix + text)
+                    return JobEvent("error", job, message=prefix + text), False
         except ConnectionClosed as exc:
             if live.cancel.is_set():
-                return JobEvent("cancelled", job, message="cancelled")
-            return JobEvent("error", job, message=_lost(self.url, where, exc))
+                return JobEvent("cancelled", job, message="cancelled"), False
+            return JobEvent("error", job, message=_lost(self.url, where, exc)), _crashed(exc)
         except wire.WireError as exc:
-            return JobEvent("error", job, message=f"remote engine at {self.url} sent a bad message: {exc}")
+            why = f"remote engine at {self.url} sent a bad message: {exc}"
+            return JobEvent("error", job, message=why), False
 
     def _publish(self, event: JobEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")
@@ -350,6 +382,15 @@ def _status_reason(url: str, status: int) -> str:
     if status == 404:
         return f"remote engine at {url}: no diffhost engine there (HTTP 404); is it `diffhost engine-serve`?"
     return f"remote engine at {url} refused the job (HTTP {status})"
+
+
+def _crashed(exc: Exception) -> bool:
+    """The connection dropped the way a dying replica drops it (no close, or a server error),
+    not by a silent network (keepalive) or an orderly close."""
+    frame = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
+    code = getattr(frame, "code", None)
+    why = getattr(frame, "reason", "") or ""
+    return code in (None, 1006, 1011, 1012) and "keepalive" not in why
 
 
 def _lost(url: str, where: str, exc: Exception) -> str:
