@@ -186,7 +186,7 @@ def run_fuzz(messages: int, live: bool = False) -> int:
                 import sounddevice as sd
 
                 sd._terminate()  # PortAudio's JACK client goes before its server does
-                jack.kill()
+                jack.terminate()  # orderly: a killed server would keep its slot in JACK's registry
                 jack.wait()
         elapsed = time.perf_counter() - t0
         growth = (marks["rss_end"] - marks["rss10"]) / marks["rss10"] * 100
@@ -366,7 +366,7 @@ def pads(file_minutes: float) -> int:
             import sounddevice as sd
 
             sd._terminate()  # PortAudio's JACK client goes before its server does
-            jack.kill()
+            jack.terminate()  # orderly: a killed server would keep its slot in JACK's registry
             jack.wait()
         bound = 16 * 2 * MAX_PAD_S * 48000 * 2 * 4
 

@@ -43,6 +43,24 @@ def start_jackd(jackd: str, name: str, flags: list[str], log: Path, rate: int = 
     return proc, None
 
 
+def reclaim(jackd: str, name: str, log: Path) -> None:
+    """Free the registry slot of a JACK server that was killed (SIGKILL, a crash): JACK keeps at most
+    8 servers in its shared registry and reclaims a dead one's slot only when a server of the same
+    name starts. Left behind, every killed test server would use one up, and after eight no jackd
+    on the machine would start ("Too many servers already active"). Starts one under that name and
+    stops it the orderly way, which unregisters it."""
+    proc, probe = start_jackd(jackd, name, ["--no-realtime"], log)
+    if probe is not None:
+        probe.close()
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Peer:
     """The test's side of JACK: a jack-client process (tests/audio/jack_peer.py) that plays into
     diffhost's inputs and records diffhost's outputs."""

@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from diffhost.osc.client import DiffhostClient, OscTimeout
-from tests.jackd import start_jackd
+from tests.jackd import reclaim, start_jackd
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +46,7 @@ def doomed_jack(tmp_path):
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    reclaim(jackd, name, tmp_path / "jackd.log")  # a killed server keeps its registry slot otherwise
 
 
 def test_serve_survives_the_jack_server_dying_and_still_quits(doomed_jack, tmp_path):
