@@ -41,6 +41,7 @@ from diffhost.engine.request import GenerationRequest, ModelInfo, Priority
 CONNECT_TIMEOUT_S = 2.0
 PING_INTERVAL_S = 0.3
 PING_TIMEOUT_S = 1.0
+SPARE_MAX_AGE_S = 20.0  # a connection opened ahead of a job is used within this (the replica waits 30 s)
 RERUN_CONNECT_S = 15.0  # how long the one re-run may look for a live replica (Serve notices the dead one)
 SEED_DRAW = 2**31  # as the local engine draws a seed for a request without one (engine.model)
 _DEFAULT_NAMES = (None, "", "default", "diffhost-default")
@@ -92,7 +93,9 @@ class RemoteEngine:
         connect_timeout: float = CONNECT_TIMEOUT_S,
         ping_interval: float = PING_INTERVAL_S,
         ping_timeout: float = PING_TIMEOUT_S,
+        keep_spare: bool = True,
     ):
+        """keep_spare: keep one connection open ahead of the next job (see _take_spare)."""
         self.url, self._ws_base = parse_engine_url(url)
         self.token = token if token is not None else read_token()
         self.max_queue = max_queue
@@ -103,6 +106,9 @@ class RemoteEngine:
         self._jobs: dict[int, _Live] = {}
         self._fanout: Fanout[JobEvent] = Fanout()
         self._closed = False
+        self._spare: tuple[Any, float] | None = None  # a connection opened ahead of the next job
+        self._keep_spare = keep_spare
+        self._refilling = False
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> RemoteEngine:
@@ -112,6 +118,11 @@ class RemoteEngine:
     def stop(self, timeout: float | None = 10.0) -> bool:
         """Cancel every job (on its replica too) and wait for their sockets to close."""
         self._closed = True
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                spare[0].close()
         self.cancel(-1)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
@@ -273,23 +284,15 @@ class RemoteEngine:
     def _attempt(self, live: _Live, *, announce: bool, first_error: str = "") -> tuple[JobEvent, bool]:
         """One connection: (the job's final event, whether the replica was lost before an answer)."""
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-        from websockets.sync.client import connect
 
         job = live.job
         if live.cancel.is_set():
             return JobEvent("cancelled", job, message="cancelled"), False
         try:
-            conn = connect(
-                self._ws_base + "/render",
-                additional_headers=self._headers(),
-                open_timeout=self._connect_timeout,
-                ping_interval=self._ping[0],
-                ping_timeout=self._ping[1],
-                close_timeout=0.1,  # a peer that went silent will not answer a close either
-                max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
-                compression=None,  # float32 audio does not compress; deflate would only cost CPU
-            )
-            conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
+            # A first run takes the connection opened ahead of time when there is one (its
+            # handshake through Serve's proxy is then off the job's path); a re-run never does,
+            # since that one may lead to the replica that just died.
+            conn = (self._take_spare() if announce else None) or self._connect()
         except InvalidStatus as exc:
             status = exc.response.status_code
             return JobEvent("error", job, message=_status_reason(self.url, status)), not announce and status >= 500
@@ -354,8 +357,69 @@ class RemoteEngine:
             why = f"remote engine at {self.url} sent a bad message: {exc}"
             return JobEvent("error", job, message=why), False
 
+    def _connect(self) -> Any:
+        from websockets.sync.client import connect
+
+        conn = connect(
+            self._ws_base + "/render",
+            additional_headers=self._headers(),
+            open_timeout=self._connect_timeout,
+            ping_interval=self._ping[0],
+            ping_timeout=self._ping[1],
+            close_timeout=0.1,  # a peer that went silent will not answer a close either
+            max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
+            compression=None,  # float32 audio does not compress; deflate would only cost CPU
+        )
+        conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
+        return conn
+
+    # One connection is kept open ahead of the next job, once a first job has been sent: opening a
+    # WebSocket through Serve's proxy is the largest fixed cost of a remote render. A replica waits
+    # FIRST_MESSAGE_TIMEOUT_S (30 s) for a request on a new connection, so a spare older than
+    # SPARE_MAX_AGE_S is closed rather than used, and a fresh one opened in its place.
+    def _take_spare(self) -> Any:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        self._refill_spare()
+        if spare is None:
+            return None
+        conn, born = spare
+        if time.monotonic() - born < SPARE_MAX_AGE_S and _is_open(conn):
+            return conn
+        with contextlib.suppress(Exception):
+            conn.close()
+        return None
+
+    def _refill_spare(self) -> None:
+        with self._lock:
+            if not self._keep_spare or self._closed or self._spare is not None or self._refilling:
+                return
+            self._refilling = True
+
+        def run() -> None:
+            conn = None
+            try:
+                conn = self._connect()
+            except Exception:  # no spare this time: the next job connects itself
+                conn = None
+            with self._lock:
+                self._refilling = False
+                if conn is not None and not self._closed and self._spare is None:
+                    self._spare, conn = (conn, time.monotonic()), None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+        threading.Thread(target=run, name="diffhost-remote-spare", daemon=True).start()
+
     def _publish(self, event: JobEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")
+
+
+def _is_open(conn: Any) -> bool:
+    from websockets.protocol import State
+
+    return getattr(conn, "state", None) is State.OPEN
 
 
 def _send_cancel(conn: Any) -> None:
