@@ -517,7 +517,10 @@ class Handlers:
             raise OscArgError(f"path: {path} already exists; send overwrite 1 to replace it")
         if path.exists() and not is_kit_file(path):
             raise OscArgError(f"path: {path} exists and is not a diffhost kit; a kit only ever replaces a kit")
-        saved = live.save_kit(path, overwrite=overwrite)
+        try:
+            saved = live.save_kit(path, overwrite=overwrite)
+        except OSError as exc:  # a name the file system refuses, a full disk: said, nothing written
+            raise OscArgError(f"path: cannot write the kit {path.name[:80]!r} ({exc.strerror or exc})") from None
         return self._answer(sender, out.encode(out.KIT_SAVED, str(saved)))
 
     def kit_load(self, sender: Address, args: list[Any]) -> list[Reply]:

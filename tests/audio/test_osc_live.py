@@ -74,6 +74,10 @@ def test_a_kit_saved_and_loaded_over_osc_plays_its_pads_as_saved(rig, audio, pee
         client.request("/diffhost/kit/save", kit, 2, expect="/diffhost/kit/saved")
     with pytest.raises(ValueError, match="is not a kit name"):
         client.request("/diffhost/kit/save", "..", expect="/diffhost/kit/saved")
+    with pytest.raises(ValueError, match="a kit name of 1000 characters is too long; the limit is 200 bytes"):
+        client.request("/diffhost/kit/save", "a" * 1000, expect="/diffhost/kit/saved")  # found by the fuzz
+    with pytest.raises(ValueError, match="path: cannot write 'bbb.*File name too long"):
+        client.request("/diffhost/kit/save", str(live.kits.dir / ("b" * 300 + ".dhkit")), expect="/diffhost/kit/saved")
     assert not (tmp_path / "elsewhere.dhkit").exists() and not (folder / "set.wav").exists()
     assert not (folder / "set.dhkit").exists()
 

@@ -42,6 +42,7 @@ from diffhost.host.render.atomic import atomic_write_bytes
 
 KIT_FORMAT = "diffhost-kit"
 KIT_VERSION = 1
+MAX_NAME_BYTES = 200  # a kit name, in UTF-8 (file names stop at 255 bytes)
 KIT_SUFFIX = ".dhkit"  # a kit saved by name; older kits (and last.json) are .json and still load
 LAST_KIT = "last.json"
 CLIP_UNAVAILABLE = "cannot be loaded: it is missing, unreadable or outside the allowed folders"
@@ -256,6 +257,10 @@ class KitStore:
     def named(self, name: str) -> Path:
         """Where a kit saved by name goes: `<kits>/<name>.dhkit` (the suffix may be given)."""
         stem = name[: -len(KIT_SUFFIX)] if name.endswith(KIT_SUFFIX) else name
+        if len(stem.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:  # file systems take 255 bytes
+            raise ValueError(
+                f"name: a kit name of {len(stem)} characters is too long; the limit is {MAX_NAME_BYTES} bytes"
+            )
         if not stem or stem in (".", "..") or "/" in stem or "\\" in stem or "\x00" in stem or stem.startswith("."):
             raise ValueError(
                 f"name: {name[:200]!r} is not a kit name; give a plain file name such as 'set1' "
