@@ -41,7 +41,7 @@ ENGINE_NICE = 10  # renders yield the CPU to the window (and everything else the
 # for a long WAV), the engine ends its current step; a model load is not waited for.
 FINISH_TIMEOUT_S = 1.5
 CLOSE_TIMEOUT_S = 0.5  # the engine's current step; a model load cannot be cut short, so not waited for
-DEVICE_CLOSE_TIMEOUT_S = 1.0  # MIDI ports and the audio stream, which hang once the audio server is gone
+DEVICE_CLOSE_TIMEOUT_S = 2.5  # MIDI ports and the audio stream: a last fence (a lost stream is not waited for)
 
 
 @dataclass(frozen=True)

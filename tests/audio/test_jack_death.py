@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from diffhost.osc.client import DiffhostClient, OscTimeout
-from tests.jackd import reclaim, start_jackd
+from tests.jackd import reclaim, start_jackd_apart
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,10 +38,9 @@ def doomed_jack(tmp_path):
     if jackd is None:
         pytest.skip("jackd is not installed (Debian package jackd2)")
     name = f"dh-doomed-{os.getpid()}"
-    proc, probe = start_jackd(jackd, name, ["-t", "5000", "--no-realtime"], tmp_path / "jackd.log")
-    if probe is None:
+    proc = start_jackd_apart(jackd, name, ["-t", "5000", "--no-realtime"], tmp_path / "jackd.log")
+    if proc is None:
         pytest.fail(f"jackd did not start: {(tmp_path / 'jackd.log').read_text(errors='replace')[-800:]}")
-    probe.close()
     yield name, proc
     if proc.poll() is None:
         proc.kill()

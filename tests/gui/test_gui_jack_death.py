@@ -21,7 +21,7 @@ import soundfile as sf
 from PyQt6.QtCore import QSettings
 
 from diffhost.osc.client import DiffhostClient, OscTimeout
-from tests.jackd import reclaim, start_jackd
+from tests.jackd import reclaim, start_jackd_apart
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,10 +37,9 @@ def test_the_window_survives_the_jack_server_dying_and_still_quits(tmp_path):
     if jackd is None:
         pytest.skip("jackd is not installed (Debian package jackd2)")
     name = f"dh-doomed-gui-{os.getpid()}"
-    server, probe = start_jackd(jackd, name, ["-t", "5000", "--no-realtime"], tmp_path / "jackd.log")
-    if probe is None:
+    server = start_jackd_apart(jackd, name, ["-t", "5000", "--no-realtime"], tmp_path / "jackd.log")
+    if server is None:
         pytest.fail(f"jackd did not start: {(tmp_path / 'jackd.log').read_text(errors='replace')[-800:]}")
-    probe.close()
     renders = tmp_path / "renders"
     renders.mkdir()
     sf.write(renders / "hit.wav", np.full((4800, 1), 0.25, np.float32), 48000, subtype="FLOAT")

@@ -44,10 +44,6 @@ EVENT_PERIOD_S = 0.003  # how often the event thread drains the callback's slot-
 SlotListener = Callable[[int, str], None]  # (slot number 1..N, "empty" | "ready" | "playing")
 
 
-# How long closing the stream may take before it is left behind (the audio server is gone).
-STREAM_CLOSE_TIMEOUT_S = 1.0
-
-
 @dataclass(frozen=True)
 class SlotOptions:
     gain: float = 1.0  # linear, 0..4
@@ -526,14 +522,16 @@ class HostAudio:
         except Exception:  # PortAudio cannot even tell: it is gone
             return True
 
-    def close(self, timeout: float = STREAM_CLOSE_TIMEOUT_S) -> bool:
-        """Stop and close the stream; returns False when it could not be closed in `timeout` s.
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop and close the stream; returns False when it was left behind.
 
         sounddevice's stop (and abort, and close) wait for the audio thread to acknowledge, which
-        never happens once the audio server is gone: they block forever. So the stream is closed on
-        a helper thread and waited for at most `timeout` s, and a lost stream is not touched at
-        all. Quitting must never hang on it. A stream left behind keeps its mixer memory (it
-        could still call into it); the process is about to end anyway.
+        never happens once the audio server is gone: they block forever. So a lost stream is not
+        touched at all, and a live one is closed on a helper thread, waited for at most `timeout`
+        s when given (the composition root bounds quitting this way). A stream left behind keeps
+        its mixer memory (it could still call into it); the process is about to end anyway. A
+        healthy stream on a loaded machine can take more than a second to stop, so by default
+        this waits for it: releasing PortAudio under a stop still in progress would crash.
         """
         with self._play_lock:
             if self._closed:
