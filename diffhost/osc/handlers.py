@@ -540,8 +540,11 @@ class Handlers:
         def allowed(clip: Path) -> Path:
             return clips.check_file("clip", str(clip))
 
-        problems = live.load_kit(path, allowed)  # a file that is not a kit raises before anything changes
-        return self._answer(sender, out.encode(out.KIT_LOADED, str(path), len(problems), *problems[:16]))
+        def load() -> list[Reply]:  # reads up to 16 clips: on the loader thread, as slot loads are
+            problems = live.load_kit(path, allowed)  # a file that is not a kit raises before anything changes
+            return self._answer(sender, out.encode(out.KIT_LOADED, str(path), len(problems), *problems[:16]))
+
+        return self._queue_load(f"{P}/kit/load", sender, load)
 
     @staticmethod
     def _kits(live: Any) -> Any:
@@ -608,7 +611,7 @@ class Handlers:
         self._slot_now(slot)  # the root cause first: without a device no job can be assigned
         if job not in self.session.renders:
             raise OscArgError(f"job: {job} has no finished render to assign")
-        return self._queue_load(f"{P}/slot/{slot}/assign", sender, slot, job=job)
+        return self._queue_load(f"{P}/slot/{slot}/assign", sender, lambda: self._assign(sender, slot, job=job))
 
     def slot_load(self, sender: Address, slot: int, args: list[Any]) -> list[Reply]:
         """Checks here; the clip is read (at most MAX_PAD_S s, see host.live.padclip) and converted
@@ -616,14 +619,17 @@ class Handlers:
         expect_count(args, 1, 1, "s:path")
         path = self.paths.check_file("path", as_text("path", args[0], 4096))
         self._slot_now(slot)
-        return self._queue_load(f"{P}/slot/{slot}/load", sender, slot, path=path)
+        return self._queue_load(f"{P}/slot/{slot}/load", sender, lambda: self._assign(sender, slot, path=path))
 
-    def _queue_load(self, address: str, sender: Address, slot: int, **what: Any) -> list[Reply]:
+    def _queue_load(self, address: str, sender: Address, work: Callable[[], list[Reply]]) -> list[Reply]:
+        """Run `work` (reading clips: a slot load, a kit) on the loader thread; its replies are sent
+        from there, a failure answers /diffhost/error for `address` with the reason."""
         try:
-            self._loads.put_nowait((address, sender, slot, what))
+            self._loads.put_nowait((address, sender, work))
         except queue.Full:
             raise OscArgError(
-                f"slot: {MAX_PENDING_LOADS} clip loads are already waiting; send again after their answers"
+                f"{address.rsplit('/', 1)[-1]}: {MAX_PENDING_LOADS} clip loads are already waiting; "
+                "send again after their answers"
             ) from None
         with self._loader_lock:
             if self._loader is None:
@@ -631,19 +637,22 @@ class Handlers:
                 self._loader.start()
         return []
 
+    def _assign(self, sender: Address, slot: int, **what: Any) -> list[Reply]:
+        before = self._slot_now(slot)
+        note = self.session.assign_slot(slot, **what) or ""
+        return self._slot_result(sender, slot, before, note)
+
     def _load_slots(self) -> None:
         while True:
             item = self._loads.get()
             try:
                 if item is None:
                     return
-                address, sender, slot, what = item
+                address, sender, work = item
                 try:
-                    before = self._slot_now(slot)
-                    note = self.session.assign_slot(slot, **what) or ""
-                    for dest, msg in self._slot_result(sender, slot, before, note):
+                    for dest, msg in work():
                         self.send(dest, msg)
-                except Exception as exc:  # unreadable file, device gone: the sender hears why
+                except Exception as exc:  # unreadable file, not a kit, device gone: the sender hears why
                     self.stats.errors += 1
                     self._send_later(sender, out.encode(out.ERROR, address, str(exc) or type(exc).__name__))
             finally:

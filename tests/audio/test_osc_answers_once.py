@@ -156,3 +156,45 @@ def test_a_long_clip_loads_off_the_receive_thread_and_is_trimmed(osc, audio):
     err = client.wait_for(lambda m: m[0] == "/diffhost/error", timeout=10)
     assert err[1][0] == "/diffhost/slot/5/load" and "bad.wav" in err[1][1]
     assert audio.slot_source(5).audio.shape[1] == int(MAX_PAD_S * audio.sample_rate)
+
+
+def test_a_kit_loads_off_the_receive_thread_and_its_long_clips_are_trimmed(audio, tmp_path):
+    import json
+
+    from diffhost.engine.engine import Engine
+    from diffhost.host.live.kit import KitStore
+    from diffhost.host.live.padclip import MAX_PAD_S
+    from diffhost.host.live.rig import LiveRig
+    from diffhost.host.session import Session
+    from diffhost.osc.client import DiffhostClient
+    from diffhost.osc.server import OscConfig, OscServer
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    path = folder / "long.wav"
+    with sf.SoundFile(path, "w", RATE, 1, subtype="PCM_16") as f:
+        for _ in range(int(MAX_PAD_S) + 20):
+            f.write(np.full(RATE, 0.1, np.float32))
+    kit = folder / "long.dhkit"
+    pads = [{"pad": n, "clip": str(path)} for n in (1, 2)]
+    kit.write_text(json.dumps({"format": "diffhost-kit", "version": 1, "pads": pads}))
+    engine = Engine(device="cpu").start()
+    session = Session(engine, renders_dir=tmp_path / "renders", audio=audio)
+    live = LiveRig(session, kits=KitStore(tmp_path / "config"))
+    server = OscServer(session, OscConfig(port=0, folders=(folder,)), live=live).start()
+    try:
+        with DiffhostClient("127.0.0.1", server.address[1]) as c:
+            c.send("/diffhost/kit/load", str(kit))
+            for _ in range(3):  # answered while the kit's clips are read on the loader thread
+                c.ping(timeout=2.0)
+            m = c.wait_for(lambda m: m[0] == "/diffhost/kit/loaded", timeout=60)
+        trimmed = f"long.wav trimmed to its first {MAX_PAD_S:g} s of {MAX_PAD_S + 20:g} s (a pad holds at most {MAX_PAD_S:g} s)"
+        assert m[1] == [str(kit), 2, f"pad 1: {trimmed}", f"pad 2: {trimmed}"]
+        assert audio.slot_source(1).audio.shape == (1, int(MAX_PAD_S * RATE))
+    finally:
+        server.stop()
+        live.close()
+        session.close()
+        engine.stop()
+        for n in range(1, audio.num_slots + 1):
+            audio.clear_slot(n)

@@ -35,9 +35,9 @@ import numpy as np
 import platformdirs
 import soundfile as sf
 
-from diffhost.engine.audio import read_audio
 from diffhost.host.audio.host_audio import SlotOptions, check_slot_options
 from diffhost.host.live.midi.mapping import MidiMap
+from diffhost.host.live.padclip import read_pad_clip
 from diffhost.host.render.atomic import atomic_write_bytes
 
 KIT_FORMAT = "diffhost-kit"
@@ -234,7 +234,9 @@ def apply_kit(kit: Kit, audio: Any, allowed: Callable[[Path], Path] | None = Non
                 raise ValueError(f"{pad.clip} is missing")
             if pad.sha256 and file_sha256(clip) != pad.sha256:
                 problems.append(f"pad {n}: {pad.clip.name} changed since the kit was saved (loaded as it is now)")
-            data, rate = read_audio(clip)
+            data, rate, trimmed = read_pad_clip(clip)  # at most MAX_PAD_S s, read in blocks
+            if trimmed:
+                problems.append(f"pad {n}: {trimmed}")
             audio.assign(n, data, rate, path=clip, label=pad.label or pad.clip.stem)
         except (ValueError, OSError) as exc:
             audio.clear_slot(n)
