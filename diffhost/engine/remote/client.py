@@ -79,6 +79,7 @@ class _Live:
     thread: threading.Thread | None = None
     runs: int = 0  # how many replicas accepted the job (2 after a re-run)
     progress: float = 0.0  # the highest progress announced
+    used_spare: bool = False  # the last attempt went out on the connection opened ahead of time
 
 
 class RemoteEngine:
@@ -271,7 +272,11 @@ class RemoteEngine:
 
     def _exchange(self, live: _Live) -> JobEvent:
         """The job on one replica; when that replica dies mid-render, once more on a live one."""
-        final, dropped = self._attempt(live, announce=True)
+        final, dropped = self._attempt(live, announce=True, use_spare=True)
+        if live.used_spare and live.runs == 0 and final.kind == "error" and not live.cancel.is_set():
+            # The connection opened ahead of time had gone stale (a network that went silent
+            # meanwhile, a replica gone): nothing ran yet, so the job goes out on a fresh one.
+            final, dropped = self._attempt(live, announce=True, use_spare=False)
         if not dropped or live.cancel.is_set():
             return final
         deadline = time.monotonic() + RERUN_CONNECT_S
@@ -281,7 +286,9 @@ class RemoteEngine:
                 return again if not lost or live.runs > 1 else final
             time.sleep(0.2)
 
-    def _attempt(self, live: _Live, *, announce: bool, first_error: str = "") -> tuple[JobEvent, bool]:
+    def _attempt(
+        self, live: _Live, *, announce: bool, use_spare: bool = False, first_error: str = ""
+    ) -> tuple[JobEvent, bool]:
         """One connection: (the job's final event, whether the replica was lost before an answer)."""
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -292,7 +299,9 @@ class RemoteEngine:
             # A first run takes the connection opened ahead of time when there is one (its
             # handshake through Serve's proxy is then off the job's path); a re-run never does,
             # since that one may lead to the replica that just died.
-            conn = (self._take_spare() if announce else None) or self._connect()
+            spare = self._take_spare() if use_spare else None
+            live.used_spare = spare is not None
+            conn = spare or self._connect()
         except InvalidStatus as exc:
             status = exc.response.status_code
             return JobEvent("error", job, message=_status_reason(self.url, status)), not announce and status >= 500
