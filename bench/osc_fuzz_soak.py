@@ -1,13 +1,18 @@
 """OSC robustness figures: a structure-aware fuzz, a mixed soak, and a long seed-clip load.
 
-    python bench/osc_fuzz_soak.py fuzz  [--messages 200000]
+    python bench/osc_fuzz_soak.py fuzz  [--messages 200000] [--live]
     python bench/osc_fuzz_soak.py soak  [--minutes 30]
     python bench/osc_fuzz_soak.py seed  [--file-minutes 20]
+    python bench/osc_fuzz_soak.py pads  [--file-minutes 10]
 
 fuzz   hypothesis strategies over the address space, type tags and values
        (tests/osc/osc_strategies.py) straight into a real Session's dispatcher. Prints messages,
        escaped exceptions, unanswered requests, refusals that changed state, internal errors,
        and RSS growth from 10 % of the run to its end (baseline: the RSS at 10 %).
+       --live: with an audio device (a JACK dummy server this bench starts) and the live rig, so
+       slot loads, kits (save and load, kits naming clips outside the allowed folders) and MIDI
+       learn run for real; every file the process opens is recorded (an audit hook) and any
+       inside the test folders but outside the allowed ones, or /etc/passwd, is counted.
 soak   real UDP against a running engine for --minutes: a bidirectional client (pings, valid and
        refused param sets, renders with tokens, cancels), a one-way sender with its listener
        (pings, refusals, renders), a fuzz sender (hypothesis datagrams), and seed-clip loads.
@@ -16,6 +21,9 @@ soak   real UDP against a running engine for --minutes: a bidirectional client (
 seed   a --file-minutes WAV (48 kHz stereo) loaded over OSC with no model limit (the 600 s
        maximum applies): ping latency during the load against the same pings before it, load
        time, and peak RSS growth against the kept clip's size.
+pads   16 pads loaded over real UDP with a --file-minutes WAV each (trimmed to the pad maximum):
+       ping latency (median, p99, max) during the loads against the same pings before them, and
+       RSS with 16 full pads against the documented bound (JACK dummy server, 48 kHz stereo).
 Targets: no escaped exception, every request answered, nothing changed by a refusal, RSS growth
 < 5 %; during a seed load ping < 50 ms and peak memory < 3x the kept clip.
 """
@@ -30,6 +38,7 @@ import os
 import random
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -91,7 +100,7 @@ def write_wav(path: Path, seconds: float, sr: int = 48000, channels: int = 2) ->
 
 
 # -- fuzz --------------------------------------------------------------------------------------
-def run_fuzz(messages: int) -> int:
+def run_fuzz(messages: int, live: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="diffhost-fuzz-") as tmp:
         root = Path(tmp)
         renders, audio, outside = root / "renders", root / "audio", root / "outside"
@@ -100,8 +109,22 @@ def run_fuzz(messages: int) -> int:
         wav = write_wav(audio / "seed.wav", 0.2)
         paths = [str(wav), "seed.wav", str(audio / "folder"), str(outside), str(renders)]
         engine = Engine(max_queue=16)  # not started: renders queue up to the bound and are refused after
-        session = Session(engine, renders_dir=renders)
-        server = OscServer(session, OscConfig(port=0, folders=(audio,)))
+        rig = host_audio = jack = None
+        if live:
+            jack, host_audio = start_jack_audio(root)
+        session = Session(engine, renders_dir=renders, audio=host_audio)
+        audit = None
+        if live:
+            from diffhost.host.live.kit import KitStore
+            from diffhost.host.live.rig import LiveRig
+
+            rig = LiveRig(session, kits=KitStore(root / "config"))
+            secret = write_wav(outside / "secret.wav", 0.1)
+            (outside / "passwd").write_text("root:x:0:0:decoy\n")  # /etc/passwd's stand-in (atime)
+            paths += kit_paths(audio, outside, secret, wav)
+            allowed = (renders, audio, root / "config" / "kits")
+            audit = OpenAudit(root, allowed, forbidden=(Path("/etc/passwd"), outside))
+        server = OscServer(session, OscConfig(port=0, folders=(audio,)), live=rig)
         escaped = EscapedLog()
         logging.getLogger("diffhost").addHandler(escaped)
         checker = FuzzChecker(server, session)
@@ -110,6 +133,10 @@ def run_fuzz(messages: int) -> int:
         corpus: list[bytes] = []
         counted = [0]
 
+        feed = fast_datagrams(paths)
+        if live:  # one datagram in four aimed at kits and slot loads, the rest as before
+            feed = st.one_of(feed, feed, feed, live_datagrams(paths))
+
         @settings(
             max_examples=500,
             deadline=None,
@@ -117,7 +144,7 @@ def run_fuzz(messages: int) -> int:
             phases=[Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
-        @given(st.lists(fast_datagrams(paths), min_size=40, max_size=60))
+        @given(st.lists(feed, min_size=40, max_size=60))
         def generate(items: list[bytes]) -> None:
             if counted[0] < messages:
                 corpus.extend(items)
@@ -131,6 +158,13 @@ def run_fuzz(messages: int) -> int:
             flush=True,
         )
         t0 = time.perf_counter()
+        before: set[Path] = set()
+        if audit is not None:
+            before = {p for p in root.rglob("*") if p.is_file()}
+            for f in outside.rglob("*"):  # atime 0: any read (even libsndfile's, in C) moves it
+                if f.is_file():
+                    os.utime(f, (0, f.stat().st_mtime))
+            sys.addaudithook(audit)  # from here on: every file the server opens from Python
         try:
             for i, data in enumerate(corpus):
                 checker.check(data)
@@ -140,7 +174,20 @@ def run_fuzz(messages: int) -> int:
                     print(f"  ... {checker.messages} messages, {len(checker.problems)} problems", flush=True)
             marks["rss_end"] = rss_bytes()
         finally:
+            if audit is not None:
+                audit.on = False
+            server.handlers.close()
             session.close()
+            if rig is not None:
+                rig.close()
+            if host_audio is not None:
+                host_audio.close()
+            if jack is not None:
+                import sounddevice as sd
+
+                sd._terminate()  # PortAudio's JACK client goes before its server does
+                jack.terminate()  # orderly: a killed server would keep its slot in JACK's registry
+                jack.wait()
         elapsed = time.perf_counter() - t0
         growth = (marks["rss_end"] - marks["rss10"]) / marks["rss10"] * 100
         kinds: dict[str, int] = {}
@@ -165,10 +212,184 @@ def run_fuzz(messages: int) -> int:
             f"  RSS {marks['rss10'] / 1e6:.1f} MB at 10 % -> {marks['rss_end'] / 1e6:.1f} MB at the end: "
             f"{growth:+.2f} % (target < 5 %)"
         )
+        outside_files = 0
+        if audit is not None:
+            new = [p for p in root.rglob("*") if p.is_file() and p not in before]
+            written = [p for p in new if not any(p.resolve().is_relative_to(a) for a in audit.allowed)]
+            read = [f for f in outside.rglob("*") if f.is_file() and f.stat().st_atime != 0]
+            outside_files = len(audit.violations) + len(written) + len(read)
+            kits = len(list((root / "config" / "kits").glob("*.dhkit")))
+            print(
+                f"  live: {kits} kits saved, {len(new)} files written in all; {audit.inside} opens inside the "
+                f"test folders; outside the allowed folders: {len(audit.violations)} opened, "
+                f"{len(read)} read (atime), {len(written)} written"
+            )
+            for w in (written + read)[:5]:
+                print(f"  OUTSIDE {w}")
+            for v in sorted(audit.violations)[:5]:
+                print(f"  OUTSIDE {v}")
         for kind, data, detail in checker.problems[:5]:
             print(f"  PROBLEM {kind}: {data[:120]!r} -> {str(detail)[:200]}")
-        ok = not checker.problems and not escaped.records and growth < 5
+        ok = not checker.problems and not escaped.records and growth < 5 and not outside_files
         print("fuzz:", "PASS" if ok else "FAIL")
+        return 0 if ok else 1
+
+
+class OpenAudit:
+    """An audit hook (sys.addaudithook) that records every file the process opens under `root`
+    (the bench's own folders) and counts those outside the allowed ones, and any forbidden path."""
+
+    def __init__(self, root: Path, allowed: tuple[Path, ...], forbidden: tuple[Path, ...]):
+        self.root = root.resolve()
+        self.allowed = tuple(a.resolve() for a in allowed)
+        self.forbidden = tuple(f.resolve() for f in forbidden)
+        self.violations: set[str] = set()
+        self.inside = 0
+        self.on = True
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if not self.on or event not in ("open", "os.listdir", "os.scandir"):
+            return
+        target = args[0] if args else None
+        if isinstance(target, int) or target is None:
+            return
+        try:
+            path = Path(os.fsdecode(target)).resolve()
+        except (TypeError, ValueError, OSError):
+            return
+        if any(path == f or path.is_relative_to(f) for f in self.forbidden):
+            self.violations.add(str(path))
+        elif path.is_relative_to(self.root):
+            self.inside += 1
+            if not any(path.is_relative_to(a) for a in self.allowed):
+                self.violations.add(str(path))
+
+
+def kit_paths(audio: Path, outside: Path, secret: Path, inside: Path) -> list[str]:
+    """Kit names and kit files for the fuzz: a kit in an allowed folder naming clips inside, outside,
+    missing and through a symlink; names the kits folder takes and names it must refuse."""
+    import json
+
+    (audio / "link.wav").symlink_to(secret)
+    pads = [{"pad": 1, "clip": str(inside)}, {"pad": 2, "clip": str(secret)}, {"pad": 3, "clip": "/etc/passwd"}, {"pad": 6, "clip": str(outside / "passwd")},
+            {"pad": 4, "clip": str(outside / "missing.wav")}, {"pad": 5, "clip": str(audio / "link.wav")}]
+    kit = audio / "outside.dhkit"
+    kit.write_text(json.dumps({"format": "diffhost-kit", "version": 1, "pads": pads}))
+    (outside / "evil.dhkit").write_text(json.dumps({"format": "diffhost-kit", "version": 1, "pads": pads}))
+    return [str(kit), "outside.dhkit", str(outside / "evil.dhkit"), "set1", "set1.dhkit", "../set",
+            str(audio / "take.wav.json"), "last.json", str(audio / "link.wav")]
+
+
+def live_datagrams(paths: list[str]) -> st.SearchStrategy[bytes]:
+    """Kit and slot-load messages with the bench's paths and kit names (and their near misses)."""
+    from osc_strategies import build as typed
+
+    names = st.sampled_from(paths)
+    slot = st.sampled_from([0, 1, 2, 5, 16, 17])
+    return st.one_of(
+        st.builds(lambda n: typed("/diffhost/kit/save", n), names),
+        st.builds(lambda n, o: typed("/diffhost/kit/save", n, o), names, st.sampled_from([0, 1, 2, 1.0, True])),
+        st.builds(lambda n: typed("/diffhost/kit/load", n), names),
+        st.builds(lambda k, n: typed(f"/diffhost/slot/{k}/load", n), slot, names),
+        st.builds(lambda k: typed(f"/diffhost/slot/{k}/play", 1.0), slot),
+        st.builds(lambda k, v: typed(f"/diffhost/slot/{k}/gate", v), slot, st.sampled_from([0, 1, 127, -1, True, False])),
+        st.builds(lambda t, k: typed("/diffhost/midi/learn", t, k), st.sampled_from(["pad", "gain", "cancel"]), slot),
+    )
+
+
+def start_jack_audio(root: Path) -> tuple[subprocess.Popen, object]:
+    """A JACK dummy server of the bench's own (48 kHz, 128-frame blocks) and HostAudio on it."""
+    import shutil
+
+    from diffhost.host.audio import open_host_audio, rescan_devices
+    from tests.jackd import start_jackd
+
+    name = f"dh-bench-{os.getpid()}"
+    proc, probe = start_jackd(shutil.which("jackd") or "jackd", name, ["--no-realtime"], root / "jackd.log")
+    if probe is None:
+        raise SystemExit(f"jackd did not start: {(root / 'jackd.log').read_text(errors='replace')[-500:]}")
+    probe.close()
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    rescan_devices()
+    return proc, open_host_audio(sample_rate=48000, block_size=128, input=False)
+
+
+# -- pads: 16 long clips loading, pings meanwhile; RSS with 16 full pads -------------------------------
+def pads(file_minutes: float) -> int:
+    from diffhost.host.live.padclip import MAX_PAD_S
+
+    with tempfile.TemporaryDirectory(prefix="diffhost-pads-") as tmp:
+        root = Path(tmp)
+        renders, audio = root / "renders", root / "audio"
+        renders.mkdir()
+        audio.mkdir()
+        long_file = write_wav(audio / "long.wav", file_minutes * 60)
+        jack, host = start_jack_audio(root)
+        engine = Engine(max_queue=4)
+        session = Session(engine, renders_dir=renders, audio=host)
+        server = OscServer(session, OscConfig(port=0, folders=(audio,))).start()
+        port = server.address[1]
+        try:
+            with DiffhostClient("127.0.0.1", port) as c:
+                for _ in range(50):
+                    c.ping()
+                base = []
+                for _ in range(300):
+                    t = time.perf_counter()
+                    c.ping(timeout=5)
+                    base.append(time.perf_counter() - t)
+                rss0 = rss_bytes()
+                t0 = time.perf_counter()
+                for n in range(1, 17):
+                    c.send(f"/diffhost/slot/{n}/load", str(long_file))
+                during: list[float] = []
+                answered: set[int] = set()
+                while len(answered) < 16 and time.perf_counter() - t0 < 600:
+                    t = time.perf_counter()
+                    c.ping(timeout=10)
+                    during.append(time.perf_counter() - t)
+                    for m in c.backlog:
+                        if m[0].endswith("/state") or m[0] == "/diffhost/error":
+                            answered.add(int(m[0].split("/")[3]) if m[0].endswith("/state") else -len(answered) - 1)
+                    c.backlog.clear()
+                    time.sleep(0.005)
+                load_s = time.perf_counter() - t0
+                rss16 = rss_bytes()
+            held = sum(host.slot_source(n).audio.nbytes for n in range(1, 17) if host.slot_source(n) is not None)
+            full = sum(1 for n in range(1, 17) if host.slot_source(n) is not None
+                       and host.slot_source(n).audio.shape[1] == int(MAX_PAD_S * host.sample_rate))
+        finally:
+            server.stop()
+            session.close()
+            host.close()
+            import sounddevice as sd
+
+            sd._terminate()  # PortAudio's JACK client goes before its server does
+            jack.terminate()  # orderly: a killed server would keep its slot in JACK's registry
+            jack.wait()
+        bound = 16 * 2 * MAX_PAD_S * 48000 * 2 * 4
+
+        def q(xs: list[float], f: float) -> float:
+            return sorted(xs)[min(len(xs) - 1, int(f * len(xs)))] * 1e3
+
+        print(f"pads: 16 loads of a {file_minutes:g}-minute 48 kHz stereo WAV (pad maximum {MAX_PAD_S:g} s)")
+        print(f"  all 16 answered in {load_s:.1f} s; {full} pads hold exactly {MAX_PAD_S:g} s")
+        print(
+            f"  ping before: median {q(base, 0.5):.2f} ms, p99 {q(base, 0.99):.2f} ms, max {max(base) * 1e3:.2f} ms "
+            f"({len(base)} pings)"
+        )
+        print(
+            f"  ping during the loads: median {q(during, 0.5):.2f} ms, p99 {q(during, 0.99):.2f} ms, "
+            f"max {max(during) * 1e3:.2f} ms ({len(during)} pings); p99 ratio {q(during, 0.99) / q(base, 0.99):.1f}x"
+        )
+        print(
+            f"  RSS {rss0 / 1e6:.0f} MB before -> {rss16 / 1e6:.0f} MB with 16 full pads "
+            f"(+{(rss16 - rss0) / 1e6:.0f} MB; clips as read {held / 1e6:.0f} MB; documented bound "
+            f"{bound / 1e6:.0f} MB)"
+        )
+        ok = full == 16 and rss16 - rss0 < bound * 1.1
+        print("pads:", "PASS" if ok else "FAIL")
         return 0 if ok else 1
 
 
@@ -577,13 +798,18 @@ def main() -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fuzz")
     f.add_argument("--messages", type=int, default=200_000)
+    f.add_argument("--live", action="store_true", help="with audio, kits and slot loads (JACK dummy)")
     s = sub.add_parser("soak")
     s.add_argument("--minutes", type=float, default=30.0)
     d = sub.add_parser("seed")
     d.add_argument("--file-minutes", type=float, default=20.0)
+    pd = sub.add_parser("pads")
+    pd.add_argument("--file-minutes", type=float, default=10.0)
     a = p.parse_args()
     if a.cmd == "fuzz":
-        return run_fuzz(a.messages)
+        return run_fuzz(a.messages, a.live)
+    if a.cmd == "pads":
+        return pads(a.file_minutes)
     if a.cmd == "soak":
         return soak(a.minutes)
     return seed_load(a.file_minutes)

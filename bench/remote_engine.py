@@ -60,6 +60,8 @@ def main() -> int:
     local = Engine(device="cpu").start()
     local.run_sync(lambda: torch.set_num_threads(args.threads))
     remote = RemoteEngine(f"http://127.0.0.1:{args.port}", max_queue=64).start()
+    # the same client without a connection opened ahead of each job: the per-job cost before that
+    cold = RemoteEngine(f"http://127.0.0.1:{args.port}", max_queue=64, keep_spare=False).start()
 
     def timed(engine, request) -> tuple[float, object]:
         events = engine.subscribe(maxsize=100000)
@@ -77,22 +79,28 @@ def main() -> int:
 
     longest = 4.0
     print(f"\nper render, median of {args.repeats} (local and remote interleaved, {args.threads} torch thread(s))")
-    print(f"{'clip':>10} {'local s':>9} {'remote s':>9} {'overhead ms':>12} {'ratio':>7}  audio")
+    print(
+        f"{'clip':>10} {'local s':>9} {'remote s':>9} {'overhead ms':>12} {'ratio':>7} "
+        f"{'no spare s':>11} {'overhead ms':>12}  audio"
+    )
     for length in (1.0, longest):
         req = GenerationRequest(prompt="punchy analog kick", length=length, seed=7)
-        timed(local, req), timed(remote, req)  # warm: first-use costs on both sides
-        lt, rt, same = [], [], True
+        timed(local, req), timed(remote, req), timed(cold, req)  # warm: first-use costs on all sides
+        lt, rt, ct, same = [], [], [], True
         for _ in range(args.repeats):
             a, la = timed(local, req)
+            time.sleep(0.05)  # as between a musician's renders: the spare connection is open again
             b, ra = timed(remote, req)
+            c, ca = timed(cold, req)
             lt.append(a)
             rt.append(b)
-            same &= bool(np.array_equal(la.audio, ra.audio))
-        lm, rm = statistics.median(lt), statistics.median(rt)
+            ct.append(c)
+            same &= bool(np.array_equal(la.audio, ra.audio)) and bool(np.array_equal(la.audio, ca.audio))
+        lm, rm, cm = statistics.median(lt), statistics.median(rt), statistics.median(ct)
         label = f"{length:g} s" + (" (max)" if length == longest else "")
         print(
-            f"{label:>10} {lm:9.3f} {rm:9.3f} {1000 * (rm - lm):12.1f} {rm / lm:7.3f}  "
-            f"{'bit-identical' if same else 'DIFFERS'}",
+            f"{label:>10} {lm:9.3f} {rm:9.3f} {1000 * (rm - lm):12.1f} {rm / lm:7.3f} "
+            f"{cm:11.3f} {1000 * (cm - lm):12.1f}  {'bit-identical' if same else 'DIFFERS'}",
             flush=True,
         )
 
@@ -136,6 +144,7 @@ def main() -> int:
     print(f"\ncancel -> cancelled on the replica: median {1000 * statistics.median(lat):.0f} ms (3 runs)")
 
     remote.stop()
+    cold.stop()
     local.stop()
     serve.shutdown()
     ray.shutdown()

@@ -28,6 +28,7 @@ from diffhost.engine.engine import Engine
 from diffhost.engine.interface import RenderEngine
 from diffhost.engine.remote.client import parse_engine_url
 from diffhost.host.audio import AudioControl, HostAudio
+from diffhost.host.audio.watch import AudioWatch
 from diffhost.host.library import RenderLibrary
 from diffhost.host.live.kit import KitStore
 from diffhost.host.live.rig import JACK_PORT, LiveRig
@@ -42,6 +43,7 @@ ENGINE_NICE = 10  # renders yield the CPU to the window (and everything else the
 # for a long WAV), the engine ends its current step; a model load is not waited for.
 FINISH_TIMEOUT_S = 1.5
 CLOSE_TIMEOUT_S = 0.5  # the engine's current step; a model load cannot be cut short, so not waited for
+DEVICE_CLOSE_TIMEOUT_S = 2.5  # MIDI ports and the audio stream: a last fence (a lost stream is not waited for)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class Runtime:
     unavailable: dict[str, str] = field(default_factory=dict)
     live: LiveRig | None = None
     engine_stopped: bool = True  # False after close() when the engine was still inside a model load
+    watch: AudioWatch | None = None  # notices the audio device going away (host.audio.watch)
     _closed: bool = False
 
     @property
@@ -116,6 +119,8 @@ class Runtime:
             return
         self._closed = True
         steps: list[tuple[str, Callable[[], Any]]] = []
+        if self.watch is not None:
+            steps.append(("audio watch", self.watch.stop))
         if self.osc is not None:
             steps.append(("OSC", self.osc.stop))
         if self.live is not None:  # the pads as they are now come back on the next start
@@ -127,10 +132,10 @@ class Runtime:
         if self.session.library is not None:
             steps.append(("library", self.session.library.close))
         for what, step in steps:
-            try:
-                step()
-            except Exception as exc:  # shutting down: report and carry on closing the rest
-                print(f"diffhost: while closing the {what}: {exc}", file=sys.stderr)
+            # MIDI ports and the audio stream talk to the audio server, and block forever once it
+            # is gone: such a step is left behind after DEVICE_CLOSE_TIMEOUT_S, so quitting ends.
+            limit = DEVICE_CLOSE_TIMEOUT_S if what in ("MIDI and sync", "audio") else None
+            _bounded(what, step, limit)
         self.engine_stopped = bool(self.engine.stop(timeout=timeout))
 
     def __enter__(self) -> Runtime:
@@ -138,6 +143,26 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _bounded(what: str, step: Callable[[], Any], limit: float | None) -> None:
+    """Run one closing step, reporting a failure; with a limit, on a helper thread waited for at
+    most `limit` s (a step that blocks is left behind: the process is ending)."""
+
+    def run() -> None:
+        try:
+            step()
+        except Exception as exc:  # shutting down: report and carry on closing the rest
+            print(f"diffhost: while closing the {what}: {exc}", file=sys.stderr)
+
+    if limit is None:
+        run()
+        return
+    helper = threading.Thread(target=run, name=f"diffhost-close-{what}", daemon=True)
+    helper.start()
+    helper.join(limit)
+    if helper.is_alive():
+        print(f"diffhost: the {what} did not close within {limit:g} s (its server is gone); left behind", file=sys.stderr)
 
 
 def build_runtime(options: RuntimeOptions, *, engine: RenderEngine | None = None) -> Runtime:
@@ -185,6 +210,9 @@ def build_runtime(options: RuntimeOptions, *, engine: RenderEngine | None = None
             presets=presets,
             library=library,
         )
+        if finisher is not None:  # renders a killed run left half-written: adopted or trashed
+            for line in finisher.recover(session.renders_dir):
+                print(f"diffhost: renders: {line}", file=sys.stderr)
         live = _build_live(options, session, unavailable) if options.live else None
         osc = None
         if options.osc is not None:
@@ -202,7 +230,8 @@ def build_runtime(options: RuntimeOptions, *, engine: RenderEngine | None = None
                 with contextlib.suppress(Exception):
                     part.close()
         raise
-    return Runtime(engine, session, audio_control, osc, unavailable, live=live)
+    watch = AudioWatch(session, save=live.save_last if live is not None else None).start()
+    return Runtime(engine, session, audio_control, osc, unavailable, live=live, watch=watch)
 
 
 def _build_live(options: RuntimeOptions, session: Session, unavailable: dict[str, str]) -> LiveRig:

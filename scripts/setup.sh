@@ -20,6 +20,7 @@ APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 lib
   libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 x11-utils
   gcc libc6-dev binutils  # gcc: compiles the C mixer extension at install; objdump (binutils): its test
   lua5.4         # runs the REAPER ReaScript in tests
+  liblo-tools    # oscsend/oscdump: a real OSC client in the OSC tests
   libasound2     # python-rtmidi (MIDI ports through mido) links the ALSA library
   fluidsynth fluid-soundfont-gm  # the default model renders its recorded sound bank (FluidR3 GM, MIT) once
   dpf-source g++ make  # the diffhost Bridge plugin (plugin/, DPF): built below

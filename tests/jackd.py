@@ -43,6 +43,49 @@ def start_jackd(jackd: str, name: str, flags: list[str], log: Path, rate: int = 
     return proc, None
 
 
+def start_jackd_apart(jackd: str, name: str, flags: list[str], log: Path, rate: int = 48000, block: int = 128):
+    """Like start_jackd, but the readiness probe runs in a subprocess, so this test process never
+    opens a JACK client of its own: libjack keeps one set of globals per process, and a client of
+    a second server beside PortAudio's (an earlier fixture's) crashes the process. Returns the
+    jackd process once it answers, else None (after 15 s, the process killed)."""
+    env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [jackd, "-n", name, "-S", *flags, "-d", "dummy", "-r", str(rate), "-p", str(block)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    probe = (
+        "import jack, sys; "
+        f"jack.Client('diffhost-probe', servername={name!r}, no_start_server=True).close()"
+    )
+    deadline = time.monotonic() + 15
+    while proc.poll() is None and time.monotonic() < deadline:
+        if subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=30).returncode == 0:
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    return None
+
+
+def reclaim(jackd: str, name: str, log: Path) -> None:
+    """Free the registry slot of a JACK server that was killed (SIGKILL, a crash): JACK keeps at most
+    8 servers in its shared registry and reclaims a dead one's slot only when a server of the same
+    name starts. Left behind, every killed test server would use one up, and after eight no jackd
+    on the machine would start ("Too many servers already active"). Starts one under that name and
+    stops it the orderly way, which unregisters it."""
+    proc = start_jackd_apart(jackd, name, ["--no-realtime"], log)
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Peer:
     """The test's side of JACK: a jack-client process (tests/audio/jack_peer.py) that plays into
     diffhost's inputs and records diffhost's outputs."""

@@ -7,6 +7,7 @@ runtime.unavailable; the window shows each reason on the panel that needs it.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -80,11 +81,28 @@ def run(
         QTimer.singleShot(0, lambda: on_ready(window))
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)
+    _close_on_signals(window)
     try:
         app.exec()
     finally:
         sys.excepthook = previous
     return 0
+
+
+def _close_on_signals(window: Any) -> None:
+    """Ctrl-C in the terminal and SIGTERM (a service manager, `kill`) close the window the way its
+    close button does, so settings and the kit are saved; by default they would end the process on
+    the spot. Python runs signal handlers only between bytecodes, so a light timer gives it the
+    chance while Qt waits for events."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
+    tick = QTimer(window)
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
 
 
 def run_window(

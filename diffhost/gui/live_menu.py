@@ -13,9 +13,9 @@ from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QFileDialog, QMenu
 
 from diffhost.gui.errors import describe
-from diffhost.host.live.kit import KIT_EXTENSION
+from diffhost.host.live.kit import KIT_SUFFIX
 
-KIT_FILTER = f"diffhost kits (*{KIT_EXTENSION});;Kits saved as .json (*.json);;All files (*)"
+KIT_FILTER = f"diffhost kits (*{KIT_SUFFIX});;Kits saved as .json (*.json);;All files (*)"
 TEMPO_SOURCES = (
     ("Session", "session"),
     ("Ableton Link", "link"),
@@ -82,7 +82,7 @@ class LiveMenu:
         path = Path(path)
         completed = path.suffix == ""
         if completed:
-            path = path.with_suffix(KIT_EXTENSION)
+            path = path.with_suffix(KIT_SUFFIX)
         overwrite = asked and not completed
         saved = self.window.call("Kit", lambda: self.live.save_kit(path, overwrite=overwrite))
         if saved is not None:

@@ -590,7 +590,7 @@ class MainWindow(QMainWindow):
             self._stage(ev.job_id, share, f"saving {done}/{total}")
         elif kind == "slot":
             self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
-        elif kind == "message" and ev.name == "live":
+        elif kind == "message" and ev.name in ("live", "audio"):  # audio: the device went away
             self.report(str(ev.value))
         elif kind == "message" and ev.name == "plugin":  # a DAW's diffhost Bridge came, went or loaded
             self.report(ev.message)

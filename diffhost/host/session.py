@@ -39,6 +39,8 @@ SessionEventKind = Literal[
 PARAM_NAMES = tuple(f.name for f in fields(GenerationRequest) if f.name != "seed_clip") + ("model",)
 KEPT_JOBS = 4096  # finished jobs whose files `assign_slot(job_id=...)` still finds
 MAX_TEXT_CHARS = 1000  # prompt and negative prompt, the same in the window, over OSC and on the CLI
+# An engine event's kind -> the job's state; "done" from the engine means the files are being written.
+_JOB_STATES = {"accepted": "queued", "progress": "running", "done": "saving"}
 
 
 @dataclass(frozen=True)
@@ -106,12 +108,14 @@ class Session:
         self._plans_lock = threading.Lock()
         self._fanout: Fanout[SessionEvent] = Fanout()
         self.renders: dict[int, list[SavedRender]] = {}  # job id -> saved files
+        self._job_states: dict[int, str] = {}  # job id -> its last state (job_state)
         # Every render is finished (effects, finishing, export, sidecar) by a Finisher; one with the
         # default recipe when none is given (a bare session: tests, scripts).
         self._finish = finish if finish is not None else Finisher()
         self.audio = audio  # None when headless without an output device
         self.presets = presets
         self.library = library
+        self.audio_problem = ""  # why there is no audio any more (the device went away), in plain words
         self._events = engine.subscribe()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, name="diffhost-finisher", daemon=True)
@@ -393,18 +397,35 @@ class Session:
     def _on_slot_state(self, slot: int, state: str) -> None:
         self._emit(SessionEvent("slot", name=str(slot), value=state))
 
-    def assign_slot(self, slot: int, job_id: int | None = None, path: Path | None = None) -> None:
-        """Put a finished render (by job id) or a file into slot 1..N."""
+    def assign_slot(self, slot: int, job_id: int | None = None, path: Path | None = None) -> str:
+        """Put a finished render (by job id) or a file into slot 1..N: at most MAX_PAD_S seconds of
+        it, read in blocks at the stream's rate. Returns "" or how the clip was trimmed. Slow for
+        long files: front ends call it off their UI, OSC and MIDI threads."""
+        from diffhost.host.live.padclip import read_pad_clip
+
         if path is None:
             saved = self.renders.get(int(job_id)) if job_id is not None else None
             if not saved:
                 raise ValueError(f"job: {job_id} has no finished render to assign")
             path = saved[0].path
         audio = self._need("audio")
-        audio.assign_file(int(slot), Path(path))
+        audio.slot_state(int(slot))  # a bad slot number is refused before the file is read
+        data, rate, note = read_pad_clip(Path(path), audio.sample_rate)
+        audio.assign(int(slot), data, rate, path=Path(path))
         self._emit(
             SessionEvent("slot", name=str(slot), value=audio.slot_state(int(slot)), message=Path(path).stem)
         )
+        return note
+
+    def job_state(self, job_id: int) -> str | None:
+        """What became of a job this session saw: queued, running, saving, done, cancelled or
+        error; None for an id it never saw (or one long forgotten)."""
+        return self._job_states.get(int(job_id))
+
+    def _note_job(self, job_id: int, state: str) -> None:
+        self._job_states[job_id] = state
+        while len(self._job_states) > KEPT_JOBS:  # bounded like `renders`
+            self._job_states.pop(next(iter(self._job_states)))
 
     def play_slot(self, slot: int, gain: float = 1.0) -> None:
         self._need("audio").trigger(int(slot), gain=float(gain))
@@ -483,6 +504,8 @@ class Session:
 
     def _need(self, component: str) -> Any:
         obj = getattr(self, component)
+        if obj is None and component == "audio" and self.audio_problem:
+            raise ValueError(f"audio: {self.audio_problem}")
         if obj is None:
             what = {
                 "audio": "no audio device is open",
@@ -516,6 +539,7 @@ class Session:
             except queue.Empty:
                 continue
             tag = ev.job.tag
+            self._note_job(ev.job_id, _JOB_STATES.get(ev.kind, ev.kind))
             if not ev.terminal:
                 with self._plans_lock:
                     plan = self._plans.get(ev.job_id)
@@ -528,6 +552,7 @@ class Session:
             with self._plans_lock:
                 plan = self._plans.pop(ev.job_id, None)
             if plan is not None and plan.internal:
+                self._note_job(ev.job_id, ev.kind)  # nothing to write: done is done
                 continue
             if ev.kind != "done" or ev.result is None:
                 self._emit(
@@ -544,8 +569,10 @@ class Session:
                     if isinstance(exc, (OSError, RuntimeError))
                     else str(exc)
                 )
+                self._note_job(ev.job_id, "error")
                 self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {why}", tag=tag))
                 continue
+            self._note_job(ev.job_id, "done")
             self.renders[ev.job_id] = list(saved)
             while len(self.renders) > KEPT_JOBS:  # a server runs for days: forget the oldest
                 self.renders.pop(next(iter(self.renders)))
@@ -603,19 +630,45 @@ def _coerce(name: str, value: Any) -> Any:
         raise ValueError(
             f"{name}: {len(value)} characters is too long; valid is up to {MAX_TEXT_CHARS} characters"
         )
-    try:
-        if value is None or name in {"prompt", "negative_prompt", "seed_clip"}:
-            return value if value != "" else None
-        if name in floats:
+    if value is None or name in {"prompt", "negative_prompt", "seed_clip"}:
+        return value if value != "" else None
+    if name in ints:
+        return _whole(name, value)
+    if name in floats:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
             return float(value)
-        if name in ints:
-            f = float(value)
-            if not f.is_integer():
-                raise ValueError
-            return int(f)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected a number, got {value!r}") from None
     return value
+
+
+def _whole(name: str, value: Any) -> int:
+    """An int exactly as given: never through float(), so a 64-bit seed keeps every digit."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name}: expected a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name}: expected a whole number, got {value!r}") from None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    try:
+        exact = int(value)
+        if exact == value:
+            return exact
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise ValueError(f"{name}: expected a whole number, got {value!r}")
 
 
 def check_model_spec(spec: Any) -> None:

@@ -101,6 +101,7 @@ _NUMERIC_PARAMS = {
     "variations": int,
     "tempo": float,
     "quantize": float,
+    "bpm": float,
 }
 
 

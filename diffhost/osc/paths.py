@@ -55,8 +55,11 @@ class PathPolicy:
             raise PathRefused(f"{name}: {raw[:200]!r} is not a {suffix} file name")
         folder = self._check(name, str(candidate.parent), want_dir=True)
         target = folder / candidate.name
-        if target.is_symlink() or (target.exists() and not target.is_file()):
-            raise PathRefused(f"{name}: {target} exists and is not a regular file")
+        try:
+            if target.is_symlink() or (target.exists() and not target.is_file()):
+                raise PathRefused(f"{name}: {target} exists and is not a regular file")
+        except OSError as exc:  # a name longer than the file system takes
+            raise PathRefused(f"{name}: cannot write {candidate.name[:80]!r} ({exc.strerror or exc})") from None
         return target
 
     def _check(self, name: str, raw: str, *, want_dir: bool) -> Path:

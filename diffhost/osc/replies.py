@@ -68,6 +68,8 @@ def translate(event: Any) -> bytes | None:
         return out.encode(out.SEED, float(event.value or 0.0), *note)
     if kind == "slot" and event.name.isdigit():
         return out.encode(out.slot_state_address(int(event.name)), str(event.value))
+    if kind == "message" and event.name == "audio":  # the audio device went away, in plain words
+        return out.encode(f"{out.PREFIX}/audio", str(event.value))
     if kind == "message" and event.name == "preset":
         return out.encode(out.PRESET_LOADED, str(event.value))
     if kind == "message" and event.name == "plugin":  # a Bridge plugin instance came, went, loaded a pad
@@ -99,6 +101,7 @@ class EventForwarder:
         self._queue: queue.Queue = session.subscribe(maxsize=4096)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._slot_last: dict[str, str] = {}  # slot number -> the state last forwarded
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="diffhost-osc-replies", daemon=True)
@@ -113,6 +116,12 @@ class EventForwarder:
         self._session.unsubscribe(self._queue)
 
     def replies_for(self, event: Any) -> list[Reply]:
+        if event.kind == "slot":
+            # One message per change: a load is announced by the session and by the mixer once it
+            # swapped the clip in; the same state twice in a row says nothing new.
+            if self._slot_last.get(event.name) == str(event.value):
+                return []
+            self._slot_last[event.name] = str(event.value)
         dests = list(self._subscribers.snapshot())
         if event.kind in JOB_EVENTS and event.kind != "accepted":  # the handler answered "accepted"
             origin = parse_origin(event.tag)

@@ -67,7 +67,7 @@ class OscServer:
         self.session = session
         self.stats = Stats()
         self.access = AccessList(self.config.host, self.config.allow)  # refuses an open bind
-        self.subscribers = Subscribers(self.config.max_subscribers)
+        self.subscribers = Subscribers(self.config.max_subscribers, reply_port=self.config.reply_port)
         for host, port in self.config.listeners:  # in the form a sender's address arrives in
             self.subscribers.add((self.access.listener_host(host), int(port)))
         self.paths = PathPolicy(session.renders_dir, self.config.folders)
@@ -135,6 +135,7 @@ class OscServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.handlers.close()
         if self._forwarder is not None:
             self._forwarder.stop()
             self._forwarder = None

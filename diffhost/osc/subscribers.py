@@ -15,8 +15,9 @@ class SubscriberLimitError(ValueError):
 class Subscribers:
     """A bounded, thread-safe set of (host, port) listeners."""
 
-    def __init__(self, limit: int = 32):
+    def __init__(self, limit: int = 32, reply_port: int | None = None):
         self.limit = limit
+        self.reply_port = reply_port  # where an unsubscribed sender's host hears its answers
         self._lock = threading.Lock()
         self._items: tuple[Address, ...] = ()  # replaced, never mutated: readers need no lock
 
@@ -45,12 +46,15 @@ class Subscribers:
     def answer_to(self, sender: Address) -> tuple[Address, ...]:
         """Where a direct answer to `sender` goes: the sender, and every listener subscribed on the
         sender's host. REAPER, Max [udpsend] and liblo's oscsend send from a port they do not
-        listen on; AbletonOSC answers the sender's host on a fixed port for the same reason. A
-        listener that is the sender itself is not repeated."""
+        listen on; AbletonOSC answers the sender's host on a fixed port for the same reason: so a
+        host with no listener of its own hears its answers at the reply port (--reply-port) too,
+        with no setup. A listener that is the sender itself is not repeated."""
         items = self._items
-        if not items:
-            return (sender,)
-        return (sender, *(a for a in items if a[0] == sender[0] and a != sender))
+        mine = tuple(a for a in items if a[0] == sender[0] and a != sender)
+        if any(a[0] == sender[0] for a in items) or self.reply_port is None:
+            return (sender, *mine)
+        fixed = (sender[0], self.reply_port)
+        return (sender,) if fixed == sender else (sender, fixed)
 
     def __contains__(self, address: object) -> bool:
         return address in self._items

@@ -55,21 +55,31 @@ def test_a_kit_saved_and_loaded_over_osc_plays_its_pads_as_saved(rig, audio, pee
     ramp = np.linspace(0.1, 0.9, 2400, dtype=np.float32)[np.newaxis, :]
     audio.assign(3, ramp, RATE, label="ramp")
     audio.set_slot_options(3, gain=0.5, pan=1.0, mode="oneshot", choke_group=2)
-    kit = str(folder / "set.json")
-    m = client.request("/diffhost/kit/save", kit, expect="/diffhost/kit/saved")
+    kit = str(live.kits.dir / "set.dhkit")  # kits live in the kits folder, with their own suffix
+    m = client.request("/diffhost/kit/save", "set", expect="/diffhost/kit/saved")
     assert m[1] == [kit]
-    assert json.loads((folder / "set.json").read_text())  # a real kit file
+    assert json.loads((live.kits.dir / "set.dhkit").read_text())["format"] == "diffhost-kit"
 
-    # refused: an existing file without overwrite, a path outside the folders, not a .json name
+    # refused: an existing file without overwrite, a path outside the kits folder (an allowed
+    # folder included), not a .dhkit name, a name that is a path trick
     with pytest.raises(ValueError, match="already exists; send overwrite 1"):
         client.request("/diffhost/kit/save", kit, expect="/diffhost/kit/saved")
     with pytest.raises(ValueError, match="outside the allowed folders"):
-        client.request("/diffhost/kit/save", str(tmp_path / "elsewhere.json"), expect="/diffhost/kit/saved")
-    with pytest.raises(ValueError, match=r"not a \.json file name"):
+        client.request("/diffhost/kit/save", str(tmp_path / "elsewhere.dhkit"), expect="/diffhost/kit/saved")
+    with pytest.raises(ValueError, match="outside the allowed folders"):
+        client.request("/diffhost/kit/save", str(folder / "set.dhkit"), expect="/diffhost/kit/saved")
+    with pytest.raises(ValueError, match=r"not a \.dhkit file name"):
         client.request("/diffhost/kit/save", str(folder / "set.wav"), expect="/diffhost/kit/saved")
     with pytest.raises(ValueError, match=r"overwrite: 2 is out of range"):
         client.request("/diffhost/kit/save", kit, 2, expect="/diffhost/kit/saved")
-    assert not (tmp_path / "elsewhere.json").exists() and not (folder / "set.wav").exists()
+    with pytest.raises(ValueError, match="is not a kit name"):
+        client.request("/diffhost/kit/save", "..", expect="/diffhost/kit/saved")
+    with pytest.raises(ValueError, match="a kit name of 1000 characters is too long; the limit is 200 bytes"):
+        client.request("/diffhost/kit/save", "a" * 1000, expect="/diffhost/kit/saved")  # found by the fuzz
+    with pytest.raises(ValueError, match="path: cannot write 'bbb.*File name too long"):
+        client.request("/diffhost/kit/save", str(live.kits.dir / ("b" * 300 + ".dhkit")), expect="/diffhost/kit/saved")
+    assert not (tmp_path / "elsewhere.dhkit").exists() and not (folder / "set.wav").exists()
+    assert not (folder / "set.dhkit").exists()
 
     audio.clear_slot(3)
     audio.set_slot_options(3, gain=1.0, pan=0.0, choke_group=0)
@@ -78,7 +88,7 @@ def test_a_kit_saved_and_loaded_over_osc_plays_its_pads_as_saved(rig, audio, pee
         client.request("/diffhost/kit/load", str(folder / "broken.json"), expect="/diffhost/kit/loaded")
     assert audio.slot_state(3) == "empty"  # the bad kit changed nothing
 
-    m = client.request("/diffhost/kit/load", kit, expect="/diffhost/kit/loaded")
+    m = client.request("/diffhost/kit/load", "set", expect="/diffhost/kit/loaded")  # by name
     assert m[1] == [kit, 0]  # no problems
     np.testing.assert_array_equal(audio.slot_source(3).audio, ramp)  # bit for bit
     o = audio.slot_options(3)
@@ -87,6 +97,60 @@ def test_a_kit_saved_and_loaded_over_osc_plays_its_pads_as_saved(rig, audio, pee
     on = np.flatnonzero(out[1])
     assert on.size == 2400 and not out[0].any()  # hard right: nothing on the left
     np.testing.assert_allclose(out[1, on], ramp[0] * 0.5, rtol=1e-6)  # the ramp at the saved gain
+
+
+def test_kit_save_never_replaces_a_file_it_did_not_write(rig, audio, tmp_path):
+    client, live, folder, _ = rig
+    audio.assign(1, np.full((1, 480), 0.5, np.float32), RATE, label="dc")
+    live.kits.dir.mkdir(parents=True, exist_ok=True)
+    foreign = live.kits.dir / "notes.dhkit"  # a file with the kit suffix that is no kit
+    foreign.write_text("my own notes")
+    sidecar = folder / "take.wav.json"  # a render's sidecar in an allowed folder
+    sidecar.write_text('{"recipe": "re-renders take.wav exactly"}')
+    for target in (str(foreign), "notes"):
+        with pytest.raises(ValueError, match="is not a diffhost kit"):
+            client.request("/diffhost/kit/save", target, 1, expect="/diffhost/kit/saved")
+    for target in (str(sidecar), str(folder / "take.wav")):
+        with pytest.raises(ValueError, match=r"not a \.dhkit file name"):
+            client.request("/diffhost/kit/save", target, 1, expect="/diffhost/kit/saved")
+    assert foreign.read_text() == "my own notes"
+    assert sidecar.read_text() == '{"recipe": "re-renders take.wav exactly"}'
+    # a kit it wrote is replaced when asked
+    client.request("/diffhost/kit/save", "mine", expect="/diffhost/kit/saved")
+    audio.set_slot_options(1, gain=0.25)
+    client.request("/diffhost/kit/save", "mine", 1, expect="/diffhost/kit/saved")
+    pads = json.loads((live.kits.dir / "mine.dhkit").read_text())["pads"]
+    assert pads[0]["gain"] == 0.25
+
+
+def test_a_kit_loads_clips_only_from_the_allowed_folders_and_reveals_nothing(rig, audio, tmp_path):
+    import soundfile as sf
+
+    client, live, folder, _ = rig
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.wav"
+    sf.write(secret, np.full((480, 1), 0.5, np.float32), RATE, subtype="FLOAT")
+    inside = folder / "ok.wav"
+    sf.write(inside, np.full((480, 1), 0.25, np.float32), RATE, subtype="FLOAT")
+    (folder / "link.wav").symlink_to(secret)  # a symlink inside pointing out
+    names = {1: str(inside), 2: str(secret), 3: "/etc/passwd", 4: str(outside / "missing.wav"),
+             5: str(folder / "missing.wav"), 6: str(folder / "link.wav"), 7: str(folder / ".." / "outside" / "secret.wav")}
+    body = {"format": "diffhost-kit", "version": 1, "pads": [{"pad": n, "clip": c} for n, c in names.items()]}
+    (folder / "outside.json").write_text(json.dumps(body))
+    m = client.request("/diffhost/kit/load", str(folder / "outside.json"), expect="/diffhost/kit/loaded")
+    count, problems = m[1][1], m[1][2:]
+    assert count == 6
+    for n, line in zip(range(2, 8), problems, strict=True):
+        assert line == f"pad {n}: clip {names[n]!r} cannot be loaded: it is missing, unreadable or outside the allowed folders"
+    assert audio.slot_state(1) == "ready" and np.all(audio.slot_source(1).audio == 0.25)
+    assert [audio.slot_state(n) for n in range(2, 8)] == ["empty"] * 6  # nothing from outside plays
+    # the kits' own clip folder is allowed: a clip held in memory comes back from it
+    audio.assign(9, np.full((1, 300), 0.125, np.float32), RATE, label="memory")
+    client.request("/diffhost/kit/save", "mem", expect="/diffhost/kit/saved")
+    audio.clear_slot(9)
+    m = client.request("/diffhost/kit/load", "mem", expect="/diffhost/kit/loaded")
+    assert m[1][1] == 0 and np.all(audio.slot_source(9).audio == 0.125)
 
 
 def test_tempo_source_is_set_and_asked_over_osc(rig):

@@ -47,13 +47,17 @@ def test_slots_are_numbered_1_to_16_and_state_is_pushed(osc, audio):
     client.wait_for(lambda m: m == ("/diffhost/slot/1/state", ["ready"]))
     assert audio.slot_state(1) == "ready" and audio.slot_state(2) == "empty"  # slot 1 is pad 1
 
-    m = client.request("/diffhost/slot/1/mode", "gate", expect="/diffhost/slot/1/options")
-    assert m[1] == ["gate", 1.0, 0.0, 0, -1.0]
-    m = client.request("/diffhost/slot/1/gain", 0.5, expect="/diffhost/slot/1/options")
-    assert m[1][1] == 0.5 and audio.slot_options(1).gain == 0.5
+    # a control's new value comes back on the address that set it (TouchOSC / REAPER feedback)
+    m = client.request("/diffhost/slot/1/mode", "gate", expect="/diffhost/slot/1/mode")
+    assert m[1] == ["gate"]
+    m = client.request("/diffhost/slot/1/gain", 0.5, expect="/diffhost/slot/1/gain")
+    assert m[1] == [0.5] and audio.slot_options(1).gain == 0.5
+    m = client.request("/diffhost/slot/1/options", expect="/diffhost/slot/1/options")
+    assert m[1] == ["gate", 0.5, 0.0, 0, -1.0]
     with pytest.raises(ValueError, match="mode"):
-        client.request("/diffhost/slot/1/mode", "reverse", expect="/diffhost/slot/1/options")
-    client.request("/diffhost/slot/1/mode", "oneshot", expect="/diffhost/slot/1/options")
+        client.request("/diffhost/slot/1/mode", "reverse", expect="/diffhost/slot/1/mode")
+    client.request("/diffhost/slot/1/mode", "oneshot", expect="/diffhost/slot/1/mode")
+    client.request("/diffhost/slot/1/gain", 1.0, expect="/diffhost/slot/1/gain")
 
     # a trigger from elsewhere (the window, MIDI) reaches the subscriber, and so does the clip's end
     audio.trigger(1)

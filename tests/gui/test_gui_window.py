@@ -360,7 +360,7 @@ def test_delete_goes_to_the_trash_and_comes_back_with_undo(qtbot, window):
 def test_kits_have_their_own_folder_and_extension(qtbot, host_audio, session, settings, tmp_path, wav):
     from diffhost.gui.live_menu import KIT_FILTER
     from diffhost.gui.main_window import MainWindow
-    from diffhost.host.live.kit import KIT_EXTENSION, KitStore
+    from diffhost.host.live.kit import KIT_SUFFIX, KitStore
     from diffhost.host.live.rig import LiveRig
 
     session.audio = host_audio
@@ -370,12 +370,12 @@ def test_kits_have_their_own_folder_and_extension(qtbot, host_audio, session, se
     qtbot.addWidget(w)
     try:
         assert w.live_menu.kits_dir() == store.dir and store.dir.is_dir()
-        assert KIT_FILTER.startswith(f"diffhost kits (*{KIT_EXTENSION})")
+        assert KIT_FILTER.startswith(f"diffhost kits (*{KIT_SUFFIX})")
         host_audio.assign_file(2, wav)
         w.live_menu.save_kit_to(tmp_path / "set", asked=True)  # typed without an extension
-        saved = tmp_path / f"set{KIT_EXTENSION}"
+        saved = tmp_path / f"set{KIT_SUFFIX}"
         assert saved.is_file() and json.loads(saved.read_text())["format"] == "diffhost-kit"
-        assert w.status_message.text() == f"Kit saved: set{KIT_EXTENSION}"
+        assert w.status_message.text() == f"Kit saved: set{KIT_SUFFIX}"
         before = saved.read_bytes()
         host_audio.clear_slot(2)
         w.live_menu.save_kit_to(tmp_path / "set", asked=True)  # a name we completed is never replaced

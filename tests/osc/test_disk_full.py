@@ -79,6 +79,7 @@ def test_full_disk_on_the_cli_is_one_line(tiny_disk):
         r"render error: saving failed: disk full: [\d.]+ (MB|bytes) free in .*/out$", proc.stderr.strip()
     )
     assert leftovers(tiny_disk) == []
+    assert list((tiny_disk / "out").rglob("*")) == []  # not even an empty dry/ or .pending/ folder
 
 
 def test_file_size_limit_on_the_cli_is_one_line(tmp_path):
@@ -94,3 +95,4 @@ def test_file_size_limit_on_the_cli_is_one_line(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert f"file too large: a file-size limit (0.1 MB) stopped the write into {out}" in proc.stderr
     assert leftovers(tmp_path) == []
+    assert list(out.rglob("*")) == []  # not even an empty dry/ or .pending/ folder

@@ -22,7 +22,7 @@ def test_live_addresses_without_a_live_rig_answer_an_error(client, dirs, address
 
 
 def test_live_addresses_check_their_arguments_first(client):
-    with pytest.raises(ValueError, match=r"expected s:path \(\.json\) \[i:overwrite 0\|1\] \(1\.\.2 arguments\), got 0"):
+    with pytest.raises(ValueError, match=r"expected s:name \(\.dhkit in the kits folder\) \[i:overwrite 0\|1\] \(1\.\.2 arguments\), got 0"):
         client.request("/diffhost/kit/save", expect="/diffhost/kit/saved")
     with pytest.raises(ValueError, match="source: expected a string, got i"):
         client.request("/diffhost/tempo/source", 3, expect="/diffhost/tempo/source")

@@ -7,6 +7,11 @@ one WebSocket to the server (see replica.py): the server orders live before batc
 it. Keepalive pings every PING_INTERVAL_S: a connection that stops answering fails its jobs
 within PING_INTERVAL_S + PING_TIMEOUT_S (under 2 s) and the host carries on.
 
+A job whose replica dies mid-render (the connection drops without a close: a crash, the OOM
+killer) is run once more on a live replica. Renders are deterministic, and a request without a
+seed gets one here before it is first sent, so the second run's audio is bit-identical to what the
+first would have given; the client sees one "accepted" and one "done".
+
 Needs numpy and `websockets` only: no torch, no Ray.
 """
 
@@ -16,6 +21,7 @@ import contextlib
 import itertools
 import json
 import queue
+import secrets
 import threading
 import time
 import urllib.error
@@ -35,6 +41,9 @@ from diffhost.engine.request import GenerationRequest, ModelInfo, Priority
 CONNECT_TIMEOUT_S = 2.0
 PING_INTERVAL_S = 0.3
 PING_TIMEOUT_S = 1.0
+SPARE_MAX_AGE_S = 20.0  # a connection opened ahead of a job is used within this (the replica waits 30 s)
+RERUN_CONNECT_S = 15.0  # how long the one re-run may look for a live replica (Serve notices the dead one)
+SEED_DRAW = 2**31  # as the local engine draws a seed for a request without one (engine.model)
 _DEFAULT_NAMES = (None, "", "default", "diffhost-default")
 
 
@@ -68,6 +77,9 @@ class _Live:
     send_lock: threading.Lock = field(default_factory=threading.Lock)
     conn: Any = None
     thread: threading.Thread | None = None
+    runs: int = 0  # how many replicas accepted the job (2 after a re-run)
+    progress: float = 0.0  # the highest progress announced
+    used_spare: bool = False  # the last attempt went out on the connection opened ahead of time
 
 
 class RemoteEngine:
@@ -82,7 +94,9 @@ class RemoteEngine:
         connect_timeout: float = CONNECT_TIMEOUT_S,
         ping_interval: float = PING_INTERVAL_S,
         ping_timeout: float = PING_TIMEOUT_S,
+        keep_spare: bool = True,
     ):
+        """keep_spare: keep one connection open ahead of the next job (see _take_spare)."""
         self.url, self._ws_base = parse_engine_url(url)
         self.token = token if token is not None else read_token()
         self.max_queue = max_queue
@@ -94,6 +108,9 @@ class RemoteEngine:
         self._fanout: Fanout[JobEvent] = Fanout()
         self._closed = False
         self._info: ModelInfo | None = None  # the served model's, once load() has asked
+        self._spare: tuple[Any, float] | None = None  # a connection opened ahead of the next job
+        self._keep_spare = keep_spare
+        self._refilling = False
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> RemoteEngine:
@@ -103,6 +120,11 @@ class RemoteEngine:
     def stop(self, timeout: float | None = 10.0) -> bool:
         """Cancel every job (on its replica too) and wait for their sockets to close."""
         self._closed = True
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                spare[0].close()
         self.cancel(-1)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
@@ -141,6 +163,8 @@ class RemoteEngine:
             raise ValueError("request: expected a GenerationRequest")
         if self._closed:
             raise ValueError("engine: the remote engine client is stopped")
+        if request.seed is None:  # drawn here, so a re-run after a replica's death is the same render
+            request = request.with_(seed=secrets.randbelow(SEED_DRAW))
         job = Job(next(self._ids), request, model, priority, tag)
         live = _Live(job)
         with self._lock:
@@ -259,35 +283,51 @@ class RemoteEngine:
             )
 
     def _exchange(self, live: _Live) -> JobEvent:
+        """The job on one replica; when that replica dies mid-render, once more on a live one."""
+        final, dropped = self._attempt(live, announce=True, use_spare=True)
+        if live.used_spare and live.runs == 0 and final.kind == "error" and not live.cancel.is_set():
+            # The connection opened ahead of time had gone stale (a network that went silent
+            # meanwhile, a replica gone): nothing ran yet, so the job goes out on a fresh one.
+            final, dropped = self._attempt(live, announce=True, use_spare=False)
+        if not dropped or live.cancel.is_set():
+            return final
+        deadline = time.monotonic() + RERUN_CONNECT_S
+        while True:  # one re-run; Serve may still route a connection or two to the dead replica
+            again, lost = self._attempt(live, announce=False, first_error=final.message)
+            if not lost or live.runs > 1 or live.cancel.is_set() or time.monotonic() > deadline:
+                return again if not lost or live.runs > 1 else final
+            time.sleep(0.2)
+
+    def _attempt(
+        self, live: _Live, *, announce: bool, use_spare: bool = False, first_error: str = ""
+    ) -> tuple[JobEvent, bool]:
+        """One connection: (the job's final event, whether the replica was lost before an answer)."""
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-        from websockets.sync.client import connect
 
         job = live.job
         if live.cancel.is_set():
-            return JobEvent("cancelled", job, message="cancelled")
+            return JobEvent("cancelled", job, message="cancelled"), False
         try:
-            conn = connect(
-                self._ws_base + "/render",
-                additional_headers=self._headers(),
-                open_timeout=self._connect_timeout,
-                ping_interval=self._ping[0],
-                ping_timeout=self._ping[1],
-                close_timeout=0.1,  # a peer that went silent will not answer a close either
-                max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
-                compression=None,  # float32 audio does not compress; deflate would only cost CPU
-            )
-            conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
+            # A first run takes the connection opened ahead of time when there is one (its
+            # handshake through Serve's proxy is then off the job's path); a re-run never does,
+            # since that one may lead to the replica that just died.
+            spare = self._take_spare() if use_spare else None
+            live.used_spare = spare is not None
+            conn = spare or self._connect()
         except InvalidStatus as exc:
-            return JobEvent("error", job, message=_status_reason(self.url, exc.response.status_code))
+            status = exc.response.status_code
+            return JobEvent("error", job, message=_status_reason(self.url, status)), not announce and status >= 500
         except (OSError, TimeoutError, InvalidHandshake) as exc:
-            return JobEvent(
-                "error", job, message=f"cannot reach the remote engine at {self.url}: {_reason(exc)}"
-            )
+            why = f"cannot reach the remote engine at {self.url}: {_reason(exc)}"
+            return JobEvent("error", job, message=why), not announce
         header, arrays = wire.request_header(job.request)
         with live.send_lock:
-            live.conn = conn
+            old, live.conn = live.conn, conn
+            if old is not None:  # the dead replica's connection
+                with contextlib.suppress(Exception):
+                    old.close()
             if live.cancel.is_set():
-                return JobEvent("cancelled", job, message="cancelled")
+                return JobEvent("cancelled", job, message="cancelled"), False
             msg = {"type": "render", "request": header, "model": job.model, "priority": job.priority}
             # A server that refuses at once (no token) closes before the request is sent: its
             # reason is already received, and the loop below reads it.
@@ -298,7 +338,6 @@ class RemoteEngine:
                 _send_cancel(conn)
         asm = wire.Assembler()
         where = ""
-        last = 0.0
         try:
             while True:
                 answer = asm.feed(conn.recv())
@@ -307,35 +346,101 @@ class RemoteEngine:
                 kind = answer.type
                 if kind == "accepted":
                     where = str(answer.header.get("replica", ""))
-                    self._publish(JobEvent("accepted", job, message=f"remote: {where}"))
+                    live.runs += 1
+                    if announce:
+                        self._publish(JobEvent("accepted", job, message=f"remote: {where}"))
                 elif kind == "progress":
                     p = float(answer.header.get("progress", 0.0))
-                    if p > last:  # the worker's progress is monotonic; keep it so if a frame repeats
-                        last = p
+                    if p > live.progress:  # monotonic, across a re-run too (it starts again from 0)
+                        live.progress = p
                         self._publish(JobEvent("progress", job, progress=p))
                 elif kind == "done":
                     where = str(answer.header.get("replica", where))
                     rendered_on = f"{self.url} ({where})" if where else self.url
+                    if first_error:
+                        rendered_on += f"; re-run after {first_error}"
                     result = wire.result_from(
                         answer.header["result"], answer.arrays, job.request, rendered_on
                     )
-                    return JobEvent("done", job, progress=1.0, result=result)
+                    return JobEvent("done", job, progress=1.0, result=result), False
                 elif kind == "cancelled":
-                    return JobEvent("cancelled", job, message="cancelled")
+                    return JobEvent("cancelled", job, message="cancelled"), False
                 elif kind == "error":
                     reason = str(answer.header.get("reason", "failed"))
                     text = str(answer.header.get("message", "")) or reason
                     prefix = "" if text.startswith(reason) or reason == "failed" else f"{reason}: "
-                    return JobEvent("error", job, message=prefix + text)
+                    return JobEvent("error", job, message=prefix + text), False
         except ConnectionClosed as exc:
             if live.cancel.is_set():
-                return JobEvent("cancelled", job, message="cancelled")
-            return JobEvent("error", job, message=_lost(self.url, where, exc))
+                return JobEvent("cancelled", job, message="cancelled"), False
+            return JobEvent("error", job, message=_lost(self.url, where, exc)), _crashed(exc)
         except wire.WireError as exc:
-            return JobEvent("error", job, message=f"remote engine at {self.url} sent a bad message: {exc}")
+            why = f"remote engine at {self.url} sent a bad message: {exc}"
+            return JobEvent("error", job, message=why), False
+
+    def _connect(self) -> Any:
+        from websockets.sync.client import connect
+
+        conn = connect(
+            self._ws_base + "/render",
+            additional_headers=self._headers(),
+            open_timeout=self._connect_timeout,
+            ping_interval=self._ping[0],
+            ping_timeout=self._ping[1],
+            close_timeout=0.1,  # a peer that went silent will not answer a close either
+            max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
+            compression=None,  # float32 audio does not compress; deflate would only cost CPU
+        )
+        conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
+        return conn
+
+    # One connection is kept open ahead of the next job, once a first job has been sent: opening a
+    # WebSocket through Serve's proxy is the largest fixed cost of a remote render. A replica waits
+    # FIRST_MESSAGE_TIMEOUT_S (30 s) for a request on a new connection, so a spare older than
+    # SPARE_MAX_AGE_S is closed rather than used, and a fresh one opened in its place.
+    def _take_spare(self) -> Any:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        self._refill_spare()
+        if spare is None:
+            return None
+        conn, born = spare
+        if time.monotonic() - born < SPARE_MAX_AGE_S and _is_open(conn):
+            return conn
+        with contextlib.suppress(Exception):
+            conn.close()
+        return None
+
+    def _refill_spare(self) -> None:
+        with self._lock:
+            if not self._keep_spare or self._closed or self._spare is not None or self._refilling:
+                return
+            self._refilling = True
+
+        def run() -> None:
+            conn = None
+            try:
+                conn = self._connect()
+            except Exception:  # no spare this time: the next job connects itself
+                conn = None
+            with self._lock:
+                self._refilling = False
+                if conn is not None and not self._closed and self._spare is None:
+                    self._spare, conn = (conn, time.monotonic()), None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+        threading.Thread(target=run, name="diffhost-remote-spare", daemon=True).start()
 
     def _publish(self, event: JobEvent) -> None:
         self._fanout.publish(event, droppable=event.kind == "progress")
+
+
+def _is_open(conn: Any) -> bool:
+    from websockets.protocol import State
+
+    return getattr(conn, "state", None) is State.OPEN
 
 
 def _send_cancel(conn: Any) -> None:
@@ -362,6 +467,15 @@ def _status_reason(url: str, status: int) -> str:
     if status == 404:
         return f"remote engine at {url}: no diffhost engine there (HTTP 404); is it `diffhost engine-serve`?"
     return f"remote engine at {url} refused the job (HTTP {status})"
+
+
+def _crashed(exc: Exception) -> bool:
+    """The connection dropped the way a dying replica drops it (no close, or a server error),
+    not by a silent network (keepalive) or an orderly close."""
+    frame = getattr(exc, "rcvd", None) or getattr(exc, "sent", None)
+    code = getattr(frame, "code", None)
+    why = getattr(frame, "reason", "") or ""
+    return code in (None, 1006, 1011, 1012) and "keepalive" not in why
 
 
 def _lost(url: str, where: str, exc: Exception) -> str:

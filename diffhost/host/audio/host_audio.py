@@ -511,19 +511,53 @@ class HostAudio:
         return bool(self._loading) or self._mixer.player_active()
 
     # -- lifetime --------------------------------------------------------------------
-    def close(self) -> None:
+    @property
+    def lost(self) -> bool:
+        """True when the device went away under a running stream (the JACK server died, a USB
+        interface was unplugged): PortAudio then reports the stream neither active nor stopped."""
+        if self._closed:
+            return False
+        try:
+            return not self._stream.active and not self._stream.stopped
+        except Exception:  # PortAudio cannot even tell: it is gone
+            return True
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop and close the stream; returns False when it was left behind.
+
+        sounddevice's stop (and abort, and close) wait for the audio thread to acknowledge, which
+        never happens once the audio server is gone: they block forever. So a lost stream is not
+        touched at all, and a live one is closed on a helper thread, waited for at most `timeout`
+        s when given (the composition root bounds quitting this way). A stream left behind keeps
+        its mixer memory (it could still call into it); the process is about to end anyway. A
+        healthy stream on a loaded machine can take more than a second to stop, so by default
+        this waits for it: releasing PortAudio under a stop still in progress would crash.
+        """
         with self._play_lock:
             if self._closed:
-                return
+                return True
+            lost = self.lost
             self._closed = True
         self._events_stop.set()
         if threading.current_thread() is not self._events:
             self._events.join(timeout=1)
-        try:
-            self._stream.stop(ignore_errors=True)
-            self._stream.close(ignore_errors=True)
-        finally:
-            self._mixer.close()  # only now: the callback can no longer run
+        if lost:
+            return False
+        done = threading.Event()
+
+        def close_stream() -> None:
+            try:
+                self._stream.stop(ignore_errors=True)
+                self._stream.close(ignore_errors=True)
+            except Exception:
+                pass
+            done.set()
+
+        threading.Thread(target=close_stream, name="diffhost-audio-close", daemon=True).start()
+        if not done.wait(timeout):
+            return False
+        self._mixer.close()  # only now: the callback can no longer run
+        return True
 
     def __enter__(self) -> HostAudio:
         return self

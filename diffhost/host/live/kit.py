@@ -12,6 +12,12 @@ kit store's clips folder, so nothing is lost and saving twice writes the same by
 
 The last kit comes back on restart: the runtime saves the bank as `kits/last.json` in the
 config folder when it closes (and after each kit load or save) and applies it when it starts.
+
+Kits saved by name (over OSC) are `<name>.dhkit` files in the kits folder. A kit never replaces a
+file that is not itself a kit, so a sidecar, a render or anything else diffhost did not write as a
+kit survives any save. A kit loaded from the network may only name clips inside the folders the
+caller allows (`apply_kit(..., allowed=...)`); a pad whose clip is missing, unreadable or outside
+them gets one and the same line, so a kit cannot be used to learn which files exist elsewhere.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,15 +34,17 @@ import numpy as np
 import soundfile as sf
 
 from diffhost import paths
-from diffhost.engine.audio import read_audio
 from diffhost.host.audio.host_audio import SlotOptions, check_slot_options
 from diffhost.host.live.midi.mapping import MidiMap
+from diffhost.host.live.padclip import read_pad_clip
 from diffhost.host.render.atomic import atomic_write_bytes
 
 KIT_FORMAT = "diffhost-kit"
 KIT_VERSION = 1
+MAX_NAME_BYTES = 200  # a kit name, in UTF-8 (file names stop at 255 bytes)
+KIT_SUFFIX = ".dhkit"  # a kit saved by name; older kits (and last.json) are .json and still load
 LAST_KIT = "last.json"
-KIT_EXTENSION = ".dhkit"  # a kit file's own extension (JSON inside), so dialogs list kits only
+CLIP_UNAVAILABLE = "cannot be loaded: it is missing, unreadable or outside the allowed folders"
 
 
 @dataclass(frozen=True)
@@ -156,9 +165,28 @@ def capture_kit(
     return Kit(tuple(pads), audio.tempo, audio.quantize, midi or MidiMap())
 
 
+def is_kit_file(path: Path) -> bool:
+    """True for a regular file (not a symlink) that holds a diffhost kit: the only kind of
+    existing file a kit save may replace."""
+    path = Path(path)
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 4 << 20:
+            return False
+        d = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(d, dict) and d.get("format") == KIT_FORMAT
+
+
 def save_kit(kit: Kit, path: Path, *, overwrite: bool = False) -> Path:
-    """Write the kit atomically; an existing file is replaced only with overwrite=True."""
+    """Write the kit atomically; an existing file is replaced only with overwrite=True, and only
+    when it is a kit itself (a sidecar, a render or any other file is never replaced)."""
     path = Path(path).expanduser()
+    if overwrite and (path.exists() or path.is_symlink()) and not is_kit_file(path):
+        raise ValueError(
+            f"path: {path} exists and is not a diffhost kit; a kit only ever replaces a kit, "
+            "choose another name"
+        )
     atomic_write_bytes(path, kit.to_json(), overwrite=overwrite)
     return path
 
@@ -170,10 +198,14 @@ def load_kit(path: Path) -> Kit:
     return Kit.from_json(path.read_bytes(), str(path))
 
 
-def apply_kit(kit: Kit, audio: Any) -> list[str]:
+def apply_kit(kit: Kit, audio: Any, allowed: Callable[[Path], Path] | None = None) -> list[str]:
     """Put the kit's clips and options into the bank (pads it does not name are emptied).
 
-    Returns one plain line per pad that could not be loaded as saved; the rest load anyway.
+    allowed: checks a clip path and returns where it resolves, raising ValueError for a path the
+    caller does not allow (a kit that came over the network names files only inside the allowed
+    folders). Such a pad, a missing file and an unreadable one all get the same line, which says
+    nothing about what exists outside. Returns one plain line per pad that could not be loaded as
+    saved; the rest load anyway.
     """
     problems = []
     audio.set_tempo(kit.tempo)
@@ -186,13 +218,25 @@ def apply_kit(kit: Kit, audio: Any) -> list[str]:
         if pad is None or pad.clip is None:
             audio.clear_slot(n)
             continue
+        clip = pad.clip
+        if allowed is not None:
+            try:
+                clip = allowed(clip)
+                with open(clip, "rb"):
+                    pass
+            except (ValueError, OSError):
+                audio.clear_slot(n)
+                problems.append(f"pad {n}: clip {str(pad.clip)[:200]!r} {CLIP_UNAVAILABLE}")
+                continue
         try:
-            if not pad.clip.is_file():
+            if not clip.is_file():
                 raise ValueError(f"{pad.clip} is missing")
-            if pad.sha256 and file_sha256(pad.clip) != pad.sha256:
+            if pad.sha256 and file_sha256(clip) != pad.sha256:
                 problems.append(f"pad {n}: {pad.clip.name} changed since the kit was saved (loaded as it is now)")
-            data, rate = read_audio(pad.clip)
-            audio.assign(n, data, rate, path=pad.clip, label=pad.label or pad.clip.stem)
+            data, rate, trimmed = read_pad_clip(clip)  # at most MAX_PAD_S s, read in blocks
+            if trimmed:
+                problems.append(f"pad {n}: {trimmed}")
+            audio.assign(n, data, rate, path=clip, label=pad.label or pad.clip.stem)
         except (ValueError, OSError) as exc:
             audio.clear_slot(n)
             problems.append(f"pad {n}: {exc}")
@@ -207,6 +251,20 @@ class KitStore:
     def __init__(self, config_dir: Path | None = None):
         self.dir = paths.kits_dir(config_dir)
         self.clips_dir = self.dir / "clips"
+
+    def named(self, name: str) -> Path:
+        """Where a kit saved by name goes: `<kits>/<name>.dhkit` (the suffix may be given)."""
+        stem = name[: -len(KIT_SUFFIX)] if name.endswith(KIT_SUFFIX) else name
+        if len(stem.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:  # file systems take 255 bytes
+            raise ValueError(
+                f"name: a kit name of {len(stem)} characters is too long; the limit is {MAX_NAME_BYTES} bytes"
+            )
+        if not stem or stem in (".", "..") or "/" in stem or "\\" in stem or "\x00" in stem or stem.startswith("."):
+            raise ValueError(
+                f"name: {name[:200]!r} is not a kit name; give a plain file name such as 'set1' "
+                f"(saved as set1{KIT_SUFFIX} in {self.dir})"
+            )
+        return self.dir / f"{stem}{KIT_SUFFIX}"
 
     @property
     def last_path(self) -> Path:

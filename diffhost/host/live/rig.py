@@ -7,6 +7,7 @@ reaches the audio through `session.audio`, so a device re-open changes nothing h
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +63,11 @@ class LiveRig:
         self.kit_path = saved
         return saved
 
-    def load_kit(self, path: Path) -> list[str]:
-        """Load a kit into the pads (and its MIDI map); returns the pads that could not load as saved."""
+    def load_kit(self, path: Path, allowed: Callable[[Path], Path] | None = None) -> list[str]:
+        """Load a kit into the pads (and its MIDI map); returns the pads that could not load as saved.
+        allowed: the rule a clip path must pass (kit.apply_kit); a kit from the network gets one."""
         kit = load_kit(path)  # a bad file raises before anything changes
-        problems = apply_kit(kit, self._audio())
+        problems = apply_kit(kit, self._audio(), allowed)
         self.router.map = kit.midi
         self.kit_path = Path(path)
         return problems + self._fresh_from(kit)

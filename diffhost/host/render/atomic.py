@@ -35,23 +35,34 @@ def atomic_target(path: Path, *, overwrite: bool = False, suffix: str = "") -> I
     (libsndfile, pedalboard) see the right extension.
     """
     path = Path(path)
+    made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    published = False
     try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; renders are ordinary files for the DAW
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_new(tmp, path)
-        _fsync_dir(path.parent)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + suffix, dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            yield tmp
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; renders are ordinary files for the DAW
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                _link_new(tmp, path)
+            published = True
+            _fsync_dir(path.parent)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if not published:  # a refused write leaves nothing, not even the folders it made
+            for folder in made:
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty (someone else wrote there meanwhile): keep it
+                    break
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, overwrite: bool = False) -> None:

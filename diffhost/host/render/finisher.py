@@ -13,6 +13,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import importlib.metadata
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from diffhost.host.render.export import (
     write_audio,
     write_sidecar,
 )
+from diffhost.host.render.pending import begin, recover
 from diffhost.host.render.post import PostResult, Recipe, normalize_audio, postprocess
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
@@ -191,6 +193,8 @@ class Finisher:
         if base.parent not in self._swept:  # once per folder: leftovers of a crash mid-write
             self._swept.add(base.parent)
             sweep_partials(base.parent)
+            for line in recover(base.parent, self.library):  # renders a killed run left half-written
+                print(f"diffhost: renders: {line}", file=sys.stderr)
         seed_clip = save_seed_clip(result, base.parent)
         repro = result.reproduce_dict()
         if seed_clip is not None:
@@ -205,38 +209,68 @@ class Finisher:
             post = postprocess(dry, result.sample_rate, recipe)
             target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
             target = unique_path(target)
-            dry_info = write_dry(target, dry, result.sample_rate)
-            info = {
-                **repro,
-                "variation": v,
-                "dry": dry_info,
-                "parent_id": parent_id,
-                "render_s": round(result.render_s, 4),
-                **music_info(result, v),
-            }
-            saved.append(
-                write_render(
-                    target,
-                    post,
-                    recipe,
-                    info,
-                    library=self.library,
-                    dither_seed=dither_seed(result.seed, v),
-                    row={
-                        "prompt": result.request.prompt,
-                        "params": repro["params"],
-                        "model": result.model.name,
-                        "variation": v,
-                        "parent_id": parent_id,
-                        "tags": tuple(tags),
-                        "dry_path": target.parent / dry_info["path"],
-                    },
-                    effects_rate=result.sample_rate,
+            # Dry audio, processed file, sidecar and row appear together or not at all: a marker
+            # names them until the row is in (host.render.pending), so a kill mid-way is settled
+            # on the next start and a failure here is rolled back at once.
+            pending = begin(target, unique_path(dry_path_for(target)))
+            try:
+                written = self._write_variation(
+                    result, recipe, target, post, dry, v, pending.dry, repro, parent_id, tags
                 )
-            )
+            except BaseException:
+                pending.roll_back()
+                raise
+            pending.done()
+            saved.append(written)
         if progress is not None:
             progress(len(saved), len(chosen))
         return saved
+
+    def recover(self, folder: Path) -> list[str]:
+        """Settle renders a killed process left half-written in `folder` (host.render.pending):
+        complete ones are adopted into the library, the rest go to its trash/. One line each."""
+        return recover(Path(folder), self.library)
+
+    def _write_variation(
+        self,
+        result: GenerationResult,
+        recipe: Recipe,
+        target: Path,
+        post: PostResult,
+        dry: np.ndarray,
+        v: int,
+        dry_target: Path,
+        repro: dict[str, Any],
+        parent_id: int | None,
+        tags: tuple[str, ...],
+    ) -> SavedRender:
+        dry_info = write_dry(target, dry, result.sample_rate, path=dry_target)
+        info = {
+            **repro,
+            "variation": v,
+            "dry": dry_info,
+            "parent_id": parent_id,
+            "render_s": round(result.render_s, 4),
+            **music_info(result, v),
+        }
+        return write_render(
+            target,
+            post,
+            recipe,
+            info,
+            library=self.library,
+            dither_seed=dither_seed(result.seed, v),
+            row={
+                "prompt": result.request.prompt,
+                "params": repro["params"],
+                "model": result.model.name,
+                "variation": v,
+                "parent_id": parent_id,
+                "tags": tuple(tags),
+                "dry_path": target.parent / dry_info["path"],
+            },
+            effects_rate=result.sample_rate,
+        )
 
 
 DRY_DIR = "dry"
@@ -247,10 +281,11 @@ def dry_path_for(target: Path) -> Path:
     return target.parent / DRY_DIR / f"{target.stem}.wav"
 
 
-def write_dry(target: Path, audio: np.ndarray, sample_rate: int) -> dict[str, Any]:
-    """Keep the engine's output as float WAV (lossless, unnormalized, any level) next to target.
-    Returns the sidecar's "dry" entry; its path is relative to the sidecar's folder."""
-    path = unique_path(dry_path_for(target))
+def write_dry(target: Path, audio: np.ndarray, sample_rate: int, *, path: Path | None = None) -> dict[str, Any]:
+    """Keep the engine's output as float WAV (lossless, unnormalized, any level) next to target
+    (at `path` when the caller chose the name). Returns the sidecar's "dry" entry; its path is
+    relative to the sidecar's folder."""
+    path = path or unique_path(dry_path_for(target))
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     atomic_write_wav(path, audio, sample_rate)
     return {
