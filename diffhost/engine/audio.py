@@ -212,6 +212,21 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     return np.ascontiguousarray(np.atleast_2d(out.T), dtype=np.float32)
 
 
+def resample_loop(audio: np.ndarray, num_samples: int) -> np.ndarray:
+    """A loop (channels, n) resampled as the circle it is to exactly num_samples, by its spectrum.
+
+    The FFT sees the clip as periodic, so the seam is treated like every other point (no edge, no
+    filter warm-up) and the length is exact: a loop of N bars at another rate is round(N x bar x rate)
+    samples even where n x rate_out / rate_in is not a whole number (the tempo then moves by at most
+    half a sample per loop, a few parts per million)."""
+    from scipy.signal import resample as fourier_resample
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.shape[-1] == num_samples:
+        return np.ascontiguousarray(audio)
+    return np.ascontiguousarray(fourier_resample(audio, int(num_samples), axis=-1), dtype=np.float32)
+
+
 def set_channels(audio: np.ndarray, channels: int) -> np.ndarray:
     """Mono <-> stereo: downmix by averaging, upmix by copying."""
     have = audio.shape[0]

@@ -563,13 +563,18 @@ def export_row(
     folder = Path(out).expanduser() if out else row.path.parent
     target = folder if folder.suffix.lower() == spec.suffix else folder / (row.path.stem + spec.suffix)
     target = unique_path(target)
-    written = write_audio(
-        target, audio, sr, spec, dither_seed=int(row.params.get("seed") or 0) + row.variation
-    )
     try:
         side = library.sidecar_of(row)
     except LibraryError:
         side = {}
+    written = write_audio(
+        target,
+        audio,
+        sr,
+        spec,
+        dither_seed=int(row.params.get("seed") or 0) + row.variation,
+        music=side.get("music"),
+    )
     notes = list(written.notes)
     if row.format in ("mp3", "ogg") and spec.format in ("wav", "flac"):
         notes.append(f"converted from lossy {row.format}: not better than the {row.format}")

@@ -26,6 +26,7 @@ from diffhost.engine.request import GenerationResult
 from diffhost.host.render.effects import file_sha256
 from diffhost.host.render.export import (
     atomic_write_wav,
+    pack_name,
     slug,
     sweep_partials,
     unique_path,
@@ -184,6 +185,8 @@ class Finisher:
         suffix = recipe.export.suffix
         if out.suffix.lower() in AUDIO_SUFFIXES:  # a file name: with the export format's suffix
             base = out.with_suffix(suffix)
+        elif recipe.export.pack_names:
+            base = out / pack_name(result.request.prompt, music_info(result, 0).get("music"), result.seed, suffix)
         else:
             base = out / default_name(result, suffix)
         n = result.audio.shape[0]
@@ -202,7 +205,7 @@ class Finisher:
             if progress is not None:
                 progress(done, len(chosen))
             dry = result.audio[v]
-            post = postprocess(dry, result.sample_rate, recipe)
+            post = postprocess(dry, result.sample_rate, recipe, music=music_info(result, v).get("music"))
             target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
             target = unique_path(target)
             dry_info = write_dry(target, dry, result.sample_rate)
@@ -275,7 +278,9 @@ def write_render(
 ) -> SavedRender:
     """Write processed audio in the recipe's export format, its sidecar (info + the recipe + what
     post-processing did) and, with a library, its row. Shared by first saves and re-processing."""
-    written = write_audio(target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed)
+    written = write_audio(
+        target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed, music=info.get("music")
+    )
     length_s = post.audio.shape[-1] / post.sample_rate
     body = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

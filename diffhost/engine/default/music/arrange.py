@@ -125,9 +125,12 @@ def render_score(
     length_s: float,
     loop: bool,
     rng: np.random.Generator,
+    num_samples: int | None = None,
 ) -> np.ndarray:
-    """(2, samples) float32 at SR, peak-normalised to -1 dBFS."""
-    n = int(round(length_s * SR))
+    """(2, samples) float32 at SR, peak-normalised to -1 dBFS.
+
+    num_samples: the loop's exact length (round(bars x bar x SR)); default round(length_s x SR)."""
+    n = int(round(length_s * SR)) if num_samples is None else int(num_samples)
     timing = Timing(score.tempo, score.swing)
     total_steps = int(np.ceil(length_s / timing.step_s)) + 1
     # A phrase starts no note in its last beat (or last 10 %), so it can end in silence.
@@ -144,7 +147,8 @@ def render_score(
     def steps():
         for g in range(total_steps):
             t = timing.at(g)
-            if t < last_onset - 1e-9 and t < length_s:
+            # 1 us of slack: the next loop's downbeat (step 16 N, a float sum) must never sneak in.
+            if t < last_onset - 1e-6 and t < length_s - 1e-6:
                 yield g, t
 
     drum_times = score.extra.get("drum_times")  # {global step: exact seconds} from a seed clip
