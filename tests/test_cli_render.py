@@ -153,3 +153,35 @@ def test_bpm_and_key_flags_make_a_loop_of_whole_bars(tmp_path):
     assert music["bpm"] == 100.0 and music["key"] == "D minor" and music["bars"] == 2.0 and music["loop"]
     bad = cli("house drum loop", "--bpm", "500", "-o", str(tmp_path / "x.wav"))
     assert bad.returncode == 2 and "bpm: 500.0 is out of range; valid is 40.0..300.0" in bad.stderr
+
+
+def test_bars_flag_renders_exactly_n_bars_and_says_what_it_rendered(tmp_path):
+    """`--bars 4 --bpm 97`: 4 bars at 97 bpm are exactly round(4 x 240/97 x 48000) samples, and the
+    line under the file name says the tempo, key, bars and loop, and who chose them."""
+    out = tmp_path / "groove.wav"
+    proc = cli(
+        "boom bap drum loop in F minor",
+        "--bars",
+        "4",
+        "--bpm",
+        "97",
+        "--sample-rate",
+        "48000",
+        "--seed",
+        "3",
+        "--no-library",
+        "-o",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(out)).frames == round(4 * 240 / 97 * 48000)
+    assert "97 bpm · F minor · 4 bars · loop (tempo: bpm setting, key: prompt)" in proc.stdout
+    music = json.loads(out.with_name(out.name + ".json").read_text())["music"]
+    assert music["bars"] == 4 and music["loop"] and music["bpm"] == 97.0
+
+
+def test_bars_without_a_tempo_on_a_model_without_one_is_refused(tiny_sa3, tmp_path):
+    proc = cli("kick", "--model", str(tiny_sa3), "--bars", "2", "-o", str(tmp_path / "x.wav"))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "bars: model" in proc.stderr and "has no sense of tempo; give a bpm" in proc.stderr
+    assert not (tmp_path / "x.wav").exists()

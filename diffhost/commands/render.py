@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=float, default=None, help="how far the seed clip is re-imagined, 0..1")
     p.add_argument("--length", type=float, default=None, help="length in seconds (default 1.0)")
     p.add_argument(
+        "--bars",
+        type=float,
+        default=None,
+        help="length in bars of 4/4 instead of seconds: exactly N bars at --bpm (or the tempo the model picks)",
+    )
+    p.add_argument(
         "--sample-rate", type=_whole_hz, default=None, help="output sample rate in Hz (default 44100)"
     )
     p.add_argument(
@@ -123,6 +129,7 @@ def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
         "variations": args.variations,
         "bpm": args.bpm,
         "key": args.key,
+        "bars": args.bars,
         "seed_clip": seed_clip,
     }
 
@@ -235,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
                     "render_s": round(result.render_s, 4),
                     "model": result.model.name,
                     "preset": recipe.preset,
+                    "music": [_music_of(result, s.variation) for s in saved],
                 }
             )
         )
@@ -245,7 +253,33 @@ def run(args: argparse.Namespace) -> int:
                 f"{s.path}  ({s.length_s:.2f} s, {s.sample_rate} Hz, {s.channels} ch, "
                 f"seed {result.seed}{rid})"
             )
+            music = _music_of(result, s.variation)
+            if music:
+                print(f"  {music_line(music)}")
     return 0
+
+
+def _music_of(result, variation: int) -> dict | None:
+    music = (result.extra or {}).get("music")
+    return music[min(variation, len(music) - 1)] if music else None
+
+
+def music_line(music: dict) -> str:
+    """'90 bpm · F minor · 4 bars · loop (tempo: prompt, key: model)', then any notes."""
+    bars = float(music.get("bars") or 0)
+    parts = [f"{float(music['bpm']):g} bpm"] if music.get("bpm") else []
+    if music.get("key"):
+        parts.append(str(music["key"]))
+    if bars:
+        parts.append(f"{bars:g} bar{'' if bars == 1 else 's'}")
+    parts.append("loop" if music.get("loop") else "phrase")
+    set_by = music.get("set_by") or {}
+    line = " · ".join(parts)
+    if set_by:
+        line += f" (tempo: {set_by.get('bpm', 'model')}, key: {set_by.get('key', 'model')})"
+    for note in music.get("notes") or ():
+        line += f"; {note}"
+    return line
 
 
 def _bar(ev, width: int = 30) -> None:
