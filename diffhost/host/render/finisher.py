@@ -326,6 +326,7 @@ def write_render(
             parent_id=row.get("parent_id"),
             tags=tuple(row.get("tags") or ()),
             dry_path=row.get("dry_path"),
+            music=info.get("music"),
         )
     return SavedRender(
         path=target.resolve(),
