@@ -185,3 +185,12 @@ def test_bars_without_a_tempo_on_a_model_without_one_is_refused(tiny_sa3, tmp_pa
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert "bars: model" in proc.stderr and "has no sense of tempo; give a bpm" in proc.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("flag", ["--stems", "--midi"])
+def test_a_diffusers_model_says_plainly_it_has_no_stems_or_midi(tiny_sa3, tmp_path, flag):
+    proc = cli("kick", "--model", str(tiny_sa3), "--length", "0.5", flag, "-o", str(tmp_path / "x.wav"))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    name = flag.removeprefix("--")
+    assert f"{name}: model" in proc.stderr and "renders audio, not a score: it has no stems or MIDI" in proc.stderr
+    assert not (tmp_path / "x.wav").exists()

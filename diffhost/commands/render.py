@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--key", default=None, help="key, e.g. 'A minor', 'F#', 'Eb major' (also read from the prompt)"
     )
+    p.add_argument(
+        "--stems", action="store_true", help="also write each part as its own WAV (the default model's loops)"
+    )
+    p.add_argument(
+        "--midi", action="store_true", help="also write the score as a MIDI file (the default model's loops)"
+    )
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument(
@@ -130,6 +136,8 @@ def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
         "bpm": args.bpm,
         "key": args.key,
         "bars": args.bars,
+        "stems": args.stems or None,
+        "midi": args.midi or None,
         "seed_clip": seed_clip,
     }
 
@@ -243,6 +251,14 @@ def run(args: argparse.Namespace) -> int:
                     "model": result.model.name,
                     "preset": recipe.preset,
                     "music": [_music_of(result, s.variation) for s in saved],
+                    "sidecar_parts": [
+                        {
+                            k: v
+                            for k, v in json.loads(Path(s.sidecar).read_text()).items()
+                            if k in ("stems", "midi")
+                        }
+                        for s in saved
+                    ],
                 }
             )
         )
@@ -256,7 +272,25 @@ def run(args: argparse.Namespace) -> int:
             music = _music_of(result, s.variation)
             if music:
                 print(f"  {music_line(music)}")
+            _print_parts(s, args)
     return 0
+
+
+def _print_parts(saved, args: argparse.Namespace) -> None:
+    """The stems and MIDI written beside a file (from its sidecar), or why there are none."""
+    if not (args.stems or args.midi):
+        return
+    side = json.loads(Path(saved.sidecar).read_text())
+    if args.stems:
+        files = (side.get("stems") or {}).get("files") or {}
+        if files:
+            print("  stems: " + ", ".join(str(saved.path.parent / f) for f in files.values()))
+        else:
+            print("  stems: none (a one-shot has no parts)")
+    if args.midi:
+        print(
+            f"  midi: {saved.path.parent / side['midi']}" if side.get("midi") else "  midi: none (a one-shot)"
+        )
 
 
 def _music_of(result, variation: int) -> dict | None:

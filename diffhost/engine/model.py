@@ -134,6 +134,8 @@ class Model(ABC):
         bpm: float | None = None,
         key: str | None = None,
         bars: float | None = None,
+        stems: bool = False,
+        midi: bool = False,
         progress: ProgressFn | None = None,
         cancel: CancelFlag | None = None,
     ) -> np.ndarray:
@@ -161,6 +163,9 @@ class Model(ABC):
         bars: the length in bars of 4/4 instead of seconds: exactly round(bars x 240 / bpm x
         sample_rate) samples. Without a bpm, models that choose their tempo (the default model)
         pick a whole-number one; others need the bpm.
+        stems / midi: models that render a score (the default model) also put each part's audio
+        (GenerationResult.extra["stems"]) and the score as a Standard MIDI File (extra["midi"]) in
+        the result; use Model.render to get them. Other models refuse them, saying so.
         progress(fraction) is called once per denoising step; cancel.is_set() is checked
         at every step and raises engine.errors.Cancelled.
         Unsupported requests (e.g. a prompt for an unconditional model, a length past
@@ -183,6 +188,8 @@ class Model(ABC):
             bpm=bpm,
             key=key,
             bars=bars,
+            stems=stems,
+            midi=midi,
         )
         audio = self.render(request, progress=progress, cancel=cancel).audio
         return audio[0] if variations == 1 else audio
@@ -300,6 +307,12 @@ class Model(ABC):
                 f"bars: {who} has no sense of tempo; give a bpm with bars={request.bars:g} "
                 "(e.g. bpm=120), or a length in seconds"
             )
+        for flag in ("stems", "midi"):
+            if getattr(request, flag) and not info.makes_music:
+                raise UnsupportedRequestError(
+                    f"{flag}: {who} renders audio, not a score: it has no stems or MIDI to give "
+                    "(the embedded default model has both)"
+                )
         free_bars = request.bars is not None and request.bpm is None  # the model checks its own length
         if (
             request.bars is not None

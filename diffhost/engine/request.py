@@ -86,6 +86,10 @@ class GenerationRequest:
     # (bars x 240 / bpm); without one the model chooses the tempo and reports the length it rendered
     # (`length` then holds a provisional length at 120 bpm, the tempo DAWs start at).
     bars: float | None = None
+    # Models that render a score (ModelInfo.makes_music) can hand back each part's audio (stems)
+    # and the score as a Standard MIDI File; other models refuse these.
+    stems: bool = False
+    midi: bool = False
 
     def __post_init__(self) -> None:
         if self.prompt is not None and not isinstance(self.prompt, str):
@@ -118,6 +122,10 @@ class GenerationRequest:
             _check_range("bpm", self.bpm, BPM_RANGE, "")
         if self.key is not None:
             _check_key(self.key)
+        for flag in ("stems", "midi"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise ValueError(f"{flag}: expected true or false, got {getattr(self, flag)!r}")
+            object.__setattr__(self, flag, bool(getattr(self, flag)))
         if self.seed_clip is not None and not isinstance(self.seed_clip, SeedClip):
             raise ValueError("seed_clip: expected a SeedClip (audio + its sample rate)")
 
@@ -151,6 +159,10 @@ class GenerationRequest:
             d["key"] = self.key
         if self.bars is not None:
             d["bars"] = self.bars
+        if self.stems:
+            d["stems"] = True
+        if self.midi:
+            d["midi"] = True
         if self.seed_clip is not None:
             d["seed_clip"] = {
                 "sample_rate": self.seed_clip.sample_rate,

@@ -596,6 +596,12 @@ def _coerce(name: str, value: Any) -> Any:
     """Loose front-end values (OSC ints for floats, GUI strings) to the field's type."""
     floats = {"length", "temperature", "guidance", "strength", "bpm", "bars"}
     ints = {"sample_rate", "steps", "seed", "variations"}
+    if name in ("stems", "midi"):
+        if value in (None, "", 0, 0.0, False, "0", "false", "off"):
+            return False
+        if value in (1, 1.0, True, "1", "true", "on"):
+            return True
+        raise ValueError(f"{name}: expected on or off (1 or 0), got {value!r}")
     if name in ("bpm", "key", "bars") and (value is None or value == "" or value == 0):
         return None  # cleared: the tempo or key comes from the prompt, else the model chooses
     if name in ("prompt", "negative_prompt") and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:

@@ -188,3 +188,46 @@ def test_libsndfile_reads_the_tempo_and_loop_too(default_model, tmp_path):
         assert info.frames == n
     finally:
         lib.sf_close(handle)
+
+
+def test_the_prompts_words_count_and_an_explicit_setting_wins_saying_so(default_model):
+    prompt = "funk beat with bass and chords in A minor at 122 bpm"
+    r = default_model.render(GenerationRequest(prompt=prompt, bars=2, seed=4))
+    music = r.extra["music"][0]
+    assert music["bpm"] == 122.0 and music["key"] == "A minor" and music["notes"] == []
+    assert {"drums", "bass", "keys"} <= set(music["roles"])
+    assert music["set_by"] == {"bpm": "prompt", "key": "prompt"}
+    r = default_model.render(GenerationRequest(prompt=prompt, bars=2, bpm=128.0, key="F minor", seed=4))
+    music = r.extra["music"][0]
+    assert music["bpm"] == 128.0 and music["key"] == "F minor"
+    assert music["set_by"] == {"bpm": "bpm setting", "key": "key setting"}
+    assert any("wins over the prompt's 122 bpm" in n for n in music["notes"])
+    assert any("wins over the prompt's key" in n for n in music["notes"])
+    assert {"bass", "keys"} <= set(music["roles"])
+
+
+@pytest.mark.parametrize("prompt", ["deep bass line", "guitar riff", "drum pattern", "chord progression"])
+def test_phrase_words_make_a_phrase_or_loop_not_a_one_shot(default_model, prompt):
+    r = default_model.render(GenerationRequest(prompt=prompt, length=2.0, seed=1))
+    assert r.extra.get("music"), prompt  # the score path, not a one-shot hit
+    x = r.audio[0].mean(axis=0)
+    quarters = np.sqrt(np.mean(x[: x.size // 4 * 4].reshape(4, -1) ** 2, axis=1))
+    assert np.sum(quarters > 0.05 * quarters.max()) >= 3, (prompt, quarters)  # sound all through
+
+
+def test_a_seed_steers_the_drums_the_prompt_asks_for(default_model):
+    """A rhythmic seed (noise bursts) with "hip hop drum loop": drums at every strength."""
+    from diffhost.engine.default.training.evaluate_loops import noise_burst_seed
+    from diffhost.engine.request import SeedClip
+
+    audio, _ = noise_burst_seed(90.0, np.random.default_rng(5))
+    clip = SeedClip(audio, 44100)
+    for strength in (0.3, 0.6, 0.9):
+        r = default_model.render(
+            GenerationRequest(
+                prompt="hip hop drum loop", seed_clip=clip, strength=strength, seed=7, variations=4
+            )
+        )
+        for music in r.extra["music"]:
+            assert "drums" in music["roles"], (strength, music)
+            assert music["bpm"] == round(music["bpm"])  # a tempo read from a seed is a whole number

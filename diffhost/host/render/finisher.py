@@ -23,6 +23,7 @@ import numpy as np
 
 from diffhost import __version__
 from diffhost.engine.request import GenerationResult
+from diffhost.host.render.atomic import atomic_write_bytes
 from diffhost.host.render.effects import file_sha256
 from diffhost.host.render.export import (
     atomic_write_wav,
@@ -186,7 +187,9 @@ class Finisher:
         if out.suffix.lower() in AUDIO_SUFFIXES:  # a file name: with the export format's suffix
             base = out.with_suffix(suffix)
         elif recipe.export.pack_names:
-            base = out / pack_name(result.request.prompt, music_info(result, 0).get("music"), result.seed, suffix)
+            base = out / pack_name(
+                result.request.prompt, music_info(result, 0).get("music"), result.seed, suffix
+            )
         else:
             base = out / default_name(result, suffix)
         n = result.audio.shape[0]
@@ -216,6 +219,7 @@ class Finisher:
                 "parent_id": parent_id,
                 "render_s": round(result.render_s, 4),
                 **music_info(result, v),
+                **write_parts(target, result, v),
             }
             saved.append(
                 write_render(
@@ -243,6 +247,34 @@ class Finisher:
 
 
 DRY_DIR = "dry"
+
+
+def write_parts(target: Path, result: GenerationResult, variation: int) -> dict[str, Any]:
+    """A score model's stems (float WAV per part in `<name>.stems/`, at the dry render's level: they
+    sum to the dry audio) and its MIDI (`<name>.mid`) beside target. Returns the sidecar's entries
+    (paths relative to the sidecar's folder); {} when the result has none."""
+    out: dict[str, Any] = {}
+    stems = (result.extra or {}).get("stems")
+    if stems:
+        parts = stems[min(variation, len(stems) - 1)]
+        folder = target.parent / f"{target.stem}.stems"
+        for i in range(2, 100000):
+            if not folder.exists():
+                break
+            folder = target.parent / f"{target.stem}-{i}.stems"
+        folder.mkdir(parents=True)
+        written = {}
+        for role, audio in parts.items():
+            path = folder / f"{target.stem}_{role}.wav"
+            atomic_write_wav(path, np.asarray(audio, dtype=np.float32), result.sample_rate)
+            written[role] = str(path.relative_to(target.parent))
+        out["stems"] = {"sum_of": "dry", "sample_rate": int(result.sample_rate), "files": written}
+    midi = (result.extra or {}).get("midi")
+    if midi:
+        path = unique_path(target.with_suffix(".mid"))
+        atomic_write_bytes(path, midi[min(variation, len(midi) - 1)])
+        out["midi"] = str(path.relative_to(target.parent))
+    return out
 
 
 def dry_path_for(target: Path) -> Path:

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffhost.engine.audio import resample, resample_loop
+from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.model.sampler import DDIMSampler
-from diffhost.engine.default.music import arrange, patterns, score, seedsteer
+from diffhost.engine.default.music import arrange, midi, patterns, score, seedsteer
 from diffhost.engine.default.music.bank import Bank, load_bank
 from diffhost.engine.default.text import captions, loop_captions
 from diffhost.engine.errors import UnsupportedRequestError
@@ -69,6 +69,48 @@ class Plan:
     bpm_from: str = "model"  # "bpm setting", "prompt", "seed clip" or "model": who chose the tempo
     key_from: str = "model"
     notes: tuple[str, ...] = ()  # what overrode what, in words
+
+
+# Words that make a phrase or a loop of whatever they name ("deep bass line" is not one bass hit).
+_PHRASE_WORDS = re.compile(
+    r"(?<![\w-])(lines?|basslines?|riffs?|grooves?|patterns?|progressions?|loop(?:s|able|ing)?|"
+    r"melod(?:y|ies)|arpeggios?|sequences?|phrases?)(?![\w-])",
+    re.I,
+)
+# Words that name a part; "no drums" / "without bass" name one that must stay out.
+_ROLE_WORDS = {
+    "drums": r"drums?|beats?|breakbeats?|percussion|kicks?|snares?|hi-?hats?|hats",
+    "bass": r"bass(?:lines?)?|808s?|sub(?:-| )?bass",
+    "keys": r"chords?|piano|keys|rhodes|electric piano|organ|comping|strum(?:s|ming)?",
+    "pad": r"pads?|strings",
+    "arp": r"arp(?:s|eggios?|eggiated)?",
+    "lead": r"melod(?:y|ies)|leads?|hooks?|solos?|flute|violin",
+    "texture": r"rain|vinyl|crackle|wind|drones?|ambience|atmosphere|textures?|soundscapes?",
+}
+_DNB = re.compile(r"drum\s*(?:n|and|&|'n'|'n|n')\s*bass", re.I)
+_ROLE_RES = {r: re.compile(rf"(?<![\w-])({w})(?![\w-])", re.I) for r, w in _ROLE_WORDS.items()}
+_NEGATED = re.compile(r"(?<![\w-])(?:no|without|minus)\s+(?:any\s+|the\s+)?([\w-]+(?:\s+[\w-]+)?)", re.I)
+
+
+def named_roles(prompt: str | None) -> dict[str, bool]:
+    """{role: plays?} for the parts a prompt names in so many words: 'drum loop with bass and chords'
+    -> drums, bass, keys on; 'beat without drums' -> drums off. A piano named with a melody is the
+    melody's voice, not chords."""
+    if not prompt:
+        return {}
+    out: dict[str, bool] = {}
+    # "drum n bass" is a style, not two parts.
+    prompt = _DNB.sub(" ", loop_captions._STYLE_RE.sub(" ", prompt))
+    negated = " ".join(m.group(1) for m in _NEGATED.finditer(prompt))
+    text = _NEGATED.sub(" ", prompt)
+    for role, rx in _ROLE_RES.items():
+        if rx.search(negated):  # "a beat without drums": the refusal is the more specific word
+            out[role] = False
+        elif rx.search(text):
+            out[role] = True
+    if out.get("lead") and out.get("keys") and not re.search(r"chords?|comping|strum", text, re.I):
+        del out["keys"]  # "piano melody": the piano plays the melody
+    return out
 
 
 def asks_for_loop(prompt: str | None) -> bool:
@@ -119,6 +161,8 @@ class LoopMaker:
     def wants_loop(self, request: GenerationRequest, plan: Plan, cond: torch.Tensor) -> bool:
         if request.length > ONE_SHOT_MAX_S or request.bars is not None:
             return True
+        if request.prompt and _PHRASE_WORDS.search(request.prompt):
+            return True  # "deep bass line", "guitar riff": a phrase, never one hit
         if plan.analysis is not None and (plan.analysis.is_rhythmic or plan.analysis.is_melodic):
             return True
         timed = plan.bpm is not None or plan.key is not None
@@ -217,6 +261,7 @@ class LoopMaker:
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
         style, roles, voices = self._heard(request.prompt, cond)
+        roles.update(named_roles(request.prompt))  # the prompt's own words beat the heads' guesses
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
             sl = L["style"]
             known[sl] = always[sl] = True
@@ -238,6 +283,11 @@ class LoopMaker:
             seed_info = _seed_rhythm(a, bpm, known, values)
         elif a is not None and a.is_melodic and bpm is not None:
             seed_info = _seed_melody(a, bpm, tonic, bool(key[1]) if key else True, known, values)
+        # A seed steers the parts; the prompt chooses them: the parts it names stay as it says.
+        for role, on in roles.items():
+            values[L["roles"].start + score.ROLES.index(role)] = 1.0 if on else -1.0
+        for role in voices:
+            values[L["roles"].start + score.ROLES.index(role)] = 1.0
         strength = request.strength if seed_info else 1.0
 
         scale = float(guidance)
@@ -297,7 +347,7 @@ class LoopMaker:
                 f"{request.length:g} s is not whole bars at {tempo:g} bpm: rendered {bars:g} bar"
                 f"{'' if bars == 1 else 's'} ({length:.3f} s) so it loops"
             )
-        audio, music = [], []
+        audio, music, stems, midis = [], [], [], []
         for i, s in enumerate(scores):
             s.tempo = tempo
             if key is not None and key[1] is not None:
@@ -305,11 +355,27 @@ class LoopMaker:
             if seed_info.get("roles"):
                 s.roles |= seed_info["roles"]
             _apply_seed_extras(s, seed_info, plan, strength, np.random.default_rng([seed, i, 5]))
+            parts: dict[str, np.ndarray] | None = {} if request.stems else None
+            events: list | None = [] if request.midi else None
             audio.append(
                 arrange.render_score(
-                    s, self.bank, length, loop, np.random.default_rng([seed, i]), num_samples=n_native
+                    s,
+                    self.bank,
+                    length,
+                    loop,
+                    np.random.default_rng([seed, i]),
+                    num_samples=n_native,
+                    stems=parts,
+                    events=events,
                 )
             )
+            if parts is not None:
+                stems.append(parts)
+            if events is not None:
+                voices = {r: s.voices[r] for r in s.roles if r in s.voices}
+                midis.append(
+                    midi.score_midi(events, bpm=tempo, key=s.key_name, voices=voices, length_s=length)
+                )
             music.append(
                 {
                     "bpm": round(tempo, 3),
@@ -328,13 +394,23 @@ class LoopMaker:
             )
         out = np.stack(audio)
         extra: dict = {"music": music}
+        m = loop_samples(bars, tempo, request.sample_rate) if loop else request.num_samples
         if loop:
             # The loop's exact length at the asked rate; resampled as a circle, so the seam stays smooth.
-            m = loop_samples(bars, tempo, request.sample_rate)
             if request.sample_rate != SR:
                 out = np.stack([resample_loop(a, m) for a in out])
                 extra["native_sample_rate"] = request.sample_rate
             extra["num_samples"] = m
+        if request.stems:
+            # Each part through the same (linear) resampling as the mix, so they still sum to it.
+            def fit(x: np.ndarray) -> np.ndarray:
+                if loop:
+                    return resample_loop(x, m)
+                return fit_length(resample(x, SR, request.sample_rate), m)
+
+            extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
+        if request.midi:
+            extra["midi"] = midis
         return out, extra
 
 
