@@ -102,6 +102,8 @@ _NUMERIC_PARAMS = {
     "variations": int,
     "tempo": float,
     "quantize": float,
+    "stems": int,  # 1 / 0
+    "midi": int,
 }
 
 

@@ -126,3 +126,22 @@ def test_bars_over_osc_render_exact_bars_and_the_music_comes_before_done(client,
     client.send("/diffhost/param/set", "bars", -3)
     client.wait_for(lambda m: m[0] == "/diffhost/error" and "bars" in m[1][1])
     assert session.params.bars is None
+
+
+def test_stems_and_midi_over_osc_land_beside_the_file(client, session):
+    for name in ("stems", "midi", "bpm", "bars"):
+        client.request(
+            "/diffhost/param/set", name, {"bpm": 120.0, "bars": 1}.get(name, 1), expect="/diffhost/param"
+        )
+    assert session.params.stems is True and session.params.midi is True
+    assert client.request("/diffhost/param/get", "stems", expect="/diffhost/param")[1] == ["stems", 1]
+    res = client.render("house drum loop with bass")
+    assert res.ok, res.message
+    side = json.loads(res.path.with_name(res.path.name + ".json").read_text())
+    assert set(side["stems"]["files"]) >= {"drums", "bass"} and res.path.with_suffix(".mid").is_file()
+    assert side["stems"]["sum_of"] == "file"  # no finisher here: the file is the engine's audio, normalized
+    mix, _ = sf.read(res.path, dtype="float32")
+    total = sum(sf.read(res.path.parent / f, dtype="float32")[0] for f in side["stems"]["files"].values())
+    assert float(abs(total - mix).max()) < 10 ** (-90 / 20)
+    client.send("/diffhost/param/set", "stems", 7)
+    assert "stems" in client.wait_for(lambda m: m[0] == "/diffhost/error")[1][1]

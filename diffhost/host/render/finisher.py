@@ -75,8 +75,11 @@ def save_result(
     saved = []
     for v in range(n):
         audio = result.audio[v]
+        gain = 1.0
         if peak_db is not None:
+            before = float(np.max(np.abs(audio))) if audio.size else 0.0
             audio = normalize_audio(audio, peak_db=peak_db)
+            gain = float(np.max(np.abs(audio))) / before if before > 0 else 1.0
         target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
         target = unique_path(target)
         atomic_write_wav(target, audio, result.sample_rate)
@@ -89,6 +92,7 @@ def save_result(
             "finishing": [{"step": "normalize_peak", "peak_db": peak_db}] if peak_db is not None else [],
             "render_s": round(result.render_s, 4),
             **music_info(result, v),
+            **write_parts(target, result, v, gain=gain, sum_of="file"),
             **(extra or {}),
         }
         side = write_sidecar(target, info)
@@ -249,10 +253,13 @@ class Finisher:
 DRY_DIR = "dry"
 
 
-def write_parts(target: Path, result: GenerationResult, variation: int) -> dict[str, Any]:
-    """A score model's stems (float WAV per part in `<name>.stems/`, at the dry render's level: they
-    sum to the dry audio) and its MIDI (`<name>.mid`) beside target. Returns the sidecar's entries
-    (paths relative to the sidecar's folder); {} when the result has none."""
+def write_parts(
+    target: Path, result: GenerationResult, variation: int, *, gain: float = 1.0, sum_of: str = "dry"
+) -> dict[str, Any]:
+    """A score model's stems (float WAV per part in `<name>.stems/`) and its MIDI (`<name>.mid`)
+    beside target. The stems sum to `sum_of`: the dry audio (the finisher keeps it in dry/; effects
+    and finishing shape only the mix), or the file itself when it is the engine's audio times `gain`.
+    Returns the sidecar's entries (paths relative to the sidecar's folder); {} when there are none."""
     out: dict[str, Any] = {}
     stems = (result.extra or {}).get("stems")
     if stems:
@@ -266,9 +273,9 @@ def write_parts(target: Path, result: GenerationResult, variation: int) -> dict[
         written = {}
         for role, audio in parts.items():
             path = folder / f"{target.stem}_{role}.wav"
-            atomic_write_wav(path, np.asarray(audio, dtype=np.float32), result.sample_rate)
+            atomic_write_wav(path, np.asarray(audio, dtype=np.float32) * np.float32(gain), result.sample_rate)
             written[role] = str(path.relative_to(target.parent))
-        out["stems"] = {"sum_of": "dry", "sample_rate": int(result.sample_rate), "files": written}
+        out["stems"] = {"sum_of": sum_of, "sample_rate": int(result.sample_rate), "files": written}
     midi = (result.extra or {}).get("midi")
     if midi:
         path = unique_path(target.with_suffix(".mid"))

@@ -51,9 +51,10 @@ def score_midi(
     Notes end by the clip's end (a loop's tails ring into its next repeat in the audio; in MIDI the
     clip is the loop)."""
     tempo = mido.bpm2tempo(bpm)
+    per_second = TICKS_PER_BEAT * 1e6 / tempo  # what mido.second2tick computes, once
 
     def tick(seconds: float) -> int:
-        return max(0, int(round(mido.second2tick(seconds, TICKS_PER_BEAT, tempo))))
+        return max(0, int(round(seconds * per_second)))
 
     end = tick(length_s)
     mf = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
@@ -77,10 +78,12 @@ def score_midi(
             channel += 1 + (channel + 1 == DRUM_CHANNEL)  # channel 10 is the drums'
         track = mido.MidiTrack()
         track.append(mido.MetaMessage("track_name", name=role, time=0))
-        timed: list[tuple[int, int, mido.Message]] = []
+        # (tick, order, kind, note, velocity); offs sort before ons at the same tick, so a repeated
+        # note is not cut by its own off. Messages are made once, with their delta times.
+        timed: list[tuple[int, int, str, int, int]] = []
         if role != "drums":
             program = GM_PROGRAM.get(voices.get(role, ""), 0)
-            timed.append((0, 0, mido.Message("program_change", channel=ch, program=program)))
+            track.append(mido.Message("program_change", channel=ch, program=program, time=0))
         for _, t, note, dur, vel in notes:
             on = tick(t)
             if on >= end:
@@ -88,13 +91,12 @@ def score_midi(
             off = min(max(on + 1, tick(t + dur)), end)
             velocity = max(1, min(127, int(round(vel * 127))))
             note = max(0, min(127, int(note)))
-            # Offs sort before ons at the same tick, so a repeated note is not cut by its own off.
-            timed.append((on, 2, mido.Message("note_on", channel=ch, note=note, velocity=velocity)))
-            timed.append((off, 1, mido.Message("note_off", channel=ch, note=note, velocity=0)))
+            timed.append((on, 2, "note_on", note, velocity))
+            timed.append((off, 1, "note_off", note, 0))
         timed.sort(key=lambda x: (x[0], x[1]))
         now = 0
-        for at, _, msg in timed:
-            track.append(msg.copy(time=at - now))
+        for at, _, kind, note, velocity in timed:
+            track.append(mido.Message(kind, channel=ch, note=note, velocity=velocity, time=at - now))
             now = at
         track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
         mf.tracks.append(track)
