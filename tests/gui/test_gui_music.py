@@ -355,3 +355,9 @@ def test_length_in_bars_renders_exactly_those_bars(qtbot, window):
     p.length_unit.setCurrentIndex(p.length_unit.findData("s"))
     p.length_unit.activated.emit(p.length_unit.currentIndex())
     assert s.params.bars is None and p.length.isVisibleTo(p)
+    # Seconds that are not whole bars: a drum loop snaps to whole bars, and the window says so.
+    p.length.setValue(5.0)
+    assert window.render() is not None
+    qtbot.waitUntil(lambda: not window.jobs and window.current.path != path, timeout=60000)
+    assert sf.info(str(window.current.path)).frames == round(2 * 240 / 97 * 44100)
+    assert "5 s is not whole bars at 97 bpm: rendered 2 bars" in window.status_message.text()
