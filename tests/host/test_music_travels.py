@@ -101,3 +101,21 @@ def test_a_version_2_library_gains_the_music_columns(tmp_path, renders):
     with RenderLibrary(db) as library:
         (saved,) = Finisher(Recipe(), library=library).finish(renders[1], tmp_path / "r")
         assert library.get(saved.render_id).bpm == 128.0
+
+
+def test_library_search_on_the_command_line(capsys, home, renders, tmp_path):
+    from diffhost.cli import main
+
+    with RenderLibrary.open_default() as library:
+        for r in renders:
+            Finisher(Recipe(), library=library).finish(r, tmp_path / "r")
+
+    def search(*argv: str) -> list[str]:
+        assert main(["library", "--json", "search", *argv]) == 0
+        return sorted(r["prompt"] for r in json.loads(capsys.readouterr().out))
+
+    assert search("--key", "A minor") == ["house groove with bass"]
+    assert search("--bpm", "85-100", "--loop") == ["boom bap drum loop"]
+    assert search("--bpm", "140") == ["piano chords"] and search("--bars", "2") == ["house groove with bass"]
+    assert main(["library", "search", "--bpm", "fast"]) == 2
+    assert "--bpm: 'fast' is not a tempo or a range like 120-130" in capsys.readouterr().err
