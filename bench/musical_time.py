@@ -16,6 +16,7 @@ The machine is shared, so speed is also given as a ratio to the same render with
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,12 @@ def main() -> int:
     p.add_argument("--n", type=int, default=200, help="loops rendered for the length and seam figures")
     p.add_argument("--whole", type=int, default=120, help="loop prompts rendered for the whole-bars figure")
     p.add_argument("--speed-repeats", type=int, default=7)
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="another diffhost checkout (e.g. before this change): its 10 s phrase is timed in the same run",
+    )
     args = p.parse_args()
 
     from diffhost.engine import load_model
@@ -139,6 +146,23 @@ def main() -> int:
         )
         for _ in range(3)
     ]
+    if args.baseline:
+        phrase_code = (
+            "import time, statistics; from diffhost.engine import load_model; "
+            "from diffhost.engine.request import GenerationRequest as G; m=load_model(device='cpu'); "
+            "r=G(prompt='solo piano melody', length=10.0, bpm=100.0, seed=3); m.render(r); ts=[]\n"
+            f"for _ in range({args.speed_repeats}):\n"
+            " t=time.perf_counter(); m.render(r); ts.append(time.perf_counter()-t)\n"
+            "print(statistics.median(ts))"
+        )
+        for label, root in (
+            ("baseline", args.baseline),
+            ("this checkout", Path(__file__).resolve().parents[1]),
+        ):
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            out = subprocess.run([sys.executable, "-c", phrase_code], capture_output=True, text=True, env=env)
+            secs = float(out.stdout.split()[-1]) if out.returncode == 0 else float("nan")
+            print(f"             {label} ({root}): 10 s phrase {secs:.3f} s = {10.0 / secs:.1f}x real time")
     print(
         f"speed:       10 s phrase {plain:.3f} s = {10.0 / plain:.1f}x real time; "
         f"load {statistics.median(loads):.2f} s (median of 3 fresh processes)"
