@@ -178,3 +178,44 @@ def test_a_one_shot_render_starts_no_live_threads(tmp_path):
         assert runtime.live is None and not running()
     with build_runtime(dataclasses.replace(opts, live=True)) as runtime:
         assert runtime.live is not None and "diffhost-fresh" in running()
+
+
+def test_bars_flag_renders_exactly_n_bars_and_says_what_it_rendered(tmp_path):
+    """`--bars 4 --bpm 97`: 4 bars at 97 bpm are exactly round(4 x 240/97 x 48000) samples, and the
+    line under the file name says the tempo, key, bars and loop, and who chose them."""
+    out = tmp_path / "groove.wav"
+    proc = cli(
+        "boom bap drum loop in F minor",
+        "--bars",
+        "4",
+        "--bpm",
+        "97",
+        "--sample-rate",
+        "48000",
+        "--seed",
+        "3",
+        "--no-library",
+        "-o",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(out)).frames == round(4 * 240 / 97 * 48000)
+    assert "97 bpm · F minor · 4 bars · loop (tempo: bpm setting, key: prompt)" in proc.stdout
+    music = json.loads(out.with_name(out.name + ".json").read_text())["music"]
+    assert music["bars"] == 4 and music["loop"] and music["bpm"] == 97.0
+
+
+def test_bars_without_a_tempo_on_a_model_without_one_is_refused(tiny_sa3, tmp_path):
+    proc = cli("kick", "--model", str(tiny_sa3), "--bars", "2", "-o", str(tmp_path / "x.wav"))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "bars: model" in proc.stderr and "has no sense of tempo; give a bpm" in proc.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("flag", ["--stems", "--midi"])
+def test_a_diffusers_model_says_plainly_it_has_no_stems_or_midi(tiny_sa3, tmp_path, flag):
+    proc = cli("kick", "--model", str(tiny_sa3), "--length", "0.5", flag, "-o", str(tmp_path / "x.wav"))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    name = flag.removeprefix("--")
+    assert f"{name}: model" in proc.stderr and "renders audio, not a score: it has no stems or MIDI" in proc.stderr
+    assert not (tmp_path / "x.wav").exists()

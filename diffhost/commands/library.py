@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--since", default=None, help="from this date (YYYY-MM-DD or ISO time)")
     a.add_argument("--until", default=None, help="up to this date (inclusive for a bare date)")
     a.add_argument("--favorites", action="store_true", help="favorites only")
+    a.add_argument("--key", default=None, help="key, e.g. 'F minor' ('F': either mode)")
+    a.add_argument("--bpm", default=None, metavar="LO[-HI]", help="tempo or tempo range, e.g. 120-130")
+    a.add_argument("--bars", type=float, default=None, help="length in bars")
+    a.add_argument("--loop", action="store_true", help="seamless loops only")
     a.add_argument("--limit", type=int, default=100)
     a.set_defaults(func=run_search)
 
@@ -82,11 +86,30 @@ def _print_rows(args: argparse.Namespace, rows: list) -> None:
         star = "*" if r.favorite else " "
         lufs = f"{r.loudness_lufs:6.1f} LUFS" if r.loudness_lufs is not None else "    -- LUFS"
         tags = f"  [{', '.join(r.tags)}]" if r.tags else ""
+        if r.bpm is not None:  # the music a loop or phrase was rendered with
+            tags += (
+                f"  {r.bpm:g} bpm" + (f" {r.key}" if r.key else "") + (f" {r.bars:g} bars" if r.bars else "")
+            )
+            tags += " loop" if r.loop else ""
         when = r.created.astimezone().strftime("%Y-%m-%d %H:%M")
         print(
             f"{r.id:5d}{star} {when}  {r.length_s:5.2f} s {r.sample_rate:6d} Hz {lufs}  "
             f"{r.prompt or '(no prompt)'}{tags}\n       {r.path}"
         )
+
+
+def _bpm_range(text: str | None) -> dict:
+    """'120' -> 119.5..120.5; '120-130' -> 120..130. ValueError names the flag and the form."""
+    if not text:
+        return {}
+    lo, _, hi = text.partition("-")
+    try:
+        low, high = float(lo), float(hi or lo)
+    except ValueError:
+        raise ValueError(f"--bpm: {text!r} is not a tempo or a range like 120-130") from None
+    if not hi:
+        low, high = low - 0.5, high + 0.5
+    return {"bpm_min": low, "bpm_max": high}
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -105,6 +128,10 @@ def run_search(args: argparse.Namespace) -> int:
             until=args.until,
             favorites_only=args.favorites,
             limit=args.limit,
+            key=args.key,
+            **_bpm_range(args.bpm),
+            bars=args.bars,
+            loop=True if args.loop else None,
         )
         _print_rows(args, rows)
     return 0

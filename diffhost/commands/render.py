@@ -18,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=float, default=None, help="how far the seed clip is re-imagined, 0..1")
     p.add_argument("--length", type=float, default=None, help="length in seconds (default 1.0)")
     p.add_argument(
+        "--bars",
+        type=float,
+        default=None,
+        help="length in bars of 4/4 instead of seconds: exactly N bars at --bpm (or the tempo the model picks)",
+    )
+    p.add_argument(
         "--sample-rate", type=_whole_hz, default=None, help="output sample rate in Hz (default 44100)"
     )
     p.add_argument(
@@ -36,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--key", default=None, help="key, e.g. 'A minor', 'F#', 'Eb major' (also read from the prompt)"
+    )
+    p.add_argument(
+        "--stems", action="store_true", help="also write each part as its own WAV (the default model's loops)"
+    )
+    p.add_argument(
+        "--midi", action="store_true", help="also write the score as a MIDI file (the default model's loops)"
     )
     p.add_argument("--model", default=None, help="model: default, a local folder or a Hugging Face id")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -123,6 +135,9 @@ def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
         "variations": args.variations,
         "bpm": args.bpm,
         "key": args.key,
+        "bars": args.bars,
+        "stems": args.stems or None,
+        "midi": args.midi or None,
         "seed_clip": seed_clip,
     }
 
@@ -243,6 +258,15 @@ def run(args: argparse.Namespace) -> int:
                     "render_s": round(result.render_s, 4),
                     "model": result.model.name,
                     "preset": recipe.preset,
+                    "music": [_music_of(result, s.variation) for s in saved],
+                    "sidecar_parts": [
+                        {
+                            k: v
+                            for k, v in json.loads(Path(s.sidecar).read_text()).items()
+                            if k in ("stems", "midi")
+                        }
+                        for s in saved
+                    ],
                 }
             )
         )
@@ -253,7 +277,51 @@ def run(args: argparse.Namespace) -> int:
                 f"{s.path}  ({s.length_s:.2f} s, {s.sample_rate} Hz, {s.channels} ch, "
                 f"seed {result.seed}{rid})"
             )
+            music = _music_of(result, s.variation)
+            if music:
+                print(f"  {music_line(music)}")
+            _print_parts(s, args)
     return 0
+
+
+def _print_parts(saved, args: argparse.Namespace) -> None:
+    """The stems and MIDI written beside a file (from its sidecar), or why there are none."""
+    if not (args.stems or args.midi):
+        return
+    side = json.loads(Path(saved.sidecar).read_text())
+    if args.stems:
+        files = (side.get("stems") or {}).get("files") or {}
+        if files:
+            print("  stems: " + ", ".join(str(saved.path.parent / f) for f in files.values()))
+        else:
+            print("  stems: none (a one-shot has no parts)")
+    if args.midi:
+        print(
+            f"  midi: {saved.path.parent / side['midi']}" if side.get("midi") else "  midi: none (a one-shot)"
+        )
+
+
+def _music_of(result, variation: int) -> dict | None:
+    music = (result.extra or {}).get("music")
+    return music[min(variation, len(music) - 1)] if music else None
+
+
+def music_line(music: dict) -> str:
+    """'90 bpm · F minor · 4 bars · loop (tempo: prompt, key: model)', then any notes."""
+    bars = float(music.get("bars") or 0)
+    parts = [f"{float(music['bpm']):g} bpm"] if music.get("bpm") else []
+    if music.get("key"):
+        parts.append(str(music["key"]))
+    if bars:
+        parts.append(f"{bars:g} bar{'' if bars == 1 else 's'}")
+    parts.append("loop" if music.get("loop") else "phrase")
+    set_by = music.get("set_by") or {}
+    line = " · ".join(parts)
+    if set_by:
+        line += f" (tempo: {set_by.get('bpm', 'model')}, key: {set_by.get('key', 'model')})"
+    for note in music.get("notes") or ():
+        line += f"; {note}"
+    return line
 
 
 def _bar(ev, width: int = 30) -> None:

@@ -6,6 +6,7 @@ Arrays are float32 shaped (channels, samples) everywhere in diffhost.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +211,35 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
         return np.ascontiguousarray(audio, dtype=np.float32)
     out = soxr.resample(np.ascontiguousarray(audio.T, dtype=np.float32), sr_in, sr_out, quality="VHQ")
     return np.ascontiguousarray(np.atleast_2d(out.T), dtype=np.float32)
+
+
+def resample_loop(audio: np.ndarray, num_samples: int) -> np.ndarray:
+    """A loop (channels, n) resampled as the circle it is to exactly num_samples (soxr VHQ).
+
+    The loop is wrapped around itself (its own end before its start, its start after its end) so
+    the filter sees what plays around the seam, and resampled at exactly num_samples / n: the
+    wrapped-in context is a whole number of output samples long, so the kept middle starts on the
+    loop's first sample. The length is exact: a loop of N bars at another rate is round(N x bar x
+    rate) samples even where n x rate_out / rate_in is not a whole number (the tempo then moves by
+    at most half a sample per loop, a few parts per million)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    n, m = audio.shape[-1], int(num_samples)
+    if n == m:
+        return np.ascontiguousarray(audio)
+    # Context of p input samples maps to exactly p x m / n output samples when n / gcd(n, m) divides p.
+    step = n // math.gcd(n, m)
+    pad = min(n, step * max(1, -(-_LOOP_CONTEXT // step)))
+    wrapped = np.concatenate([audio[..., n - pad :], audio, audio[..., :pad]], axis=-1)
+    if pad == n and n < _LOOP_CONTEXT:  # a loop shorter than the filter: wrap it more times
+        reps = -(-_LOOP_CONTEXT // n)
+        wrapped = np.tile(audio, (1,) * (audio.ndim - 1) + (2 * reps + 1,))
+        pad = reps * n
+    out = soxr.resample(np.ascontiguousarray(wrapped.T), n, m, quality="VHQ").T
+    start = pad * m // n
+    return np.ascontiguousarray(np.atleast_2d(out[..., start : start + m]), dtype=np.float32)
+
+
+_LOOP_CONTEXT = 8192  # input samples of wrapped-in context on each side: past soxr VHQ's filter length
 
 
 def set_channels(audio: np.ndarray, channels: int) -> np.ndarray:

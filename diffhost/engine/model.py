@@ -133,6 +133,9 @@ class Model(ABC):
         variations: int = 1,
         bpm: float | None = None,
         key: str | None = None,
+        bars: float | None = None,
+        stems: bool = False,
+        midi: bool = False,
         progress: ProgressFn | None = None,
         cancel: CancelFlag | None = None,
     ) -> np.ndarray:
@@ -157,6 +160,12 @@ class Model(ABC):
         bpm / key (e.g. 124, "A minor"): tempo and key for models that make loops and phrases
         (the default model also reads them from the prompt: "at 90 bpm", "in F# minor");
         models without a sense of tempo ignore them.
+        bars: the length in bars of 4/4 instead of seconds: exactly round(bars x 240 / bpm x
+        sample_rate) samples. Without a bpm, models that choose their tempo (the default model)
+        pick a whole-number one; others need the bpm.
+        stems / midi: models that render a score (the default model) also put each part's audio
+        (GenerationResult.extra["stems"]) and the score as a Standard MIDI File (extra["midi"]) in
+        the result; use Model.render to get them. Other models refuse them, saying so.
         progress(fraction) is called once per denoising step; cancel.is_set() is checked
         at every step and raises engine.errors.Cancelled.
         Unsupported requests (e.g. a prompt for an unconditional model, a length past
@@ -178,6 +187,9 @@ class Model(ABC):
             variations=variations,
             bpm=bpm,
             key=key,
+            bars=bars,
+            stems=stems,
+            midi=midi,
         )
         audio = self.render(request, progress=progress, cancel=cancel).audio
         return audio[0] if variations == 1 else audio
@@ -218,7 +230,9 @@ class Model(ABC):
         # A model may hand back audio already at another rate (the default model resamples its loops
         # circularly so the seam survives); it says so in extra.
         native_sr = int(extra.pop("native_sample_rate", self.info.native_sample_rate))
-        audio = conform(native, native_sr, request.sample_rate, request.num_samples)
+        # A model that chose its length (whole bars at the tempo it picked) says how many samples.
+        num_samples = int(extra.pop("num_samples", request.num_samples))
+        audio = conform(native, native_sr, request.sample_rate, num_samples)
         monitor.finish()
         return GenerationResult(
             audio=audio.astype(np.float32, copy=False),
@@ -288,7 +302,28 @@ class Model(ABC):
             raise UnsupportedRequestError(
                 f"guidance: {who} has no classifier-free guidance (got {request.guidance})"
             )
-        if not info.min_length_s <= request.length <= info.max_length_s:
+        if request.bars is not None and request.bpm is None and not info.makes_music:
+            raise UnsupportedRequestError(
+                f"bars: {who} has no sense of tempo; give a bpm with bars={request.bars:g} "
+                "(e.g. bpm=120), or a length in seconds"
+            )
+        for flag in ("stems", "midi"):
+            if getattr(request, flag) and not info.makes_music:
+                raise UnsupportedRequestError(
+                    f"{flag}: {who} renders audio, not a score: it has no stems or MIDI to give "
+                    "(the embedded default model has both)"
+                )
+        free_bars = request.bars is not None and request.bpm is None  # the model checks its own length
+        if (
+            request.bars is not None
+            and not free_bars
+            and not info.min_length_s <= request.length <= info.max_length_s
+        ):
+            raise UnsupportedRequestError(
+                f"bars: {request.bars:g} bars at {request.bpm:g} bpm last {request.length:.2f} s, out of "
+                f"range for {who}; valid is {info.min_length_s:g}..{info.max_length_s:g} s"
+            )
+        if not free_bars and not info.min_length_s <= request.length <= info.max_length_s:
             raise UnsupportedRequestError(
                 f"length: {request.length} s is out of range for {who}; "
                 f"valid is {info.min_length_s:g}..{info.max_length_s:g} s"

@@ -20,6 +20,8 @@ STEPS_RANGE = (1, 1000)
 GUIDANCE_RANGE = (0.0, 50.0)
 VARIATIONS_RANGE = (1, 64)
 BPM_RANGE = (40.0, 300.0)
+BARS_RANGE = (0.25, 256.0)  # length in bars of 4/4
+BEATS_PER_BAR = 4
 SEED_RANGE = (0, 2**63 - 1)
 
 Priority = Literal["live", "batch"]
@@ -80,6 +82,14 @@ class GenerationRequest:
     bpm: float | None = None  # tempo for loops and phrases; None = the prompt's ("at 90 bpm") or the model's
     # key: e.g. "A minor", "F#", "Eb major"; None = the prompt's ("in F# minor") or the model's
     key: str | None = None
+    # bars: the length in bars of 4/4 instead of seconds. With a bpm it sets `length` exactly
+    # (bars x 240 / bpm); without one the model chooses the tempo and reports the length it rendered
+    # (`length` then holds a provisional length at 120 bpm, the tempo DAWs start at).
+    bars: float | None = None
+    # Models that render a score (ModelInfo.makes_music) can hand back each part's audio (stems)
+    # and the score as a Standard MIDI File; other models refuse these.
+    stems: bool = False
+    midi: bool = False
 
     def __post_init__(self) -> None:
         if self.prompt is not None and not isinstance(self.prompt, str):
@@ -87,6 +97,17 @@ class GenerationRequest:
         if self.negative_prompt is not None and not isinstance(self.negative_prompt, str):
             raise ValueError(f"negative_prompt: expected text, got {type(self.negative_prompt).__name__}")
         _check_int("sample_rate", self.sample_rate, SAMPLE_RATE_RANGE, "Hz")
+        if self.bars is not None:
+            _check_range("bars", self.bars, BARS_RANGE, "bars")
+            if self.bpm is not None:
+                _check_range("bpm", self.bpm, BPM_RANGE, "")
+            # Bars win over seconds: the length is what N bars last at the tempo.
+            object.__setattr__(self, "length", bar_seconds(self.bpm or 120.0) * float(self.bars))
+            if not LENGTH_RANGE_S[0] <= self.length <= LENGTH_RANGE_S[1]:
+                raise ValueError(
+                    f"bars: {self.bars:g} bars at {self.bpm or 120.0:g} bpm last {self.length:.2f} s, "
+                    f"out of range; valid is {LENGTH_RANGE_S[0]}..{LENGTH_RANGE_S[1]} s"
+                )
         _check_range("length", self.length, LENGTH_RANGE_S, "s")
         _check_range("temperature", self.temperature, TEMPERATURE_RANGE, "")
         if self.steps is not None:
@@ -101,11 +122,17 @@ class GenerationRequest:
             _check_range("bpm", self.bpm, BPM_RANGE, "")
         if self.key is not None:
             _check_key(self.key)
+        for flag in ("stems", "midi"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise ValueError(f"{flag}: expected true or false, got {getattr(self, flag)!r}")
+            object.__setattr__(self, flag, bool(getattr(self, flag)))
         if self.seed_clip is not None and not isinstance(self.seed_clip, SeedClip):
             raise ValueError("seed_clip: expected a SeedClip (audio + its sample rate)")
 
     @property
     def num_samples(self) -> int:
+        if self.bars is not None and self.bpm is not None:
+            return loop_samples(self.bars, self.bpm, self.sample_rate)
         return int(round(self.length * self.sample_rate))
 
     def with_(self, **changes: Any) -> GenerationRequest:
@@ -130,6 +157,12 @@ class GenerationRequest:
             d["bpm"] = self.bpm
         if self.key is not None:
             d["key"] = self.key
+        if self.bars is not None:
+            d["bars"] = self.bars
+        if self.stems:
+            d["stems"] = True
+        if self.midi:
+            d["midi"] = True
         if self.seed_clip is not None:
             d["seed_clip"] = {
                 "sample_rate": self.seed_clip.sample_rate,
@@ -161,6 +194,9 @@ class ModelInfo:
     device: str = "cpu"
     dtype: str = "float32"
     rendered_on: str = "local"  # or the remote engine (URL and replica) that rendered it
+    # The model renders a score: it chooses tempo and key itself (so bars= needs no bpm) and can
+    # write the score's stems and MIDI. Diffusion models of audio have neither.
+    makes_music: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -193,6 +229,16 @@ class GenerationResult:
         params = self.request.to_dict()
         params.update(seed=self.seed, steps=self.steps, guidance=self.guidance)
         return {"model": self.model.to_dict(), "params": params}
+
+
+def bar_seconds(bpm: float) -> float:
+    """Seconds in one bar of 4/4 at bpm."""
+    return BEATS_PER_BAR * 60.0 / float(bpm)
+
+
+def loop_samples(bars: float, bpm: float, sample_rate: int) -> int:
+    """Samples in `bars` bars of 4/4 at bpm: round(bars x bar x rate), the one rule every part uses."""
+    return int(round(float(bars) * BEATS_PER_BAR * 60.0 * int(sample_rate) / float(bpm)))
 
 
 def _check_range(name: str, value: Any, bounds: tuple[float, float], unit: str) -> None:

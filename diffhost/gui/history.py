@@ -459,7 +459,8 @@ def _convert(path: Path, spec: dict, out: Path | None) -> Path:
     parsed = parse_export(spec)
     audio, sr = read_audio(path)
     target = out if out is not None else path.with_suffix(parsed.suffix)
-    return write_audio(unique_path(target), audio, sr, parsed).path
+    # The tempo and loop travel into the new file's acid/smpl chunks.
+    return write_audio(unique_path(target), audio, sr, parsed, music=read_music(path)).path
 
 
 def _short_model(model: Any) -> str:

@@ -541,8 +541,10 @@ class MainWindow(QMainWindow):
                 if ev.paths:
                     self.open_render(ev.paths[0], play=self.autoplay.isChecked())
                 self._stage(ev.job_id, 1.0, "done")
-                music = display.music_label(display.music_of_result(ev.result, 0))
+                said = display.music_of_result(ev.result, 0) or {}
+                music = display.music_label(said)
                 about = f"{ev.length_s:.2f} s" + (f" · {music}" if music else "")
+                about += "".join(f"; {note}" for note in said.get("notes") or ())  # snapped, overridden
                 self.report(f"Rendered {Path(ev.paths[0]).name if ev.paths else ''} ({about})")
             if self.session.library is not None:
                 self.history.refresh()

@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
 )
 
 from diffhost.engine.request import (
+    BARS_RANGE,
     BPM_RANGE,
     GUIDANCE_RANGE,
     LENGTH_RANGE_S,
@@ -148,6 +149,22 @@ class ParamsPanel(QWidget):
         self.length.setToolTip(
             f"Length in seconds ({LENGTH_RANGE_S[0]:g}..{LENGTH_RANGE_S[1]:g}; the model may allow less)"
         )
+        # Length in bars instead of seconds: exactly N bars at the tempo (the set one, else the one
+        # the model picks); the unit box switches which of the two boxes shows.
+        self.bars = SaidDoubleSpinBox("Length", "bars")
+        self.bars.setObjectName("bars")
+        self.bars.setRange(*BARS_RANGE)
+        self.bars.setDecimals(2)
+        self.bars.setSingleStep(1.0)
+        self.bars.setValue(4.0)
+        self.bars.setSuffix(" bars")
+        self.bars.setToolTip("Length in bars of 4/4: exactly that many bars at the tempo, a seamless loop")
+        self.bars.setVisible(False)
+        self.length_unit = QComboBox()
+        self.length_unit.setObjectName("length-unit")
+        self.length_unit.addItem("seconds", "s")
+        self.length_unit.addItem("bars", "bars")
+        self.length_unit.setToolTip("Length in seconds, or in bars of 4/4 at the tempo")
         self.sample_rate = QComboBox()
         for sr in SAMPLE_RATES:
             self.sample_rate.addItem(f"{sr} Hz", sr)
@@ -254,7 +271,11 @@ class ParamsPanel(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setVerticalSpacing(3)  # eleven rows and the seed panel fit a 768-pixel-high screen
         form.addRow("Model", model_row)
-        form.addRow("Length", self.length)
+        length_row = QHBoxLayout()
+        length_row.addWidget(self.length, 1)
+        length_row.addWidget(self.bars, 1)
+        length_row.addWidget(self.length_unit)
+        form.addRow("Length", length_row)
         tempo_row = QHBoxLayout()
         tempo_row.addWidget(self.bpm)
         tempo_row.addWidget(self.tempo_note, 1)
@@ -295,7 +316,13 @@ class ParamsPanel(QWidget):
         self.bpm_auto.toggled.connect(self._auto_toggled)
         self.key.activated.connect(lambda _i: self._emit("key"))
         self.length.valueChanged.connect(lambda _v: self._show_bars())
-        for box in (self.length, self.temperature, self.steps, self.guidance, self.variations, self.strength):
+        def bars_changed(_value: float) -> None:
+            self._emit("bars")
+            self._show_bars()
+
+        self.bars.valueChanged.connect(bars_changed)
+        self.length_unit.activated.connect(lambda _i: self._unit_chosen())
+        for box in (self.length, self.bars, self.temperature, self.steps, self.guidance, self.variations, self.strength):
             box.adjusted.connect(self.say_adjusted)
 
     def say_adjusted(self, message: str) -> None:
@@ -324,11 +351,25 @@ class ParamsPanel(QWidget):
             return self._render_bpm
         if name == "key":
             return self.key.currentData()
+        if name == "bars":
+            return self.bars.value() if self.in_bars else None
         return getattr(self, name).value()
+
+    @property
+    def in_bars(self) -> bool:
+        return self.length_unit.currentData() == "bars"
+
+    def _unit_chosen(self) -> None:
+        """Bars: the bars box shows and its value is sent; seconds: the seconds box (which clears bars)."""
+        self.bars.setVisible(self.in_bars)
+        self.length.setVisible(not self.in_bars)
+        self._emit("bars" if self.in_bars else "length")
+        self._show_bars()
+        self.check_limits()
 
     def values(self) -> dict[str, Any]:
         names: tuple[str, ...] = ("prompt", "negative_prompt", "model", "length", "sample_rate", "temperature", "steps")
-        names += ("guidance", "seed", "variations", "strength", "bpm", "key")
+        names += ("guidance", "seed", "variations", "strength", "bpm", "key", "bars")
         return {n: self.value(n) for n in names}
 
     # -- tempo and key ------------------------------------------------------------------------
@@ -386,6 +427,10 @@ class ParamsPanel(QWidget):
         about = f"{self.length.value():g} s at {bpm:g} BPM is {bars:.3g} bars of 4/4" + (
             "" if whole else ": make it a whole number of bars for a seamless loop"
         )
+        if self.in_bars:
+            bars = self.bars.value()
+            whole = float(bars).is_integer()
+            about = f"{bars:g} bars at {bpm:g} BPM are {bars * 240.0 / bpm:.3f} s, exactly"
         follows = {"link": "Link", "midi clock": "MIDI clock", "plugin": "DAW"}.get(self.tempo_source)
         if follows:
             self.tempo_note.setText(f"BPM · {follows}")
@@ -426,6 +471,13 @@ class ParamsPanel(QWidget):
             if "model" in params:
                 self.model.setCurrentText(params["model"] or DEFAULT_MODEL_LABEL)
                 self._show_model_start(self.model.currentText())
+            if "bars" in params:
+                in_bars = params["bars"] is not None
+                self.length_unit.setCurrentIndex(1 if in_bars else 0)
+                self.bars.setVisible(in_bars)
+                self.length.setVisible(not in_bars)
+                if in_bars:
+                    self.bars.setValue(float(params["bars"]))
             if "length" in params:
                 length = float(params["length"])
                 inside = self.length.minimum() <= length <= self.length.maximum()
@@ -497,7 +549,14 @@ class ParamsPanel(QWidget):
         who = model_label(info)
         out = []
         lo, hi = self.length.minimum(), self.length.maximum()
-        if self._asked_length is not None:
+        if self.in_bars and self.bpm.current and not self.bpm_auto.isChecked():
+            seconds = self.bars.value() * 240.0 / float(self.bpm.current)
+            if not lo <= seconds <= hi:
+                out.append(
+                    f"{self.bars.value():g} bars at {float(self.bpm.current):g} BPM last {seconds:.2f} s, "
+                    f"outside {who}'s range {lo:g}–{hi:g} s"
+                )
+        elif self._asked_length is not None:
             out.append(
                 f"Length {self._asked_length:g} s is outside {who}'s range {lo:g}–{hi:g} s: "
                 f"Render uses {self.length.value():g} s"
@@ -548,6 +607,8 @@ class ParamsPanel(QWidget):
             self.negative,
             self.model,
             self.length,
+            self.bars,
+            self.length_unit,
             self.sample_rate,
             self.temperature,
             self.steps,

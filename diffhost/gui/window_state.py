@@ -24,6 +24,7 @@ PANEL_PARAMS = (
     "strength",
     "bpm",
     "key",
+    "bars",  # None: the length is in seconds
 )
 
 

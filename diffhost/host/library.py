@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins  # the class below has a method named list, which shadows the type in its annotations
 import datetime as _dt
 import json
+import re
 import shutil
 import sqlite3
 import threading
@@ -25,11 +26,11 @@ import numpy as np
 
 from diffhost import paths
 from diffhost.engine.audio import read_audio
-from diffhost.engine.request import GenerationRequest, SeedClip
+from diffhost.engine.request import GenerationRequest, SeedClip, key_name, parse_key_name
 from diffhost.host.render.effects import file_sha256
 from diffhost.host.render.export import parse_export, sidecar_path, unique_path, write_audio, write_sidecar
 
-SCHEMA_VERSION = 2  # 2: dry_path (the unprocessed audio a render is re-processed from)
+SCHEMA_VERSION = 3  # 2: dry_path (the unprocessed audio a render is re-processed from); 3: its music
 DB_NAME = "library.sqlite3"
 
 _SCHEMA = """
@@ -53,7 +54,11 @@ CREATE TABLE IF NOT EXISTS renders (
     favorite INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'ok',  -- ok | trashing | trashed
     trash_path TEXT,
-    dry_path TEXT                     -- float WAV of the engine's output before any post-processing
+    dry_path TEXT,                    -- float WAV of the engine's output before any post-processing
+    bpm REAL,                         -- the render's music, where the model reported it (History filters)
+    music_key TEXT,                   -- spelled as charts spell it: "F minor", "Bb major"
+    bars REAL,
+    loop INTEGER
 );
 CREATE TABLE IF NOT EXISTS tags (
     render_id INTEGER NOT NULL REFERENCES renders(id) ON DELETE CASCADE,
@@ -98,6 +103,10 @@ class RenderRow:
     state: str = "ok"
     trash_path: Path | None = None
     dry_path: Path | None = None  # the render before effects/finishing/export (None: older rows)
+    bpm: float | None = None  # the render's music (None: the model reported none)
+    key: str | None = None
+    bars: float | None = None
+    loop: bool | None = None
 
     @property
     def seed(self) -> int | None:
@@ -142,6 +151,11 @@ class RenderLibrary:
                 )
             if version < SCHEMA_VERSION:  # idempotent DDL (plus the v1 -> v2 column) in one transaction
                 upgrade = "ALTER TABLE renders ADD COLUMN dry_path TEXT;" if version == 1 else ""
+                if version in (1, 2):
+                    upgrade += "".join(
+                        f"ALTER TABLE renders ADD COLUMN {c};"
+                        for c in ("bpm REAL", "music_key TEXT", "bars REAL", "loop INTEGER")
+                    )
                 with self._lock:
                     self._db.executescript(
                         f"BEGIN IMMEDIATE; {_SCHEMA} {upgrade} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
@@ -187,8 +201,11 @@ class RenderLibrary:
         parent_id: int | None = None,
         created: _dt.datetime | None = None,
         dry_path: Path | None = None,
+        music: dict[str, Any] | None = None,
     ) -> int:
-        """Record a finished file (it must exist: rows only ever point at complete files)."""
+        """Record a finished file (it must exist: rows only ever point at complete files).
+
+        music: the render's tempo, key, bars and loop (the sidecar's "music"), for History's filters."""
         path = Path(path).resolve()
         if not path.is_file():
             raise LibraryError(f"{path}: no such file; the library only lists finished renders")
@@ -197,8 +214,9 @@ class RenderLibrary:
         with self._tx():
             cur = self._db.execute(
                 "INSERT INTO renders (created, prompt, params, model, path, sidecar, length_s, sample_rate,"
-                " channels, loudness_lufs, peak_dbfs, format, variation, preset, parent_id, favorite, dry_path)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " channels, loudness_lufs, peak_dbfs, format, variation, preset, parent_id, favorite, dry_path,"
+                " bpm, music_key, bars, loop)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     stamp,
                     prompt,
@@ -217,6 +235,7 @@ class RenderLibrary:
                     parent_id,
                     int(bool(favorite)),
                     None if dry_path is None else str(Path(dry_path).resolve()),
+                    *_music_columns(music),
                 ),
             )
             assert cur.lastrowid is not None  # an INSERT always sets it
@@ -296,16 +315,56 @@ class RenderLibrary:
         until: _dt.datetime | _dt.date | str | None = None,
         favorites_only: bool = False,
         limit: int = 100,
+        *,
+        key: str | None = None,
+        bpm_min: float | None = None,
+        bpm_max: float | None = None,
+        bars: float | None = None,
+        loop: bool | None = None,
     ) -> builtins.list[RenderRow]:
         """Renders whose prompt contains every word of text (or carries it as a tag the user gave the
         render), carrying all tags, from model, in a date range. The preset a render was finished with
-        is not searched: a kick rendered while "tight snare" was loaded is still a kick."""
-        clauses, args = ["state='ok'"], []
-        for word in (text or "").split():
+        is not searched: a kick rendered while "tight snare" was loaded is still a kick.
+
+        Music: key ("F minor"; "F" = either mode), a tempo range bpm_min..bpm_max, bars, loop. In
+        text, a key ("F minor", "Fm") or a tempo ("128 bpm") matches the render's music as well as
+        its prompt, and a bare number its tempo or bars too ("128", "4")."""
+        clauses: list[str] = ["state='ok'"]
+        args: list[Any] = []
+        words, keys, tempos = _music_terms(text or "")
+        for pc, minor in keys:
+            names = [key_name(pc, minor)] if minor is not None else [key_name(pc, False), key_name(pc, True)]
+            marks = ",".join("?" * len(names))
+            spelled = [f"%{_like(n)}%" for n in names]
+            said = " OR ".join(["prompt LIKE ? ESCAPE '\\'"] * len(names))
+            clauses.append(f"(music_key IN ({marks}) OR {said})")
+            args += [*names, *spelled]
+        for bpm in tempos:
+            clauses.append("(ABS(bpm - ?) < 0.5 OR prompt LIKE ? ESCAPE '\\')")
+            args += [bpm, f"%{bpm:g}%bpm%"]
+        for word in words.split():
+            number = _number(word)
+            music = " OR ABS(bpm - ?) < 0.5 OR bars = ?" if number is not None else ""
             clauses.append(
-                "(prompt LIKE ? ESCAPE '\\' OR id IN (SELECT render_id FROM tags WHERE tag=?))"
+                f"(prompt LIKE ? ESCAPE '\\' OR id IN (SELECT render_id FROM tags WHERE tag=?){music})"
             )
-            args += [f"%{_like(word)}%", word.lower()]
+            args += [f"%{_like(word)}%", word.lower()] + ([number, number] if number is not None else [])
+        if key:
+            pc, minor = _check_key_filter(key)
+            names = [key_name(pc, minor)] if minor is not None else [key_name(pc, False), key_name(pc, True)]
+            clauses.append(f"music_key IN ({','.join('?' * len(names))})")
+            args += names
+        if bpm_min is not None or bpm_max is not None:
+            lo = _music_number("bpm_min", bpm_min, 0.0) if bpm_min is not None else 0.0
+            hi = _music_number("bpm_max", bpm_max, lo) if bpm_max is not None else 1e9
+            clauses.append("bpm BETWEEN ? AND ?")
+            args += [lo, hi]
+        if bars is not None:
+            clauses.append("bars = ?")
+            args.append(_music_number("bars", bars, 0.0))
+        if loop is not None:
+            clauses.append("loop = ?")
+            args.append(int(bool(loop)))
         for tag in _clean_tags(tags):
             clauses.append("id IN (SELECT render_id FROM tags WHERE tag=?)")
             args.append(tag)
@@ -469,7 +528,85 @@ def _to_row(r: sqlite3.Row, tags: tuple[str, ...]) -> RenderRow:
         state=r["state"],
         trash_path=Path(r["trash_path"]) if r["trash_path"] else None,
         dry_path=Path(r["dry_path"]) if r["dry_path"] else None,
+        bpm=r["bpm"],
+        key=r["music_key"],
+        bars=r["bars"],
+        loop=None if r["loop"] is None else bool(r["loop"]),
     )
+
+
+def _music_columns(music: dict[str, Any] | None) -> tuple[Any, ...]:
+    """(bpm, key, bars, loop) for a row from a sidecar's music; Nones where there is none."""
+    if not isinstance(music, dict):
+        return (None, None, None, None)
+    key = music.get("key")
+    if key:
+        try:
+            key = key_name(*_key_with_mode(str(key)))
+        except ValueError:
+            key = str(key)
+    bpm, bars, loop = music.get("bpm"), music.get("bars"), music.get("loop")
+    return (
+        None if bpm is None else float(bpm),
+        key or None,
+        None if bars is None else float(bars),
+        None if loop is None else int(bool(loop)),
+    )
+
+
+def _key_with_mode(text: str) -> tuple[int, bool]:
+    pc, minor = parse_key_name(text)
+    return pc, bool(minor)
+
+
+_KEY_WORDS = re.compile(r"(?<![\w#])([A-Ga-g](?:#|b|♯|♭)?)\s*(major|minor|maj|min|m)?(?![\w#])")
+_BPM_WORDS = re.compile(r"(?<![\w.])(\d{2,3}(?:\.\d+)?)\s*bpm\b", re.IGNORECASE)
+
+
+def _music_terms(text: str) -> tuple[str, list[tuple[int, bool | None]], list[float]]:
+    """Pull keys ("F minor", "Fm", "Bb") and tempos ("128 bpm") out of a History search; the rest are
+    words. A key letter counts with a quality or an accidental ("A" alone is a word)."""
+    keys: list[tuple[int, bool | None]] = []
+    tempos: list[float] = []
+
+    def take_bpm(m: re.Match) -> str:
+        tempos.append(float(m.group(1)))
+        return " "
+
+    def take_key(m: re.Match) -> str:
+        letter, quality = m.group(1), m.group(2)
+        if not quality and len(letter) == 1:
+            return m.group(0)  # "a", "A beat", "b": words, not keys
+        try:
+            keys.append(parse_key_name(f"{letter} {quality or ''}".strip()))
+        except ValueError:
+            return m.group(0)
+        return " "
+
+    text = _BPM_WORDS.sub(take_bpm, text or "")
+    text = _KEY_WORDS.sub(take_key, text)
+    return text, keys, tempos
+
+
+def _number(word: str) -> float | None:
+    try:
+        value = float(word)
+    except ValueError:
+        return None
+    return value if value == value and abs(value) < 1e6 else None
+
+
+def _music_number(name: str, value: Any, low: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= 1e6:
+        raise LibraryError(f"{name}: expected a number from {low:g} up, got {value!r}")
+    return float(value)
+
+
+def _check_key_filter(key: str) -> tuple[int, bool | None]:
+    try:
+        return parse_key_name(key)
+    except ValueError as exc:
+        raise LibraryError(str(exc)) from None
 
 
 def _clean_tags(tags: Iterable[str]) -> tuple[str, ...]:
@@ -560,13 +697,18 @@ def export_row(
     folder = Path(out).expanduser() if out else row.path.parent
     target = folder if folder.suffix.lower() == spec.suffix else folder / (row.path.stem + spec.suffix)
     target = unique_path(target)
-    written = write_audio(
-        target, audio, sr, spec, dither_seed=int(row.params.get("seed") or 0) + row.variation
-    )
     try:
         side = library.sidecar_of(row)
     except LibraryError:
         side = {}
+    written = write_audio(
+        target,
+        audio,
+        sr,
+        spec,
+        dither_seed=int(row.params.get("seed") or 0) + row.variation,
+        music=side.get("music"),
+    )
     notes = list(written.notes)
     if row.format in ("mp3", "ogg") and spec.format in ("wav", "flac"):
         notes.append(f"converted from lossy {row.format}: not better than the {row.format}")
@@ -602,5 +744,6 @@ def export_row(
         parent_id=row.id,
         tags=row.tags,
         dry_path=row.dry_path,
+        music=side.get("music"),
     )
     return written, new_id

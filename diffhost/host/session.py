@@ -162,7 +162,7 @@ class Session:
         value = _coerce(name, value)
         check_for_model(name, value, self.model_info())
         with self._lock:
-            self._params = self._params.with_(**{name: value})  # validates
+            self._params = self._params.with_(**_length_or_bars({name: value}))  # validates
         self._emit(SessionEvent("param", name=name, value=value))
         return value
 
@@ -179,7 +179,7 @@ class Session:
         for k, v in coerced.items():
             check_for_model(k, v, info)
         with self._lock:
-            self._params = self._params.with_(**coerced)
+            self._params = self._params.with_(**_length_or_bars(coerced))
             self._model = model
         for k, v in coerced.items():
             self._emit(SessionEvent("param", name=k, value=v))
@@ -221,7 +221,7 @@ class Session:
         preset = self._preset(preset)
         changes = {k: v for k, v in (preset.params if preset else {}).items() if k != "model"}
         changes.update({k: v for k, v in overrides.items() if v is not None})
-        changes = {k: _coerce(k, v) for k, v in changes.items()}
+        changes = _length_or_bars({k: _coerce(k, v) for k, v in changes.items()})
         if self._seed_clip is not None and "seed_clip" not in changes:
             changes["seed_clip"] = self._seed_clip
         return self._params.with_(**changes) if changes else self._params
@@ -620,11 +620,25 @@ class Session:
         self._fanout.publish(event, droppable=event.kind == "progress")
 
 
+def _length_or_bars(changes: dict[str, Any]) -> dict[str, Any]:
+    """A length in seconds replaces a length in bars: bars win over seconds in a request, so a new
+    length given without bars clears them (and bars given set the length themselves)."""
+    if "length" in changes and "bars" not in changes:
+        return {**changes, "bars": None}
+    return changes
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Loose front-end values (OSC ints for floats, GUI strings) to the field's type."""
-    floats = {"length", "temperature", "guidance", "strength", "bpm"}
+    floats = {"length", "temperature", "guidance", "strength", "bpm", "bars"}
     ints = {"sample_rate", "steps", "seed", "variations"}
-    if name in ("bpm", "key") and (value is None or value == "" or value == 0):
+    if name in ("stems", "midi"):
+        if value in (None, "", 0, 0.0, False, "0", "false", "off"):
+            return False
+        if value in (1, 1.0, True, "1", "true", "on"):
+            return True
+        raise ValueError(f"{name}: expected on or off (1 or 0), got {value!r}")
+    if name in ("bpm", "key", "bars") and (value is None or value == "" or value == 0):
         return None  # cleared: the tempo or key comes from the prompt, else the model chooses
     if name in ("prompt", "negative_prompt") and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
         raise ValueError(

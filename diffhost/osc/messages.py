@@ -21,6 +21,7 @@ UNSUBSCRIBED = f"{PREFIX}/unsubscribed"
 JOB_ACCEPTED = f"{PREFIX}/job/accepted"
 JOB_PROGRESS = f"{PREFIX}/job/progress"
 JOB_DONE = f"{PREFIX}/job/done"
+JOB_MUSIC = f"{PREFIX}/job/music"  # just before done: what a loop or phrase was rendered as
 JOB_CANCELLED = f"{PREFIX}/job/cancelled"
 JOB_ERROR = f"{PREFIX}/job/error"
 PARAM = f"{PREFIX}/param"
@@ -102,6 +103,8 @@ _NUMERIC_PARAMS = {
     "tempo": float,
     "quantize": float,
     "bpm": float,
+    "stems": int,  # 1 / 0
+    "midi": int,
 }
 
 

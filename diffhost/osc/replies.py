@@ -77,6 +77,30 @@ def translate(event: Any) -> bytes | None:
     return None
 
 
+def music_messages(event: Any) -> list[bytes]:
+    """Before a "done": `/diffhost/job/music i:job f:bpm s:key f:bars i:loop [i:token]`, the tempo,
+    key and length in bars the render has (the model's choice, or the settings'), for models that
+    report them."""
+    if event.kind != "done" or event.result is None:
+        return []
+    music = (getattr(event.result, "extra", None) or {}).get("music") or []
+    if not music or not music[0].get("bpm"):
+        return []
+    m = music[0]
+    token = [parse_token(event.tag)] if parse_token(event.tag) else []
+    return [
+        out.encode(
+            out.JOB_MUSIC,
+            event.job_id,
+            float(m["bpm"]),
+            str(m.get("key") or ""),
+            float(m.get("bars") or 0.0),
+            1 if m.get("loop") else 0,
+            *token,
+        )
+    ]
+
+
 def coalesce(batch: list[Any]) -> list[Any]:
     """Drop progress events that a later progress event of the same job supersedes."""
     latest: dict[int, int] = {}
@@ -130,7 +154,8 @@ class EventForwarder:
         if not dests:
             return []
         message = translate(event)
-        return [] if message is None else [(d, message) for d in dests]
+        messages = [*music_messages(event), message] if message is not None else []
+        return [(d, m) for m in messages for d in dests]
 
     def _run(self) -> None:
         while not self._stop.is_set():

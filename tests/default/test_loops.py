@@ -81,17 +81,16 @@ def test_whole_bar_loops_have_no_seam(default_model, prompt):
     assert ok, (seam, p999)
 
 
-def test_a_length_typed_to_the_hundredth_of_a_second_still_loops(default_model):
-    """Two bars at 90 bpm are 5.333... s; the window's Length box holds 5.33. That is whole bars to a
-    musician: it loops at exactly 90 bpm, seamlessly; 5.30 s (30 ms short) is a phrase."""
-    r = _render(default_model, "boom bap drum loop", length=5.33, bpm=90.0, seed=3)
-    music = r.extra["music"][0]
-    assert music["loop"] is True and music["bars"] == 2.0 and music["bpm"] == 90.0
-    assert r.audio.shape[-1] == round(5.33 * SR) and seam_ok(r.audio[0])[0]
-    assert (
-        _render(default_model, "boom bap drum loop", length=5.30, bpm=90.0, seed=3).extra["music"][0]["loop"]
-        is False
-    )
+def test_a_length_typed_to_the_hundredth_of_a_second_is_exactly_whole_bars(default_model):
+    """Two bars at 90 bpm are 5.333... s; the window's Length box holds 5.33. The file is exactly two
+    bars (235,200 samples, not round(5.33 x 44100) = 235,053 with the next bar's kick in its last
+    147), and a drum loop 30 ms short of two bars snaps to them too, saying so."""
+    for length in (5.33, 5.30):
+        r = _render(default_model, "boom bap drum loop", length=length, bpm=90.0, seed=3)
+        music = r.extra["music"][0]
+        assert music["loop"] is True and music["bars"] == 2.0 and music["bpm"] == 90.0
+        assert r.audio.shape[-1] == round(2 * 240 / 90 * SR) == 235200 and seam_ok(r.audio[0])[0]
+        assert any("rendered 2 bars" in n for n in music["notes"]), music["notes"]
 
 
 def test_phrases_that_are_not_whole_bars_end_in_silence(default_model):
@@ -104,14 +103,19 @@ def test_loops_are_reproducible_and_variations_differ(default_model):
     a = default_model.generate("funk beat with bass and chords", length=6.0, seed=9)
     b = default_model.generate("funk beat with bass and chords", length=6.0, seed=9)
     assert np.array_equal(a, b)
-    v = default_model.generate("funk beat with bass and chords", length=6.0, seed=9, variations=3)
-    assert v.shape == (3, 2, 264600)
+    r = _render(default_model, "funk beat with bass and chords", length=6.0, seed=9, variations=3)
+    music = r.extra["music"][0]  # a beat loops: whole bars at a whole-number tempo, near 6 s
+    v = r.audio
+    assert music["loop"] and music["bpm"] == round(music["bpm"]) and abs(music["length_s"] - 6.0) < 0.7
+    assert v.shape == (3, 2, round(music["bars"] * 240 / music["bpm"] * SR))
     assert not np.allclose(v[0], v[1]) and not np.allclose(v[1], v[2])
 
 
 def test_loops_at_other_sample_rates(default_model):
+    # 3 s at 140 bpm is 1.75 bars: a beat is meant to loop, so it is two bars, exactly.
     audio = default_model.generate("trap beat", sample_rate=48000, length=3.0, bpm=140.0, seed=3)
-    assert audio.shape == (2, 144000) and np.all(np.isfinite(audio))
+    assert audio.shape == (2, round(2 * 240 / 140 * 48000)) and np.all(np.isfinite(audio))
+    assert seam_ok(audio)[0]
 
 
 def test_short_one_shot_prompts_still_route_to_one_shots(default_model):
@@ -337,7 +341,8 @@ def test_a_groove_keeps_its_styles_tempo_when_the_length_does_not_fit_it(default
     for seed in range(4):
         music = _render(default_model, "funk drum loop", length=8.0, seed=seed).extra["music"][0]
         assert music["style"] == "funk" and lo * 0.94 <= music["bpm"] <= hi * 1.06, music
-        assert not music["loop"] or abs(music["bars"] * 240 / music["bpm"] - 8.0) < 1e-6
+        # A drum loop is whole bars at a whole-number tempo, whatever the seconds asked for.
+        assert music["loop"] and music["bpm"] == round(music["bpm"]) and music["bars"] == round(music["bars"])
     music = _render(default_model, "techno drum loop", length=8.0, seed=1).extra["music"][0]
     assert music["style"] == "techno" and music["loop"] is True and music["bpm"] == 120.0
 

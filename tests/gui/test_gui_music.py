@@ -331,3 +331,33 @@ def test_a_pads_tempo_renders_cannot_take_is_said_and_render_still_goes(qtbot, t
     assert "out of range" in w.params.field_error.text() and "renders stay on auto" in w.params.field_error.text()
     assert w.render() is not None
     qtbot.waitUntil(lambda: not w.jobs, timeout=30000)
+
+
+def test_length_in_bars_renders_exactly_those_bars(qtbot, window):
+    """Length ▸ bars: 3 bars at 97 BPM (a bar that is no whole number of samples) are exactly
+    round(3 x 240/97 x 44100) samples; back to seconds, the session's bars are cleared."""
+    p, s = window.params, window.session
+    p.prompt.setText("boom bap drum loop")
+    _type(qtbot, p.bpm, "97")
+    p.bpm_auto.click()
+    p.length_unit.setCurrentIndex(p.length_unit.findData("bars"))
+    p.length_unit.activated.emit(p.length_unit.currentIndex())
+    assert p.bars.isVisibleTo(p) and not p.length.isVisibleTo(p)
+    p.bars.setValue(3.0)
+    assert s.params.bars == 3.0 and p.tempo_note.text() == "BPM · 3 bars"
+    assert window.render() is not None
+    qtbot.waitUntil(lambda: not window.jobs and window.current is not None, timeout=60000)
+    path = window.current.path
+    assert sf.info(str(path)).frames == round(3 * 240 / 97 * 44100)
+    assert window.waveform.music.text() == "97 BPM · " + json.loads(
+        path.with_name(path.name + ".json").read_text()
+    )["music"]["key"] + " · 3 bars · loop"
+    p.length_unit.setCurrentIndex(p.length_unit.findData("s"))
+    p.length_unit.activated.emit(p.length_unit.currentIndex())
+    assert s.params.bars is None and p.length.isVisibleTo(p)
+    # Seconds that are not whole bars: a drum loop snaps to whole bars, and the window says so.
+    p.length.setValue(5.0)
+    assert window.render() is not None
+    qtbot.waitUntil(lambda: not window.jobs and window.current.path != path, timeout=60000)
+    assert sf.info(str(window.current.path)).frames == round(2 * 240 / 97 * 44100)
+    assert "5 s is not whole bars at 97 bpm: rendered 2 bars" in window.status_message.text()

@@ -99,3 +99,47 @@ def test_subscribed_sender_hears_its_job_once_and_in_order(client, session):
     assert set(kinds[1:-1]) == {"/diffhost/job/progress"}
     with pytest.raises(TimeoutError):  # and nothing twice
         client.wait_for(lambda m: m[0].startswith("/diffhost/job/"), timeout=0.3)
+
+
+def test_bars_over_osc_render_exact_bars_and_the_music_comes_before_done(client, session):
+    """`/diffhost/param/set bars 2` with bpm 140: the file is exactly 2 bars, and
+    `/diffhost/job/music i:job f:bpm s:key f:bars i:loop` arrives just before done."""
+    client.request("/diffhost/param/set", "bpm", 140.0, expect="/diffhost/param")
+    assert client.request("/diffhost/param/set", "bars", 2, expect="/diffhost/param")[1][0] == "bars"
+    assert session.params.bars == 2.0
+    client.send("/diffhost/render", "trap drum loop")
+    job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+    seen = []
+    while not seen or seen[-1][0] != "/diffhost/job/done":
+        seen.append(
+            client.wait_for(lambda m: m[0] in ("/diffhost/job/music", "/diffhost/job/done"), timeout=30)
+        )
+    (music_addr, music), (_, done) = seen[-2], seen[-1]
+    assert music_addr == "/diffhost/job/music" and music[0] == job == done[0]
+    assert music[1] == 140.0 and music[3] == 2.0 and music[4] == 1 and music[2].endswith(("major", "minor"))
+    assert sf.info(done[1]).frames == round(2 * 240 / 140 * 44100)
+    # A length in seconds replaces the length in bars.
+    client.request("/diffhost/param/set", "length", 2.0, expect="/diffhost/param")
+    assert session.params.bars is None and session.params.length == 2.0
+    client.send("/diffhost/param/set", "bars", -3)
+    client.wait_for(lambda m: m[0] == "/diffhost/error" and "bars" in m[1][1])
+    assert session.params.bars is None
+
+
+def test_stems_and_midi_over_osc_land_beside_the_file(client, session):
+    for name in ("stems", "midi", "bpm", "bars"):
+        client.request(
+            "/diffhost/param/set", name, {"bpm": 120.0, "bars": 1}.get(name, 1), expect="/diffhost/param"
+        )
+    assert session.params.stems is True and session.params.midi is True
+    assert client.request("/diffhost/param/get", "stems", expect="/diffhost/param")[1] == ["stems", 1]
+    res = client.render("house drum loop with bass")
+    assert res.ok, res.message
+    side = json.loads(res.path.with_name(res.path.name + ".json").read_text())
+    assert set(side["stems"]["files"]) >= {"drums", "bass"} and res.path.with_suffix(".mid").is_file()
+    assert side["stems"]["sum_of"] == "file"  # no finisher here: the file is the engine's audio, normalized
+    mix, _ = sf.read(res.path, dtype="float32")
+    total = sum(sf.read(res.path.parent / f, dtype="float32")[0] for f in side["stems"]["files"].values())
+    assert float(abs(total - mix).max()) < 10 ** (-90 / 20)
+    client.send("/diffhost/param/set", "stems", 7)
+    assert "stems" in client.wait_for(lambda m: m[0] == "/diffhost/error")[1][1]

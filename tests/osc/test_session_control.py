@@ -48,7 +48,7 @@ def test_param_set_and_get_round_trip(client, session):
     assert session.params.key is None
     # no name: every parameter, one message each
     client.send("/diffhost/param/get")
-    names = [client.wait_for(lambda m: m[0] == "/diffhost/param")[1][0] for _ in range(13)]
+    names = [client.wait_for(lambda m: m[0] == "/diffhost/param")[1][0] for _ in range(16)]
     assert sorted(names) == sorted(
         [
             "prompt",
@@ -63,6 +63,9 @@ def test_param_set_and_get_round_trip(client, session):
             "variations",
             "bpm",
             "key",
+            "bars",
+            "stems",
+            "midi",
             "model",
         ]
     )

@@ -76,3 +76,25 @@ def test_bad_request_values_are_refused_by_the_request_itself():
     asm.feed(wire.encode({"t": 1}, {"a": np.zeros(4, np.float32)})[0])
     with pytest.raises(wire.WireError, match="16 bytes after the last array"):
         asm.feed(b"\0" * 32)
+
+
+def test_bars_stems_and_midi_cross_the_wire():
+    """A loop's request (bars at a bpm, stems, MIDI) and its result's stems (float arrays) and MIDI
+    files (bytes) arrive exactly as they left."""
+    req = GenerationRequest(prompt="drum loop", bars=2, bpm=97.0, stems=True, midi=True, seed=1)
+    params, arrays = wire.request_header(req)
+    msg, _ = roundtrip({"type": "render", "request": params}, arrays)
+    assert wire.request_from(msg.header["request"], msg.arrays) == req
+    rng = np.random.default_rng(2)
+    audio = rng.standard_normal((1, 2, 100)).astype(np.float32)
+    stems = [{"drums": audio[0] * 0.5, "bass": audio[0] * 0.5}]
+    midi = [b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0"]
+    result = GenerationResult(audio, 44100, req, seed=1, model=ModelInfo("m", "fam", 44100, 2, 30.0), steps=3,
+                              guidance=None, extra={"music": [{"bpm": 97.0}], "stems": stems, "midi": midi})  # fmt: skip
+    header, arrays = wire.result_header(result)
+    msg, _ = roundtrip({"type": "done", "result": header}, arrays)
+    got = wire.result_from(msg.header["result"], msg.arrays, req, rendered_on="remote")
+    assert got.extra["midi"] == midi and got.extra["music"] == [{"bpm": 97.0}]
+    assert {k: v.tobytes() for k, v in got.extra["stems"][0].items()} == {
+        k: v.tobytes() for k, v in stems[0].items()
+    }

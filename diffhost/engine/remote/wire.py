@@ -14,6 +14,7 @@ numpy only: no torch, no Ray, so a host without them can use the client.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import struct
@@ -172,6 +173,14 @@ def request_from(params: Any, arrays: dict[str, np.ndarray]) -> GenerationReques
 
 
 def result_header(result: GenerationResult) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    extra = dict(result.extra)
+    arrays = {"audio": result.audio}
+    # Stems travel as arrays ("stem/<variation>/<part>") and MIDI files as base64 text, not as JSON lists.
+    for v, parts in enumerate(extra.pop("stems", None) or []):
+        for role, audio in parts.items():
+            arrays[f"stem/{v}/{role}"] = np.asarray(audio, dtype=np.float32)
+    if extra.get("midi"):
+        extra["midi_base64"] = [base64.b64encode(m).decode("ascii") for m in extra.pop("midi")]
     header = {
         "sample_rate": result.sample_rate,
         "seed": result.seed,
@@ -179,9 +188,9 @@ def result_header(result: GenerationResult) -> tuple[dict[str, Any], dict[str, n
         "steps": result.steps,
         "guidance": result.guidance,
         "render_s": result.render_s,
-        "extra": json.loads(json.dumps(result.extra, default=_plain)),
+        "extra": json.loads(json.dumps(extra, default=_plain)),
     }
-    return header, {"audio": result.audio}
+    return header, arrays
 
 
 def result_from(
@@ -193,6 +202,20 @@ def result_from(
         raise WireError("result: expected audio shaped (variations, channels, samples)")
     model = {k: v for k, v in dict(header.get("model") or {}).items() if k in _MODEL_FIELDS}
     model["rendered_on"] = rendered_on
+    extra = dict(header.get("extra") or {})
+    stems: dict[int, dict[str, np.ndarray]] = {}
+    for name, arr in arrays.items():
+        if name.startswith("stem/") and name.count("/") == 2:
+            _, v, role = name.split("/")
+            if v.isdigit():
+                stems.setdefault(int(v), {})[role] = arr
+    if stems:
+        extra["stems"] = [stems[v] for v in sorted(stems)]
+    if isinstance(extra.get("midi_base64"), list):
+        try:
+            extra["midi"] = [base64.b64decode(m) for m in extra.pop("midi_base64")]
+        except (TypeError, ValueError) as exc:
+            raise WireError(f"result: midi is not base64 ({exc})") from None
     return GenerationResult(
         audio=audio,
         sample_rate=int(header["sample_rate"]),
@@ -202,7 +225,7 @@ def result_from(
         steps=int(header["steps"]),
         guidance=header.get("guidance"),
         render_s=float(header.get("render_s", 0.0)),
-        extra=dict(header.get("extra") or {}),
+        extra=extra,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from diffhost.engine.request import loop_samples, parse_key_name
 from diffhost.host.render.atomic import atomic_target, atomic_write_bytes
 
 SIDECAR_SUFFIX = ".json"
@@ -55,6 +57,9 @@ class ExportSpec:
     bit_depth: int = 24  # what DAW users expect; 32 = float on request
     quality: str | None = None
     dither: bool = True
+    # Name files the way sample packs do: "<prompt>_128bpm_Fmin_4bars_s<seed>.wav" (the render's
+    # tempo, key and bars, where the model reported them) instead of "<time>-<prompt>-s<seed>.wav".
+    pack_names: bool = False
 
     def __post_init__(self) -> None:
         if not self.dither_applies:
@@ -77,6 +82,8 @@ class ExportSpec:
             d.pop("bit_depth")
         if not (self.format in BIT_DEPTHS and self.bit_depth == 16):
             d.pop("dither")  # no dither step exists at this depth: say nothing about one
+        if not self.pack_names:
+            d.pop("pack_names")
         return d
 
     def describe(self) -> str:
@@ -133,7 +140,10 @@ def parse_export(data: Mapping[str, Any] | ExportSpec | str | None, where: str =
     dither = data.get("dither", True)
     if not isinstance(dither, bool):
         raise ExportError(f"{where}.dither: expected true or false, got {dither!r}")
-    return ExportSpec(fmt, int(bit_depth), quality, dither)
+    pack_names = data.get("pack_names", False)
+    if not isinstance(pack_names, bool):
+        raise ExportError(f"{where}.pack_names: expected true or false, got {pack_names!r}")
+    return ExportSpec(fmt, int(bit_depth), quality, dither, pack_names)
 
 
 @dataclass(frozen=True)
@@ -152,12 +162,21 @@ MP3_DECODER_DELAY = 529
 
 
 def write_audio(
-    path: Path, audio: np.ndarray, sample_rate: int, spec: ExportSpec, *, dither_seed: int = 0
+    path: Path,
+    audio: np.ndarray,
+    sample_rate: int,
+    spec: ExportSpec,
+    *,
+    dither_seed: int = 0,
+    music: Mapping[str, Any] | None = None,
 ) -> Written:
     """Write (channels, samples) audio in spec's format atomically; never overwrites.
 
     MP3 only exists at 32/44.1/48 kHz: other rates are resampled (soxr VHQ) and the
     returned notes say so (the finisher puts them in the sidecar).
+    music (the render's bpm, key, bars, loop): a WAV then carries it as an `acid` chunk (tempo,
+    beats, root note, loop or one-shot) and, for a loop whose length is still whole bars, a `smpl`
+    chunk looping the whole file, so DAWs and samplers take the tempo and loop without asking.
     """
     audio = np.ascontiguousarray(audio, dtype=np.float32)
     notes: list[str] = []
@@ -176,6 +195,8 @@ def write_audio(
         if spec.format in ("wav", "flac"):
             data, subtype = _quantize(audio, spec, dither_seed)
             sf.write(tmp, data.T, sample_rate, subtype=subtype, format=_container(spec, audio.shape[0]))
+            if spec.format == "wav" and music:
+                append_riff_chunks(tmp, music_chunks(music, audio.shape[-1], sample_rate))
             if spec.dither_applies:
                 encoding["dither"] = {"kind": "TPDF", "lsb": 1, "bit_depth": 16, "seed": int(dither_seed)}
         else:
@@ -197,6 +218,76 @@ def write_audio(
                 else:
                     notes.append("MP3 without a LAME tag: decoders add encoder delay; use WAV/FLAC to line up")
     return Written(path, sample_rate, tuple(notes), encoding)
+
+
+def music_chunks(music: Mapping[str, Any], samples: int, sample_rate: int) -> list[tuple[bytes, bytes]]:
+    """The `acid` and `smpl` chunks for a render's music (see write_audio); [] without a tempo."""
+    bpm = music.get("bpm")
+    if not bpm:
+        return []
+    bpm = float(bpm)
+    beats = samples / sample_rate * bpm / 60.0
+    # A loop only while the file is still its whole bars (finishing may have trimmed or padded it).
+    bars = music.get("bars")
+    loop = bool(music.get("loop") and bars and loop_samples(float(bars), bpm, sample_rate) == samples)
+    root = None
+    if music.get("key"):
+        try:
+            root = 60 + parse_key_name(str(music["key"]))[0]  # the tonic in the octave above middle C
+        except ValueError:
+            root = None
+    # acid: flags (1 one-shot, 2 root note set, 4 stretch), root note, two reserved fields, beats,
+    # meter denominator and numerator, tempo: the layout ACID, libsndfile and the DAWs read.
+    flags = (0 if loop else 0x01) | (0x02 if root is not None else 0) | 0x04
+    acid = struct.pack("<IHHfIHHf", flags, root or 60, 0x8000, 0.0, int(round(beats)), 4, 4, bpm)
+    chunks = [(b"acid", acid)]
+    if loop:
+        period_ns = int(round(1e9 / sample_rate))
+        head = struct.pack("<9I", 0, 0, period_ns, root or 60, 0, 0, 0, 1, 0)
+        # One forward loop over the whole file; the end is the last sample played (inclusive).
+        chunks.append((b"smpl", head + struct.pack("<6I", 0, 0, 0, samples - 1, 0, 0)))
+    return chunks
+
+
+def append_riff_chunks(path: Path, chunks: list[tuple[bytes, bytes]]) -> None:
+    """Append chunks to a RIFF/WAVE file and fix its RIFF size (each chunk padded to an even length)."""
+    if not chunks:
+        return
+    with open(path, "r+b") as f:
+        if f.read(4) != b"RIFF":
+            raise ExportError(f"{path}: not a RIFF file; cannot add the music chunks")
+        f.seek(0, 2)
+        if f.tell() % 2:
+            f.write(b"\0")  # the last chunk's pad byte
+        for cid, body in chunks:
+            f.write(cid + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b""))
+        size = f.tell() - 8
+        f.seek(4)
+        f.write(struct.pack("<I", size))
+
+
+def key_short(key: str | None) -> str | None:
+    """'F minor' -> 'Fmin', 'Bb major' -> 'Bbmaj': how sample packs write keys in file names."""
+    if not key:
+        return None
+    parts = str(key).split()
+    quality = {"minor": "min", "major": "maj"}.get(parts[1].lower(), "") if len(parts) > 1 else ""
+    return parts[0] + quality
+
+
+def pack_name(prompt: str | None, music: Mapping[str, Any] | None, seed: int, suffix: str) -> str:
+    """'boom-bap-drum-loop_90bpm_Fmin_4bars_s3.wav': a sample pack's name for a render."""
+    parts = [slug(prompt, max_len=32)]
+    if music:
+        if music.get("bpm"):
+            parts.append(f"{float(music['bpm']):g}bpm".replace(".", "-"))
+        if key_short(music.get("key")):
+            parts.append(key_short(music.get("key")) or "")
+        bars = music.get("bars")
+        if bars and music.get("loop"):
+            parts.append(f"{float(bars):g}bar{'' if float(bars) == 1 else 's'}".replace(".", "-"))
+    parts.append(f"s{seed}")
+    return "_".join(parts) + suffix
 
 
 def _container(spec: ExportSpec, channels: int) -> str:

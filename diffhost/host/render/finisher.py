@@ -24,9 +24,11 @@ import numpy as np
 
 from diffhost import __version__
 from diffhost.engine.request import GenerationResult
+from diffhost.host.render.atomic import atomic_write_bytes
 from diffhost.host.render.effects import file_sha256
 from diffhost.host.render.export import (
     atomic_write_wav,
+    pack_name,
     slug,
     sweep_partials,
     unique_path,
@@ -75,8 +77,11 @@ def save_result(
     saved = []
     for v in range(n):
         audio = result.audio[v]
+        gain = 1.0
         if peak_db is not None:
+            before = float(np.max(np.abs(audio))) if audio.size else 0.0
             audio = normalize_audio(audio, peak_db=peak_db)
+            gain = float(np.max(np.abs(audio))) / before if before > 0 else 1.0
         target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
         target = unique_path(target)
         atomic_write_wav(target, audio, result.sample_rate)
@@ -89,6 +94,7 @@ def save_result(
             "finishing": [{"step": "normalize_peak", "peak_db": peak_db}] if peak_db is not None else [],
             "render_s": round(result.render_s, 4),
             **music_info(result, v),
+            **write_parts(target, result, v, gain=gain, sum_of="file"),
             **(extra or {}),
         }
         side = write_sidecar(target, info)
@@ -186,6 +192,10 @@ class Finisher:
         suffix = recipe.export.suffix
         if out.suffix.lower() in AUDIO_SUFFIXES:  # a file name: with the export format's suffix
             base = out.with_suffix(suffix)
+        elif recipe.export.pack_names:
+            base = out / pack_name(
+                result.request.prompt, music_info(result, 0).get("music"), result.seed, suffix
+            )
         else:
             base = out / default_name(result, suffix)
         n = result.audio.shape[0]
@@ -206,7 +216,7 @@ class Finisher:
             if progress is not None:
                 progress(done, len(chosen))
             dry = result.audio[v]
-            post = postprocess(dry, result.sample_rate, recipe)
+            post = postprocess(dry, result.sample_rate, recipe, music=music_info(result, v).get("music"))
             target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
             target = unique_path(target)
             # Dry audio, processed file, sidecar and row appear together or not at all: a marker
@@ -252,6 +262,7 @@ class Finisher:
             "parent_id": parent_id,
             "render_s": round(result.render_s, 4),
             **music_info(result, v),
+            **write_parts(target, result, v),
         }
         return write_render(
             target,
@@ -274,6 +285,37 @@ class Finisher:
 
 
 DRY_DIR = "dry"
+
+
+def write_parts(
+    target: Path, result: GenerationResult, variation: int, *, gain: float = 1.0, sum_of: str = "dry"
+) -> dict[str, Any]:
+    """A score model's stems (float WAV per part in `<name>.stems/`) and its MIDI (`<name>.mid`)
+    beside target. The stems sum to `sum_of`: the dry audio (the finisher keeps it in dry/; effects
+    and finishing shape only the mix), or the file itself when it is the engine's audio times `gain`.
+    Returns the sidecar's entries (paths relative to the sidecar's folder); {} when there are none."""
+    out: dict[str, Any] = {}
+    stems = (result.extra or {}).get("stems")
+    if stems:
+        parts = stems[min(variation, len(stems) - 1)]
+        folder = target.parent / f"{target.stem}.stems"
+        for i in range(2, 100000):
+            if not folder.exists():
+                break
+            folder = target.parent / f"{target.stem}-{i}.stems"
+        folder.mkdir(parents=True)
+        written = {}
+        for role, audio in parts.items():
+            path = folder / f"{target.stem}_{role}.wav"
+            atomic_write_wav(path, np.asarray(audio, dtype=np.float32) * np.float32(gain), result.sample_rate)
+            written[role] = str(path.relative_to(target.parent))
+        out["stems"] = {"sum_of": sum_of, "sample_rate": int(result.sample_rate), "files": written}
+    midi = (result.extra or {}).get("midi")
+    if midi:
+        path = unique_path(target.with_suffix(".mid"))
+        atomic_write_bytes(path, midi[min(variation, len(midi) - 1)])
+        out["midi"] = str(path.relative_to(target.parent))
+    return out
 
 
 def dry_path_for(target: Path) -> Path:
@@ -310,7 +352,9 @@ def write_render(
 ) -> SavedRender:
     """Write processed audio in the recipe's export format, its sidecar (info + the recipe + what
     post-processing did) and, with a library, its row. Shared by first saves and re-processing."""
-    written = write_audio(target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed)
+    written = write_audio(
+        target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed, music=info.get("music")
+    )
     length_s = post.audio.shape[-1] / post.sample_rate
     body = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -356,6 +400,7 @@ def write_render(
             parent_id=row.get("parent_id"),
             tags=tuple(row.get("tags") or ()),
             dry_path=row.get("dry_path"),
+            music=info.get("music"),
         )
     return SavedRender(
         path=target.resolve(),

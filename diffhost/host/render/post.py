@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from diffhost.engine.audio import resample, set_channels
+from diffhost.engine.audio import resample, resample_loop, set_channels
+from diffhost.engine.request import loop_samples
 from diffhost.host.render import finishing as fin
 from diffhost.host.render.effects import EffectChain, parse_chain
 from diffhost.host.render.export import ExportSpec, parse_export
@@ -77,10 +78,33 @@ class PostResult:
     peak_dbfs: float
 
 
+def loop_length(music: Mapping[str, Any] | None, sample_rate: int) -> int | None:
+    """Samples in the loop a render's music describes at sample_rate; None when it is no loop."""
+    if not music or not music.get("loop") or not music.get("bpm") or not music.get("bars"):
+        return None
+    return loop_samples(float(music["bars"]), float(music["bpm"]), sample_rate)
+
+
+def _circular(fn: Any, a: np.ndarray) -> np.ndarray:
+    """Run a filter on a loop as the loop is heard: twice in a row, keeping the second pass, so
+    its state at the seam is the state of a loop that has been playing (no start-up step)."""
+    n = a.shape[-1]
+    return np.ascontiguousarray(fn(np.concatenate([a, a], axis=-1))[..., n : 2 * n])
+
+
 def postprocess(
-    audio: np.ndarray, sample_rate: int, recipe: Recipe, *, measure_loudness: bool = True
+    audio: np.ndarray,
+    sample_rate: int,
+    recipe: Recipe,
+    *,
+    measure_loudness: bool = True,
+    music: Mapping[str, Any] | None = None,
 ) -> PostResult:
     """Run finishing and effects in the documented order (see host.finishing).
+
+    music: the render's music (bpm, bars, loop). A loop that still has its length when a step
+    runs is treated as a circle: the DC filter and effects run on it as it plays on repeat, and a
+    sample-rate change keeps it exactly round(bars x bar x rate) samples.
 
     measure_loudness=False skips the final BS.1770 measurement (a third of the time of a light
     recipe) where only the audio is wanted now, as in a re-process preview; loudness_lufs is then
@@ -93,8 +117,11 @@ def postprocess(
     def log(step: str, **info: Any) -> None:
         steps.append({"step": step, **info, "samples": int(a.shape[-1]), "channels": int(a.shape[0])})
 
+    def looping() -> bool:
+        return loop_length(music, sr) == a.shape[-1]
+
     if f.dc_remove:
-        a = fin.remove_dc(a, sr)
+        a = _circular(lambda x: fin.remove_dc(x, sr), a) if looping() else fin.remove_dc(a, sr)
         log("dc_remove", cutoff_hz=5.0)
     if f.channels is not None and f.channels != a.shape[0]:
         a = set_channels(a, f.channels)
@@ -103,7 +130,7 @@ def postprocess(
         a = np.pad(a, ((0, 0), (0, int(round(f.tail_s * sr)))))
         log("tail", tail_s=f.tail_s)
     if recipe.chain.active:
-        a = recipe.chain.process(a, sr)
+        a = _circular(lambda x: recipe.chain.process(x, sr), a) if looping() else recipe.chain.process(a, sr)
         log("effects", effects=[s.effect for _, s in recipe.chain.active])
     if f.trim_silence:
         a = fin.trim_silence(a, sr, **f.trim_silence)
@@ -117,7 +144,11 @@ def postprocess(
     if f.fade_in_ms or f.fade_out_ms:
         a = fin.fade(a, sr, f.fade_in_ms, f.fade_out_ms, f.fade_shape)
         log("fade", in_ms=f.fade_in_ms, out_ms=f.fade_out_ms, shape=f.fade_shape)
-    if f.sample_rate is not None and f.sample_rate != sr:
+    if f.sample_rate is not None and f.sample_rate != sr and looping():
+        a = resample_loop(a, loop_length(music, f.sample_rate) or 0)
+        log("resample", from_hz=sr, to_hz=f.sample_rate, quality="circular (FFT): the loop stays whole bars")
+        sr = f.sample_rate
+    elif f.sample_rate is not None and f.sample_rate != sr:
         a = resample(a, sr, f.sample_rate)
         log("resample", from_hz=sr, to_hz=f.sample_rate, quality="soxr VHQ")
         sr = f.sample_rate

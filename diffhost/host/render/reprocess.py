@@ -117,7 +117,9 @@ def reprocess(source: DrySource, recipe: Recipe) -> Reprocessed:
     """Run the recipe's effects and finishing on the dry audio (no engine, no disk)."""
     t0 = time.perf_counter()
     # Loudness is measured when the result is kept (for the sidecar and the row), not per preview.
-    post = postprocess(source.audio, source.sample_rate, recipe, measure_loudness=False)
+    post = postprocess(
+        source.audio, source.sample_rate, recipe, measure_loudness=False, music=source.sidecar.get("music")
+    )
     return Reprocessed(source, recipe, post, time.perf_counter() - t0)
 
 
@@ -142,6 +144,8 @@ def keep(rep: Reprocessed, library: Any = None, *, replace: bool = False) -> Sav
         "reprocessed_from": {"path": str(src.path), "render_id": src.render_id, "replaced": replace},
         "render_s": side.get("render_s"),
     }
+    if side.get("music"):  # the tempo, key, bars and loop travel with every version of the render
+        info["music"] = side["music"]
     return write_render(
         target,
         post,

@@ -3,7 +3,12 @@
 Prompt -> MiniLM embedding -> DDIM over the 330-d score (score.py) with classifier-free
 guidance -> decode -> render with the recorded bank and the procedural voices (arrange.py).
 Tempo and key come from the request, else the prompt ("at 90 bpm", "in F# minor"), else
-the model (the tempo is then nudged, at most 12 %, so the length is whole bars and loops).
+the model (a whole-number tempo, nudged at most 12 % so the length is whole bars and loops).
+A loop is exactly round(bars x bar x rate) samples at any rate: it is rendered at 44.1 kHz to
+round(bars x bar x 44100) samples with every tail folded onto its start, and resampled as a circle.
+When a loop is meant (bars=, a prompt that says loop / groove / beat, or a set tempo with drums or
+bass playing) a length in seconds that is not whole bars snaps to the nearest whole bars; the
+result's music says what was rendered and which setting chose the tempo and the key.
 Known values are imposed by inpainting during sampling: a given tempo or mode for every
 step; a seed clip's drum grid or melody for the first (1 - strength) of the steps, so low
 strength follows the clip closely and 1 ignores it.
@@ -11,20 +16,23 @@ strength follows the clip closely and 1 ignores it.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from diffhost.engine.audio import resample
+from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.model.sampler import DDIMSampler
-from diffhost.engine.default.music import arrange, patterns, score, seedsteer
+from diffhost.engine.default.music import arrange, midi, patterns, score, seedsteer
 from diffhost.engine.default.music.bank import Bank, load_bank
 from diffhost.engine.default.text import captions, loop_captions
+from diffhost.engine.errors import UnsupportedRequestError
 from diffhost.engine.model import StepMonitor
-from diffhost.engine.request import GenerationRequest
+from diffhost.engine.request import GenerationRequest, bar_seconds, loop_samples
 
 SR = 44100
 ONE_SHOT_MAX_S = 4.0
@@ -44,6 +52,9 @@ VOICE_SURE = 0.8
 WHOLE_BARS_TOLERANCE_S = 0.01
 SNAP_TOLERANCE = 0.12  # a free tempo moves at most this much to make the length whole bars
 STYLE_TEMPO_SLACK = 0.06  # how far past its style's usual tempo range a free groove tempo may snap
+MAX_LOOP_S = 30.0  # the model's longest render
+# Words that ask for something to loop (a "phrase", "melody" or "riff" may end instead).
+_LOOP_WORDS = re.compile(r"(?<![\w-])(loop(?:s|able|ing|ed)?|grooves?|beats?|vamps?|ostinato)(?![\w-])", re.I)
 L = score.LAYOUT
 
 
@@ -55,6 +66,56 @@ class Plan:
     key: tuple[int, bool | None] | None
     analysis: seedsteer.SeedAnalysis | None
     seed_audio: np.ndarray | None
+    bpm_from: str = "model"  # "bpm setting", "prompt", "seed clip" or "model": who chose the tempo
+    key_from: str = "model"
+    notes: tuple[str, ...] = ()  # what overrode what, in words
+
+
+# Words that make a phrase or a loop of whatever they name ("deep bass line" is not one bass hit).
+_PHRASE_WORDS = re.compile(
+    r"(?<![\w-])(lines?|basslines?|riffs?|grooves?|patterns?|progressions?|loop(?:s|able|ing)?|"
+    r"melod(?:y|ies)|arpeggios?|sequences?|phrases?)(?![\w-])",
+    re.I,
+)
+# Words that name a part; "no drums" / "without bass" name one that must stay out.
+_ROLE_WORDS = {
+    "drums": r"drums?|beats?|breakbeats?|percussion|kicks?|snares?|hi-?hats?|hats",
+    "bass": r"bass(?:lines?)?|808s?|sub(?:-| )?bass",
+    "keys": r"chords?|piano|keys|rhodes|electric piano|organ|comping|strum(?:s|ming)?",
+    "pad": r"pads?|strings",
+    "arp": r"arp(?:s|eggios?|eggiated)?",
+    "lead": r"melod(?:y|ies)|leads?|hooks?|solos?|flute|violin",
+    "texture": r"rain|vinyl|crackle|wind|drones?|ambience|atmosphere|textures?|soundscapes?",
+}
+_DNB = re.compile(r"drum\s*(?:n|and|&|'n'|'n|n')\s*bass", re.I)
+_ROLE_RES = {r: re.compile(rf"(?<![\w-])({w})(?![\w-])", re.I) for r, w in _ROLE_WORDS.items()}
+_NEGATED = re.compile(r"(?<![\w-])(?:no|without|minus)\s+(?:any\s+|the\s+)?([\w-]+(?:\s+[\w-]+)?)", re.I)
+
+
+def named_roles(prompt: str | None) -> dict[str, bool]:
+    """{role: plays?} for the parts a prompt names in so many words: 'drum loop with bass and chords'
+    -> drums, bass, keys on; 'beat without drums' -> drums off. A piano named with a melody is the
+    melody's voice, not chords."""
+    if not prompt:
+        return {}
+    out: dict[str, bool] = {}
+    # "drum n bass" is a style, not two parts.
+    prompt = _DNB.sub(" ", loop_captions._STYLE_RE.sub(" ", prompt))
+    negated = " ".join(m.group(1) for m in _NEGATED.finditer(prompt))
+    text = _NEGATED.sub(" ", prompt)
+    for role, rx in _ROLE_RES.items():
+        if rx.search(negated):  # "a beat without drums": the refusal is the more specific word
+            out[role] = False
+        elif rx.search(text):
+            out[role] = True
+    if out.get("lead") and out.get("keys") and not re.search(r"chords?|comping|strum", text, re.I):
+        del out["keys"]  # "piano melody": the piano plays the melody
+    return out
+
+
+def asks_for_loop(prompt: str | None) -> bool:
+    """'techno loop', 'funk groove', 'trap beat': the producer wants whole bars that repeat."""
+    return bool(prompt and _LOOP_WORDS.search(prompt))
 
 
 class LoopMaker:
@@ -78,17 +139,31 @@ class LoopMaker:
     # -- routing ---------------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> Plan:
         prompt = request.prompt or ""
-        bpm = request.bpm if request.bpm is not None else loop_captions.parse_bpm(prompt)
-        key = loop_captions.key_arg(request.key) if request.key else loop_captions.parse_key(prompt)
+        said_bpm, said_key = loop_captions.parse_bpm(prompt), loop_captions.parse_key(prompt)
+        notes = []
+        bpm, bpm_from = request.bpm, "bpm setting"
+        if bpm is None:
+            bpm, bpm_from = said_bpm, "prompt" if said_bpm is not None else "model"
+        elif said_bpm is not None and said_bpm != bpm:
+            notes.append(f"the bpm setting ({bpm:g}) wins over the prompt's {said_bpm:g} bpm")
+        key: tuple[int, bool | None] | None
+        if request.key:
+            key, key_from = loop_captions.key_arg(request.key), "key setting"
+            if said_key is not None and said_key != key:
+                notes.append(f"the key setting ({request.key}) wins over the prompt's key")
+        else:
+            key, key_from = said_key, "prompt" if said_key is not None else "model"
         analysis = audio = None
         if request.seed_clip is not None:
             audio = resample(request.seed_clip.audio, request.seed_clip.sample_rate, SR).mean(axis=0)
             analysis = seedsteer.analyze(audio)
-        return Plan(bpm, key, analysis, audio)
+        return Plan(bpm, key, analysis, audio, bpm_from, key_from, tuple(notes))
 
     def wants_loop(self, request: GenerationRequest, plan: Plan, cond: torch.Tensor) -> bool:
-        if request.length > ONE_SHOT_MAX_S:
+        if request.length > ONE_SHOT_MAX_S or request.bars is not None:
             return True
+        if request.prompt and _PHRASE_WORDS.search(request.prompt):
+            return True  # "deep bass line", "guitar riff": a phrase, never one hit
         if plan.analysis is not None and (plan.analysis.is_rhythmic or plan.analysis.is_melodic):
             return True
         timed = plan.bpm is not None or plan.key is not None
@@ -167,16 +242,19 @@ class LoopMaker:
         known = np.zeros(score.SCORE_DIM, dtype=bool)
         values = np.zeros(score.SCORE_DIM, dtype=np.float32)
         always = np.zeros(score.SCORE_DIM, dtype=bool)
-        bpm = plan.bpm
+        bpm, bpm_from, key_from = plan.bpm, plan.bpm_from, plan.key_from
         seed_info: dict = {}
         a = plan.analysis
         if a is not None and bpm is None and (a.is_rhythmic or a.is_melodic):
             times = a.onsets if a.is_rhythmic else np.array([n.start for n in a.notes])
-            bpm = seedsteer.estimate_tempo(times)
+            estimate = seedsteer.estimate_tempo(times)
+            if estimate is not None:
+                bpm, bpm_from = float(round(estimate)), "seed clip"  # a whole number
         key = plan.key
         if a is not None and a.is_melodic and (key is None or key[1] is None):
             tonic, minor = seedsteer.estimate_key(a.notes)
             key = (key[0], minor) if key is not None else (tonic, minor)
+            key_from = "seed clip" if plan.key is None else key_from
         if bpm is not None:
             i = L["controls"].start + score.CONTROLS.index("tempo")
             known[i] = always[i] = True
@@ -186,6 +264,7 @@ class LoopMaker:
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
         style, roles, voices = self._heard(request.prompt, cond)
+        roles.update(named_roles(request.prompt))  # the prompt's own words beat the heads' guesses
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
             sl = L["style"]
             known[sl] = always[sl] = True
@@ -207,6 +286,11 @@ class LoopMaker:
             seed_info = _seed_rhythm(a, bpm, known, values)
         elif a is not None and a.is_melodic and bpm is not None:
             seed_info = _seed_melody(a, bpm, tonic, bool(key[1]) if key else True, known, values)
+        # A seed steers the parts; the prompt chooses them: the parts it names stay as it says.
+        for role, on in roles.items():
+            values[L["roles"].start + score.ROLES.index(role)] = 1.0 if on else -1.0
+        for role in voices:
+            values[L["roles"].start + score.ROLES.index(role)] = 1.0
         strength = request.strength if seed_info else 1.0
 
         scale = float(guidance)
@@ -247,8 +331,26 @@ class LoopMaker:
         style_range = style_tempo_range(scores[0]) if bpm is None else None
         if style_range is not None:
             sampled = float(np.clip(sampled, *style_range))
-        tempo, loop, bars = _resolve_tempo(sampled, bpm, request.length, style_range)
-        audio, music = [], []
+        groove = any(("drums" in sc.roles or "bass" in sc.roles) for sc in scores)
+        meant = request.bars is not None or asks_for_loop(request.prompt) or (bpm is not None and groove)
+        tempo, loop, bars = _resolve_tempo(
+            sampled, bpm, request.length, style_range, bars=request.bars, loop_meant=meant
+        )
+        length = bars * bar_seconds(tempo) if loop else request.length
+        if length > MAX_LOOP_S + 1e-6:
+            raise UnsupportedRequestError(
+                f"bars: {bars:g} bars at {tempo:g} bpm last {length:.2f} s, out of range for model "
+                f"diffhost-default; valid is at most {MAX_LOOP_S:g} s ({int(MAX_LOOP_S / bar_seconds(tempo))} bars "
+                f"at {tempo:g} bpm)"
+            )
+        n_native = loop_samples(bars, tempo, SR) if loop else int(round(length * SR))
+        notes = list(plan.notes)
+        if loop and request.bars is None and abs(length - request.length) > 0.5 / request.sample_rate:
+            notes.append(
+                f"{request.length:g} s is not whole bars at {tempo:g} bpm: rendered {bars:g} bar"
+                f"{'' if bars == 1 else 's'} ({length:.3f} s) so it loops"
+            )
+        audio, music, stems, midis = [], [], [], []
         for i, s in enumerate(scores):
             s.tempo = tempo
             if key is not None and key[1] is not None:
@@ -256,15 +358,37 @@ class LoopMaker:
             if seed_info.get("roles"):
                 s.roles |= seed_info["roles"]
             _apply_seed_extras(s, seed_info, plan, strength, np.random.default_rng([seed, i, 5]))
+            parts: dict[str, np.ndarray] | None = {} if request.stems else None
+            events: list | None = [] if request.midi else None
             audio.append(
-                arrange.render_score(s, self.bank, request.length, loop, np.random.default_rng([seed, i]))
+                arrange.render_score(
+                    s,
+                    self.bank,
+                    length,
+                    loop,
+                    np.random.default_rng([seed, i]),
+                    num_samples=n_native,
+                    stems=parts,
+                    events=events,
+                )
             )
+            if parts is not None:
+                stems.append(parts)
+            if events is not None:
+                voices = {r: s.voices[r] for r in s.roles if r in s.voices}
+                midis.append(
+                    midi.score_midi(events, bpm=tempo, key=s.key_name, voices=voices, length_s=length)
+                )
             music.append(
                 {
                     "bpm": round(tempo, 3),
                     "key": s.key_name,
                     "bars": round(bars, 4),
                     "loop": loop,
+                    "length_s": round(length, 6),
+                    "beats": round(bars * 4, 4),
+                    "set_by": {"bpm": bpm_from, "key": key_from},
+                    "notes": notes,
                     "roles": sorted(s.roles),
                     "style": s.style,
                     "voices": {r: s.voices[r] for r in sorted(s.roles) if r in s.voices},
@@ -273,18 +397,24 @@ class LoopMaker:
             )
         out = np.stack(audio)
         extra: dict = {"music": music}
-        if loop and request.sample_rate != SR:
-            # Resample the loop as a circle (wrapped context on both sides), so the seam stays smooth.
-            out = np.stack([_resample_loop(a, request.sample_rate) for a in out])
-            extra["native_sample_rate"] = request.sample_rate
+        m = loop_samples(bars, tempo, request.sample_rate) if loop else request.num_samples
+        if loop:
+            # The loop's exact length at the asked rate; resampled as a circle, so the seam stays smooth.
+            if request.sample_rate != SR:
+                out = np.stack([resample_loop(a, m) for a in out])
+                extra["native_sample_rate"] = request.sample_rate
+            extra["num_samples"] = m
+        if request.stems:
+            # Each part through the same (linear) resampling as the mix, so they still sum to it.
+            def fit(x: np.ndarray) -> np.ndarray:
+                if loop:
+                    return resample_loop(x, m)
+                return fit_length(resample(x, SR, request.sample_rate), m)
+
+            extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
+        if request.midi:
+            extra["midi"] = midis
         return out, extra
-
-
-def _resample_loop(x: np.ndarray, sr: int, pad: int = 4096) -> np.ndarray:
-    pad = min(pad, x.shape[1])
-    y = resample(np.concatenate([x[:, -pad:], x, x[:, :pad]], axis=1), SR, sr)
-    start = int(round(pad * sr / SR))
-    return y[:, start : start + int(round(x.shape[1] * sr / SR))]
 
 
 def style_tempo_range(s: score.Score) -> tuple[float, float] | None:
@@ -296,34 +426,61 @@ def style_tempo_range(s: score.Score) -> tuple[float, float] | None:
 
 
 def _resolve_tempo(
-    sampled: float, bpm: float | None, length: float, style_range: tuple[float, float] | None = None
+    sampled: float,
+    bpm: float | None,
+    length: float,
+    style_range: tuple[float, float] | None = None,
+    *,
+    bars: float | None = None,
+    loop_meant: bool = False,
 ) -> tuple[float, bool, float]:
-    """(tempo, loops?, bars). A free tempo snaps to whole bars when that moves it at most 12 %;
-    a groove's snapped tempo stays within STYLE_TEMPO_SLACK of its style's range (in it if it can:
-    8 s of techno loops at 120, the nearest whole bars to techno, but 8 s of funk never at 120).
-    When no whole-bar tempo fits, the tempo stays as sampled and the result is a phrase."""
-    if bpm is None:
-        lo, hi = style_range or score.TEMPO_RANGE
-        nearest = max(1, round(length * sampled / 240.0))
-        fits = []
-        for b in (nearest - 1, nearest, nearest + 1):
-            tempo = b * 240.0 / length
-            if b < 1 or abs(tempo / sampled - 1) > SNAP_TOLERANCE:
+    """(tempo, loops?, bars). A loop lasts bars x 240 / tempo; a phrase lasts `length`.
+
+    A tempo the model chooses is a whole number: the sampled one nudged (at most 12 %, and within
+    STYLE_TEMPO_SLACK of a groove's style range, inside it if it can) so the length is whole bars
+    (to WHOLE_BARS_TOLERANCE_S: 10 s is 5 bars at 120, 8 s of funk 3 bars at 90).
+    When a loop is meant, a length that fits no such tempo snaps to the nearest whole bars (at
+    least one) at the nearest whole tempo; otherwise it stays a phrase of the length asked for.
+    A set tempo (the request's or the prompt's) is kept as it is."""
+    lo, hi = style_range or score.TEMPO_RANGE
+    if bars is not None:
+        if bpm is not None:
+            return float(bpm), True, float(bars)
+        fastest = math.floor(score.TEMPO_RANGE[1])
+        slowest = max(math.ceil(bars * 240.0 / MAX_LOOP_S), math.ceil(score.TEMPO_RANGE[0]))
+        tempo = int(round(np.clip(sampled, math.ceil(lo), math.floor(hi))))
+        return float(min(max(tempo, slowest), fastest)), True, float(bars)
+    if bpm is not None:
+        whole = max(1, round(length * bpm / 240.0))
+        if whole * 240.0 / bpm > MAX_LOOP_S + 1e-9 and whole > 1:
+            whole -= 1
+        if loop_meant or abs(length - whole * 240.0 / bpm) <= WHOLE_BARS_TOLERANCE_S:
+            return float(bpm), True, float(whole)
+        return float(bpm), False, float(length * bpm / 240.0)
+    fits = []
+    for tempo in range(
+        math.ceil(sampled * (1 - SNAP_TOLERANCE)), math.floor(sampled * (1 + SNAP_TOLERANCE)) + 1
+    ):
+        if not score.TEMPO_RANGE[0] <= tempo <= score.TEMPO_RANGE[1]:
+            continue
+        if not lo * (1 - STYLE_TEMPO_SLACK) <= tempo <= hi * (1 + STYLE_TEMPO_SLACK):
+            continue
+        for b in {max(1, math.floor(length * tempo / 240.0)), max(1, math.ceil(length * tempo / 240.0))}:
+            seconds = b * 240.0 / tempo
+            if seconds > MAX_LOOP_S + 1e-9:
                 continue
-            if not score.TEMPO_RANGE[0] <= tempo <= score.TEMPO_RANGE[1]:
+            exact = abs(seconds - length) <= WHOLE_BARS_TOLERANCE_S
+            if not (exact or loop_meant):
                 continue
-            if not lo * (1 - STYLE_TEMPO_SLACK) <= tempo <= hi * (1 + STYLE_TEMPO_SLACK):
-                continue
-            fits.append((not lo <= tempo <= hi, abs(tempo / sampled - 1), b))
-        if fits:
-            bars = float(min(fits)[2])
-            return bars * 240.0 / length, True, float(bars)
-        bpm = sampled
-    bars = length * bpm / 240.0
-    whole = round(bars)
-    if whole >= 1 and abs(length - whole * 240.0 / bpm) <= WHOLE_BARS_TOLERANCE_S:
-        return float(bpm), True, float(whole)
-    return float(bpm), False, float(bars)
+            cost = abs(math.log(seconds / length)) + 0.25 * abs(math.log(tempo / sampled))
+            fits.append((not exact, not lo <= tempo <= hi, cost, tempo, b))
+    if fits:
+        _, _, _, tempo, b = min(fits)
+        return float(tempo), True, float(b)
+    whole_bpm = float(round(sampled))
+    if loop_meant:
+        return _resolve_tempo(whole_bpm, whole_bpm, length, loop_meant=True)
+    return whole_bpm, False, float(length * whole_bpm / 240.0)
 
 
 def _seed_rhythm(a: seedsteer.SeedAnalysis, bpm: float, known: np.ndarray, values: np.ndarray) -> dict:

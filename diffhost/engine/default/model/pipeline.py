@@ -90,6 +90,7 @@ class DefaultModel(Model):
             revision=revision or weights_hash(folder),
             device=str(device),
             dtype=str(dtype).replace("torch.", ""),
+            makes_music=self.loops is not None,
         )
 
     @classmethod

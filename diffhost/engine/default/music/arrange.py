@@ -125,9 +125,17 @@ def render_score(
     length_s: float,
     loop: bool,
     rng: np.random.Generator,
+    num_samples: int | None = None,
+    stems: dict[str, np.ndarray] | None = None,
+    events: list[tuple[str, float, int, float, float]] | None = None,
 ) -> np.ndarray:
-    """(2, samples) float32 at SR, peak-normalised to -1 dBFS."""
-    n = int(round(length_s * SR))
+    """(2, samples) float32 at SR, peak-normalised to -1 dBFS.
+
+    num_samples: the loop's exact length (round(bars x bar x SR)); default round(length_s x SR).
+    stems: filled with each part's own audio (role -> (2, samples)), scaled like the mix, so the
+    parts sum to the mix. events: filled with every note played, (role, seconds, MIDI note,
+    seconds held, velocity 0..1); drum notes use the General MIDI drum map."""
+    n = int(round(length_s * SR)) if num_samples is None else int(num_samples)
     timing = Timing(score.tempo, score.swing)
     total_steps = int(np.ceil(length_s / timing.step_s)) + 1
     # A phrase starts no note in its last beat (or last 10 %), so it can end in silence.
@@ -144,8 +152,13 @@ def render_score(
     def steps():
         for g in range(total_steps):
             t = timing.at(g)
-            if t < last_onset - 1e-9 and t < length_s:
+            # 1 us of slack: the next loop's downbeat (step 16 N, a float sum) must never sneak in.
+            if t < last_onset - 1e-6 and t < length_s - 1e-6:
                 yield g, t
+
+    def played(role: str, t: float, note: int, dur: float, vel: float) -> None:
+        if events is not None:
+            events.append((role, float(t), int(note), float(dur), float(vel)))
 
     drum_times = score.extra.get("drum_times")  # {global step: exact seconds} from a seed clip
     if "drums" in score.roles:
@@ -161,6 +174,7 @@ def render_score(
                 if lane == "hat_roll":
                     x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
                     for k in range(3):
+                        played("drums", when + k * timing.step_s / 3, GM_DRUMS[lane], timing.step_s / 3, v)
                         m.add(
                             _fade_in(x),
                             when + k * timing.step_s / 3,
@@ -171,6 +185,7 @@ def render_score(
                 x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
                 if x is None:
                     x = bank.drum(score.kit, lane)
+                played("drums", when, GM_DRUMS[lane], timing.step_s, v)
                 m.add(_fade_in(x), when, LANE_GAIN[lane] * v**1.5, pan)
 
     def bar_chord(g: int) -> int:
@@ -184,6 +199,7 @@ def render_score(
             dur = min(nxt - t, 8 * timing.step_s) * 0.92
             note = _midi(score, bar_chord(g) + int(score.bass_degree[g % STEPS]), 28)
             v = score.bass_on[g % STEPS]
+            played("bass", t, note, dur, v)
             m.add(pitched_note(bank, score.voices["bass"], note, dur, v, rng, cache), t, 1.0)
 
     if "keys" in score.roles or "pad" in score.roles:
@@ -207,6 +223,7 @@ def render_score(
                 if strum:  # a guitar strum: strings 12 ms apart, down or up
                     order = notes if strum > 0 else notes[::-1]
                     for k, note in enumerate(order):
+                        played(role, t + 0.012 * k, note, dur, vel)
                         m.add(
                             pitched_note(bank, voice, note, dur, vel, rng, cache),
                             t + 0.012 * k,
@@ -216,6 +233,7 @@ def render_score(
                 else:
                     for k, note in enumerate(notes):
                         pan = 0.3 * (k / max(1, len(notes) - 1) - 0.5) * (2 if role == "pad" else 1)
+                        played(role, t, note, dur, vel)
                         m.add(pitched_note(bank, voice, note, dur, vel, rng, cache), t, 0.8, pan)
 
     if "arp" in score.roles:
@@ -232,6 +250,7 @@ def render_score(
             note = seq[k % len(seq)]
             k += 1
             vel = 0.9 if (g % 4 == 0) else 0.7
+            played("arp", t, note, every * timing.step_s * 0.9, vel)
             m.add(
                 pitched_note(bank, score.voices["arp"], note, every * timing.step_s * 0.9, vel, rng, cache),
                 t,
@@ -253,29 +272,52 @@ def render_score(
         for t, midi, dur, vel in melody:
             if t < last_onset:
                 dur = dur if loop else min(dur, max(length_s - t - 0.05, 0.05))
+                played("lead", t, int(midi), dur, vel)
                 m.add(pitched_note(bank, score.voices["lead"], int(midi), dur, vel, rng, cache), t, 1.0)
 
     mix = np.zeros((2, n + overhang), dtype=np.float32)
+    parts: dict[str, np.ndarray] = {}
     for role, m in buses.items():
         x = m.buf
         if role == "drums" and (score.bright < 0.4 or score.style == "lofi"):  # dusty, muffled drums
             fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
             # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
             x = _lowpass(x, min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc)
-        mix += ROLE_GAIN[role] * _normalize(x)
+        part = ROLE_GAIN[role] * _normalize(x)
+        if stems is not None:
+            parts[role] = part
+        mix += part
     # Filters (the lo-fi drum low-pass) run on the whole buffer before the fold: folding a linear
     # filter's output is the loop's steady state, so the seam stays as smooth as the rest.
     out = _wrap(mix, n) if loop else mix[:, :n].copy()
     if "texture" in score.roles:
         tex = _texture_layer(score, n, loop, rng)
         level = 0.45 if len(score.roles) == 1 else 0.2
-        out += level * _normalize(tex)
-    if not loop:
-        out *= _end_fade(n, length_s)
+        tex = level * _normalize(tex)
+        out += tex
+        if stems is not None:
+            parts["texture"] = tex
+    fade = None if loop else _end_fade(n, length_s)
+    if fade is not None:
+        out *= fade
     peak = float(np.max(np.abs(out)))
-    if peak > 0:
-        out *= 10 ** (-1.0 / 20) / peak
+    gain = 10 ** (-1.0 / 20) / peak if peak > 0 else 1.0
+    out *= gain
+    if stems is not None:
+        # The same folds, fade and gain as the mix, part by part: the parts sum to the mix.
+        for role, x in parts.items():
+            y = x if x.shape[1] == n else (_wrap(x, n) if loop else x[:, :n].copy())
+            if fade is not None:
+                y = y * fade
+            stems[role] = (y * gain).astype(np.float32)
     return out.astype(np.float32)
+
+
+# General MIDI drum notes (channel 10) for the drum lanes.
+GM_DRUMS = {
+    "kick": 36, "snare": 38, "clap": 39, "closed_hat": 42, "open_hat": 46, "perc": 37, "tom": 45,
+    "ride": 51, "hat_roll": 42,
+}  # fmt: skip
 
 
 def _comp_hits(comp: str) -> dict[int, tuple[int, float, int]]:
