@@ -132,8 +132,9 @@ def test_kits_and_the_tempo_source_from_the_live_menu(qtbot, host_audio, session
         qtbot.waitUntil(lambda: w.pads.pads[1].state == "empty", timeout=2000)
         w.live_menu.load_kit_from(tmp_path / "set.json")
         qtbot.waitUntil(lambda: w.status_message.text() == "Kit loaded: set.json", timeout=5000)
-        assert w.pads.pads[1].state == "ready" and "tone" in w.pads.pads[1].text()
-        assert "gate" in w.pads.pads[1].text() and host_audio.slot_options(2).mode == "gate"
+        # the pad's new state reaches the window with the audio's next event poll, not with the status line
+        qtbot.waitUntil(lambda: w.pads.pads[1].state == "ready" and "gate" in w.pads.pads[1].text(), timeout=5000)
+        assert "tone" in w.pads.pads[1].text() and host_audio.slot_options(2).mode == "gate"
 
         w.live_menu.set_tempo_source("midi clock")
         qtbot.waitUntil(lambda: w.pads.tempo_source.text() == "midi clock", timeout=2000)
