@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.jackd import Peer, start_jackd
+from tests.jackd import Peer, start_jackd_apart
 from tests.plugin.bridge_host import BIN, LV2_URI, put_clip
 
 RATE, BLOCK = 48000, 128
@@ -33,12 +33,35 @@ def jack(tmp_path):
             pytest.fail("jackd (jackd2, installed by scripts/setup.sh) is missing")
         pytest.skip("jackd is not installed")
     name = f"dh-bridge-{os.getpid()}-{time.monotonic_ns() % 10**8}"
-    proc, probe = start_jackd(jackd, name, ["-t", "10000"], tmp_path / "jackd.log", RATE, BLOCK)
-    assert probe is not None, f"jackd did not start: {(tmp_path / 'jackd.log').read_text()[-2000:]}"
-    yield name, probe
-    probe.close()
+    # The server is probed and patched from subprocesses (jackd2's jack_connect and friends): libjack
+    # keeps one set of globals per process, and a JACK client of this server beside an earlier
+    # fixture's PortAudio stream (the window tests' server) crashes the test process.
+    proc = start_jackd_apart(jackd, name, ["-t", "10000"], tmp_path / "jackd.log", RATE, BLOCK)
+    assert proc is not None, f"jackd did not start: {(tmp_path / 'jackd.log').read_text()[-2000:]}"
+    yield name, JackPatchbay(name)
     proc.terminate()
     proc.wait(timeout=10)
+
+
+class JackPatchbay:
+    """connect / disconnect / list ports of one JACK server through jackd2's command-line clients."""
+
+    def __init__(self, server: str):
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
+
+    def _run(self, *args: str) -> str:
+        done = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, f"{' '.join(args)}: {done.stderr or done.stdout}"
+        return done.stdout
+
+    def connect(self, source: str, target: str) -> None:
+        self._run("jack_connect", source, target)
+
+    def disconnect(self, source: str, target: str) -> None:
+        self._run("jack_disconnect", source, target)
+
+    def port_names(self, prefix: str) -> list[str]:
+        return [line.strip() for line in self._run("jack_lsp").splitlines() if line.strip().startswith(prefix)]
 
 
 def _jalv(server: str, client: str, state_dir: Path | None = None) -> subprocess.Popen:
@@ -85,6 +108,10 @@ def test_notes_in_real_time_live_clip_delivery_and_state_restore(jack, link, tmp
     try:
         hello = link.wait("/diffhost/plugin/hello", timeout=20)
         assert hello[2] == RATE
+        deadline = time.monotonic() + 20  # the plugin says hello as it is made, before jalv's ports exist
+        while "bridge:lv2_out_l" not in probe.port_names("bridge"):
+            assert time.monotonic() < deadline, "jalv did not register the plugin's ports"
+            time.sleep(1)  # gently: JACK drops clients polled too fast
         peer = Peer(server, tmp_path)
         _wire(probe, "bridge", ("out_l", "out_r"))
 
@@ -152,7 +179,7 @@ def test_notes_in_real_time_live_clip_delivery_and_state_restore(jack, link, tmp
     peer = None
     try:
         deadline = time.monotonic() + 20
-        while not any(p.name == "bridge2:lv2_out_l" for p in probe.get_ports("bridge2")):
+        while "bridge2:lv2_out_l" not in probe.port_names("bridge2"):
             assert time.monotonic() < deadline, "jalv did not start with the saved state"
             time.sleep(1)  # gently: JACK drops clients polled too fast
         peer = Peer(server, tmp_path)
