@@ -72,16 +72,20 @@ def train_denoiser(
     checkpoint: Path | None = None,
     name: str = "denoiser",
     dim_weight: torch.Tensor | None = None,
+    init: dict | None = None,
+    max_lr: float = 1e-3,
 ) -> ParamDenoiser:
     torch.manual_seed(seed)
     dims = dict(param_dim=x.shape[1], text_dim=TextEncoder.dim, width=width, depth=depth)
     model = ParamDenoiser(**dims)
+    if init is not None:  # a warm start (see warm_start_state)
+        model.load_state_dict(init)
     ema = ParamDenoiser(**dims)
     ema.load_state_dict(model.state_dict())
     sched = make_scheduler()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=1e-4)
     lr = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=1e-3, total_steps=steps, pct_start=max(0.05, 3 / steps)
+        opt, max_lr=max_lr, total_steps=steps, pct_start=max(0.05, 3 / steps)
     )
     gen = torch.Generator().manual_seed(seed)
     start = 0
@@ -121,6 +125,29 @@ def train_denoiser(
             ckpt_file.with_suffix(".tmp").replace(ckpt_file)
             ema.save_pretrained(checkpoint / f"{name}_ema")  # usable weights at every checkpoint
     return ema.eval()
+
+
+def warm_start_state(folder: Path, seed: int, width: int, depth: int) -> dict:
+    """Initial weights for the score denoiser from one trained on the legacy score layout: every layer
+    is copied; the input and output layers' rows and columns move to their dims' new places
+    (score.legacy_index) and the new one-hot dims start where a fresh network starts (output rows)
+    or silent (input columns). Fine-tuning from here teaches the new styles and voices in a fraction
+    of the steps a fresh network needs, without unlearning the old ones."""
+    old = ParamDenoiser.from_pretrained(folder / "score_denoiser")
+    torch.manual_seed(seed)
+    new = ParamDenoiser(param_dim=score.SCORE_DIM, text_dim=TextEncoder.dim, width=width, depth=depth)
+    state, old_state = new.state_dict(), old.state_dict()
+    if old.config["param_dim"] == score.SCORE_DIM:
+        return old_state
+    idx = torch.tensor(score.legacy_index())
+    for k, v in old_state.items():
+        if state[k].shape == v.shape:
+            state[k] = v.clone()
+    state["inp.weight"] = torch.zeros_like(state["inp.weight"])
+    state["inp.weight"][:, idx] = old_state["inp.weight"]
+    state["out.1.weight"][idx] = old_state["out.1.weight"]
+    state["out.1.bias"][idx] = old_state["out.1.bias"]
+    return state
 
 
 def _embed_all(texts: list[str], enc: TextEncoder, log) -> dict[str, torch.Tensor]:
@@ -320,6 +347,10 @@ def _train_v2(args: argparse.Namespace, enc: TextEncoder, metrics: dict, log) ->
         checkpoint=args.checkpoint,
         name="score_denoiser",
         dim_weight=score_dim_weights(args.score_global_weight),
+        init=warm_start_state(args.warm_start, args.seed, args.score_width, args.score_depth)
+        if args.warm_start
+        else None,
+        max_lr=args.score_lr,
     )
 
     return score_denoiser, router
@@ -367,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="skip the score denoiser and router (copy them from this weights folder); train the prompt heads",
     )
+    p.add_argument(
+        "--warm-start",
+        type=Path,
+        default=None,
+        help="start the score denoiser from this weights folder's (older layouts are mapped onto the current one)",
+    )
+    p.add_argument("--score-lr", type=float, default=1e-3, help="the score denoiser's peak learning rate")
     p.add_argument("--checkpoint", type=Path, default=None, help="save/resume the v2 stage here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
