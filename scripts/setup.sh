@@ -21,7 +21,8 @@ APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 lib
   gcc libc6-dev binutils  # gcc: compiles the C mixer extension at install; objdump (binutils): its test
   lua5.4         # runs the REAPER ReaScript in tests
   libasound2     # python-rtmidi (MIDI ports through mido) links the ALSA library
-  fluidsynth fluid-soundfont-gm)  # the default model renders its recorded sound bank (FluidR3 GM, MIT) once
+  fluidsynth fluid-soundfont-gm  # the default model renders its recorded sound bank once (FluidR3 GM, MIT:
+  musescore-general-soundfont)   # the older bank) and MuseScore General HQ (MIT, CC0 and PD parts: the default)
 # Debian's own Pythons ship venv and the headers the C extension compiles against as separate packages
 # (python3.11 -> python3.11-venv, python3.11-dev); a Python from elsewhere (pyenv, a build) has both.
 py_path=$(command -v "$PY" 2>/dev/null || true)
