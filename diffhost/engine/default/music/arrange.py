@@ -77,9 +77,7 @@ def level_db(x: np.ndarray, frame_s: float = 0.1) -> float:
     if not _K_FILTERS:
         import pyloudnorm
 
-        _K_FILTERS.extend(
-            np.array([f.b, f.a]) for f in pyloudnorm.Meter(SR)._filters.values()
-        )
+        _K_FILTERS.extend(np.array([f.b, f.a]) for f in pyloudnorm.Meter(SR)._filters.values())
     y = np.atleast_2d(np.asarray(x, dtype=np.float64))
     for b, a in _K_FILTERS:
         y = sosfilt(np.concatenate([b, a])[None], y, axis=-1)
@@ -88,7 +86,10 @@ def level_db(x: np.ndarray, frame_s: float = 0.1) -> float:
     if e.size < 2 * hop:
         return float(10 * np.log10(e.mean() + 1e-20)) if e.size else float("-inf")
     c = np.concatenate([[0.0], np.cumsum(e)])
-    frames = (c[2 * hop :: hop][: (e.size - 2 * hop) // hop + 1] - c[: -2 * hop : hop][: (e.size - 2 * hop) // hop + 1])
+    frames = (
+        c[2 * hop :: hop][: (e.size - 2 * hop) // hop + 1]
+        - c[: -2 * hop : hop][: (e.size - 2 * hop) // hop + 1]
+    )
     peak = float(frames.max()) / (2 * hop)
     return 10 * np.log10(peak) if peak > 1e-20 else float("-inf")
 
@@ -367,7 +368,11 @@ def render_score(
     out = _wrap(mix, n) if loop else mix[:, :n].copy()
     tex = None
     if "texture" in score.roles:
-        tex = _highpass(_texture_layer(score, n, loop, rng), DC_HZ) if not loop else _texture_layer(score, n, loop, rng)
+        tex = (
+            _highpass(_texture_layer(score, n, loop, rng), DC_HZ)
+            if not loop
+            else _texture_layer(score, n, loop, rng)
+        )
         level = level_db(tex)
         db = role_db(score.style, "texture") if len(score.roles) > 1 else 0.0
         tex = tex * (10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)

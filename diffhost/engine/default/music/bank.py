@@ -164,7 +164,9 @@ def bank_source(name: str | None = None) -> BankSource:
     """The bank named, else DIFFHOST_BANK's, else the default; a clear error for an unknown name."""
     name = name or os.environ.get("DIFFHOST_BANK") or DEFAULT_BANK
     if name not in BANKS:
-        raise BankError(f"default model: bank {name!r} (DIFFHOST_BANK) is unknown; valid are {', '.join(BANKS)}")
+        raise BankError(
+            f"default model: bank {name!r} (DIFFHOST_BANK) is unknown; valid are {', '.join(BANKS)}"
+        )
     return BANKS[name]
 
 

@@ -103,7 +103,9 @@ LEGACY_SIZES = {
 def legacy_index() -> np.ndarray:
     """For each dim of the legacy layout, its index in the current layout."""
     old = _layout(_sizes(**LEGACY_SIZES))
-    return np.concatenate([np.arange(LAYOUT[k].start, LAYOUT[k].start + (sl.stop - sl.start)) for k, sl in old.items()])
+    return np.concatenate(
+        [np.arange(LAYOUT[k].start, LAYOUT[k].start + (sl.stop - sl.start)) for k, sl in old.items()]
+    )
 
 
 @dataclass

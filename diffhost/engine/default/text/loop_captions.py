@@ -27,10 +27,24 @@ STYLE_WORDS: dict[str, tuple[str, ...]] = {
     "dembow": ("dembow", "reggaeton", "reggaeton dembow", "latin dembow", "perreo"),
     "afrobeat": ("afrobeat", "afrobeats", "afro beat", "afropop", "afro groove"),
     "jazz": ("jazz", "swing jazz", "jazzy", "bebop", "jazz trio", "smoky jazz club", "swinging"),
-    "orchestral": ("orchestral", "cinematic", "epic orchestral", "film score", "symphonic", "movie soundtrack"),
+    "orchestral": (
+        "orchestral",
+        "cinematic",
+        "epic orchestral",
+        "film score",
+        "symphonic",
+        "movie soundtrack",
+    ),
     "ambient": ("ambient", "beatless ambient", "atmospheric", "meditative", "dreamy ambient", "new age"),
     "reggae": ("reggae", "roots reggae", "dub", "one drop reggae", "dub reggae", "rocksteady"),
-    "bossa": ("bossa nova", "bossa", "brazilian bossa nova", "latin bossa", "cafe bossa nova", "brazilian jazz"),
+    "bossa": (
+        "bossa nova",
+        "bossa",
+        "brazilian bossa nova",
+        "latin bossa",
+        "cafe bossa nova",
+        "brazilian jazz",
+    ),
 }
 # Held out: only the evaluation uses these spellings.
 EVAL_STYLE_WORDS: dict[str, tuple[str, ...]] = {
