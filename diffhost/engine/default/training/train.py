@@ -224,16 +224,29 @@ def train_router(
 
 
 def train_heads(
-    n: int, rng: np.random.Generator, enc: TextEncoder, seed: int, log
+    n: int,
+    rng: np.random.Generator,
+    enc: TextEncoder,
+    seed: int,
+    log,
+    data: tuple[list[score.Score], list[str], torch.Tensor] | None = None,
 ) -> tuple[PromptHeads, dict]:
     """The prompt heads: softmax/sigmoid read-outs of the caption embedding for the score's style,
     roles and voices, on n fresh (caption, score) pairs from their own seeded stream (so this stage
-    does not depend on how the score denoiser's data was drawn). Empty captions are not used: they
-    name nothing, and the sampler never asks the heads about an empty prompt."""
-    scores = [patterns.random_score(rng) for _ in range(n)]
-    texts = [loop_captions.caption(s, rng) for s in scores]
-    table = _embed_all(texts, enc, log)
-    x = torch.stack([table[t] for t in texts])
+    does not depend on how the score denoiser's data was drawn), or on `data` (scores, captions,
+    embeddings: the score denoiser's own pairs, which saves encoding captions on a busy machine).
+    Empty captions are not used: they name nothing, and the sampler never asks the heads about an
+    empty prompt."""
+    if data is None:
+        scores = [patterns.random_score(rng) for _ in range(n)]
+        texts = [loop_captions.caption(s, rng) for s in scores]
+        table = _embed_all(texts, enc, log)
+        x = torch.stack([table[t] for t in texts])
+    else:
+        keep = [i for i, t in enumerate(data[1]) if t]
+        scores, texts = [data[0][i] for i in keep], [data[1][i] for i in keep]
+        x = data[2][keep]
+        n = len(keep)
     style = torch.tensor([score.STYLES.index(s.style) for s in scores])
     roles = torch.tensor([[float(r in s.roles) for r in score.ROLES] for s in scores])
     voiced = [r for r in score.ROLES if r in score.VOICES]
@@ -331,10 +344,15 @@ def _train_v2(args: argparse.Namespace, enc: TextEncoder, metrics: dict, log) ->
         if data_file:
             data_file.parent.mkdir(parents=True, exist_ok=True)
             torch.save((sx, sc, texts), data_file)
-    router, router_metrics = train_router(
-        texts, sc, args.router_oneshots, np.random.default_rng([args.seed, 3]), enc, args.seed, log
-    )
-    metrics.update(router_metrics)
+    if args.reuse_router:
+        router = Router.from_pretrained(args.reuse_router / "router")
+        log(f"router reused from {args.reuse_router}")
+    else:
+        router, router_metrics = train_router(
+            texts, sc, args.router_oneshots, np.random.default_rng([args.seed, 3]), enc, args.seed, log
+        )
+        metrics.update(router_metrics)
+    args.score_data = (sx, sc, texts)  # the heads may train on these pairs (--heads-from-score-data)
     score_denoiser = train_denoiser(
         sx,
         sc,
@@ -405,6 +423,17 @@ def main(argv: list[str] | None = None) -> int:
         help="start the score denoiser from this weights folder's (older layouts are mapped onto the current one)",
     )
     p.add_argument("--score-lr", type=float, default=1e-3, help="the score denoiser's peak learning rate")
+    p.add_argument(
+        "--reuse-router",
+        type=Path,
+        default=None,
+        help="copy the router from this weights folder (skip its stage)",
+    )
+    p.add_argument(
+        "--heads-from-score-data",
+        action="store_true",
+        help="train the prompt heads on the score denoiser's (caption, score) pairs instead of fresh ones",
+    )
     p.add_argument("--checkpoint", type=Path, default=None, help="save/resume the v2 stage here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -448,8 +477,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"score denoiser and router reused from {args.reuse_v2}")
     else:
         score_denoiser, router = _train_v2(args, enc, metrics, log)
+    data = None
+    if args.heads_from_score_data and getattr(args, "score_data", None) is not None:
+        sx, sc, texts = args.score_data
+        data = ([score.decode(v) for v in sx.numpy()], texts, sc)
     heads, head_metrics = train_heads(
-        args.head_pairs, np.random.default_rng([args.seed, 4]), enc, args.seed, log
+        args.head_pairs, np.random.default_rng([args.seed, 4]), enc, args.seed, log, data=data
     )
     metrics.update(head_metrics)
 
@@ -484,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     info = {
-        "args": {k: str(v) for k, v in vars(args).items()},
+        "args": {k: str(v) for k, v in vars(args).items() if k != "score_data"},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     (out / "training.json").write_text(json.dumps({**info, **metrics}, indent=2) + "\n")
