@@ -34,8 +34,8 @@ STYLE_ROLE_DB = {
 # hats were sampled 30 dB under its kick still gets audible off-beats.
 # These are a full-velocity hit's levels; the patterns play hats and ghost notes softer on top.
 LANE_DB = {
-    "kick": 0.0, "snare": -1.0, "clap": -2.0, "closed_hat": -3.0, "open_hat": -4.0, "perc": -3.0,
-    "tom": -2.0, "ride": -3.0, "hat_roll": -5.0,
+    "kick": 0.0, "snare": -1.0, "clap": -2.0, "closed_hat": -3.0, "open_hat": -1.0, "perc": -3.0,
+    "tom": -2.0, "ride": -3.0, "hat_roll": -3.0,
 }  # fmt: skip
 STYLE_LANE_DB = {
     # Jazz time lives on the ride and the hi-hat pedal; the kick only feathers (meant to be quiet).
