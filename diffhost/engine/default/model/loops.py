@@ -134,7 +134,11 @@ class LoopMaker:
                     roles[role] = True
                 elif p < ROLE_OFF:
                     roles[role] = False
-        if style is None and any(roles.values()) and all(r in ("pad", "texture") for r, on in roles.items() if on):
+        if (
+            style is None
+            and any(roles.values())
+            and all(r in ("pad", "texture") for r, on in roles.items() if on)
+        ):
             style = "ambient"  # pads and textures with no style word: no drum style's rhythm under them
         voiced = [r for r in score.ROLES if r in score.VOICES]
         for j, role in enumerate(voiced):
@@ -247,6 +251,7 @@ class LoopMaker:
         for s in scores:
             if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
                 s.roles = (s.roles - {"drums"}) or {"pad"}
+            s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
             # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
             if seed_info.get("kind") != "rhythm":
                 s.drums = patterns.fit_drums(s.style, s.drums)
