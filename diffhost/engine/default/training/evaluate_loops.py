@@ -423,11 +423,11 @@ def spectrogram_png(audio: np.ndarray, path, height: int = 160) -> None:
 
 
 STYLE_PICTURE_PROMPTS = {
-    "jazz": "swing jazz with walking upright bass, piano comping and ride cymbal",
-    "orchestral": "cinematic orchestral strings and brass with timpani",
+    "jazz": "swing jazz drum groove with walking upright bass and piano comping",
+    "orchestral": "cinematic orchestral drums with strings, brass and a french horn melody",
     "ambient": "beatless ambient evolving pads",
-    "reggae": "roots reggae one drop with bass and organ skank",
-    "bossa": "bossa nova with nylon guitar and upright bass",
+    "reggae": "roots reggae groove with bass and organ skank",
+    "bossa": "bossa nova groove with nylon guitar and upright bass",
 }
 
 
