@@ -224,6 +224,29 @@ def render_score(
         return t + float(rng.uniform(0, drift)) if drift else t
 
     drum_times = score.extra.get("drum_times")  # {global step: exact seconds} from a seed clip
+    fc = None
+    if score.bright < 0.4 or score.style == "lofi":  # dusty, muffled drums
+        fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
+        # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
+        fc = min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc
+
+    gains_memo: dict[str, float] = {}
+
+    def lane_gain(lane: str) -> float:
+        """A lane's level in the style's balance; under the low-pass, plus the level the filter takes
+        from that kit's hit (at most 12 dB), so muffled hats are darker, not gone."""
+        if lane not in gains_memo:
+            gains_memo[lane] = _lane_gain(lane)
+        return gains_memo[lane]
+
+    def _lane_gain(lane: str) -> float:
+        hit = "closed_hat" if lane == "hat_roll" else lane
+        gain = _drum_gain(bank, score.kit, hit, lane_db(score.style, lane))
+        if fc is not None:
+            lost = _lowpass_loss(bank, score.kit, hit, fc)
+            gain *= 10 ** (min(max(lost, 0.0), 12.0) / 20) if np.isfinite(lost) else 1.0
+        return gain
+
     if "drums" in score.roles:
         for g, t in steps():
             row = score.drums[g % STEPS]
@@ -232,11 +255,11 @@ def render_score(
                 v = row[j]
                 if v <= 0:
                     continue
-                m = bus(f"drums:{lane}")
+                m = bus(f"drums:{lane}" if stems is not None else "drums")
                 pan = LANE_PAN.get(lane, 0.0)
                 if lane == "hat_roll":
                     x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
-                    gain = _drum_gain(bank, score.kit, "closed_hat", lane_db(score.style, lane))
+                    gain = lane_gain(lane)
                     for k in range(3):
                         m.add(_fade_in(x), when + k * timing.step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
                     continue
@@ -245,8 +268,7 @@ def render_score(
                     x = bank.drum(score.kit, lane)
                     if lane == "tom" and score.kit == "orchestra":
                         x = _timpani(x, score.tonic)
-                gain = _drum_gain(bank, score.kit, lane, lane_db(score.style, lane)) if x is not None else 1.0
-                m.add(_fade_in(x), when, gain * v**1.5, pan)
+                m.add(_fade_in(x), when, lane_gain(lane) * v**1.5, pan)
 
     bars_per_chord = HARMONIC_BARS.get(score.style, 1)
 
@@ -338,24 +360,15 @@ def render_score(
                 m.add(pitched_note(bank, score.voices["lead"], int(midi), dur, vel, rng, cache), t, 1.0)
 
     # Each part to its level in the style's balance (the lo-fi low-pass before measuring the drums).
-    lanes = [k for k in buses if k.startswith("drums:")]
-    if lanes:
+    lanes = [k for k in buses if k.startswith("drums:")]  # only when stems are asked for
+    if lanes or "drums" in buses:
         drums = bus("drums").buf
         for k in lanes:
             drums += buses[k].buf
-        if score.bright < 0.4 or score.style == "lofi":  # dusty, muffled drums
-            fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
-            # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
-            fc = min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc
-            # The low-pass dulls the cymbals; each lane gets back the level it lost (at most 12 dB), so
-            # muffled hats are darker, not gone.
-            drums[:] = 0.0
+        if fc is not None:
+            buses["drums"].buf = _lowpass(drums, fc)
             for k in lanes:
-                lane = k.split(":")[1]
-                lost = _lowpass_loss(bank, score.kit, "closed_hat" if lane == "hat_roll" else lane, fc)
-                gain = 10 ** (min(max(lost, 0.0), 12.0) / 20) if np.isfinite(lost) else 1.0
-                buses[k].buf = gain * _lowpass(buses[k].buf, fc)
-                drums += buses[k].buf
+                buses[k].buf = _lowpass(buses[k].buf, fc)
     gains = {}
     for role in (r for r in buses if ":" not in r):
         level = level_db(buses[role].buf[:, : n + SR])  # the loop and a second of tails
