@@ -5,7 +5,9 @@ at 44.1 kHz <= 0.3 s, 8 variations in one batch <= 1.5 s; loops and phrases: a 1
 at 44.1 kHz stereo <= 0.5 s, 8 variations of a 4-bar loop <= 2 s. The machine is shared and
 noisy, so each figure is also printed as a ratio to a fixed numpy/torch reference
 workload timed in the same run (lower is better; compare ratios across runs).
---eval N also runs the quality evaluation (one-shots and loops) with N per category.
+--eval N also runs the quality evaluation (one-shots and loops) with N per category; --pictures DIR
+writes a spectrogram PNG of one loop per style (the model card shows them). DIFFHOST_BANK=fluidr3
+measures with the older recorded bank.
 """
 
 from __future__ import annotations
@@ -46,7 +48,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--eval", type=int, default=0, help="also run the quality evaluation with N per category")
+    p.add_argument("--pictures", default=None, help="write one spectrogram PNG per style into this folder")
+    p.add_argument("--skip-speed", action="store_true", help="only the evaluation and pictures")
     args = p.parse_args()
+    if args.skip_speed:
+        from diffhost.engine import load_model
+
+        return _quality(load_model(device="cpu"), args)
 
     # Load time in a fresh process, after `import torch` (the host has torch loaded by then).
     code = (
@@ -108,12 +116,20 @@ def main() -> int:
         },
     }
     print(json.dumps(figures, indent=2))
+    return _quality(model, args)
+
+
+def _quality(model, args) -> int:
     if args.eval:
         from diffhost.engine.default.training.evaluate import evaluate
         from diffhost.engine.default.training.evaluate_loops import evaluate_loops
 
         print(json.dumps({"one_shots": evaluate(model, n=args.eval)}, indent=2))
         print(json.dumps({"loops": evaluate_loops(model, n=args.eval)}, indent=2, default=str))
+    if args.pictures:
+        from diffhost.engine.default.training.evaluate_loops import style_pictures
+
+        print(json.dumps({"pictures": style_pictures(model, args.pictures)}, indent=2))
     return 0
 
 

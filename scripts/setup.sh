@@ -22,7 +22,8 @@ APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 lib
   lua5.4         # runs the REAPER ReaScript in tests
   liblo-tools    # oscsend/oscdump: a real OSC client in the OSC tests
   libasound2     # python-rtmidi (MIDI ports through mido) links the ALSA library
-  fluidsynth fluid-soundfont-gm  # the default model renders its recorded sound bank (FluidR3 GM, MIT) once
+  fluidsynth fluid-soundfont-gm  # the default model renders its recorded sound bank once (FluidR3 GM, MIT:
+  musescore-general-soundfont    # the older bank) and MuseScore General HQ (MIT, CC0 and PD parts: the default)
   dpf-source g++ make  # the diffhost Bridge plugin (plugin/, DPF): built below
   jalv)          # the LV2 host its tests run on the JACK dummy server
 # Debian's own Pythons ship venv and the headers the C extension compiles against as separate packages

@@ -209,6 +209,12 @@ class LoopMaker:
                     roles[role] = True
                 elif p < ROLE_OFF:
                     roles[role] = False
+        if (
+            style is None
+            and any(roles.values())
+            and all(r in ("pad", "texture") for r, on in roles.items() if on)
+        ):
+            style = "ambient"  # pads and textures with no style word: no drum style's rhythm under them
         voiced = [r for r in score.ROLES if r in score.VOICES]
         for j, role in enumerate(voiced):
             if role in voices or not roles.get(role):
@@ -233,9 +239,12 @@ class LoopMaker:
         monitor: StepMonitor,
     ) -> tuple[np.ndarray, dict]:
         v = request.variations
+        # Weights trained on the older, smaller score layout sample in it (see score.legacy_index).
+        legacy = self.denoiser.config["param_dim"] != score.SCORE_DIM
+        dim = self.denoiser.config["param_dim"]
         gen = torch.Generator("cpu").manual_seed(seed)
-        noise = torch.randn((v, score.SCORE_DIM), generator=gen) * request.temperature
-        clamp_noise = torch.randn((1, score.SCORE_DIM), generator=gen)
+        noise = torch.randn((v, dim), generator=gen) * request.temperature
+        clamp_noise = torch.randn((1, dim), generator=gen)
         rng = np.random.default_rng([seed, 77])
 
         # Values imposed while sampling: (mask, values, for how many of the steps).
@@ -302,11 +311,12 @@ class LoopMaker:
         mask_all = torch.tensor(known)
         mask_always = torch.tensor(always)
         target = torch.tensor(values)[None].expand(v, -1)
+        idx = torch.tensor(score.legacy_index()) if legacy else slice(None)
         x = noise
         for k, t in enumerate(timesteps):
-            mask = mask_all if k < clamp_until else mask_always
+            mask = (mask_all if k < clamp_until else mask_always)[idx]
             if mask.any():
-                noised = self.sampler.add_noise(target, clamp_noise.expand(v, -1), t.repeat(v))
+                noised = self.sampler.add_noise(target[:, idx], clamp_noise.expand(v, -1), t.repeat(v))
                 x = torch.where(mask, noised, x)
             xin = torch.cat([x, x]) if use_cfg else x
             out = self.denoiser(xin.to(self.device, self.dtype), t.repeat(xin.shape[0]).to(self.device), c)
@@ -316,11 +326,16 @@ class LoopMaker:
                 out = out_u + scale * (out_c - out_u)
             x = self.sampler.step(out, int(t), x, steps)
             monitor.step()
+        if legacy:  # the newer one-hot entries stay off unless imposed below
+            x = torch.full((v, score.SCORE_DIM), -1.0).index_copy(1, idx, x)
         final = mask_all if clamp_until >= steps else mask_always
         x = torch.where(final, target, x).numpy()
 
         scores = [score.decode(x[i], tonic=tonic) for i in range(v)]
         for s in scores:
+            if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
+                s.roles = (s.roles - {"drums"}) or {"pad"}
+            s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
             # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
             if seed_info.get("kind") != "rhythm":
                 s.drums = patterns.fit_drums(s.style, s.drums)
@@ -372,8 +387,8 @@ class LoopMaker:
                     events=events,
                 )
             )
-            if parts is not None:
-                stems.append(parts)
+            if parts is not None:  # the parts a producer gets; the drum lanes ("drums:kick") are for measuring
+                stems.append({role: x for role, x in parts.items() if ":" not in role})
             if events is not None:
                 voices = {r: s.voices[r] for r in s.roles if r in s.voices}
                 midis.append(

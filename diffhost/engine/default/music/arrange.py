@@ -17,27 +17,90 @@ from scipy.signal import butter, sosfilt
 
 from diffhost.engine.default.music import voices
 from diffhost.engine.default.music.bank import Bank
-from diffhost.engine.default.music.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, STEPS, Score
+from diffhost.engine.default.music.patterns import EIGHTH_SWING_STYLES, HARMONIC_BARS
+from diffhost.engine.default.music.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, STEPS, SWING_MAX, Score
 
 SR = 44100
-ROLE_GAIN = {"drums": 1.0, "bass": 0.75, "keys": 0.45, "pad": 0.4, "arp": 0.35, "lead": 0.6, "texture": 0.45}
-LANE_GAIN = {
-    "kick": 1.0, "snare": 0.8, "clap": 0.7, "closed_hat": 0.45, "open_hat": 0.4, "perc": 0.45,
-    "tom": 0.6, "ride": 0.3, "hat_roll": 0.3,
+# The mix: each part's level (its loudest 100 ms, K-weighted as loudness meters weigh it; see level_db)
+# in dB against the loudest part's. Every part stays within 12 dB of the loudest, so none vanishes.
+ROLE_DB = {"drums": 0.0, "bass": -2.0, "keys": -5.0, "pad": -6.0, "arp": -6.0, "lead": -3.0, "texture": -7.0}
+STYLE_ROLE_DB = {
+    "ambient": {"pad": 0.0, "texture": -3.0, "keys": -2.0, "lead": -2.0, "arp": -4.0, "bass": -4.0},
+    "orchestral": {"pad": -2.0, "keys": -3.0, "lead": -2.0, "arp": -5.0},
+    "jazz": {"bass": -1.0, "keys": -4.0},
+    "reggae": {"bass": 0.0},
 }  # fmt: skip
+# Drum lanes against the kick, the same way: each kit's recorded hits are levelled first, so a kit whose
+# hats were sampled 30 dB under its kick still gets audible off-beats.
+# These are a full-velocity hit's levels; the patterns play hats and ghost notes softer on top.
+LANE_DB = {
+    "kick": 0.0, "snare": -1.0, "clap": -2.0, "closed_hat": -3.0, "open_hat": -1.0, "perc": -3.0,
+    "tom": -2.0, "ride": -3.0, "hat_roll": -3.0,
+}  # fmt: skip
+STYLE_LANE_DB = {
+    # Jazz time lives on the ride and the hi-hat pedal; the kick only feathers (meant to be quiet).
+    "jazz": {"ride": 0.0, "closed_hat": -2.0, "kick": -9.0, "snare": -4.0},
+    "orchestral": {"tom": 0.0, "snare": -5.0},
+    "reggae": {"perc": 0.0},
+    "bossa": {"perc": 0.0, "closed_hat": -5.0},
+    "lofi": {"closed_hat": -5.0},
+}  # fmt: skip
+# Lanes a style keeps more than 12 dB under its loudest on purpose (the evaluation exempts them).
+QUIET_LANES = {"jazz": ("kick",)}
 LANE_PAN = {"closed_hat": 0.25, "open_hat": 0.25, "hat_roll": 0.25, "perc": -0.3, "tom": -0.2, "ride": 0.35}
 LOFI_DRUMS_HZ = 5000.0
-SEVENTH_STYLES = {"lofi", "boombap", "funk", "house"}
+DC_HZ = 20.0  # the mix's high-pass: no DC or sub-sonic drift out of the model (the lowest bass is 41 Hz)
+START_FADE_S = 0.003  # a phrase starts from silence: no step at its first sample
+SEVENTH_STYLES = {"lofi", "boombap", "funk", "house", "jazz", "bossa"}
 RELEASE_S = {
     "warm_pad": 0.5, "strings": 0.4, "analog_pad": 0.5, "organ": 0.06, "flute": 0.08, "violin": 0.15,
-    "saw_lead": 0.08,
+    "saw_lead": 0.08, "choir": 0.5, "brass": 0.15, "low_strings": 0.25, "trumpet": 0.08, "sax": 0.08,
+    "french_horn": 0.12,
 }  # fmt: skip
+
+
+def lane_db(style: str, lane: str) -> float:
+    return STYLE_LANE_DB.get(style, {}).get(lane, LANE_DB[lane])
+
+
+def role_db(style: str, role: str) -> float:
+    return STYLE_ROLE_DB.get(style, {}).get(role, ROLE_DB[role])
+
+
+_K_FILTERS: list = []
+
+
+def level_db(x: np.ndarray, frame_s: float = 0.1) -> float:
+    """A part's level: the loudest 100 ms (hop 50 ms) of its K-weighted signal (ITU-R BS.1770's
+    weighting, as loudness meters use), in dB; -inf for silence. The loudest window, not an
+    average, so a sparse part (four kicks, one crash) is judged by how loud it is when it plays."""
+    if not _K_FILTERS:
+        import pyloudnorm
+
+        _K_FILTERS.extend(np.array([f.b, f.a]) for f in pyloudnorm.Meter(SR)._filters.values())
+    # The channels' mid: the parts are near mono, and one channel costs half as much (renders are timed).
+    y = np.asarray(x, dtype=np.float32)
+    y = y.mean(axis=0) if y.ndim == 2 else y
+    for b, a in _K_FILTERS:
+        y = sosfilt(np.concatenate([b, a])[None], y)
+    e = 2.0 * y.astype(np.float64) ** 2
+    hop = int(frame_s * SR / 2)
+    if e.size < 2 * hop:
+        return float(10 * np.log10(e.mean() + 1e-20)) if e.size else float("-inf")
+    c = np.concatenate([[0.0], np.cumsum(e)])
+    frames = (
+        c[2 * hop :: hop][: (e.size - 2 * hop) // hop + 1]
+        - c[: -2 * hop : hop][: (e.size - 2 * hop) // hop + 1]
+    )
+    peak = float(frames.max()) / (2 * hop)
+    return 10 * np.log10(peak) if peak > 1e-20 else float("-inf")
 
 
 @dataclass(frozen=True)
 class Timing:
     tempo: float
     swing: float
+    eighths: bool = False  # swing the off-beat eighth toward a triplet (jazz), not the off-beat sixteenths
 
     @property
     def step_s(self) -> float:
@@ -49,6 +112,8 @@ class Timing:
 
     def at(self, step: int) -> float:
         """Seconds from the start to sixteenth `step` (global index), swung."""
+        if self.eighths and step % 4 == 2:  # full swing puts the off-beat eighth on the last triplet
+            return step * self.step_s + self.swing / SWING_MAX * (2 / 3) * self.step_s
         return step * self.step_s + (self.swing * self.step_s if step % 2 else 0.0)
 
 
@@ -125,29 +190,35 @@ def render_score(
     length_s: float,
     loop: bool,
     rng: np.random.Generator,
-    num_samples: int | None = None,
     stems: dict[str, np.ndarray] | None = None,
+    *,
+    num_samples: int | None = None,
     events: list[tuple[str, float, int, float, float]] | None = None,
 ) -> np.ndarray:
     """(2, samples) float32 at SR, peak-normalised to -1 dBFS.
 
     num_samples: the loop's exact length (round(bars x bar x SR)); default round(length_s x SR).
-    stems: filled with each part's own audio (role -> (2, samples)), scaled like the mix, so the
-    parts sum to the mix. events: filled with every note played, (role, seconds, MIDI note,
-    seconds held, velocity 0..1); drum notes use the General MIDI drum map."""
+    stems: filled with each part's own audio ("drums", "bass", ..., "texture"), through the same
+    filters, folds, fades and gain as the mix, so the parts sum to the mix; and, for measuring the
+    balance, each drum lane as "drums:<lane>" (those are inside "drums": not to be summed again).
+    events: filled with every note played, (role, seconds, MIDI note, seconds held, velocity 0..1);
+    drum notes use the General MIDI drum map."""
     n = int(round(length_s * SR)) if num_samples is None else int(num_samples)
-    timing = Timing(score.tempo, score.swing)
+    timing = Timing(score.tempo, score.swing, score.style in EIGHTH_SWING_STYLES)
     total_steps = int(np.ceil(length_s / timing.step_s)) + 1
     # A phrase starts no note in its last beat (or last 10 %), so it can end in silence.
     last_onset = length_s if loop else max(length_s - max(4 * timing.step_s, 0.1 * length_s), 0.25 * length_s)
     overhang = int(6.0 * SR)
-    buses = {}
+    buses: dict[str, Mixer] = {}
     cache: dict = {}
+    # Beatless ambient floats off the grid: each onset moves by up to a third of a beat, chord notes bloom
+    # one after another. Loops stay loops (the offsets come from a seeded stream, onsets wrap).
+    drift = 0.33 * 4 * timing.step_s if score.style == "ambient" else 0.0
 
-    def bus(role: str) -> Mixer:
-        if role not in buses:
-            buses[role] = Mixer(n, overhang, loop)
-        return buses[role]
+    def bus(name: str) -> Mixer:
+        if name not in buses:
+            buses[name] = Mixer(n, overhang, loop)
+        return buses[name]
 
     def steps():
         for g in range(total_steps):
@@ -160,9 +231,34 @@ def render_score(
         if events is not None:
             events.append((role, float(t), int(note), float(dur), float(vel)))
 
+    def loose(t: float) -> float:
+        return t + float(rng.uniform(0, drift)) if drift else t
+
     drum_times = score.extra.get("drum_times")  # {global step: exact seconds} from a seed clip
+    fc = None
+    if score.bright < 0.4 or score.style == "lofi":  # dusty, muffled drums
+        fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
+        # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
+        fc = min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc
+
+    gains_memo: dict[str, float] = {}
+
+    def lane_gain(lane: str) -> float:
+        """A lane's level in the style's balance; under the low-pass, plus the level the filter takes
+        from that kit's hit (at most 12 dB), so muffled hats are darker, not gone."""
+        if lane not in gains_memo:
+            gains_memo[lane] = _lane_gain(lane)
+        return gains_memo[lane]
+
+    def _lane_gain(lane: str) -> float:
+        hit = "closed_hat" if lane == "hat_roll" else lane
+        gain = _drum_gain(bank, score.kit, hit, lane_db(score.style, lane))
+        if fc is not None:
+            lost = _lowpass_loss(bank, score.kit, hit, fc)
+            gain *= 10 ** (min(max(lost, 0.0), 12.0) / 20) if np.isfinite(lost) else 1.0
+        return gain
+
     if "drums" in score.roles:
-        m = bus("drums")
         for g, t in steps():
             row = score.drums[g % STEPS]
             when = drum_times.get(g, t) if drum_times else t
@@ -170,37 +266,40 @@ def render_score(
                 v = row[j]
                 if v <= 0:
                     continue
+                m = bus(f"drums:{lane}" if stems is not None else "drums")
                 pan = LANE_PAN.get(lane, 0.0)
                 if lane == "hat_roll":
                     x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
+                    gain = lane_gain(lane)
                     for k in range(3):
                         played("drums", when + k * timing.step_s / 3, GM_DRUMS[lane], timing.step_s / 3, v)
-                        m.add(
-                            _fade_in(x),
-                            when + k * timing.step_s / 3,
-                            LANE_GAIN[lane] * v * (0.9 - 0.2 * k),
-                            pan,
-                        )
+                        m.add(_fade_in(x), when + k * timing.step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
                     continue
                 x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
                 if x is None:
                     x = bank.drum(score.kit, lane)
+                    if lane == "tom" and score.kit == "orchestra":
+                        x = _timpani(x, score.tonic)
                 played("drums", when, GM_DRUMS[lane], timing.step_s, v)
-                m.add(_fade_in(x), when, LANE_GAIN[lane] * v**1.5, pan)
+                m.add(_fade_in(x), when, lane_gain(lane) * v**1.5, pan)
+
+    bars_per_chord = HARMONIC_BARS.get(score.style, 1)
 
     def bar_chord(g: int) -> int:
-        return score.chords[(g // STEPS) % CHORD_BARS]
+        return score.chords[(g // (STEPS * bars_per_chord)) % CHORD_BARS]
 
     if "bass" in score.roles:
         m = bus("bass")
         onsets = [(g, t) for g, t in steps() if score.bass_on[g % STEPS] > 0]
+        longest = 16 if score.style in HARMONIC_BARS else 8
         for k, (g, t) in enumerate(onsets):
             nxt = onsets[k + 1][1] if k + 1 < len(onsets) else t + 4 * timing.step_s
-            dur = min(nxt - t, 8 * timing.step_s) * 0.92
+            dur = min(nxt - t, longest * timing.step_s) * 0.92
             note = _midi(score, bar_chord(g) + int(score.bass_degree[g % STEPS]), 28)
             v = score.bass_on[g % STEPS]
-            played("bass", t, note, dur, v)
-            m.add(pitched_note(bank, score.voices["bass"], note, dur, v, rng, cache), t, 1.0)
+            at = loose(t)
+            played("bass", at, note, dur, v)
+            m.add(pitched_note(bank, score.voices["bass"], note, dur, v, rng, cache), at, 1.0)
 
     if "keys" in score.roles or "pad" in score.roles:
         for role in ("keys", "pad"):
@@ -216,6 +315,10 @@ def render_score(
                 if s not in hits:
                     continue
                 dur_steps, vel, strum = hits[s]
+                if comp == "sustain" and bars_per_chord > 1:
+                    if (g // STEPS) % bars_per_chord:
+                        continue  # the chord of a slow progression holds through its bars
+                    dur_steps *= bars_per_chord
                 dur = min(dur_steps * timing.step_s, length_s - t if not loop else 1e9) * 0.95
                 notes = chord_notes(score, bar_chord(g), 48 if role == "pad" else 52, size)
                 if role == "keys":
@@ -233,8 +336,9 @@ def render_score(
                 else:
                     for k, note in enumerate(notes):
                         pan = 0.3 * (k / max(1, len(notes) - 1) - 0.5) * (2 if role == "pad" else 1)
-                        played(role, t, note, dur, vel)
-                        m.add(pitched_note(bank, voice, note, dur, vel, rng, cache), t, 0.8, pan)
+                        at = loose(t)
+                        played(role, at, note, dur, vel)
+                        m.add(pitched_note(bank, voice, note, dur, vel, rng, cache), at, 0.8, pan)
 
     if "arp" in score.roles:
         m = bus("arp")
@@ -268,48 +372,69 @@ def render_score(
                 nxt = onsets[k + 1][1] if k + 1 < len(onsets) else t + 4 * timing.step_s
                 dur = min(nxt - t, 8 * timing.step_s) * 0.95
                 midi = _midi(score, int(score.melody_degree[g % MELODY_STEPS]), 57)
-                melody.append((t, midi, dur, float(score.melody_on[g % MELODY_STEPS])))
+                melody.append((loose(t), midi, dur, float(score.melody_on[g % MELODY_STEPS])))
         for t, midi, dur, vel in melody:
             if t < last_onset:
                 dur = dur if loop else min(dur, max(length_s - t - 0.05, 0.05))
                 played("lead", t, int(midi), dur, vel)
                 m.add(pitched_note(bank, score.voices["lead"], int(midi), dur, vel, rng, cache), t, 1.0)
 
+    # Each part to its level in the style's balance (the lo-fi low-pass before measuring the drums).
+    lanes = [k for k in buses if k.startswith("drums:")]  # only when stems are asked for
+    if lanes or "drums" in buses:
+        drums = bus("drums").buf
+        for lane_bus in lanes:
+            drums += buses[lane_bus].buf
+        if fc is not None:
+            buses["drums"].buf = _lowpass(drums, fc)
+            for lane_bus in lanes:
+                buses[lane_bus].buf = _lowpass(buses[lane_bus].buf, fc)
+    gains = {}
+    for role in (r for r in buses if ":" not in r):
+        level = level_db(buses[role].buf[:, : n + SR])  # the loop and a second of tails
+        gains[role] = 10 ** ((role_db(score.style, role) - 12.0 - level) / 20) if np.isfinite(level) else 0.0
     mix = np.zeros((2, n + overhang), dtype=np.float32)
-    parts: dict[str, np.ndarray] = {}
-    for role, m in buses.items():
-        x = m.buf
-        if role == "drums" and (score.bright < 0.4 or score.style == "lofi"):  # dusty, muffled drums
-            fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
-            # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
-            x = _lowpass(x, min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc)
-        part = ROLE_GAIN[role] * _normalize(x)
-        if stems is not None:
-            parts[role] = part
-        mix += part
-    # Filters (the lo-fi drum low-pass) run on the whole buffer before the fold: folding a linear
-    # filter's output is the loop's steady state, so the seam stays as smooth as the rest.
+    for role, g in gains.items():
+        mix += g * buses[role].buf
+    # The DC high-pass and filters (the lo-fi drum low-pass) run on the whole buffer before the fold:
+    # folding a linear filter's output is the loop's steady state, so the seam stays as smooth as the rest.
+    mix = _highpass(mix, DC_HZ)
     out = _wrap(mix, n) if loop else mix[:, :n].copy()
+    tex = None
     if "texture" in score.roles:
-        tex = _texture_layer(score, n, loop, rng)
-        level = 0.45 if len(score.roles) == 1 else 0.2
-        tex = level * _normalize(tex)
+        tex = (
+            _highpass(_texture_layer(score, n, loop, rng), DC_HZ)
+            if not loop
+            else _texture_layer(score, n, loop, rng)
+        )
+        level = level_db(tex)
+        db = role_db(score.style, "texture") if len(score.roles) > 1 else 0.0
+        tex = tex * (10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)
         out += tex
-        if stems is not None:
-            parts["texture"] = tex
-    fade = None if loop else _end_fade(n, length_s)
-    if fade is not None:
-        out *= fade
+    # What is left of any offset goes: a constant is seamless on a loop; a phrase then fades in and out.
+    out -= out.mean(axis=1, keepdims=True)
+    env = None
+    if not loop:
+        env = _end_fade(n, length_s)
+        head = min(n, int(START_FADE_S * SR))
+        env[:head] *= np.sin(np.linspace(0, np.pi / 2, head)) ** 2
+        out *= env
     peak = float(np.max(np.abs(out)))
-    gain = 10 ** (-1.0 / 20) / peak if peak > 0 else 1.0
-    out *= gain
+    scale = 10 ** (-1.0 / 20) / peak if peak > 0 else 1.0
+    out *= scale
     if stems is not None:
-        # The same folds, fade and gain as the mix, part by part: the parts sum to the mix.
-        for role, x in parts.items():
-            y = x if x.shape[1] == n else (_wrap(x, n) if loop else x[:, :n].copy())
-            if fade is not None:
-                y = y * fade
-            stems[role] = (y * gain).astype(np.float32)
+        # Each part through the same linear steps as the mix (high-pass, fold, offset, fades, gain),
+        # so the parts sum to the mix; the drum lanes are for measuring the balance only.
+        parts = {role: _highpass(g * buses[role].buf, DC_HZ) for role, g in gains.items()}
+        folded = {role: _wrap(x, n) if loop else x[:, :n].copy() for role, x in parts.items()}
+        if tex is not None:
+            folded["texture"] = tex
+        for role, y in folded.items():
+            y = y - y.mean(axis=1, keepdims=True)
+            stems[role] = ((y * env if env is not None else y) * scale).astype(np.float32)
+        for name in lanes:
+            b = buses[name].buf
+            stems[name] = gains["drums"] * scale * (_wrap(b, n) if loop else b[:, :n])
     return out.astype(np.float32)
 
 
@@ -320,6 +445,35 @@ GM_DRUMS = {
 }  # fmt: skip
 
 
+def _drum_gain(bank: Bank, kit: str, lane: str, db: float) -> float:
+    """Gain that puts a kit's recorded hit at `db` against a 0 dB kick of the same kit."""
+    levels = bank.__dict__.setdefault("_levels", {})
+    key = (kit, lane)
+    if key not in levels:
+        levels[key] = level_db(bank.drum(kit, lane))
+    if (kit, "kick") not in levels:
+        levels[(kit, "kick")] = level_db(bank.drum(kit, "kick"))
+    return float(10 ** ((db + levels[(kit, "kick")] - levels[key]) / 20)) if np.isfinite(levels[key]) else 0.0
+
+
+def _lowpass_loss(bank: Bank, kit: str, lane: str, fc: float) -> float:
+    """dB a kit's hit loses to the drums' low-pass at fc (cached per bank, kit, lane and 10 Hz of fc)."""
+    levels = bank.__dict__.setdefault("_levels", {})
+    key = (kit, lane, round(fc, -1))
+    if key not in levels:
+        hit = bank.drum(kit, lane)
+        levels[key] = level_db(hit) - level_db(_lowpass(hit, fc))
+    return levels[key]
+
+
+def _timpani(x: np.ndarray, tonic: int) -> np.ndarray:
+    """The orchestra kit's timpani (recorded on B) retuned to the key's tonic, within a tritone."""
+    shift = (tonic - 11 + 6) % 12 - 6
+    ratio = 2 ** (shift / 12)
+    pos = np.arange(int(x.size / ratio) - 1) * ratio
+    return np.interp(pos, np.arange(x.size), x).astype(np.float32)
+
+
 def _comp_hits(comp: str) -> dict[int, tuple[int, float, int]]:
     """Step in bar -> (length in steps, velocity, strum direction 0/1/-1)."""
     if comp == "sustain":
@@ -328,6 +482,12 @@ def _comp_hits(comp: str) -> dict[int, tuple[int, float, int]]:
         return {0: (8, 0.8, 0), 8: (8, 0.7, 0)}
     if comp == "offbeat":
         return {2: (2, 0.8, 0), 6: (2, 0.75, 0), 10: (2, 0.8, 0), 14: (2, 0.75, 0)}
+    if comp == "charleston":  # beat one and the (swung) "and" of two, held
+        return {0: (4, 0.8, 0), 6: (6, 0.7, 0)}
+    if comp == "skank":  # short chops on two and four
+        return {4: (1, 0.85, 0), 12: (1, 0.85, 0)}
+    if comp == "bossa":  # the bossa nova guitar: one, the "a" of one, the "and" of two, ...
+        return {0: (3, 0.8, 0), 3: (3, 0.65, 0), 6: (2, 0.7, 0), 10: (3, 0.7, 0), 12: (2, 0.65, 0)}
     # strum: down, down-up, up-down-up
     return {
         0: (4, 0.85, 1),

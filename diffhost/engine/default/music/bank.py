@@ -1,12 +1,20 @@
-"""The recorded sound bank of the v2 default model: FluidR3 GM (MIT) notes rendered by FluidSynth.
+"""The recorded sound bank of the v2 default model: soundfont notes rendered once by FluidSynth.
 
-The bank is built once from the installed soundfont (Debian's fluid-soundfont-gm, which
-scripts/setup.sh installs) by the `fluidsynth` program: one MIDI file per voice, every
-third semitone of the voice's range held for a fixed time, rendered without reverb or
-chorus, cut into notes and cached as one int16 array under the user cache folder. Later
-loads memory-map the cache (milliseconds). `Bank.hash` is a sha256 of the rendered audio:
-the sidecar records it, so a render names exactly the sounds it used. The sources and
-their licences are listed in weights/SOUNDS.json.
+Two banks, both from soundfonts that Debian packages and scripts/setup.sh installs:
+- "musescore" (the default): MuseScore General HQ (musescore-general-soundfont; MIT, with CC0
+  and public-domain parts: the Splendid Grand piano, VSCO 2 ensemble strings, MuseScore
+  Drumline), with the voices and kits of every style (brass, choir, harp, horns, jazz, brush
+  and orchestra kits);
+- "fluidr3": FluidR3 GM (fluid-soundfont-gm; MIT), exactly as the first loop model played it,
+  so older renders re-render identically. It has no voice or kit of the newer styles; those
+  play the nearest voice it has (FALLBACK).
+`DIFFHOST_BANK` picks one (default "musescore"); `DIFFHOST_SOUNDFONT` points the chosen bank at
+another copy of its soundfont. The bank is built by the `fluidsynth` program: one MIDI file per
+voice, every third semitone of the voice's range held for a fixed time, rendered without reverb
+or chorus, cut into notes and cached as one int16 array under the user cache folder. Later
+loads memory-map the cache (milliseconds). `Bank.hash` is a sha256 of the rendered audio: the
+sidecar records it, so a render names exactly the sounds it used. The sources and their
+licences are listed in weights/SOUNDS.json.
 """
 
 from __future__ import annotations
@@ -27,12 +35,19 @@ from diffhost import paths
 
 SR = 44100
 BANK_VERSION = 1
-SOUNDFONT_CANDIDATES = (
+FLUIDR3_CANDIDATES = (
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
     "/usr/share/sounds/sf2/default-GM.sf2",
     "/usr/share/soundfonts/FluidR3_GM.sf2",
     "/usr/share/soundfonts/default.sf2",
 )
+MUSESCORE_CANDIDATES = (
+    "/usr/share/sounds/sf3/MuseScore_General.sf3",
+    "/usr/share/sounds/sf3/MuseScore_General_Full.sf3",
+    "/usr/share/sounds/sf2/MuseScore_General.sf2",
+    "/usr/share/soundfonts/MuseScore_General.sf3",
+)
+SOUNDFONT_CANDIDATES = FLUIDR3_CANDIDATES  # the FluidR3 bank's (kept for callers that name it)
 # name -> (General MIDI program, lowest note, highest note, hold s, release tail s)
 PITCHED: dict[str, tuple[int, int, int, float, float]] = {
     "piano": (0, 36, 96, 2.6, 0.6),
@@ -54,6 +69,46 @@ PITCHED: dict[str, tuple[int, int, int, float, float]] = {
 PITCH_STEP = 3  # every third semitone; a note plays the nearest sample resampled by at most 1.5 semitones
 # kit -> General MIDI drum-kit program (bank 128)
 KITS = {"standard": 0, "room": 8, "electronic": 24, "tr808": 25}
+# The MuseScore bank: the same voices (its strings pad is the slow-attack ensemble), and the newer styles'.
+MUSESCORE_PITCHED: dict[str, tuple[int, int, int, float, float]] = {
+    **PITCHED,
+    "strings": (49, 36, 88, 4.2, 0.8),
+    "low_strings": (48, 28, 64, 2.6, 0.6),
+    "brass": (61, 40, 84, 2.6, 0.4),
+    "choir": (52, 45, 84, 4.2, 0.9),
+    "harp": (46, 36, 96, 2.0, 0.8),
+    "trumpet": (56, 52, 88, 2.6, 0.3),
+    "sax": (66, 42, 84, 2.6, 0.3),
+    "french_horn": (60, 38, 80, 2.6, 0.4),
+}
+MUSESCORE_KITS = {**KITS, "jazz": 32, "brush": 40, "orchestra": 48}
+# What the FluidR3 bank plays for a voice or kit it was never built with.
+FALLBACK = {
+    "low_strings": "upright_bass", "brass": "organ", "choir": "warm_pad", "harp": "vibraphone",
+    "trumpet": "flute", "sax": "flute", "french_horn": "violin",
+    "kit:jazz": "kit:standard", "kit:brush": "kit:room", "kit:orchestra": "kit:standard",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BankSource:
+    """A soundfont, where Debian installs it, and what of it the bank renders."""
+
+    name: str
+    package: str
+    candidates: tuple[str, ...]
+    version: int
+    pitched: dict
+    kits: dict
+
+
+BANKS = {
+    "musescore": BankSource(
+        "musescore", "musescore-general-soundfont", MUSESCORE_CANDIDATES, 2, MUSESCORE_PITCHED, MUSESCORE_KITS
+    ),
+    "fluidr3": BankSource("fluidr3", "fluid-soundfont-gm", FLUIDR3_CANDIDATES, BANK_VERSION, PITCHED, KITS),
+}
+DEFAULT_BANK = "musescore"
 # drum lane -> General MIDI percussion note
 DRUM_NOTES = {
     "kick": 36, "snare": 38, "clap": 39, "closed_hat": 42, "open_hat": 46, "perc": 37,
@@ -82,10 +137,14 @@ class Bank:
         self.index = index
         self.meta = meta
         self.hash: str = meta["hash"]
+        self.name: str = meta.get("bank", "fluidr3")
+
+    def _key(self, key: str) -> str:
+        return key if key in self.index else FALLBACK.get(key, key)
 
     def get(self, voice: str, note: int) -> tuple[np.ndarray, float, Sample]:
         """(float32 samples, playback rate ratio, sample) for the nearest recorded note."""
-        options = self.index[voice]
+        options = self.index[self._key(voice)]
         s = min(options, key=lambda o: abs(o.root - note))
         return (
             self._audio[s.offset : s.offset + s.length].astype(np.float32) / 32767.0,
@@ -94,7 +153,7 @@ class Bank:
         )
 
     def drum(self, kit: str, lane: str) -> np.ndarray:
-        s = self.index[f"kit:{kit}"][list(DRUM_NOTES).index(lane)]
+        s = self.index[self._key(f"kit:{kit}")][list(DRUM_NOTES).index(lane)]
         return self._audio[s.offset : s.offset + s.length].astype(np.float32) / 32767.0
 
     @property
@@ -102,14 +161,25 @@ class Bank:
         return sorted(self.index)
 
 
-def find_soundfont() -> Path:
+def bank_source(name: str | None = None) -> BankSource:
+    """The bank named, else DIFFHOST_BANK's, else the default; a clear error for an unknown name."""
+    name = name or paths.env(paths.BANK_ENV) or DEFAULT_BANK
+    if name not in BANKS:
+        raise BankError(
+            f"default model: bank {name!r} (DIFFHOST_BANK) is unknown; valid are {', '.join(BANKS)}"
+        )
+    return BANKS[name]
+
+
+def find_soundfont(source: BankSource | None = None) -> Path:
+    source = source or BANKS["fluidr3"]
     override = paths.soundfont_override()
-    for p in ([override] if override else []) + list(SOUNDFONT_CANDIDATES):
+    for p in ([override] if override else []) + list(source.candidates):
         if p and Path(p).is_file():
             return Path(p)
     raise BankError(
-        "default model: the recorded sound bank needs the FluidR3 GM soundfont "
-        "(Debian/Ubuntu package fluid-soundfont-gm; run scripts/setup.sh), or set DIFFHOST_SOUNDFONT to a .sf2 file"
+        f"default model: the {source.name} sound bank needs its soundfont (Debian/Ubuntu package "
+        f"{source.package}; run scripts/setup.sh), or set DIFFHOST_SOUNDFONT to a soundfont file"
     )
 
 
@@ -117,34 +187,37 @@ def cache_root() -> Path:
     return paths.bank_cache_dir()
 
 
-def spec() -> dict:
+def spec(source: BankSource | None = None) -> dict:
+    source = source or BANKS["fluidr3"]
     return {
-        "version": BANK_VERSION,
+        "version": source.version,
         "sr": SR,
-        "pitched": PITCHED,
+        "pitched": source.pitched,
         "pitch_step": PITCH_STEP,
-        "kits": KITS,
+        "kits": source.kits,
         "drum_notes": DRUM_NOTES,
         "drum": [DRUM_HOLD, DRUM_TAIL],
     }
 
 
-def _cache_dir(sf2: Path) -> Path:
+def _cache_dir(sf2: Path, source: BankSource | None = None) -> Path:
     st = sf2.stat()
-    key = json.dumps([spec(), str(sf2.resolve()), st.st_size, int(st.st_mtime)], sort_keys=True)
+    key = json.dumps([spec(source), str(sf2.resolve()), st.st_size, int(st.st_mtime)], sort_keys=True)
     return cache_root() / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def load_bank(build: bool = True) -> Bank:
-    """The cached bank; built on first use (about 10-30 s on two cores)."""
-    sf2 = find_soundfont()
-    folder = _cache_dir(sf2)
+def load_bank(build: bool = True, name: str | None = None) -> Bank:
+    """The cached bank (`name`, else DIFFHOST_BANK, else the MuseScore one); built on first use
+    (about 10-60 s on two cores)."""
+    source = bank_source(name)
+    sf2 = find_soundfont(source)
+    folder = _cache_dir(sf2, source)
     meta_file = folder / "bank.json"
     if not meta_file.is_file():
         if not build:
             raise BankError(f"default model: the sound bank is not built yet ({folder})")
-        build_bank(sf2, folder)
-    meta = json.loads(meta_file.read_text())
+        build_bank(sf2, folder, source)
+    meta = {**json.loads(meta_file.read_text()), "bank": source.name}
     audio = np.load(folder / "bank.npy", mmap_mode="r")
     index = {k: [Sample(*s) for s in v] for k, v in meta["index"].items()}
     return Bank(audio, index, meta)
@@ -197,24 +270,25 @@ def _render_midi(sf2: Path, midi: bytes, workdir: Path, name: str) -> np.ndarray
     return x.mean(axis=1) / 32768.0
 
 
-def _jobs() -> list[tuple[str, int, int, list[int], float, float, int]]:
+def _jobs(source: BankSource) -> list[tuple[str, int, int, list[int], float, float, int]]:
     """(bank key, channel, program, notes, hold, slot, velocity) per MIDI file."""
     jobs = []
-    for name, (program, lo, hi, hold, tail) in PITCHED.items():
+    for name, (program, lo, hi, hold, tail) in source.pitched.items():
         notes = list(range(lo, hi + 1, PITCH_STEP))
         jobs.append((name, 0, program, notes, hold, hold + tail, 100))
-    for kit, program in KITS.items():
+    for kit, program in source.kits.items():
         jobs.append(
             (f"kit:{kit}", 9, program, list(DRUM_NOTES.values()), DRUM_HOLD, DRUM_HOLD + DRUM_TAIL, 110)
         )
     return jobs
 
 
-def build_bank(sf2: Path, folder: Path) -> None:
+def build_bank(sf2: Path, folder: Path, source: BankSource | None = None) -> None:
+    source = source or BANKS["fluidr3"]
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
         work = Path(tmp)
-        jobs = _jobs()
+        jobs = _jobs(source)
 
         def run(job):
             key, ch, prog, notes, hold, slot, vel = job
@@ -244,7 +318,7 @@ def build_bank(sf2: Path, folder: Path) -> None:
             "hash": "sha256:" + hashlib.sha256(audio.tobytes()).hexdigest()[:16],
             "soundfont": str(sf2),
             "soundfont_sha256": _file_sha256(sf2),
-            "spec": spec(),
+            "spec": spec(source),
             "index": index,
         }
         (stage / "bank.json").write_text(json.dumps(meta) + "\n")

@@ -15,6 +15,7 @@ import numpy as np
 from diffhost.engine.default.music.score import (
     ARP_RATES,
     ARP_SHAPES,
+    BEATLESS_STYLES,
     CHORD_BARS,
     COMP_RHYTHMS,
     DRUM_LANES,
@@ -138,7 +139,53 @@ DRUM_STYLES: dict[str, dict] = {
             "tom": ["-------o------oo", "------o-------o-"],
         },
     ),
+    # Swing jazz: the ride's "ding, ding-a" with the skip note on the swung eighth (EIGHTH_SWING_STYLES),
+    # the hi-hat pedal on two and four, a feathered kick and snare comping around them.
+    "jazz": dict(
+        tempo=(100, 170), swing=(0.42, 0.6), kits={"jazz": 2, "brush": 2},
+        lanes={
+            "ride": ["x---X-x-x---X-x-", "x---X-x-x---X-xo"],
+            "closed_hat": ["----x-------x---"],
+            "kick": [".---.---.---.---", "------------o---", "--------------o-"],
+            "snare": ["------.-----.--o", "---.------.---.-", "--------------.-"],
+        },
+    ),
+    # Cinematic: a concert bass drum on the downbeats and timpani (the orchestra kit's tom) swelling into
+    # the next bar; the strings, brass and slow chords carry the rest.
+    "orchestral": dict(
+        tempo=(60, 100), swing=(0.0, 0.05), kits={"orchestra": 1},
+        lanes={
+            "kick": ["X---------------", "X-------x-------"],
+            "tom": ["------------oooo", "X-------o-------", "--------------xx"],
+            "snare": ["----------------", "------------....", "--------o-------"],
+        },
+    ),
+    # Beatless ambient: no lane plays; its scores have no drums at all.
+    "ambient": dict(tempo=(60, 90), swing=(0.0, 0.05), kits={"standard": 1}, lanes={}),
+    # Reggae one drop: kick and rim shot together on three, swung hats; steppers puts the kick on every beat.
+    "reggae": dict(
+        tempo=(66, 84), swing=(0.15, 0.35), kits={"standard": 2, "room": 1},
+        lanes={
+            "kick": ["--------X-------", "X---X---X---X---"],
+            "perc": ["--------X-------", "--------X-----o-"],
+            "closed_hat": ["x-x-x-x-x-x-x-x-", "x-xxx-xxx-xxx-xx"],
+            "open_hat": ["--------------o-", "----------------"],
+        },
+    ),
+    # Bossa nova: kick on one and three with its pickup, the rim click playing the bossa clave, soft hats.
+    "bossa": dict(
+        tempo=(120, 145), swing=(0.0, 0.05), kits={"brush": 2, "standard": 1},
+        lanes={
+            "kick": ["X------xX------x", "X-------X------x"],
+            "perc": ["x--x--x---x--x--", "x--x---x--x--x--"],
+            "closed_hat": ["xxxxxxxxxxxxxxxx", "x-x-x-x-x-x-x-x-"],
+        },
+    ),
 }  # fmt: skip
+# Styles whose swing delays the off-beat eighth (toward a triplet) rather than the off-beat sixteenths.
+EIGHTH_SWING_STYLES = ("jazz",)
+# Bars per chord of the four-chord progression: slow harmonic rhythm for film music and ambient.
+HARMONIC_BARS = {"orchestral": 2, "ambient": 2}
 
 BASS_RHYTHMS: dict[str, list[str]] = {
     "house": ["--X---X---X---X-", "--X---X---X---XX"],
@@ -152,9 +199,20 @@ BASS_RHYTHMS: dict[str, list[str]] = {
     "lofi": ["X-----X---X---x-", "X-------X---x---"],
     "dembow": ["X---X---X---X---", "X--X---XX--X---X"],
     "afrobeat": ["X--X---X--X--X--", "X-----X-X--X----"],
+    "jazz": ["X---x---X---x---", "X---x---X---x--."],  # walking quarter notes
+    "orchestral": ["X---------------", "X-------X-------"],
+    "ambient": ["X---------------"],
+    "reggae": ["X--x--x-X-------", "X---x-x---X-x---", "X-----xX--x-----"],
+    "bossa": ["X------xX------x", "X-------X-------"],
 }  # fmt: skip
 # Bass degrees relative to the chord root per onset (cycled): roots, fifths (4), octaves (7), approach notes.
 BASS_FIGURES = ([0], [0, 0, 7, 0], [0, 4, 7, 4], [0, 0, 0, 4], [0, 7], [0, 2, 4, 2], [0, 0, -1, 0])
+STYLE_BASS_FIGURES = {
+    "jazz": ([0, 2, 4, 5], [0, 1, 2, 4], [0, 4, 5, 6], [0, 2, 4, -1], [0, 4, 2, 1]),  # walking lines
+    "bossa": ([0, 4], [0, 4, 7, 4], [0, -3]),  # root and fifth
+    "orchestral": ([0], [0, 4]),
+    "ambient": ([0],),
+}
 
 # Common progressions as scale degrees (0 = I/i), four bars.
 PROGRESSIONS_MAJOR = (
@@ -165,6 +223,9 @@ PROGRESSIONS_MINOR = (
     (0, 5, 2, 6), (0, 3, 4, 0), (0, 6, 5, 6), (0, 3, 6, 2), (0, 5, 3, 4), (0, 0, 3, 3), (5, 6, 0, 0),
     (0, 2, 6, 5), (0, 3, 0, 4),
 )  # fmt: skip
+# ii-V-I and its turnarounds for jazz (and bossa nova, which borrows them).
+JAZZ_MAJOR = ((1, 4, 0, 0), (1, 4, 0, 5), (0, 5, 1, 4), (2, 5, 1, 4), (0, 3, 1, 4))
+JAZZ_MINOR = ((1, 4, 0, 0), (0, 3, 1, 4), (0, 5, 1, 4), (3, 4, 0, 0))
 
 # Scenes: role sets and how often training draws them.
 SCENES: tuple[tuple[frozenset[str], float], ...] = tuple(
@@ -175,6 +236,17 @@ SCENES: tuple[tuple[frozenset[str], float], ...] = tuple(
         ("keys lead", 0.02), ("pad lead", 0.02), ("pad arp", 0.03), ("texture pad", 0.02), ("drums keys", 0.02),
     )
 )  # fmt: skip
+# Ambient has no drums: its scenes are pads, textures and sparse lines over them.
+AMBIENT_SCENES: tuple[tuple[frozenset[str], float], ...] = tuple(
+    (frozenset(roles.split()), w)
+    for roles, w in (
+        ("pad", 0.25), ("texture", 0.15), ("texture pad", 0.2), ("pad lead", 0.1), ("pad arp", 0.1),
+        ("bass pad", 0.05), ("keys", 0.05), ("keys pad", 0.05), ("texture pad lead", 0.05),
+    )
+)  # fmt: skip
+# Without a style word, pads and textures on their own are ambient this often in training, so such a
+# prompt learns no drum style's rhythm.
+AMBIENT_SHARE = 0.6
 
 # Voices that suit a style when a combination is drawn (others are still possible, less often).
 STYLE_VOICES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -189,12 +261,32 @@ STYLE_VOICES: dict[str, dict[str, tuple[str, ...]]] = {
     "lofi": {"bass": ("upright_bass", "finger_bass"), "keys": ("electric_piano", "piano")},
     "dembow": {"bass": ("sub_808", "synth_bass"), "keys": ("piano", "steel_guitar")},
     "afrobeat": {"bass": ("finger_bass", "synth_bass"), "keys": ("electric_piano", "steel_guitar", "organ")},
-}
+    "jazz": {
+        "bass": ("upright_bass",), "keys": ("piano", "electric_piano"), "lead": ("sax", "trumpet", "piano"),
+        "arp": ("vibraphone",),
+    },
+    "orchestral": {
+        "bass": ("low_strings",), "keys": ("brass",), "pad": ("strings", "choir"),
+        "lead": ("french_horn", "violin", "flute"), "arp": ("harp",),
+    },
+    "ambient": {
+        "bass": ("low_strings", "synth_bass"), "keys": ("piano", "electric_piano"),
+        "pad": ("warm_pad", "analog_pad", "choir", "strings"), "lead": ("flute", "piano"),
+        "arp": ("harp", "vibraphone", "synth_pluck"),
+    },
+    "reggae": {"bass": ("finger_bass", "synth_bass"), "keys": ("organ", "steel_guitar", "piano")},
+    "bossa": {
+        "bass": ("upright_bass", "finger_bass"), "keys": ("nylon_guitar", "piano"), "lead": ("flute", "sax"),
+        "arp": ("vibraphone",),
+    },
+}  # fmt: skip
 STYLE_COMP = {
     "house": ("offbeat", "halves"), "techno": ("offbeat", "sustain"), "boombap": ("sustain", "halves"),
     "trap": ("sustain", "halves"), "breakbeat": ("halves", "offbeat"), "dnb": ("sustain",),
     "funk": ("offbeat", "strum"), "rock": ("strum", "halves"), "lofi": ("sustain", "halves"),
-    "dembow": ("offbeat", "strum"), "afrobeat": ("offbeat", "strum"),
+    "dembow": ("offbeat", "strum"), "afrobeat": ("offbeat", "strum"), "jazz": ("charleston", "halves"),
+    "orchestral": ("sustain", "halves"), "ambient": ("sustain",), "reggae": ("skank", "offbeat"),
+    "bossa": ("bossa",),
 }  # fmt: skip
 
 
@@ -230,7 +322,8 @@ def drum_grid(style: str, energy: float, rng: np.random.Generator) -> np.ndarray
 def bass_line(style: str, energy: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     rhythms = BASS_RHYTHMS[style]
     on = template_velocities(rhythms[rng.integers(len(rhythms))], energy, rng)
-    figure = BASS_FIGURES[rng.integers(len(BASS_FIGURES))]
+    figures = STYLE_BASS_FIGURES.get(style, BASS_FIGURES)
+    figure = figures[rng.integers(len(figures))]
     degree = np.zeros(STEPS, dtype=int)
     k = 0
     for i in range(STEPS):
@@ -240,12 +333,18 @@ def bass_line(style: str, energy: float, rng: np.random.Generator) -> tuple[np.n
     return on, degree
 
 
-def progression(minor: bool, rng: np.random.Generator) -> list[int]:
-    table = PROGRESSIONS_MINOR if minor else PROGRESSIONS_MAJOR
+def progression(minor: bool, rng: np.random.Generator, style: str = "") -> list[int]:
+    table: tuple[tuple[int, ...], ...]
+    if style in ("jazz", "bossa"):
+        table = JAZZ_MINOR if minor else JAZZ_MAJOR
+    else:
+        table = PROGRESSIONS_MINOR if minor else PROGRESSIONS_MAJOR
     return list(table[rng.integers(len(table))])
 
 
-def melody(chords: list[int], energy: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def melody(
+    chords: list[int], energy: float, rng: np.random.Generator, bars_per_chord: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Two bars: chord tones on strong beats, stepwise motion in between, a long note to end."""
     on = np.zeros(MELODY_STEPS)
     degree = np.full(MELODY_STEPS, 7, dtype=int)
@@ -260,7 +359,7 @@ def melody(chords: list[int], energy: float, rng: np.random.Generator) -> tuple[
     on[0] = max(on[0], 0.8)
     current = 7 + int(rng.choice([0, 2, 4]))
     for i in np.nonzero(on)[0].tolist():
-        chord_root = chords[(i // STEPS) % len(chords)]
+        chord_root = chords[(i // (STEPS * bars_per_chord)) % len(chords)]
         if i % 4 == 0:  # nearest chord tone
             tones = [chord_root + o + 7 * k for o in (0, 2, 4) for k in (0, 1, 2)]
             current = min(tones, key=lambda t: abs(t - current) + rng.uniform(0, 1.5))
@@ -274,27 +373,33 @@ def melody(chords: list[int], energy: float, rng: np.random.Generator) -> tuple[
 def random_score(
     rng: np.random.Generator, roles: frozenset[str] | None = None, style: str | None = None
 ) -> Score:
-    if roles is None:
-        w = np.array([s[1] for s in SCENES])
-        roles = SCENES[rng.choice(len(SCENES), p=w / w.sum())][0]
+    named = style
     style = style or STYLES[rng.integers(len(STYLES))]
+    if roles is None:
+        scenes = AMBIENT_SCENES if style in BEATLESS_STYLES else SCENES
+        w = np.array([s[1] for s in scenes])
+        roles = scenes[rng.choice(len(scenes), p=w / w.sum())][0]
+        if named is None and roles <= {"pad", "texture"} and rng.uniform() < AMBIENT_SHARE:
+            style = "ambient"
+    if style in BEATLESS_STYLES:
+        roles = frozenset(roles - {"drums"}) or frozenset({"pad"})
     spec = DRUM_STYLES[style]
-    energy = float(rng.uniform(0.1, 0.95))
+    energy = float(rng.uniform(0.1, 0.95)) if style != "ambient" else float(rng.uniform(0.05, 0.45))
     minor = bool(rng.uniform() < 0.6)
     tempo_lo, tempo_hi = spec["tempo"]
-    if "drums" not in roles and rng.uniform() < 0.5:
+    if "drums" not in roles and style not in ("ambient", "orchestral") and rng.uniform() < 0.5:
         tempo_lo, tempo_hi = 65, 170  # melodic parts on their own come at any tempo
     tempo = float(rng.uniform(tempo_lo, tempo_hi))
     voices = {r: options[rng.integers(len(options))] for r, options in VOICES.items()}
     for role, suited in STYLE_VOICES[style].items():
         if rng.uniform() < 0.75:
             voices[role] = suited[rng.integers(len(suited))]
-    chords = progression(minor, rng)
+    chords = progression(minor, rng, style)
     bass_on, bass_degree = bass_line(style, energy, rng)
-    melody_on, melody_degree = melody(chords, energy, rng)
+    melody_on, melody_degree = melody(chords, energy, rng, HARMONIC_BARS.get(style, 1))
     comp_choices = STYLE_COMP[style] if rng.uniform() < 0.7 else COMP_RHYTHMS
     comp = comp_choices[rng.integers(len(comp_choices))]
-    if voices["keys"] == "steel_guitar" and rng.uniform() < 0.8:
+    if voices["keys"] == "steel_guitar" and comp not in ("skank", "bossa") and rng.uniform() < 0.8:
         comp = "strum"
     return Score(
         roles=set(roles),

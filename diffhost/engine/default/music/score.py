@@ -23,16 +23,21 @@ from diffhost.engine.request import key_name as spell_key
 ROLES = ("drums", "bass", "keys", "pad", "arp", "lead", "texture")
 STYLES = (
     "house", "techno", "boombap", "trap", "breakbeat", "dnb", "funk", "rock", "lofi", "dembow", "afrobeat",
+    "jazz", "orchestral", "ambient", "reggae", "bossa",
 )  # fmt: skip
-KITS = ("standard", "room", "electronic", "tr808")
+# Styles whose drums, when they play at all, are not a beat: ambient never plays drums.
+BEATLESS_STYLES = ("ambient",)
+KITS = ("standard", "room", "electronic", "tr808", "jazz", "brush", "orchestra")
 # Voices per role: "gm:<program>" is a General MIDI program of the recorded bank, "synth:<category>" the
 # procedural synth, "noise:<kind>" the texture generator.
+# New voices go at the end of their role's list: the score layout of older weights is a prefix of each
+# section (LEGACY_SIZES), which lets training start from them.
 VOICES: dict[str, tuple[str, ...]] = {
-    "bass": ("finger_bass", "synth_bass", "upright_bass", "sub_808"),
-    "keys": ("piano", "electric_piano", "organ", "steel_guitar"),
-    "pad": ("warm_pad", "strings", "analog_pad"),
-    "arp": ("synth_pluck", "vibraphone", "marimba"),
-    "lead": ("piano", "flute", "saw_lead", "nylon_guitar", "violin"),
+    "bass": ("finger_bass", "synth_bass", "upright_bass", "sub_808", "low_strings"),
+    "keys": ("piano", "electric_piano", "organ", "steel_guitar", "nylon_guitar", "brass"),
+    "pad": ("warm_pad", "strings", "analog_pad", "choir"),
+    "arp": ("synth_pluck", "vibraphone", "marimba", "harp"),
+    "lead": ("piano", "flute", "saw_lead", "nylon_guitar", "violin", "trumpet", "sax", "french_horn"),
     "texture": ("rain", "wind", "vinyl", "drone", "evolving_pad"),
 }
 CONTROLS = ("tempo", "swing", "energy", "bright", "mode")
@@ -40,7 +45,9 @@ DRUM_LANES = ("kick", "snare", "clap", "closed_hat", "open_hat", "perc", "tom", 
 STEPS = 16  # sixteenth notes in a 4/4 bar
 MELODY_STEPS = 32  # two bars
 CHORD_BARS = 4
-COMP_RHYTHMS = ("sustain", "halves", "offbeat", "strum")
+# charleston: jazz comping (beat one and the "and" of two); skank: reggae's short chops on two and
+# four; bossa: the syncopated nylon-guitar pattern of bossa nova.
+COMP_RHYTHMS = ("sustain", "halves", "offbeat", "strum", "charleston", "skank", "bossa")
 ARP_SHAPES = ("up", "down", "updown", "pattern")
 ARP_RATES = ("eighths", "sixteenths")
 BASS_RANGE = 7  # bass pitch lane: scale degrees -7..+7 around the chord root
@@ -54,7 +61,7 @@ MINOR = (0, 2, 3, 5, 7, 8, 10)
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
-def _layout() -> dict[str, slice]:
+def _sizes(**override: int) -> list[tuple[str, int]]:
     sizes = [
         ("roles", len(ROLES)),
         ("style", len(STYLES)),
@@ -72,6 +79,10 @@ def _layout() -> dict[str, slice]:
         ("arp_rate", len(ARP_RATES)),
         ("arp_octaves", 1),
     ]
+    return [(name, override.get(name, n)) for name, n in sizes]
+
+
+def _layout(sizes: list[tuple[str, int]]) -> dict[str, slice]:
     out, i = {}, 0
     for name, n in sizes:
         out[name] = slice(i, i + n)
@@ -79,8 +90,22 @@ def _layout() -> dict[str, slice]:
     return out
 
 
-LAYOUT = _layout()
+LAYOUT = _layout(_sizes())
 SCORE_DIM = max(s.stop for s in LAYOUT.values())
+# The 330-d layout of the weights trained before the jazz, orchestral, ambient, reggae and bossa styles:
+# every section of it is a prefix of today's, so `legacy_index` maps its dims onto the current ones.
+LEGACY_SIZES = {
+    "style": 11, "kit": 4, "voice_bass": 4, "voice_keys": 4, "voice_pad": 3, "voice_arp": 3, "voice_lead": 5,
+    "comp": 4,
+}  # fmt: skip
+
+
+def legacy_index() -> np.ndarray:
+    """For each dim of the legacy layout, its index in the current layout."""
+    old = _layout(_sizes(**LEGACY_SIZES))
+    return np.concatenate(
+        [np.arange(LAYOUT[k].start, LAYOUT[k].start + (sl.stop - sl.start)) for k, sl in old.items()]
+    )
 
 
 @dataclass

@@ -26,13 +26,33 @@ STYLE_WORDS: dict[str, tuple[str, ...]] = {
     "lofi": ("lo-fi", "lofi hip hop", "lo-fi hip hop", "chillhop", "dusty lo-fi"),
     "dembow": ("dembow", "reggaeton", "reggaeton dembow", "latin dembow", "perreo"),
     "afrobeat": ("afrobeat", "afrobeats", "afro beat", "afropop", "afro groove"),
+    "jazz": ("jazz", "swing jazz", "jazzy", "bebop", "jazz trio", "smoky jazz club", "swinging"),
+    "orchestral": (
+        "orchestral",
+        "cinematic",
+        "epic orchestral",
+        "film score",
+        "symphonic",
+        "movie soundtrack",
+    ),
+    "ambient": ("ambient", "beatless ambient", "atmospheric", "meditative", "dreamy ambient", "new age"),
+    "reggae": ("reggae", "roots reggae", "dub", "one drop reggae", "dub reggae", "rocksteady"),
+    "bossa": (
+        "bossa nova",
+        "bossa",
+        "brazilian bossa nova",
+        "latin bossa",
+        "cafe bossa nova",
+        "brazilian jazz",
+    ),
 }
 # Held out: only the evaluation uses these spellings.
 EVAL_STYLE_WORDS: dict[str, tuple[str, ...]] = {
     "house": ("chicago house",), "techno": ("berlin techno",), "boombap": ("boom bap hip-hop",),
     "trap": ("trap music",), "breakbeat": ("breakbeat style",), "dnb": ("drum n bass",),
     "funk": ("funk music",), "rock": ("rock and roll",), "lofi": ("lo fi hip-hop",), "dembow": ("dembow riddim",),
-    "afrobeat": ("afrobeat style",),
+    "afrobeat": ("afrobeat style",), "jazz": ("straight-ahead jazz",), "orchestral": ("cinematic orchestra",),
+    "ambient": ("ambient music",), "reggae": ("reggae music",), "bossa": ("bossa nova style",),
 }  # fmt: skip
 DRUM_NOUNS = ("drum loop", "beat", "drum groove", "groove", "drums", "drum pattern", "rhythm", "drum beat")
 ROLE_WORDS: dict[str, tuple[str, ...]] = {
@@ -61,6 +81,13 @@ VOICE_WORDS: dict[str, tuple[str, ...]] = {
     "saw_lead": ("synth lead", "saw lead", "analog lead"),
     "nylon_guitar": ("nylon guitar", "classical guitar", "spanish guitar"),
     "violin": ("violin", "fiddle", "solo violin"),
+    "low_strings": ("cellos", "low strings", "cello section"),
+    "brass": ("brass", "brass section", "horns"),
+    "choir": ("choir", "choral pad", "vocal choir"),
+    "harp": ("harp", "concert harp", "plucked harp"),
+    "trumpet": ("trumpet", "muted trumpet", "jazz trumpet"),
+    "sax": ("saxophone", "sax", "tenor sax"),
+    "french_horn": ("french horn", "solo horn", "noble horn"),
 }
 TEXTURE_WORDS: dict[str, tuple[str, ...]] = {
     "rain": ("rain", "rain on a window", "rainfall", "light rain ambience", "rain sounds"),
@@ -112,7 +139,8 @@ def _part(role: str, s: Score, rng: np.random.Generator, style_words: dict) -> s
     if role == "drums":
         return f"{_pick(rng, style_words[s.style])} {_pick(rng, DRUM_NOUNS)}"
     if role == "texture":
-        return _pick(rng, TEXTURE_WORDS[s.voices["texture"]])
+        texture = _pick(rng, TEXTURE_WORDS[s.voices["texture"]])
+        return f"{style} {texture}".strip() if s.style == "ambient" else texture
     voice = _pick(rng, VOICE_WORDS[s.voices[role]]) if rng.uniform() < 0.7 else ""
     if role == "keys" and s.voices["keys"] == "steel_guitar" and s.comp == "strum" and rng.uniform() < 0.5:
         return f"{style} acoustic guitar strum".strip()
@@ -231,7 +259,8 @@ def named_voices(prompt: str | None) -> dict[str, str]:
     wants_lead = bool(_LEAD_NOUNS.search(prompt))
     out: dict[str, str] = {}
     for m in _NAMED_RE.finditer(prompt):
-        voice = lookup[m.group(1).lower()]
+        word = m.group(1).lower()
+        voice = lookup[word]
         if voice in TEXTURE_WORDS:
             out.setdefault("texture", voice)
             continue
@@ -239,7 +268,7 @@ def named_voices(prompt: str | None) -> dict[str, str]:
             voice = "steel_guitar"
         if wants_lead and voice in VOICES["lead"]:
             role = "lead"
-        elif voice == "nylon_guitar" and not wants_lead:
+        elif word == "guitar" and not wants_lead:  # a plain "guitar" accompanying is strummed steel strings
             role, voice = "keys", "steel_guitar"
         else:
             role = _VOICE_ROLES[voice]

@@ -45,6 +45,25 @@ TEXTURE_PROMPTS = {
     "rain": "rain on a window", "wind": "howling wind", "vinyl": "vinyl crackle",
     "drone": "dark drone", "evolving_pad": "slowly evolving soundscape",
 }  # fmt: skip
+# What a held-out style prompt asks for: a drum loop, except for the beatless style.
+STYLE_NOUN = {"ambient": "piece"}
+# Families the accuracy is also reported by: classes that are one kind of music by definition
+# (beatless ambient is its pads, drones and evolving textures); every other class is its own family.
+FAMILIES = {"ambient": ("ambient", "drone", "evolving_pad")}
+# Pads and textures with no style word: they must get no drum style's rhythm (a beatless style, no drums).
+NO_STYLE_PROMPTS = (
+    "warm pad texture", "rain on a window", "evolving pad", "soft pad chords", "slowly evolving soundscape",
+    "howling wind", "lush strings pad", "dark drone",
+)  # fmt: skip
+# The issue's prompts that landed on unrelated styles, and the style each asks for.
+ISSUE_PROMPTS = {
+    "jazzy piano chords": "jazz", "epic orchestral strings": "orchestral", "ambient pad texture": "ambient",
+    "reggae bassline with organ skank": "reggae", "bossa nova guitar": "bossa",
+}  # fmt: skip
+
+
+def family_of(label: str) -> str:
+    return next((f for f, members in FAMILIES.items() if label in members), label)
 
 
 def _librosa():
@@ -292,7 +311,7 @@ def _template(rng: np.random.Generator) -> str:
 
 def class_prompt(label: str, rng: np.random.Generator) -> str:
     if label in score.STYLES:
-        body = f"{loop_captions.EVAL_STYLE_WORDS[label][0]} drum loop"
+        body = f"{loop_captions.EVAL_STYLE_WORDS[label][0]} {STYLE_NOUN.get(label, 'drum loop')}"
     elif label in TEXTURES:
         body = TEXTURE_PROMPTS[label]
     else:
@@ -309,6 +328,124 @@ def style_for_tempo(bpm: float) -> str:
         return 0.0 if lo <= bpm <= hi else min(abs(bpm - lo), abs(bpm - hi))
 
     return min(score.STYLES, key=dist)
+
+
+# -- the mix -------------------------------------------------------------------------------------
+def dc_dbfs(audio: np.ndarray) -> float:
+    """The larger channel's mean, in dB against full scale."""
+    return float(20 * np.log10(np.abs(np.asarray(audio, dtype=np.float64).mean(axis=-1)).max() + 1e-12))
+
+
+def start_step(audio: np.ndarray) -> float:
+    """The first sample's distance from silence, against the peak: a step a player hears as a click."""
+    return float(np.abs(audio[:, 0]).max() / (np.abs(audio).max() + 1e-12))
+
+
+def balance_gaps(s: score.Score, stems: dict[str, np.ndarray]) -> tuple[float, float]:
+    """(dB from the loudest part to the quietest, dB from the loudest drum lane to the quietest one that
+    plays a real hit) in one render's stems (arrange.level_db). Lanes that only play ghost notes and
+    the lanes a style keeps quiet on purpose (arrange.QUIET_LANES: the jazz kick feathers) are left out."""
+    roles = [arrange.level_db(x) for k, x in stems.items() if ":" not in k and np.any(x)]
+    quiet = arrange.QUIET_LANES.get(s.style, ())
+    lanes = [
+        arrange.level_db(x)
+        for k, x in stems.items()
+        if k.startswith("drums:")
+        and k[6:] not in quiet
+        and k[6:] in score.DRUM_LANES
+        and s.drums[:, score.DRUM_LANES.index(k[6:])].max() >= 0.5
+    ]
+    gap = lambda v: float(max(v) - min(v)) if len(v) > 1 else 0.0  # noqa: E731
+    return gap(roles), gap(lanes)
+
+
+def mix_balance(per_style: int, seed: int = 21) -> dict:
+    """Per style, the worst part and drum-lane gaps over `per_style` full arrangements from the pattern
+    generators (drums, bass, chords and a melody; ambient: pad, texture and a melody), rendered with
+    stems by the same renderer the model uses."""
+    rng = np.random.default_rng(seed)
+    bank = load_bank()
+    out = {}
+    for style in score.STYLES:
+        worst_roles = worst_lanes = 0.0
+        for _ in range(per_style):
+            roles = (
+                {"pad", "texture", "lead"}
+                if style in score.BEATLESS_STYLES
+                else {"drums", "bass", "keys", "lead"}
+            )
+            s = patterns.random_score(rng, roles=frozenset(roles), style=style)
+            stems: dict = {}
+            bars = max(2, int(np.ceil(6.0 * s.tempo / 240)))
+            arrange.render_score(s, bank, bars * 240 / s.tempo, True, rng, stems=stems)
+            r, ln = balance_gaps(s, stems)
+            worst_roles, worst_lanes = max(worst_roles, r), max(worst_lanes, ln)
+        out[style] = {"parts_db": round(worst_roles, 1), "drum_lanes_db": round(worst_lanes, 1)}
+    return out
+
+
+# -- spectrograms -----------------------------------------------------------------------------------
+def write_png(path, rgb: np.ndarray) -> None:
+    """An 8-bit RGB PNG (zlib and struct only)."""
+    import struct
+    import zlib
+
+    h, w, _ = rgb.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    raw = b"".join(b"\x00" + row.tobytes() for row in np.ascontiguousarray(rgb, dtype=np.uint8))
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def spectrogram_png(audio: np.ndarray, path, height: int = 160) -> None:
+    """A log-frequency (mel, 30 Hz-16 kHz) spectrogram, 80 dB range, dark blue to yellow."""
+    lb = _librosa()
+    y = audio.mean(axis=0) if audio.ndim == 2 else audio
+    mel = lb.feature.melspectrogram(
+        y=y, sr=SR, n_fft=2048, hop_length=441, n_mels=height, fmin=30, fmax=16000
+    )
+    db = np.clip((lb.power_to_db(mel, ref=np.max) + 80) / 80, 0, 1)[::-1]
+    anchors = np.array([[8, 8, 40], [60, 20, 110], [190, 50, 90], [250, 150, 40], [252, 250, 160]], float)
+    pos = db * (len(anchors) - 1)
+    i = np.minimum(pos.astype(int), len(anchors) - 2)
+    f = (pos - i)[..., None]
+    write_png(path, (anchors[i] * (1 - f) + anchors[i + 1] * f).astype(np.uint8))
+
+
+STYLE_PICTURE_PROMPTS = {
+    "jazz": "swing jazz drum groove with walking upright bass and piano comping",
+    "orchestral": "cinematic orchestral drums with strings, brass and a french horn melody",
+    "ambient": "beatless ambient evolving pads",
+    "reggae": "roots reggae groove with bass and organ skank",
+    "bossa": "bossa nova groove with nylon guitar and upright bass",
+}
+
+
+def style_pictures(model: Model, folder, seed: int = 3) -> dict[str, str]:
+    """One loop per style from the model (8 s, 44.1 kHz), its spectrogram written as <style>.png."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for style in score.STYLES:
+        prompt = STYLE_PICTURE_PROMPTS.get(
+            style, f"{loop_captions.STYLE_WORDS[style][0]} beat with bass and chords"
+        )
+        r = model.render(GenerationRequest(prompt=prompt, length=8.0, seed=seed, sample_rate=SR))
+        spectrogram_png(r.audio[0], folder / f"{style}.png")
+        out[style] = f"{prompt} -> {r.extra['music'][0]['style']}, {', '.join(r.extra['music'][0]['roles'])}"
+    return out
 
 
 # -- seeds ----------------------------------------------------------------------------------------
@@ -356,8 +493,10 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
 
+    dc, starts = [], []
+
     def gen(prompt, **kw):
-        return model.render(
+        r = model.render(
             GenerationRequest(
                 prompt=prompt if isinstance(prompt, str) else None,
                 seed_clip=kw.pop("clip", None),
@@ -366,6 +505,10 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
                 **kw,
             )
         )
+        dc.extend(dc_dbfs(x) for x in r.audio)
+        if not r.extra.get("music", [{}])[0].get("loop", True):
+            starts.extend(start_step(x) for x in r.audio)
+        return r
 
     # Tempo + seams on drum loops across 70-175 bpm.
     tempo_hits, tempo_free, tempo_octave, seams, lu_ok, bad, details = [], [], [], [], [], 0, []
@@ -475,6 +618,15 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
         melody[strength] = float(np.mean(shares))
     log(f"seed melody done ({time.perf_counter() - t0:.0f} s)")
 
+    # Pads and textures with no style word get no drum style's rhythm; the issue's prompts their style.
+    beatless = []
+    for body in NO_STYLE_PROMPTS:
+        music = gen(_template(rng).format(x=body), length=8.0).extra["music"][0]
+        beatless.append(music["style"] in score.BEATLESS_STYLES and "drums" not in music["roles"])
+    issue = {p: gen(p, length=8.0).extra["music"][0]["style"] for p in ISSUE_PROMPTS}
+    balance = mix_balance(max(1, n // 3))
+    log(f"mix and vocabulary done ({time.perf_counter() - t0:.0f} s)")
+
     # Phrases that are not whole bars end in silence.
     ends = []
     for label in ("keys", "lead", "pad", "boombap", "bass", "rain"):
@@ -499,6 +651,15 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
         "class_accuracy": float(np.mean(list(per_class.values()))),
         "classifier_ground_truth_accuracy": float(np.mean(gt_hits)),
         "class_accuracy_per_class": per_class,
+        "class_accuracy_per_family": _families(per_class),
+        "no_style_pads_and_textures_beatless": float(np.mean(beatless)),
+        "issue_prompts_style": issue,
+        "issue_prompts_right_style": float(np.mean([issue[p] == want for p, want in ISSUE_PROMPTS.items()])),
+        "mix_worst_part_gap_db": max(v["parts_db"] for v in balance.values()),
+        "mix_worst_drum_lane_gap_db": max(v["drum_lanes_db"] for v in balance.values()),
+        "mix_balance_per_style": balance,
+        "dc_dbfs_worst": float(max(dc)),
+        "phrase_first_sample_vs_peak_worst": float(max(starts)) if starts else None,
         "confusion": confusion,
         "seed_rhythm_onsets_within_30ms": rhythm,
         "seed_melody_pitch_class_match": melody,
@@ -507,3 +668,10 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
         "nan_or_clipped": bad,
         "eval_seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def _families(per_class: dict[str, float]) -> dict[str, float]:
+    acc: dict[str, list[float]] = {}
+    for label, a in per_class.items():
+        acc.setdefault(family_of(label), []).append(a)
+    return {f: float(np.mean(v)) for f, v in acc.items()}

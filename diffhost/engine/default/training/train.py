@@ -72,16 +72,20 @@ def train_denoiser(
     checkpoint: Path | None = None,
     name: str = "denoiser",
     dim_weight: torch.Tensor | None = None,
+    init: dict | None = None,
+    max_lr: float = 1e-3,
 ) -> ParamDenoiser:
     torch.manual_seed(seed)
     dims = dict(param_dim=x.shape[1], text_dim=TextEncoder.dim, width=width, depth=depth)
     model = ParamDenoiser(**dims)
+    if init is not None:  # a warm start (see warm_start_state)
+        model.load_state_dict(init)
     ema = ParamDenoiser(**dims)
     ema.load_state_dict(model.state_dict())
     sched = make_scheduler()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=1e-4)
     lr = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=1e-3, total_steps=steps, pct_start=max(0.05, 3 / steps)
+        opt, max_lr=max_lr, total_steps=steps, pct_start=max(0.05, 3 / steps)
     )
     gen = torch.Generator().manual_seed(seed)
     start = 0
@@ -121,6 +125,29 @@ def train_denoiser(
             ckpt_file.with_suffix(".tmp").replace(ckpt_file)
             ema.save_pretrained(ckpt_file.parent / f"{name}_ema")  # usable weights at every checkpoint
     return ema.eval()
+
+
+def warm_start_state(folder: Path, seed: int, width: int, depth: int) -> dict:
+    """Initial weights for the score denoiser from one trained on the legacy score layout: every layer
+    is copied; the input and output layers' rows and columns move to their dims' new places
+    (score.legacy_index) and the new one-hot dims start where a fresh network starts (output rows)
+    or silent (input columns). Fine-tuning from here teaches the new styles and voices in a fraction
+    of the steps a fresh network needs, without unlearning the old ones."""
+    old = ParamDenoiser.from_pretrained(folder / "score_denoiser")
+    torch.manual_seed(seed)
+    new = ParamDenoiser(param_dim=score.SCORE_DIM, text_dim=TextEncoder.dim, width=width, depth=depth)
+    state, old_state = new.state_dict(), old.state_dict()
+    if old.config["param_dim"] == score.SCORE_DIM:
+        return old_state
+    idx = torch.tensor(score.legacy_index())
+    for k, v in old_state.items():
+        if state[k].shape == v.shape:
+            state[k] = v.clone()
+    state["inp.weight"] = torch.zeros_like(state["inp.weight"])
+    state["inp.weight"][:, idx] = old_state["inp.weight"]
+    state["out.1.weight"][idx] = old_state["out.1.weight"]
+    state["out.1.bias"][idx] = old_state["out.1.bias"]
+    return state
 
 
 def _embed_all(texts: list[str], enc: TextEncoder, log) -> dict[str, torch.Tensor]:
@@ -197,16 +224,29 @@ def train_router(
 
 
 def train_heads(
-    n: int, rng: np.random.Generator, enc: TextEncoder, seed: int, log
+    n: int,
+    rng: np.random.Generator,
+    enc: TextEncoder,
+    seed: int,
+    log,
+    data: tuple[list[score.Score], list[str], torch.Tensor] | None = None,
 ) -> tuple[PromptHeads, dict]:
     """The prompt heads: softmax/sigmoid read-outs of the caption embedding for the score's style,
     roles and voices, on n fresh (caption, score) pairs from their own seeded stream (so this stage
-    does not depend on how the score denoiser's data was drawn). Empty captions are not used: they
-    name nothing, and the sampler never asks the heads about an empty prompt."""
-    scores = [patterns.random_score(rng) for _ in range(n)]
-    texts = [loop_captions.caption(s, rng) for s in scores]
-    table = _embed_all(texts, enc, log)
-    x = torch.stack([table[t] for t in texts])
+    does not depend on how the score denoiser's data was drawn), or on `data` (scores, captions,
+    embeddings: the score denoiser's own pairs, which saves encoding captions on a busy machine).
+    Empty captions are not used: they name nothing, and the sampler never asks the heads about an
+    empty prompt."""
+    if data is None:
+        scores = [patterns.random_score(rng) for _ in range(n)]
+        texts = [loop_captions.caption(s, rng) for s in scores]
+        table = _embed_all(texts, enc, log)
+        x = torch.stack([table[t] for t in texts])
+    else:
+        keep = [i for i, t in enumerate(data[1]) if t]
+        scores, texts = [data[0][i] for i in keep], [data[1][i] for i in keep]
+        x = data[2][keep]
+        n = len(keep)
     style = torch.tensor([score.STYLES.index(s.style) for s in scores])
     roles = torch.tensor([[float(r in s.roles) for r in score.ROLES] for s in scores])
     voiced = [r for r in score.ROLES if r in score.VOICES]
@@ -304,10 +344,15 @@ def _train_v2(args: argparse.Namespace, enc: TextEncoder, metrics: dict, log) ->
         if data_file:
             data_file.parent.mkdir(parents=True, exist_ok=True)
             torch.save((sx, sc, texts), data_file)
-    router, router_metrics = train_router(
-        texts, sc, args.router_oneshots, np.random.default_rng([args.seed, 3]), enc, args.seed, log
-    )
-    metrics.update(router_metrics)
+    if args.reuse_router:
+        router = Router.from_pretrained(args.reuse_router / "router")
+        log(f"router reused from {args.reuse_router}")
+    else:
+        router, router_metrics = train_router(
+            texts, sc, args.router_oneshots, np.random.default_rng([args.seed, 3]), enc, args.seed, log
+        )
+        metrics.update(router_metrics)
+    args.score_data = (sx, sc, texts)  # the heads may train on these pairs (--heads-from-score-data)
     score_denoiser = train_denoiser(
         sx,
         sc,
@@ -320,6 +365,10 @@ def _train_v2(args: argparse.Namespace, enc: TextEncoder, metrics: dict, log) ->
         checkpoint=args.checkpoint,
         name="score_denoiser",
         dim_weight=score_dim_weights(args.score_global_weight),
+        init=warm_start_state(args.warm_start, args.seed, args.score_width, args.score_depth)
+        if args.warm_start
+        else None,
+        max_lr=args.score_lr,
     )
 
     return score_denoiser, router
@@ -367,6 +416,24 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="skip the score denoiser and router (copy them from this weights folder); train the prompt heads",
     )
+    p.add_argument(
+        "--warm-start",
+        type=Path,
+        default=None,
+        help="start the score denoiser from this weights folder's (older layouts are mapped onto the current one)",
+    )
+    p.add_argument("--score-lr", type=float, default=1e-3, help="the score denoiser's peak learning rate")
+    p.add_argument(
+        "--reuse-router",
+        type=Path,
+        default=None,
+        help="copy the router from this weights folder (skip its stage)",
+    )
+    p.add_argument(
+        "--heads-from-score-data",
+        action="store_true",
+        help="train the prompt heads on the score denoiser's (caption, score) pairs instead of fresh ones",
+    )
     p.add_argument("--checkpoint", type=Path, default=None, help="save/resume the v2 stage here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -410,8 +477,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"score denoiser and router reused from {args.reuse_v2}")
     else:
         score_denoiser, router = _train_v2(args, enc, metrics, log)
+    data = None
+    if args.heads_from_score_data and getattr(args, "score_data", None) is not None:
+        sx, sc, texts = args.score_data
+        data = ([score.decode(v) for v in sx.numpy()], texts, sc)
     heads, head_metrics = train_heads(
-        args.head_pairs, np.random.default_rng([args.seed, 4]), enc, args.seed, log
+        args.head_pairs, np.random.default_rng([args.seed, 4]), enc, args.seed, log, data=data
     )
     metrics.update(head_metrics)
 
@@ -446,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         + "\n"
     )
     info = {
-        "args": {k: str(v) for k, v in vars(args).items()},
+        "args": {k: str(v) for k, v in vars(args).items() if k != "score_data"},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     (out / "training.json").write_text(json.dumps({**info, **metrics}, indent=2) + "\n")
