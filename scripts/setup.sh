@@ -55,4 +55,7 @@ make -s -C plugin -j2 package >/dev/null
 .venv/bin/python -m pip install -q "torch==2.13.0"
 # cluster: Ray Serve for `diffhost engine-serve` and its tests (~250 MB, about a minute).
 .venv/bin/python -m pip install -q -e ".[dev,cluster]"
+# The default model's recorded banks are rendered once from the soundfonts into the user's cache
+# (MuseScore General's compressed samples take minutes), here rather than in the first render.
+.venv/bin/python -c "from diffhost.engine.default.music.bank import load_bank; load_bank(name='musescore'); load_bank(name='fluidr3')"
 echo "setup: ready (.venv)"
