@@ -93,6 +93,11 @@ def user_presets_dir() -> Path:
     return home / "presets" if home else user_config_dir() / "presets"
 
 
+def data_dir() -> Path:
+    """$DIFFHOST_HOME, else the platform's user data folder (what diffhost keeps besides renders)."""
+    return _env_dir(HOME_ENV) or Path(platformdirs.user_data_dir(APP, appauthor=False))
+
+
 def library_dir() -> Path:
     """The render library: $DIFFHOST_HOME/library, else the platform's user data folder."""
     home = _env_dir(HOME_ENV)

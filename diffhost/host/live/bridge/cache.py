@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from diffhost import paths
 from diffhost.host.render.atomic import atomic_target
 
 CACHE_ENV = "DIFFHOST_CLIP_CACHE"
@@ -35,16 +34,7 @@ MAX_CHANNELS = 2  # the plugin plays mono or stereo clips
 def default_cache_dir() -> Path:
     """`DIFFHOST_CLIP_CACHE`, else the platform's cache folder + `diffhost/clips` (the plugin
     resolves the same folder the same way, so both sides agree without talking)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    if sys.platform.startswith("linux"):
-        xdg = os.environ.get("XDG_CACHE_HOME", "")
-        base = Path(xdg) if xdg.startswith("/") else Path.home() / ".cache"  # a relative one is ignored (XDG)
-        return base / "diffhost" / "clips"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("diffhost", appauthor=False)) / "clips"
+    return paths.clip_cache_dir()
 
 
 def wav_parts(audio: np.ndarray, sample_rate: int) -> tuple[bytes, np.ndarray]:

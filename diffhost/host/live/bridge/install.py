@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import diffhost
+from diffhost import paths
 
 NAME = "diffhost-bridge"
 FORMATS = ("vst3", "lv2", "clap")
@@ -45,14 +46,13 @@ class Installed:
 def plugin_folders(platform: str | None = None, env: Mapping[str, str] | None = None) -> dict[str, Path]:
     """Where hosts look for per-user plugins on this platform, by format."""
     platform = platform or sys.platform
-    env = os.environ if env is None else env
-    home = Path(env.get("HOME") or Path.home())
+    home = Path(paths.env("HOME", env) or Path.home())
     if platform == "darwin":
         base = home / "Library" / "Audio" / "Plug-Ins"
         return {"vst3": base / "VST3", "lv2": base / "LV2", "clap": base / "CLAP"}
     if platform.startswith("win"):
-        local = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
-        roaming = Path(env.get("APPDATA") or home / "AppData" / "Roaming")
+        local = Path(paths.env("LOCALAPPDATA", env) or home / "AppData" / "Local")
+        roaming = Path(paths.env("APPDATA", env) or home / "AppData" / "Roaming")
         common = local / "Programs" / "Common"
         return {"vst3": common / "VST3", "lv2": roaming / "LV2", "clap": common / "CLAP"}
     return {"vst3": home / ".vst3", "lv2": home / ".lv2", "clap": home / ".clap"}
@@ -79,12 +79,7 @@ def find_bundles(source: Path | None = None) -> dict[str, Path]:
 
 
 def trash_dir() -> Path:
-    home = os.environ.get("DIFFHOST_HOME")
-    if home:
-        return Path(home).expanduser() / "trash" / "plugins"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("diffhost", appauthor=False)) / "trash" / "plugins"
+    return paths.data_dir() / "trash" / "plugins"
 
 
 def install(
