@@ -43,11 +43,6 @@ public:
     BridgePlugin() : Plugin(0, 0, kStateCount), fLink(fBridge) {
         fBridge.sampleRate = getSampleRate();
         fBridge.engine.setSampleRate(getSampleRate());
-        // The link lives as long as the instance, not only while the host has it active: hosts
-        // deactivate plugins around offline renders and setting changes, and diffhost must still
-        // reach this instance's pads meanwhile. DPF's dummy instances (made only to read the
-        // plugin's description) never talk to diffhost.
-        if (!isDummyInstance()) fLink.start();
     }
 
     ~BridgePlugin() override { fLink.stop(); }
@@ -170,7 +165,11 @@ protected:
         fBridge.setOptions(pad, p.mode, p.choke, p.quantize, p.gainDb, p.pan, p.recipe, error);  // a bad value changes nothing
     }
 
-    void activate() override { fBridge.reloadIfRateChanged(); }
+    void activate() override {
+        fBridge.reloadIfRateChanged();
+        fLink.start();
+    }
+    void deactivate() override { fLink.stop(); }
 
     void sampleRateChanged(double rate) override {
         fBridge.sampleRate = rate;
