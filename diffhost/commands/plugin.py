@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from diffhost.commands import old_spelling
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -29,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.set_defaults(func=run_install)
 
     a = ps.add_parser("status", help="what is installed, and which plugin instances a running diffhost sees")
-    a.add_argument("--port", type=int, default=12000, help="the running diffhost's OSC port (default 12000)")
+    a.add_argument(
+        "--osc-port", type=int, default=12000, help="the running diffhost's OSC port (default 12000)"
+    )
+    old_spelling(a, "--port", "osc_port", type=int)
     a.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for its answer (default 1)")
     a.add_argument("--json", action="store_true", help="machine-readable output")
     a.set_defaults(func=run_status)
@@ -68,7 +73,7 @@ def run_status(args: argparse.Namespace) -> int:
     from diffhost.host.live.bridge.install import installed
 
     found = installed()
-    instances, target, reached = _ask_running(args.port, args.timeout)
+    instances, target, reached = _ask_running(args.osc_port, args.timeout)
     if args.json:
         body = {
             "installed": {f: (str(p) if p else None) for f, p in found.items()},
@@ -83,7 +88,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"{fmt:5} {path if path else 'not installed'}")
     print(f"clip cache: {default_cache_dir()}")
     if not reached:
-        print(f"diffhost is not running on 127.0.0.1:{args.port} (no answer within {args.timeout:g} s)")
+        print(f"diffhost is not running on 127.0.0.1:{args.osc_port} (no answer within {args.timeout:g} s)")
         return 0
     if not instances:
         print("no plugin instance is connected")

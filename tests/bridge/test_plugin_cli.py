@@ -89,13 +89,13 @@ def test_status_lists_connected_instances(make_peer, port, tmp_path):
     peer = make_peer(track="Drum Bus", sample_rate=44100.0)
     peer.hello()
     peer.transport(124.0)
-    r = diffhost("plugin", "status", "--port", str(port), "--json", env={"HOME": str(tmp_path)})
+    r = diffhost("plugin", "status", "--osc-port", str(port), "--json", env={"HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     assert body["diffhost_running"] is True
     mine = [i for i in body["instances"] if i["id"] == peer.id]
     assert mine and mine[0]["track"] == "Drum Bus" and mine[0]["bpm"] == 124.0
-    text = diffhost("plugin", "status", "--port", str(port), env={"HOME": str(tmp_path)})
+    text = diffhost("plugin", "status", "--osc-port", str(port), env={"HOME": str(tmp_path)})
     assert "connected: Drum Bus" in text.stdout and "not installed" in text.stdout
 
 
