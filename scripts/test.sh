@@ -62,7 +62,7 @@ EOF
 # The suite, copied out of the checkout (with the pytest settings in pyproject.toml), run against
 # the installed package; tests/test_package.py fails if it was imported from a source tree.
 mkdir -p "$WORK/suite"
-cp -r "$REPO/tests" "$REPO/pyproject.toml" "$WORK/suite/"
+cp -r "$REPO/tests" "$REPO/pyproject.toml" "$REPO/docs" "$WORK/suite/"  # docs: tests check docs/osc.md against the model
 find "$WORK/suite" -name __pycache__ -prune -exec rm -rf {} +
 cd "$WORK/suite"
 export QT_QPA_PLATFORM=offscreen DIFFHOST_EXPECT_INSTALLED=1

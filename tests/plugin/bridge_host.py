@@ -1,8 +1,11 @@
 """What the plugin tests share: the built plugin, a clip cache, and the test's stand-in for diffhost.
 
-The stand-in is a plain UDP socket speaking the link protocol (docs: /work/notes/PROTOCOL.md, mirrored
-in plugin/README.md): it hears the plugin's hellos and answers to the address they came from, as
-diffhost does.
+The stand-in is a plain UDP socket speaking the link protocol (plugin/README.md and docs/plugin.md):
+it hears the plugin's hellos and answers to the address they came from, as diffhost does.
+
+The plugin under test: in a source checkout, the one `make -C plugin` builds (so a change to the C++
+is what gets tested); when the suite runs against an installed wheel (scripts/test.sh), the bundles
+the wheel carries in diffhost/plugin_bin.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import soundfile as sf
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin"
-BIN = PLUGIN_DIR / "bin"
+import diffhost
+
+PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugin"  # a checkout's sources, else absent
+BIN = PLUGIN_DIR / "bin" if (PLUGIN_DIR / "Makefile").is_file() else Path(diffhost.__file__).parent / "plugin_bin"
 VST3 = BIN / "diffhost-bridge.vst3"
 LV2 = BIN / "diffhost-bridge.lv2"
 CLAP = BIN / "diffhost-bridge.clap"
@@ -30,9 +35,13 @@ MAIN, PAD_OUT = slice(0, 2), lambda pad: slice(2 * pad, 2 * pad + 2)  # pad 1..1
 
 
 def build() -> Path:
-    """Builds the plugin (make, in plugin/) unless it is up to date; returns the bin folder."""
-    done = subprocess.run(["make", "-C", str(PLUGIN_DIR), "-j2"], capture_output=True, text=True)
-    assert done.returncode == 0, f"the plugin did not build:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    """In a checkout, builds the plugin (make, in plugin/) unless it is up to date; returns the folder
+    of the bundles under test, which must all be there."""
+    if (PLUGIN_DIR / "Makefile").is_file():
+        done = subprocess.run(["make", "-C", str(PLUGIN_DIR), "-j2"], capture_output=True, text=True)
+        assert done.returncode == 0, f"the plugin did not build:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    missing = [p.name for p in (VST3, LV2, CLAP) if not p.exists()]
+    assert not missing, f"the built plugin is missing from {BIN}: {missing}"
     return BIN
 
 
