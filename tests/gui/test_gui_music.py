@@ -75,8 +75,9 @@ def test_tempo_and_key_fields_set_the_session_and_refuse_bad_values_inline(qtbot
 
 
 def test_tempo_and_key_set_over_osc_show_in_the_window(qtbot, window):
-    osc_server = pytest.importorskip("diffhost.osc.server", reason="the OSC component is not merged")
     from pythonosc.udp_client import SimpleUDPClient
+
+    from diffhost.osc import server as osc_server
 
     server = osc_server.OscServer(window.session, osc_server.OscConfig(port=0)).start()
     try:
