@@ -64,6 +64,9 @@ def run(
     from diffhost.gui.main_window import MainWindow
 
     app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
+    # Before the window is built (seconds on a busy machine, while OSC already answers): a SIGTERM
+    # or Ctrl-C then closes the window as soon as it exists, instead of ending the process unsaved.
+    close_now = _close_on_signals()
     app.setApplicationName("diffhost")
     app.setOrganizationName("diffhost")
     apply_theme(app)
@@ -81,7 +84,7 @@ def run(
         QTimer.singleShot(0, lambda: on_ready(window))
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)
-    _close_on_signals(window)
+    close_now.append(window.close)
     try:
         app.exec()
     finally:
@@ -89,20 +92,36 @@ def run(
     return 0
 
 
-def _close_on_signals(window: Any) -> None:
+def _close_on_signals() -> list[Callable[[], Any]]:
     """Ctrl-C in the terminal and SIGTERM (a service manager, `kill`) close the window the way its
     close button does, so settings and the kit are saved; by default they would end the process on
-    the spot. Python runs signal handlers only between bytecodes, so a light timer gives it the
-    chance while Qt waits for events."""
+    the spot. Returns the list the caller appends the window's close to; a signal that came before
+    it is acted on once the event loop runs. Python runs signal handlers only between bytecodes, so
+    a light timer gives it the chance while Qt waits for events."""
     import signal
 
+    closers: list[Callable[[], Any]] = []
     if threading.current_thread() is not threading.main_thread():
-        return
+        return closers
+    asked = threading.Event()
+
+    def close_when_ready() -> None:
+        if closers:
+            closers[-1]()
+        else:  # the window is still being built: try again on the next turn of the loop
+            QTimer.singleShot(50, close_when_ready)
+
+    def on_signal(*_: Any) -> None:
+        if not asked.is_set():
+            asked.set()
+            QTimer.singleShot(0, close_when_ready)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: QTimer.singleShot(0, window.close))
-    tick = QTimer(window)
+        signal.signal(sig, on_signal)
+    tick = QTimer(QApplication.instance())
     tick.timeout.connect(lambda: None)
     tick.start(250)
+    return closers
 
 
 def run_window(
