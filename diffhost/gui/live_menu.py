@@ -96,14 +96,37 @@ class LiveMenu:
             self.load_kit_from(Path(path))
 
     def load_kit_from(self, path: Path) -> None:
+        """Load a kit into the pads. The pads as they were are kept first, so Edit ▸ Undo (Ctrl+Z)
+        puts them back: a kit loaded by mistake on stage must not cost the set that was there."""
+        w = self.window
+        live = self.live
+
+        def work() -> tuple[Any, Path | None, list[str]]:
+            before = live.snapshot() if live.kits is not None else None
+            was = live.kit_path
+            return before, was, live.load_kit(path)
+
+        def done(result: tuple[Any, Path | None, list[str]]) -> None:
+            before, was, problems = result
+            w.pad_control.refresh()
+            if before is not None:
+                w.push_undo(f"kit load ({path.name})", lambda: self._put_back(before, was))
+            undo = " (Ctrl+Z puts the pads back)" if before is not None else ""
+            w.report(f"Kit loaded: {path.name}" + (f" ({'; '.join(problems)})" if problems else "") + undo,
+                     timeout_ms=0 if problems else 8000)
+
+        w.tasks.run(work, done, lambda e: w.report(f"Kit: {describe(e)}", timeout_ms=0))
+
+    def _put_back(self, before: Any, was: Path | None) -> None:
         w = self.window
 
         def done(problems: list[str]) -> None:
             w.pad_control.refresh()
-            w.report(f"Kit loaded: {path.name}" + (f" ({'; '.join(problems)})" if problems else ""),
-                     timeout_ms=0 if problems else 8000)
+            w.report("Pads are back as they were before the kit load"
+                     + (f" ({'; '.join(problems)})" if problems else ""), timeout_ms=0 if problems else 8000)
 
-        w.tasks.run(lambda: self.live.load_kit(path), done, lambda e: w.report(f"Kit: {describe(e)}", timeout_ms=0))
+        w.tasks.run(lambda: self.live.restore(before, was), done,
+                    lambda e: w.report(f"Kit: {describe(e)}", timeout_ms=0))
 
     def _fill_midi(self) -> None:
         self.midi_menu.clear()

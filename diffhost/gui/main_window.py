@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PyQt6.QtCore import QSettings, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QResizeEvent, QShortcut
 from PyQt6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -299,6 +299,17 @@ class MainWindow(QMainWindow):
         self.resize(width, height)
         pads = max(360, int(width * 0.26))  # on a wide screen the pads get wider, not just taller
         self.resizeDocks([self.generate_dock, self.perform_dock], [330, pads], Qt.Orientation.Horizontal)
+
+    def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        """The pads keep their share of the width: maximized on a 1920 px screen they grow with the
+        window instead of the centre taking all the new room (a share the musician set by dragging
+        the dock's edge is kept, since it is read from the dock as it is before this resize)."""
+        old = ev.oldSize().width()
+        dock = self.perform_dock
+        if old > 0 and ev.size().width() != old and dock.isVisible() and not dock.isFloating():
+            share = dock.width() / old
+            self.resizeDocks([dock], [int(round(share * ev.size().width()))], Qt.Orientation.Horizontal)
+        super().resizeEvent(ev)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

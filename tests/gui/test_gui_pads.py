@@ -131,10 +131,20 @@ def test_kits_and_the_tempo_source_from_the_live_menu(qtbot, host_audio, session
         host_audio.set_slot_options(2, mode="oneshot")
         qtbot.waitUntil(lambda: w.pads.pads[1].state == "empty", timeout=2000)
         w.live_menu.load_kit_from(tmp_path / "set.json")
-        qtbot.waitUntil(lambda: w.status_message.text() == "Kit loaded: set.json", timeout=5000)
+        qtbot.waitUntil(lambda: w.status_message.text().startswith("Kit loaded: set.json"), timeout=5000)
+        assert "Ctrl+Z puts the pads back" in w.status_message.text()
         # the pad's new state reaches the window with the audio's next event poll, not with the status line
         qtbot.waitUntil(lambda: w.pads.pads[1].state == "ready" and "gate" in w.pads.pads[1].text(), timeout=5000)
         assert "tone" in w.pads.pads[1].text() and host_audio.slot_options(2).mode == "gate"
+
+        # a kit loaded by mistake is taken back: the pads as they were (pad 2 empty, one-shot)
+        assert w.undo_action.text() == "Undo kit load (set.json)"
+        w.undo()
+        qtbot.waitUntil(lambda: w.status_message.text().startswith("Pads are back"), timeout=5000)
+        assert host_audio.slot_source(2) is None and host_audio.slot_options(2).mode == "oneshot"
+        qtbot.waitUntil(lambda: w.pads.pads[1].state == "empty", timeout=5000)
+        w.live_menu.load_kit_from(tmp_path / "set.json")  # and loaded again for what follows
+        qtbot.waitUntil(lambda: host_audio.slot_options(2).mode == "gate", timeout=5000)
 
         w.live_menu.set_tempo_source("midi clock")
         qtbot.waitUntil(lambda: w.pads.tempo_source.text() == "midi clock", timeout=2000)

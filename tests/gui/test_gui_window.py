@@ -502,3 +502,21 @@ def test_the_windows_audio_client_is_named_diffhost_in_jack(host_audio):
     assert out.returncode == 0, out.stderr[-2000:]
     clients = json.loads(out.stdout.strip().splitlines()[-1])  # the clients whose ports appeared
     assert clients and all(c.startswith("diffhost") for c in clients), clients  # "diffhost" or "diffhost-01"
+
+
+def test_the_pads_grow_with_a_wide_window(qtbot, window):
+    """Maximized on a 1920x1080 screen, the pads keep their share of the width instead of the centre
+    taking all the new room; and back on a laptop they shrink again."""
+    window.resize(1280, 760)
+    qtbot.waitUntil(lambda: window.width() == 1280, timeout=2000)
+    qtbot.wait(50)
+    narrow = window.perform_dock.width()
+    share = narrow / window.width()
+    window.resize(1920, 1040)
+    qtbot.waitUntil(lambda: window.width() == 1920, timeout=2000)
+    qtbot.waitUntil(lambda: window.perform_dock.width() > narrow * 1.3, timeout=2000)
+    assert abs(window.perform_dock.width() / 1920 - share) < 0.03, (narrow, window.perform_dock.width())
+    pad = window.pads.pads[0]
+    assert pad.width() > 1.2 * pad.minimumSizeHint().width()  # the pads themselves are bigger
+    window.resize(1280, 760)
+    qtbot.waitUntil(lambda: window.perform_dock.width() < narrow * 1.1, timeout=2000)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from diffhost.host.live.bridge import PluginLink
 from diffhost.host.live.fresh import FreshPads
-from diffhost.host.live.kit import KitStore, apply_kit, capture_kit, load_kit, save_kit
+from diffhost.host.live.kit import Kit, KitStore, apply_kit, capture_kit, load_kit, save_kit
 from diffhost.host.live.midi.mapping import MidiMap
 from diffhost.host.live.midi.ports import MidoInput, list_inputs
 from diffhost.host.live.midi.router import MidiRouter
@@ -70,6 +70,21 @@ class LiveRig:
         problems = apply_kit(kit, self._audio(), allowed)
         self.router.map = kit.midi
         self.kit_path = Path(path)
+        return problems + self._fresh_from(kit)
+
+    def snapshot(self) -> Kit:
+        """The pads, MIDI map and fresh pads as they are now, as a kit held in memory, so a kit load
+        can be taken back. Clips that exist only in memory (a recording) are written once, named by
+        their hash, to the kits' clips folder: undo must not depend on RAM that a load replaced."""
+        if self.kits is None:
+            raise ValueError("kit: this session keeps no kits")
+        return capture_kit(self._audio(), self.midi_map, self.kits.clips_dir, self.fresh.specs())
+
+    def restore(self, kit: Kit, kit_path: Path | None) -> list[str]:
+        """Put back a kit from snapshot() (the clips are files this session wrote or read)."""
+        problems = apply_kit(kit, self._audio())
+        self.router.map = kit.midi
+        self.kit_path = kit_path
         return problems + self._fresh_from(kit)
 
     def _fresh_from(self, kit: Any) -> list[str]:
