@@ -20,7 +20,9 @@ from diffhost.osc.args import OscArgError, as_float, as_int, as_text, expect_cou
 from diffhost.osc.dispatcher import Address, Reply
 
 P = f"{out.PREFIX}/plugin"
-INSTANCE = f"{P}/instance"  # s:id s:track_name f:sample_rate f:bpm (-1 = none) i:playing s:address
+# s:id s:track_name f:sample_rate f:bpm (-1 = none) i:playing s:address s:state i:waiting i:pads
+INSTANCE = f"{P}/instance"
+INSTANCE_PAD = f"{P}/instance/pad"  # s:id i:pad s:label s:kind i:loaded s:hash
 LISTED = f"{P}/list/done"  # i:count s:where renders go
 TARGET = f"{P}/target"  # s:where renders go
 SENT = f"{P}/sent"  # s:id i:pad i:job
@@ -66,7 +68,7 @@ class PluginHandlers:
         track = as_text("track_name", args[1], 256)
         rate = as_float("sample_rate", args[2], *SAMPLE_RATE_RANGE, "Hz")
         version = as_int("version", args[3], 0, 2**31 - 1)
-        return [(sender, self._link().on_hello(sender, ident, track, rate, version))]
+        return [(sender, m) for m in self._link().on_hello(sender, ident, track, rate, version)]
 
     def transport(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 8, 8, "s:id f:bpm i:sig_num i:sig_den i:playing i:bbt_valid d:bar d:beat_in_bar")
@@ -135,8 +137,14 @@ class PluginHandlers:
                 float(i.bpm or -1.0),
                 int(i.playing),
                 f"{i.address[0]}:{i.address[1]}",
+                i.state,
+                i.held,
+                len(i.pad_info),
             )
             replies += self.h._answer(sender, msg)
+            for p in i.pad_info:
+                pad = out.encode(INSTANCE_PAD, i.id, p.pad, p.label, p.kind, int(p.loaded), p.hash)
+                replies += self.h._answer(sender, pad)
         return replies + self.h._answer(sender, out.encode(LISTED, len(infos), link.describe_target()))
 
     def target(self, sender: Address, args: list[Any]) -> list[Reply]:

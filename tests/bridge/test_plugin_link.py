@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -27,18 +28,89 @@ def seam_ok(audio: np.ndarray) -> tuple[float, float]:
     return wrap, float(np.percentile(steps, 99.9))
 
 
+def listed(client, ident: str) -> list | None:
+    """The instance's /diffhost/plugin/instance arguments from a fresh list, or None."""
+    client.backlog.clear()
+    client.send("/diffhost/plugin/list")
+    client.wait_for(lambda m: m[0] == "/diffhost/plugin/list/done")
+    found = [m[1] for m in client.backlog if m[0] == "/diffhost/plugin/instance" and m[1][0] == ident]
+    client.backlog.clear()
+    return found[0] if found else None
+
+
+def wait_listed(client, ident: str, want, timeout: float = 30.0) -> list | None:
+    """Ask the list until `want(arguments or None)` holds (diffhost's clock decides, not ours)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = listed(client, ident)
+        if want(got):
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"instance {ident} never reached the wanted state; last listed as {got}")
+        time.sleep(0.2)
+
+
 def test_hello_is_answered_and_listed_by_track_name(make_peer, client):
     peer = make_peer(track="Drums", sample_rate=44100.0)
     assert peer.hello()[1] == [__version__]
-    client.send("/diffhost/plugin/list")
-    inst = client.wait_for(lambda m: m[0] == "/diffhost/plugin/instance" and m[1][0] == peer.id)
-    assert inst[1][1] == "Drums" and inst[1][2] == 44100.0
-    assert client.wait_for(lambda m: m[0] == "/diffhost/plugin/list/done")[1][0] >= 1
-    peer.bye()
-    client.send("/diffhost/plugin/list")
-    done = client.wait_for(lambda m: m[0] == "/diffhost/plugin/list/done")
-    assert not [m for m in client.backlog if m[0] == "/diffhost/plugin/instance" and m[1][0] == peer.id]
-    assert done[1][0] == 0
+    inst = listed(client, peer.id)
+    assert inst is not None and inst[1] == "Drums" and inst[2] == 44100.0 and inst[6] == "alive"
+    peer.bye()  # the host deactivated it: asleep, still listed, not gone
+    assert listed(client, peer.id)[6] == "asleep"
+
+
+def test_an_instance_its_host_stopped_gets_what_was_sent_meanwhile(make_peer, client):
+    """DawDreamer deactivates the plugin between renders (no bye, the hellos just stop) and
+    activates it again from a new port: a render sent meanwhile waits and arrives then, once."""
+    peer = make_peer(track="Sleepy", sample_rate=48000.0)
+    peer.hello()
+    peer.deactivate()
+    wait_listed(client, peer.id, lambda a: a is not None and a[6] == "asleep")
+    client.send("/diffhost/render", "soft pad", 0.5, 21)
+    job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+    sent = client.request("/diffhost/plugin/send", "Sleepy", 4, job, 0, expect="/diffhost/plugin/sent")
+    assert sent[1] == [peer.id, 4, job]
+    waiting = wait_listed(client, peer.id, lambda a: a[7] == 2)  # options and load wait for it
+    assert waiting[6] == "asleep" and waiting[8] == 1  # the pad is listed as sent
+    with pytest.raises(Exception, match="no OSC message"):
+        peer.net.wait_for(lambda m: m[0].startswith("/bridge/pad"), timeout=1.0)
+    old_port = peer.net.local_address[1]
+    peer.reactivate(new_port=True)
+    assert peer.net.local_address[1] != old_port
+    held = peer.receive_load()
+    assert held["pad"] == 4 and held["hash_ok"] and held["mode"] == 0
+    assert held["audio"].shape[-1] == int(round(0.5 * 48000))
+    awake = wait_listed(client, peer.id, lambda a: a[6] == "alive")
+    assert awake[7] == 0 and awake[5].endswith(f":{peer.net.local_address[1]}")
+    with pytest.raises(Exception, match="no OSC message"):  # delivered once, not again
+        peer.net.wait_for(lambda m: m[0].startswith("/bridge/pad"), timeout=1.5)
+
+
+def test_after_the_grace_what_waited_is_reported_not_delivered(make_peer, client, runtime):
+    link = runtime.live.plugins
+    peer = make_peer(track="Gone", sample_rate=48000.0)
+    peer.hello()
+    client.request("/diffhost/subscribe", client.local_address[1], expect="/diffhost/subscribed")
+    saved = link.grace_s
+    link.grace_s = 1.0
+    try:
+        peer.bye()
+        wait_listed(client, peer.id, lambda a: a is not None and a[6] == "asleep")
+        client.request("/diffhost/plugin/clear", "Gone", 2, expect="/diffhost/plugin/cleared")
+        said = client.wait_for(
+            lambda m: m[0] == "/diffhost/plugin/event" and m[1][0] == peer.id and "gone" in m[1][1], 30
+        )
+        assert "not delivered: pad 2 clear" in said[1][1]
+        assert listed(client, peer.id) is None
+        with pytest.raises(ValueError, match="'Gone' is no connected plugin instance"):
+            client.request("/diffhost/plugin/clear", "Gone", 2, expect="/diffhost/plugin/cleared")
+    finally:
+        link.grace_s = saved
+        client.request("/diffhost/unsubscribe", client.local_address[1], expect="/diffhost/unsubscribed")
+    peer.reactivate(new_port=False)  # it comes back after all: known again, by its id
+    assert listed(client, peer.id)[6] == "alive"
+    with pytest.raises(Exception, match="no OSC message"):  # what was given up on stays undelivered
+        peer.net.wait_for(lambda m: m[0] == "/bridge/pad/clear", timeout=1.0)
 
 
 def test_tempo_follows_the_host_only_with_a_valid_position(make_peer, client, runtime):

@@ -46,7 +46,14 @@ Address = tuple[str, int]
 Send = Callable[[Address, bytes], None]
 
 PADS = 16
-FORGET_AFTER_S = 5.0  # an instance that has not said hello for this long is gone
+# An instance says hello every second while its host has it active. Hosts deactivate plugins
+# without destroying them (DawDreamer between renders, a DAW on transport stop or bypass): the
+# hellos stop, and come back when the host activates it again. So silence (or a bye) makes an
+# instance "asleep", not gone: it stays listed, keeps its pads, and what is sent to it waits for its
+# next hello. Only after GRACE_S asleep is it gone, and what waited is reported as not delivered.
+ASLEEP_AFTER_S = 2.5  # more than two missed hellos
+GRACE_S = 300.0
+MAX_HELD = 128  # messages kept for one asleep instance (16 pads x options + load, and a few more)
 MAX_DEPARTED = 256  # gone instances remembered (with their pads) in case they come back
 REFIT_BPM_STEP = 0.005  # smaller tempo moves (float rounding in hosts) re-fit nothing
 ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -138,6 +145,13 @@ class Instance:
     transport: Transport | None = None
     pads: dict[int, PadClip] = field(default_factory=dict)
     loaded: dict[int, str] = field(default_factory=dict)  # pad -> hash the plugin says it swapped in
+    asleep_since: float | None = None  # monotonic time its host stopped it; None while alive
+    held: list[tuple[str, bytes]] = field(default_factory=list)  # (what, message) waiting for it
+    gone: bool = False  # given up on: nothing more is sent or held for this object
+
+    @property
+    def state(self) -> str:
+        return "alive" if self.asleep_since is None else "asleep"
 
     @property
     def name(self) -> str:
@@ -166,6 +180,17 @@ class Target:
 
 
 @dataclass(frozen=True)
+class PadInfo:
+    """What one pad holds, for front ends."""
+
+    pad: int
+    label: str
+    hash: str
+    kind: str  # "loop, 2 bars at 120 bpm" or "one-shot"
+    loaded: bool  # the plugin said it plays this clip
+
+
+@dataclass(frozen=True)
 class InstanceInfo:
     """A snapshot for front ends (the window's list, `diffhost plugin status`, OSC)."""
 
@@ -178,13 +203,24 @@ class InstanceInfo:
     bpm: float | None
     playing: bool
     pads: dict[int, str]  # pad -> label
+    state: str = "alive"  # or "asleep": its host deactivated it; sends wait for its next hello
+    asleep_s: float = 0.0  # how long it has been asleep
+    held: int = 0  # messages waiting for it to wake
+    pad_info: tuple[PadInfo, ...] = ()
 
 
 class PluginLink:
     def __init__(
-        self, session: Any, *, sync: Any = None, cache: ClipCache | None = None, send: Send | None = None
+        self,
+        session: Any,
+        *,
+        sync: Any = None,
+        cache: ClipCache | None = None,
+        send: Send | None = None,
+        grace_s: float = GRACE_S,
     ):
         self.session = session
+        self.grace_s = float(grace_s)  # how long an asleep instance is waited for
         self.sync = sync  # host.live.sync.TempoSync: the plugin as a tempo source
         self.cache = cache or ClipCache()
         self.send: Send | None = send  # the OSC server's socket; set by attach()
@@ -230,6 +266,13 @@ class PluginLink:
             i.bpm,
             bool(t and t.playing),
             {n: p.label for n, p in sorted(i.pads.items())},
+            state=i.state,
+            asleep_s=0.0 if i.asleep_since is None else round(time.monotonic() - i.asleep_since, 1),
+            held=len(i.held),
+            pad_info=tuple(
+                PadInfo(n, p.label, p.hash, _kind(p), bool(p.hash) and i.loaded.get(n) == p.hash)
+                for n, p in sorted(i.pads.items())
+            ),
         )
 
     def find(self, which: str) -> Instance:
@@ -239,7 +282,10 @@ class PluginLink:
             if which in self._instances:
                 return self._instances[which]
             named = [i for i in self._instances.values() if i.track_name and i.track_name == which]
-            known = ", ".join(f"{i.id} ({i.name})" for i in self._instances.values()) or "none is connected"
+            known = (
+                ", ".join(f"{i.id} ({i.name}, {i.state})" for i in self._instances.values())
+                or "none is connected"
+            )
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -247,15 +293,31 @@ class PluginLink:
         raise ValueError(f"instance: {which!r} is no connected plugin instance; connected are: {known}")
 
     def _expire(self) -> None:
+        """Alive -> asleep after missed hellos; asleep -> gone after the grace period."""
         now = time.monotonic()
-        gone = []
+        said: list[tuple[str, str]] = []
         with self._lock:
             for key, i in list(self._instances.items()):
-                if now - i.last_seen > FORGET_AFTER_S:
-                    gone.append(self._instances.pop(key))
+                if i.asleep_since is None and now - i.last_seen > ASLEEP_AFTER_S:
+                    i.asleep_since = i.last_seen
+                    said.append((f"{i.name} is asleep (its host stopped it); {self._waits()}", i.id))
+                elif i.asleep_since is not None and now - i.asleep_since > self.grace_s:
+                    self._instances.pop(key)
+                    lost = [what for what, _ in i.held]
+                    i.held.clear()
                     self._depart(i)
-        for i in gone:
-            self._announce(f"{i.name} disconnected", i.id)
+                    text = f"{i.name} is gone: no hello for {now - i.asleep_since:.0f} s"
+                    if lost:
+                        text += (
+                            f"; not delivered: {', '.join(dict.fromkeys(lost))} (send them again when"
+                            " its track plays)"
+                        )
+                    said.append((text, i.id))
+        for text, ident in said:
+            self._announce(text, ident)
+
+    def _waits(self) -> str:
+        return f"what is sent to it waits up to {self.grace_s:g} s for it to wake"
 
     def _announce(self, text: str, instance: str = "") -> None:
         from diffhost.host.session import SessionEvent
@@ -265,7 +327,9 @@ class PluginLink:
     # -- from the plugin (called on the OSC thread: record and enqueue only) -----------------------
     def on_hello(
         self, sender: Address, ident: str, track_name: str, sample_rate: float, version: int
-    ) -> bytes:
+    ) -> list[bytes]:
+        """Record the hello; returns what goes back to the sender, in order: the answer, then
+        whatever waited while the instance was asleep."""
         _check_id(ident)
         rate = int(round(float(sample_rate)))
         ClipSpec(rate)  # validates the rate
@@ -277,17 +341,26 @@ class PluginLink:
                 inst = self._departed.pop(ident, None) or Instance(
                     ident, track_name, rate, int(version), sender, now
                 )
+                inst.gone = False
                 self._instances[ident] = inst
+            woke = inst.asleep_since is not None and not new
+            inst.asleep_since = None
+            held, inst.held = inst.held, []
             rate_changed = inst.sample_rate != rate
             inst.track_name, inst.sample_rate, inst.version = track_name, rate, int(version)
             inst.address, inst.last_seen = sender, now
         if new:
             self._announce(f"{inst.name} connected", ident)
+        elif woke:
+            self._announce(
+                f"{inst.name} is awake" + (f"; sent what waited for it: {len(held)} messages" if held else ""),
+                ident,
+            )
         if rate_changed and inst.pads:  # the host changed its rate: the pads' clips must follow it
             self._queue_refit(ident, force=True)
         from diffhost import __version__
 
-        return osc_message("/bridge/hello", __version__)
+        return [osc_message("/bridge/hello", __version__), *(m for _, m in held)]
 
     def on_transport(self, ident: str, t: Transport) -> None:
         inst = self._known(ident)
@@ -341,14 +414,16 @@ class PluginLink:
         self._enqueue("capture", (ident, pad, path, int(bars), overrides))
 
     def on_bye(self, ident: str) -> None:
+        """The host deactivated the instance (or is destroying it): asleep until it says hello."""
         with self._lock:
-            inst = self._instances.pop(ident, None)
-            if inst is not None:
-                self._depart(inst)
-        if inst is not None:
-            self._announce(f"{inst.name} disconnected", ident)
+            inst = self._instances.get(ident)
+            if inst is None or inst.asleep_since is not None:
+                return
+            inst.asleep_since = time.monotonic()
+        self._announce(f"{inst.name} is asleep (its host stopped it); {self._waits()}", ident)
 
     def _depart(self, inst: Instance) -> None:  # with the lock held
+        inst.gone = True
         inst.transport = None  # its host may come back at another tempo; the next transport says
         self._departed[inst.id] = inst
         while len(self._departed) > MAX_DEPARTED:
@@ -453,7 +528,7 @@ class PluginLink:
             raise ValueError(f"bars: {bars!r} is out of range; valid is {lo}..{hi}")
         with self._lock:
             self._captures[(inst.id, pad)] = dict(render)
-        self._send(inst, osc_message("/bridge/capture", pad, bars))
+        self._send(inst, osc_message("/bridge/capture", pad, bars), f"pad {pad} capture")
 
     def clear(self, which: str, pad: int) -> None:
         inst = self.find(which)
@@ -461,10 +536,10 @@ class PluginLink:
         with self._lock:
             inst.pads.pop(pad, None)
             inst.loaded.pop(pad, None)
-        self._send(inst, osc_message("/bridge/pad/clear", pad))
+        self._send(inst, osc_message("/bridge/pad/clear", pad), f"pad {pad} clear")
 
     def ping(self, which: str) -> None:
-        self._send(self.find(which), osc_message("/bridge/ping"))
+        self._send(self.find(which), osc_message("/bridge/ping"), "ping")
 
     def set_target(self, which: str | None, pad: int = 1, options: PadOptions | None = None) -> Target | None:
         """Where renders without a destination of their own go (None: nowhere)."""
@@ -492,10 +567,23 @@ class PluginLink:
         audio = self.session.audio
         return float(audio.tempo) if audio is not None else 120.0
 
-    def _send(self, inst: Instance, message: bytes) -> None:
+    def _send(self, inst: Instance, message: bytes, what: str = "a message") -> None:
+        """Send to the instance now, or keep it for the instance's next hello while it is asleep."""
         if self.send is None:
             raise ValueError("plugin: diffhost has no OSC server running, so it cannot reach the plugin")
-        self.send(inst.address, message)
+        with self._lock:
+            if inst.gone:
+                raise ValueError(f"instance: {inst.name} is gone (no hello for over {self.grace_s:g} s)")
+            if inst.asleep_since is not None:
+                if len(inst.held) >= MAX_HELD:
+                    raise ValueError(
+                        f"instance: {inst.name} is asleep and {MAX_HELD} messages already wait for it;"
+                        " play its track (or bypass it off) and try again"
+                    )
+                inst.held.append((what, message))
+                return
+            address = inst.address
+        self.send(address, message)
 
     def _enqueue(self, kind: str, item: Any) -> None:
         try:
@@ -591,8 +679,9 @@ class PluginLink:
                 float(o.pan),
                 recipe_json(clip.sidecar, clip.spec, clip.again),
             ),
+            f"pad {pad} options",
         )
-        self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar))
+        self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar), f"pad {pad} clip")
         return h
 
     def _do_refit(self, ident: str, force: bool) -> None:
@@ -654,6 +743,14 @@ class PluginLink:
         for t in self._threads:
             t.join(timeout=2)
         self.session.unsubscribe(self._events)
+
+
+def _kind(clip: PadClip) -> str:
+    mode = MODES.get(clip.options.mode, "?")
+    spec = clip.spec
+    if spec.loop and spec.bpm is not None:
+        return f"{mode}, {spec.bars:g} bars at {spec.bpm:g} bpm"
+    return mode
 
 
 def _check_id(ident: str) -> None:
