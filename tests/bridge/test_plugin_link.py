@@ -15,6 +15,7 @@ import soundfile as sf
 from diffhost import __version__
 from diffhost.host.live.bridge import ClipCache
 from diffhost.host.live.bridge.restore import restore_clip
+from diffhost.osc.client import OscTimeout
 
 
 def loop_frames(bars: float, bpm: float, rate: int, beats: int = 4) -> int:
@@ -226,19 +227,39 @@ def test_a_lost_clip_is_rendered_again_bit_identically_from_its_recipe(
     peer = make_peer(track="Restore", sample_rate=44100.0)
     peer.hello()
     peer.transport(90.0)
+    # Made from the finisher's audio in memory as the render finishes (no file read back) ...
     client.send("/diffhost/plugin/render", peer.id, 1, "techno loop", 1.0, 1, 3)
     first = peer.receive_load()
+    assert json.loads(first["recipe"])["again"] == {}
+    # ... re-fitted to a new tempo (rendered again in memory) ...
     peer.transport(110.0)
     refit = peer.receive_load()
+    assert json.loads(refit["recipe"])["again"]["bpm"] == 110.0
+    # ... and sent from a render finished earlier: made from its processed file.
+    while True:  # the render above was answered with its job too: read it all away
+        try:
+            client.receive(0.5)
+        except OscTimeout:
+            break
+    client.request("/diffhost/subscribe", client.local_address[1], expect="/diffhost/subscribed")
+    try:
+        client.send("/diffhost/render", "glass bell", 0.4, 9)
+        job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+        client.wait_for(lambda m: m[0] == "/diffhost/job/done" and m[1][0] == job, 60)
+    finally:
+        client.request("/diffhost/unsubscribe", client.local_address[1], expect="/diffhost/unsubscribed")
+    client.request("/diffhost/plugin/send", peer.id, 2, job, expect="/diffhost/plugin/sent")
+    from_file = peer.receive_load()
+    assert "again" not in json.loads(from_file["recipe"])
     cache = ClipCache(clip_cache)
     trash = clip_cache.parent / f"{clip_cache.name}-lost"
     trash.mkdir(exist_ok=True)
-    for held, from_file in ((first, True), (refit, None)):
+    for held, file_matches in ((first, None), (refit, None), (from_file, True)):
         shutil.move(held["path"], trash / held["path"].name)  # the cache lost it
         assert not cache.has(held["hash"])
         restored = restore_clip(runtime.session, held["recipe"], cache, expect=held["hash"])
         assert restored.hash == held["hash"]
-        assert restored.render_matches is from_file  # the processed file's own hash matched too
+        assert restored.render_matches is file_matches  # the processed file's own hash matched too
         data = cache.path_of(held["hash"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == held["hash"]
         assert data == (trash / held["path"].name).read_bytes()

@@ -38,6 +38,7 @@ from diffhost.host.live.bridge.clips import (
     loop_of,
     make_clip,
     read_render,
+    read_sidecar,
     recipe_json,
 )
 from diffhost.host.live.bridge.restore import render_again
@@ -54,6 +55,7 @@ PADS = 16
 ASLEEP_AFTER_S = 2.5  # more than two missed hellos
 GRACE_S = 300.0
 MAX_HELD = 128  # messages kept for one asleep instance (16 pads x options + load, and a few more)
+MAX_PROCESSED = 8  # renders' processed audio held between their files' writing and "done"
 MAX_DEPARTED = 256  # gone instances remembered (with their pads) in case they come back
 REFIT_BPM_STEP = 0.005  # smaller tempo moves (float rounding in hosts) re-fit nothing
 ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -125,13 +127,16 @@ class PadOptions:
 class PadClip:
     """What a pad holds, as diffhost sent it: enough to make the clip again at another tempo."""
 
-    source: Path  # the render's processed file
+    source: Path | None  # the render's processed file (None: a pad the plugin reported)
     sidecar: dict[str, Any]
     spec: ClipSpec
     label: str
     options: PadOptions
     hash: str
-    again: dict[str, Any] | None = None  # a re-fitted loop: the tempo and length it was rendered again at
+    # Made from audio in memory, not from the file: the sidecar rendered again with these changes
+    # ({} none; a re-fitted loop's new tempo and length) and finished in memory gives the same audio.
+    # None: made from the processed file (which an export format may have quantized).
+    again: dict[str, Any] | None = None
 
 
 @dataclass
@@ -236,6 +241,11 @@ class PluginLink:
         self.target: Target | None = None  # where the window's (and untargeted) renders go
         self._work: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=256)
         self._stop = threading.Event()
+        # Each finished render's processed audio, by its file, from the finisher as it writes the
+        # file: a render going to a pad is made into its clip from memory, not read back. Taken
+        # (or dropped) when the render's "done" event comes; a handful at most.
+        self._processed: dict[Path, tuple[Any, int]] = {}
+        session.tap_processed(self._keep_processed)
         self._events = session.subscribe()
         self._threads = [
             threading.Thread(target=self._worker, name="diffhost-plugin-link", daemon=True),
@@ -617,13 +627,18 @@ class PluginLink:
             except Exception as exc:  # a bad file or a full disk: say so, keep serving
                 self._announce(f"plugin link: {kind} failed: {exc}")
 
-    def _do_deliver(self, target: Target, path: Path, done: threading.Event | None) -> None:
+    def _do_deliver(
+        self, target: Target, path: Path, done: threading.Event | None, memory: tuple[Any, int] | None = None
+    ) -> None:
         try:
             with self._lock:
                 inst = self._instances.get(target.instance)
             if inst is None:
                 raise ValueError(f"instance {target.instance} disconnected before its render was ready")
-            audio, sr, sidecar = read_render(path)
+            if memory is not None:  # the processed audio as the finisher made it: no file read
+                (audio, sr), sidecar, again = memory, read_sidecar(path), {}
+            else:
+                (audio, sr, sidecar), again = read_render(path), None
             loop = loop_of(sidecar)
             spec = (
                 ClipSpec(inst.sample_rate, loop[0], 4, loop[1])
@@ -632,7 +647,7 @@ class PluginLink:
             )
             options = target.options or PadOptions(mode=1 if spec.loop else 0, quantize=2 if spec.loop else 0)
             label = target.label or (sidecar.get("params") or {}).get("prompt") or path.stem
-            clip = PadClip(path, sidecar, spec, label[:64], options, "")
+            clip = PadClip(path, sidecar, spec, label[:64], options, "", again)
             fitted = self._fit(inst, clip)  # a loop at another tempo than the host's: rendered again
             if fitted is not None:
                 clip, audio, sr = fitted
@@ -662,27 +677,39 @@ class PluginLink:
         return replace(clip, spec=new, again=again), audio, sr
 
     def _load(self, inst: Instance, pad: int, clip: PadClip, audio: Any, sr: int, *, swap_at_bar: int) -> str:
-        h = self.cache.put(make_clip(audio, sr, clip.spec), clip.spec.sample_rate)
-        clip = replace(clip, hash=h)
-        with self._lock:
-            inst.pads[pad] = clip
-        o = clip.options
-        self._send(
-            inst,
-            osc_message(
-                "/bridge/pad/options",
-                pad,
-                o.mode,
-                o.choke,
-                o.quantize,
-                float(o.gain_db),
-                float(o.pan),
-                recipe_json(clip.sidecar, clip.spec, clip.again),
-            ),
-            f"pad {pad} options",
-        )
-        self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar), f"pad {pad} clip")
-        return h
+        """The clip into the cache, then its options and load to the plugin: sent as soon as the
+        file can be read, while its bytes are still being synced to disk (ClipCache.put)."""
+
+        def send(h: str) -> None:
+            with self._lock:
+                inst.pads[pad] = replace(clip, hash=h)
+            o = clip.options
+            self._send(
+                inst,
+                osc_message(
+                    "/bridge/pad/options",
+                    pad,
+                    o.mode,
+                    o.choke,
+                    o.quantize,
+                    float(o.gain_db),
+                    float(o.pan),
+                    recipe_json(clip.sidecar, clip.spec, clip.again),
+                ),
+                f"pad {pad} options",
+            )
+            self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar), f"pad {pad} clip")
+
+        return self.cache.put(make_clip(audio, sr, clip.spec), clip.spec.sample_rate, then=send)
+
+    def _audio_of(self, clip: PadClip) -> tuple[Any, int]:
+        """A pad's source audio again: rendered again in memory, or its processed file read."""
+        if clip.again is not None or clip.source is None or not clip.source.is_file():
+            if not clip.sidecar.get("params"):
+                raise ValueError(f"pad {clip.label!r}: no recipe to make it again from")
+            return render_again(self.session, clip.sidecar, clip.again or {})
+        audio, sr, _ = read_render(clip.source)
+        return audio, sr
 
     def _do_refit(self, ident: str, force: bool) -> None:
         """Every pad of the instance made again for the host's tempo, signature and rate; the
@@ -700,10 +727,7 @@ class PluginLink:
             if fitted is not None:
                 clip, audio, sr = fitted
             elif rate_moved or force:
-                if clip.again:  # a re-fitted loop: its audio is the one rendered again
-                    audio, sr = render_again(self.session, clip.sidecar, clip.again)
-                else:
-                    audio, sr, _ = read_render(clip.source)
+                audio, sr = self._audio_of(clip)
             else:
                 continue
             self._load(inst, pad, clip, audio, sr, swap_at_bar=1)
@@ -726,6 +750,7 @@ class PluginLink:
                 continue
             with self._lock:
                 target = self._pending.pop(ev.job_id, None)
+                kept = [self._processed.pop(Path(p), None) for p in ev.paths]
             if ev.kind != "done" or not ev.paths:
                 if target is not None:
                     self._announce(f"pad {target.pad}: the render failed: {ev.message}", target.instance)
@@ -734,9 +759,17 @@ class PluginLink:
                 target = self.target
             if target is not None:
                 with contextlib.suppress(ValueError):
-                    self._enqueue("deliver", (target, ev.paths[0], None))
+                    self._enqueue("deliver", (target, ev.paths[0], None, kept[0]))
+
+    def _keep_processed(self, saved: Any, audio: Any, sample_rate: int) -> None:
+        """The finisher's tap (its thread): keep the reference until the render's "done" event."""
+        with self._lock:
+            self._processed[Path(saved.path)] = (audio, sample_rate)
+            while len(self._processed) > MAX_PROCESSED:  # a render whose "done" never came here
+                self._processed.pop(next(iter(self._processed)))
 
     def close(self) -> None:
+        self.session.tap_processed(self._keep_processed, remove=True)
         self._stop.set()
         with contextlib.suppress(queue.Full):
             self._work.put_nowait(None)
