@@ -111,6 +111,41 @@ class PluginPeer:
             )
         )
 
+    def report_pads(self, pads: dict[int, dict[str, Any]], *, loaded: set[int] | None = None) -> None:
+        """The pads report the plugin sends when diffhost asks (/bridge/pads): one message per pad
+        holding a clip, from what a project's state keeps, then the count."""
+        for pad, held in sorted(pads.items()):
+            self.net.send_raw(
+                message(
+                    "/diffhost/plugin/pad",
+                    ("s", self.id),
+                    ("i", pad),
+                    ("s", held["hash"]),
+                    ("s", held["label"]),
+                    ("i", held["mode"]),
+                    ("i", held["choke"]),
+                    ("i", held["quantize"]),
+                    ("f", float(held["gain_db"])),
+                    ("f", float(held["pan"])),
+                    ("s", held["recipe"]),
+                    ("i", int(loaded is None or pad in loaded)),
+                )
+            )
+        self.net.send_raw(message("/diffhost/plugin/pads", ("s", self.id), ("i", len(pads))))
+
+    def prompt(self, pad: int, text: str, bars: float, mode: int = -1) -> None:
+        """A prompt typed for a pad inside the DAW."""
+        self.net.send_raw(
+            message(
+                "/diffhost/plugin/prompt",
+                ("s", self.id),
+                ("i", pad),
+                ("s", text),
+                ("f", float(bars)),
+                ("i", mode),
+            )
+        )
+
     def bye(self) -> None:
         self.deactivate()
         self.net.send_raw(message("/diffhost/plugin/bye", ("s", self.id)))

@@ -13,9 +13,14 @@ import pytest
 import soundfile as sf
 
 from diffhost import __version__
+from diffhost.engine.engine import Engine
 from diffhost.host.live.bridge import ClipCache
 from diffhost.host.live.bridge.restore import restore_clip
-from diffhost.osc.client import OscTimeout
+from diffhost.osc.client import DiffhostClient, OscTimeout
+from diffhost.osc.server import OscConfig
+from diffhost.runtime import RuntimeOptions, build_runtime
+
+from .plugin_peer import PluginPeer, message
 
 
 def loop_frames(bars: float, bpm: float, rate: int, beats: int = 4) -> int:
@@ -74,7 +79,7 @@ def test_an_instance_its_host_stopped_gets_what_was_sent_meanwhile(make_peer, cl
     waiting = wait_listed(client, peer.id, lambda a: a[7] == 2)  # options and load wait for it
     assert waiting[6] == "asleep" and waiting[8] == 1  # the pad is listed as sent
     with pytest.raises(Exception, match="no OSC message"):
-        peer.net.wait_for(lambda m: m[0].startswith("/bridge/pad"), timeout=1.0)
+        peer.net.wait_for(lambda m: m[0].startswith("/bridge/pad/"), timeout=1.0)
     old_port = peer.net.local_address[1]
     peer.reactivate(new_port=True)
     assert peer.net.local_address[1] != old_port
@@ -84,7 +89,7 @@ def test_an_instance_its_host_stopped_gets_what_was_sent_meanwhile(make_peer, cl
     awake = wait_listed(client, peer.id, lambda a: a[6] == "alive")
     assert awake[7] == 0 and awake[5].endswith(f":{peer.net.local_address[1]}")
     with pytest.raises(Exception, match="no OSC message"):  # delivered once, not again
-        peer.net.wait_for(lambda m: m[0].startswith("/bridge/pad"), timeout=1.5)
+        peer.net.wait_for(lambda m: m[0].startswith("/bridge/pad/"), timeout=1.5)
 
 
 def test_after_the_grace_what_waited_is_reported_not_delivered(make_peer, client, runtime):
@@ -177,7 +182,7 @@ def test_a_render_goes_to_the_chosen_instance_only(make_peer, client):
     assert held["mode"] == 0  # not a loop: a one-shot
     assert held["audio"].shape[-1] == int(round(0.5 * 48000))
     with pytest.raises(Exception, match="no OSC message"):
-        drums.net.wait_for(lambda m: m[0].startswith("/bridge/pad"), timeout=1.0)
+        drums.net.wait_for(lambda m: m[0].startswith("/bridge/pad/"), timeout=1.0)
 
 
 def test_target_sends_every_later_render(make_peer, client):
@@ -263,3 +268,104 @@ def test_a_lost_clip_is_rendered_again_bit_identically_from_its_recipe(
         data = cache.path_of(held["hash"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == held["hash"]
         assert data == (trash / held["path"].name).read_bytes()
+
+
+def test_pads_a_restarted_diffhost_hears_of_are_refitted_and_restored(
+    make_peer, client, clip_cache, tmp_path_factory
+):
+    """The project holds pads diffhost sent before it restarted: the new diffhost asks the plugin
+    for them, re-fits the loop to the host's new tempo and makes the clip the cache lost again,
+    with the same bytes."""
+    project = make_peer(track="Project", sample_rate=48000.0)
+    project.hello()
+    project.transport(100.0)
+    client.send("/diffhost/plugin/render", project.id, 3, "drum loop", 2.0, 1, 5)
+    loop = project.receive_load()
+    client.send("/diffhost/plugin/render", project.id, 5, "glass bell", 0.5, 0, 6)
+    bell = project.receive_load()
+    assert loop["audio"].shape[-1] == loop_frames(2, 100.0, 48000)
+    lost = bell["path"].with_name(bell["path"].name + ".lost")
+    bell["path"].rename(lost)  # the cache lost the one-shot's clip
+    project.bye()
+
+    # A new diffhost (the old one quit): its own engine, session, link and OSC port.
+    root = tmp_path_factory.mktemp("restarted")
+    options = RuntimeOptions(
+        renders_dir=root / "renders",
+        audio=False,
+        presets=False,
+        library=False,
+        kits=False,
+        audio_config_dir=root / "config",
+        osc=OscConfig(port=0),
+    )
+    with build_runtime(options, engine=Engine(device="cpu", max_queue=8)) as again:
+        port = again.osc.address[1]
+        plugin = PluginPeer(port, clip_cache, track="Project", sample_rate=48000.0, ident=project.id)
+        try:
+            plugin.hello()
+            plugin.expect("/bridge/pads")  # the new diffhost does not know this instance: it asks
+            plugin.transport(120.0)  # the project's tempo changed meanwhile
+            plugin.report_pads({3: loop, 5: bell}, loaded={3})  # pad 5's clip was not in the cache
+            first = plugin.receive_load(120)
+            second = plugin.receive_load(120)
+            by_pad = {first["pad"]: first, second["pad"]: second}
+            refit, restored = by_pad[3], by_pad[5]
+            assert refit["swap_at_bar"] == 1 and refit["hash_ok"]
+            assert refit["audio"].shape[-1] == loop_frames(2, 120.0, 48000)  # the same 2 bars at 120
+            assert json.loads(refit["recipe"])["again"]["bpm"] == 120.0
+            assert restored["swap_at_bar"] == 0 and restored["hash"] == bell["hash"]
+            assert restored["path"].read_bytes() == lost.read_bytes()  # the same bytes, made again
+            assert restored["label"] == "glass bell" and restored["mode"] == 0
+            with DiffhostClient("127.0.0.1", port) as c:
+                inst = listed(c, plugin.id)
+                assert inst[1] == "Project" and inst[8] == 2
+                c.send("/diffhost/plugin/list")
+                pads = [
+                    c.wait_for(lambda m: m[0] == "/diffhost/plugin/instance/pad")[1] for _ in range(2)
+                ]
+                assert {p[1]: p[2] for p in pads} == {3: "drum loop", 5: "glass bell"}
+        finally:
+            plugin.bye()
+            plugin.close()
+
+
+def test_a_prompt_typed_in_the_daw_lands_on_its_pad_and_errors_go_back(make_peer, client):
+    peer = make_peer(track="Typed", sample_rate=48000.0)
+    peer.hello()
+    peer.transport(100.0)
+    peer.prompt(6, "dusty drum loop", 2.0)
+    accepted = peer.expect("/bridge/prompt/accepted")
+    assert accepted[1][0] == 6 and accepted[1][1] > 0
+    held = peer.receive_load(120)
+    assert held["pad"] == 6 and held["hash_ok"] and held["swap_at_bar"] == 0
+    assert held["label"] == "dusty drum loop"
+    assert held["audio"].shape[-1] == loop_frames(2, 100.0, 48000)  # two bars at the host's tempo
+    params = json.loads(held["recipe"])["sidecar"]["params"]
+    assert params["prompt"] == "dusty drum loop" and params["bpm"] == 100.0
+
+    def error_for(*args) -> list:
+        peer.net.send_raw(message("/diffhost/plugin/prompt", *args))
+        return peer.expect("/bridge/prompt/error")[1]
+
+    ident = ("s", peer.id)
+    assert error_for(ident, ("i", 17), ("s", "x"), ("f", 1.0), ("i", -1)) == [
+        0,
+        "pad: 17 is out of range; valid is 1..16",
+    ]
+    pad, text = error_for(ident, ("i", 6), ("s", "x"), ("f", 100.0), ("i", -1))
+    assert pad == 6 and "bars: 100" in text and "0.25..64" in text
+    pad, text = error_for(ident, ("i", 6), ("s", "  "), ("f", 1.0), ("i", -1))
+    assert pad == 6 and text.startswith("prompt: empty")
+    pad, text = error_for(("s", "ffffffffffffffff"), ("i", 2), ("s", "x"), ("f", 1.0), ("i", -1))
+    assert pad == 2 and "hello" in text
+
+    # A render that does not finish is answered too: queued behind a long one, then cancelled.
+    client.send("/diffhost/render", "long drone", 20.0, 1)
+    blocker = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+    peer.prompt(7, "shaker loop", 1.0)
+    job = peer.expect("/bridge/prompt/accepted")[1][1]
+    client.request("/diffhost/cancel", job, expect="/diffhost/cancelled")
+    pad, text = peer.expect("/bridge/prompt/error", 60)[1]
+    assert pad == 7 and "cancelled" in text
+    client.request("/diffhost/cancel", blocker, expect="/diffhost/cancelled")

@@ -61,7 +61,7 @@ REFIT_BPM_STEP = 0.005  # smaller tempo moves (float rounding in hosts) re-fit n
 ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 MODES = {0: "one-shot", 1: "loop", 2: "gate"}
 QUANTIZES = {0: "none", 1: "beat", 2: "bar"}
-GAIN_DB_RANGE = (-60.0, 12.0)
+GAIN_DB_RANGE = (-60.0, 24.0)  # the plugin's own range
 CAPTURE_BARS_RANGE = (1, 16)
 TAG_PREFIX = "plugin:"
 
@@ -153,6 +153,7 @@ class Instance:
     asleep_since: float | None = None  # monotonic time its host stopped it; None while alive
     held: list[tuple[str, bytes]] = field(default_factory=list)  # (what, message) waiting for it
     gone: bool = False  # given up on: nothing more is sent or held for this object
+    reported: set[int] = field(default_factory=set)  # pads of a pads report still coming in
 
     @property
     def state(self) -> str:
@@ -182,6 +183,7 @@ class Target:
     pad: int
     options: PadOptions | None = None  # None: loop for loops, one-shot otherwise
     label: str = ""
+    typed: bool = False  # a prompt typed in the DAW: failures are answered to the plugin too
 
 
 @dataclass(frozen=True)
@@ -370,7 +372,10 @@ class PluginLink:
             self._queue_refit(ident, force=True)
         from diffhost import __version__
 
-        return [osc_message("/bridge/hello", __version__), *(m for _, m in held)]
+        answer = [osc_message("/bridge/hello", __version__), *(m for _, m in held)]
+        if new:  # first contact in this run (diffhost restarted, or it was gone): what do its pads hold?
+            answer.append(osc_message("/bridge/pads"))
+        return answer
 
     def on_transport(self, ident: str, t: Transport) -> None:
         inst = self._known(ident)
@@ -445,6 +450,62 @@ class PluginLink:
             inst = self._instances.get(ident)
         self._announce(f"{inst.name if inst else ident}: {text}", ident)
 
+    def on_pad(
+        self, ident: str, pad: int, hash_hex: str, label: str, options: PadOptions, recipe: str, loaded: bool
+    ) -> None:
+        """One pad of the plugin's pads report (its saved state): adopted as if diffhost had sent it."""
+        from diffhost.host.live.bridge.cache import check_hash
+        from diffhost.host.live.bridge.clips import parse_recipe
+
+        inst = self._known(ident)
+        _check_pad(pad)
+        check_hash(hash_hex)
+        try:
+            sidecar, spec, again = parse_recipe(recipe)
+        except ValueError:  # no recipe (or not one of ours): it plays, but cannot be made again
+            sidecar, spec, again = {}, ClipSpec(inst.sample_rate), None
+        clip = PadClip(None, sidecar, spec, label[:64], options, hash_hex, again)
+        with self._lock:
+            inst.pads[pad] = clip
+            inst.reported.add(pad)
+            if loaded:
+                inst.loaded[pad] = hash_hex
+            else:
+                inst.loaded.pop(pad, None)
+
+    def on_pads(self, ident: str, count: int) -> None:
+        """The end of a pads report: the pads not in it are empty. Loops are then re-fitted to the
+        host's tempo and clips the plugin could not load are made again from their recipes."""
+        inst = self._known(ident)
+        with self._lock:
+            for pad in [p for p in inst.pads if p not in inst.reported]:
+                inst.pads.pop(pad)
+                inst.loaded.pop(pad, None)
+            got, inst.reported = len(inst.reported), set()
+            missing = [p for p, c in inst.pads.items() if inst.loaded.get(p) != c.hash]
+        text = f"{inst.name}: {got} pads adopted from the project"
+        if got != count:
+            text += f" ({count - got} of the {count} reported did not arrive)"
+        if missing:
+            text += f"; making pads {', '.join(map(str, sorted(missing)))} again (the cache lacked them)"
+        self._announce(text, ident)
+        if inst.pads:
+            self._enqueue("refit", (ident, False, True))
+
+    def on_prompt(
+        self, sender: Address, ident: str, pad: int, prompt: str, bars: float, options: PadOptions | None
+    ) -> Any:
+        """A prompt typed for a pad in the DAW: rendered at the host's tempo, landed on that pad."""
+        with self._lock:
+            inst = self._instances.get(ident)
+        if inst is None:
+            raise ValueError(f"id: {ident!r} is not a connected instance; send /diffhost/plugin/hello first")
+        if not prompt.strip():
+            raise ValueError("prompt: empty; type what the pad should play")
+        job = self.render_to(ident, pad, prompt=prompt, bars=bars, options=options, typed=True)
+        self._announce(f"{inst.name} pad {pad}: rendering {prompt!r} typed in the DAW (job {job.id})", ident)
+        return job
+
     def on_pong(self, ident: str) -> None:
         with self._lock:
             inst = self._instances.get(ident)
@@ -505,6 +566,7 @@ class PluginLink:
         bars: float = 4.0,
         options: PadOptions | None = None,
         seed_clip: Any = None,
+        typed: bool = False,
         **overrides: Any,
     ) -> Any:
         """Render for a pad at the host's tempo: `bars` whole bars (a loop) rendered at its bpm."""
@@ -525,7 +587,7 @@ class PluginLink:
                 **extra,
                 **overrides,
             )
-            self._pending[job.id] = Target(inst.id, pad, options, label=prompt or "")
+            self._pending[job.id] = Target(inst.id, pad, options, label=prompt or "", typed=typed)
         return job
 
     def capture(self, which: str, pad: int, bars: int, **render: Any) -> None:
@@ -626,6 +688,9 @@ class PluginLink:
                 getattr(self, f"_do_{kind}")(*payload)
             except Exception as exc:  # a bad file or a full disk: say so, keep serving
                 self._announce(f"plugin link: {kind} failed: {exc}")
+                target = payload[0] if kind == "deliver" else None
+                if isinstance(target, Target) and target.typed:
+                    self._tell_typed(target, f"the clip could not be sent: {exc}")
 
     def _do_deliver(
         self, target: Target, path: Path, done: threading.Event | None, memory: tuple[Any, int] | None = None
@@ -711,26 +776,42 @@ class PluginLink:
         audio, sr, _ = read_render(clip.source)
         return audio, sr
 
-    def _do_refit(self, ident: str, force: bool) -> None:
+    def _do_refit(self, ident: str, force: bool, restore: bool = False) -> None:
         """Every pad of the instance made again for the host's tempo, signature and rate; the
-        plugin swaps each at its next bar line (swap_at_bar=1)."""
+        plugin swaps each at its next bar line (swap_at_bar=1). restore: pads the plugin could
+        not load (a pads report) are made again too, and swapped in at once (nothing plays)."""
         with self._lock:
             self._refits.discard(ident)
             inst = self._instances.get(ident)
+            pads = sorted(inst.pads.items()) if inst is not None else []
+            playing = {p for p, c in pads if inst is not None and inst.loaded.get(p) == c.hash}
         if inst is None:
             return
-        for pad, clip in sorted(inst.pads.items()):
+        for pad, clip in pads:
+            lost = restore and pad not in playing
+            if not clip.sidecar.get("params"):
+                if lost:
+                    self._announce(f"{inst.name} pad {pad}: its clip is missing and it has no recipe", ident)
+                continue
             rate_moved = clip.spec.sample_rate != inst.sample_rate
             if rate_moved:
                 clip = replace(clip, spec=replace(clip.spec, sample_rate=inst.sample_rate))
             fitted = self._fit(inst, clip)
             if fitted is not None:
                 clip, audio, sr = fitted
-            elif rate_moved or force:
+            elif rate_moved or force or lost:
                 audio, sr = self._audio_of(clip)
+                if clip.source is None and clip.again is None:  # a reported pad: now made in memory
+                    clip = replace(clip, again={})
             else:
                 continue
-            self._load(inst, pad, clip, audio, sr, swap_at_bar=1)
+            h = self._load(inst, pad, clip, audio, sr, swap_at_bar=0 if lost else 1)
+            if lost and not fitted and h != clip.hash:
+                self._announce(
+                    f"{inst.name} pad {pad}: made again from its recipe as {h[:12]}, not {clip.hash[:12]}"
+                    " (another diffhost version or model?)",
+                    ident,
+                )
 
     def _do_capture(self, ident: str, pad: int, path: Path, bars: int, overrides: dict[str, Any]) -> None:
         from diffhost.engine.audio import read_audio
@@ -753,13 +834,26 @@ class PluginLink:
                 kept = [self._processed.pop(Path(p), None) for p in ev.paths]
             if ev.kind != "done" or not ev.paths:
                 if target is not None:
-                    self._announce(f"pad {target.pad}: the render failed: {ev.message}", target.instance)
+                    why = f"the render {'was cancelled' if ev.kind == 'cancelled' else 'failed'}"
+                    if ev.message:
+                        why += f": {ev.message}"
+                    self._announce(f"pad {target.pad}: {why}", target.instance)
+                    if target.typed:
+                        self._tell_typed(target, why)
                 continue
             if target is None and self.target is not None and not (ev.tag or "").startswith(TAG_PREFIX):
                 target = self.target
             if target is not None:
                 with contextlib.suppress(ValueError):
                     self._enqueue("deliver", (target, ev.paths[0], None, kept[0]))
+
+    def _tell_typed(self, target: Target, why: str) -> None:
+        """A prompt typed in the DAW did not land: the plugin hears why (it may show it)."""
+        with self._lock:
+            inst = self._instances.get(target.instance)
+        if inst is not None:
+            with contextlib.suppress(ValueError):
+                self._send(inst, osc_message("/bridge/prompt/error", target.pad, why[:500]), f"pad {target.pad} error")
 
     def _keep_processed(self, saved: Any, audio: Any, sample_rate: int) -> None:
         """The finisher's tap (its thread): keep the reference until the render's "done" event."""
