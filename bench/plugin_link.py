@@ -100,7 +100,11 @@ def main() -> int:
                     elif ev.job_id == job and ev.kind in ("error", "cancelled"):
                         raise SystemExit(f"the render failed: {ev.message}")
                 engine_done = eev_stamp.get(job)  # the engine's own "done" came earlier, stamped then
-                load = peer.expect("/bridge/pad/load", 60)
+                try:
+                    load = peer.expect("/bridge/pad/load", 180)
+                except Exception:
+                    said = [e.message for e in list(events.queue) if e.kind == "message" and e.name == "plugin"]
+                    raise SystemExit(f"no load for job {job}; the link said: {said}") from None
                 load_at = time.perf_counter()
                 pad = load[1][0]
                 peer.net.backlog.append(load)  # now act on it as the plugin does: read, check, answer
