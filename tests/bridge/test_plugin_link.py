@@ -369,3 +369,31 @@ def test_a_prompt_typed_in_the_daw_lands_on_its_pad_and_errors_go_back(make_peer
     pad, text = peer.expect("/bridge/prompt/error", 60)[1]
     assert pad == 7 and "cancelled" in text
     client.request("/diffhost/cancel", blocker, expect="/diffhost/cancelled")
+
+
+def test_a_loop_too_long_for_the_new_tempo_keeps_playing_and_a_one_shot_is_not_cut(make_peer, client):
+    peer = make_peer(track="Slow", sample_rate=48000.0)
+    peer.hello()
+    peer.transport(100.0)
+    client.backlog.clear()
+    client.send("/diffhost/plugin/render", peer.id, 1, "drum loop", 8.0, 1, 12)
+    job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+    loop = peer.receive_load(120)
+    assert loop["audio"].shape[-1] == loop_frames(8, 100.0, 48000)
+    client.request("/diffhost/subscribe", client.local_address[1], expect="/diffhost/subscribed")
+    try:
+        peer.transport(60.0)  # 8 bars at 60 bpm would be 32 s: longer than the model renders
+        said = client.wait_for(
+            lambda m: m[0] == "/diffhost/plugin/event" and "not re-fitted" in m[1][1], 60
+        )
+        assert "pad 1" in said[1][1] and "length" in said[1][1]
+    finally:
+        client.request("/diffhost/unsubscribe", client.local_address[1], expect="/diffhost/unsubscribed")
+    with pytest.raises(Exception, match="no OSC message"):  # the loop it has keeps playing
+        peer.net.wait_for(lambda m: m[0] == "/bridge/pad/load", timeout=1.0)
+    # The same loop sent to play once (mode 0): neither cut to bars nor re-fitted, only resampled.
+    client.request("/diffhost/plugin/send", peer.id, 2, job, 0, expect="/diffhost/plugin/sent")
+    once = peer.receive_load()
+    assert once["pad"] == 2 and once["mode"] == 0
+    assert once["audio"].shape[-1] == loop["audio"].shape[-1]  # rendered at 48 kHz: the same length
+    assert json.loads(once["recipe"])["clip"]["bars"] is None

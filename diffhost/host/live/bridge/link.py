@@ -704,7 +704,9 @@ class PluginLink:
                 (audio, sr), sidecar, again = memory, read_sidecar(path), {}
             else:
                 (audio, sr, sidecar), again = read_render(path), None
-            loop = loop_of(sidecar)
+            # A loop stays whole bars (and follows the host's tempo) unless the pad was asked to
+            # play it another way: then it is a one-shot, resampled and nothing more.
+            loop = loop_of(sidecar) if target.options is None or target.options.mode == 1 else None
             spec = (
                 ClipSpec(inst.sample_rate, loop[0], 4, loop[1])
                 if loop is not None
@@ -713,7 +715,14 @@ class PluginLink:
             options = target.options or PadOptions(mode=1 if spec.loop else 0, quantize=2 if spec.loop else 0)
             label = target.label or (sidecar.get("params") or {}).get("prompt") or path.stem
             clip = PadClip(path, sidecar, spec, label[:64], options, "", again)
-            fitted = self._fit(inst, clip)  # a loop at another tempo than the host's: rendered again
+            try:
+                fitted = self._fit(inst, clip)  # a loop at another tempo than the host's: rendered again
+            except (ValueError, TimeoutError) as exc:  # e.g. its bars at the host's tempo are too long
+                self._announce(
+                    f"{inst.name} pad {target.pad}: sent at its own {spec.bpm:g} bpm, not re-fitted: {exc}",
+                    inst.id,
+                )
+                fitted = None
             if fitted is not None:
                 clip, audio, sr = fitted
             self._load(inst, target.pad, clip, audio, sr, swap_at_bar=0)
@@ -796,7 +805,13 @@ class PluginLink:
             rate_moved = clip.spec.sample_rate != inst.sample_rate
             if rate_moved:
                 clip = replace(clip, spec=replace(clip.spec, sample_rate=inst.sample_rate))
-            fitted = self._fit(inst, clip)
+            try:
+                fitted = self._fit(inst, clip)
+            except (ValueError, TimeoutError) as exc:  # the plugin reads it faster or slower meanwhile
+                self._announce(f"{inst.name} pad {pad}: not re-fitted: {exc}", ident)
+                if not (rate_moved or force or lost):
+                    continue
+                fitted = None
             if fitted is not None:
                 clip, audio, sr = fitted
             elif rate_moved or force or lost:
