@@ -133,7 +133,7 @@ class ClipCache:
         size = len(header) + data.nbytes
         digest = hashlib.sha256(header)
         # sha256 lets go of the GIL on large buffers: it runs beside the write instead of after it.
-        hasher = threading.Thread(target=digest.update, args=(memoryview(data).cast("B"),), daemon=True)
+        hasher = threading.Thread(target=digest.update, args=(data.data.cast("B"),), daemon=True)
         hasher.start()
         self.root.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=INCOMING, suffix=".part", dir=self.root)

@@ -700,6 +700,7 @@ class PluginLink:
                 inst = self._instances.get(target.instance)
             if inst is None:
                 raise ValueError(f"instance {target.instance} disconnected before its render was ready")
+            again: dict[str, Any] | None
             if memory is not None:  # the processed audio as the finisher made it: no file read
                 (audio, sr), sidecar, again = memory, read_sidecar(path), {}
             else:
