@@ -1,18 +1,22 @@
 """diffhost's side of the Bridge plugin link: how fast clips reach a plugin, and loops are re-fitted.
 
-    python bench/plugin_link.py [--repeats 3] [--seconds 30]
+    python bench/plugin_link.py [--repeats 5] [--seconds 30]
 
 A real runtime (engine with the embedded default model, OSC on an ephemeral port, audio off) and a
 Python peer speaking the plugin's side of the protocol over real UDP (tests/bridge/plugin_peer.py).
-Prints:
-  * delivery: a `--seconds` stereo render sent to a pad, from the moment its job is done (the
-    session's "done" event) to the plugin's receipt of /bridge/pad/load: the clip read, made at the
-    plugin's rate (44.1 kHz: no resampling; 48 kHz: soxr), hashed and written to the cache. The bar
-    for the whole path is "swapped within 50 ms of the render's end"; the plugin's own load and swap
-    come on top (its bench). Baseline in the same run: reading the same file with soundfile.
-  * re-fit: loops of 1, 2 and 4 bars at 120 bpm; the host moves to 128 bpm; the time from the
-    transport message to the re-fitted load (swap_at_bar=1) arriving, as a share of one bar at the
-    new tempo (the bar: within one bar).
+Prints, for a `--seconds` stereo render going to a pad (medians and 95th percentiles, ms):
+  * render's end -> /bridge/pad/load received by the peer. "The render's end" is the session's
+    "done" event (files, sidecar and library row written; what every front end is told), and also,
+    earlier, the engine's "done" (the audio exists; the finisher's own saving comes in between).
+    The clip is made from the finisher's audio in memory, resampled with soxr when the plugin's
+    rate differs, hashed and written to the cache; the load goes out before the fsync.
+  * -> /diffhost/plugin/loaded received back (the peer reads the file and checks its sha256 first,
+    in Python: the real plugin's read is its own bench, bench/plugin_timing.py).
+  * baseline, same run and file: the previous path (read the processed file back, make the clip,
+    hash, write with fsync) timed directly, and reading the file alone.
+The bar (issue 25): a 30 s clip swapped within 50 ms of the render's end.
+Then re-fit: loops of 1, 2 and 4 bars at 120 bpm; the host moves to 128 bpm; the time from the
+transport message to the re-fitted load (swap_at_bar=1), as a share of one bar at the new tempo.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def figures(name: str, values: list[float]) -> str:
+    return f"{name} median {statistics.median(values):.1f}, p95 {p95(values):.1f}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
@@ -40,7 +53,6 @@ def main() -> int:
     os.environ.setdefault("DIFFHOST_HOME", str(scratch / "home"))
     os.environ.setdefault("DIFFHOST_CONFIG_DIR", str(scratch / "config"))
 
-    import soundfile as sf
 
     from diffhost.engine.engine import Engine
     from diffhost.osc.client import DiffhostClient
@@ -67,56 +79,113 @@ def main() -> int:
         for p in peers.values():
             p.hello()
         events = rt.session.subscribe()
-        print(f"delivery of a {args.seconds:g} s stereo render (ms from its job's end to /bridge/pad/load):")
-        for rate, peer in peers.items():
-            took, base = [], []
+        from diffhost.host.live.bridge import ClipCache, ClipSpec, make_clip
+        from diffhost.host.live.bridge.clips import read_render
+
+        old_cache = ClipCache(scratch / "old-path-clips")
+
+        def deliver(peer, send, label: str) -> None:
+            engine_to_load, to_load, to_loaded, old, read = [], [], [], [], []
             for r in range(args.repeats):
-                client.send("/diffhost/render", "wide ambient pad", float(args.seconds), 100 + r)
-                job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted", 30)[1][0]
-                client.request("/diffhost/plugin/send", peer.id, 1 + r, job, expect="/diffhost/plugin/sent")
-                done_at, path = None, None
+                peer.net.backlog.clear()
+                job = send(r)
+                done_at = path = None
                 while done_at is None:
                     try:
-                        ev = events.get(timeout=120)
+                        ev = events.get(timeout=300)
                     except queue.Empty:
                         raise SystemExit("the render did not finish") from None
                     if ev.job_id == job and ev.kind == "done":
                         done_at, path = time.perf_counter(), ev.paths[0]
-                peer.expect("/bridge/pad/load", 60)
-                took.append((time.perf_counter() - done_at) * 1000)
+                    elif ev.job_id == job and ev.kind in ("error", "cancelled"):
+                        raise SystemExit(f"the render failed: {ev.message}")
+                engine_done = eev_stamp.get(job)  # the engine's own "done" came earlier, stamped then
+                try:
+                    load = peer.expect("/bridge/pad/load", 180)
+                except Exception:
+                    said = [e.message for e in list(events.queue) if e.kind == "message" and e.name == "plugin"]
+                    raise SystemExit(f"no load for job {job}; the link said: {said}") from None
+                load_at = time.perf_counter()
+                pad = load[1][0]
+                peer.net.backlog.append(load)  # now act on it as the plugin does: read, check, answer
+                peer.receive_load(60)
+                while True:
+                    ev = events.get(timeout=60)
+                    if ev.kind == "message" and ev.name == "plugin" and ev.message.endswith(f"pad {pad}: loaded"):
+                        loaded_at = time.perf_counter()
+                        break
+                to_load.append((load_at - done_at) * 1000)
+                to_loaded.append((loaded_at - done_at) * 1000)
+                if engine_done is not None:
+                    engine_to_load.append((load_at - engine_done) * 1000)
                 t = time.perf_counter()
-                sf.read(path, dtype="float32")
-                base.append((time.perf_counter() - t) * 1000)
+                audio, sr, _ = read_render(path)
+                read.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                audio, sr, _ = read_render(path)
+                old_cache.put(make_clip(audio, sr, ClipSpec(int(peer.sample_rate))), int(peer.sample_rate))
+                old.append((time.perf_counter() - t) * 1000)
                 peer.net.backlog.clear()
+            print(f"  {label}:")
+            print("    " + figures("session done -> load:", to_load) + " ms")
+            if engine_to_load:
+                print("    " + figures("engine done -> load:", engine_to_load) + " ms")
+            print("    " + figures("session done -> loaded back:", to_loaded) + " ms")
             print(
-                f"  plugin at {rate} Hz: median {statistics.median(took):.1f} ms, max {max(took):.1f} ms "
-                f"(reading the file alone: {statistics.median(base):.1f} ms; ratio {statistics.median(took) / statistics.median(base):.1f}x)"
+                "    baseline, same files: "
+                + figures("previous path (read back, clip, hash, write+fsync)", old)
+                + " ms; "
+                + figures("reading the file alone", read)
+                + f" ms; ratio of medians new/previous {statistics.median(to_load) / statistics.median(old):.2f}"
             )
 
+        # The engine's "done" events, stamped as they come (a thread: the bench waits elsewhere).
+        import threading
+
+        eev_stamp: dict[int, float] = {}
+        stamp_q = rt.engine.subscribe()
+        stop = threading.Event()
+
+        def stamper() -> None:
+            while not stop.is_set():
+                try:
+                    e = stamp_q.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if e.kind == "done":
+                    eev_stamp[e.job_id] = time.perf_counter()
+
+        threading.Thread(target=stamper, daemon=True).start()
+
+        print(f"delivery of a {args.seconds:g} s stereo render to a pad (ms):")
+        p48 = peers[48000]
+        p48.transport(120.0)
+        bars = args.seconds * 120.0 / 240.0
+
+        def render_for_pad(r: int) -> int:
+            client.backlog.clear()
+            client.send("/diffhost/plugin/render", p48.id, 12, "wide ambient pad", bars, 0, 200 + r)
+            return client.wait_for(lambda m: m[0] == "/diffhost/job/accepted", 30)[1][0]
+
+        deliver(p48, render_for_pad, "/diffhost/plugin/render, rendered at the plugin's 48 kHz")
+        for rate, peer in peers.items():
+
+            def send_job(r: int, peer=peer) -> int:
+                client.backlog.clear()
+                client.send("/diffhost/render", "wide ambient pad", float(args.seconds), 100 + r)
+                job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted", 30)[1][0]
+                client.request("/diffhost/plugin/send", peer.id, 1 + r, job, 0, expect="/diffhost/plugin/sent")
+                return job
+
+            what = "no resampling" if rate == 44100 else "soxr 44.1 -> 48 kHz"
+            deliver(peer, send_job, f"a 44.1 kHz render sent to a plugin at {rate} Hz ({what})")
+        stop.set()
+
         peer = peers[48000]
-        for r in range(args.repeats):  # the renders above may be loops: they would be re-fitted too
-            client.request("/diffhost/plugin/clear", peer.id, 1 + r, expect="/diffhost/plugin/cleared")
-        time.sleep(0.5)
+        for p in peers.values():  # the pads above go: a loop among them would be re-fitted too
+            for pad in [*range(1, args.repeats + 1), 12]:
+                client.request("/diffhost/plugin/clear", p.id, pad, expect="/diffhost/plugin/cleared")
         peer.net.backlog.clear()
-        peer.transport(120.0)
-        took = []
-        for r in range(args.repeats):  # the main path: rendered for the pad, at the plugin's rate
-            bars = args.seconds * 120.0 / 240.0
-            client.send("/diffhost/plugin/render", peer.id, 12, "wide ambient pad", bars, 0, 200 + r)
-            job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted", 30)[1][0]
-            done_at = None
-            while done_at is None:
-                ev = events.get(timeout=120)
-                if ev.job_id == job and ev.kind == "done":
-                    done_at = time.perf_counter()
-            peer.expect("/bridge/pad/load", 60)
-            took.append((time.perf_counter() - done_at) * 1000)
-            peer.net.backlog.clear()
-        print(
-            f"  rendered for a pad (/diffhost/plugin/render, at the plugin's 48000 Hz): "
-            f"median {statistics.median(took):.1f} ms, max {max(took):.1f} ms"
-        )
-        client.request("/diffhost/plugin/clear", peer.id, 12, expect="/diffhost/plugin/cleared")
         print(
             "re-fit after a tempo change 120 -> 128 bpm (time to the re-fitted load, share of one bar at 128):"
         )

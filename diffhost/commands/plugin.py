@@ -94,10 +94,20 @@ def run_status(args: argparse.Namespace) -> int:
         print("no plugin instance is connected")
     for i in instances:
         bpm = f"{i['bpm']:g} bpm" if i["bpm"] > 0 else "no tempo from the host"
-        state = "playing" if i["playing"] else "stopped"
+        transport = "playing" if i["playing"] else "stopped"
+        if i["state"] == "asleep":  # its host deactivated it (render gaps, transport stop, bypass)
+            waiting = f", {i['waiting']} messages wait for it" if i["waiting"] else ""
+            state = f"asleep (its host stopped it{waiting})"
+        else:
+            state = "alive"
         print(
-            f"connected: {i['track'] or '(no track name)'} [{i['id']}] {i['sample_rate']:g} Hz, {bpm}, {state}"
+            f"{i['track'] or '(no track name)'} [{i['id']}]: {state}, {i['sample_rate']:g} Hz, {bpm}, {transport}"
         )
+        if not i["pads"]:
+            print("  no pads sent from diffhost")
+        for p in i["pads"]:
+            playing = "" if p["loaded"] else " (not loaded yet)"
+            print(f"  pad {p['pad']:2}: {p['label'] or '(no label)'}: {p['kind']}{playing}")
     print(target)
     return 0
 
@@ -113,6 +123,12 @@ def _ask_running(port: int, timeout: float) -> tuple[list[dict], str, bool]:
             return [], "", False
     if done[0] == "/diffhost/error":
         return [], str(done[1][1:]), True
+    pads: dict[str, list[dict]] = {}
+    for addr, a in c.backlog:
+        if addr == "/diffhost/plugin/instance/pad":
+            pads.setdefault(a[0], []).append(
+                {"pad": a[1], "label": a[2], "kind": a[3], "loaded": bool(a[4]), "hash": a[5]}
+            )
     instances = [
         {
             "id": a[0],
@@ -121,6 +137,9 @@ def _ask_running(port: int, timeout: float) -> tuple[list[dict], str, bool]:
             "bpm": a[3],
             "playing": bool(a[4]),
             "address": a[5],
+            "state": a[6],
+            "waiting": a[7],
+            "pads": pads.get(a[0], []),
         }
         for addr, a in c.backlog
         if addr == "/diffhost/plugin/instance"

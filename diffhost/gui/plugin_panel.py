@@ -67,7 +67,8 @@ class PluginPanel(QWidget):
             self.where.setText("off: this window runs without the live parts")
             return
         infos = self.link.instances()
-        wanted = [(i.name, i.id) for i in infos]
+        # An asleep instance (its host stopped it) still takes renders: they wait for it to wake.
+        wanted = [(f"{i.name} (asleep)" if i.state == "asleep" else i.name, i.id) for i in infos]
         have = [(self.instance.itemText(k), self.instance.itemData(k)) for k in range(self.instance.count())]
         if wanted != have:
             keep = self.chosen()

@@ -21,7 +21,7 @@ from diffhost.engine.fanout import Fanout
 from diffhost.engine.loader import DEFAULT_NAMES, pipeline_class_name
 from diffhost.engine.request import GenerationRequest, ModelInfo, Priority, SeedClip
 from diffhost.host.render.disk import describe_write_error
-from diffhost.host.render.finisher import Finisher, SavedRender
+from diffhost.host.render.finisher import Finisher, SavedRender, Tap
 
 if TYPE_CHECKING:  # the components the session is handed (built by diffhost.runtime)
     from diffhost.engine.engine import Job
@@ -440,6 +440,14 @@ class Session:
     def set_quantize(self, beats: float) -> None:
         self._need("audio").set_quantize(float(beats))
         self._emit(SessionEvent("param", name="quantize", value=float(beats)))
+
+    def tap_processed(self, tap: Tap, *, remove: bool = False) -> None:
+        """Have `tap(saved, audio, sample_rate)` told each render's processed audio as its files
+        are written (host.render.finisher.Finisher.add_tap), or no longer with remove=True."""
+        if remove:
+            self._finish.remove_tap(tap)
+        else:
+            self._finish.add_tap(tap)
 
     # -- effects chain (the finisher from host.render.finisher) ------------------------------------
     @property

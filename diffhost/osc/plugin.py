@@ -14,13 +14,15 @@ from typing import Any
 
 from diffhost.engine.request import SAMPLE_RATE_RANGE
 from diffhost.host.live.bridge import PadOptions, Transport
-from diffhost.host.live.bridge.link import CAPTURE_BARS_RANGE, PADS, monotonic_raw_ns
+from diffhost.host.live.bridge.link import CAPTURE_BARS_RANGE, GAIN_DB_RANGE, PADS, monotonic_raw_ns
 from diffhost.osc import messages as out
 from diffhost.osc.args import OscArgError, as_float, as_int, as_text, expect_count
 from diffhost.osc.dispatcher import Address, Reply
 
 P = f"{out.PREFIX}/plugin"
-INSTANCE = f"{P}/instance"  # s:id s:track_name f:sample_rate f:bpm (-1 = none) i:playing s:address
+# s:id s:track_name f:sample_rate f:bpm (-1 = none) i:playing s:address s:state i:waiting i:pads
+INSTANCE = f"{P}/instance"
+INSTANCE_PAD = f"{P}/instance/pad"  # s:id i:pad s:label s:kind i:loaded s:hash
 LISTED = f"{P}/list/done"  # i:count s:where renders go
 TARGET = f"{P}/target"  # s:where renders go
 SENT = f"{P}/sent"  # s:id i:pad i:job
@@ -42,6 +44,10 @@ class PluginHandlers:
             f"{P}/bye": self.bye,
             f"{P}/pong": self.pong,
             f"{P}/error": self.error,
+            f"{P}/pad": self.pad,
+            f"{P}/pads": self.pads,
+            f"{P}/stats": self.stats,
+            f"{P}/prompt": self.prompt,
             f"{P}/list": self.list_instances,
             f"{P}/target": self.target,
             f"{P}/send": self.send,
@@ -66,7 +72,7 @@ class PluginHandlers:
         track = as_text("track_name", args[1], 256)
         rate = as_float("sample_rate", args[2], *SAMPLE_RATE_RANGE, "Hz")
         version = as_int("version", args[3], 0, 2**31 - 1)
-        return [(sender, self._link().on_hello(sender, ident, track, rate, version))]
+        return [(sender, m) for m in self._link().on_hello(sender, ident, track, rate, version)]
 
     def transport(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 8, 8, "s:id f:bpm i:sig_num i:sig_den i:playing i:bbt_valid d:bar d:beat_in_bar")
@@ -120,6 +126,62 @@ class PluginHandlers:
         self._link().on_error(as_text("id", args[0], 64), as_text("text", args[1]))
         return []
 
+    def pad(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """One pad of the plugin's pads report (what its saved state holds)."""
+        expect_count(
+            args,
+            11,
+            11,
+            "s:id i:pad s:hash s:label i:mode i:choke i:quantize f:gain_db f:pan s:recipe_json i:loaded",
+        )
+        options = PadOptions(
+            mode=as_int("mode", args[4], 0, 2),
+            choke=as_int("choke", args[5], 0, PADS),
+            quantize=as_int("quantize", args[6], 0, 2),
+            gain_db=as_float("gain_db", args[7], *GAIN_DB_RANGE, "dB"),
+            pan=as_float("pan", args[8], -1.0, 1.0),
+        )
+        self._link().on_pad(
+            as_text("id", args[0], 64),
+            as_int("pad", args[1], 1, PADS),
+            as_text("hash", args[2], 64),
+            as_text("label", args[3], 1000),
+            options,
+            as_text("recipe_json", args[9], 60000),
+            bool(as_int("loaded", args[10], 0, 1)),
+        )
+        return []
+
+    def stats(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """s:id f:max_run_us f:mean_run_us i:runs: the plugin's audio callback times, sent with its
+        hellos for the plugin's own benchmarks. Taken (so it is no error) and not used."""
+        expect_count(args, 4, 4, "s:id f:max_run_us f:mean_run_us i:runs")
+        return []
+
+    def pads(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """s:id i:count: the pads report is complete."""
+        expect_count(args, 2, 2, "s:id i:count")
+        self._link().on_pads(as_text("id", args[0], 64), as_int("count", args[1], 0, PADS))
+        return []
+
+    def prompt(self, sender: Address, args: list[Any]) -> list[Reply]:
+        """s:id i:pad s:prompt f:bars i:mode: a prompt typed for a pad inside the DAW. Answered to
+        the plugin, never with /diffhost/error: /bridge/prompt/accepted i:pad i:job, or
+        /bridge/prompt/error i:pad s:message (pad 0 when even the pad could not be read)."""
+        pad = 0
+        try:
+            expect_count(args, 5, 5, "s:id i:pad s:prompt f:bars i:mode")
+            ident = as_text("id", args[0], 64)
+            pad = as_int("pad", args[1], 1, PADS)
+            text = as_text("prompt", args[2], 1000)
+            bars = as_float("bars", args[3], *BARS_RANGE)
+            options = _options(args, 4)
+            with self.h.order:
+                job = self._link().on_prompt(sender, ident, pad, text, bars, options)
+            return [(sender, out.encode("/bridge/prompt/accepted", pad, job.id))]
+        except ValueError as exc:
+            return [(sender, out.encode("/bridge/prompt/error", pad, str(exc)[:500]))]
+
     # -- from a musician's client -------------------------------------------------------------------
     def list_instances(self, sender: Address, args: list[Any]) -> list[Reply]:
         expect_count(args, 0, 0, "no arguments")
@@ -135,8 +197,14 @@ class PluginHandlers:
                 float(i.bpm or -1.0),
                 int(i.playing),
                 f"{i.address[0]}:{i.address[1]}",
+                i.state,
+                i.held,
+                len(i.pad_info),
             )
             replies += self.h._answer(sender, msg)
+            for p in i.pad_info:
+                pad = out.encode(INSTANCE_PAD, i.id, p.pad, p.label, p.kind, int(p.loaded), p.hash)
+                replies += self.h._answer(sender, pad)
         return replies + self.h._answer(sender, out.encode(LISTED, len(infos), link.describe_target()))
 
     def target(self, sender: Address, args: list[Any]) -> list[Reply]:

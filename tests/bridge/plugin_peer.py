@@ -29,8 +29,11 @@ def message(address: str, *typed: tuple[str, Any]) -> bytes:
 
 
 class PluginPeer:
-    def __init__(self, port: int, cache: Path, *, track: str = "", sample_rate: float = 48000.0):
-        self.id = secrets.token_hex(8)  # 16 hex characters, as the plugin makes it
+    def __init__(
+        self, port: int, cache: Path, *, track: str = "", sample_rate: float = 48000.0, ident: str = ""
+    ):
+        self.id = ident or secrets.token_hex(8)  # 16 hex characters, as the plugin makes it
+        self.port = port
         self.track = track
         self.sample_rate = sample_rate
         self.cache = Path(cache)
@@ -57,6 +60,22 @@ class PluginPeer:
     def _heartbeat(self) -> None:
         while not self._stop.wait(1.0):  # the plugin says hello every second while it lives
             self.net.send_raw(self._hello_bytes())
+
+    def deactivate(self) -> None:
+        """The host deactivates the plugin (DawDreamer between renders): its hellos stop, no bye."""
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=2)
+            self._beat = None
+
+    def reactivate(self, *, new_port: bool = True) -> Message:
+        """The host activates it again, from a new socket (new port) unless told otherwise;
+        returns the answer to its first hello."""
+        if new_port:
+            self.net.close()
+            self.net = DiffhostClient("127.0.0.1", self.port)
+        self._stop = threading.Event()
+        return self.hello()
 
     # -- plugin -> diffhost -----------------------------------------------------------------------
     def hello(self) -> Message:
@@ -92,10 +111,43 @@ class PluginPeer:
             )
         )
 
+    def report_pads(self, pads: dict[int, dict[str, Any]], *, loaded: set[int] | None = None) -> None:
+        """The pads report the plugin sends when diffhost asks (/bridge/pads): one message per pad
+        holding a clip, from what a project's state keeps, then the count."""
+        for pad, held in sorted(pads.items()):
+            self.net.send_raw(
+                message(
+                    "/diffhost/plugin/pad",
+                    ("s", self.id),
+                    ("i", pad),
+                    ("s", held["hash"]),
+                    ("s", held["label"]),
+                    ("i", held["mode"]),
+                    ("i", held["choke"]),
+                    ("i", held["quantize"]),
+                    ("f", float(held["gain_db"])),
+                    ("f", float(held["pan"])),
+                    ("s", held["recipe"]),
+                    ("i", int(loaded is None or pad in loaded)),
+                )
+            )
+        self.net.send_raw(message("/diffhost/plugin/pads", ("s", self.id), ("i", len(pads))))
+
+    def prompt(self, pad: int, text: str, bars: float, mode: int = -1) -> None:
+        """A prompt typed for a pad inside the DAW."""
+        self.net.send_raw(
+            message(
+                "/diffhost/plugin/prompt",
+                ("s", self.id),
+                ("i", pad),
+                ("s", text),
+                ("f", float(bars)),
+                ("i", mode),
+            )
+        )
+
     def bye(self) -> None:
-        self._stop.set()
-        if self._beat is not None:
-            self._beat.join(timeout=2)
+        self.deactivate()
         self.net.send_raw(message("/diffhost/plugin/bye", ("s", self.id)))
 
     # -- diffhost -> plugin -----------------------------------------------------------------------

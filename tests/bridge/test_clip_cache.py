@@ -38,6 +38,25 @@ def test_same_audio_same_bytes_same_name(tmp_path):
     assert not list(tmp_path.rglob(".*part*"))
 
 
+def test_the_plugin_is_told_once_the_file_is_whole_and_a_torn_clip_is_made_whole(tmp_path):
+    cache = ClipCache(tmp_path)
+    a = tone(0.5, 48000)
+    seen = []
+
+    def told(h: str) -> None:  # what the plugin would read at that moment
+        seen.append((h, cache.path_of(h).read_bytes()))
+
+    h = cache.put(a, 48000, then=told)
+    whole = cache.path_of(h).read_bytes()
+    assert seen == [(h, whole)] and hashlib.sha256(whole).hexdigest() == h
+    # A power cut between the link into place and the fsync could leave a short file under the
+    # name: the next put of the same clip makes it whole (the name is the hash of those bytes).
+    cache.path_of(h).write_bytes(whole[:100])
+    assert cache.put(a, 48000) == h
+    assert cache.path_of(h).read_bytes() == whole
+    assert not list(tmp_path.rglob(".incoming*"))
+
+
 def test_bad_clips_change_nothing(tmp_path):
     cache = ClipCache(tmp_path)
     bad = tone(0.1, 8000)

@@ -85,18 +85,35 @@ def test_platform_folders():
     }
 
 
-def test_status_lists_connected_instances(make_peer, port, tmp_path):
+def test_status_lists_instances_with_track_names_state_and_pads(make_peer, client, port, tmp_path):
     peer = make_peer(track="Drum Bus", sample_rate=44100.0)
     peer.hello()
     peer.transport(124.0)
+    client.send("/diffhost/render", "rim click", 0.3, 8)
+    job = client.wait_for(lambda m: m[0] == "/diffhost/job/accepted")[1][0]
+    client.request("/diffhost/plugin/send", peer.id, 7, job, 0, expect="/diffhost/plugin/sent")
+    held = peer.receive_load()
+    stopped = make_peer(track="Strings", sample_rate=48000.0)
+    stopped.hello()
+    stopped.bye()  # its host deactivated it
+    client.request("/diffhost/ping", expect="/diffhost/pong")  # the bye was handled before this
     r = diffhost("plugin", "status", "--osc-port", str(port), "--json", env={"HOME": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     assert body["diffhost_running"] is True
     mine = [i for i in body["instances"] if i["id"] == peer.id]
     assert mine and mine[0]["track"] == "Drum Bus" and mine[0]["bpm"] == 124.0
-    text = diffhost("plugin", "status", "--osc-port", str(port), env={"HOME": str(tmp_path)})
-    assert "connected: Drum Bus" in text.stdout and "not installed" in text.stdout
+    assert mine[0]["state"] == "alive"
+    assert mine[0]["pads"] == [
+        {"pad": 7, "label": "rim click", "kind": "one-shot", "loaded": True, "hash": held["hash"]}
+    ]
+    asleep = [i for i in body["instances"] if i["id"] == stopped.id]
+    assert asleep and asleep[0]["state"] == "asleep" and asleep[0]["pads"] == []
+    text = diffhost("plugin", "status", "--osc-port", str(port), env={"HOME": str(tmp_path)}).stdout
+    assert f"Drum Bus [{peer.id}]: alive, 44100 Hz, 124 bpm" in text
+    assert "  pad  7: rim click: one-shot\n" in text
+    assert f"Strings [{stopped.id}]: asleep (its host stopped it)" in text
+    assert "not installed" in text
 
 
 def test_restore_from_a_recipe_on_the_command_line(make_peer, client, clip_cache):

@@ -39,6 +39,9 @@ from diffhost.host.render.pending import begin, recover
 from diffhost.host.render.post import PostResult, Recipe, normalize_audio, postprocess
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+# Told each written render and its processed audio (float32, channels x samples, at that rate,
+# before the export's encoding): see Finisher.add_tap.
+Tap = Callable[["SavedRender", np.ndarray, int], None]
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,18 @@ class Finisher:
         self._lock = threading.Lock()
         self.library = library
         self._swept: set[Path] = set()
+        self._taps: list[Tap] = []
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call `tap(saved, audio, sample_rate)` on the finishing thread as each render's files
+        are written, with its processed audio still in memory: a live part that sends the render
+        on (the plugin link) uses it at once instead of reading the file back. A tap must only
+        keep what it needs and return; its failure never fails the render."""
+        self._taps.append(tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        with contextlib.suppress(ValueError):
+            self._taps.remove(tap)
 
     @property
     def recipe(self) -> Recipe:
@@ -232,6 +247,11 @@ class Finisher:
                 raise
             pending.done()
             saved.append(written)
+            for tap in list(self._taps):
+                try:
+                    tap(written, post.audio, int(post.sample_rate))
+                except Exception as exc:  # the render is saved; the tap's part just misses it
+                    print(f"diffhost: renders: a live part could not take {target.name}: {exc}", file=sys.stderr)
         if progress is not None:
             progress(len(saved), len(chosen))
         return saved

@@ -124,14 +124,19 @@ def make_clip(audio: np.ndarray, sample_rate: int, spec: ClipSpec) -> np.ndarray
 def read_render(path: Path) -> tuple[np.ndarray, int, dict[str, Any]]:
     """A render's processed audio, its rate and its sidecar ({} when it has none)."""
     audio, sr = read_audio(path)
+    return audio, sr, read_sidecar(path)
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """A render's sidecar ({} when it has none or it is unreadable)."""
     side = sidecar_path(Path(path))
-    sidecar: dict[str, Any] = {}
-    if side.is_file():
-        try:
-            sidecar = json.loads(side.read_text())
-        except ValueError:
-            sidecar = {}
-    return audio, sr, sidecar
+    if not side.is_file():
+        return {}
+    try:
+        body = json.loads(side.read_text())
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def loop_of(sidecar: dict[str, Any]) -> tuple[float, float] | None:
@@ -148,9 +153,11 @@ def loop_of(sidecar: dict[str, Any]) -> tuple[float, float] | None:
 def recipe_json(sidecar: dict[str, Any], spec: ClipSpec, again: dict[str, Any] | None = None) -> str:
     """What the plugin keeps per pad so the clip can be made again: the render's sidecar (its
     model, exact params, effects, finishing, export and the processed file's hash), the spec, and
-    for a loop re-fitted to a new tempo the params it was rendered again with ("again")."""
+    when the clip was made from audio in memory, "again": the changes to render the sidecar again
+    with ({} none; a loop re-fitted to a new tempo: its bpm and length). Without "again" the clip
+    was made from the processed file."""
     body: dict[str, Any] = {"diffhost_clip": RECIPE_VERSION, "clip": spec.to_dict(), "sidecar": sidecar}
-    if again:
+    if again is not None:
         body["again"] = again
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 

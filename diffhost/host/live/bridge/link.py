@@ -38,6 +38,7 @@ from diffhost.host.live.bridge.clips import (
     loop_of,
     make_clip,
     read_render,
+    read_sidecar,
     recipe_json,
 )
 from diffhost.host.live.bridge.restore import render_again
@@ -46,13 +47,21 @@ Address = tuple[str, int]
 Send = Callable[[Address, bytes], None]
 
 PADS = 16
-FORGET_AFTER_S = 5.0  # an instance that has not said hello for this long is gone
+# An instance says hello every second while its host has it active. Hosts deactivate plugins
+# without destroying them (DawDreamer between renders, a DAW on transport stop or bypass): the
+# hellos stop, and come back when the host activates it again. So silence (or a bye) makes an
+# instance "asleep", not gone: it stays listed, keeps its pads, and what is sent to it waits for its
+# next hello. Only after GRACE_S asleep is it gone, and what waited is reported as not delivered.
+ASLEEP_AFTER_S = 2.5  # more than two missed hellos
+GRACE_S = 300.0
+MAX_HELD = 128  # messages kept for one asleep instance (16 pads x options + load, and a few more)
+MAX_PROCESSED = 8  # renders' processed audio held between their files' writing and "done"
 MAX_DEPARTED = 256  # gone instances remembered (with their pads) in case they come back
 REFIT_BPM_STEP = 0.005  # smaller tempo moves (float rounding in hosts) re-fit nothing
 ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 MODES = {0: "one-shot", 1: "loop", 2: "gate"}
 QUANTIZES = {0: "none", 1: "beat", 2: "bar"}
-GAIN_DB_RANGE = (-60.0, 12.0)
+GAIN_DB_RANGE = (-60.0, 24.0)  # the plugin's own range
 CAPTURE_BARS_RANGE = (1, 16)
 TAG_PREFIX = "plugin:"
 
@@ -118,13 +127,16 @@ class PadOptions:
 class PadClip:
     """What a pad holds, as diffhost sent it: enough to make the clip again at another tempo."""
 
-    source: Path  # the render's processed file
+    source: Path | None  # the render's processed file (None: a pad the plugin reported)
     sidecar: dict[str, Any]
     spec: ClipSpec
     label: str
     options: PadOptions
     hash: str
-    again: dict[str, Any] | None = None  # a re-fitted loop: the tempo and length it was rendered again at
+    # Made from audio in memory, not from the file: the sidecar rendered again with these changes
+    # ({} none; a re-fitted loop's new tempo and length) and finished in memory gives the same audio.
+    # None: made from the processed file (which an export format may have quantized).
+    again: dict[str, Any] | None = None
 
 
 @dataclass
@@ -138,6 +150,14 @@ class Instance:
     transport: Transport | None = None
     pads: dict[int, PadClip] = field(default_factory=dict)
     loaded: dict[int, str] = field(default_factory=dict)  # pad -> hash the plugin says it swapped in
+    asleep_since: float | None = None  # monotonic time its host stopped it; None while alive
+    held: list[tuple[str, bytes]] = field(default_factory=list)  # (what, message) waiting for it
+    gone: bool = False  # given up on: nothing more is sent or held for this object
+    reported: set[int] = field(default_factory=set)  # pads of a pads report still coming in
+
+    @property
+    def state(self) -> str:
+        return "alive" if self.asleep_since is None else "asleep"
 
     @property
     def name(self) -> str:
@@ -163,6 +183,18 @@ class Target:
     pad: int
     options: PadOptions | None = None  # None: loop for loops, one-shot otherwise
     label: str = ""
+    typed: bool = False  # a prompt typed in the DAW: failures are answered to the plugin too
+
+
+@dataclass(frozen=True)
+class PadInfo:
+    """What one pad holds, for front ends."""
+
+    pad: int
+    label: str
+    hash: str
+    kind: str  # "loop, 2 bars at 120 bpm" or "one-shot"
+    loaded: bool  # the plugin said it plays this clip
 
 
 @dataclass(frozen=True)
@@ -178,13 +210,24 @@ class InstanceInfo:
     bpm: float | None
     playing: bool
     pads: dict[int, str]  # pad -> label
+    state: str = "alive"  # or "asleep": its host deactivated it; sends wait for its next hello
+    asleep_s: float = 0.0  # how long it has been asleep
+    held: int = 0  # messages waiting for it to wake
+    pad_info: tuple[PadInfo, ...] = ()
 
 
 class PluginLink:
     def __init__(
-        self, session: Any, *, sync: Any = None, cache: ClipCache | None = None, send: Send | None = None
+        self,
+        session: Any,
+        *,
+        sync: Any = None,
+        cache: ClipCache | None = None,
+        send: Send | None = None,
+        grace_s: float = GRACE_S,
     ):
         self.session = session
+        self.grace_s = float(grace_s)  # how long an asleep instance is waited for
         self.sync = sync  # host.live.sync.TempoSync: the plugin as a tempo source
         self.cache = cache or ClipCache()
         self.send: Send | None = send  # the OSC server's socket; set by attach()
@@ -200,6 +243,11 @@ class PluginLink:
         self.target: Target | None = None  # where the window's (and untargeted) renders go
         self._work: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=256)
         self._stop = threading.Event()
+        # Each finished render's processed audio, by its file, from the finisher as it writes the
+        # file: a render going to a pad is made into its clip from memory, not read back. Taken
+        # (or dropped) when the render's "done" event comes; a handful at most.
+        self._processed: dict[Path, tuple[Any, int]] = {}
+        session.tap_processed(self._keep_processed)
         self._events = session.subscribe()
         self._threads = [
             threading.Thread(target=self._worker, name="diffhost-plugin-link", daemon=True),
@@ -230,6 +278,13 @@ class PluginLink:
             i.bpm,
             bool(t and t.playing),
             {n: p.label for n, p in sorted(i.pads.items())},
+            state=i.state,
+            asleep_s=0.0 if i.asleep_since is None else round(time.monotonic() - i.asleep_since, 1),
+            held=len(i.held),
+            pad_info=tuple(
+                PadInfo(n, p.label, p.hash, _kind(p), bool(p.hash) and i.loaded.get(n) == p.hash)
+                for n, p in sorted(i.pads.items())
+            ),
         )
 
     def find(self, which: str) -> Instance:
@@ -239,7 +294,10 @@ class PluginLink:
             if which in self._instances:
                 return self._instances[which]
             named = [i for i in self._instances.values() if i.track_name and i.track_name == which]
-            known = ", ".join(f"{i.id} ({i.name})" for i in self._instances.values()) or "none is connected"
+            known = (
+                ", ".join(f"{i.id} ({i.name}, {i.state})" for i in self._instances.values())
+                or "none is connected"
+            )
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -247,15 +305,31 @@ class PluginLink:
         raise ValueError(f"instance: {which!r} is no connected plugin instance; connected are: {known}")
 
     def _expire(self) -> None:
+        """Alive -> asleep after missed hellos; asleep -> gone after the grace period."""
         now = time.monotonic()
-        gone = []
+        said: list[tuple[str, str]] = []
         with self._lock:
             for key, i in list(self._instances.items()):
-                if now - i.last_seen > FORGET_AFTER_S:
-                    gone.append(self._instances.pop(key))
+                if i.asleep_since is None and now - i.last_seen > ASLEEP_AFTER_S:
+                    i.asleep_since = i.last_seen
+                    said.append((f"{i.name} is asleep (its host stopped it); {self._waits()}", i.id))
+                elif i.asleep_since is not None and now - i.asleep_since > self.grace_s:
+                    self._instances.pop(key)
+                    lost = [what for what, _ in i.held]
+                    i.held.clear()
                     self._depart(i)
-        for i in gone:
-            self._announce(f"{i.name} disconnected", i.id)
+                    text = f"{i.name} is gone: no hello for {now - i.asleep_since:.0f} s"
+                    if lost:
+                        text += (
+                            f"; not delivered: {', '.join(dict.fromkeys(lost))} (send them again when"
+                            " its track plays)"
+                        )
+                    said.append((text, i.id))
+        for text, ident in said:
+            self._announce(text, ident)
+
+    def _waits(self) -> str:
+        return f"what is sent to it waits up to {self.grace_s:g} s for it to wake"
 
     def _announce(self, text: str, instance: str = "") -> None:
         from diffhost.host.session import SessionEvent
@@ -265,7 +339,9 @@ class PluginLink:
     # -- from the plugin (called on the OSC thread: record and enqueue only) -----------------------
     def on_hello(
         self, sender: Address, ident: str, track_name: str, sample_rate: float, version: int
-    ) -> bytes:
+    ) -> list[bytes]:
+        """Record the hello; returns what goes back to the sender, in order: the answer, then
+        whatever waited while the instance was asleep."""
         _check_id(ident)
         rate = int(round(float(sample_rate)))
         ClipSpec(rate)  # validates the rate
@@ -277,17 +353,29 @@ class PluginLink:
                 inst = self._departed.pop(ident, None) or Instance(
                     ident, track_name, rate, int(version), sender, now
                 )
+                inst.gone = False
                 self._instances[ident] = inst
+            woke = inst.asleep_since is not None and not new
+            inst.asleep_since = None
+            held, inst.held = inst.held, []
             rate_changed = inst.sample_rate != rate
             inst.track_name, inst.sample_rate, inst.version = track_name, rate, int(version)
             inst.address, inst.last_seen = sender, now
         if new:
             self._announce(f"{inst.name} connected", ident)
+        elif woke:
+            self._announce(
+                f"{inst.name} is awake" + (f"; sent what waited for it: {len(held)} messages" if held else ""),
+                ident,
+            )
         if rate_changed and inst.pads:  # the host changed its rate: the pads' clips must follow it
             self._queue_refit(ident, force=True)
         from diffhost import __version__
 
-        return osc_message("/bridge/hello", __version__)
+        answer = [osc_message("/bridge/hello", __version__), *(m for _, m in held)]
+        if new:  # first contact in this run (diffhost restarted, or it was gone): what do its pads hold?
+            answer.append(osc_message("/bridge/pads"))
+        return answer
 
     def on_transport(self, ident: str, t: Transport) -> None:
         inst = self._known(ident)
@@ -341,14 +429,16 @@ class PluginLink:
         self._enqueue("capture", (ident, pad, path, int(bars), overrides))
 
     def on_bye(self, ident: str) -> None:
+        """The host deactivated the instance (or is destroying it): asleep until it says hello."""
         with self._lock:
-            inst = self._instances.pop(ident, None)
-            if inst is not None:
-                self._depart(inst)
-        if inst is not None:
-            self._announce(f"{inst.name} disconnected", ident)
+            inst = self._instances.get(ident)
+            if inst is None or inst.asleep_since is not None:
+                return
+            inst.asleep_since = time.monotonic()
+        self._announce(f"{inst.name} is asleep (its host stopped it); {self._waits()}", ident)
 
     def _depart(self, inst: Instance) -> None:  # with the lock held
+        inst.gone = True
         inst.transport = None  # its host may come back at another tempo; the next transport says
         self._departed[inst.id] = inst
         while len(self._departed) > MAX_DEPARTED:
@@ -359,6 +449,62 @@ class PluginLink:
         with self._lock:
             inst = self._instances.get(ident)
         self._announce(f"{inst.name if inst else ident}: {text}", ident)
+
+    def on_pad(
+        self, ident: str, pad: int, hash_hex: str, label: str, options: PadOptions, recipe: str, loaded: bool
+    ) -> None:
+        """One pad of the plugin's pads report (its saved state): adopted as if diffhost had sent it."""
+        from diffhost.host.live.bridge.cache import check_hash
+        from diffhost.host.live.bridge.clips import parse_recipe
+
+        inst = self._known(ident)
+        _check_pad(pad)
+        check_hash(hash_hex)
+        try:
+            sidecar, spec, again = parse_recipe(recipe)
+        except ValueError:  # no recipe (or not one of ours): it plays, but cannot be made again
+            sidecar, spec, again = {}, ClipSpec(inst.sample_rate), None
+        clip = PadClip(None, sidecar, spec, label[:64], options, hash_hex, again)
+        with self._lock:
+            inst.pads[pad] = clip
+            inst.reported.add(pad)
+            if loaded:
+                inst.loaded[pad] = hash_hex
+            else:
+                inst.loaded.pop(pad, None)
+
+    def on_pads(self, ident: str, count: int) -> None:
+        """The end of a pads report: the pads not in it are empty. Loops are then re-fitted to the
+        host's tempo and clips the plugin could not load are made again from their recipes."""
+        inst = self._known(ident)
+        with self._lock:
+            for pad in [p for p in inst.pads if p not in inst.reported]:
+                inst.pads.pop(pad)
+                inst.loaded.pop(pad, None)
+            got, inst.reported = len(inst.reported), set()
+            missing = [p for p, c in inst.pads.items() if inst.loaded.get(p) != c.hash]
+        text = f"{inst.name}: {got} pads adopted from the project"
+        if got != count:
+            text += f" ({count - got} of the {count} reported did not arrive)"
+        if missing:
+            text += f"; making pads {', '.join(map(str, sorted(missing)))} again (the cache lacked them)"
+        self._announce(text, ident)
+        if inst.pads:
+            self._enqueue("refit", (ident, False, True))
+
+    def on_prompt(
+        self, sender: Address, ident: str, pad: int, prompt: str, bars: float, options: PadOptions | None
+    ) -> Any:
+        """A prompt typed for a pad in the DAW: rendered at the host's tempo, landed on that pad."""
+        with self._lock:
+            inst = self._instances.get(ident)
+        if inst is None:
+            raise ValueError(f"id: {ident!r} is not a connected instance; send /diffhost/plugin/hello first")
+        if not prompt.strip():
+            raise ValueError("prompt: empty; type what the pad should play")
+        job = self.render_to(ident, pad, prompt=prompt, bars=bars, options=options, typed=True)
+        self._announce(f"{inst.name} pad {pad}: rendering {prompt!r} typed in the DAW (job {job.id})", ident)
+        return job
 
     def on_pong(self, ident: str) -> None:
         with self._lock:
@@ -420,6 +566,7 @@ class PluginLink:
         bars: float = 4.0,
         options: PadOptions | None = None,
         seed_clip: Any = None,
+        typed: bool = False,
         **overrides: Any,
     ) -> Any:
         """Render for a pad at the host's tempo: `bars` whole bars (a loop) rendered at its bpm."""
@@ -440,7 +587,7 @@ class PluginLink:
                 **extra,
                 **overrides,
             )
-            self._pending[job.id] = Target(inst.id, pad, options, label=prompt or "")
+            self._pending[job.id] = Target(inst.id, pad, options, label=prompt or "", typed=typed)
         return job
 
     def capture(self, which: str, pad: int, bars: int, **render: Any) -> None:
@@ -453,7 +600,7 @@ class PluginLink:
             raise ValueError(f"bars: {bars!r} is out of range; valid is {lo}..{hi}")
         with self._lock:
             self._captures[(inst.id, pad)] = dict(render)
-        self._send(inst, osc_message("/bridge/capture", pad, bars))
+        self._send(inst, osc_message("/bridge/capture", pad, bars), f"pad {pad} capture")
 
     def clear(self, which: str, pad: int) -> None:
         inst = self.find(which)
@@ -461,10 +608,10 @@ class PluginLink:
         with self._lock:
             inst.pads.pop(pad, None)
             inst.loaded.pop(pad, None)
-        self._send(inst, osc_message("/bridge/pad/clear", pad))
+        self._send(inst, osc_message("/bridge/pad/clear", pad), f"pad {pad} clear")
 
     def ping(self, which: str) -> None:
-        self._send(self.find(which), osc_message("/bridge/ping"))
+        self._send(self.find(which), osc_message("/bridge/ping"), "ping")
 
     def set_target(self, which: str | None, pad: int = 1, options: PadOptions | None = None) -> Target | None:
         """Where renders without a destination of their own go (None: nowhere)."""
@@ -492,10 +639,23 @@ class PluginLink:
         audio = self.session.audio
         return float(audio.tempo) if audio is not None else 120.0
 
-    def _send(self, inst: Instance, message: bytes) -> None:
+    def _send(self, inst: Instance, message: bytes, what: str = "a message") -> None:
+        """Send to the instance now, or keep it for the instance's next hello while it is asleep."""
         if self.send is None:
             raise ValueError("plugin: diffhost has no OSC server running, so it cannot reach the plugin")
-        self.send(inst.address, message)
+        with self._lock:
+            if inst.gone:
+                raise ValueError(f"instance: {inst.name} is gone (no hello for over {self.grace_s:g} s)")
+            if inst.asleep_since is not None:
+                if len(inst.held) >= MAX_HELD:
+                    raise ValueError(
+                        f"instance: {inst.name} is asleep and {MAX_HELD} messages already wait for it;"
+                        " play its track (or bypass it off) and try again"
+                    )
+                inst.held.append((what, message))
+                return
+            address = inst.address
+        self.send(address, message)
 
     def _enqueue(self, kind: str, item: Any) -> None:
         try:
@@ -528,15 +688,26 @@ class PluginLink:
                 getattr(self, f"_do_{kind}")(*payload)
             except Exception as exc:  # a bad file or a full disk: say so, keep serving
                 self._announce(f"plugin link: {kind} failed: {exc}")
+                target = payload[0] if kind == "deliver" else None
+                if isinstance(target, Target) and target.typed:
+                    self._tell_typed(target, f"the clip could not be sent: {exc}")
 
-    def _do_deliver(self, target: Target, path: Path, done: threading.Event | None) -> None:
+    def _do_deliver(
+        self, target: Target, path: Path, done: threading.Event | None, memory: tuple[Any, int] | None = None
+    ) -> None:
         try:
             with self._lock:
                 inst = self._instances.get(target.instance)
             if inst is None:
                 raise ValueError(f"instance {target.instance} disconnected before its render was ready")
-            audio, sr, sidecar = read_render(path)
-            loop = loop_of(sidecar)
+            again: dict[str, Any] | None
+            if memory is not None:  # the processed audio as the finisher made it: no file read
+                (audio, sr), sidecar, again = memory, read_sidecar(path), {}
+            else:
+                (audio, sr, sidecar), again = read_render(path), None
+            # A loop stays whole bars (and follows the host's tempo) unless the pad was asked to
+            # play it another way: then it is a one-shot, resampled and nothing more.
+            loop = loop_of(sidecar) if target.options is None or target.options.mode == 1 else None
             spec = (
                 ClipSpec(inst.sample_rate, loop[0], 4, loop[1])
                 if loop is not None
@@ -544,8 +715,15 @@ class PluginLink:
             )
             options = target.options or PadOptions(mode=1 if spec.loop else 0, quantize=2 if spec.loop else 0)
             label = target.label or (sidecar.get("params") or {}).get("prompt") or path.stem
-            clip = PadClip(path, sidecar, spec, label[:64], options, "")
-            fitted = self._fit(inst, clip)  # a loop at another tempo than the host's: rendered again
+            clip = PadClip(path, sidecar, spec, label[:64], options, "", again)
+            try:
+                fitted = self._fit(inst, clip)  # a loop at another tempo than the host's: rendered again
+            except (ValueError, TimeoutError) as exc:  # e.g. its bars at the host's tempo are too long
+                self._announce(
+                    f"{inst.name} pad {target.pad}: sent at its own {spec.bpm:g} bpm, not re-fitted: {exc}",
+                    inst.id,
+                )
+                fitted = None
             if fitted is not None:
                 clip, audio, sr = fitted
             self._load(inst, target.pad, clip, audio, sr, swap_at_bar=0)
@@ -574,50 +752,82 @@ class PluginLink:
         return replace(clip, spec=new, again=again), audio, sr
 
     def _load(self, inst: Instance, pad: int, clip: PadClip, audio: Any, sr: int, *, swap_at_bar: int) -> str:
-        h = self.cache.put(make_clip(audio, sr, clip.spec), clip.spec.sample_rate)
-        clip = replace(clip, hash=h)
-        with self._lock:
-            inst.pads[pad] = clip
-        o = clip.options
-        self._send(
-            inst,
-            osc_message(
-                "/bridge/pad/options",
-                pad,
-                o.mode,
-                o.choke,
-                o.quantize,
-                float(o.gain_db),
-                float(o.pan),
-                recipe_json(clip.sidecar, clip.spec, clip.again),
-            ),
-        )
-        self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar))
-        return h
+        """The clip into the cache, then its options and load to the plugin: sent as soon as the
+        file can be read, while its bytes are still being synced to disk (ClipCache.put)."""
 
-    def _do_refit(self, ident: str, force: bool) -> None:
+        def send(h: str) -> None:
+            with self._lock:
+                inst.pads[pad] = replace(clip, hash=h)
+            o = clip.options
+            self._send(
+                inst,
+                osc_message(
+                    "/bridge/pad/options",
+                    pad,
+                    o.mode,
+                    o.choke,
+                    o.quantize,
+                    float(o.gain_db),
+                    float(o.pan),
+                    recipe_json(clip.sidecar, clip.spec, clip.again),
+                ),
+                f"pad {pad} options",
+            )
+            self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar), f"pad {pad} clip")
+
+        return self.cache.put(make_clip(audio, sr, clip.spec), clip.spec.sample_rate, then=send)
+
+    def _audio_of(self, clip: PadClip) -> tuple[Any, int]:
+        """A pad's source audio again: rendered again in memory, or its processed file read."""
+        if clip.again is not None or clip.source is None or not clip.source.is_file():
+            if not clip.sidecar.get("params"):
+                raise ValueError(f"pad {clip.label!r}: no recipe to make it again from")
+            return render_again(self.session, clip.sidecar, clip.again or {})
+        audio, sr, _ = read_render(clip.source)
+        return audio, sr
+
+    def _do_refit(self, ident: str, force: bool, restore: bool = False) -> None:
         """Every pad of the instance made again for the host's tempo, signature and rate; the
-        plugin swaps each at its next bar line (swap_at_bar=1)."""
+        plugin swaps each at its next bar line (swap_at_bar=1). restore: pads the plugin could
+        not load (a pads report) are made again too, and swapped in at once (nothing plays)."""
         with self._lock:
             self._refits.discard(ident)
             inst = self._instances.get(ident)
+            pads = sorted(inst.pads.items()) if inst is not None else []
+            playing = {p for p, c in pads if inst is not None and inst.loaded.get(p) == c.hash}
         if inst is None:
             return
-        for pad, clip in sorted(inst.pads.items()):
+        for pad, clip in pads:
+            lost = restore and pad not in playing
+            if not clip.sidecar.get("params"):
+                if lost:
+                    self._announce(f"{inst.name} pad {pad}: its clip is missing and it has no recipe", ident)
+                continue
             rate_moved = clip.spec.sample_rate != inst.sample_rate
             if rate_moved:
                 clip = replace(clip, spec=replace(clip.spec, sample_rate=inst.sample_rate))
-            fitted = self._fit(inst, clip)
+            try:
+                fitted = self._fit(inst, clip)
+            except (ValueError, TimeoutError) as exc:  # the plugin reads it faster or slower meanwhile
+                self._announce(f"{inst.name} pad {pad}: not re-fitted: {exc}", ident)
+                if not (rate_moved or force or lost):
+                    continue
+                fitted = None
             if fitted is not None:
                 clip, audio, sr = fitted
-            elif rate_moved or force:
-                if clip.again:  # a re-fitted loop: its audio is the one rendered again
-                    audio, sr = render_again(self.session, clip.sidecar, clip.again)
-                else:
-                    audio, sr, _ = read_render(clip.source)
+            elif rate_moved or force or lost:
+                audio, sr = self._audio_of(clip)
+                if clip.source is None and clip.again is None:  # a reported pad: now made in memory
+                    clip = replace(clip, again={})
             else:
                 continue
-            self._load(inst, pad, clip, audio, sr, swap_at_bar=1)
+            h = self._load(inst, pad, clip, audio, sr, swap_at_bar=0 if lost else 1)
+            if lost and not fitted and h != clip.hash:
+                self._announce(
+                    f"{inst.name} pad {pad}: made again from its recipe as {h[:12]}, not {clip.hash[:12]}"
+                    " (another diffhost version or model?)",
+                    ident,
+                )
 
     def _do_capture(self, ident: str, pad: int, path: Path, bars: int, overrides: dict[str, Any]) -> None:
         from diffhost.engine.audio import read_audio
@@ -637,23 +847,53 @@ class PluginLink:
                 continue
             with self._lock:
                 target = self._pending.pop(ev.job_id, None)
+                kept = [self._processed.pop(Path(p), None) for p in ev.paths]
             if ev.kind != "done" or not ev.paths:
                 if target is not None:
-                    self._announce(f"pad {target.pad}: the render failed: {ev.message}", target.instance)
+                    why = f"the render {'was cancelled' if ev.kind == 'cancelled' else 'failed'}"
+                    if ev.message:
+                        why += f": {ev.message}"
+                    self._announce(f"pad {target.pad}: {why}", target.instance)
+                    if target.typed:
+                        self._tell_typed(target, why)
                 continue
             if target is None and self.target is not None and not (ev.tag or "").startswith(TAG_PREFIX):
                 target = self.target
             if target is not None:
                 with contextlib.suppress(ValueError):
-                    self._enqueue("deliver", (target, ev.paths[0], None))
+                    self._enqueue("deliver", (target, ev.paths[0], None, kept[0]))
+
+    def _tell_typed(self, target: Target, why: str) -> None:
+        """A prompt typed in the DAW did not land: the plugin hears why (it may show it)."""
+        with self._lock:
+            inst = self._instances.get(target.instance)
+        if inst is not None:
+            with contextlib.suppress(ValueError):
+                self._send(inst, osc_message("/bridge/prompt/error", target.pad, why[:500]), f"pad {target.pad} error")
+
+    def _keep_processed(self, saved: Any, audio: Any, sample_rate: int) -> None:
+        """The finisher's tap (its thread): keep the reference until the render's "done" event."""
+        with self._lock:
+            self._processed[Path(saved.path)] = (audio, sample_rate)
+            while len(self._processed) > MAX_PROCESSED:  # a render whose "done" never came here
+                self._processed.pop(next(iter(self._processed)))
 
     def close(self) -> None:
+        self.session.tap_processed(self._keep_processed, remove=True)
         self._stop.set()
         with contextlib.suppress(queue.Full):
             self._work.put_nowait(None)
         for t in self._threads:
             t.join(timeout=2)
         self.session.unsubscribe(self._events)
+
+
+def _kind(clip: PadClip) -> str:
+    mode = MODES.get(clip.options.mode, "?")
+    spec = clip.spec
+    if spec.loop and spec.bpm is not None:
+        return f"{mode}, {spec.bars:g} bars at {spec.bpm:g} bpm"
+    return mode
 
 
 def _check_id(ident: str) -> None:

@@ -74,6 +74,7 @@ def render_again(
     """The processed audio (float, before any export) of a sidecar's render made again with
     `changes` (a loop's new tempo and length), rendered at live priority and kept in memory:
     nothing is written, announced or added to the library (a tempo ramp re-fits many times)."""
+    from diffhost.host.render.finisher import music_info
     from diffhost.host.render.post import postprocess
 
     request, model, variation = request_from(sidecar)
@@ -100,7 +101,10 @@ def render_again(
     if ev.kind != "done" or ev.result is None:
         raise ValueError(f"render: {ev.kind}: {ev.message}")
     v = min(variation, ev.result.audio.shape[0] - 1)
-    post = postprocess(ev.result.audio[v], ev.result.sample_rate, recipe, measure_loudness=False)
+    # As the finisher does it (its music info makes a loop's effects run as a circle), so a clip
+    # first made from the finisher's audio in memory comes back with the same bytes.
+    music = music_info(ev.result, v).get("music")
+    post = postprocess(ev.result.audio[v], ev.result.sample_rate, recipe, measure_loudness=False, music=music)
     return post.audio, int(post.sample_rate)
 
 
@@ -110,7 +114,7 @@ def restore_clip(
     """Render the recipe again and put its clip in the cache; `expect` (the hash the project
     asks for) must then match, else ValueError says the render was not reproduced."""
     sidecar, spec, again = parse_recipe(recipe_text)
-    if again is not None:  # a loop re-fitted to a new tempo: rendered again in memory, as then
+    if again is not None:  # made from audio in memory: rendered again in memory, as then
         audio, sr = render_again(session, sidecar, again, timeout=timeout)
         h = cache.put(make_clip(audio, sr, spec), spec.sample_rate)
         if expect is not None and h != expect:
