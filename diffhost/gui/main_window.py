@@ -462,7 +462,10 @@ class MainWindow(QMainWindow):
         signal, or typed and not yet committed); most fields are sent as they are edited."""
         values = self.params.values()
         held = {name: self.session.get_param(name) for name in (*PANEL_PARAMS, "model")}
-        return {name: values[name] for name in held if values[name] != held[name]}
+        changed = {name: values[name] for name in held if values[name] != held[name]}
+        if "length" in changed and values["bars"] is not None:
+            changed["bars"] = values["bars"]  # a length sent alone clears the bars: they go together
+        return changed
 
     # The progress bar runs once per render through named stages and never backwards: the engine's
     # steps fill it to RENDER_SHARE, writing the files fills the rest ("saving 3/16").
