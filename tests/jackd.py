@@ -2,14 +2,20 @@
 
     start_jackd(...)   a jackd with the dummy driver (paced like hardware), or None when it will not start
     Peer(server, dir)  the test's side of JACK: tests/audio/jack_peer.py in its own process
+    doomed_jackd(...)  a server the test kills under a running diffhost (kill_jackd_under, quit_by_sigterm)
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -78,12 +84,17 @@ def reclaim(jackd: str, name: str, log: Path) -> None:
     stops it the orderly way, which unregisters it."""
     proc = start_jackd_apart(jackd, name, ["--no-realtime"], log)
     if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_jackd(proc)
+
+
+def stop_jackd(proc: subprocess.Popen) -> None:
+    """Stop a JACK server the orderly way, which frees its registry slot; kill it after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class Peer:
@@ -157,3 +168,72 @@ class Peer:
             self.proc.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
+
+
+# -- a JACK server that dies under a running diffhost (tests/audio: serve; tests/gui: the window) ----
+@contextlib.contextmanager
+def doomed_jackd(tmp_path: Path, tag: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """(name, process) of a JACK dummy server of the test's own, which the test kills; afterwards
+    it is gone and its registry slot reclaimed (a killed server keeps it otherwise)."""
+    import pytest
+
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        pytest.skip("jackd is not installed (Debian package jackd2)")
+    name = f"dh-doomed-{tag}-{os.getpid()}"
+    log = tmp_path / "jackd.log"
+    proc = start_jackd_apart(jackd, name, ["-t", "5000", "--no-realtime"], log)
+    if proc is None:
+        pytest.fail(f"jackd did not start: {log.read_text(errors='replace')[-800:]}")
+    try:
+        yield name, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reclaim(jackd, name, log)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def kill_jackd_under(client, app: subprocess.Popen, jackd: subprocess.Popen, clip: Path, what: str) -> str:
+    """Once `app` (a diffhost process on the doomed server) answers OSC with its audio open, load
+    `clip` into pad 1, then SIGKILL the JACK server under it. Returns what diffhost says on
+    /diffhost/audio (within 30 s)."""
+    from diffhost.osc.client import OscTimeout
+
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            client.ping(timeout=1)
+            break
+        except OscTimeout:
+            assert app.poll() is None, app.stderr.read() if app.stderr else ""
+            assert time.monotonic() < deadline, f"{what} did not answer OSC within 180 s"
+    assert client.request("/diffhost/status", expect="/diffhost/status")[1][4] == "open"
+    client.request("/diffhost/subscribe", client.local_address[1], expect="/diffhost/subscribed")
+    client.send("/diffhost/slot/1/load", str(clip))
+    assert client.wait_for(lambda m: m[0] == "/diffhost/slot/1/state", timeout=30)[1] == ["ready"]
+    jackd.send_signal(signal.SIGKILL)  # the audio server dies under the running show
+    jackd.wait()
+    return client.wait_for(lambda m: m[0] == "/diffhost/audio", timeout=30)[1][0]
+
+
+def quit_by_sigterm(app: subprocess.Popen, what: str) -> tuple[str, str, float]:
+    """SIGTERM `app` and wait for it (60 s at most: a hang fails the test). (stdout, stderr, seconds
+    it took to quit)."""
+    import pytest
+
+    quit_at = time.monotonic()
+    app.send_signal(signal.SIGTERM)
+    try:
+        out, err = app.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        app.kill()
+        out, err = app.communicate()
+        pytest.fail(f"{what} did not quit after the JACK server died (SIGTERM ignored): {err[-2000:]}")
+    return out, err, time.monotonic() - quit_at

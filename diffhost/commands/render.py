@@ -120,7 +120,7 @@ def check_output(output: Path) -> None:
         raise ValueError(f"output: cannot write to {probe} ({exc.strerror or exc})") from None
 
 
-def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
+def overrides(args: argparse.Namespace) -> dict:
     """The generation flags given on the command line (None = not given: the preset's or default)."""
     return {
         "prompt": args.prompt,
@@ -138,7 +138,6 @@ def overrides(args: argparse.Namespace, seed_clip=None) -> dict:
         "bars": args.bars,
         "stems": args.stems or None,
         "midi": args.midi or None,
-        "seed_clip": seed_clip,
     }
 
 
@@ -213,29 +212,19 @@ def run(args: argparse.Namespace) -> int:
         session = runtime.session
         preset = runtime.presets.load(args.preset) if args.preset else None
         recipe = build_recipe(args, preset)  # validated before the (slow) render, not after
-        request = session.build_request(preset=preset, **overrides(args))  # likewise every value
-        clip = None
+        # One plan, validated once (every value, the model resolved) and submitted as it is.
+        plan = session.plan(
+            preset=preset, model=args.model, recipe=recipe, out=args.output, tags=tuple(args.tag), **overrides(args)
+        )
         if args.seed_audio:  # read once, and no more of it than this render uses
-            loaded = read_seed_file(args.seed_audio, max_s=request.length)
+            loaded = read_seed_file(args.seed_audio, max_s=plan.request.length)
             if loaded.trimmed:
                 print(f"diffhost: {args.seed_audio}: {loaded.note()}", file=sys.stderr)
-            clip = loaded.clip
+            plan = plan.with_seed_clip(loaded.clip)
         progress = None if args.json else _bar
         # Loaded before submitting, so "accepted" already carries this machine's time estimate.
-        session.engine.load(
-            args.model if args.model is not None else (preset.params.get("model") if preset else None)
-        )
-        job, ev = session.wait_for(
-            lambda: session.render(
-                preset=preset,
-                model=args.model,
-                recipe=recipe,
-                out=args.output,
-                tags=tuple(args.tag),
-                **overrides(args, clip),
-            ),
-            on_progress=progress,
-        )
+        session.engine.load(plan.model)
+        job, ev = session.wait_for(lambda: session.submit(plan), on_progress=progress)
         if not args.json:
             print(file=sys.stderr)
         if ev.kind != "done":

@@ -456,9 +456,10 @@ class MainWindow(QMainWindow):
         if not self.params.commit_bpm():  # Tempo typed but not yet sent (Ctrl+R in the field)
             self.report(f"Render: {self.params.field_error.text().removeprefix('⚠ ')}")
             return None
-        values = self.params.values()
         try:
-            self.session.update_params(**{k: values[k] for k in PANEL_PARAMS}, model=values["model"])
+            changed = self._unsent_params()
+            if changed:  # one update, and subscribers hear only what is new
+                self.session.update_params(**changed)
             job = self.session.render(tag="gui")
         except (ValueError, RuntimeError) as exc:  # bad value, queue full: nothing was queued
             self.report(f"Render: {describe(exc)}")
@@ -466,6 +467,16 @@ class MainWindow(QMainWindow):
         self.params.clear_refusal("typed")  # a note on a clamped number is answered by rendering
         self._started(job.id)
         return job.id
+
+    def _unsent_params(self) -> dict[str, Any]:
+        """The panel's values that the session does not hold yet (a field set without an edit
+        signal, or typed and not yet committed); most fields are sent as they are edited."""
+        values = self.params.values()
+        held = {name: self.session.get_param(name) for name in (*PANEL_PARAMS, "model")}
+        changed = {name: values[name] for name in held if values[name] != held[name]}
+        if "length" in changed and values["bars"] is not None:
+            changed["bars"] = values["bars"]  # a length sent alone clears the bars: they go together
+        return changed
 
     # The progress bar runs once per render through named stages and never backwards: the engine's
     # steps fill it to RENDER_SHARE, writing the files fills the rest ("saving 3/16").

@@ -32,10 +32,22 @@ def _fmt(value: float) -> str:
 
 
 class _Saying:
-    """Shared by both spin boxes: `what` names the field in messages, `unit` follows numbers."""
+    """Shared by both spin boxes (it comes first among their bases, so its validate and fixup are
+    the ones Qt calls): `what` names the field in messages, `unit` follows numbers."""
 
     what = "Value"
     unit = ""
+
+    def __init__(self, what: str, unit: str = "", parent=None):
+        super().__init__(parent)  # type: ignore[call-arg]  # the Qt spin box's
+        self.what, self.unit = what, unit
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        state, text2, pos2 = super().validate(text, pos)  # type: ignore[misc]
+        return self._said_validate(state, text), text2, pos2
+
+    def fixup(self, text: str) -> str:
+        return self._said_fixup(text)
 
     def _said_validate(self, state: QValidator.State, text: str) -> QValidator.State:
         if state == QValidator.State.Invalid and _typed_number(self, text) is not None:  # type: ignore[arg-type]
@@ -66,30 +78,8 @@ class _Saying:
 
 
 class SaidDoubleSpinBox(_Saying, QDoubleSpinBox):
-    adjusted = pyqtSignal(str)
-
-    def __init__(self, what: str, unit: str = "", parent=None):
-        super().__init__(parent)
-        self.what, self.unit = what, unit
-
-    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
-        state, text2, pos2 = super().validate(text, pos)
-        return self._said_validate(state, text), text2, pos2
-
-    def fixup(self, text: str) -> str:
-        return self._said_fixup(text)
+    adjusted = pyqtSignal(str)  # what was typed and what was set, in a sentence
 
 
 class SaidSpinBox(_Saying, QSpinBox):
-    adjusted = pyqtSignal(str)
-
-    def __init__(self, what: str, unit: str = "", parent=None):
-        super().__init__(parent)
-        self.what, self.unit = what, unit
-
-    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
-        state, text2, pos2 = super().validate(text, pos)
-        return self._said_validate(state, text), text2, pos2
-
-    def fixup(self, text: str) -> str:
-        return self._said_fixup(text)
+    adjusted = pyqtSignal(str)  # what was typed and what was set, in a sentence

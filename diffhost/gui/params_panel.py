@@ -118,6 +118,21 @@ class ParamsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        # 1. The prompt, the negative prompt and the model.
+        self._make_text_fields()
+        # 2. The numbers: length (in seconds or bars), sample rate, temperature, steps, guidance,
+        #    the seed and its lock, variations, strength.
+        self._make_numbers()
+        # 3. Tempo and key of loops and phrases.
+        self._make_tempo_and_key()
+        # 4. The notes under the fields (a refused value, what the model allows) and their state.
+        self._make_notes()
+        # 5. One form, in the order a musician reads it.
+        self._lay_out()
+        # 6. Every edit goes out as `changed(name, value)`.
+        self._connect()
+
+    def _make_text_fields(self) -> None:
         self.prompt = QLineEdit()
         self.prompt.setObjectName("prompt")
         self.prompt.setPlaceholderText("punchy analog kick, dark, short…")
@@ -141,6 +156,7 @@ class ParamsPanel(QWidget):
         self.browse.setText("…")
         self.browse.setToolTip("Choose a local diffusers model folder")
 
+    def _make_numbers(self) -> None:
         self.length = SaidDoubleSpinBox("Length", "s")
         self.length.setRange(*LENGTH_RANGE_S)
         self.length.setDecimals(2)
@@ -204,6 +220,8 @@ class ParamsPanel(QWidget):
         self.strength.setRange(0.0, 1.0)
         self.strength.setSingleStep(0.05)
         self.strength.setToolTip("With seed audio: how far it is re-imagined (0 = unchanged, 1 = fully new)")
+
+    def _make_tempo_and_key(self) -> None:
         # Tempo and key of loops and phrases. The Tempo is the window's one tempo: the pads quantize
         # to it and, unless "auto" is on, renders are made at it (gui.tempo_control keeps them
         # together). "auto" is the session's bpm left unset, because a tempo makes the default model
@@ -245,6 +263,8 @@ class ParamsPanel(QWidget):
             "Key of loops and phrases; auto = the prompt's (“in F# minor”), else the model's.\n"
             "A key makes the default model render a loop or phrase: leave it on auto for one-shots."
         )
+
+    def _make_notes(self) -> None:
         # A refused Tempo or Key, said under the fields; nothing changed.
         self.field_error = QLabel("")
         self.field_error.setObjectName("error")
@@ -260,6 +280,7 @@ class ParamsPanel(QWidget):
         self._asked_length: float | None = None  # a length set from outside that the box had to clamp
         self._has_seed_clip = False
 
+    def _lay_out(self) -> None:
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.browse)
@@ -296,6 +317,7 @@ class ParamsPanel(QWidget):
         layout.addWidget(self.limits)
         layout.addStretch(1)
 
+    def _connect(self) -> None:
         self.prompt.returnPressed.connect(self.render_requested)
         self.prompt.editingFinished.connect(lambda: self._emit("prompt"))
         self.negative.editingFinished.connect(lambda: self._emit("negative_prompt"))

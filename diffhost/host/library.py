@@ -75,6 +75,22 @@ class LibraryError(ValueError):
     """A library request that cannot be met (unknown id, bad filter): says which and why."""
 
 
+def request_from_params(params: dict[str, Any], *, where: str) -> GenerationRequest:
+    """The exact request a sidecar's params describe (resolved seed, steps, guidance), with its seed
+    clip read back from where it was kept. A missing seed clip raises LibraryError naming `where`."""
+    params = dict(params)
+    clip_info = params.pop("seed_clip", None)
+    clip = None
+    if clip_info:
+        path = clip_info.get("path")
+        if not path or not Path(path).is_file():
+            raise LibraryError(f"{where}: its seed clip {path} is missing; cannot reproduce it")
+        audio, sr = read_audio(path)
+        clip = SeedClip(audio, sr)
+    fields = {k: v for k, v in params.items() if k in GenerationRequest.__dataclass_fields__}
+    return GenerationRequest(seed_clip=clip, **fields)
+
+
 def default_library_dir() -> Path:
     """$DIFFHOST_HOME/library, else the platform's user data folder (e.g. ~/.local/share/diffhost)."""
     return paths.library_dir()
@@ -426,17 +442,7 @@ class RenderLibrary:
     def request_of(self, row: RenderRow) -> GenerationRequest:
         """The exact request (resolved seed, steps, guidance; the kept seed clip) behind a row."""
         side = self.sidecar_of(row)
-        params = dict(side.get("params") or row.params)
-        clip_info = params.pop("seed_clip", None)
-        clip = None
-        if clip_info:
-            path = clip_info.get("path")
-            if not path or not Path(path).is_file():
-                raise LibraryError(f"render {row.id}: its seed clip {path} is missing; cannot reproduce it")
-            audio, sr = read_audio(path)
-            clip = SeedClip(audio, sr)
-        fields = {k: v for k, v in params.items() if k in GenerationRequest.__dataclass_fields__}
-        return GenerationRequest(seed_clip=clip, **fields)
+        return request_from_params(side.get("params") or row.params, where=f"render {row.id}")
 
     # -- internals ------------------------------------------------------------------------------
     def _tx(self) -> Any:

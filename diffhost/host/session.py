@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,6 +55,7 @@ class SessionEvent:
     name: str = ""  # param name or slot number as text
     value: Any = None
     tag: str | None = None
+    reply_to: ReplyRoute | None = None  # a job's events: the client that asked (RenderPlan.reply_to)
     render_ids: tuple[int, ...] = ()  # render-library row ids, when a library is attached
     result: Any = None  # "done": the engine's GenerationResult (seed, model, render time)
     eta_s: float | None = None  # "accepted" / "progress": seconds left, from this machine's step times
@@ -65,10 +66,29 @@ class SessionEvent:
 
 
 @dataclass(frozen=True)
-class RenderPlan:
-    """How one job is finished, carried beside it so a request never changes the shared session:
-    its own recipe (a preset's, or a re-rendered row's), where its files go, its library links."""
+class ReplyRoute:
+    """Who asked for a job, so its events reach that client as well as every subscriber: the
+    address its answers go to, and the token it gave to pick out its own jobs (0 = none)."""
 
+    host: str
+    port: int
+    token: int = 0
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """One render, validated once and then submitted as it is.
+
+    It holds what the engine renders (the request and the resolved model), how the job is
+    finished (its own recipe, where its files go, its library links) and who is told about it
+    (the reply route). It travels beside the job, so a render never changes the shared session.
+    """
+
+    request: GenerationRequest
+    model: str | None = None  # resolved: the caller's, else the preset's, else the session's
+    priority: Priority = "batch"
+    tag: str | None = None  # the engine job's tag (who submitted it, for logs and live parts)
+    reply_to: ReplyRoute | None = None  # copied into every event of the job
     recipe: Any = None  # host.post.Recipe; None = the session finisher's current recipe
     out: Path | None = None  # a folder or a file name; None = the session's renders folder
     tags: tuple[str, ...] = ()
@@ -79,6 +99,10 @@ class RenderPlan:
     # goes out (no OSC job messages, no history refresh). Writing and announcing 16 variations a
     # second competed with the refill renders for the CPU and the GIL, and filled the library.
     internal: bool = False
+
+    def with_seed_clip(self, clip: SeedClip | None) -> RenderPlan:
+        """The same plan with this seed clip (read once the plan says how long the render is)."""
+        return replace(self, request=self.request.with_(seed_clip=clip))
 
 
 class Session:
@@ -104,7 +128,7 @@ class Session:
         self._seed_clip: SeedClip | None = None
         self._preloading: set[Any] = set()
         self._lock = threading.Lock()
-        self._plans: dict[int, RenderPlan] = {}  # job id -> how to finish it, when not the default
+        self._plans: dict[int, RenderPlan] = {}  # job id -> its plan, until the job ends
         self._plans_lock = threading.Lock()
         self._fanout: Fanout[SessionEvent] = Fanout()
         self.renders: dict[int, list[SavedRender]] = {}  # job id -> saved files
@@ -226,34 +250,54 @@ class Session:
             changes["seed_clip"] = self._seed_clip
         return self._params.with_(**changes) if changes else self._params
 
-    def render(
+    def plan(
         self,
         *,
         priority: Priority = "batch",
         tag: str | None = None,
+        reply_to: ReplyRoute | None = None,
         preset: Any = None,
         model: str | None = None,
         recipe: Any = None,
         out: Path | None = None,
         tags: tuple[str, ...] = (),
         **overrides: Any,
-    ):
-        """Submit a render: session params < preset (name or Preset) < overrides. Returns the Job.
+    ) -> RenderPlan:
+        """Validate a render once: session params < preset (name or Preset) < overrides, checked
+        against the model's limits. Returns the plan to `submit`; a bad value raises ValueError
+        naming it, and nothing is queued or changed.
 
-        A preset here applies to this job only (its params, model and recipe); the session's own
-        params and finisher stay as they are.
+        A preset here applies to this render only (its params, model and recipe); the session's
+        own params and finisher stay as they are.
         """
+        # 1. The preset, by name or as given.
         preset = self._preset(preset)
+        # 2. The request: the session's params with the preset's and the overrides on top.
         request = self.build_request(preset=preset, **overrides)
+        # 3. The model and recipe: the caller's, else the preset's, else the session's.
         if preset is not None:
             model = model if model is not None else preset.params.get("model")
             recipe = recipe if recipe is not None else preset.recipe()
-        plan = RenderPlan(recipe=recipe, out=Path(out).expanduser() if out else None, tags=tuple(tags))
         model = model if model is not None else self._model
+        # 4. What the model cannot render is refused now, not failed later on the engine thread.
         info = self.model_info(model)
-        for name in ("length", "prompt", "negative_prompt", "guidance"):  # refused now, not failed later
+        for name in ("length", "prompt", "negative_prompt", "guidance"):
             check_for_model(name, getattr(request, name), info)
-        return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
+        return RenderPlan(
+            request=request,
+            model=model,
+            priority=priority,
+            tag=tag,
+            reply_to=reply_to,
+            recipe=recipe,
+            out=Path(out).expanduser() if out else None,
+            tags=tuple(tags),
+        )
+
+    def render(self, **options: Any):
+        """`plan` (with these arguments) and `submit` in one call, for a caller with nothing to do
+        between the two. Returns the Job."""
+        return self.submit(self.plan(**options))
 
     def render_exact(
         self,
@@ -268,30 +312,32 @@ class Session:
     ):
         """Render this exact request (nothing from the session's params or seed clip is mixed in)
         with this recipe into `out`: how a clip is made again from the recipe a DAW project kept."""
-        plan = RenderPlan(recipe=recipe, out=Path(out).expanduser(), variations=variations)
-        return self._submit(request, model=model, priority=priority, tag=tag, plan=plan)
+        return self.submit(
+            RenderPlan(
+                request=request,
+                model=model,
+                priority=priority,
+                tag=tag,
+                recipe=recipe,
+                out=Path(out).expanduser(),
+                variations=variations,
+            )
+        )
 
     def submit_internal(
         self, request: GenerationRequest, *, model: str | None, priority: Priority = "live", tag: str | None = None
     ):
         """Queue a render for a live part that takes its audio from the engine's own events (a fresh
         pad's pool): it is never saved and the session announces nothing about it."""
-        return self._submit(request, model=model, priority=priority, tag=tag, plan=RenderPlan(internal=True))
+        return self.submit(RenderPlan(request=request, model=model, priority=priority, tag=tag, internal=True))
 
-    def _submit(
-        self,
-        request: GenerationRequest,
-        *,
-        model: str | None,
-        priority: Priority,
-        tag: str | None,
-        plan: RenderPlan,
-    ):
+    def submit(self, plan: RenderPlan):
+        """Queue a plan as it is (from `plan`, or built by a caller that checked it). Returns the Job;
+        a full queue raises QueueFullError."""
         # Held across submit: a fast job's "done" must not reach the finisher before its plan does.
         with self._plans_lock:
-            job = self.engine.submit(request, model=model, priority=priority, tag=tag)
-            if plan != RenderPlan():
-                self._plans[job.id] = plan
+            job = self.engine.submit(plan.request, model=plan.model, priority=plan.priority, tag=plan.tag)
+            self._plans[job.id] = plan
         return job
 
     def _preset(self, preset: Any) -> Any:
@@ -361,14 +407,17 @@ class Session:
         own folder (or `out`), recorded as a child row. Returns the Job."""
         library = self._need("library")
         row = library.get(render_id)
-        plan = RenderPlan(
-            recipe=library.recipe_of(row),
-            out=Path(out).expanduser() if out else row.path.parent,
-            variations=(row.variation,),
-            parent_id=row.id,
-        )
-        return self._submit(
-            library.request_of(row), model=library.model_spec(row), priority=priority, tag=tag, plan=plan
+        return self.submit(
+            RenderPlan(
+                request=library.request_of(row),
+                model=library.model_spec(row),
+                priority=priority,
+                tag=tag,
+                recipe=library.recipe_of(row),
+                out=Path(out).expanduser() if out else row.path.parent,
+                variations=(row.variation,),
+                parent_id=row.id,
+            )
         )
 
     # -- live audio (component from host.audio) -----------------------------------------------
@@ -548,23 +597,24 @@ class Session:
                 continue
             tag = ev.job.tag
             self._note_job(ev.job_id, _JOB_STATES.get(ev.kind, ev.kind))
-            if not ev.terminal:
-                with self._plans_lock:
-                    plan = self._plans.get(ev.job_id)
-                if plan is not None and plan.internal:
-                    continue
-                self._emit(
-                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag, eta_s=ev.eta_s)
-                )
-                continue
-            with self._plans_lock:
-                plan = self._plans.pop(ev.job_id, None)
+            with self._plans_lock:  # a job submitted to the engine directly has no plan
+                plan = self._plans.get(ev.job_id) if not ev.terminal else self._plans.pop(ev.job_id, None)
             if plan is not None and plan.internal:
-                self._note_job(ev.job_id, ev.kind)  # nothing to write: done is done
+                if ev.terminal:
+                    self._note_job(ev.job_id, ev.kind)  # nothing to write: done is done
+                continue
+            route = plan.reply_to if plan is not None else None
+            if not ev.terminal:
+                self._emit(
+                    SessionEvent(
+                        ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag,
+                        reply_to=route, eta_s=ev.eta_s,
+                    )
+                )
                 continue
             if ev.kind != "done" or ev.result is None:
                 self._emit(
-                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag)
+                    SessionEvent(ev.kind, ev.job_id, progress=ev.progress, message=ev.message, tag=tag, reply_to=route)
                 )
                 continue
             try:
@@ -578,7 +628,9 @@ class Session:
                     else str(exc)
                 )
                 self._note_job(ev.job_id, "error")
-                self._emit(SessionEvent("error", ev.job_id, message=f"saving failed: {why}", tag=tag))
+                self._emit(
+                    SessionEvent("error", ev.job_id, message=f"saving failed: {why}", tag=tag, reply_to=route)
+                )
                 continue
             self._note_job(ev.job_id, "done")
             self.renders[ev.job_id] = list(saved)
@@ -593,6 +645,7 @@ class Session:
                     length_s=saved[0].length_s if saved else 0.0,
                     sample_rate=saved[0].sample_rate if saved else 0,
                     tag=tag,
+                    reply_to=route,
                     value=ev.result.seed,
                     render_ids=tuple(s.render_id for s in saved if s.render_id is not None),
                     result=ev.result,
@@ -600,26 +653,27 @@ class Session:
             )
 
     def _save(self, result: Any, job: Job, plan: RenderPlan | None) -> list[SavedRender]:
-        plan = plan or RenderPlan()
         return self._finish.finish(
             result,
-            plan.out or self.renders_dir,
-            plan.recipe,
-            variations=plan.variations,
-            parent_id=plan.parent_id,
-            tags=plan.tags,
-            progress=self._saving_progress(job),
+            (plan.out if plan is not None else None) or self.renders_dir,
+            plan.recipe if plan is not None else None,
+            variations=plan.variations if plan is not None else None,
+            parent_id=plan.parent_id if plan is not None else None,
+            tags=plan.tags if plan is not None else (),
+            progress=self._saving_progress(job, plan.reply_to if plan is not None else None),
             stop=self._stop,
         )
 
-    def _saving_progress(self, job: Job) -> Callable[[int, int], None]:
+    def _saving_progress(self, job: Job, route: ReplyRoute | None) -> Callable[[int, int], None]:
         """The saving stage after the engine's 100 %: "saving 3/64" as files are written."""
         tag = job.tag
 
         def report(done: int, total: int) -> None:
             fraction = done / max(total, 1)
             self._emit(
-                SessionEvent("message", job.id, progress=fraction, name="saving", value=(done, total), tag=tag)
+                SessionEvent(
+                    "message", job.id, progress=fraction, name="saving", value=(done, total), tag=tag, reply_to=route
+                )
             )
 
         return report

@@ -24,7 +24,7 @@ from diffhost.engine.request import LENGTH_RANGE_S, SEED_RANGE
 from diffhost.host.live.kit import KIT_SUFFIX, is_kit_file
 from diffhost.host.live.midi.mapping import PARAM_TARGETS, SLOT_TARGETS
 from diffhost.host.live.sync import SOURCES as TEMPO_SOURCES
-from diffhost.host.session import PARAM_NAMES
+from diffhost.host.session import PARAM_NAMES, ReplyRoute
 from diffhost.osc import messages as out
 from diffhost.osc.access import AccessList
 from diffhost.osc.args import (
@@ -64,28 +64,6 @@ MAX_PENDING_LOADS = 32  # slot loads waiting for the loader thread; more are ref
 SETTABLE = tuple(PARAM_NAMES) + ("tempo", "quantize")
 
 Send = Callable[[Address, bytes], None]
-
-
-def origin_tag(sender: Address, token: int = 0) -> str:
-    """The engine Job tag that routes a job's events back to the client that asked, with the
-    client's token (echoed in the job's events so a client can pick out its own jobs)."""
-    base = f"osc:{sender[0]}:{sender[1]}"
-    return f"{base}#{token}" if token else base
-
-
-def parse_origin(tag: str | None) -> Address | None:
-    if not tag or not tag.startswith("osc:"):
-        return None
-    host, _, port = tag[4:].partition("#")[0].rpartition(":")
-    return (host, int(port)) if host and port.isdigit() else None
-
-
-def parse_token(tag: str | None) -> int:
-    """The client token in a job tag; 0 when there is none."""
-    if not tag or not tag.startswith("osc:"):
-        return 0
-    token = tag.partition("#")[2]
-    return int(token) if token.isdigit() else 0
 
 
 class RenderRefused(ValueError):
@@ -284,13 +262,16 @@ class Handlers:
             seed = as_int("seed", args[2], -1, SEED_RANGE[1])
             overrides["seed"] = None if seed == -1 else seed
         preset = as_text("preset", args[3]) if len(args) > 3 else ""
-        # Validate everything (the preset too) before anything is queued. The preset applies to
-        # this render alone: the shared session's params stay as the other front ends set them.
-        self.session.build_request(preset=preset or None, **overrides)
+        # Validated once, the preset too, before anything is queued; the plan is then submitted as
+        # it is. The preset applies to this render alone: the shared session's params stay as the
+        # other front ends set them. The reply route travels with the job into all its events.
+        plan = self.session.plan(
+            tag="osc", reply_to=ReplyRoute(sender[0], sender[1], token), preset=preset or None, **overrides
+        )
         # "accepted" goes out at once (one hop, not two threads away); progress and done follow
         # from the event forwarder, which cannot send before this lock is released.
         with self.order:
-            job = self.session.render(tag=origin_tag(sender, token), preset=preset or None, **overrides)
+            job = self.session.submit(plan)
             accepted = out.encode(out.JOB_ACCEPTED, job.id, *([token] if token else []))
             for dest, msg in self._answer(sender, accepted, announced=True):
                 self.send(dest, msg)

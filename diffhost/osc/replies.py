@@ -1,8 +1,8 @@
 """Session events -> OSC messages for subscribers (and for the client that asked for a job).
 
 A thread drains the session's event queue. Job events go to every subscriber
-and to the job's origin (carried in the engine Job tag, so there is no race
-in learning who asked); the origin's "accepted" is sent by the render handler
+and to the client that asked (the reply route travels with the job's plan
+into every event, so there is no race in learning who asked); the origin's "accepted" is sent by the render handler
 itself, and a shared lock keeps it ahead of everything else about the job. Progress is coalesced: at most
 one message per denoising step, and only the newest when the network falls
 behind.
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from diffhost.osc import messages as out
 from diffhost.osc.dispatcher import Address, Reply
-from diffhost.osc.handlers import parse_origin, parse_token
 from diffhost.osc.subscribers import Subscribers
 
 if TYPE_CHECKING:
@@ -31,6 +30,18 @@ BATCH = 256
 _WAKE = object()  # put into our own queue by stop() so the thread ends at once
 
 
+def _token(event: Any) -> list[int]:
+    """The client's token as the last argument of a job's messages; nothing when it gave none."""
+    route = event.reply_to
+    return [route.token] if route is not None and route.token else []
+
+
+def _origin(event: Any) -> Address | None:
+    """Where the client that asked for a job listens (None: no OSC client asked)."""
+    route = event.reply_to
+    return (route.host, route.port) if route is not None else None
+
+
 def translate(event: Any) -> bytes | None:
     """One SessionEvent as an OSC message (None for events OSC does not carry).
 
@@ -38,7 +49,7 @@ def translate(event: Any) -> bytes | None:
     int after the strings of "done", so extra variation paths and the token cannot be confused.
     """
     kind = event.kind
-    token = [parse_token(event.tag)] if kind in JOB_EVENTS and parse_token(event.tag) else []
+    token = _token(event) if kind in JOB_EVENTS else []
     if kind == "accepted":
         return out.encode(out.JOB_ACCEPTED, event.job_id, *token)
     if kind == "progress":
@@ -87,7 +98,7 @@ def music_messages(event: Any) -> list[bytes]:
     if not music or not music[0].get("bpm"):
         return []
     m = music[0]
-    token = [parse_token(event.tag)] if parse_token(event.tag) else []
+    token = _token(event)
     return [
         out.encode(
             out.JOB_MUSIC,
@@ -148,7 +159,7 @@ class EventForwarder:
             self._slot_last[event.name] = str(event.value)
         dests = list(self._subscribers.snapshot())
         if event.kind in JOB_EVENTS and event.kind != "accepted":  # the handler answered "accepted"
-            origin = parse_origin(event.tag)
+            origin = _origin(event)
             if origin is not None and origin not in dests:
                 dests.append(origin)
         if not dests:

@@ -7,50 +7,30 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from diffhost.osc.client import DiffhostClient, OscTimeout
-from tests.jackd import reclaim, start_jackd_apart
+from diffhost.osc.client import DiffhostClient
+from tests.jackd import doomed_jackd, free_udp_port, kill_jackd_under, quit_by_sigterm
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def doomed_jack(tmp_path):
     """A JACK dummy server of this test's own, which the test kills."""
-    jackd = shutil.which("jackd")
-    if jackd is None:
-        pytest.skip("jackd is not installed (Debian package jackd2)")
-    name = f"dh-doomed-{os.getpid()}"
-    proc = start_jackd_apart(jackd, name, ["-t", "5000", "--no-realtime"], tmp_path / "jackd.log")
-    if proc is None:
-        pytest.fail(f"jackd did not start: {(tmp_path / 'jackd.log').read_text(errors='replace')[-800:]}")
-    yield name, proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    reclaim(jackd, name, tmp_path / "jackd.log")  # a killed server keeps its registry slot otherwise
+    with doomed_jackd(tmp_path, "serve") as server:
+        yield server
 
 
 def test_serve_survives_the_jack_server_dying_and_still_quits(doomed_jack, tmp_path):
     name, jackd = doomed_jack
-    port, reply = _free_port(), _free_port()
+    port, reply = free_udp_port(), free_udp_port()
     music = tmp_path / "music"
     music.mkdir()
     sf.write(music / "hit.wav", np.full((4800, 1), 0.25, np.float32), 48000, subtype="FLOAT")
@@ -66,22 +46,7 @@ def test_serve_survives_the_jack_server_dying_and_still_quits(doomed_jack, tmp_p
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         with DiffhostClient("127.0.0.1", port) as c:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    c.ping(timeout=1)
-                    break
-                except OscTimeout:
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                    assert time.monotonic() < deadline, "serve did not answer within 180 s"
-            assert c.request("/diffhost/status", expect="/diffhost/status")[1][4] == "open"
-            c.request("/diffhost/subscribe", c.local_address[1], expect="/diffhost/subscribed")
-            c.send("/diffhost/slot/1/load", str(music / "hit.wav"))
-            assert c.wait_for(lambda m: m[0] == "/diffhost/slot/1/state", timeout=30)[1] == ["ready"]
-
-            jackd.send_signal(signal.SIGKILL)  # the audio server dies under the running show
-            jackd.wait()
-            said = c.wait_for(lambda m: m[0] == "/diffhost/audio", timeout=30)[1][0]
+            said = kill_jackd_under(c, proc, jackd, music / "hit.wav", "serve")
             assert "went away" in said and "Renders and OSC keep working" in said, said
             assert c.request("/diffhost/status", expect="/diffhost/status")[1][4] == "lost"
             c.send("/diffhost/slot/1/play")
@@ -91,15 +56,7 @@ def test_serve_survives_the_jack_server_dying_and_still_quits(doomed_jack, tmp_p
             done = c.render("closed hat", 0.3, 7, timeout=300)  # and renders keep working
             assert done.ok and done.path.is_file(), done.message
     finally:
-        quit_at = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            pytest.fail(f"serve did not quit after the JACK server died (SIGTERM ignored): {err[-2000:]}")
-    took = time.monotonic() - quit_at
+        out, err, took = quit_by_sigterm(proc, "serve")
     print(f"serve quit {took:.2f} s after SIGTERM with the JACK server gone")
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err

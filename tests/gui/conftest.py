@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
-from tests.jackd import start_jackd  # noqa: E402
+from tests.jack_fixtures import jack_server_fixture  # noqa: E402
 
 
 def _component(module: str, attr: str):
@@ -78,56 +78,16 @@ def wav(tmp_path):
     return path
 
 
-@pytest.fixture(scope="session")
-def host_audio(tmp_path_factory):
-    """Real HostAudio on a JACK server with the dummy driver (paced like hardware)."""
-    import shutil
-    import subprocess
+# The JACK server comes and goes with each test module that plays audio (see tests/jack_fixtures.py):
+# a server of this folder must not outlive it, beside the servers later folders start.
+jack_server = jack_server_fixture("module", tag="gui")
 
+
+@pytest.fixture(scope="module")
+def host_audio(jack_server):
+    """Real HostAudio on a JACK server with the dummy driver (paced like hardware)."""
     from diffhost.host import audio as audio_mod
 
-    require = os.environ.get("DIFFHOST_REQUIRE_DEVICES") == "1"
-
-    def unavailable(reason: str):
-        if require:
-            pytest.fail(f"DIFFHOST_REQUIRE_DEVICES=1 but {reason}")
-        pytest.skip(reason)
-
-    jackd = shutil.which("jackd")
-    if jackd is None:
-        unavailable("jackd is not installed (Debian package jackd2)")
-    import jack
-
-    def reachable(server: str) -> bool:
-        try:
-            jack.Client("diffhost-gui-probe", servername=server, no_start_server=True).close()
-            return True
-        except jack.JackError:
-            return False
-
-    # Another test folder's JACK server (tests/audio) may already be PortAudio's: share it rather
-    # than re-initializing PortAudio under streams that are still open.
-    shared = os.environ.get("JACK_DEFAULT_SERVER")
-    proc = None
-    if not (shared and reachable(shared)):
-        name = f"diffhost-gui-test-{os.getpid()}"
-        log = tmp_path_factory.mktemp("jack") / "jackd.log"
-        proc, probe = start_jackd(jackd, name, ["--no-realtime"], log)
-        if probe is None:
-            unavailable(f"jackd did not start: {log.read_text(errors='replace')[-500:]}")
-        probe.close()
-        os.environ["JACK_DEFAULT_SERVER"] = name  # PortAudio finds JACK servers when it initializes
-        os.environ["JACK_NO_START_SERVER"] = "1"
-        audio_mod.rescan_devices()
     audio = audio_mod.open_host_audio(output="JACK", input=False, sample_rate=48000, block_size=128)
     yield audio
     audio.close()
-    if proc is not None:
-        import sounddevice as sd
-
-        sd._terminate()  # PortAudio's JACK client goes before its server
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()

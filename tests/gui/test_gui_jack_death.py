@@ -7,93 +7,51 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 from PyQt6.QtCore import QSettings
 
-from diffhost.osc.client import DiffhostClient, OscTimeout
-from tests.jackd import reclaim, start_jackd_apart
+from diffhost.osc.client import DiffhostClient
+from tests.jackd import doomed_jackd, free_udp_port, kill_jackd_under, quit_by_sigterm
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_window_survives_the_jack_server_dying_and_still_quits(tmp_path):
-    jackd = shutil.which("jackd")
-    if jackd is None:
-        pytest.skip("jackd is not installed (Debian package jackd2)")
-    name = f"dh-doomed-gui-{os.getpid()}"
-    server = start_jackd_apart(jackd, name, ["-t", "5000", "--no-realtime"], tmp_path / "jackd.log")
-    if server is None:
-        pytest.fail(f"jackd did not start: {(tmp_path / 'jackd.log').read_text(errors='replace')[-800:]}")
-    renders = tmp_path / "renders"
-    renders.mkdir()
-    sf.write(renders / "hit.wav", np.full((4800, 1), 0.25, np.float32), 48000, subtype="FLOAT")
-    port = _free_port()
-    ini = tmp_path / "settings.ini"
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "PYTHONPATH": str(ROOT),
-        "DIFFHOST_HOME": str(tmp_path),
-        "DIFFHOST_CONFIG_DIR": str(tmp_path / "config"),
-        "JACK_DEFAULT_SERVER": name,
-        "JACK_NO_START_SERVER": "1",
-    }
-    cmd = [sys.executable, "-m", "diffhost.cli", "gui", "--renders-dir", str(renders), "--osc-port", str(port)]
-    cmd += ["--library", str(tmp_path / "library"), "--settings", str(ini)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        with DiffhostClient("127.0.0.1", port) as c:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    c.ping(timeout=1)
-                    break
-                except OscTimeout:
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                    assert time.monotonic() < deadline, "the window's OSC did not answer within 180 s"
-            assert c.request("/diffhost/status", expect="/diffhost/status")[1][4] == "open"
-            c.request("/diffhost/subscribe", c.local_address[1], expect="/diffhost/subscribed")
-            c.send("/diffhost/slot/1/load", str(renders / "hit.wav"))
-            assert c.wait_for(lambda m: m[0] == "/diffhost/slot/1/state", timeout=30)[1] == ["ready"]
-
-            server.send_signal(signal.SIGKILL)
-            server.wait()
-            said = c.wait_for(lambda m: m[0] == "/diffhost/audio", timeout=30)[1][0]
-            assert "went away" in said, said
-            c.ping(timeout=5)  # the window's OSC keeps answering
-            assert c.request("/diffhost/status", expect="/diffhost/status")[1][4] == "lost"
-            time.sleep(1.0)  # the window keeps running with no device (its timers, meters, pads)
-            assert proc.poll() is None
-    finally:
-        quit_at = time.monotonic()
-        proc.send_signal(signal.SIGTERM)  # closes the window as its close button does
+    with doomed_jackd(tmp_path, "gui") as (name, server):
+        renders = tmp_path / "renders"
+        renders.mkdir()
+        sf.write(renders / "hit.wav", np.full((4800, 1), 0.25, np.float32), 48000, subtype="FLOAT")
+        port = free_udp_port()
+        ini = tmp_path / "settings.ini"
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "PYTHONPATH": str(ROOT),
+            "DIFFHOST_HOME": str(tmp_path),
+            "DIFFHOST_CONFIG_DIR": str(tmp_path / "config"),
+            "JACK_DEFAULT_SERVER": name,
+            "JACK_NO_START_SERVER": "1",
+        }
+        cmd = [sys.executable, "-m", "diffhost.cli", "gui", "--renders-dir", str(renders), "--osc-port", str(port)]
+        cmd += ["--library", str(tmp_path / "library"), "--settings", str(ini)]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            out, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            pytest.fail(f"the window did not quit after the JACK server died: {err[-2000:]}")
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        reclaim(jackd, name, tmp_path / "jackd.log")  # a killed server keeps its registry slot otherwise
-    print(f"the window quit {time.monotonic() - quit_at:.2f} s after SIGTERM with the JACK server gone")
+            with DiffhostClient("127.0.0.1", port) as c:
+                said = kill_jackd_under(c, proc, server, renders / "hit.wav", "the window")
+                assert "went away" in said, said
+                c.ping(timeout=5)  # the window's OSC keeps answering
+                assert c.request("/diffhost/status", expect="/diffhost/status")[1][4] == "lost"
+                time.sleep(1.0)  # the window keeps running with no device (its timers, meters, pads)
+                assert proc.poll() is None
+        finally:
+            out, err, took = quit_by_sigterm(proc, "the window")  # as its close button closes it
+    print(f"the window quit {took:.2f} s after SIGTERM with the JACK server gone")
     assert proc.returncode == 0, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     settings = QSettings(str(ini), QSettings.Format.IniFormat)

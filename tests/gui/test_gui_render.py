@@ -189,3 +189,60 @@ def test_space_plays_the_render_with_a_moving_playhead(qtbot, host_audio, sessio
     finally:
         w.close()
         session.audio = None
+
+
+def _osc_listener():
+    """A real UDP socket subscribed to the window's session over OSC (from its own address, so it
+    hears each message once)."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(30.0)
+    return sock
+
+
+def _receive_until(sock, address: str) -> list[tuple[str, list]]:
+    """Every OSC message up to and including the first one at `address`."""
+    from pythonosc.osc_message import OscMessage
+
+    got = []
+    while True:
+        data, _ = sock.recvfrom(65536)
+        msg = OscMessage(data)
+        got.append((msg.address, list(msg.params)))
+        if msg.address == address:
+            return got
+
+
+def test_render_sends_only_the_fields_that_changed(qtbot, window):
+    """Render from the window: an OSC subscriber hears the one field the session did not hold yet,
+    then the job; a second Render with nothing changed sends no param message at all."""
+    from diffhost.osc import server as osc_server
+    from diffhost.osc.messages import encode
+
+    server = osc_server.OscServer(window.session, osc_server.OscConfig(port=0)).start()
+    sock = _osc_listener()
+    try:
+        sock.sendto(encode("/diffhost/subscribe", sock.getsockname()[1]), server.address)
+        _receive_until(sock, "/diffhost/subscribed")
+        window.params.length.setValue(0.25)  # an edit: sent at once, as the field changes
+        window.params.prompt.setText("dusty rim shot")  # set without an edit signal: Render sends it
+        assert _receive_until(sock, "/diffhost/param") == [("/diffhost/param", ["length", 0.25])]
+
+        first = window.render()
+        got = _receive_until(sock, "/diffhost/job/done")
+        params = [args for address, args in got if address == "/diffhost/param"]
+        assert params == [["prompt", "dusty rim shot"]]  # one message, not one per field
+        assert ("/diffhost/job/accepted", [first]) in got
+        assert window.session.params.prompt == "dusty rim shot"
+
+        second = window.render()
+        got = _receive_until(sock, "/diffhost/job/done")
+        assert [a for a, _ in got if a == "/diffhost/param"] == []
+        assert ("/diffhost/job/accepted", [second]) in got
+        qtbot.waitUntil(lambda: not window.jobs, timeout=30000)
+        assert len(list(window.session.renders_dir.glob("*.wav"))) == 2
+    finally:
+        sock.close()
+        server.stop()

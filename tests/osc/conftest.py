@@ -1,6 +1,7 @@
 """Real components for OSC tests: an Engine with the embedded default model, a Session
 writing to a temp renders folder, an OscServer on an ephemeral loopback port, and
-clients talking real UDP to it."""
+clients talking real UDP to it. Tests of the pads and kits also get the real JACK server with
+diffhost's audio and a test peer (tests/jack_fixtures.py), one server per test module."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from diffhost.engine.engine import Engine
 from diffhost.host.session import Session
 from diffhost.osc.client import DiffhostClient
 from diffhost.osc.server import OscConfig, OscServer
+from tests.jack_fixtures import audio, jack_server_fixture, peer  # noqa: F401  (fixtures, by name)
+
+# Per module: this folder is not a package, and its server must not outlive the tests that use it.
+jack_server = jack_server_fixture("module", tag="osc")
 
 
 @pytest.fixture

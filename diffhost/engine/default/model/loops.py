@@ -26,7 +26,7 @@ import torch
 
 from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
-from diffhost.engine.default.model.sampler import DDIMSampler
+from diffhost.engine.default.model.sampler import DDIMSampler, denoise
 from diffhost.engine.default.music import arrange, midi, patterns, score, seedsteer
 from diffhost.engine.default.music.bank import Bank, load_bank
 from diffhost.engine.default.text import captions, loop_captions
@@ -238,16 +238,31 @@ class LoopMaker:
         guidance: float,
         monitor: StepMonitor,
     ) -> tuple[np.ndarray, dict]:
-        v = request.variations
-        # Weights trained on the older, smaller score layout sample in it (see score.legacy_index).
-        legacy = self.denoiser.config["param_dim"] != score.SCORE_DIM
+        """A loop or phrase for the request: (audio (variations, 2, samples), extra with "music"
+        and, when asked for, "stems" and "midi")."""
+        # 1. The noise each variation starts from, and the noise known values are imposed with.
         dim = self.denoiser.config["param_dim"]
         gen = torch.Generator("cpu").manual_seed(seed)
-        noise = torch.randn((v, dim), generator=gen) * request.temperature
+        noise = torch.randn((request.variations, dim), generator=gen) * request.temperature
         clamp_noise = torch.randn((1, dim), generator=gen)
-        rng = np.random.default_rng([seed, 77])
+        # 2. What is known before sampling (tempo, key, style, parts, voices, a seed clip's notes).
+        known = self._known(request, plan, cond, np.random.default_rng([seed, 77]))
+        # 3. Sample the scores with the known values imposed.
+        x = self._sample(noise, clamp_noise, known, cond, uncond, steps=steps, guidance=guidance, monitor=monitor)
+        # 4. Decode them into scores that follow their style's grammar.
+        scores = _decode(x, known)
+        # 5. The tempo, whether it loops, and how many bars and seconds it lasts.
+        timing = _timing(request, plan, scores, known)
+        # 6. Play each score with the recorded bank and the synth voices.
+        audio, music, stems, midis = self._play(request, plan, scores, known, timing, seed)
+        # 7. Fit the audio (and its stems) to the sample rate and length asked for.
+        return _fit(request, np.stack(audio), timing, music, stems, midis)
 
-        # Values imposed while sampling: (mask, values, for how many of the steps).
+    def _known(
+        self, request: GenerationRequest, plan: Plan, cond: torch.Tensor, rng: np.random.Generator
+    ) -> Known:
+        """Step 2: the tempo and key (the request's, the prompt's, else a seed clip's estimate), the
+        style, parts and voices the prompt asks for, and a seed clip's rhythm or melody."""
         known = np.zeros(score.SCORE_DIM, dtype=bool)
         values = np.zeros(score.SCORE_DIM, dtype=np.float32)
         always = np.zeros(score.SCORE_DIM, dtype=bool)
@@ -300,71 +315,81 @@ class LoopMaker:
             values[L["roles"].start + score.ROLES.index(role)] = 1.0 if on else -1.0
         for role in voices:
             values[L["roles"].start + score.ROLES.index(role)] = 1.0
-        strength = request.strength if seed_info else 1.0
+        return Known(
+            known=known,
+            always=always,
+            values=values,
+            bpm=bpm,
+            bpm_from=bpm_from,
+            key=key,
+            key_from=key_from,
+            tonic=tonic,
+            seed_info=seed_info,
+            strength=request.strength if seed_info else 1.0,
+        )
 
-        scale = float(guidance)
-        use_cfg = not torch.equal(cond, uncond) and scale != 1.0
-        c = torch.cat([cond.expand(v, -1), uncond.expand(v, -1)]) if use_cfg else cond.expand(v, -1)
-        c = c.to(self.device, self.dtype)
-        timesteps = self.sampler.timesteps(steps)
-        clamp_until = int(round(steps * (1.0 - strength)))
-        mask_all = torch.tensor(known)
-        mask_always = torch.tensor(always)
-        target = torch.tensor(values)[None].expand(v, -1)
+    def _sample(
+        self,
+        noise: torch.Tensor,
+        clamp_noise: torch.Tensor,
+        known: Known,
+        cond: torch.Tensor,
+        uncond: torch.Tensor,
+        *,
+        steps: int,
+        guidance: float,
+        monitor: StepMonitor,
+    ) -> np.ndarray:
+        """Step 3: denoise with the known values imposed by inpainting: each step they are put back,
+        noised to the step's level; a seed clip's only for the first (1 - strength) of the steps."""
+        v = noise.shape[0]
+        # Weights trained on the older, smaller score layout sample in it (see score.legacy_index).
+        legacy = self.denoiser.config["param_dim"] != score.SCORE_DIM
+        clamp_until = int(round(steps * (1.0 - known.strength)))
+        mask_all = torch.tensor(known.known)
+        mask_always = torch.tensor(known.always)
+        target = torch.tensor(known.values)[None].expand(v, -1)
         idx = torch.tensor(score.legacy_index()) if legacy else slice(None)
-        x = noise
-        for k, t in enumerate(timesteps):
+
+        def impose(k: int, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             mask = (mask_all if k < clamp_until else mask_always)[idx]
             if mask.any():
                 noised = self.sampler.add_noise(target[:, idx], clamp_noise.expand(v, -1), t.repeat(v))
                 x = torch.where(mask, noised, x)
-            xin = torch.cat([x, x]) if use_cfg else x
-            out = self.denoiser(xin.to(self.device, self.dtype), t.repeat(xin.shape[0]).to(self.device), c)
-            out = out.float().cpu()
-            if use_cfg:
-                out_c, out_u = out.chunk(2)
-                out = out_u + scale * (out_c - out_u)
-            x = self.sampler.step(out, int(t), x, steps)
-            monitor.step()
+            return x
+
+        x = denoise(
+            self.denoiser,
+            self.sampler,
+            noise,
+            cond,
+            uncond,
+            timesteps=self.sampler.timesteps(steps),
+            steps=steps,
+            guidance=float(guidance),
+            device=self.device,
+            dtype=self.dtype,
+            monitor=monitor,
+            impose=impose,
+        )
         if legacy:  # the newer one-hot entries stay off unless imposed below
             x = torch.full((v, score.SCORE_DIM), -1.0).index_copy(1, idx, x)
         final = mask_all if clamp_until >= steps else mask_always
-        x = torch.where(final, target, x).numpy()
+        return torch.where(final, target, x).numpy()
 
-        scores = [score.decode(x[i], tonic=tonic) for i in range(v)]
-        for s in scores:
-            if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
-                s.roles = (s.roles - {"drums"}) or {"pad"}
-            s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
-            # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
-            if seed_info.get("kind") != "rhythm":
-                s.drums = patterns.fit_drums(s.style, s.drums)
-            s.bass_on = patterns.fit_bass_rhythm(s.style, s.bass_on)
-        # Guidance can push a free tempo past anything in training (65-178 bpm); keep it inside, and
-        # a groove inside its style's own tempo range (funk at 120 or techno at 110 is another style).
-        sampled = float(np.clip(scores[0].tempo, 65.0, 178.0))
-        style_range = style_tempo_range(scores[0]) if bpm is None else None
-        if style_range is not None:
-            sampled = float(np.clip(sampled, *style_range))
-        groove = any(("drums" in sc.roles or "bass" in sc.roles) for sc in scores)
-        meant = request.bars is not None or asks_for_loop(request.prompt) or (bpm is not None and groove)
-        tempo, loop, bars = _resolve_tempo(
-            sampled, bpm, request.length, style_range, bars=request.bars, loop_meant=meant
-        )
-        length = bars * bar_seconds(tempo) if loop else request.length
-        if length > MAX_LOOP_S + 1e-6:
-            raise UnsupportedRequestError(
-                f"bars: {bars:g} bars at {tempo:g} bpm last {length:.2f} s, out of range for model "
-                f"diffhost-default; valid is at most {MAX_LOOP_S:g} s ({int(MAX_LOOP_S / bar_seconds(tempo))} bars "
-                f"at {tempo:g} bpm)"
-            )
-        n_native = loop_samples(bars, tempo, SR) if loop else int(round(length * SR))
-        notes = list(plan.notes)
-        if loop and request.bars is None and abs(length - request.length) > 0.5 / request.sample_rate:
-            notes.append(
-                f"{request.length:g} s is not whole bars at {tempo:g} bpm: rendered {bars:g} bar"
-                f"{'' if bars == 1 else 's'} ({length:.3f} s) so it loops"
-            )
+    def _play(
+        self,
+        request: GenerationRequest,
+        plan: Plan,
+        scores: list[score.Score],
+        known: Known,
+        timing: Timing,
+        seed: int,
+    ) -> tuple[list[np.ndarray], list[dict], list[dict[str, np.ndarray]], list]:
+        """Step 6: each score at the resolved tempo and key, played at 44.1 kHz: (audio, music
+        info, stems, MIDI files) per variation."""
+        key, seed_info = known.key, known.seed_info
+        tempo, bars, length, loop = timing.tempo, timing.bars, timing.length, timing.loop
         audio, music, stems, midis = [], [], [], []
         for i, s in enumerate(scores):
             s.tempo = tempo
@@ -372,7 +397,7 @@ class LoopMaker:
                 s.minor = key[1]
             if seed_info.get("roles"):
                 s.roles |= seed_info["roles"]
-            _apply_seed_extras(s, seed_info, plan, strength, np.random.default_rng([seed, i, 5]))
+            _apply_seed_extras(s, seed_info, plan, known.strength, np.random.default_rng([seed, i, 5]))
             parts: dict[str, np.ndarray] | None = {} if request.stems else None
             events: list | None = [] if request.midi else None
             audio.append(
@@ -382,7 +407,7 @@ class LoopMaker:
                     length,
                     loop,
                     np.random.default_rng([seed, i]),
-                    num_samples=n_native,
+                    num_samples=timing.n_native,
                     stems=parts,
                     events=events,
                 )
@@ -402,34 +427,120 @@ class LoopMaker:
                     "loop": loop,
                     "length_s": round(length, 6),
                     "beats": round(bars * 4, 4),
-                    "set_by": {"bpm": bpm_from, "key": key_from},
-                    "notes": notes,
+                    "set_by": {"bpm": known.bpm_from, "key": known.key_from},
+                    "notes": timing.notes,
                     "roles": sorted(s.roles),
                     "style": s.style,
                     "voices": {r: s.voices[r] for r in sorted(s.roles) if r in s.voices},
                     "bank": self.bank.hash,
                 }
             )
-        out = np.stack(audio)
-        extra: dict = {"music": music}
-        m = loop_samples(bars, tempo, request.sample_rate) if loop else request.num_samples
-        if loop:
-            # The loop's exact length at the asked rate; resampled as a circle, so the seam stays smooth.
-            if request.sample_rate != SR:
-                out = np.stack([resample_loop(a, m) for a in out])
-                extra["native_sample_rate"] = request.sample_rate
-            extra["num_samples"] = m
-        if request.stems:
-            # Each part through the same (linear) resampling as the mix, so they still sum to it.
-            def fit(x: np.ndarray) -> np.ndarray:
-                if loop:
-                    return resample_loop(x, m)
-                return fit_length(resample(x, SR, request.sample_rate), m)
+        return audio, music, stems, midis
 
-            extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
-        if request.midi:
-            extra["midi"] = midis
-        return out, extra
+
+@dataclass(frozen=True)
+class Known:
+    """Step 2's answer: the score values imposed while sampling, and who chose the tempo and key."""
+
+    known: np.ndarray  # (SCORE_DIM,) bool: imposed for the first (1 - strength) of the steps
+    always: np.ndarray  # (SCORE_DIM,) bool: imposed at every step (a set tempo, key, style, part)
+    values: np.ndarray  # (SCORE_DIM,) the values imposed
+    bpm: float | None
+    bpm_from: str
+    key: tuple[int, bool | None] | None
+    key_from: str
+    tonic: int  # the key's tonic, drawn when nothing names it
+    seed_info: dict  # what a seed clip contributed ("kind": "rhythm" or "melody", its roles)
+    strength: float  # how far a seed clip is re-imagined (1.0 without one)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Step 5's answer: what the render lasts."""
+
+    tempo: float
+    loop: bool
+    bars: float
+    length: float  # seconds
+    n_native: int  # samples at 44.1 kHz
+    notes: list[str]  # what overrode what, in words
+
+
+def _decode(x: np.ndarray, known: Known) -> list[score.Score]:
+    """Step 4: sampled vectors -> scores whose drums and bass follow their style's grammar."""
+    scores = [score.decode(x[i], tonic=known.tonic) for i in range(x.shape[0])]
+    for s in scores:
+        if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
+            s.roles = (s.roles - {"drums"}) or {"pad"}
+        s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
+        # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
+        if known.seed_info.get("kind") != "rhythm":
+            s.drums = patterns.fit_drums(s.style, s.drums)
+        s.bass_on = patterns.fit_bass_rhythm(s.style, s.bass_on)
+    return scores
+
+
+def _timing(request: GenerationRequest, plan: Plan, scores: list[score.Score], known: Known) -> Timing:
+    """Step 5: the tempo (the set one, else the sampled one made whole), whether it loops, and its
+    bars and length; a length that is not whole bars of a loop snaps to them, and says so."""
+    bpm = known.bpm
+    # Guidance can push a free tempo past anything in training (65-178 bpm); keep it inside, and
+    # a groove inside its style's own tempo range (funk at 120 or techno at 110 is another style).
+    sampled = float(np.clip(scores[0].tempo, 65.0, 178.0))
+    style_range = style_tempo_range(scores[0]) if bpm is None else None
+    if style_range is not None:
+        sampled = float(np.clip(sampled, *style_range))
+    groove = any(("drums" in sc.roles or "bass" in sc.roles) for sc in scores)
+    meant = request.bars is not None or asks_for_loop(request.prompt) or (bpm is not None and groove)
+    tempo, loop, bars = _resolve_tempo(
+        sampled, bpm, request.length, style_range, bars=request.bars, loop_meant=meant
+    )
+    length = bars * bar_seconds(tempo) if loop else request.length
+    if length > MAX_LOOP_S + 1e-6:
+        raise UnsupportedRequestError(
+            f"bars: {bars:g} bars at {tempo:g} bpm last {length:.2f} s, out of range for model "
+            f"diffhost-default; valid is at most {MAX_LOOP_S:g} s ({int(MAX_LOOP_S / bar_seconds(tempo))} bars "
+            f"at {tempo:g} bpm)"
+        )
+    n_native = loop_samples(bars, tempo, SR) if loop else int(round(length * SR))
+    notes = list(plan.notes)
+    if loop and request.bars is None and abs(length - request.length) > 0.5 / request.sample_rate:
+        notes.append(
+            f"{request.length:g} s is not whole bars at {tempo:g} bpm: rendered {bars:g} bar"
+            f"{'' if bars == 1 else 's'} ({length:.3f} s) so it loops"
+        )
+    return Timing(tempo=tempo, loop=loop, bars=bars, length=length, n_native=n_native, notes=notes)
+
+
+def _fit(
+    request: GenerationRequest,
+    out: np.ndarray,
+    timing: Timing,
+    music: list[dict],
+    stems: list[dict[str, np.ndarray]],
+    midis: list,
+) -> tuple[np.ndarray, dict]:
+    """Step 7: a loop to its exact length at the asked rate (resampled as a circle, so the seam
+    stays smooth), and each stem through the same resampling as the mix, so they still sum to it."""
+    loop = timing.loop
+    extra: dict = {"music": music}
+    m = loop_samples(timing.bars, timing.tempo, request.sample_rate) if loop else request.num_samples
+    if loop:
+        if request.sample_rate != SR:
+            out = np.stack([resample_loop(a, m) for a in out])
+            extra["native_sample_rate"] = request.sample_rate
+        extra["num_samples"] = m
+    if request.stems:
+
+        def fit(x: np.ndarray) -> np.ndarray:
+            if loop:
+                return resample_loop(x, m)
+            return fit_length(resample(x, SR, request.sample_rate), m)
+
+        extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
+    if request.midi:
+        extra["midi"] = midis
+    return out, extra
 
 
 def style_tempo_range(s: score.Score) -> tuple[float, float] | None:

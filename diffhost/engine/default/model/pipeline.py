@@ -24,7 +24,7 @@ from diffhost.engine.audio import resample
 from diffhost.engine.default.model import features
 from diffhost.engine.default.model.loops import LoopMaker
 from diffhost.engine.default.model.nets import ClipEncoder, ParamDenoiser
-from diffhost.engine.default.model.sampler import DDIMSampler
+from diffhost.engine.default.model.sampler import DDIMSampler, denoise
 from diffhost.engine.default.music import synth
 from diffhost.engine.default.text import captions
 from diffhost.engine.default.text.textenc import TextEncoder
@@ -135,7 +135,6 @@ class DefaultModel(Model):
         v = request.variations
         gen = torch.Generator("cpu").manual_seed(seed)
         noise = torch.randn((v, synth.PARAM_DIM), generator=gen) * request.temperature
-        use_cfg = not torch.equal(cond, uncond) and scale != 1.0
 
         sched = self.sampler
         timesteps = sched.timesteps(steps)
@@ -147,21 +146,10 @@ class DefaultModel(Model):
             x = sched.add_noise(x0, noise, timesteps[:1].repeat(v)) if len(timesteps) else x0.clone()
         else:
             x = noise
-
-        c = torch.cat([cond.expand(v, -1), uncond.expand(v, -1)]) if use_cfg else cond.expand(v, -1)
-        c = c.to(self.device, self.dtype)
-        for t in timesteps:
-            xin = torch.cat([x, x]) if use_cfg else x
-            out = (
-                self.denoiser(xin.to(self.device, self.dtype), t.repeat(xin.shape[0]).to(self.device), c)
-                .float()
-                .cpu()
-            )
-            if use_cfg:
-                out_c, out_u = out.chunk(2)
-                out = out_u + scale * (out_c - out_u)
-            x = sched.step(out, int(t), x, steps)
-            monitor.step()
+        x = denoise(
+            self.denoiser, sched, x, cond, uncond, timesteps=timesteps, steps=steps, guidance=scale,
+            device=self.device, dtype=self.dtype, monitor=monitor,
+        )
 
         audio = [
             synth.render(synth.decode_vector(x[i].numpy()), request.length, np.random.default_rng([seed, i]))

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from diffhost.engine.model import StepMonitor
+
+# Called before each step with (step index, timestep, x); returns x with known values imposed.
+Impose = Callable[[int, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class DDIMSampler:
@@ -55,3 +63,43 @@ class DDIMSampler:
         x0 = a_t.sqrt() * x - (1 - a_t).sqrt() * v
         eps = a_t.sqrt() * v + (1 - a_t).sqrt() * x
         return a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+
+
+def denoise(
+    denoiser: torch.nn.Module,
+    sampler: DDIMSampler,
+    x: torch.Tensor,
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    *,
+    timesteps: torch.Tensor,
+    steps: int,
+    guidance: float,
+    device: torch.device,
+    dtype: torch.dtype,
+    monitor: StepMonitor,
+    impose: Impose | None = None,
+) -> torch.Tensor:
+    """The sampling loop with classifier-free guidance, for one-shots and loops alike.
+
+    x: (variations, dim) noise (or a noised seed clip); cond/uncond: (1, 384) prompt embeddings.
+    Guidance runs the denoiser on the prompt and on the negative prompt in one batch and moves
+    `guidance` times as far from the negative's answer as the prompt's; with identical
+    embeddings, or a scale of 1, it would change nothing, so the denoiser runs once.
+    The denoiser runs on `device` in `dtype`; the sampler's maths stays float32 on the CPU.
+    """
+    v = x.shape[0]
+    use_cfg = not torch.equal(cond, uncond) and guidance != 1.0
+    c = torch.cat([cond.expand(v, -1), uncond.expand(v, -1)]) if use_cfg else cond.expand(v, -1)
+    c = c.to(device, dtype)
+    for k, t in enumerate(timesteps):
+        if impose is not None:
+            x = impose(k, t, x)
+        xin = torch.cat([x, x]) if use_cfg else x
+        out = denoiser(xin.to(device, dtype), t.repeat(xin.shape[0]).to(device), c).float().cpu()
+        if use_cfg:
+            out_c, out_u = out.chunk(2)
+            out = out_u + guidance * (out_c - out_u)
+        x = sampler.step(out, int(t), x, steps)
+        monitor.step()
+    return x

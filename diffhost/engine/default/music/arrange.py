@@ -203,197 +203,258 @@ def render_score(
     balance, each drum lane as "drums:<lane>" (those are inside "drums": not to be summed again).
     events: filled with every note played, (role, seconds, MIDI note, seconds held, velocity 0..1);
     drum notes use the General MIDI drum map."""
-    n = int(round(length_s * SR)) if num_samples is None else int(num_samples)
-    timing = Timing(score.tempo, score.swing, score.style in EIGHTH_SWING_STYLES)
-    total_steps = int(np.ceil(length_s / timing.step_s)) + 1
-    # A phrase starts no note in its last beat (or last 10 %), so it can end in silence.
-    last_onset = length_s if loop else max(length_s - max(4 * timing.step_s, 0.1 * length_s), 0.25 * length_s)
-    overhang = int(6.0 * SR)
-    buses: dict[str, Mixer] = {}
-    cache: dict = {}
-    # Beatless ambient floats off the grid: each onset moves by up to a third of a beat, chord notes bloom
-    # one after another. Loops stay loops (the offsets come from a seeded stream, onsets wrap).
-    drift = 0.33 * 4 * timing.step_s if score.style == "ambient" else 0.0
+    # 1. The grid the parts play on, and a bus per part (the notes share one random stream, so
+    #    the parts must play in this order for a seed to give the same audio).
+    band = _Band(score, bank, length_s, loop, rng, num_samples, lanes=stems is not None, events=events)
+    # 2.-6. Each part the score has, onto its bus.
+    if "drums" in score.roles:
+        _play_drums(band)
+    if "bass" in score.roles:
+        _play_bass(band)
+    if "keys" in score.roles or "pad" in score.roles:
+        _play_chords(band)
+    if "arp" in score.roles:
+        _play_arp(band)
+    if "lead" in score.roles:
+        _play_lead(band)
+    # 7. The mix: each part at its level in the style's balance, folded into a loop or faded.
+    mix = _mix(band)
+    # 8. The stems, through the same steps as the mix, so they sum to it.
+    if stems is not None:
+        stems.update(_stems(band, mix))
+    return mix.out.astype(np.float32)
 
-    def bus(name: str) -> Mixer:
-        if name not in buses:
-            buses[name] = Mixer(n, overhang, loop)
-        return buses[name]
 
-    def steps():
-        for g in range(total_steps):
-            t = timing.at(g)
+class _Band:
+    """What every part of one render shares: the grid, the buses, the random stream, the notes played."""
+
+    def __init__(
+        self,
+        score: Score,
+        bank: Bank,
+        length_s: float,
+        loop: bool,
+        rng: np.random.Generator,
+        num_samples: int | None,
+        *,
+        lanes: bool,
+        events: list[tuple[str, float, int, float, float]] | None,
+    ):
+        self.score, self.bank, self.length_s, self.loop, self.rng = score, bank, length_s, loop, rng
+        self.n = int(round(length_s * SR)) if num_samples is None else int(num_samples)
+        self.timing = Timing(score.tempo, score.swing, score.style in EIGHTH_SWING_STYLES)
+        self.total_steps = int(np.ceil(length_s / self.timing.step_s)) + 1
+        step_s = self.timing.step_s
+        # A phrase starts no note in its last beat (or last 10 %), so it can end in silence.
+        self.last_onset = length_s if loop else max(length_s - max(4 * step_s, 0.1 * length_s), 0.25 * length_s)
+        self.overhang = int(6.0 * SR)
+        self.buses: dict[str, Mixer] = {}
+        self.cache: dict = {}
+        self.lanes = lanes  # each drum lane on its own bus, for measuring the balance of the stems
+        self.events = events
+        # Beatless ambient floats off the grid: each onset moves by up to a third of a beat, chord notes
+        # bloom one after another. Loops stay loops (the offsets come from a seeded stream, onsets wrap).
+        self.drift = 0.33 * 4 * step_s if score.style == "ambient" else 0.0
+        self.bars_per_chord = HARMONIC_BARS.get(score.style, 1)
+        self.fc: float | None = None  # the drums' low-pass, for dusty and lo-fi drums
+        if score.bright < 0.4 or score.style == "lofi":
+            fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
+            # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
+            self.fc = min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc
+
+    def bus(self, name: str) -> Mixer:
+        if name not in self.buses:
+            self.buses[name] = Mixer(self.n, self.overhang, self.loop)
+        return self.buses[name]
+
+    def steps(self):
+        """(global sixteenth, seconds) of every step a note may start on."""
+        for g in range(self.total_steps):
+            t = self.timing.at(g)
             # 1 us of slack: the next loop's downbeat (step 16 N, a float sum) must never sneak in.
-            if t < last_onset - 1e-6 and t < length_s - 1e-6:
+            if t < self.last_onset - 1e-6 and t < self.length_s - 1e-6:
                 yield g, t
 
-    def played(role: str, t: float, note: int, dur: float, vel: float) -> None:
-        if events is not None:
-            events.append((role, float(t), int(note), float(dur), float(vel)))
+    def played(self, role: str, t: float, note: int, dur: float, vel: float) -> None:
+        if self.events is not None:
+            self.events.append((role, float(t), int(note), float(dur), float(vel)))
 
-    def loose(t: float) -> float:
-        return t + float(rng.uniform(0, drift)) if drift else t
+    def loose(self, t: float) -> float:
+        return t + float(self.rng.uniform(0, self.drift)) if self.drift else t
 
+    def bar_chord(self, g: int) -> int:
+        return self.score.chords[(g // (STEPS * self.bars_per_chord)) % CHORD_BARS]
+
+    def note(self, voice: str, note: int, dur: float, vel: float) -> np.ndarray:
+        return pitched_note(self.bank, voice, note, dur, vel, self.rng, self.cache)
+
+
+def _play_drums(band: _Band) -> None:
+    """2. The drum grid (or a seed clip's exact hit times), each lane at its level in the style."""
+    score, bank, step_s = band.score, band.bank, band.timing.step_s
     drum_times = score.extra.get("drum_times")  # {global step: exact seconds} from a seed clip
-    fc = None
-    if score.bright < 0.4 or score.style == "lofi":  # dusty, muffled drums
-        fc = 3500 * (12000 / 3500) ** (min(max(score.bright, 0.0), 0.4) / 0.4)
-        # Lo-fi drums are dusty whatever the brightness: that muffled top is the style.
-        fc = min(fc, LOFI_DRUMS_HZ) if score.style == "lofi" else fc
-
-    gains_memo: dict[str, float] = {}
+    gains: dict[str, float] = {}
 
     def lane_gain(lane: str) -> float:
         """A lane's level in the style's balance; under the low-pass, plus the level the filter takes
         from that kit's hit (at most 12 dB), so muffled hats are darker, not gone."""
-        if lane not in gains_memo:
-            gains_memo[lane] = _lane_gain(lane)
-        return gains_memo[lane]
+        if lane not in gains:
+            hit = "closed_hat" if lane == "hat_roll" else lane
+            gain = _drum_gain(bank, score.kit, hit, lane_db(score.style, lane))
+            if band.fc is not None:
+                lost = _lowpass_loss(bank, score.kit, hit, band.fc)
+                gain *= 10 ** (min(max(lost, 0.0), 12.0) / 20) if np.isfinite(lost) else 1.0
+            gains[lane] = gain
+        return gains[lane]
 
-    def _lane_gain(lane: str) -> float:
-        hit = "closed_hat" if lane == "hat_roll" else lane
-        gain = _drum_gain(bank, score.kit, hit, lane_db(score.style, lane))
-        if fc is not None:
-            lost = _lowpass_loss(bank, score.kit, hit, fc)
-            gain *= 10 ** (min(max(lost, 0.0), 12.0) / 20) if np.isfinite(lost) else 1.0
-        return gain
+    for g, t in band.steps():
+        row = score.drums[g % STEPS]
+        when = drum_times.get(g, t) if drum_times else t
+        for j, lane in enumerate(DRUM_LANES):
+            v = row[j]
+            if v <= 0:
+                continue
+            m = band.bus(f"drums:{lane}" if band.lanes else "drums")
+            pan = LANE_PAN.get(lane, 0.0)
+            if lane == "hat_roll":
+                x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
+                gain = lane_gain(lane)
+                for k in range(3):
+                    band.played("drums", when + k * step_s / 3, GM_DRUMS[lane], step_s / 3, v)
+                    m.add(_fade_in(x), when + k * step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
+                continue
+            x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
+            if x is None:
+                x = bank.drum(score.kit, lane)
+                if lane == "tom" and score.kit == "orchestra":
+                    x = _timpani(x, score.tonic)
+            band.played("drums", when, GM_DRUMS[lane], step_s, v)
+            m.add(_fade_in(x), when, lane_gain(lane) * v**1.5, pan)
 
-    if "drums" in score.roles:
-        for g, t in steps():
-            row = score.drums[g % STEPS]
-            when = drum_times.get(g, t) if drum_times else t
-            for j, lane in enumerate(DRUM_LANES):
-                v = row[j]
-                if v <= 0:
-                    continue
-                m = bus(f"drums:{lane}" if stems is not None else "drums")
-                pan = LANE_PAN.get(lane, 0.0)
-                if lane == "hat_roll":
-                    x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
-                    gain = lane_gain(lane)
-                    for k in range(3):
-                        played("drums", when + k * timing.step_s / 3, GM_DRUMS[lane], timing.step_s / 3, v)
-                        m.add(_fade_in(x), when + k * timing.step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
-                    continue
-                x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
-                if x is None:
-                    x = bank.drum(score.kit, lane)
-                    if lane == "tom" and score.kit == "orchestra":
-                        x = _timpani(x, score.tonic)
-                played("drums", when, GM_DRUMS[lane], timing.step_s, v)
-                m.add(_fade_in(x), when, lane_gain(lane) * v**1.5, pan)
 
-    bars_per_chord = HARMONIC_BARS.get(score.style, 1)
+def _play_bass(band: _Band) -> None:
+    """3. The bass line: each onset held until the next one, on the bar's chord."""
+    score, step_s = band.score, band.timing.step_s
+    m = band.bus("bass")
+    onsets = [(g, t) for g, t in band.steps() if score.bass_on[g % STEPS] > 0]
+    longest = 16 if score.style in HARMONIC_BARS else 8
+    for k, (g, t) in enumerate(onsets):
+        nxt = onsets[k + 1][1] if k + 1 < len(onsets) else t + 4 * step_s
+        dur = min(nxt - t, longest * step_s) * 0.92
+        note = _midi(score, band.bar_chord(g) + int(score.bass_degree[g % STEPS]), 28)
+        v = score.bass_on[g % STEPS]
+        at = band.loose(t)
+        band.played("bass", at, note, dur, v)
+        m.add(band.note(score.voices["bass"], note, dur, v), at, 1.0)
 
-    def bar_chord(g: int) -> int:
-        return score.chords[(g // (STEPS * bars_per_chord)) % CHORD_BARS]
 
-    if "bass" in score.roles:
-        m = bus("bass")
-        onsets = [(g, t) for g, t in steps() if score.bass_on[g % STEPS] > 0]
-        longest = 16 if score.style in HARMONIC_BARS else 8
+def _play_chords(band: _Band) -> None:
+    """4. Keys (comped in the style's rhythm, strummed on a guitar) and pads (held chords)."""
+    score, step_s, loop, length_s = band.score, band.timing.step_s, band.loop, band.length_s
+    for role in ("keys", "pad"):
+        if role not in score.roles:
+            continue
+        m = band.bus(role)
+        voice = score.voices[role]
+        size = 4 if score.style in SEVENTH_STYLES and role == "keys" else 3
+        comp = score.comp if role == "keys" else "sustain"
+        hits = _comp_hits(comp)
+        for g, t in band.steps():
+            s = g % STEPS
+            if s not in hits:
+                continue
+            dur_steps, vel, strum = hits[s]
+            if comp == "sustain" and band.bars_per_chord > 1:
+                if (g // STEPS) % band.bars_per_chord:
+                    continue  # the chord of a slow progression holds through its bars
+                dur_steps *= band.bars_per_chord
+            dur = min(dur_steps * step_s, length_s - t if not loop else 1e9) * 0.95
+            notes = chord_notes(score, band.bar_chord(g), 48 if role == "pad" else 52, size)
+            if role == "keys":
+                notes = [notes[0] - 12, *notes]  # a low root under the comping voicing
+            if strum:  # a guitar strum: strings 12 ms apart, down or up
+                order = notes if strum > 0 else notes[::-1]
+                for k, note in enumerate(order):
+                    band.played(role, t + 0.012 * k, note, dur, vel)
+                    m.add(band.note(voice, note, dur, vel), t + 0.012 * k, 0.7, 0.2 - 0.1 * k)
+            else:
+                for k, note in enumerate(notes):
+                    pan = 0.3 * (k / max(1, len(notes) - 1) - 0.5) * (2 if role == "pad" else 1)
+                    at = band.loose(t)
+                    band.played(role, at, note, dur, vel)
+                    m.add(band.note(voice, note, dur, vel), at, 0.8, pan)
+
+
+def _play_arp(band: _Band) -> None:
+    """5. The arpeggio: the bar's chord (over one or two octaves) in the score's shape and rate."""
+    score, step_s = band.score, band.timing.step_s
+    m = band.bus("arp")
+    every = 2 if score.arp_rate == "eighths" else 1
+    k = 0
+    for g, t in band.steps():
+        if g % every:
+            continue
+        tones = chord_notes(score, band.bar_chord(g), 60, 3)
+        if score.arp_octaves == 2:
+            tones += [x + 12 for x in tones]
+        seq = _arp_sequence(tones, score.arp_shape)
+        note = seq[k % len(seq)]
+        k += 1
+        vel = 0.9 if (g % 4 == 0) else 0.7
+        band.played("arp", t, note, every * step_s * 0.9, vel)
+        m.add(band.note(score.voices["arp"], note, every * step_s * 0.9, vel), t, 0.9, 0.2)
+
+
+def _play_lead(band: _Band) -> None:
+    """6. The melody: the score's, or a seed clip's exact notes."""
+    score, step_s, loop, length_s = band.score, band.timing.step_s, band.loop, band.length_s
+    m = band.bus("lead")
+    melody = score.extra.get("melody_notes")  # exact (time, midi, dur) from a seed clip
+    if melody is None:
+        onsets = [(g, t) for g, t in band.steps() if score.melody_on[g % MELODY_STEPS] > 0]
+        melody = []
         for k, (g, t) in enumerate(onsets):
-            nxt = onsets[k + 1][1] if k + 1 < len(onsets) else t + 4 * timing.step_s
-            dur = min(nxt - t, longest * timing.step_s) * 0.92
-            note = _midi(score, bar_chord(g) + int(score.bass_degree[g % STEPS]), 28)
-            v = score.bass_on[g % STEPS]
-            at = loose(t)
-            played("bass", at, note, dur, v)
-            m.add(pitched_note(bank, score.voices["bass"], note, dur, v, rng, cache), at, 1.0)
+            nxt = onsets[k + 1][1] if k + 1 < len(onsets) else t + 4 * step_s
+            dur = min(nxt - t, 8 * step_s) * 0.95
+            midi = _midi(score, int(score.melody_degree[g % MELODY_STEPS]), 57)
+            melody.append((band.loose(t), midi, dur, float(score.melody_on[g % MELODY_STEPS])))
+    for t, midi, dur, vel in melody:
+        if t < band.last_onset:
+            dur = dur if loop else min(dur, max(length_s - t - 0.05, 0.05))
+            band.played("lead", t, int(midi), dur, vel)
+            m.add(band.note(score.voices["lead"], int(midi), dur, vel), t, 1.0)
 
-    if "keys" in score.roles or "pad" in score.roles:
-        for role in ("keys", "pad"):
-            if role not in score.roles:
-                continue
-            m = bus(role)
-            voice = score.voices[role]
-            size = 4 if score.style in SEVENTH_STYLES and role == "keys" else 3
-            comp = score.comp if role == "keys" else "sustain"
-            hits = _comp_hits(comp)
-            for g, t in steps():
-                s = g % STEPS
-                if s not in hits:
-                    continue
-                dur_steps, vel, strum = hits[s]
-                if comp == "sustain" and bars_per_chord > 1:
-                    if (g // STEPS) % bars_per_chord:
-                        continue  # the chord of a slow progression holds through its bars
-                    dur_steps *= bars_per_chord
-                dur = min(dur_steps * timing.step_s, length_s - t if not loop else 1e9) * 0.95
-                notes = chord_notes(score, bar_chord(g), 48 if role == "pad" else 52, size)
-                if role == "keys":
-                    notes = [notes[0] - 12, *notes]  # a low root under the comping voicing
-                if strum:  # a guitar strum: strings 12 ms apart, down or up
-                    order = notes if strum > 0 else notes[::-1]
-                    for k, note in enumerate(order):
-                        played(role, t + 0.012 * k, note, dur, vel)
-                        m.add(
-                            pitched_note(bank, voice, note, dur, vel, rng, cache),
-                            t + 0.012 * k,
-                            0.7,
-                            0.2 - 0.1 * k,
-                        )
-                else:
-                    for k, note in enumerate(notes):
-                        pan = 0.3 * (k / max(1, len(notes) - 1) - 0.5) * (2 if role == "pad" else 1)
-                        at = loose(t)
-                        played(role, at, note, dur, vel)
-                        m.add(pitched_note(bank, voice, note, dur, vel, rng, cache), at, 0.8, pan)
 
-    if "arp" in score.roles:
-        m = bus("arp")
-        every = 2 if score.arp_rate == "eighths" else 1
-        k = 0
-        for g, t in steps():
-            if g % every:
-                continue
-            tones = chord_notes(score, bar_chord(g), 60, 3)
-            if score.arp_octaves == 2:
-                tones += [x + 12 for x in tones]
-            seq = _arp_sequence(tones, score.arp_shape)
-            note = seq[k % len(seq)]
-            k += 1
-            vel = 0.9 if (g % 4 == 0) else 0.7
-            played("arp", t, note, every * timing.step_s * 0.9, vel)
-            m.add(
-                pitched_note(bank, score.voices["arp"], note, every * timing.step_s * 0.9, vel, rng, cache),
-                t,
-                0.9,
-                0.2,
-            )
+@dataclass
+class _Mix:
+    """Step 7's answer, and what the stems need to go through the same steps."""
 
-    if "lead" in score.roles:
-        m = bus("lead")
-        melody = score.extra.get("melody_notes")  # exact (time, midi, dur) from a seed clip
-        if melody is None:
-            onsets = [(g, t) for g, t in steps() if score.melody_on[g % MELODY_STEPS] > 0]
-            melody = []
-            for k, (g, t) in enumerate(onsets):
-                nxt = onsets[k + 1][1] if k + 1 < len(onsets) else t + 4 * timing.step_s
-                dur = min(nxt - t, 8 * timing.step_s) * 0.95
-                midi = _midi(score, int(score.melody_degree[g % MELODY_STEPS]), 57)
-                melody.append((loose(t), midi, dur, float(score.melody_on[g % MELODY_STEPS])))
-        for t, midi, dur, vel in melody:
-            if t < last_onset:
-                dur = dur if loop else min(dur, max(length_s - t - 0.05, 0.05))
-                played("lead", t, int(midi), dur, vel)
-                m.add(pitched_note(bank, score.voices["lead"], int(midi), dur, vel, rng, cache), t, 1.0)
+    out: np.ndarray  # (2, n) the mix
+    gains: dict[str, float]  # each part's gain in the balance
+    lanes: list[str]  # the drum lanes' buses (only when stems are asked for)
+    tex: np.ndarray | None  # the texture layer, as mixed
+    env: np.ndarray | None  # a phrase's fades
+    scale: float  # the peak normalisation
 
-    # Each part to its level in the style's balance (the lo-fi low-pass before measuring the drums).
+
+def _mix(band: _Band) -> _Mix:
+    """7. Each part to its level in the style's balance (the lo-fi low-pass before measuring the
+    drums), high-passed, folded into a loop (or cut and faded as a phrase), peak-normalised."""
+    score, buses, n, loop = band.score, band.buses, band.n, band.loop
     lanes = [k for k in buses if k.startswith("drums:")]  # only when stems are asked for
     if lanes or "drums" in buses:
-        drums = bus("drums").buf
+        drums = band.bus("drums").buf
         for lane_bus in lanes:
             drums += buses[lane_bus].buf
-        if fc is not None:
-            buses["drums"].buf = _lowpass(drums, fc)
+        if band.fc is not None:
+            buses["drums"].buf = _lowpass(drums, band.fc)
             for lane_bus in lanes:
-                buses[lane_bus].buf = _lowpass(buses[lane_bus].buf, fc)
+                buses[lane_bus].buf = _lowpass(buses[lane_bus].buf, band.fc)
     gains = {}
     for role in (r for r in buses if ":" not in r):
         level = level_db(buses[role].buf[:, : n + SR])  # the loop and a second of tails
         gains[role] = 10 ** ((role_db(score.style, role) - 12.0 - level) / 20) if np.isfinite(level) else 0.0
-    mix = np.zeros((2, n + overhang), dtype=np.float32)
+    mix = np.zeros((2, n + band.overhang), dtype=np.float32)
     for role, g in gains.items():
         mix += g * buses[role].buf
     # The DC high-pass and filters (the lo-fi drum low-pass) run on the whole buffer before the fold:
@@ -403,9 +464,9 @@ def render_score(
     tex = None
     if "texture" in score.roles:
         tex = (
-            _highpass(_texture_layer(score, n, loop, rng), DC_HZ)
+            _highpass(_texture_layer(score, n, loop, band.rng), DC_HZ)
             if not loop
-            else _texture_layer(score, n, loop, rng)
+            else _texture_layer(score, n, loop, band.rng)
         )
         level = level_db(tex)
         db = role_db(score.style, "texture") if len(score.roles) > 1 else 0.0
@@ -415,27 +476,32 @@ def render_score(
     out -= out.mean(axis=1, keepdims=True)
     env = None
     if not loop:
-        env = _end_fade(n, length_s)
+        env = _end_fade(n, band.length_s)
         head = min(n, int(START_FADE_S * SR))
         env[:head] *= np.sin(np.linspace(0, np.pi / 2, head)) ** 2
         out *= env
     peak = float(np.max(np.abs(out)))
     scale = 10 ** (-1.0 / 20) / peak if peak > 0 else 1.0
     out *= scale
-    if stems is not None:
-        # Each part through the same linear steps as the mix (high-pass, fold, offset, fades, gain),
-        # so the parts sum to the mix; the drum lanes are for measuring the balance only.
-        parts = {role: _highpass(g * buses[role].buf, DC_HZ) for role, g in gains.items()}
-        folded = {role: _wrap(x, n) if loop else x[:, :n].copy() for role, x in parts.items()}
-        if tex is not None:
-            folded["texture"] = tex
-        for role, y in folded.items():
-            y = y - y.mean(axis=1, keepdims=True)
-            stems[role] = ((y * env if env is not None else y) * scale).astype(np.float32)
-        for name in lanes:
-            b = buses[name].buf
-            stems[name] = gains["drums"] * scale * (_wrap(b, n) if loop else b[:, :n])
-    return out.astype(np.float32)
+    return _Mix(out=out, gains=gains, lanes=lanes, tex=tex, env=env, scale=scale)
+
+
+def _stems(band: _Band, mix: _Mix) -> dict[str, np.ndarray]:
+    """8. Each part through the same linear steps as the mix (high-pass, fold, offset, fades, gain),
+    so the parts sum to the mix; the drum lanes are for measuring the balance only."""
+    n, loop, buses = band.n, band.loop, band.buses
+    stems: dict[str, np.ndarray] = {}
+    parts = {role: _highpass(g * buses[role].buf, DC_HZ) for role, g in mix.gains.items()}
+    folded = {role: _wrap(x, n) if loop else x[:, :n].copy() for role, x in parts.items()}
+    if mix.tex is not None:
+        folded["texture"] = mix.tex
+    for role, y in folded.items():
+        y = y - y.mean(axis=1, keepdims=True)
+        stems[role] = ((y * mix.env if mix.env is not None else y) * mix.scale).astype(np.float32)
+    for name in mix.lanes:
+        b = buses[name].buf
+        stems[name] = mix.gains["drums"] * mix.scale * (_wrap(b, n) if loop else b[:, :n])
+    return stems
 
 
 # General MIDI drum notes (channel 10) for the drum lanes.

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from diffhost.engine.audio import read_audio
-from diffhost.engine.request import GenerationRequest, SeedClip
+from diffhost.engine.request import GenerationRequest
+from diffhost.host.library import request_from_params
 from diffhost.host.live.bridge.cache import ClipCache
 from diffhost.host.live.bridge.clips import make_clip, parse_recipe
 
@@ -37,17 +38,7 @@ class Restored:
 
 def request_from(sidecar: dict[str, Any]) -> tuple[GenerationRequest, str | None, int]:
     """(request, model spec, variation) behind a sidecar, exactly."""
-    params = dict(sidecar.get("params") or {})
-    clip_info = params.pop("seed_clip", None)
-    clip = None
-    if clip_info:
-        path = clip_info.get("path")
-        if not path or not Path(path).is_file():
-            raise ValueError(f"recipe: its seed clip {path} is missing; this clip cannot be rendered again")
-        audio, sr = read_audio(path)
-        clip = SeedClip(audio, sr)
-    fields = {k: v for k, v in params.items() if k in GenerationRequest.__dataclass_fields__}
-    request = GenerationRequest(seed_clip=clip, **fields)
+    request = request_from_params(sidecar.get("params") or {}, where="recipe")
     name = (sidecar.get("model") or {}).get("name")
     model = None if name in DEFAULT_MODELS else str(name)
     return request, model, int(sidecar.get("variation") or 0)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from .conftest import BLOCK, RATE, wait_frames
+from tests.jack_fixtures import BLOCK, RATE, wait_frames
 
 NOTE_ON = 0x90
 

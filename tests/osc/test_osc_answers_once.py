@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from .conftest import RATE
+from tests.jack_fixtures import RATE
 
 
 @pytest.fixture
