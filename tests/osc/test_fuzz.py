@@ -193,7 +193,8 @@ def test_fuzz_dispatcher_100k(dirs):
         assert {"/diffhost/error", "/diffhost/pong", "/diffhost/param", "/diffhost/subscribed"} <= kinds
         assert engine.pending() <= 4  # the flood stayed bounded by the queue
         assert not [p for p in dirs["renders"].iterdir()]  # nothing was written
-        assert elapsed < 60, f"fuzz took {elapsed:.1f} s"
+        # Its speed is a figure, not a pass mark (the machines are shared): bench/osc_throughput.py.
+        print(f"fuzz: 100k datagrams in {elapsed:.1f} s")
     finally:
         session.close()
 
