@@ -20,7 +20,7 @@ struct PadInfo {
     double gainDb = 0.0, pan = 0.0;
     // A prompt typed in the DAW (a host-writable state) and the last one diffhost accepted: a typed
     // prompt that differs from the accepted one is sent to diffhost as a render for this pad. Both are
-    // saved, the accepted one first, so reopening a project renders nothing again.
+    // saved, so reopening a project renders nothing again.
     std::string prompt, prompted;
     bool inMemory = false;  // the clip named by `hash` is read and handed to the audio thread (not saved)
 };
@@ -34,8 +34,10 @@ struct Bridge {
     // The host sets the rate on its own thread while the worker may be reading clips at it.
     std::atomic<double> sampleRate{48000.0};
     double loadedRate = 0.0;  // the rate the pads' clips were last read at (under loadMutex)
-    // Pads whose typed prompt waits for diffhost to accept it (bit N-1 for pad N).
+    // Pads whose typed prompt waits for diffhost to accept it (bit N-1 for pad N), worked out again
+    // by the worker once the host's prompt changes settle (promptsChangedAt, as padsChangedAt).
     std::atomic<uint32_t> promptPending{0};
+    std::atomic<double> promptsChangedAt{0.0};
     // When the host last changed the pads through setState (steady clock, s; 0: not since the last
     // report): the worker then tells diffhost what the pads hold, once the changes settle.
     std::atomic<double> padsChangedAt{0.0};

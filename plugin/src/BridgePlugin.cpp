@@ -16,8 +16,7 @@ namespace {
 
 // State keys: "instance_id", "track_name", then per pad N (1..16) "padN_hash", "padN_label",
 // "padN_mode", "padN_choke", "padN_quantize", "padN_gain_db", "padN_pan", "padN_recipe",
-// "padN_prompted", "padN_prompt". Hosts restore state in this order, so a pad's accepted prompt is
-// back before its typed prompt is compared with it.
+// "padN_prompted", "padN_prompt".
 constexpr uint32_t kGlobalKeys = 2;
 constexpr uint32_t kFieldsPerPad = 10;
 constexpr uint32_t kStateCount = kGlobalKeys + kFieldsPerPad * bridge::kPads;
@@ -168,9 +167,9 @@ protected:
             std::lock_guard<std::mutex> lock(fBridge.mutex);
             bridge::PadInfo& info = fBridge.pads[pad - 1];
             (field == kPrompt ? info.prompt : info.prompted) = cut(value);
-            const uint32_t bit = 1u << (pad - 1);
-            if (!info.prompt.empty() && info.prompt != info.prompted) fBridge.promptPending.fetch_or(bit);
-            else fBridge.promptPending.fetch_and(~bit);
+            // compared by the worker once the host's changes settle: hosts restore keys in different
+            // orders (VST3 hosts alphabetically), so the accepted prompt may come after the typed one
+            fBridge.promptsChangedAt.store(bridge::steadyNow());
             return;
         }
         fBridge.padsChangedAt.store(bridge::steadyNow());  // diffhost hears what the pads hold now

@@ -251,16 +251,28 @@ static void parsePrompt(const std::string& text, double& bars, std::string& prom
 }
 
 void Link::sendPrompts(const std::string& id, double t) {
+    double changed = fBridge.promptsChangedAt.load();
+    if (changed > 0.0 && t - changed >= 0.25 && fBridge.promptsChangedAt.compare_exchange_strong(changed, 0.0)) {
+        uint32_t bits = 0;
+        std::lock_guard<std::mutex> lock(fBridge.mutex);
+        for (int p = 0; p < kPads; ++p) {
+            const PadInfo& info = fBridge.pads[p];
+            if (!info.prompt.empty() && info.prompt != info.prompted) bits |= 1u << p;
+        }
+        fBridge.promptPending.store(bits);
+    }
     const uint32_t pending = fBridge.promptPending.load();
     if (pending == 0) return;
     for (int p = 0; p < kPads; ++p) {
-        // until diffhost answers, the prompt goes again every 2 s (diffhost may not be running yet)
-        if (!(pending & (1u << p)) || t - fPromptSentAt[p] < 2.0) continue;
+        if (!(pending & (1u << p))) continue;
         std::string text;
         {
             std::lock_guard<std::mutex> lock(fBridge.mutex);
             text = fBridge.pads[p].prompt;
         }
+        // a newly typed prompt goes at once; until diffhost answers, it goes again every 2 s (diffhost
+        // may not be running yet)
+        if (text == fPromptSent[p] && t - fPromptSentAt[p] < 2.0) continue;
         double bars;
         std::string prompt;
         parsePrompt(text, bars, prompt);
