@@ -1,4 +1,4 @@
-"""The plugin in Ardour 7, a real DAW, headless (`ardour7-lua`, Debian's `ardour` package) on its
+"""The plugin (LV2 and VST3) in Ardour 7, a real DAW, headless (`ardour7-lua`, Debian's `ardour` package) on its
 own dummy audio backend: a session is created with the Bridge as the instrument of a MIDI track,
 diffhost (the test's stand-in) fills two pads while Ardour runs, the session is saved and closed, then
 opened again in a new Ardour process with diffhost's stand-in still listening: the instance comes
@@ -11,6 +11,7 @@ tests compare the plugin's audio sample by sample).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.plugin.bridge_host import LV2, LV2_URI, put_clip
+from tests.plugin.bridge_host import LV2, LV2_URI, VST3, put_clip
 
 RATE = 48000
 
@@ -37,7 +38,7 @@ CREATE = """
 AudioEngine:set_backend("None (Dummy)", "", "")
 local s = create_session("{dir}", "bridge", {rate})
 assert(s, "no session")
-local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.LV2)
+local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.{kind})
 assert(not info:isnil(), "Ardour did not find the plugin")
 local midi = ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1)
 local audio = ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2)
@@ -103,21 +104,46 @@ def _report(link, ident) -> dict[int, list]:
         pads[args[1]] = args[2:]
 
 
-def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, link, tmp_path):
-    # Ardour finds the LV2 on LV2_PATH (a folder with only this bundle); its own settings and caches
-    # go to the test's folder
+def _vst3_uid(env: dict[str, str], bundle: Path) -> str:
+    """Ardour finds a VST3 only once its scanner has cached that bundle's path; the cache names the
+    class id Ardour's Lua asks for."""
+    scanner = Path("/usr/lib/ardour7/ardour-vst3-scanner")
+    assert scanner.is_file(), f"{scanner} (Debian's ardour package) is missing"
+    done = subprocess.run(
+        [str(scanner), "-f", str(bundle)],
+        env=dict(env, LD_LIBRARY_PATH="/usr/lib/ardour7"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"Ardour's VST3 scanner failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    caches = list((Path(env["XDG_CACHE_HOME"]) / "ardour7" / "vst").glob("*.v3i"))
+    assert len(caches) == 1, f"Ardour's VST3 scanner cached {caches}"
+    found = re.search(r'<VST3Info uid="([0-9A-F]{32})" name="diffhost Bridge"', caches[0].read_text())
+    assert found, caches[0].read_text()
+    return found.group(1)
+
+
+@pytest.mark.parametrize("kind", ["LV2", "VST3"])
+def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, link, tmp_path, kind):
+    # Ardour finds the LV2 on LV2_PATH (a folder with only this bundle) and the VST3 in ~/.vst3; its
+    # own settings and caches go to the test's folder
     lv2 = tmp_path / "lv2"
     lv2.mkdir()
     (lv2 / LV2.name).symlink_to(LV2.resolve())
+    home = tmp_path / "home"
+    (home / ".vst3").mkdir(parents=True)
+    (home / ".vst3" / VST3.name).symlink_to(VST3.resolve())
     env = dict(os.environ)
     env.update(
         LV2_PATH=str(lv2),
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         XDG_CACHE_HOME=str(tmp_path / "cache"),
-        HOME=str(tmp_path / "home"),
+        HOME=str(home),
     )
+    uri = LV2_URI if kind == "LV2" else _vst3_uid(env, home / ".vst3" / VST3.name)
     session = tmp_path / "session"
-    fill = {"dir": str(session), "rate": str(RATE), "uri": LV2_URI}
+    fill = {"dir": str(session), "rate": str(RATE), "uri": uri, "kind": kind}
 
     first = Ardour(ardour_lua, CREATE.format(**fill, wait="{wait}"), tmp_path, "create", env)
     try:
@@ -139,7 +165,7 @@ def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, l
     finally:
         first.finish()
     saved = (session / "bridge.ardour").read_text()
-    assert LV2_URI in saved and "Drums" in saved
+    assert "Drums" in saved and (LV2_URI in saved if kind == "LV2" else 'name="diffhost Bridge"' in saved)
 
     link.drain()
     second = Ardour(ardour_lua, REOPEN.format(**fill, wait="{wait}"), tmp_path, "reopen", env)
