@@ -42,7 +42,9 @@ local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.{kind})
 assert(not info:isnil(), "Ardour did not find the plugin")
 local midi = ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1)
 local audio = ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2)
-local tracks = s:new_midi_track(midi, audio, true, info, nil, nil, 1, "Drums",
+-- strict I/O off: with it, Ardour 7.3 now and then registers the track's first output port twice while
+-- fitting the plugin's 34 outputs, and aborts ("Port already exists")
+local tracks = s:new_midi_track(midi, audio, false, info, nil, nil, 1, "Drums",
                                 ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
 assert(tracks:size() == 1, "no track")
 {wait}
@@ -88,7 +90,7 @@ class Ardour:
             self.proc.kill()
             self.proc.wait()
         text = self.log.read_text(errors="replace")
-        assert self.proc.returncode == 0 and "closed" in text, f"ardour7-lua failed:\n{text[-3000:]}"
+        assert self.proc.returncode == 0 and "closed" in text, f"ardour7-lua failed (exit {self.proc.returncode}):\n{text[-3000:]}"
         return text
 
 
