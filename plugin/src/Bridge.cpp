@@ -1,6 +1,7 @@
 #include "Bridge.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -17,6 +18,11 @@ Bridge::Bridge() {
     const uint64_t v = (uint64_t(rd()) << 32) ^ uint64_t(rd());
     static const char* hex = "0123456789abcdef";
     for (int k = 15; k >= 0; --k) instanceId += hex[(v >> (4 * k)) & 15];
+}
+
+double steadyNow() {
+    using namespace std::chrono;
+    return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
 std::string clipCache() {
@@ -93,6 +99,11 @@ Clip* Bridge::load(int pad, const std::string& hash, const std::string& label, b
         error = "pad " + std::to_string(pad) + " is out of range 1..16";
         return nullptr;
     }
+    std::lock_guard<std::mutex> reading(loadMutex);
+    return loadLocked(pad, hash, label, atBar, error);
+}
+
+Clip* Bridge::loadLocked(int pad, const std::string& hash, const std::string& label, bool atBar, std::string& error) {
     Clip* clip = nullptr;
     if (hash.empty()) {
         clip = new Clip();  // an empty clip clears the pad
@@ -101,8 +112,9 @@ Clip* Bridge::load(int pad, const std::string& hash, const std::string& label, b
         return nullptr;
     } else {
         const std::string path = clipCache() + "/" + hash.substr(0, 2) + "/" + hash + ".wav";
-        loadedRate = sampleRate;
-        clip = readWav(path, sampleRate, error);
+        const double rate = sampleRate.load();
+        loadedRate = rate;
+        clip = readWav(path, rate, error);
         if (clip == nullptr) return nullptr;
         clip->hash = hash;
     }
@@ -110,6 +122,7 @@ Clip* Bridge::load(int pad, const std::string& hash, const std::string& label, b
         std::lock_guard<std::mutex> lock(mutex);
         pads[pad - 1].hash = hash;
         pads[pad - 1].label = label;
+        pads[pad - 1].inMemory = !hash.empty();
     }
     freeRetired();
     PadShared& s = engine.shared[pad - 1];
@@ -120,8 +133,9 @@ Clip* Bridge::load(int pad, const std::string& hash, const std::string& label, b
 }
 
 void Bridge::reloadIfRateChanged() {
-    if (loadedRate == sampleRate) return;
-    loadedRate = sampleRate;
+    std::lock_guard<std::mutex> reading(loadMutex);
+    if (loadedRate == sampleRate.load()) return;
+    loadedRate = sampleRate.load();
     for (int p = 1; p <= kPads; ++p) {
         std::string hash, label, error;
         {
@@ -130,9 +144,10 @@ void Bridge::reloadIfRateChanged() {
             label = pads[p - 1].label;
         }
         if (hash.empty()) continue;
-        if (load(p, hash, label, false, error) == nullptr) {
+        if (loadLocked(p, hash, label, false, error) == nullptr) {
             std::lock_guard<std::mutex> lock(mutex);
             pads[p - 1].hash = hash;  // kept for the project (and for diffhost to render again)
+            pads[p - 1].inMemory = false;
         }
     }
 }

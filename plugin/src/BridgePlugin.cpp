@@ -14,11 +14,25 @@ START_NAMESPACE_DISTRHO
 
 namespace {
 
-// State keys: "instance_id", then per pad N (1..16) "padN_hash", "padN_label", "padN_mode",
-// "padN_choke", "padN_quantize", "padN_gain_db", "padN_pan", "padN_recipe".
-constexpr uint32_t kFieldsPerPad = 8;
-constexpr uint32_t kStateCount = 1 + kFieldsPerPad * bridge::kPads;
-const char* const kFields[kFieldsPerPad] = {"hash", "label", "mode", "choke", "quantize", "gain_db", "pan", "recipe"};
+// State keys: "instance_id", "track_name", then per pad N (1..16) "padN_hash", "padN_label",
+// "padN_mode", "padN_choke", "padN_quantize", "padN_gain_db", "padN_pan", "padN_recipe",
+// "padN_prompted", "padN_prompt".
+constexpr uint32_t kGlobalKeys = 2;
+constexpr uint32_t kFieldsPerPad = 10;
+constexpr uint32_t kStateCount = kGlobalKeys + kFieldsPerPad * bridge::kPads;
+const char* const kFields[kFieldsPerPad] = {"hash", "label", "mode", "choke", "quantize", "gain_db", "pan", "recipe",
+                                            "prompted", "prompt"};
+enum Field { kHash, kLabel, kMode, kChoke, kQuantize, kGainDb, kPan, kRecipe, kPrompted, kPrompt };
+constexpr size_t kMaxText = 1000;  // a typed prompt or track name is cut to this many bytes
+
+// `text` cut to kMaxText bytes, never inside a UTF-8 character
+std::string cut(const char* text) {
+    std::string s(text);
+    if (s.size() <= kMaxText) return s;
+    size_t n = kMaxText;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+    return s.substr(0, n);
+}
 
 // "pad12_gain_db" -> pad 12, field 5; false for any other key
 bool parseKey(const char* key, int& pad, int& field) {
@@ -91,29 +105,43 @@ protected:
             state.label = "Instance id";
             return;
         }
-        const uint32_t pad = (index - 1) / kFieldsPerPad + 1, field = (index - 1) % kFieldsPerPad;
+        if (index == 1) {
+            // DPF 1.6 passes on no track name from any host (VST3's IInfoListener and CLAP's track-info
+            // are not wrapped), so the musician may type one where the host lets them edit a plugin's
+            // string properties (LV2 hosts with a generic editor): diffhost lists the instance by it
+            state.hints = kStateIsHostWritable;
+            state.key = "track_name";
+            state.label = "Track name";
+            return;
+        }
+        const uint32_t pad = (index - kGlobalKeys) / kFieldsPerPad + 1, field = (index - kGlobalKeys) % kFieldsPerPad;
         state.key = String("pad") + String(pad) + "_" + kFields[field];
         state.label = String("Pad ") + String(pad) + " " + kFields[field];
-        static const char* const defaults[kFieldsPerPad] = {"", "", "0", "0", "0", "0", "0", ""};
+        // a prompt for the pad, typed in the DAW: diffhost renders it at the host's tempo onto the pad
+        if (field == kPrompt) state.hints = kStateIsHostWritable;
+        static const char* const defaults[kFieldsPerPad] = {"", "", "0", "0", "0", "0", "0", "", "", ""};
         state.defaultValue = defaults[field];
     }
 
     String getState(const char* key) const override {
         std::lock_guard<std::mutex> lock(fBridge.mutex);
         if (std::strcmp(key, "instance_id") == 0) return String(fBridge.instanceId.c_str());
+        if (std::strcmp(key, "track_name") == 0) return String(fBridge.trackName.c_str());
         int pad = 0, field = 0;
         if (!parseKey(key, pad, field)) return String();
         const bridge::PadInfo& p = fBridge.pads[pad - 1];
         char num[64];
         switch (field) {
-        case 0: return String(p.hash.c_str());
-        case 1: return String(p.label.c_str());
-        case 2: return String(p.mode);
-        case 3: return String(p.choke);
-        case 4: return String(p.quantize);
-        case 5: std::snprintf(num, sizeof num, "%.17g", p.gainDb); return String(num);
-        case 6: std::snprintf(num, sizeof num, "%.17g", p.pan); return String(num);
-        default: return String(p.recipe.c_str());
+        case kHash: return String(p.hash.c_str());
+        case kLabel: return String(p.label.c_str());
+        case kMode: return String(p.mode);
+        case kChoke: return String(p.choke);
+        case kQuantize: return String(p.quantize);
+        case kGainDb: std::snprintf(num, sizeof num, "%.17g", p.gainDb); return String(num);
+        case kPan: std::snprintf(num, sizeof num, "%.17g", p.pan); return String(num);
+        case kRecipe: return String(p.recipe.c_str());
+        case kPrompted: return String(p.prompted.c_str());
+        default: return String(p.prompt.c_str());
         }
     }
 
@@ -128,9 +156,24 @@ protected:
             }
             return;
         }
+        if (std::strcmp(key, "track_name") == 0) {
+            std::lock_guard<std::mutex> lock(fBridge.mutex);
+            fBridge.trackName = cut(value);  // the next hello carries it
+            return;
+        }
         int pad = 0, field = 0;
         if (!parseKey(key, pad, field)) return;
-        if (field == 0) {
+        if (field == kPrompted || field == kPrompt) {
+            std::lock_guard<std::mutex> lock(fBridge.mutex);
+            bridge::PadInfo& info = fBridge.pads[pad - 1];
+            (field == kPrompt ? info.prompt : info.prompted) = cut(value);
+            // compared by the worker once the host's changes settle: hosts restore keys in different
+            // orders (VST3 hosts alphabetically), so the accepted prompt may come after the typed one
+            fBridge.promptsChangedAt.store(bridge::steadyNow());
+            return;
+        }
+        fBridge.padsChangedAt.store(bridge::steadyNow());  // diffhost hears what the pads hold now
+        if (field == kHash) {
             std::string label, error;
             {
                 std::lock_guard<std::mutex> lock(fBridge.mutex);
@@ -142,6 +185,7 @@ protected:
             if (fBridge.load(pad, value, label, false, error) == nullptr) {
                 std::lock_guard<std::mutex> lock(fBridge.mutex);
                 fBridge.pads[pad - 1].hash = value;
+                fBridge.pads[pad - 1].inMemory = false;
             }
             return;
         }
@@ -149,27 +193,32 @@ protected:
         {
             std::lock_guard<std::mutex> lock(fBridge.mutex);
             p = fBridge.pads[pad - 1];
-            if (field == 1) { fBridge.pads[pad - 1].label = value; return; }
+            if (field == kLabel) { fBridge.pads[pad - 1].label = value; return; }
         }
         char* end = nullptr;
         const double v = std::strtod(value, &end);
         switch (field) {
-        case 2: p.mode = static_cast<int>(v); break;
-        case 3: p.choke = static_cast<int>(v); break;
-        case 4: p.quantize = static_cast<int>(v); break;
-        case 5: p.gainDb = v; break;
-        case 6: p.pan = v; break;
+        case kMode: p.mode = static_cast<int>(v); break;
+        case kChoke: p.choke = static_cast<int>(v); break;
+        case kQuantize: p.quantize = static_cast<int>(v); break;
+        case kGainDb: p.gainDb = v; break;
+        case kPan: p.pan = v; break;
         default: p.recipe = value; break;
         }
         std::string error;
         fBridge.setOptions(pad, p.mode, p.choke, p.quantize, p.gainDb, p.pan, p.recipe, error);  // a bad value changes nothing
     }
 
+    // The link with diffhost starts the first time the host activates the instance and lasts until the
+    // instance is destroyed. Hosts deactivate plugins between offline renders and around setting
+    // changes (DawDreamer does after every render), and diffhost must reach the pads meanwhile; a clip
+    // sent then swaps in at the next run(). Hosts also make whole instances only to read the plugin's
+    // buses and destroy them unactivated (JUCE does when it loads a VST3): those never talk, so neither
+    // diffhost nor anyone listening mistakes one for the track's instance.
     void activate() override {
         fBridge.reloadIfRateChanged();
         fLink.start();
     }
-    void deactivate() override { fLink.stop(); }
 
     void sampleRateChanged(double rate) override {
         fBridge.sampleRate = rate;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 #ifdef _WIN32
 #include <winsock2.h>
@@ -19,10 +20,7 @@ namespace bridge {
 
 namespace {
 
-double now() {
-    using namespace std::chrono;
-    return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
+double now() { return steadyNow(); }
 
 void closeSocket(int s) {
 #ifdef _WIN32
@@ -47,8 +45,7 @@ void Link::start() {
     WSADATA wsa;
     WSAStartup(MAKEWORD(2, 2), &wsa);
 #endif
-    // One socket for the instance's life: hosts deactivate and reactivate plugins around renders, and
-    // diffhost keeps answering the address the hellos came from.
+    // One socket for the instance's life: diffhost answers the address the hellos came from.
     if (fSocket < 0) fSocket = static_cast<int>(socket(AF_INET, SOCK_DGRAM, 0));
     if (fSocket >= 0 && fBound == false) {
         fBound = true;
@@ -194,10 +191,94 @@ void Link::handle(const osc::Message& m) {
         delete fBridge.engine.captureRequest.exchange(c);
     } else if (m.address == "/bridge/ping") {
         send(osc::Writer("/diffhost/plugin/pong").s(id));
+    } else if (m.address == "/bridge/pads" && t.empty()) {
+        sendPads(id);
+    } else if ((m.address == "/bridge/prompt/accepted" && t == "ii") || (m.address == "/bridge/prompt/error" && t == "is")) {
+        // diffhost took the typed prompt (or refused it, and says why in its window): it is not sent
+        // again, unless the musician has typed another since
+        const int pad = m.args[0].i;
+        if (pad >= 1 && pad <= kPads && !fPromptSent[pad - 1].empty()) {
+            std::lock_guard<std::mutex> lock(fBridge.mutex);
+            PadInfo& info = fBridge.pads[pad - 1];
+            info.prompted = fPromptSent[pad - 1];
+            if (info.prompt == info.prompted) fBridge.promptPending.fetch_and(~(1u << (pad - 1)));
+            fPromptSent[pad - 1].clear();
+        }
     } else if (m.address == "/bridge/hello") {
         // diffhost's answer to our hello: nothing to do
+    } else if (m.address.rfind("/diffhost/", 0) == 0) {
+        // diffhost's own answers (an /diffhost/error about a message this version of diffhost does
+        // not know): never answered with an error of ours, which could go back and forth
     } else {
         reportError("unknown address or argument types ," + t);
+    }
+}
+
+void Link::sendPads(const std::string& id) {
+    PadInfo pads[kPads];
+    {
+        std::lock_guard<std::mutex> lock(fBridge.mutex);
+        for (int p = 0; p < kPads; ++p) pads[p] = fBridge.pads[p];
+    }
+    int count = 0;
+    for (int p = 0; p < kPads; ++p) {
+        const PadInfo& info = pads[p];
+        if (info.hash.empty()) continue;
+        send(osc::Writer("/diffhost/plugin/pad").s(id).i(p + 1).s(info.hash).s(info.label).i(info.mode).i(info.choke)
+                 .i(info.quantize).f(static_cast<float>(info.gainDb)).f(static_cast<float>(info.pan)).s(info.recipe)
+                 .i(info.inMemory ? 1 : 0));
+        ++count;
+    }
+    send(osc::Writer("/diffhost/plugin/pads").s(id).i(count));
+}
+
+// "2 bars: dusty drum loop" -> 2 bars of "dusty drum loop"; without a leading length, one bar
+static void parsePrompt(const std::string& text, double& bars, std::string& prompt) {
+    bars = 1.0;
+    prompt = text;
+    const char* s = text.c_str();
+    char* end = nullptr;
+    const double n = std::strtod(s, &end);
+    if (end == s || !std::isfinite(n)) return;
+    while (*end == ' ') ++end;
+    if (std::strncmp(end, "bar", 3) != 0) return;
+    end += 3;
+    if (*end == 's') ++end;
+    while (*end == ' ' || *end == ':' || *end == ',') ++end;
+    if (*end == '\0') return;
+    bars = n;
+    prompt = end;
+}
+
+void Link::sendPrompts(const std::string& id, double t) {
+    double changed = fBridge.promptsChangedAt.load();
+    if (changed > 0.0 && t - changed >= 0.25 && fBridge.promptsChangedAt.compare_exchange_strong(changed, 0.0)) {
+        uint32_t bits = 0;
+        std::lock_guard<std::mutex> lock(fBridge.mutex);
+        for (int p = 0; p < kPads; ++p) {
+            const PadInfo& info = fBridge.pads[p];
+            if (!info.prompt.empty() && info.prompt != info.prompted) bits |= 1u << p;
+        }
+        fBridge.promptPending.store(bits);
+    }
+    const uint32_t pending = fBridge.promptPending.load();
+    if (pending == 0) return;
+    for (int p = 0; p < kPads; ++p) {
+        if (!(pending & (1u << p))) continue;
+        std::string text;
+        {
+            std::lock_guard<std::mutex> lock(fBridge.mutex);
+            text = fBridge.pads[p].prompt;
+        }
+        // a newly typed prompt goes at once; until diffhost answers, it goes again every 2 s (diffhost
+        // may not be running yet)
+        if (text == fPromptSent[p] && t - fPromptSentAt[p] < 2.0) continue;
+        double bars;
+        std::string prompt;
+        parsePrompt(text, bars, prompt);
+        send(osc::Writer("/diffhost/plugin/prompt").s(id).i(p + 1).s(prompt).f(static_cast<float>(bars)).i(-1));
+        fPromptSent[p] = text;
+        fPromptSentAt[p] = t;
     }
 }
 
@@ -206,12 +287,13 @@ void Link::run() {
     while (fRunning.load()) {
         const double t = now();
         if (t - fLastHello >= 1.0) {
-            std::string id;
+            std::string id, track;
             {
                 std::lock_guard<std::mutex> lock(fBridge.mutex);
                 id = fBridge.instanceId;
+                track = fBridge.trackName;
             }
-            send(osc::Writer("/diffhost/plugin/hello").s(id).s("").f(static_cast<float>(fBridge.sampleRate)).i(kVersion));
+            send(osc::Writer("/diffhost/plugin/hello").s(id).s(track).f(static_cast<float>(fBridge.sampleRate.load())).i(kVersion));
             // how long run() took since the last hello: the longest, the mean, and the host's block
             Engine& e = fBridge.engine;
             const int64_t most = e.runMaxNs.exchange(0), sum = e.runSumNs.exchange(0), count = e.runCount.exchange(0);
@@ -224,6 +306,19 @@ void Link::run() {
         }
         sendTransport(false);
         collect();
+        {
+            std::string id;
+            {
+                std::lock_guard<std::mutex> lock(fBridge.mutex);
+                id = fBridge.instanceId;
+            }
+            // the host restored or changed pads (a project opened while diffhost runs): once the
+            // changes settle, diffhost hears what the pads hold
+            double changed = fBridge.padsChangedAt.load();
+            if (changed > 0.0 && t - changed >= 0.25 && fBridge.padsChangedAt.compare_exchange_strong(changed, 0.0))
+                sendPads(id);
+            sendPrompts(id, t);
+        }
         if (fSocket < 0) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
             continue;

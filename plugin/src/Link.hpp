@@ -1,5 +1,6 @@
 // The worker thread: the OSC link with diffhost (hello, transport, clips and pad options in),
-// freeing clips the audio thread put aside, and writing captures. Runs while the plugin is active.
+// freeing clips the audio thread put aside, and writing captures. Runs from the instance's first
+// activation until it is destroyed, on one socket (one address diffhost can answer) for all that time.
 #pragma once
 
 #include <atomic>
@@ -17,7 +18,7 @@ public:
     explicit Link(Bridge& bridge);
     ~Link();
     void start();
-    void stop();  // sends bye and joins the thread
+    void stop();  // joins the thread and sends bye (when the instance is destroyed)
 
 private:
     void run();
@@ -25,6 +26,8 @@ private:
     void send(const osc::Writer& w);
     void sendTransport(bool force);
     void collect();
+    void sendPads(const std::string& id);  // every pad that holds a clip, then the count
+    void sendPrompts(const std::string& id, double t);
 
     Bridge& fBridge;
     std::thread fThread;
@@ -38,6 +41,8 @@ private:
     double fSentBpm = -1.0;
     int fSentNum = -1, fSentDen = -1, fSentPlaying = -1, fSentValid = -1;
     int fCaptureCount = 0;
+    double fPromptSentAt[kPads] = {};
+    std::string fPromptSent[kPads];  // the text last sent for each pad
 };
 
 }  // namespace bridge

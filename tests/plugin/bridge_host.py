@@ -79,6 +79,40 @@ def dpf_state(juce_state: bytes) -> dict[str, str]:
     return {items[k].decode(): items[k + 1].decode() for k in range(0, len(items), 2)}
 
 
+def with_dpf_state(juce_state: bytes, changes: dict[str, str]) -> bytes:
+    """A JUCE host's VST3 state with some of the plugin's keys set to new values: what a host writes
+    when it restores a project (or a preset) whose state differs. Every other byte is kept."""
+    text = juce_state.decode("latin-1")
+    head, _, rest = text.partition("<IComponent>")
+    blob, _, tail = rest.partition("</IComponent>")
+    size, _, body = blob.partition(".")
+    raw = bytearray(int(size))
+    for n, ch in enumerate(body):
+        v = _JUCE64.index(ch)
+        for b in range(6):
+            bit = n * 6 + b
+            if v >> b & 1 and bit // 8 < len(raw):
+                raw[bit // 8] |= 1 << (bit % 8)
+    data = bytes(raw)
+    for key, value in changes.items():
+        k = b"\x00" + key.encode() + b"\x00"
+        at = data.index(k) + len(k)
+        end = data.index(b"\x00", at)
+        data = data[:at] + value.encode() + data[end:]
+    digits = []
+    for n in range((len(data) * 8 + 5) // 6):
+        v = 0
+        for b in range(6):
+            bit = n * 6 + b
+            if bit // 8 < len(data) and data[bit // 8] >> (bit % 8) & 1:
+                v |= 1 << b
+        digits.append(_JUCE64[v])
+    xml = f"{head}<IComponent>{len(data)}.{''.join(digits)}</IComponent>{tail}".encode("latin-1")
+    # JUCE's binary wrapper: "VC2!", the XML's size (little-endian uint32), the XML
+    inner = xml[8:].rstrip(b"\x00")
+    return b"VC2!" + len(inner).to_bytes(4, "little") + inner + b"\x00"
+
+
 class FakeDiffhost:
     """diffhost's side of the link, on an ephemeral UDP port (DIFFHOST_OSC_PORT for the plugin)."""
 
@@ -113,6 +147,15 @@ class FakeDiffhost:
             if got and got[0] == address and (where is None or where(got[1])):
                 return got[1]
         raise AssertionError(f"no {address} within {timeout} s; heard {[a for a, _ in self.heard[-10:]]}")
+
+    def wait_any(self, addresses: tuple[str, ...], timeout: float = 10.0) -> tuple[str, list]:
+        """The next message to any of `addresses`, within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self._one(deadline - time.monotonic())
+            if got and got[0] in addresses:
+                return got
+        raise AssertionError(f"none of {addresses} within {timeout} s; heard {[a for a, _ in self.heard[-10:]]}")
 
     def drain(self) -> None:
         while self._one(0.001):

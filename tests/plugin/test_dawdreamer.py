@@ -79,9 +79,10 @@ def test_200_notes_sound_at_their_exact_frames(link):
     bad = [(int(f), e) for f, e in zip(frames, errors, strict=True) if e]
     assert not bad, f"onset errors (frame, samples): {bad}"
     np.testing.assert_array_equal(out[MAIN], expected[MAIN])
-    # DawDreamer enables only the main output bus (the pads' own buses stay silent there; the LV2
-    # test in jalv records every pad's outputs)
-    assert not out[2:].any()
+    # each pad's own stereo bus (VST3 buses 1..16, DawDreamer's channels 2N, 2N+1) carries that pad alone
+    for pad in range(1, 17):
+        np.testing.assert_array_equal(out[PAD_OUT(pad)], expected[PAD_OUT(pad)], err_msg=f"pad {pad}'s outputs")
+    assert all(out[PAD_OUT(pad)].any() for pad in set(pads.tolist()))
 
 
 def test_loop_follows_the_host_position_through_a_tempo_automation(link):
