@@ -5,11 +5,12 @@
 A real runtime (engine with the embedded default model, OSC on an ephemeral port, audio off) and a
 Python peer speaking the plugin's side of the protocol over real UDP (tests/bridge/plugin_peer.py).
 Prints, for a `--seconds` stereo render going to a pad (medians and 95th percentiles, ms):
-  * render's end -> /bridge/pad/load received by the peer. "The render's end" is the session's
-    "done" event (files, sidecar and library row written; what every front end is told), and also,
-    earlier, the engine's "done" (the audio exists; the finisher's own saving comes in between).
-    The clip is made from the finisher's audio in memory, resampled with soxr when the plugin's
-    rate differs, hashed and written to the cache; the load goes out before the fsync.
+  * render's end -> /bridge/pad/load received by the peer. "The render's end" is the engine's
+    "done" (the audio exists). The finisher processes it (effects, finishing) and hands it to the
+    link BEFORE writing the files (host.render.finisher.Processed); the clip is made from that
+    audio in memory, resampled with soxr when the plugin's rate differs, hashed and written to the
+    cache, and the load goes out before the fsync. The session's "done" (files, sidecar and library
+    row written) comes later; how much later is printed too.
   * -> /diffhost/plugin/loaded received back (the peer reads the file and checks its sha256 first,
     in Python: the real plugin's read is its own bench, bench/plugin_timing.py).
   * baseline, same run and file: the previous path (read the processed file back, make the clip,
@@ -85,12 +86,24 @@ def main() -> int:
         old_cache = ClipCache(scratch / "old-path-clips")
 
         def deliver(peer, send, label: str) -> None:
-            engine_to_load, to_load, to_loaded, old, read = [], [], [], [], []
+            engine_to_load, processed_to_load, to_loaded, done_after, old, read = [], [], [], [], [], []
             for r in range(args.repeats):
                 peer.net.backlog.clear()
                 job = send(r)
+                # The load goes out from the finisher's tap, before the files are written, so it is
+                # waited for first and stamped as it arrives; the session's "done" comes after it.
+                try:
+                    load = peer.expect("/bridge/pad/load", 300)
+                except Exception:
+                    said = [e.message for e in list(events.queue) if e.kind == "message" and e.name == "plugin"]
+                    raise SystemExit(f"no load for job {job}; the link said: {said}") from None
+                load_at = time.perf_counter()
+                pad = load[1][0]
+                peer.net.backlog.append(load)  # now act on it as the plugin does: read, check, answer
+                peer.receive_load(60)
+                loaded_at = None
                 done_at = path = None
-                while done_at is None:
+                while done_at is None or loaded_at is None:
                     try:
                         ev = events.get(timeout=300)
                     except queue.Empty:
@@ -99,25 +112,15 @@ def main() -> int:
                         done_at, path = time.perf_counter(), ev.paths[0]
                     elif ev.job_id == job and ev.kind in ("error", "cancelled"):
                         raise SystemExit(f"the render failed: {ev.message}")
-                engine_done = eev_stamp.get(job)  # the engine's own "done" came earlier, stamped then
-                try:
-                    load = peer.expect("/bridge/pad/load", 180)
-                except Exception:
-                    said = [e.message for e in list(events.queue) if e.kind == "message" and e.name == "plugin"]
-                    raise SystemExit(f"no load for job {job}; the link said: {said}") from None
-                load_at = time.perf_counter()
-                pad = load[1][0]
-                peer.net.backlog.append(load)  # now act on it as the plugin does: read, check, answer
-                peer.receive_load(60)
-                while True:
-                    ev = events.get(timeout=60)
-                    if ev.kind == "message" and ev.name == "plugin" and ev.message.endswith(f"pad {pad}: loaded"):
+                    elif ev.kind == "message" and ev.name == "plugin" and ev.message.endswith(f"pad {pad}: loaded"):
                         loaded_at = time.perf_counter()
-                        break
-                to_load.append((load_at - done_at) * 1000)
-                to_loaded.append((loaded_at - done_at) * 1000)
-                if engine_done is not None:
-                    engine_to_load.append((load_at - engine_done) * 1000)
+                engine_done = eev_stamp.get(job)  # stamped by its own thread as the engine said it
+                if engine_done is None:
+                    raise SystemExit(f"the engine's done for job {job} was not seen")
+                engine_to_load.append((load_at - engine_done) * 1000)
+                processed_to_load.append((load_at - processed_stamp[job]) * 1000)
+                to_loaded.append((loaded_at - engine_done) * 1000)
+                done_after.append((done_at - load_at) * 1000)
                 t = time.perf_counter()
                 audio, sr, _ = read_render(path)
                 read.append((time.perf_counter() - t) * 1000)
@@ -127,16 +130,16 @@ def main() -> int:
                 old.append((time.perf_counter() - t) * 1000)
                 peer.net.backlog.clear()
             print(f"  {label}:")
-            print("    " + figures("session done -> load:", to_load) + " ms")
-            if engine_to_load:
-                print("    " + figures("engine done -> load:", engine_to_load) + " ms")
-            print("    " + figures("session done -> loaded back:", to_loaded) + " ms")
+            print("    " + figures("render's end (engine done) -> load received:", engine_to_load) + " ms")
+            print("    " + figures("  of which processed (effects, finishing done) -> load received:", processed_to_load) + " ms")
+            print("    " + figures("render's end -> loaded back:", to_loaded) + " ms")
+            print("    " + figures("session done (files written) came after the load by:", done_after) + " ms")
             print(
                 "    baseline, same files: "
-                + figures("previous path (read back, clip, hash, write+fsync)", old)
+                + figures("reading back (read, clip, hash, write+fsync)", old)
                 + " ms; "
                 + figures("reading the file alone", read)
-                + f" ms; ratio of medians new/previous {statistics.median(to_load) / statistics.median(old):.2f}"
+                + " ms"
             )
 
         # The engine's "done" events, stamped as they come (a thread: the bench waits elsewhere).
@@ -156,6 +159,12 @@ def main() -> int:
                     eev_stamp[e.job_id] = time.perf_counter()
 
         threading.Thread(target=stamper, daemon=True).start()
+        # When the finisher has the processed audio (effects and finishing done), stamped by a tap
+        # told right after the plugin link's own.
+        processed_stamp: dict[int, float] = {}
+        rt.session.tap_processed(
+            lambda p: processed_stamp.setdefault(p.job_id, time.perf_counter()) if p.job_id is not None else None
+        )
 
         print(f"delivery of a {args.seconds:g} s stereo render to a pad (ms):")
         p48 = peers[48000]

@@ -491,8 +491,8 @@ class Session:
         self._emit(SessionEvent("param", name="quantize", value=float(beats)))
 
     def tap_processed(self, tap: Tap, *, remove: bool = False) -> None:
-        """Have `tap(saved, audio, sample_rate)` told each render's processed audio as its files
-        are written (host.render.finisher.Finisher.add_tap), or no longer with remove=True."""
+        """Have `tap(processed)` told each render's processed audio before its files are written
+        (host.render.finisher.Processed, Finisher.add_tap), or no longer with remove=True."""
         if remove:
             self._finish.remove_tap(tap)
         else:
@@ -662,6 +662,7 @@ class Session:
             tags=plan.tags if plan is not None else (),
             progress=self._saving_progress(job, plan.reply_to if plan is not None else None),
             stop=self._stop,
+            job=(job.id, job.tag),
         )
 
     def _saving_progress(self, job: Job, route: ReplyRoute | None) -> Callable[[int, int], None]:

@@ -119,3 +119,33 @@ def test_library_search_on_the_command_line(capsys, home, renders, tmp_path):
     assert search("--bpm", "140") == ["piano chords"] and search("--bars", "2") == ["house groove with bass"]
     assert main(["library", "search", "--bpm", "fast"]) == 2
     assert "--bpm: 'fast' is not a tempo or a range like 120-130" in capsys.readouterr().err
+
+
+def test_taps_get_the_processed_audio_before_the_files_are_written(lib, renders, tmp_path):
+    """A live part (the DAW plugin link) is handed each variation's processed audio and the
+    sidecar's content before anything is on disk, so a pad need not wait for the writes; what it
+    was handed is exactly what the file holds and what its sidecar says."""
+    import numpy as np
+    import soundfile as sf
+
+    seen = []
+
+    def tap(p) -> None:
+        seen.append((p, p.path.exists(), Path(str(p.path) + ".json").exists()))
+
+    finisher = Finisher(REVERB, library=lib)
+    finisher.add_tap(tap)
+    (saved,) = finisher.finish(renders[1], tmp_path / "r", job=(7, "gui"))
+    (p, file_there, sidecar_there) = seen[0]
+    assert len(seen) == 1 and not file_there and not sidecar_there
+    assert p.path == saved.path and (p.job_id, p.job_tag) == (7, "gui") and p.sample_rate == saved.sample_rate
+    side = json.loads(saved.sidecar.read_text())
+    for key in ("params", "model", "music", "effects", "finishing", "export", "variation"):
+        assert p.sidecar[key] == side[key], key
+    written, rate = sf.read(saved.path, dtype="float32", always_2d=True)
+    assert rate == p.sample_rate and written.shape == p.audio.T.shape
+    assert float(np.abs(written - p.audio.T).max()) < 2.0**-22  # 24-bit export of the same samples
+    assert side["post"]["loudness_lufs"] is not None  # measured after the taps, still in the sidecar
+    finisher.remove_tap(tap)
+    finisher.finish(renders[2], tmp_path / "r")
+    assert len(seen) == 1

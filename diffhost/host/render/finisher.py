@@ -10,6 +10,7 @@ exactly, and records each file in the RenderLibrary when one is attached.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import importlib.metadata
@@ -35,13 +36,35 @@ from diffhost.host.render.export import (
     write_audio,
     write_sidecar,
 )
+from diffhost.host.render.finishing import loudness_lufs
 from diffhost.host.render.pending import begin, recover
 from diffhost.host.render.post import PostResult, Recipe, normalize_audio, postprocess
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-# Told each written render and its processed audio (float32, channels x samples, at that rate,
-# before the export's encoding): see Finisher.add_tap.
-Tap = Callable[["SavedRender", np.ndarray, int], None]
+
+
+@dataclass(frozen=True)
+class Processed:
+    """One variation's processed audio, handed to taps (Finisher.add_tap) BEFORE its files are
+    written: a live part that plays renders (the DAW plugin link) takes it at once, so a pad gets
+    its clip within milliseconds of the render's end instead of after the WAV, the dry copy, the
+    stems, the sidecar and the library row are written and synced (most of a second for 30 s).
+
+    path: where the processed file is going (not there yet); sidecar: its sidecar's content as far
+    as it is known before writing (params, model, music, effects, finishing, export: all a re-render
+    needs); audio: float32 (channels, samples) before the export's encoding; job_id/job_tag: the
+    engine job it came from (None when the caller did not say)."""
+
+    path: Path
+    variation: int
+    audio: np.ndarray
+    sample_rate: int
+    sidecar: dict[str, Any]
+    job_id: int | None = None
+    job_tag: str | None = None
+
+
+Tap = Callable[[Processed], None]
 
 
 @dataclass(frozen=True)
@@ -161,10 +184,10 @@ class Finisher:
         self._taps: list[Tap] = []
 
     def add_tap(self, tap: Tap) -> None:
-        """Call `tap(saved, audio, sample_rate)` on the finishing thread as each render's files
-        are written, with its processed audio still in memory: a live part that sends the render
-        on (the plugin link) uses it at once instead of reading the file back. A tap must only
-        keep what it needs and return; its failure never fails the render."""
+        """Call `tap(processed)` on the finishing thread as soon as each variation is processed,
+        before its files are written (Processed says why): a live part that sends the render on
+        (the plugin link) uses the audio at once instead of reading the file back. A tap must only
+        keep what it needs and return quickly; its failure never fails the render."""
         self._taps.append(tap)
 
     def remove_tap(self, tap: Tap) -> None:
@@ -193,8 +216,10 @@ class Finisher:
         tags: tuple[str, ...] = (),
         progress: Callable[[int, int], None] | None = None,
         stop: threading.Event | None = None,
+        job: tuple[int, str | None] | None = None,
     ) -> list[SavedRender]:
         """Post-process and write the given variations (default all). out: folder or file path.
+        job: (id, tag) of the engine job, passed on to taps (add_tap).
 
         Each variation keeps its dry audio (the engine's output, float WAV in `dry/` beside the
         file) so effects, finishing and export can be changed later without rendering again
@@ -231,9 +256,16 @@ class Finisher:
             if progress is not None:
                 progress(done, len(chosen))
             dry = result.audio[v]
-            post = postprocess(dry, result.sample_rate, recipe, music=music_info(result, v).get("music"))
+            # The loudness figure (BS.1770, a good part of a light recipe's time) is measured after
+            # the taps have the audio: a pad waiting for this render does not wait for a number.
+            post = postprocess(
+                dry, result.sample_rate, recipe, music=music_info(result, v).get("music"), measure_loudness=False
+            )
             target = base if n == 1 else base.with_name(f"{base.stem}-v{v + 1}{base.suffix}")
             target = unique_path(target)
+            self._tell_taps(result, recipe, target, post, v, repro, tags, job)
+            if post.loudness_lufs is None:
+                post = dataclasses.replace(post, loudness_lufs=loudness_lufs(post.audio, post.sample_rate))
             # Dry audio, processed file, sidecar and row appear together or not at all: a marker
             # names them until the row is in (host.render.pending), so a kill mid-way is settled
             # on the next start and a failure here is rolled back at once.
@@ -247,14 +279,38 @@ class Finisher:
                 raise
             pending.done()
             saved.append(written)
-            for tap in list(self._taps):
-                try:
-                    tap(written, post.audio, int(post.sample_rate))
-                except Exception as exc:  # the render is saved; the tap's part just misses it
-                    print(f"diffhost: renders: a live part could not take {target.name}: {exc}", file=sys.stderr)
         if progress is not None:
             progress(len(saved), len(chosen))
         return saved
+
+    def _tell_taps(
+        self,
+        result: GenerationResult,
+        recipe: Recipe,
+        target: Path,
+        post: PostResult,
+        v: int,
+        repro: dict[str, Any],
+        tags: tuple[str, ...],
+        job: tuple[int, str | None] | None,
+    ) -> None:
+        if not self._taps:
+            return
+        info = {**repro, "variation": v, "render_s": round(result.render_s, 4), **music_info(result, v)}
+        processed = Processed(
+            path=target.resolve(),
+            variation=v,
+            audio=post.audio,
+            sample_rate=int(post.sample_rate),
+            sidecar=sidecar_body(info, recipe, tags, result.sample_rate),
+            job_id=job[0] if job is not None else None,
+            job_tag=job[1] if job is not None else None,
+        )
+        for tap in list(self._taps):
+            try:
+                tap(processed)
+            except Exception as exc:  # the render is still saved; the tap's part just misses it
+                print(f"diffhost: renders: a live part could not take {target.name}: {exc}", file=sys.stderr)
 
     def recover(self, folder: Path) -> list[str]:
         """Settle renders a killed process left half-written in `folder` (host.render.pending):
@@ -378,13 +434,7 @@ def write_render(
     length_s = post.audio.shape[-1] / post.sample_rate
     body = {
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        **info,
-        "preset": recipe.preset,
-        "preset_tags": list(recipe.tags),  # they describe the preset, not this render
-        "tags": list(row.get("tags") or ()),
-        "effects": recipe.chain.describe(effects_rate),
-        "finishing": recipe.finishing.to_dict(),
-        "export": recipe.export.to_dict(),
+        **sidecar_body(info, recipe, tuple(row.get("tags") or ()), effects_rate),
         "post": {
             "steps": post.steps,
             "sample_rate": written.sample_rate,
@@ -434,6 +484,20 @@ def write_render(
         render_id=render_id,
         dry_path=None if row.get("dry_path") is None else Path(row["dry_path"]).resolve(),
     )
+
+
+def sidecar_body(info: dict[str, Any], recipe: Recipe, tags: tuple[str, ...], effects_rate: int) -> dict[str, Any]:
+    """A sidecar's content that is known before anything is written: the render's info (params,
+    model, music...) and the recipe that processed it. write_render adds what writing learns."""
+    return {
+        **info,
+        "preset": recipe.preset,
+        "preset_tags": list(recipe.tags),  # they describe the preset, not this render
+        "tags": list(tags),
+        "effects": recipe.chain.describe(effects_rate),
+        "finishing": recipe.finishing.to_dict(),
+        "export": recipe.export.to_dict(),
+    }
 
 
 def dither_seed(seed: int, variation: int) -> int:

@@ -38,10 +38,10 @@ from diffhost.host.live.bridge.clips import (
     loop_of,
     make_clip,
     read_render,
-    read_sidecar,
     recipe_json,
 )
 from diffhost.host.live.bridge.restore import render_again
+from diffhost.host.render.finisher import Processed
 
 Address = tuple[str, int]
 Send = Callable[[Address, bytes], None]
@@ -55,7 +55,6 @@ PADS = 16
 ASLEEP_AFTER_S = 2.5  # more than two missed hellos
 GRACE_S = 300.0
 MAX_HELD = 128  # messages kept for one asleep instance (16 pads x options + load, and a few more)
-MAX_PROCESSED = 8  # renders' processed audio held between their files' writing and "done"
 MAX_DEPARTED = 256  # gone instances remembered (with their pads) in case they come back
 REFIT_BPM_STEP = 0.005  # smaller tempo moves (float rounding in hosts) re-fit nothing
 ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -246,8 +245,10 @@ class PluginLink:
         # Each finished render's processed audio, by its file, from the finisher as it writes the
         # file: a render going to a pad is made into its clip from memory, not read back. Taken
         # (or dropped) when the render's "done" event comes; a handful at most.
-        self._processed: dict[Path, tuple[Any, int]] = {}
-        session.tap_processed(self._keep_processed)
+        # Jobs whose clip went out from the finisher's tap, before their files were written: their
+        # "done" has nothing left to send. Bounded: a job whose "done" never comes here is forgotten.
+        self._sent_early: dict[int, None] = {}
+        session.tap_processed(self._take_processed)
         self._events = session.subscribe()
         self._threads = [
             threading.Thread(target=self._worker, name="diffhost-plugin-link", daemon=True),
@@ -693,7 +694,11 @@ class PluginLink:
                     self._tell_typed(target, f"the clip could not be sent: {exc}")
 
     def _do_deliver(
-        self, target: Target, path: Path, done: threading.Event | None, memory: tuple[Any, int] | None = None
+        self,
+        target: Target,
+        path: Path,
+        done: threading.Event | None,
+        memory: tuple[Any, int, dict[str, Any]] | None = None,
     ) -> None:
         try:
             with self._lock:
@@ -701,8 +706,9 @@ class PluginLink:
             if inst is None:
                 raise ValueError(f"instance {target.instance} disconnected before its render was ready")
             again: dict[str, Any] | None
-            if memory is not None:  # the processed audio as the finisher made it: no file read
-                (audio, sr), sidecar, again = memory, read_sidecar(path), {}
+            if memory is not None:  # the processed audio and sidecar as the finisher made them
+                audio, sr, sidecar = memory
+                again = {}
             else:
                 (audio, sr, sidecar), again = read_render(path), None
             # A loop stays whole bars (and follows the host's tempo) unless the pad was asked to
@@ -847,7 +853,9 @@ class PluginLink:
                 continue
             with self._lock:
                 target = self._pending.pop(ev.job_id, None)
-                kept = [self._processed.pop(Path(p), None) for p in ev.paths]
+                if ev.job_id in self._sent_early:  # its clip went out from the finisher's tap already
+                    del self._sent_early[ev.job_id]
+                    continue
             if ev.kind != "done" or not ev.paths:
                 if target is not None:
                     why = f"the render {'was cancelled' if ev.kind == 'cancelled' else 'failed'}"
@@ -859,9 +867,9 @@ class PluginLink:
                 continue
             if target is None and self.target is not None and not (ev.tag or "").startswith(TAG_PREFIX):
                 target = self.target
-            if target is not None:
+            if target is not None:  # a render the tap did not see (another session's finisher)
                 with contextlib.suppress(ValueError):
-                    self._enqueue("deliver", (target, ev.paths[0], None, kept[0]))
+                    self._enqueue("deliver", (target, ev.paths[0], None))
 
     def _tell_typed(self, target: Target, why: str) -> None:
         """A prompt typed in the DAW did not land: the plugin hears why (it may show it)."""
@@ -871,15 +879,34 @@ class PluginLink:
             with contextlib.suppress(ValueError):
                 self._send(inst, osc_message("/bridge/prompt/error", target.pad, why[:500]), f"pad {target.pad} error")
 
-    def _keep_processed(self, saved: Any, audio: Any, sample_rate: int) -> None:
-        """The finisher's tap (its thread): keep the reference until the render's "done" event."""
+    def _take_processed(self, processed: Processed) -> None:
+        """The finisher's tap (its thread), called as soon as a variation is processed and before
+        its files are written: a render going to a pad is sent from memory at once, so the clip
+        swaps in within milliseconds of the render's end. The first variation goes to the pad, as
+        the first file does when "done" delivers."""
+        job_id = processed.job_id
+        if job_id is None:
+            return
         with self._lock:
-            self._processed[Path(saved.path)] = (audio, sample_rate)
-            while len(self._processed) > MAX_PROCESSED:  # a render whose "done" never came here
-                self._processed.pop(next(iter(self._processed)))
+            if job_id in self._sent_early:
+                return  # a later variation of a job already sent
+            target = self._pending.pop(job_id, None)
+            tag = processed.job_tag or ""
+            if target is None and self.target is not None and not tag.startswith(TAG_PREFIX):
+                target = self.target
+            if target is None:
+                return
+            self._sent_early[job_id] = None
+            while len(self._sent_early) > 64:
+                self._sent_early.pop(next(iter(self._sent_early)))
+        memory = (processed.audio, processed.sample_rate, processed.sidecar)
+        try:
+            self._enqueue("deliver", (target, processed.path, None, memory))
+        except ValueError as exc:
+            self._announce(f"pad {target.pad}: {exc}", target.instance)
 
     def close(self) -> None:
-        self.session.tap_processed(self._keep_processed, remove=True)
+        self.session.tap_processed(self._take_processed, remove=True)
         self._stop.set()
         with contextlib.suppress(queue.Full):
             self._work.put_nowait(None)
