@@ -18,6 +18,7 @@ import soundfile as sf
 
 from diffhost.engine.request import GenerationRequest
 from diffhost.host.render.finisher import Finisher
+from diffhost.host.render.midifile import result_midi
 from diffhost.host.render.post import Recipe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def test_each_stem_holds_only_its_part(default_model):
     freqs = np.fft.rfftfreq(bass.size, 1 / 44100)
     assert spectrum[freqs < 400].sum() > 0.9 * spectrum.sum()  # the bass stem is bass
     # The drum stem's attacks are all drum notes: a bass note starting off the drum grid would show.
-    mf = mido.MidiFile(file=io.BytesIO(r.extra["midi"][0]))
+    mf = mido.MidiFile(file=io.BytesIO(result_midi(r, 0)))
     drums, bass = _note_times(mf, 9), _note_times(mf, 0)
     off_grid_bass = [t for t in bass if np.min(np.abs(drums - t)) > 0.02]
     heard = _onsets(parts["drums"], 44100)
@@ -117,7 +118,7 @@ def test_midi_drum_onsets_match_the_drum_stem_within_10_ms(default_model):
         r = _render(default_model, prompt=prompt, bars=2, bpm=96.0, seed=seed)
         audio = r.extra["stems"][0]["drums"]
         heard = _onsets(audio, 44100)
-        notes = np.unique(np.round(_note_times(mido.MidiFile(file=io.BytesIO(r.extra["midi"][0])), 9), 4))
+        notes = np.unique(np.round(_note_times(mido.MidiFile(file=io.BytesIO(result_midi(r, 0))), 9), 4))
         assert heard.size >= 4 and notes.size >= 4
         # Every attack heard in the stem is a MIDI note, within 10 ms...
         assert all(np.min(np.abs(notes - t)) <= 0.010 for t in heard), (prompt, heard, notes)

@@ -35,6 +35,7 @@ from diffhost.host.render.export import (
     write_audio,
     write_sidecar,
 )
+from diffhost.host.render.midifile import result_midi
 from diffhost.host.render.pending import begin, recover
 from diffhost.host.render.post import PostResult, Recipe, normalize_audio, postprocess
 
@@ -310,10 +311,10 @@ def write_parts(
             atomic_write_wav(path, np.asarray(audio, dtype=np.float32) * np.float32(gain), result.sample_rate)
             written[role] = str(path.relative_to(target.parent))
         out["stems"] = {"sum_of": sum_of, "sample_rate": int(result.sample_rate), "files": written}
-    midi = (result.extra or {}).get("midi")
+    midi = result_midi(result, variation)
     if midi:
         path = unique_path(target.with_suffix(".mid"))
-        atomic_write_bytes(path, midi[min(variation, len(midi) - 1)])
+        atomic_write_bytes(path, midi)
         out["midi"] = str(path.relative_to(target.parent))
     return out
 

@@ -27,7 +27,7 @@ import torch
 from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.model.sampler import DDIMSampler
-from diffhost.engine.default.music import arrange, midi, patterns, score, seedsteer
+from diffhost.engine.default.music import arrange, patterns, score, seedsteer
 from diffhost.engine.default.music.bank import Bank, load_bank
 from diffhost.engine.default.text import captions, loop_captions
 from diffhost.engine.errors import UnsupportedRequestError
@@ -365,7 +365,7 @@ class LoopMaker:
                 f"{request.length:g} s is not whole bars at {tempo:g} bpm: rendered {bars:g} bar"
                 f"{'' if bars == 1 else 's'} ({length:.3f} s) so it loops"
             )
-        audio, music, stems, midis = [], [], [], []
+        audio, music, stems, notes_played = [], [], [], []
         for i, s in enumerate(scores):
             s.tempo = tempo
             if key is not None and key[1] is not None:
@@ -385,15 +385,13 @@ class LoopMaker:
                     num_samples=n_native,
                     stems=parts,
                     events=events,
+                    drum_lanes=False,
                 )
             )
-            if parts is not None:  # the parts a producer gets; the drum lanes ("drums:kick") are for measuring
-                stems.append({role: x for role, x in parts.items() if ":" not in role})
+            if parts is not None:
+                stems.append(parts)
             if events is not None:
-                voices = {r: s.voices[r] for r in s.roles if r in s.voices}
-                midis.append(
-                    midi.score_midi(events, bpm=tempo, key=s.key_name, voices=voices, length_s=length)
-                )
+                notes_played.append([list(e) for e in events])
             music.append(
                 {
                     "bpm": round(tempo, 3),
@@ -410,25 +408,32 @@ class LoopMaker:
                     "bank": self.bank.hash,
                 }
             )
-        out = np.stack(audio)
         extra: dict = {"music": music}
         m = loop_samples(bars, tempo, request.sample_rate) if loop else request.num_samples
-        if loop:
-            # The loop's exact length at the asked rate; resampled as a circle, so the seam stays smooth.
-            if request.sample_rate != SR:
-                out = np.stack([resample_loop(a, m) for a in out])
-                extra["native_sample_rate"] = request.sample_rate
-            extra["num_samples"] = m
-        if request.stems:
-            # Each part through the same (linear) resampling as the mix, so they still sum to it.
-            def fit(x: np.ndarray) -> np.ndarray:
-                if loop:
-                    return resample_loop(x, m)
-                return fit_length(resample(x, SR, request.sample_rate), m)
 
+        def fit(x: np.ndarray) -> np.ndarray:
+            """To the asked rate and exact length: a loop resampled as a circle, so the seam stays smooth."""
+            if loop:
+                return resample_loop(x, m)
+            return fit_length(resample(x, SR, request.sample_rate), m)
+
+        if request.stems:
+            # One resampling per part, and the mix as their sum (resampling is linear): the stems add
+            # up to the mix exactly, and the mix is not resampled a second time.
             extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
+            out = np.stack([np.sum(list(p.values()), axis=0, dtype=np.float32) for p in extra["stems"]])
+        elif request.sample_rate != SR:
+            out = np.stack([fit(a) for a in audio])
+        else:
+            out = np.stack(audio)
+        if request.sample_rate != SR:
+            extra["native_sample_rate"] = request.sample_rate
+        if loop:
+            extra["num_samples"] = m
         if request.midi:
-            extra["midi"] = midis
+            # The notes each variation played (part, seconds, MIDI note, seconds held, velocity 0..1);
+            # the host writes them as a Standard MIDI File with the tempo, key and voices in "music".
+            extra["notes"] = notes_played
         return out, extra
 
 

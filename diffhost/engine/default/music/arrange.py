@@ -11,6 +11,7 @@ starting notes a beat before its end and fades its last tenth to silence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import butter, sosfilt
@@ -194,6 +195,7 @@ def render_score(
     *,
     num_samples: int | None = None,
     events: list[tuple[str, float, int, float, float]] | None = None,
+    drum_lanes: bool = True,
 ) -> np.ndarray:
     """(2, samples) float32 at SR, peak-normalised to -1 dBFS.
 
@@ -201,6 +203,10 @@ def render_score(
     stems: filled with each part's own audio ("drums", "bass", ..., "texture"), through the same
     filters, folds, fades and gain as the mix, so the parts sum to the mix; and, for measuring the
     balance, each drum lane as "drums:<lane>" (those are inside "drums": not to be summed again).
+    With stems the mix IS the sum of the parts (each part filtered and folded on its own), so they
+    add up to it to float precision at no second render.
+    drum_lanes: with stems, also the per-lane drum stems (for measuring; a producer's stems leave them
+    out, which saves a bus per lane).
     events: filled with every note played, (role, seconds, MIDI note, seconds held, velocity 0..1);
     drum notes use the General MIDI drum map."""
     n = int(round(length_s * SR)) if num_samples is None else int(num_samples)
@@ -266,7 +272,7 @@ def render_score(
                 v = row[j]
                 if v <= 0:
                     continue
-                m = bus(f"drums:{lane}" if stems is not None else "drums")
+                m = bus(f"drums:{lane}" if stems is not None and drum_lanes else "drums")
                 pan = LANE_PAN.get(lane, 0.0)
                 if lane == "hat_roll":
                     x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
@@ -393,13 +399,23 @@ def render_score(
     for role in (r for r in buses if ":" not in r):
         level = level_db(buses[role].buf[:, : n + SR])  # the loop and a second of tails
         gains[role] = 10 ** ((role_db(score.style, role) - 12.0 - level) / 20) if np.isfinite(level) else 0.0
-    mix = np.zeros((2, n + overhang), dtype=np.float32)
-    for role, g in gains.items():
-        mix += g * buses[role].buf
-    # The DC high-pass and filters (the lo-fi drum low-pass) run on the whole buffer before the fold:
-    # folding a linear filter's output is the loop's steady state, so the seam stays as smooth as the rest.
-    mix = _highpass(mix, DC_HZ)
-    out = _wrap(mix, n) if loop else mix[:, :n].copy()
+    # The DC high-pass runs on the folded loop as the circle it is (its steady state, so the seam is as
+    # smooth as the rest), or on the phrase's own samples: the overhang is never filtered for nothing.
+    def fold(x: np.ndarray) -> np.ndarray:
+        return _wrap(x, n) if loop else x[:, :n]
+
+    if stems is None:
+        mix = np.zeros((2, n + overhang), dtype=np.float32)
+        for role, g in gains.items():
+            mix += g * buses[role].buf
+        out = _dc_block(fold(mix), loop)
+        parts: dict[str, np.ndarray] = {}
+    else:
+        # Each part through the same linear steps as a plain mix, and the mix as their sum.
+        parts = {role: _dc_block(np.float32(g) * fold(buses[role].buf), loop) for role, g in gains.items()}
+        out = np.zeros((2, n), dtype=np.float32)
+        for x in parts.values():
+            out += x
     tex = None
     if "texture" in score.roles:
         tex = (
@@ -409,8 +425,10 @@ def render_score(
         )
         level = level_db(tex)
         db = role_db(score.style, "texture") if len(score.roles) > 1 else 0.0
-        tex = tex * (10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)
+        tex = tex * np.float32(10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)
         out += tex
+        if stems is not None:
+            parts["texture"] = tex
     # What is left of any offset goes: a constant is seamless on a loop; a phrase then fades in and out.
     out -= out.mean(axis=1, keepdims=True)
     env = None
@@ -423,15 +441,9 @@ def render_score(
     scale = 10 ** (-1.0 / 20) / peak if peak > 0 else 1.0
     out *= scale
     if stems is not None:
-        # Each part through the same linear steps as the mix (high-pass, fold, offset, fades, gain),
-        # so the parts sum to the mix; the drum lanes are for measuring the balance only.
-        parts = {role: _highpass(g * buses[role].buf, DC_HZ) for role, g in gains.items()}
-        folded = {role: _wrap(x, n) if loop else x[:, :n].copy() for role, x in parts.items()}
-        if tex is not None:
-            folded["texture"] = tex
-        for role, y in folded.items():
+        for role, y in parts.items():
             y = y - y.mean(axis=1, keepdims=True)
-            stems[role] = ((y * env if env is not None else y) * scale).astype(np.float32)
+            stems[role] = ((y * env if env is not None else y) * np.float32(scale)).astype(np.float32)
         for name in lanes:
             b = buses[name].buf
             stems[name] = gains["drums"] * scale * (_wrap(b, n) if loop else b[:, :n])
@@ -545,7 +557,29 @@ def _lowpass(x: np.ndarray, fc: float) -> np.ndarray:
 
 
 def _highpass(x: np.ndarray, fc: float) -> np.ndarray:
-    return sosfilt(butter(2, fc, "highpass", fs=SR, output="sos"), x, axis=-1).astype(np.float32)
+    return sosfilt(_highpass_sos(fc), x, axis=-1).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _highpass_sos(fc: float) -> np.ndarray:
+    return butter(2, fc, "highpass", fs=SR, output="sos")
+
+
+DC_WARMUP_S = 0.5  # the 20 Hz high-pass forgets its start within 0.2 s (to -140 dB); half a second is ample
+
+
+def _dc_block(x: np.ndarray, loop: bool) -> np.ndarray:
+    """The mix's DC high-pass. A phrase: filtered from silence. A loop (already folded): filtered as
+    the circle it is, the filter's state first run in over the loop's own last half second (repeated
+    when the loop is shorter), so sample 0 follows sample n-1 as every other sample follows the one
+    before it: the loop's steady state, with no step at the seam."""
+    sos = _highpass_sos(DC_HZ)
+    if not loop:
+        return sosfilt(sos, x, axis=-1).astype(np.float32)
+    n = x.shape[-1]
+    warm = x[:, np.arange(-int(DC_WARMUP_S * SR), 0) % n]
+    _, state = sosfilt(sos, warm, axis=-1, zi=np.zeros((sos.shape[0], x.shape[0], 2)))
+    return sosfilt(sos, x, axis=-1, zi=state)[0].astype(np.float32)
 
 
 def _end_fade(n: int, length_s: float) -> np.ndarray:
