@@ -412,7 +412,10 @@ class LoopMaker:
         m = loop_samples(bars, tempo, request.sample_rate) if loop else request.num_samples
 
         def fit(x: np.ndarray) -> np.ndarray:
-            """To the asked rate and exact length: a loop resampled as a circle, so the seam stays smooth."""
+            """To the asked rate and exact length: a loop resampled as a circle, so the seam stays smooth.
+            A part panned to the centre (bass, lead) has two equal channels: one is resampled, twice as fast."""
+            if x.shape[0] == 2 and np.array_equal(x[0], x[1]):
+                return np.repeat(fit(x[:1]), 2, axis=0)
             if loop:
                 return resample_loop(x, m)
             return fit_length(resample(x, SR, request.sample_rate), m)

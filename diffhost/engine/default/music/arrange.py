@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
 from diffhost.engine.default.music import voices
 from diffhost.engine.default.music.bank import Bank
+from diffhost.engine.default.music.filters import butter, sosfilt
 from diffhost.engine.default.music.patterns import EIGHTH_SWING_STYLES, HARMONIC_BARS
 from diffhost.engine.default.music.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, STEPS, SWING_MAX, Score
 
