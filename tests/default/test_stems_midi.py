@@ -161,3 +161,17 @@ def test_cli_stems_and_midi_write_the_files_and_say_where(tmp_path):
     for f in side["stems"]["files"].values():
         assert (tmp_path / f).is_file() and sf.info(str(tmp_path / f)).frames == round(2 * 240 / 124 * 44100)
     assert mido.MidiFile(tmp_path / side["midi"]).tracks[0].name == "diffhost"
+
+
+def test_a_one_shot_has_no_stems_or_midi_and_says_why(default_model, tmp_path):
+    """A kick is one sound: no stems folder holding a copy of it and no MIDI file, but the reason in
+    the result and the sidecar (the CLI and the window print it)."""
+    r = _render(default_model, prompt="punchy analog kick", length=1.0)
+    assert "music" not in r.extra and "stems" not in r.extra and "score_notes" not in r.extra
+    assert "one-shot" in r.extra["no_parts"]
+    saved = Finisher(Recipe()).finish(r, tmp_path)[0]
+    side = json.loads(saved.sidecar.read_text())
+    assert side["no_parts"] == r.extra["no_parts"] and "stems" not in side and "midi" not in side
+    assert not list(tmp_path.glob("*.stems")) and not list(tmp_path.glob("*.mid"))
+    audio, sr = sf.read(saved.path, always_2d=True)
+    assert sr == 44100 and audio.shape[0] == 44100 and np.abs(audio).max() > 0.1  # the kick itself

@@ -94,11 +94,11 @@ def test_bars_stems_and_midi_cross_the_wire():
     notes = [[["drums", 0.0, 36, 0.15, 0.9], ["bass", 0.62, 41, 0.3, 0.7]]]
     music = [{"bpm": 97.0, "key": "F minor", "length_s": 2 * 240 / 97.0, "voices": {"bass": "finger_bass"}}]
     result = GenerationResult(audio, 44100, req, seed=1, model=ModelInfo("m", "fam", 44100, 2, 30.0), steps=3,
-                              guidance=None, extra={"music": music, "stems": stems, "notes": notes})  # fmt: skip
+                              guidance=None, extra={"music": music, "stems": stems, "score_notes": notes})  # fmt: skip
     header, arrays = wire.result_header(result)
     msg, _ = roundtrip({"type": "done", "result": header}, arrays)
     got = wire.result_from(msg.header["result"], msg.arrays, req, rendered_on="remote")
-    assert got.extra["notes"] == notes and got.extra["music"] == music
+    assert got.extra["score_notes"] == notes and got.extra["music"] == music
     assert result_midi(got) == result_midi(result) and mido.MidiFile(file=io.BytesIO(result_midi(got))).tracks
     assert {k: v.tobytes() for k, v in got.extra["stems"][0].items()} == {
         k: v.tobytes() for k, v in stems[0].items()

@@ -294,8 +294,11 @@ def write_parts(
     """A score model's stems (float WAV per part in `<name>.stems/`) and its MIDI (`<name>.mid`)
     beside target. The stems sum to `sum_of`: the dry audio (the finisher keeps it in dry/; effects
     and finishing shape only the mix), or the file itself when it is the engine's audio times `gain`.
-    Returns the sidecar's entries (paths relative to the sidecar's folder); {} when there are none."""
+    Returns the sidecar's entries (paths relative to the sidecar's folder); {} when there are none,
+    or {"no_parts": why} when the model said why it has none (a one-shot)."""
     out: dict[str, Any] = {}
+    if (result.extra or {}).get("no_parts"):
+        out["no_parts"] = str(result.extra["no_parts"])
     stems = (result.extra or {}).get("stems")
     if stems:
         parts = stems[min(variation, len(stems) - 1)]

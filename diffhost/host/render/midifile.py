@@ -1,7 +1,7 @@
 """A rendered score as a Standard MIDI File (format 1, written with mido), on the host's side.
 
 A model that renders a score (the default model) returns the notes it played
-(GenerationResult.extra["notes"]) beside its tempo, key and voices (extra["music"]); the file is
+(GenerationResult.extra["score_notes"]) beside its tempo, key and voices (extra["music"]); the file is
 written here, when it is saved, so asking for MIDI costs the render nothing.
 
 Track 0 holds the tempo, the 4/4 time signature and the key; then one track per part that plays
@@ -111,10 +111,10 @@ def score_midi(
 
 
 def result_midi(result: GenerationResult, variation: int = 0) -> bytes | None:
-    """One variation's notes (extra["notes"]) as SMF bytes, with the tempo, key and voices its
+    """One variation's notes (extra["score_notes"]) as SMF bytes, with the tempo, key and voices its
     extra["music"] says it has; None when the model returned no notes."""
     extra: dict[str, Any] = result.extra or {}
-    notes, music = extra.get("notes"), extra.get("music")
+    notes, music = extra.get("score_notes"), extra.get("music")
     if not notes or not music:
         return None
     v = min(variation, len(notes) - 1)

@@ -436,7 +436,7 @@ class LoopMaker:
         if request.midi:
             # The notes each variation played (part, seconds, MIDI note, seconds held, velocity 0..1);
             # the host writes them as a Standard MIDI File with the tempo, key and voices in "music".
-            extra["notes"] = notes_played
+            extra["score_notes"] = notes_played
         return out, extra
 
 
