@@ -81,10 +81,11 @@ def read_music(path: Path, sidecar: Path | None = None) -> dict[str, Any] | None
     beside `path`); None for one-shots, other models, or a file without a readable sidecar (a file
     from elsewhere is still shown)."""
     from diffhost.host.render.export import sidecar_path
+    from diffhost.host.render.post import file_music
 
     try:
         side = Path(sidecar) if sidecar is not None else sidecar_path(Path(path))
-        music = json.loads(side.read_text(encoding="utf-8")).get("music")
+        music = file_music(json.loads(side.read_text(encoding="utf-8")))
     except (OSError, ValueError, AttributeError):
         return None
     return music if isinstance(music, dict) else None

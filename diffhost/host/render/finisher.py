@@ -356,8 +356,9 @@ def write_render(
 ) -> SavedRender:
     """Write processed audio in the recipe's export format, its sidecar (info + the recipe + what
     post-processing did) and, with a library, its row. Shared by first saves and re-processing."""
+    music = post.music or info.get("music")  # the processed file's: finishing may have re-looped it
     written = write_audio(
-        target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed, music=info.get("music")
+        target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed, music=music
     )
     length_s = post.audio.shape[-1] / post.sample_rate
     body = {
@@ -378,6 +379,7 @@ def write_render(
             "peak_dbfs": round(post.peak_dbfs, 4),
             "loudness_lufs": None if post.loudness_lufs is None else round(post.loudness_lufs, 3),
             "notes": list(written.notes),
+            **({"music": music} if music and music != info.get("music") else {}),
         },
         "audio_sha256": file_sha256(target),
         "versions": _versions(),
@@ -404,7 +406,7 @@ def write_render(
             parent_id=row.get("parent_id"),
             tags=tuple(row.get("tags") or ()),
             dry_path=row.get("dry_path"),
-            music=info.get("music"),
+            music=music,
         )
     return SavedRender(
         path=target.resolve(),
