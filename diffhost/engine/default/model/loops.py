@@ -294,7 +294,9 @@ class LoopMaker:
         if a is not None and a.is_rhythmic and bpm is not None:
             seed_info = _seed_rhythm(a, bpm, known, values)
         elif a is not None and a.is_melodic and bpm is not None:
-            seed_info = _seed_melody(a, bpm, tonic, bool(key[1]) if key else True, known, values)
+            # A hummed line goes to the part the prompt asks for: "bass line" puts it on the bass.
+            part = "bass" if roles.get("bass") and not roles.get("lead") else "lead"
+            seed_info = _seed_melody(a, bpm, tonic, bool(key[1]) if key else True, known, values, part=part)
         # A seed steers the parts; the prompt chooses them: the parts it names stay as it says.
         for role, on in roles.items():
             values[L["roles"].start + score.ROLES.index(role)] = 1.0 if on else -1.0
@@ -536,9 +538,18 @@ def _seed_rhythm(a: seedsteer.SeedAnalysis, bpm: float, known: np.ndarray, value
 
 
 def _seed_melody(
-    a: seedsteer.SeedAnalysis, bpm: float, tonic: int, minor: bool, known: np.ndarray, values: np.ndarray
+    a: seedsteer.SeedAnalysis,
+    bpm: float,
+    tonic: int,
+    minor: bool,
+    known: np.ndarray,
+    values: np.ndarray,
+    *,
+    part: str = "lead",
 ) -> dict:
-    """Notes -> the two-bar melody grid as scale degrees; exact pitches kept for rendering."""
+    """Notes -> the two-bar melody grid as scale degrees; exact pitches kept for rendering.
+    part: who plays the line ("lead", or "bass" when the prompt asks for a bass line); the grid
+    carries it either way, and the bass plays it two octaves down."""
     step_s = 60.0 / bpm / 4
     t0 = a.notes[0].start
     t0 = t0 if t0 < step_s / 2 else 0.0
@@ -563,10 +574,13 @@ def _seed_melody(
     values[L["melody_on"]] = np.where(on > 0, on, -1.0)
     known[L["melody_pitch"]] = True
     values[L["melody_pitch"]] = np.clip((degree - score.MELODY_RANGE) / score.MELODY_RANGE, -1, 1)
-    # A hummed line plays alone (on the lead) while the clip holds; the freer steps may add parts.
+    # A hummed line plays alone (on its part) while the clip holds; the freer steps may add parts.
     known[L["roles"]] = True
-    values[L["roles"]] = [1.0 if r == "lead" else -1.0 for r in score.ROLES]
-    return {"kind": "melody", "roles": {"lead"}, "notes": notes, "t0": t0}
+    values[L["roles"]] = [1.0 if r == part else -1.0 for r in score.ROLES]
+    return {"kind": "melody", "roles": {part}, "notes": notes, "t0": t0, "part": part}
+
+
+BASS_LOWEST = 28  # E1, the lowest note the bass patterns play
 
 
 def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, rng) -> None:
@@ -617,7 +631,17 @@ def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, 
             nxt = next((j for j in range(g + 1, g + period + 1) if s.melody_on[j % period] > 0), g + 4)
             dur = min((nxt - g) * step_s, 8 * step_s) * 0.95
             out.append((t, midi, dur, float(s.melody_on[k])))
-        s.extra["melody_notes"] = out
+        if info.get("part") == "bass":
+            # The line in the bass's register (two octaves down, no lower than E1): the bass plays
+            # the seed's notes instead of its pattern, and no lead doubles it (the prompt asked
+            # for a bass line, not a melody).
+            down = -24
+            while out and min(m for _, m, _, _ in out) + down < BASS_LOWEST:
+                down += 12
+            s.extra["bass_notes"] = [(t, midi + down, dur, vel) for t, midi, dur, vel in out]
+            s.roles.discard("lead")
+        else:
+            s.extra["melody_notes"] = out
         s.swing = 0.0 if strength < 0.5 else s.swing
     if plan.analysis is not None and plan.analysis.is_one_shot and plan.seed_audio is not None:
         # A one-shot seed becomes a voice: the user's own sound on the drum lane it resembles.

@@ -294,7 +294,15 @@ def render_score(
     def bar_chord(g: int) -> int:
         return score.chords[(g // (STEPS * bars_per_chord)) % CHORD_BARS]
 
-    if "bass" in score.roles:
+    line = score.extra.get("bass_notes")  # exact (time, midi, dur, velocity) from a hummed seed
+    if "bass" in score.roles and line is not None:
+        m = bus("bass")
+        for t, midi, dur, vel in line:
+            if t < last_onset:
+                dur = dur if loop else min(dur, max(length_s - t - 0.05, 0.05))
+                played("bass", t, int(midi), dur, vel)
+                m.add(pitched_note(bank, score.voices["bass"], int(midi), dur, vel, rng, cache), t, 1.0)
+    elif "bass" in score.roles:
         m = bus("bass")
         onsets = [(g, t) for g, t in steps() if score.bass_on[g % STEPS] > 0]
         longest = 16 if score.style in HARMONIC_BARS else 8
