@@ -363,9 +363,10 @@ class RenderLibrary:
         if bars is not None:
             clauses.append("bars = ?")
             args.append(_music_number("bars", bars, 0.0))
-        if loop is not None:
-            clauses.append("loop = ?")
-            args.append(int(bool(loop)))
+        if loop:
+            clauses.append("loop = 1")
+        elif loop is not None:  # not a loop: phrases, and one-shots (which have no music at all)
+            clauses.append("(loop IS NULL OR loop = 0)")
         for tag in _clean_tags(tags):
             clauses.append("id IN (SELECT render_id FROM tags WHERE tag=?)")
             args.append(tag)
