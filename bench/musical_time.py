@@ -8,14 +8,18 @@ Prints the issue's Bars table figures for the embedded default model:
   step, and no attack in its last 10 ms;
 - whole bars: of renders whose prompt asks for a loop (any length in seconds, tempo free or set),
   the share that are whole bars at a whole-number tempo;
-- speed: a 10 s phrase's real-time factor, the load time (fresh process), and renders with stems
-  and MIDI as a ratio to renders without (same requests, same run, medians).
-The machine is shared, so speed is also given as a ratio to the same render without the extras.
+- speed: a 10 s phrase's real-time factor; the load time and the first render in fresh processes
+  (with --baseline, another checkout's in the same run, alternating); renders with stems and MIDI
+  as a ratio to the same renders without, alternating plain and extras, both as the render alone
+  and as render + save (the finisher writing the file, its dry copy, the stems and the .mid),
+  medians of wall-clock and of this process's CPU time (the machine is shared: CPU time is
+  steadier there).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -56,11 +60,12 @@ def main() -> int:
     p.add_argument("--n", type=int, default=200, help="loops rendered for the length and seam figures")
     p.add_argument("--whole", type=int, default=120, help="loop prompts rendered for the whole-bars figure")
     p.add_argument("--speed-repeats", type=int, default=7)
+    p.add_argument("--load-repeats", type=int, default=3, help="fresh processes per checkout for the load time")
     p.add_argument(
         "--baseline",
         type=Path,
         default=None,
-        help="another diffhost checkout (e.g. before this change): its 10 s phrase is timed in the same run",
+        help="another diffhost checkout (e.g. before this change): its load time is measured in the same run",
     )
     args = p.parse_args()
 
@@ -120,58 +125,104 @@ def main() -> int:
         "are whole bars at a whole-number tempo"
     )
 
-    def timed(req: GenerationRequest) -> float:
-        times = []
-        for _ in range(args.speed_repeats):
-            t0 = time.perf_counter()
-            model.render(req)
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times)
-
-    phrase = GenerationRequest(prompt="solo piano melody", length=10.0, bpm=100.0, seed=3)
-    plain = timed(phrase)
-    extras = timed(phrase.with_(stems=True, midi=True))
-    loop = GenerationRequest(prompt="funk beat with bass and chords", bars=4, bpm=100.0, seed=3, variations=4)
-    loop_plain = timed(loop)
-    loop_extras = timed(loop.with_(stems=True, midi=True))
-    code = (
-        "import time, torch; t=time.perf_counter(); from diffhost.engine import load_model; "
-        "load_model(device='cpu'); print(time.perf_counter()-t)"
-    )
-    loads = [
-        float(
-            subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, check=True
-            ).stdout.split()[-1]
-        )
-        for _ in range(3)
-    ]
-    if args.baseline:
-        phrase_code = (
-            "import time, statistics; from diffhost.engine import load_model; "
-            "from diffhost.engine.request import GenerationRequest as G; m=load_model(device='cpu'); "
-            "r=G(prompt='solo piano melody', length=10.0, bpm=100.0, seed=3); m.render(r); ts=[]\n"
-            f"for _ in range({args.speed_repeats}):\n"
-            " t=time.perf_counter(); m.render(r); ts.append(time.perf_counter()-t)\n"
-            "print(statistics.median(ts))"
-        )
-        for label, root in (
-            ("baseline", args.baseline),
-            ("this checkout", Path(__file__).resolve().parents[1]),
-        ):
-            env = {**os.environ, "PYTHONPATH": str(root)}
-            out = subprocess.run([sys.executable, "-c", phrase_code], capture_output=True, text=True, env=env)
-            secs = float(out.stdout.split()[-1]) if out.returncode == 0 else float("nan")
-            print(f"             {label} ({root}): 10 s phrase {secs:.3f} s = {10.0 / secs:.1f}x real time")
-    print(
-        f"speed:       10 s phrase {plain:.3f} s = {10.0 / plain:.1f}x real time; "
-        f"load {statistics.median(loads):.2f} s (median of 3 fresh processes)"
-    )
-    print(
-        f"             stems + MIDI: 10 s phrase {extras / plain:.2f}x, 4 variations of 4 bars "
-        f"{loop_extras / loop_plain:.2f}x the time without ({loop_plain:.3f} -> {loop_extras:.3f} s)"
-    )
+    speed_figures(model, args)
     return 0
+
+
+
+def _alternate(a, b, repeats: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Medians (wall s, CPU s) of a() and b(), called alternately so the machine's load hits both alike."""
+    runs: dict[str, list[tuple[float, float]]] = {"a": [], "b": []}
+    a(), b()  # warm caches
+    for _ in range(repeats):
+        for name, fn in (("a", a), ("b", b)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            runs[name].append((time.perf_counter() - t0, time.process_time() - c0))
+    med = lambda r: (statistics.median(x[0] for x in r), statistics.median(x[1] for x in r))  # noqa: E731
+    return med(runs["a"]), med(runs["b"])
+
+
+def speed_figures(model, args) -> None:
+    from diffhost.engine.request import GenerationRequest
+    from diffhost.host.render.finisher import Finisher
+    from diffhost.host.render.post import Recipe
+
+    finisher = Finisher(Recipe())
+    phrase = GenerationRequest(prompt="solo piano melody", length=10.0, bpm=100.0, seed=3)
+    (plain, _), _ = _alternate(lambda: model.render(phrase), lambda: None, args.speed_repeats)
+    print(f"speed:       10 s phrase {plain:.3f} s = {10.0 / plain:.1f}x real time")
+    cases = (
+        ("4 variations x 4 bars, 44.1 kHz", GenerationRequest(
+            prompt="funk beat with bass and chords", bars=4, bpm=100.0, seed=3, variations=4)),
+        ("4 variations x 4 bars, 48 kHz  ", GenerationRequest(
+            prompt="funk beat with bass and chords", bars=4, bpm=100.0, seed=3, variations=4, sample_rate=48000)),
+        ("8 bars, 48 kHz                 ", GenerationRequest(
+            prompt="house groove with bass and chords", bars=8, bpm=124.0, seed=5, sample_rate=48000)),
+        ("10 s phrase, 44.1 kHz          ", phrase),
+    )  # fmt: skip
+    print("             stems + MIDI against the same render without (medians; wall s | CPU s):")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+
+        def saved(req: GenerationRequest):
+            def run() -> None:
+                for f in finisher.finish(model.render(req), out):
+                    f.path.unlink()
+
+            return run
+
+        for label, req in cases:
+            extras = req.with_(stems=True, midi=True)
+            (pw, pc), (ew, ec) = _alternate(
+                functools.partial(model.render, req), functools.partial(model.render, extras), args.speed_repeats
+            )
+            (sw, sc), (xw, xc) = _alternate(saved(req), saved(extras), args.speed_repeats)
+            print(
+                f"             {label}  render {pw:.3f} -> {ew:.3f} s = {ew / pw:.2f}x wall, "
+                f"{pc:.3f} -> {ec:.3f} s = {ec / pc:.2f}x CPU;  render + save {sw:.3f} -> {xw:.3f} s = "
+                f"{xw / sw:.2f}x wall, {xc / sc:.2f}x CPU"
+            )
+    load_figures(args)
+
+
+LOAD_CODE = (
+    "import time, torch; t=time.perf_counter(); from diffhost.engine import load_model; "
+    "from diffhost.engine.request import GenerationRequest as G; m=load_model(device='cpu'); "
+    "t1=time.perf_counter(); m.render(G(prompt='techno loop', bars=1, bpm=128.0, seed=1)); "
+    "print(t1-t, time.perf_counter()-t1)"
+)
+
+
+def load_figures(args) -> None:
+    """Load time (import and load_model after `import torch`, as the host has it) and the first
+    render, in fresh processes; with --baseline, that checkout's too, alternating."""
+    roots = [("this checkout", Path(__file__).resolve().parents[1])]
+    if args.baseline:
+        roots.insert(0, ("baseline", args.baseline))
+    got: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in roots}
+    for _ in range(args.load_repeats):
+        for label, root in roots:
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            # cwd too: `python -c` puts the working folder first on sys.path, before PYTHONPATH.
+            out = subprocess.run(
+                [sys.executable, "-c", LOAD_CODE], capture_output=True, text=True, env=env, cwd=root
+            )
+            if out.returncode == 0:
+                load, first = (float(v) for v in out.stdout.split()[-2:])
+                got[label].append((load, first))
+    for label, root in roots:
+        runs = got[label]
+        if not runs:
+            print(f"             load ({label}, {root}): failed")
+            continue
+        load = statistics.median(r[0] for r in runs)
+        first = statistics.median(r[1] for r in runs)
+        both = statistics.median(r[0] + r[1] for r in runs)
+        print(
+            f"             load ({label}, {root}): {load:.2f} s, first render {first:.2f} s, "
+            f"load + first render {both:.2f} s (medians of {len(runs)} fresh processes)"
+        )
 
 
 if __name__ == "__main__":

@@ -278,16 +278,15 @@ def _print_parts(saved, args: argparse.Namespace) -> None:
     if not (args.stems or args.midi):
         return
     side = json.loads(Path(saved.sidecar).read_text())
+    why = side.get("no_parts") or "the model wrote none"
     if args.stems:
         files = (side.get("stems") or {}).get("files") or {}
         if files:
             print("  stems: " + ", ".join(str(saved.path.parent / f) for f in files.values()))
         else:
-            print("  stems: none (a one-shot has no parts)")
+            print(f"  stems: none ({why})")
     if args.midi:
-        print(
-            f"  midi: {saved.path.parent / side['midi']}" if side.get("midi") else "  midi: none (a one-shot)"
-        )
+        print(f"  midi: {saved.path.parent / side['midi']}" if side.get("midi") else f"  midi: none ({why})")
 
 
 def _music_of(result, variation: int) -> dict | None:

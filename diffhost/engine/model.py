@@ -164,8 +164,9 @@ class Model(ABC):
         sample_rate) samples. Without a bpm, models that choose their tempo (the default model)
         pick a whole-number one; others need the bpm.
         stems / midi: models that render a score (the default model) also put each part's audio
-        (GenerationResult.extra["stems"]) and the score as a Standard MIDI File (extra["midi"]) in
-        the result; use Model.render to get them. Other models refuse them, saying so.
+        (GenerationResult.extra["stems"]) and the notes of the score (extra["score_notes"]; the host's
+        diffhost.host.render.midifile.result_midi makes them a Standard MIDI File) in the result;
+        use Model.render to get them. Other models refuse them, saying so.
         progress(fraction) is called once per denoising step; cancel.is_set() is checked
         at every step and raises engine.errors.Cancelled.
         Unsupported requests (e.g. a prompt for an unconditional model, a length past

@@ -80,14 +80,32 @@ def read_music(path: Path, sidecar: Path | None = None) -> dict[str, Any] | None
     """The music a render used (bpm, key, bars, loop), from its sidecar (`sidecar`, else the one
     beside `path`); None for one-shots, other models, or a file without a readable sidecar (a file
     from elsewhere is still shown)."""
+    return read_music_and_parts(path, sidecar)[0]
+
+
+def read_music_and_parts(path: Path, sidecar: Path | None = None) -> tuple[dict[str, Any] | None, str]:
+    """(read_music's answer, parts_label of the stems and MIDI written beside the file), from one
+    read of its sidecar."""
     from diffhost.host.render.export import sidecar_path
+    from diffhost.host.render.post import file_music
 
     try:
-        side = Path(sidecar) if sidecar is not None else sidecar_path(Path(path))
-        music = json.loads(side.read_text(encoding="utf-8")).get("music")
+        side = json.loads((Path(sidecar) if sidecar is not None else sidecar_path(Path(path))).read_text("utf-8"))
+        music = file_music(side)
     except (OSError, ValueError, AttributeError):
-        return None
-    return music if isinstance(music, dict) else None
+        return None, ""
+    return (music if isinstance(music, dict) else None), parts_label(side)
+
+
+def parts_label(sidecar: dict[str, Any]) -> str:
+    """'stems · MIDI', 'stems', 'MIDI' or '': what a render has beside it for a DAW."""
+    have = []
+    stems = sidecar.get("stems")
+    if isinstance(stems, dict) and stems.get("files"):
+        have.append("stems")
+    if sidecar.get("midi"):
+        have.append("MIDI")
+    return " · ".join(have)
 
 
 def music_of_result(result: Any, variation: int) -> dict[str, Any] | None:

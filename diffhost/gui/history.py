@@ -18,6 +18,7 @@ from PyQt6.QtCore import QMimeData, QProcess, Qt, QTimer, QUrl, pyqtSignal
 from PyQt6.QtGui import QAction, QDesktopServices
 from PyQt6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -31,18 +32,21 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from diffhost.gui.display import music_label, read_music
+from diffhost.engine.request import key_name, parse_key_name
+from diffhost.gui.display import music_label, read_music, read_music_and_parts
 from diffhost.gui.dragout import file_mime
 from diffhost.gui.errors import describe
 from diffhost.gui.tasks import Tasks
 from diffhost.host.render.export import MENU_CHOICES
 
-COLUMNS = ("★", "Prompt", "Take", "Seed", "Length", "Music", "Rate", "Model", "Created")
+COLUMNS = ("★", "Prompt", "Take", "Seed", "Length", "Music", "Parts", "Rate", "Model", "Created")
 FAV, PROMPT = 0, 1
 PROMPT_MIN_PX = 200
 ROW = Qt.ItemDataRole.UserRole  # index into HistoryPanel.rows (rows move when sorted)
 KEY = Qt.ItemDataRole.UserRole + 1  # what a column sorts by (numbers as numbers)
 
+KEYS = tuple(key_name(pc, minor) for minor in (False, True) for pc in range(12))  # as the library spells them
+BARS = (1, 2, 4, 8, 16)
 EXPORTS = MENU_CHOICES  # label -> host.export settings
 SAVE_FILTERS = "WAV (*.wav);;FLAC (*.flac);;MP3 (*.mp3);;OGG Vorbis (*.ogg)"
 
@@ -111,11 +115,27 @@ class HistoryPanel(QWidget):
         self._session_rows: list[SessionRow] = []
         # A render's music lives in its sidecar; read once per file, on the query thread.
         self._music: dict[str, dict | None] = {}
+        self._parts: dict[str, str] = {}  # "stems · MIDI" beside a file, from the same sidecar read
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search prompts, tags…")
         self.search.setClearButtonEnabled(True)
         self.search.setToolTip("Filter the history by prompt text")
+        # The music filters: a key, a tempo range, a length in bars, loops or not (with the words).
+        self.key_filter = QComboBox()
+        self.key_filter.addItems(["Any key", *KEYS])
+        self.key_filter.setToolTip("Only renders in this key")
+        self.bpm_filter = QLineEdit()
+        self.bpm_filter.setPlaceholderText("BPM")
+        self.bpm_filter.setToolTip("Only renders at this tempo: 128, or a range 120-130")
+        self.bpm_filter.setClearButtonEnabled(True)
+        self.bpm_filter.setMaximumWidth(96)
+        self.bars_filter = QComboBox()
+        self.bars_filter.addItems(["Any bars", *(f"{b} bar{'s' * (b > 1)}" for b in BARS)])
+        self.bars_filter.setToolTip("Only renders this many bars long")
+        self.loop_filter = QComboBox()
+        self.loop_filter.addItems(["Loops or not", "Loops", "Not loops"])
+        self.loop_filter.setToolTip("Only loops (whole bars that repeat), or only one-shots and phrases")
         self.favorites = QPushButton("★ Favorites")
         self.favorites.setCheckable(True)
         self.favorites.setToolTip("Show favorites only")
@@ -159,6 +179,8 @@ class HistoryPanel(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
+        for w in (self.key_filter, self.bpm_filter, self.bars_filter, self.loop_filter):
+            top.addWidget(w)
         top.addWidget(self.favorites)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -172,6 +194,9 @@ class HistoryPanel(QWidget):
         self._debounce.timeout.connect(self.refresh)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.favorites.toggled.connect(lambda _on: self.refresh())
+        self.bpm_filter.textChanged.connect(lambda _t: self._debounce.start())
+        for box in (self.key_filter, self.bars_filter, self.loop_filter):
+            box.currentIndexChanged.connect(lambda _i: self.refresh())
         self.table.cellDoubleClicked.connect(self._double_clicked)
         self.table.cellClicked.connect(self._clicked)
         self.table.customContextMenuRequested.connect(self._menu)
@@ -199,26 +224,46 @@ class HistoryPanel(QWidget):
         self._session_rows.insert(0, row)
         self.refresh()
 
+    def music_filter(self) -> dict[str, Any]:
+        """The filters as RenderLibrary.search takes them (key, bpm_min, bpm_max, bars, loop); a
+        tempo box that does not read as a tempo or a range is left out (and shown in red)."""
+        out: dict[str, Any] = {}
+        if self.key_filter.currentIndex() > 0:
+            out["key"] = self.key_filter.currentText()
+        tempo = parse_tempo_range(self.bpm_filter.text())
+        unread = tempo is None and bool(self.bpm_filter.text().strip())
+        self.bpm_filter.setStyleSheet("color: #e05050" if unread else "")
+        if tempo:
+            out["bpm_min"], out["bpm_max"] = tempo
+        if self.bars_filter.currentIndex() > 0:
+            out["bars"] = float(BARS[self.bars_filter.currentIndex() - 1])
+        if self.loop_filter.currentIndex() > 0:
+            out["loop"] = self.loop_filter.currentIndex() == 1
+        return out
+
     def refresh(self) -> None:
         text = self.search.text().strip()
         fav = self.favorites.isChecked()
+        wanted = self.music_filter()
         if self.library is None:
             rows = [
                 r
                 for r in self._session_rows
-                if (not text or text.lower() in (r.prompt or "").lower()) and (not fav or r.favorite)
+                if (not text or text.lower() in (r.prompt or "").lower())
+                and (not fav or r.favorite)
+                and music_matches(r.music, **wanted)
             ]
             self._show(rows)
             return
         lib = self.library
-        known = self._music
+        known, parts = self._music, self._parts
 
         def query() -> list:
-            rows = lib.search(text) if text else lib.list(limit=500)
+            rows = lib.search(text, limit=500, **wanted) if text or wanted else lib.list(limit=500)
             rows = [r for r in rows if r.favorite] if fav else list(rows)
             for r in rows:
                 if str(r.path) not in known:
-                    known[str(r.path)] = read_music(r.path, r.sidecar)
+                    known[str(r.path)], parts[str(r.path)] = read_music_and_parts(r.path, r.sidecar)
             return rows
 
         self.tasks.run(query, self._show, lambda e: self.message.emit(f"History: {e}"))
@@ -240,6 +285,7 @@ class HistoryPanel(QWidget):
                 ("" if seed is None else str(seed), -1 if seed is None else int(seed)),
                 (f"{r.length_s:.2f} s", float(r.length_s)),
                 (music_label(music), float((music or {}).get("bpm") or 0.0)),
+                (self._parts.get(str(r.path), ""), self._parts.get(str(r.path), "")),
                 (f"{r.sample_rate / 1000:g} k", int(r.sample_rate)),
                 (_short_model(r.model), _short_model(r.model)),
                 (created, created),
@@ -466,3 +512,43 @@ def _convert(path: Path, spec: dict, out: Path | None) -> Path:
 def _short_model(model: Any) -> str:
     text = str(model or "default")
     return Path(text).name if "/" in text and Path(text).is_absolute() else text
+
+
+def parse_tempo_range(text: str) -> tuple[float, float] | None:
+    """'128' -> (128, 128), '120-130' -> (120, 130), '' or not a tempo -> None."""
+    parts = [p.strip() for p in text.replace("–", "-").split("-")] if text.strip() else []
+    try:
+        lo, hi = (float(parts[0]), float(parts[-1])) if 1 <= len(parts) <= 2 else (None, None)
+    except ValueError:
+        return None
+    if lo is None or hi is None or not (0 < lo <= hi <= 1000):
+        return None
+    return lo, hi
+
+
+def music_matches(
+    music: dict | None,
+    *,
+    key: str | None = None,
+    bpm_min: float | None = None,
+    bpm_max: float | None = None,
+    bars: float | None = None,
+    loop: bool | None = None,
+) -> bool:
+    """The library's music filters for a render of this session (no library to ask)."""
+    if not (key or bpm_min is not None or bars is not None or loop is not None):
+        return True
+    if not music:
+        return loop is False and not (key or bpm_min is not None or bars is not None)  # a one-shot
+    if key:
+        try:
+            if music.get("key") is None or parse_key_name(str(music["key"])) != parse_key_name(key):
+                return False
+        except ValueError:
+            return False
+    bpm = float(music.get("bpm") or 0.0)
+    if bpm_min is not None and not (bpm_min - 0.01 <= bpm <= (bpm_max or bpm_min) + 0.01):
+        return False
+    if bars is not None and abs(float(music.get("bars") or 0.0) - bars) > 1e-6:
+        return False
+    return loop is None or bool(music.get("loop")) == loop

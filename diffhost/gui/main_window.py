@@ -567,6 +567,8 @@ class MainWindow(QMainWindow):
                 music = display.music_label(said)
                 about = f"{ev.length_s:.2f} s" + (f" · {music}" if music else "")
                 about += "".join(f"; {note}" for note in said.get("notes") or ())  # snapped, overridden
+                if (getattr(ev.result, "extra", None) or {}).get("no_parts"):  # stems asked of a one-shot
+                    about += f"; {ev.result.extra['no_parts']}"
                 self.report(f"Rendered {Path(ev.paths[0]).name if ev.paths else ''} ({about})")
             if self.session.library is not None:
                 self.history.refresh()

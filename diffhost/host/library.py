@@ -29,6 +29,7 @@ from diffhost.engine.audio import read_audio
 from diffhost.engine.request import GenerationRequest, SeedClip, key_name, parse_key_name
 from diffhost.host.render.effects import file_sha256
 from diffhost.host.render.export import parse_export, sidecar_path, unique_path, write_audio, write_sidecar
+from diffhost.host.render.post import file_music
 
 SCHEMA_VERSION = 3  # 2: dry_path (the unprocessed audio a render is re-processed from); 3: its music
 DB_NAME = "library.sqlite3"
@@ -378,9 +379,10 @@ class RenderLibrary:
         if bars is not None:
             clauses.append("bars = ?")
             args.append(_music_number("bars", bars, 0.0))
-        if loop is not None:
-            clauses.append("loop = ?")
-            args.append(int(bool(loop)))
+        if loop:
+            clauses.append("loop = 1")
+        elif loop is not None:  # not a loop: phrases, and one-shots (which have no music at all)
+            clauses.append("(loop IS NULL OR loop = 0)")
         for tag in _clean_tags(tags):
             clauses.append("id IN (SELECT render_id FROM tags WHERE tag=?)")
             args.append(tag)
@@ -713,7 +715,7 @@ def export_row(
         sr,
         spec,
         dither_seed=int(row.params.get("seed") or 0) + row.variation,
-        music=side.get("music"),
+        music=file_music(side),
     )
     notes = list(written.notes)
     if row.format in ("mp3", "ogg") and spec.format in ("wav", "flac"):
@@ -750,6 +752,6 @@ def export_row(
         parent_id=row.id,
         tags=row.tags,
         dry_path=row.dry_path,
-        music=side.get("music"),
+        music=file_music(side),
     )
     return written, new_id

@@ -217,6 +217,44 @@ def test_seed_melody_keeps_the_notes_at_low_strength(default_model):
     assert sum(p in pcs for p in want) >= 0.7 * len(want), (pcs, want)
 
 
+def _strongest_hz(x: np.ndarray, notes: list, lo: float, hi: float) -> np.ndarray:
+    """The strongest frequency between lo and hi Hz in each note's span of a stem (mid channel)."""
+    mono, out = x.mean(axis=0), []
+    for a, b, _ in notes:
+        seg = mono[int((a + 0.02) * SR) : int((b - 0.02) * SR)]
+        spec = np.abs(np.fft.rfft(seg * np.hanning(seg.size), n=1 << 16))
+        f = np.fft.rfftfreq(1 << 16, 1 / SR)
+        band = (f >= lo) & (f <= hi)
+        out.append(float(f[band][np.argmax(spec[band])]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 4])
+def test_a_hummed_seed_with_a_bass_line_prompt_lands_on_the_bass(default_model, seed):
+    """A hummed tune and "bass line": the bass plays the hum's notes in the bass register and no
+    lead plays it; with "lead melody" the same hum stays on the lead."""
+    clip, notes = hum_seed(100.0, np.random.default_rng(seed))
+    kw = dict(seed_clip=SeedClip(clip, SR), bars=4, bpm=100.0, strength=0.1, seed=seed, stems=True)
+    r = _render(default_model, "bass line", **kw)
+    stems = r.extra["stems"][0]
+    assert set(stems) == {"bass"} and r.extra["music"][0]["roles"] == ["bass"]
+    # Each hummed note is heard on the bass stem: its fundamental (25-300 Hz) has the hum's pitch class...
+    f0 = _strongest_hz(stems["bass"], notes, 25.0, 300.0)
+    heard = np.round(69 + 12 * np.log2(f0 / 440.0)).astype(int)
+    same = [(h - m) % 12 == 0 for h, (_, _, m) in zip(heard, notes, strict=True)]
+    assert np.mean(same) >= 0.7, (heard, [m for _, _, m in notes])
+    # ...and the bass register holds the energy: the strongest partial up to 4 kHz is under 300 Hz.
+    assert np.mean(_strongest_hz(stems["bass"], notes, 25.0, 4000.0) < 300.0) >= 0.8
+    assert max(n for role, _, n, _, _ in _notes_of(default_model, "bass line", kw)) <= 55
+    lead = _render(default_model, "lead melody", **kw)
+    assert "lead" in lead.extra["stems"][0] and "bass" not in lead.extra["stems"][0]
+    assert np.mean(_strongest_hz(lead.extra["stems"][0]["lead"], notes, 25.0, 4000.0) > 200.0) >= 0.8
+
+
+def _notes_of(model, prompt: str, kw: dict) -> list:
+    return model.render(GenerationRequest(prompt=prompt, midi=True, **kw)).extra["score_notes"][0]
+
+
 def test_a_one_shot_seed_becomes_a_voice_in_the_pattern(default_model):
     rng = np.random.default_rng(0)
     t = np.arange(int(0.3 * SR)) / SR

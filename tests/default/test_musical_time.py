@@ -231,3 +231,56 @@ def test_a_seed_steers_the_drums_the_prompt_asks_for(default_model):
         for music in r.extra["music"]:
             assert "drums" in music["roles"], (strength, music)
             assert music["bpm"] == round(music["bpm"])  # a tempo read from a seed is a whole number
+
+
+def _loop_points(path: Path) -> tuple[float, float, bool, tuple[int, int]]:
+    """(acid tempo, acid beats, acid says loop, smpl loop (start, end)) read back by riff_chunks."""
+    chunks = riff_chunks(path)
+    flags, _, _, _, beats, _, _, tempo = struct.unpack("<IHHfIHHf", chunks[b"acid"])
+    assert struct.unpack("<9I", chunks[b"smpl"][:36])[7] == 1  # one loop
+    _, kind, start, end, _, _ = struct.unpack("<6I", chunks[b"smpl"][36:60])
+    assert kind == 0  # forward
+    return tempo, beats, not flags & 1, (start, end)
+
+
+@pytest.mark.parametrize(
+    "finishing, bpm, bars",
+    [
+        # trimming and a tail would cut or pad a loop's bars: skipped, the loop stays 2 bars at 97
+        ({"trim_silence": {"threshold_db": -20.0}, "tail_s": 0.5}, 97.0, 2.0),
+        # a tempo fit moves the loop to 120 bpm: still 2 bars, exactly, at the new tempo
+        ({"tempo_fit": {"source_bpm": 97.0, "target_bpm": 120.0}}, 120.0, 2.0),
+        # re-looped to 1 bar at 128 bpm: the file and its chunks say 1 bar at 128
+        ({"loop": {"bpm": 128.0, "bars": 1.0, "crossfade_ms": 10.0}}, 128.0, 1.0),
+    ],
+)
+def test_a_file_that_finishing_trims_or_reloops_keeps_a_correct_loop(
+    default_model, tmp_path, finishing, bpm, bars
+):
+    r = default_model.render(
+        GenerationRequest(prompt="boom bap drum loop", bars=2, bpm=97.0, seed=4, sample_rate=48000)
+    )
+    saved = Finisher(Recipe.from_dict({"finishing": {**finishing, "sample_rate": 44100}})).finish(
+        r, tmp_path
+    )[0]
+    n = expected(bars, bpm, 44100)
+    audio, sr = sf.read(saved.path, always_2d=True)
+    assert sr == 44100 and audio.shape[0] == n
+    tempo, beats, loop, points = _loop_points(saved.path)
+    assert tempo == pytest.approx(bpm, abs=1e-3) and beats == round(bars * 4) and loop
+    assert points == (0, n - 1)
+    side = json.loads(saved.sidecar.read_text())
+    file_music = side["post"].get("music") or side["music"]
+    assert file_music["bpm"] == pytest.approx(bpm) and file_music["bars"] == bars and file_music["loop"]
+    assert side["music"]["bpm"] == 97.0  # the sidecar's own music still describes the dry render
+
+
+def test_a_phrase_that_finishing_loops_gains_a_loop(default_model, tmp_path):
+    """A phrase (no loop asked) cut to 2 bars at 100 bpm by finishing becomes a loop a sampler reads."""
+    r = default_model.render(GenerationRequest(prompt="solo piano melody", length=6.0, bpm=100.0, seed=2))
+    assert not r.extra["music"][0]["loop"]
+    recipe = Recipe.from_dict({"finishing": {"loop": {"bpm": 100.0, "bars": 2.0}}})
+    saved = Finisher(recipe).finish(r, tmp_path)[0]
+    n = expected(2, 100.0, 44100)
+    assert sf.info(str(saved.path)).frames == n
+    assert _loop_points(saved.path) == (pytest.approx(100.0), 8, True, (0, n - 1))

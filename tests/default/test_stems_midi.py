@@ -18,6 +18,7 @@ import soundfile as sf
 
 from diffhost.engine.request import GenerationRequest
 from diffhost.host.render.finisher import Finisher
+from diffhost.host.render.midifile import result_midi
 from diffhost.host.render.post import Recipe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def test_each_stem_holds_only_its_part(default_model):
     freqs = np.fft.rfftfreq(bass.size, 1 / 44100)
     assert spectrum[freqs < 400].sum() > 0.9 * spectrum.sum()  # the bass stem is bass
     # The drum stem's attacks are all drum notes: a bass note starting off the drum grid would show.
-    mf = mido.MidiFile(file=io.BytesIO(r.extra["midi"][0]))
+    mf = mido.MidiFile(file=io.BytesIO(result_midi(r, 0)))
     drums, bass = _note_times(mf, 9), _note_times(mf, 0)
     off_grid_bass = [t for t in bass if np.min(np.abs(drums - t)) > 0.02]
     heard = _onsets(parts["drums"], 44100)
@@ -117,7 +118,7 @@ def test_midi_drum_onsets_match_the_drum_stem_within_10_ms(default_model):
         r = _render(default_model, prompt=prompt, bars=2, bpm=96.0, seed=seed)
         audio = r.extra["stems"][0]["drums"]
         heard = _onsets(audio, 44100)
-        notes = np.unique(np.round(_note_times(mido.MidiFile(file=io.BytesIO(r.extra["midi"][0])), 9), 4))
+        notes = np.unique(np.round(_note_times(mido.MidiFile(file=io.BytesIO(result_midi(r, 0))), 9), 4))
         assert heard.size >= 4 and notes.size >= 4
         # Every attack heard in the stem is a MIDI note, within 10 ms...
         assert all(np.min(np.abs(notes - t)) <= 0.010 for t in heard), (prompt, heard, notes)
@@ -160,3 +161,17 @@ def test_cli_stems_and_midi_write_the_files_and_say_where(tmp_path):
     for f in side["stems"]["files"].values():
         assert (tmp_path / f).is_file() and sf.info(str(tmp_path / f)).frames == round(2 * 240 / 124 * 44100)
     assert mido.MidiFile(tmp_path / side["midi"]).tracks[0].name == "diffhost"
+
+
+def test_a_one_shot_has_no_stems_or_midi_and_says_why(default_model, tmp_path):
+    """A kick is one sound: no stems folder holding a copy of it and no MIDI file, but the reason in
+    the result and the sidecar (the CLI and the window print it)."""
+    r = _render(default_model, prompt="punchy analog kick", length=1.0)
+    assert "music" not in r.extra and "stems" not in r.extra and "score_notes" not in r.extra
+    assert "one-shot" in r.extra["no_parts"]
+    saved = Finisher(Recipe()).finish(r, tmp_path)[0]
+    side = json.loads(saved.sidecar.read_text())
+    assert side["no_parts"] == r.extra["no_parts"] and "stems" not in side and "midi" not in side
+    assert not list(tmp_path.glob("*.stems")) and not list(tmp_path.glob("*.mid"))
+    audio, sr = sf.read(saved.path, always_2d=True)
+    assert sr == 44100 and audio.shape[0] == 44100 and np.abs(audio).max() > 0.1  # the kick itself

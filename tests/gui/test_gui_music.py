@@ -362,3 +362,62 @@ def test_length_in_bars_renders_exactly_those_bars(qtbot, window):
     qtbot.waitUntil(lambda: not window.jobs and window.current.path != path, timeout=60000)
     assert sf.info(str(window.current.path)).frames == round(2 * 240 / 97 * 44100)
     assert "5 s is not whole bars at 97 bpm: rendered 2 bars" in window.status_message.text()
+
+
+def test_history_filters_by_key_tempo_bars_and_loop_and_marks_stems_and_midi(qtbot, window):
+    """Beside the search box: a key, a tempo range, bars and loops-or-not narrow the History; a
+    render with stems and MIDI says so in its Parts column. All of it fits the smallest window."""
+    from diffhost.gui.history import COLUMNS
+
+    s, h = window.session, window.history
+    s.update_params(prompt="boom bap drum loop", bars=2, bpm=96, key="A minor", stems=True, midi=True)
+    s.render(tag="test")
+    qtbot.waitUntil(lambda: h.table.rowCount() == 1, timeout=60000)
+    s.update_params(prompt="punchy analog kick", length=0.5, bpm=None, key=None, stems=False, midi=False)
+    s.render(tag="test")
+    qtbot.waitUntil(lambda: h.table.rowCount() == 2, timeout=60000)
+
+    def shown() -> list[str]:
+        return sorted(h.table.item(r, COLUMNS.index("Prompt")).text() for r in range(h.table.rowCount()))
+
+    def wait_for(prompts: list[str]) -> None:
+        qtbot.waitUntil(lambda: shown() == prompts, timeout=5000)
+
+    loop_row = next(
+        r for r in range(2) if h.table.item(r, COLUMNS.index("Prompt")).text() == "boom bap drum loop"
+    )
+    assert h.table.item(loop_row, COLUMNS.index("Parts")).text() == "stems · MIDI"
+    assert h.table.item(1 - loop_row, COLUMNS.index("Parts")).text() == ""
+
+    h.key_filter.setCurrentText("A minor")
+    wait_for(["boom bap drum loop"])
+    h.key_filter.setCurrentText("C major")
+    wait_for([])
+    h.key_filter.setCurrentIndex(0)
+    wait_for(["boom bap drum loop", "punchy analog kick"])
+    h.bpm_filter.setText("90-100")
+    wait_for(["boom bap drum loop"])
+    h.bpm_filter.setText("100-120")
+    wait_for([])
+    h.bpm_filter.setText("fast")  # not a tempo: left out of the query, and shown in red
+    wait_for(["boom bap drum loop", "punchy analog kick"])
+    assert "e05050" in h.bpm_filter.styleSheet()
+    h.bpm_filter.clear()
+    h.bars_filter.setCurrentText("2 bars")
+    wait_for(["boom bap drum loop"])
+    h.bars_filter.setCurrentText("4 bars")
+    wait_for([])
+    h.bars_filter.setCurrentIndex(0)
+    h.loop_filter.setCurrentText("Not loops")
+    wait_for(["punchy analog kick"])
+    h.loop_filter.setCurrentText("Loops")
+    wait_for(["boom bap drum loop"])
+
+    window.resize(1280, 760)
+    qtbot.wait(50)
+    inside = window.rect()
+    for widget in (h.search, h.key_filter, h.bpm_filter, h.bars_filter, h.loop_filter, h.favorites):
+        top_left = widget.mapTo(window, widget.rect().topLeft())
+        bottom_right = widget.mapTo(window, widget.rect().bottomRight())
+        assert inside.contains(top_left) and inside.contains(bottom_right), widget
+        assert widget.width() >= min(widget.sizeHint().width(), 60), widget

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 
+import mido
 import numpy as np
 import pytest
 
 from diffhost.engine.remote import wire
 from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo, SeedClip
+from diffhost.host.render.midifile import result_midi
 
 
 def roundtrip(header, arrays=None, **kw):
@@ -79,8 +82,8 @@ def test_bad_request_values_are_refused_by_the_request_itself():
 
 
 def test_bars_stems_and_midi_cross_the_wire():
-    """A loop's request (bars at a bpm, stems, MIDI) and its result's stems (float arrays) and MIDI
-    files (bytes) arrive exactly as they left."""
+    """A loop's request (bars at a bpm, stems, MIDI) and its result's stems (float arrays) and score
+    notes (for the host's MIDI file) arrive exactly as they left."""
     req = GenerationRequest(prompt="drum loop", bars=2, bpm=97.0, stems=True, midi=True, seed=1)
     params, arrays = wire.request_header(req)
     msg, _ = roundtrip({"type": "render", "request": params}, arrays)
@@ -88,13 +91,15 @@ def test_bars_stems_and_midi_cross_the_wire():
     rng = np.random.default_rng(2)
     audio = rng.standard_normal((1, 2, 100)).astype(np.float32)
     stems = [{"drums": audio[0] * 0.5, "bass": audio[0] * 0.5}]
-    midi = [b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0"]
+    notes = [[["drums", 0.0, 36, 0.15, 0.9], ["bass", 0.62, 41, 0.3, 0.7]]]
+    music = [{"bpm": 97.0, "key": "F minor", "length_s": 2 * 240 / 97.0, "voices": {"bass": "finger_bass"}}]
     result = GenerationResult(audio, 44100, req, seed=1, model=ModelInfo("m", "fam", 44100, 2, 30.0), steps=3,
-                              guidance=None, extra={"music": [{"bpm": 97.0}], "stems": stems, "midi": midi})  # fmt: skip
+                              guidance=None, extra={"music": music, "stems": stems, "score_notes": notes})  # fmt: skip
     header, arrays = wire.result_header(result)
     msg, _ = roundtrip({"type": "done", "result": header}, arrays)
     got = wire.result_from(msg.header["result"], msg.arrays, req, rendered_on="remote")
-    assert got.extra["midi"] == midi and got.extra["music"] == [{"bpm": 97.0}]
+    assert got.extra["score_notes"] == notes and got.extra["music"] == music
+    assert result_midi(got) == result_midi(result) and mido.MidiFile(file=io.BytesIO(result_midi(got))).tracks
     assert {k: v.tobytes() for k, v in got.extra["stems"][0].items()} == {
         k: v.tobytes() for k, v in stems[0].items()
     }

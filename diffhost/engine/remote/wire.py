@@ -14,7 +14,6 @@ numpy only: no torch, no Ray, so a host without them can use the client.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import struct
@@ -175,12 +174,10 @@ def request_from(params: Any, arrays: dict[str, np.ndarray]) -> GenerationReques
 def result_header(result: GenerationResult) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     extra = dict(result.extra)
     arrays = {"audio": result.audio}
-    # Stems travel as arrays ("stem/<variation>/<part>") and MIDI files as base64 text, not as JSON lists.
+    # Stems travel as arrays ("stem/<variation>/<part>"), not as JSON lists; a score's notes are JSON.
     for v, parts in enumerate(extra.pop("stems", None) or []):
         for role, audio in parts.items():
             arrays[f"stem/{v}/{role}"] = np.asarray(audio, dtype=np.float32)
-    if extra.get("midi"):
-        extra["midi_base64"] = [base64.b64encode(m).decode("ascii") for m in extra.pop("midi")]
     header = {
         "sample_rate": result.sample_rate,
         "seed": result.seed,
@@ -211,11 +208,6 @@ def result_from(
                 stems.setdefault(int(v), {})[role] = arr
     if stems:
         extra["stems"] = [stems[v] for v in sorted(stems)]
-    if isinstance(extra.get("midi_base64"), list):
-        try:
-            extra["midi"] = [base64.b64decode(m) for m in extra.pop("midi_base64")]
-        except (TypeError, ValueError) as exc:
-            raise WireError(f"result: midi is not base64 ({exc})") from None
     return GenerationResult(
         audio=audio,
         sample_rate=int(header["sample_rate"]),

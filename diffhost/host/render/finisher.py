@@ -37,6 +37,7 @@ from diffhost.host.render.export import (
     write_sidecar,
 )
 from diffhost.host.render.finishing import loudness_lufs
+from diffhost.host.render.midifile import result_midi
 from diffhost.host.render.pending import begin, recover
 from diffhost.host.render.post import PostResult, Recipe, normalize_audio, postprocess
 
@@ -369,8 +370,11 @@ def write_parts(
     """A score model's stems (float WAV per part in `<name>.stems/`) and its MIDI (`<name>.mid`)
     beside target. The stems sum to `sum_of`: the dry audio (the finisher keeps it in dry/; effects
     and finishing shape only the mix), or the file itself when it is the engine's audio times `gain`.
-    Returns the sidecar's entries (paths relative to the sidecar's folder); {} when there are none."""
+    Returns the sidecar's entries (paths relative to the sidecar's folder); {} when there are none,
+    or {"no_parts": why} when the model said why it has none (a one-shot)."""
     out: dict[str, Any] = {}
+    if (result.extra or {}).get("no_parts"):
+        out["no_parts"] = str(result.extra["no_parts"])
     stems = (result.extra or {}).get("stems")
     if stems:
         parts = stems[min(variation, len(stems) - 1)]
@@ -386,10 +390,10 @@ def write_parts(
             atomic_write_wav(path, np.asarray(audio, dtype=np.float32) * np.float32(gain), result.sample_rate)
             written[role] = str(path.relative_to(target.parent))
         out["stems"] = {"sum_of": sum_of, "sample_rate": int(result.sample_rate), "files": written}
-    midi = (result.extra or {}).get("midi")
+    midi = result_midi(result, variation)
     if midi:
         path = unique_path(target.with_suffix(".mid"))
-        atomic_write_bytes(path, midi[min(variation, len(midi) - 1)])
+        atomic_write_bytes(path, midi)
         out["midi"] = str(path.relative_to(target.parent))
     return out
 
@@ -428,8 +432,9 @@ def write_render(
 ) -> SavedRender:
     """Write processed audio in the recipe's export format, its sidecar (info + the recipe + what
     post-processing did) and, with a library, its row. Shared by first saves and re-processing."""
+    music = post.music or info.get("music")  # the processed file's: finishing may have re-looped it
     written = write_audio(
-        target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed, music=info.get("music")
+        target, post.audio, post.sample_rate, recipe.export, dither_seed=dither_seed, music=music
     )
     length_s = post.audio.shape[-1] / post.sample_rate
     body = {
@@ -444,6 +449,7 @@ def write_render(
             "peak_dbfs": round(post.peak_dbfs, 4),
             "loudness_lufs": None if post.loudness_lufs is None else round(post.loudness_lufs, 3),
             "notes": list(written.notes),
+            **({"music": music} if music and music != info.get("music") else {}),
         },
         "audio_sha256": file_sha256(target),
         "versions": _versions(),
@@ -470,7 +476,7 @@ def write_render(
             parent_id=row.get("parent_id"),
             tags=tuple(row.get("tags") or ()),
             dry_path=row.get("dry_path"),
-            music=info.get("music"),
+            music=music,
         )
     return SavedRender(
         path=target.resolve(),

@@ -76,6 +76,16 @@ class PostResult:
     steps: list[dict[str, Any]]
     loudness_lufs: float | None
     peak_dbfs: float
+    # The music the processed audio has (bpm, bars, loop, ...), which finishing may change: a loop
+    # step makes a loop of its bars at its bpm, a tempo fit moves the tempo. None: no music known.
+    music: dict[str, Any] | None = None
+
+
+def file_music(sidecar: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The music of a sidecar's processed file: finishing's (post.music) where it changed the
+    render's, else the render's own ("music", which describes the dry audio)."""
+    post = sidecar.get("post") or {}
+    return post.get("music") or sidecar.get("music")
 
 
 def loop_length(music: Mapping[str, Any] | None, sample_rate: int) -> int | None:
@@ -117,8 +127,17 @@ def postprocess(
     def log(step: str, **info: Any) -> None:
         steps.append({"step": step, **info, "samples": int(a.shape[-1]), "channels": int(a.shape[0])})
 
+    now: dict[str, Any] | None = dict(music) if music else None  # what the audio is, step by step
+
     def looping() -> bool:
-        return loop_length(music, sr) == a.shape[-1]
+        return loop_length(now, sr) == a.shape[-1]
+
+    def retimed(**changes: Any) -> dict[str, Any]:
+        m = {**(now or {}), **changes}
+        if m.get("bpm") and m.get("bars"):
+            m["length_s"] = round(float(m["bars"]) * 240.0 / float(m["bpm"]), 6)
+            m["beats"] = round(float(m["bars"]) * 4, 4)
+        return m
 
     if f.dc_remove:
         a = _circular(lambda x: fin.remove_dc(x, sr), a) if looping() else fin.remove_dc(a, sr)
@@ -126,26 +145,44 @@ def postprocess(
     if f.channels is not None and f.channels != a.shape[0]:
         a = set_channels(a, f.channels)
         log("channels", channels=f.channels)
-    if f.tail_s:
+    if f.tail_s and looping():
+        # A loop's tails already ring into its start (effects run on it as a circle); silence added
+        # after it would put a gap in every repeat.
+        log("tail", tail_s=f.tail_s, note="skipped: a loop's tails wrap into its start")
+    elif f.tail_s:
         a = np.pad(a, ((0, 0), (0, int(round(f.tail_s * sr)))))
         log("tail", tail_s=f.tail_s)
     if recipe.chain.active:
         a = _circular(lambda x: recipe.chain.process(x, sr), a) if looping() else recipe.chain.process(a, sr)
         log("effects", effects=[s.effect for _, s in recipe.chain.active])
-    if f.trim_silence:
+    if f.trim_silence and looping():
+        # A rest at a loop's start or end is part of its groove: cutting it would move every beat.
+        log("trim_silence", **f.trim_silence, note="skipped: a loop keeps its whole bars")
+    elif f.trim_silence:
         a = fin.trim_silence(a, sr, **f.trim_silence)
         log("trim_silence", **f.trim_silence)
     if f.tempo_fit:
+        was_loop = looping()
         a = fin.tempo_fit(a, sr, **f.tempo_fit)
+        if now and now.get("bpm"):
+            factor = float(f.tempo_fit["target_bpm"]) / float(f.tempo_fit["source_bpm"])
+            now = retimed(bpm=round(float(now["bpm"]) * factor, 3))
+            want = loop_length(now, sr)
+            if was_loop and want and a.shape[-1] != want:
+                # The stretch lands within a few samples of the new whole bars; fit it exactly, as a circle.
+                a = resample_loop(a, want)
         log("tempo_fit", **f.tempo_fit)
     if f.loop:
         a, note = fin.make_loop(a, sr, **f.loop)
+        # Now a loop of exactly these bars at this tempo, whatever it was before (its key stays).
+        bars = float(f.loop["bars"]) * float(f.loop.get("beats_per_bar", 4.0)) / 4.0  # in bars of 4/4
+        now = retimed(bpm=float(f.loop["bpm"]), bars=bars, loop=True)
         log("loop", **f.loop, **note)
     if f.fade_in_ms or f.fade_out_ms:
         a = fin.fade(a, sr, f.fade_in_ms, f.fade_out_ms, f.fade_shape)
         log("fade", in_ms=f.fade_in_ms, out_ms=f.fade_out_ms, shape=f.fade_shape)
     if f.sample_rate is not None and f.sample_rate != sr and looping():
-        a = resample_loop(a, loop_length(music, f.sample_rate) or 0)
+        a = resample_loop(a, loop_length(now, f.sample_rate) or 0)
         log("resample", from_hz=sr, to_hz=f.sample_rate, quality="circular (FFT): the loop stays whole bars")
         sr = f.sample_rate
     elif f.sample_rate is not None and f.sample_rate != sr:
@@ -175,4 +212,4 @@ def postprocess(
         raise ValueError("post-processing produced NaN or infinite samples")
     if not measured and measure_loudness:
         loudness = fin.loudness_lufs(a, sr)
-    return PostResult(a, sr, steps, loudness, peak_dbfs(a))
+    return PostResult(a, sr, steps, loudness, peak_dbfs(a), now)

@@ -27,7 +27,7 @@ import torch
 from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.model.sampler import DDIMSampler, denoise
-from diffhost.engine.default.music import arrange, midi, patterns, score, seedsteer
+from diffhost.engine.default.music import arrange, patterns, score, seedsteer
 from diffhost.engine.default.music.bank import Bank, load_bank
 from diffhost.engine.default.text import captions, loop_captions
 from diffhost.engine.errors import UnsupportedRequestError
@@ -254,9 +254,9 @@ class LoopMaker:
         # 5. The tempo, whether it loops, and how many bars and seconds it lasts.
         timing = _timing(request, plan, scores, known)
         # 6. Play each score with the recorded bank and the synth voices.
-        audio, music, stems, midis = self._play(request, plan, scores, known, timing, seed)
+        audio, music, stems, notes_played = self._play(request, plan, scores, known, timing, seed)
         # 7. Fit the audio (and its stems) to the sample rate and length asked for.
-        return _fit(request, np.stack(audio), timing, music, stems, midis)
+        return _fit(request, audio, timing, music, stems, notes_played)
 
     def _known(
         self, request: GenerationRequest, plan: Plan, cond: torch.Tensor, rng: np.random.Generator
@@ -309,7 +309,9 @@ class LoopMaker:
         if a is not None and a.is_rhythmic and bpm is not None:
             seed_info = _seed_rhythm(a, bpm, known, values)
         elif a is not None and a.is_melodic and bpm is not None:
-            seed_info = _seed_melody(a, bpm, tonic, bool(key[1]) if key else True, known, values)
+            # A hummed line goes to the part the prompt asks for: "bass line" puts it on the bass.
+            part = "bass" if roles.get("bass") and not roles.get("lead") else "lead"
+            seed_info = _seed_melody(a, bpm, tonic, bool(key[1]) if key else True, known, values, part=part)
         # A seed steers the parts; the prompt chooses them: the parts it names stay as it says.
         for role, on in roles.items():
             values[L["roles"].start + score.ROLES.index(role)] = 1.0 if on else -1.0
@@ -387,10 +389,10 @@ class LoopMaker:
         seed: int,
     ) -> tuple[list[np.ndarray], list[dict], list[dict[str, np.ndarray]], list]:
         """Step 6: each score at the resolved tempo and key, played at 44.1 kHz: (audio, music
-        info, stems, MIDI files) per variation."""
+        info, stems, the notes played) per variation."""
         key, seed_info = known.key, known.seed_info
         tempo, bars, length, loop = timing.tempo, timing.bars, timing.length, timing.loop
-        audio, music, stems, midis = [], [], [], []
+        audio, music, stems, notes_played = [], [], [], []
         for i, s in enumerate(scores):
             s.tempo = tempo
             if key is not None and key[1] is not None:
@@ -410,15 +412,13 @@ class LoopMaker:
                     num_samples=timing.n_native,
                     stems=parts,
                     events=events,
+                    drum_lanes=False,
                 )
             )
-            if parts is not None:  # the parts a producer gets; the drum lanes ("drums:kick") are for measuring
-                stems.append({role: x for role, x in parts.items() if ":" not in role})
+            if parts is not None:
+                stems.append(parts)
             if events is not None:
-                voices = {r: s.voices[r] for r in s.roles if r in s.voices}
-                midis.append(
-                    midi.score_midi(events, bpm=tempo, key=s.key_name, voices=voices, length_s=length)
-                )
+                notes_played.append([list(e) for e in events])
             music.append(
                 {
                     "bpm": round(tempo, 3),
@@ -435,7 +435,7 @@ class LoopMaker:
                     "bank": self.bank.hash,
                 }
             )
-        return audio, music, stems, midis
+        return audio, music, stems, notes_played
 
 
 @dataclass(frozen=True)
@@ -514,32 +514,43 @@ def _timing(request: GenerationRequest, plan: Plan, scores: list[score.Score], k
 
 def _fit(
     request: GenerationRequest,
-    out: np.ndarray,
+    audio: list[np.ndarray],
     timing: Timing,
     music: list[dict],
     stems: list[dict[str, np.ndarray]],
-    midis: list,
+    notes_played: list,
 ) -> tuple[np.ndarray, dict]:
-    """Step 7: a loop to its exact length at the asked rate (resampled as a circle, so the seam
-    stays smooth), and each stem through the same resampling as the mix, so they still sum to it."""
+    """Step 7: the audio to the asked rate and exact length. A loop is resampled as a circle, so
+    the seam stays smooth. With stems, each part is resampled once and the mix is their sum
+    (resampling is linear): the stems add up to the mix exactly, and the mix is not resampled a
+    second time."""
     loop = timing.loop
     extra: dict = {"music": music}
     m = loop_samples(timing.bars, timing.tempo, request.sample_rate) if loop else request.num_samples
-    if loop:
-        if request.sample_rate != SR:
-            out = np.stack([resample_loop(a, m) for a in out])
-            extra["native_sample_rate"] = request.sample_rate
-        extra["num_samples"] = m
+
+    def fit(x: np.ndarray) -> np.ndarray:
+        """A part panned to the centre (bass, lead) has two equal channels: one is resampled."""
+        if x.shape[0] == 2 and np.array_equal(x[0], x[1]):
+            return np.repeat(fit(x[:1]), 2, axis=0)
+        if loop:
+            return resample_loop(x, m)
+        return fit_length(resample(x, SR, request.sample_rate), m)
+
     if request.stems:
-
-        def fit(x: np.ndarray) -> np.ndarray:
-            if loop:
-                return resample_loop(x, m)
-            return fit_length(resample(x, SR, request.sample_rate), m)
-
         extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
+        out = np.stack([np.sum(list(p.values()), axis=0, dtype=np.float32) for p in extra["stems"]])
+    elif request.sample_rate != SR:
+        out = np.stack([fit(a) for a in audio])
+    else:
+        out = np.stack(audio)
+    if request.sample_rate != SR:
+        extra["native_sample_rate"] = request.sample_rate
+    if loop:
+        extra["num_samples"] = m
     if request.midi:
-        extra["midi"] = midis
+        # The notes each variation played (part, seconds, MIDI note, seconds held, velocity 0..1);
+        # the host writes them as a Standard MIDI File with the tempo, key and voices in "music".
+        extra["score_notes"] = notes_played
     return out, extra
 
 
@@ -639,9 +650,18 @@ def _seed_rhythm(a: seedsteer.SeedAnalysis, bpm: float, known: np.ndarray, value
 
 
 def _seed_melody(
-    a: seedsteer.SeedAnalysis, bpm: float, tonic: int, minor: bool, known: np.ndarray, values: np.ndarray
+    a: seedsteer.SeedAnalysis,
+    bpm: float,
+    tonic: int,
+    minor: bool,
+    known: np.ndarray,
+    values: np.ndarray,
+    *,
+    part: str = "lead",
 ) -> dict:
-    """Notes -> the two-bar melody grid as scale degrees; exact pitches kept for rendering."""
+    """Notes -> the two-bar melody grid as scale degrees; exact pitches kept for rendering.
+    part: who plays the line ("lead", or "bass" when the prompt asks for a bass line); the grid
+    carries it either way, and the bass plays it two octaves down."""
     step_s = 60.0 / bpm / 4
     t0 = a.notes[0].start
     t0 = t0 if t0 < step_s / 2 else 0.0
@@ -666,10 +686,13 @@ def _seed_melody(
     values[L["melody_on"]] = np.where(on > 0, on, -1.0)
     known[L["melody_pitch"]] = True
     values[L["melody_pitch"]] = np.clip((degree - score.MELODY_RANGE) / score.MELODY_RANGE, -1, 1)
-    # A hummed line plays alone (on the lead) while the clip holds; the freer steps may add parts.
+    # A hummed line plays alone (on its part) while the clip holds; the freer steps may add parts.
     known[L["roles"]] = True
-    values[L["roles"]] = [1.0 if r == "lead" else -1.0 for r in score.ROLES]
-    return {"kind": "melody", "roles": {"lead"}, "notes": notes, "t0": t0}
+    values[L["roles"]] = [1.0 if r == part else -1.0 for r in score.ROLES]
+    return {"kind": "melody", "roles": {part}, "notes": notes, "t0": t0, "part": part}
+
+
+BASS_LOWEST = 28  # E1, the lowest note the bass patterns play
 
 
 def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, rng) -> None:
@@ -720,7 +743,17 @@ def _apply_seed_extras(s: score.Score, info: dict, plan: Plan, strength: float, 
             nxt = next((j for j in range(g + 1, g + period + 1) if s.melody_on[j % period] > 0), g + 4)
             dur = min((nxt - g) * step_s, 8 * step_s) * 0.95
             out.append((t, midi, dur, float(s.melody_on[k])))
-        s.extra["melody_notes"] = out
+        if info.get("part") == "bass":
+            # The line in the bass's register (two octaves down, no lower than E1): the bass plays
+            # the seed's notes instead of its pattern, and no lead doubles it (the prompt asked
+            # for a bass line, not a melody).
+            down = -24
+            while out and min(m for _, m, _, _ in out) + down < BASS_LOWEST:
+                down += 12
+            s.extra["bass_notes"] = [(t, midi + down, dur, vel) for t, midi, dur, vel in out]
+            s.roles.discard("lead")
+        else:
+            s.extra["melody_notes"] = out
         s.swing = 0.0 if strength < 0.5 else s.swing
     if plan.analysis is not None and plan.analysis.is_one_shot and plan.seed_audio is not None:
         # A one-shot seed becomes a voice: the user's own sound on the drum lane it resembles.

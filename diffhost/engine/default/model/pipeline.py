@@ -58,6 +58,9 @@ def _one_torch_thread() -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+ONE_SHOT_NO_PARTS = "a one-shot is one sound: the file is its only part, so it has no stems and no MIDI"
+
+
 class DefaultModel(Model):
     """Load with engine.load_model() (no spec) or DefaultModel.from_folder(path)."""
 
@@ -155,6 +158,10 @@ class DefaultModel(Model):
             synth.render(synth.decode_vector(x[i].numpy()), request.length, np.random.default_rng([seed, i]))
             for i in range(v)
         ]
+        if request.stems or request.midi:
+            # A one-shot is one sound played once: its only stem would be the file itself and it has
+            # no score, so a producer gets the sample and a reason, not a copy and an empty MIDI file.
+            return np.stack(audio), {"no_parts": ONE_SHOT_NO_PARTS}
         return np.stack(audio)
 
     def _embed(self, text: str | None, aliases: bool = True) -> torch.Tensor:

@@ -11,12 +11,13 @@ starting notes a beat before its end and fades its last tenth to silence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
 from diffhost.engine.default.music import voices
 from diffhost.engine.default.music.bank import Bank
+from diffhost.engine.default.music.filters import butter, sosfilt
 from diffhost.engine.default.music.patterns import EIGHTH_SWING_STYLES, HARMONIC_BARS
 from diffhost.engine.default.music.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, STEPS, SWING_MAX, Score
 
@@ -194,6 +195,7 @@ def render_score(
     *,
     num_samples: int | None = None,
     events: list[tuple[str, float, int, float, float]] | None = None,
+    drum_lanes: bool = True,
 ) -> np.ndarray:
     """(2, samples) float32 at SR, peak-normalised to -1 dBFS.
 
@@ -201,11 +203,17 @@ def render_score(
     stems: filled with each part's own audio ("drums", "bass", ..., "texture"), through the same
     filters, folds, fades and gain as the mix, so the parts sum to the mix; and, for measuring the
     balance, each drum lane as "drums:<lane>" (those are inside "drums": not to be summed again).
+    With stems the mix IS the sum of the parts (each part filtered and folded on its own), so they
+    add up to it to float precision at no second render.
+    drum_lanes: with stems, also the per-lane drum stems (for measuring; a producer's stems leave them
+    out, which saves a bus per lane).
     events: filled with every note played, (role, seconds, MIDI note, seconds held, velocity 0..1);
     drum notes use the General MIDI drum map."""
     # 1. The grid the parts play on, and a bus per part (the notes share one random stream, so
     #    the parts must play in this order for a seed to give the same audio).
-    band = _Band(score, bank, length_s, loop, rng, num_samples, lanes=stems is not None, events=events)
+    band = _Band(
+        score, bank, length_s, loop, rng, num_samples, lanes=stems is not None and drum_lanes, events=events
+    )
     # 2.-6. Each part the score has, onto its bus.
     if "drums" in score.roles:
         _play_drums(band)
@@ -218,7 +226,7 @@ def render_score(
     if "lead" in score.roles:
         _play_lead(band)
     # 7. The mix: each part at its level in the style's balance, folded into a loop or faded.
-    mix = _mix(band)
+    mix = _mix(band, parts=stems is not None)
     # 8. The stems, through the same steps as the mix, so they sum to it.
     if stems is not None:
         stems.update(_stems(band, mix))
@@ -333,9 +341,18 @@ def _play_drums(band: _Band) -> None:
 
 
 def _play_bass(band: _Band) -> None:
-    """3. The bass line: each onset held until the next one, on the bar's chord."""
+    """3. The bass line: each onset held until the next one, on the bar's chord; or, from a hummed
+    seed that the prompt gave to the bass, exactly the seed's notes."""
     score, step_s = band.score, band.timing.step_s
     m = band.bus("bass")
+    line = score.extra.get("bass_notes")  # exact (time, midi, dur, velocity) from a hummed seed
+    if line is not None:
+        for t, midi, dur, vel in line:
+            if t < band.last_onset:
+                dur = dur if band.loop else min(dur, max(band.length_s - t - 0.05, 0.05))
+                band.played("bass", t, int(midi), dur, vel)
+                m.add(band.note(score.voices["bass"], int(midi), dur, vel), t, 1.0)
+        return
     onsets = [(g, t) for g, t in band.steps() if score.bass_on[g % STEPS] > 0]
     longest = 16 if score.style in HARMONIC_BARS else 8
     for k, (g, t) in enumerate(onsets):
@@ -433,13 +450,16 @@ class _Mix:
     gains: dict[str, float]  # each part's gain in the balance
     lanes: list[str]  # the drum lanes' buses (only when stems are asked for)
     tex: np.ndarray | None  # the texture layer, as mixed
+    parts: dict[str, np.ndarray]  # with stems: each part at its gain, filtered and folded (they sum to out)
     env: np.ndarray | None  # a phrase's fades
     scale: float  # the peak normalisation
 
 
-def _mix(band: _Band) -> _Mix:
+def _mix(band: _Band, parts: bool = False) -> _Mix:
     """7. Each part to its level in the style's balance (the lo-fi low-pass before measuring the
-    drums), high-passed, folded into a loop (or cut and faded as a phrase), peak-normalised."""
+    drums), high-passed, folded into a loop (or cut and faded as a phrase), peak-normalised.
+    parts: the stems are wanted, so each part is filtered and folded on its own and the mix is their
+    sum (the same linear steps, so nothing is rendered twice)."""
     score, buses, n, loop = band.score, band.buses, band.n, band.loop
     lanes = [k for k in buses if k.startswith("drums:")]  # only when stems are asked for
     if lanes or "drums" in buses:
@@ -454,13 +474,22 @@ def _mix(band: _Band) -> _Mix:
     for role in (r for r in buses if ":" not in r):
         level = level_db(buses[role].buf[:, : n + SR])  # the loop and a second of tails
         gains[role] = 10 ** ((role_db(score.style, role) - 12.0 - level) / 20) if np.isfinite(level) else 0.0
-    mix = np.zeros((2, n + band.overhang), dtype=np.float32)
-    for role, g in gains.items():
-        mix += g * buses[role].buf
-    # The DC high-pass and filters (the lo-fi drum low-pass) run on the whole buffer before the fold:
-    # folding a linear filter's output is the loop's steady state, so the seam stays as smooth as the rest.
-    mix = _highpass(mix, DC_HZ)
-    out = _wrap(mix, n) if loop else mix[:, :n].copy()
+    # The DC high-pass runs on the folded loop as the circle it is (its steady state, so the seam is as
+    # smooth as the rest), or on the phrase's own samples: the overhang is never filtered for nothing.
+    def fold(x: np.ndarray) -> np.ndarray:
+        return _wrap(x, n) if loop else x[:, :n]
+
+    split: dict[str, np.ndarray] = {}
+    if not parts:
+        mix = np.zeros((2, n + band.overhang), dtype=np.float32)
+        for role, g in gains.items():
+            mix += g * buses[role].buf
+        out = _dc_block(fold(mix), loop)
+    else:
+        split = {role: _dc_block(np.float32(g) * fold(buses[role].buf), loop) for role, g in gains.items()}
+        out = np.zeros((2, n), dtype=np.float32)
+        for x in split.values():
+            out += x
     tex = None
     if "texture" in score.roles:
         tex = (
@@ -470,8 +499,10 @@ def _mix(band: _Band) -> _Mix:
         )
         level = level_db(tex)
         db = role_db(score.style, "texture") if len(score.roles) > 1 else 0.0
-        tex = tex * (10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)
+        tex = tex * np.float32(10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)
         out += tex
+        if parts:
+            split["texture"] = tex
     # What is left of any offset goes: a constant is seamless on a loop; a phrase then fades in and out.
     out -= out.mean(axis=1, keepdims=True)
     env = None
@@ -483,7 +514,7 @@ def _mix(band: _Band) -> _Mix:
     peak = float(np.max(np.abs(out)))
     scale = 10 ** (-1.0 / 20) / peak if peak > 0 else 1.0
     out *= scale
-    return _Mix(out=out, gains=gains, lanes=lanes, tex=tex, env=env, scale=scale)
+    return _Mix(out=out, gains=gains, lanes=lanes, tex=tex, parts=split, env=env, scale=scale)
 
 
 def _stems(band: _Band, mix: _Mix) -> dict[str, np.ndarray]:
@@ -491,13 +522,9 @@ def _stems(band: _Band, mix: _Mix) -> dict[str, np.ndarray]:
     so the parts sum to the mix; the drum lanes are for measuring the balance only."""
     n, loop, buses = band.n, band.loop, band.buses
     stems: dict[str, np.ndarray] = {}
-    parts = {role: _highpass(g * buses[role].buf, DC_HZ) for role, g in mix.gains.items()}
-    folded = {role: _wrap(x, n) if loop else x[:, :n].copy() for role, x in parts.items()}
-    if mix.tex is not None:
-        folded["texture"] = mix.tex
-    for role, y in folded.items():
+    for role, y in mix.parts.items():
         y = y - y.mean(axis=1, keepdims=True)
-        stems[role] = ((y * mix.env if mix.env is not None else y) * mix.scale).astype(np.float32)
+        stems[role] = ((y * mix.env if mix.env is not None else y) * np.float32(mix.scale)).astype(np.float32)
     for name in mix.lanes:
         b = buses[name].buf
         stems[name] = mix.gains["drums"] * mix.scale * (_wrap(b, n) if loop else b[:, :n])
@@ -611,7 +638,29 @@ def _lowpass(x: np.ndarray, fc: float) -> np.ndarray:
 
 
 def _highpass(x: np.ndarray, fc: float) -> np.ndarray:
-    return sosfilt(butter(2, fc, "highpass", fs=SR, output="sos"), x, axis=-1).astype(np.float32)
+    return sosfilt(_highpass_sos(fc), x, axis=-1).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _highpass_sos(fc: float) -> np.ndarray:
+    return butter(2, fc, "highpass", fs=SR, output="sos")
+
+
+DC_WARMUP_S = 0.5  # the 20 Hz high-pass forgets its start within 0.2 s (to -140 dB); half a second is ample
+
+
+def _dc_block(x: np.ndarray, loop: bool) -> np.ndarray:
+    """The mix's DC high-pass. A phrase: filtered from silence. A loop (already folded): filtered as
+    the circle it is, the filter's state first run in over the loop's own last half second (repeated
+    when the loop is shorter), so sample 0 follows sample n-1 as every other sample follows the one
+    before it: the loop's steady state, with no step at the seam."""
+    sos = _highpass_sos(DC_HZ)
+    if not loop:
+        return sosfilt(sos, x, axis=-1).astype(np.float32)
+    n = x.shape[-1]
+    warm = x[:, np.arange(-int(DC_WARMUP_S * SR), 0) % n]
+    _, state = sosfilt(sos, warm, axis=-1, zi=np.zeros((sos.shape[0], x.shape[0], 2)))
+    return sosfilt(sos, x, axis=-1, zi=state)[0].astype(np.float32)
 
 
 def _end_fade(n: int, length_s: float) -> np.ndarray:

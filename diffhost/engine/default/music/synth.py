@@ -16,7 +16,8 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+
+from diffhost.engine.default.music.filters import butter, sosfilt
 
 SR = 44100
 CATEGORIES = (

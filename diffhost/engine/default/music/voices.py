@@ -9,7 +9,8 @@ Pure numpy/scipy; randomness from the rng passed in.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+
+from diffhost.engine.default.music.filters import butter, sosfilt
 
 SR = 44100
 

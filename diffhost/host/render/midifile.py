@@ -1,4 +1,8 @@
-"""A rendered score as a Standard MIDI File (format 1, written with mido).
+"""A rendered score as a Standard MIDI File (format 1, written with mido), on the host's side.
+
+A model that renders a score (the default model) returns the notes it played
+(GenerationResult.extra["score_notes"]) beside its tempo, key and voices (extra["music"]); the file is
+written here, when it is saved, so asking for MIDI costs the render nothing.
 
 Track 0 holds the tempo, the 4/4 time signature and the key; then one track per part that plays
 notes (drums on channel 10 with the General MIDI drum map, every other part on its own channel
@@ -9,10 +13,11 @@ seed clip's exact onsets included), so the MIDI lines up with the audio and its 
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import mido
 
-from diffhost.engine.request import parse_key_name
+from diffhost.engine.request import GenerationResult, parse_key_name
 
 TICKS_PER_BEAT = 480
 # The General MIDI program (0-based) nearest each voice of the score.
@@ -103,3 +108,21 @@ def score_midi(
     buf = io.BytesIO()
     mf.save(file=buf)
     return buf.getvalue()
+
+
+def result_midi(result: GenerationResult, variation: int = 0) -> bytes | None:
+    """One variation's notes (extra["score_notes"]) as SMF bytes, with the tempo, key and voices its
+    extra["music"] says it has; None when the model returned no notes."""
+    extra: dict[str, Any] = result.extra or {}
+    notes, music = extra.get("score_notes"), extra.get("music")
+    if not notes or not music:
+        return None
+    v = min(variation, len(notes) - 1)
+    info = music[min(v, len(music) - 1)]
+    return score_midi(
+        [tuple(e) for e in notes[v]],
+        bpm=float(info["bpm"]),
+        key=info.get("key"),
+        voices=dict(info.get("voices") or {}),
+        length_s=float(info.get("length_s") or result.audio.shape[-1] / result.sample_rate),
+    )
