@@ -7,6 +7,7 @@ reaches the audio through `session.audio`, so a device re-open changes nothing h
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,22 @@ class LiveRig:
             self.inputs[port.name] = port
         return port.name
 
+    def revive_midi(self) -> list[str]:
+        """Reopen diffhost's JACK MIDI port if its server went away and is back (a restarted JACK
+        server forgets every client); one plain line per port reopened, none while it is away."""
+        port = self.inputs.get(JACK_PORT)
+        if port is None or not getattr(port, "lost", False):
+            return []
+        from diffhost.host.live.midi.jack_input import JackMidiInput
+
+        _close_bounded(port)  # once; a dead client closes at once, but never let it hold this up
+        try:
+            fresh = JackMidiInput(self.router, self.session, server=self.jack_server)
+        except (ValueError, OSError):
+            return []  # the server is not back yet: the watch asks again
+        self.inputs[JACK_PORT] = fresh
+        return [f"MIDI: the JACK MIDI port {fresh.port_name} is back; notes play the pads again."]
+
     def close_midi(self, name: str) -> None:
         port = self.inputs.pop(name, None)
         if port is not None:
@@ -146,3 +163,10 @@ class LiveRig:
 def report(problems: list[str], what: str = "kit") -> None:
     for p in problems:
         print(f"diffhost: {what}: {p}", file=sys.stderr)
+
+
+def _close_bounded(port: Any, limit: float = 2.0) -> None:
+    """Close a MIDI input on a helper thread, waiting at most `limit` s (its server may be gone)."""
+    helper = threading.Thread(target=port.close, name="diffhost-midi-close", daemon=True)
+    helper.start()
+    helper.join(limit)

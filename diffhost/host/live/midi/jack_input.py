@@ -82,6 +82,9 @@ class JackMidiInput:
         self._learning: bool | None = None
         self._sync()
         entry = self.ffi.addressof(self.lib, "dh_midi_process")  # the C function itself (cffi API mode)
+        self.lost = False  # set when the JACK server goes away (the port is then dead: reopen it)
+        self._closed = False
+        self.client.set_shutdown_callback(self._on_shutdown)
         callback = jffi.cast("JackProcessCallback", int(self.ffi.cast("uintptr_t", entry)))
         jlib.jack_set_process_callback(self.client._ptr, callback, jffi.cast("void *", int(self.ffi.cast("uintptr_t", mi))))
         self.client.activate()
@@ -156,7 +159,13 @@ class JackMidiInput:
                     continue
                 self.router.handle(m, frame=int(msg.frame))
 
+    def _on_shutdown(self, status: Any, reason: str) -> None:
+        self.lost = True  # on JACK's thread: only a flag (no JACK calls allowed here)
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         self._thread.join(timeout=1)
         try:
