@@ -201,6 +201,7 @@ def test_pads_and_jack_midi_come_back_when_the_jack_server_returns(doomed_jack, 
             _hit(c, 1, lambda: peer.send_midi(np.array([[0, 0x90, 36, 127], [2000, 0x80, 36, 0]])))  # note 36: pad 1
             out, _first = peer.stop()
             _assert_tone(out, "JACK MIDI note after the server returned")
+            assert c.render("closed hat", 0.3, 7, timeout=300).ok  # renders too (and the model is in)
     finally:
         if peer is not None:
             peer.close()
@@ -213,7 +214,11 @@ def test_pads_and_jack_midi_come_back_when_the_jack_server_returns(doomed_jack, 
             pytest.fail(f"serve did not quit after the JACK server came back: {err[-2000:]}")
         if again is not None and again.poll() is None:
             again.terminate()  # the orderly way: it leaves JACK's server registry clean
-            again.wait(timeout=10)
+            try:
+                again.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                again.kill()  # the fixture's reclaim then frees its registry slot
+                again.wait()
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert "is back" in err  # said in plain words on the console too

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -217,6 +218,28 @@ def _library_file() -> str:
             if "libportaudio" in path and os.path.isabs(path):
                 return path
     raise AudioDeviceError("audio: cannot find PortAudio's library file to load it afresh")
+
+
+def forget_dead_jack_client(client: str, server: str | None = None) -> bool:
+    """Remove the wake-up word a JACK server that died left behind for one of this process's
+    clients; True when there was one.
+
+    JACK2 wakes each client through a small shared-memory file named after the server and the
+    client (/dev/shm/jack_sem.<uid>_<server>_<client> on Linux). A killed server leaves it, and
+    the dead client's thread in this process still waits on it. A server restarted under the same
+    name opens the same file for the new client of the same name, so the dead thread would take
+    some of the new client's wake-ups and the new client would stall the whole graph. Removing
+    the file while the server is down makes the restarted server create a fresh one. Call it only
+    once the server is known to be dead (nothing else uses the file then)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    server = server or os.environ.get("JACK_DEFAULT_SERVER") or "default"
+    path = Path("/dev/shm") / f"jack_sem.{os.getuid()}_{server}_{client}"
+    try:
+        path.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def jack_client_name() -> str:

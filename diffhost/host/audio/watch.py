@@ -70,6 +70,7 @@ class AudioWatch:
         self.lost_state: Any = None  # the bank (host_audio.BankState) as it was when the device went
         self._lost: Any = None  # the HostAudio that was lost (its devices and settings), until back
         self._next_try = 0.0
+        self._dead: list[Any] = []  # every stream lost in this run
         self.message = ""
         self._thread = threading.Thread(target=self._run, name="diffhost-audio-watch", daemon=True)
 
@@ -115,7 +116,12 @@ class AudioWatch:
                 self._save()  # while the bank is still readable: the pads as they were
         except Exception as exc:  # the message matters more than the copy
             print(f"diffhost: could not keep the pads: {exc}", file=sys.stderr)
+        if "JACK" in str(getattr(audio.output_device, "hostapi", "")):
+            from diffhost.host.audio.devices import forget_dead_jack_client, jack_client_name
+
+            forget_dead_jack_client(jack_client_name())  # before the server can come back
         self._lost = audio
+        self._dead.append(audio)  # never freed: PortAudio may still hold pointers into its mixer
         self.session.audio_problem = self.message
         self.session.audio = None
         audio.close(timeout=0)  # marks it closed; a lost stream is left alone (it would block)

@@ -7,7 +7,6 @@ reaches the audio through `session.audio`, so a device re-open changes nothing h
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,7 +126,7 @@ class LiveRig:
             return []
         from diffhost.host.live.midi.jack_input import JackMidiInput
 
-        _close_bounded(port)  # once; a dead client closes at once, but never let it hold this up
+        port.abandon()  # never closed: see JackMidiInput.abandon
         try:
             fresh = JackMidiInput(self.router, self.session, server=self.jack_server)
         except (ValueError, OSError):
@@ -164,9 +163,3 @@ def report(problems: list[str], what: str = "kit") -> None:
     for p in problems:
         print(f"diffhost: {what}: {p}", file=sys.stderr)
 
-
-def _close_bounded(port: Any, limit: float = 2.0) -> None:
-    """Close a MIDI input on a helper thread, waiting at most `limit` s (its server may be gone)."""
-    helper = threading.Thread(target=port.close, name="diffhost-midi-close", daemon=True)
-    helper.start()
-    helper.join(limit)

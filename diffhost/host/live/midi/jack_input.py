@@ -28,6 +28,11 @@ ORDER_PORT = "order"
 POLL_S = 0.002  # how often the thread drains the reader's ring (notes do not wait for it)
 
 
+# Inputs whose server died (see JackMidiInput.abandon). libjack's state is per process, so this
+# list is too; it only grows by one per lost JACK server.
+_ABANDONED: list[JackMidiInput] = []
+
+
 class JackMidiError(OSError):
     """No JACK server to offer a port on, or the port could not be made."""
 
@@ -55,6 +60,7 @@ class JackMidiInput:
         except jack.JackError:
             where = f"JACK server {server!r}" if server else "a JACK server"
             raise JackMidiError(f"JACK MIDI: {where} is not running") from None
+        self._client_name, self._server = self.client.name, server
         self.port = self.client.midi_inports.register("in")
         self.order = self.client.inports.register(ORDER_PORT)
         self.block = self.client.blocksize
@@ -160,7 +166,22 @@ class JackMidiInput:
                 self.router.handle(m, frame=int(msg.frame))
 
     def _on_shutdown(self, status: Any, reason: str) -> None:
-        self.lost = True  # on JACK's thread: only a flag (no JACK calls allowed here)
+        # On JACK's thread: a flag and a file removal, no JACK calls (JACK forbids them here).
+        from diffhost.host.audio.devices import forget_dead_jack_client
+
+        self.lost = True
+        forget_dead_jack_client(self._client_name, self._server)  # before the server can come back
+
+    def abandon(self) -> None:
+        """Stop reading a port whose server died, without touching its JACK client: closing a dead
+        client tears down libjack's shared state under the clients opened since on the restarted
+        server (their process callbacks stop). The client and its reader stay allocated, and this
+        object stays referenced for good: the jack package closes a client it garbage-collects."""
+        _ABANDONED.append(self)
+        self._closed = True
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=1)
 
     def close(self) -> None:
         if self._closed:
