@@ -61,7 +61,10 @@ class JackMidiInput:
             where = f"JACK server {server!r}" if server else "a JACK server"
             raise JackMidiError(f"JACK MIDI: {where} is not running") from None
         self._client_name, self._server = self.client.name, server
+        self.lost = False  # set when the JACK server goes away (the port is then dead: reopen it)
+        self._closed = False
         self.port = self.client.midi_inports.register("in")
+        self._port_name = self.port.name
         self.order = self.client.inports.register(ORDER_PORT)
         self.block = self.client.blocksize
         self.events_in = 0
@@ -88,8 +91,6 @@ class JackMidiInput:
         self._learning: bool | None = None
         self._sync()
         entry = self.ffi.addressof(self.lib, "dh_midi_process")  # the C function itself (cffi API mode)
-        self.lost = False  # set when the JACK server goes away (the port is then dead: reopen it)
-        self._closed = False
         self.client.set_shutdown_callback(self._on_shutdown)
         callback = jffi.cast("JackProcessCallback", int(self.ffi.cast("uintptr_t", entry)))
         jlib.jack_set_process_callback(self.client._ptr, callback, jffi.cast("void *", int(self.ffi.cast("uintptr_t", mi))))
@@ -102,7 +103,7 @@ class JackMidiInput:
 
     @property
     def port_name(self) -> str:
-        return self.port.name
+        return self._port_name  # kept: asking a client whose server died can crash the process
 
     @property
     def dropped(self) -> int:
@@ -124,6 +125,8 @@ class JackMidiInput:
 
     def _sync(self) -> None:
         """Give the C reader the current mixer, note map, channel and learning state."""
+        if self.lost:  # its server died: no JACK call on this client any more (see abandon)
+            return
         audio = self.session.audio
         mixer = getattr(audio, "_mixer", None) if audio is not None else None
         if mixer is not self._mixer:
@@ -173,17 +176,23 @@ class JackMidiInput:
         forget_dead_jack_client(self._client_name, self._server)  # before the server can come back
 
     def abandon(self) -> None:
-        """Stop reading a port whose server died, without touching its JACK client: closing a dead
-        client tears down libjack's shared state under the clients opened since on the restarted
-        server (their process callbacks stop). The client and its reader stay allocated, and this
-        object stays referenced for good: the jack package closes a client it garbage-collects."""
-        _ABANDONED.append(self)
+        """Stop reading a port whose server died, without touching its JACK client. A call on a
+        dead client is unsafe: closing it tears down libjack's shared state under the clients
+        opened since on a restarted server (their process callbacks stop), and once libjack has
+        let go of the dead server's memory (after a failed connection attempt) any call on it
+        crashes the process. The client and its reader stay allocated, and this object stays
+        referenced for good: the jack package closes a client it garbage-collects."""
+        if self not in _ABANDONED:
+            _ABANDONED.append(self)
         self._closed = True
         self._stop.set()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=1)
 
     def close(self) -> None:
+        if self.lost:  # a client whose server died is never touched again, not even to close it
+            self.abandon()
+            return
         if self._closed:
             return
         self._closed = True
