@@ -1,7 +1,8 @@
 """The audio server can go away under the window too: kill the JACK dummy server under a running
-`diffhost gui` (a real process, offscreen, on its own JACK server), then quit it with SIGTERM. It
-says so, keeps answering OSC, and closes as its close button does: window settings and the pads
-(the last kit) saved, no traceback."""
+`diffhost gui` (a real process, offscreen, on its own JACK server), start the server again, then
+quit the window with SIGTERM. It says so, keeps answering OSC, plays its pads again on the returned
+server in the same run, and closes as its close button does: window settings and the pads (the last
+kit) saved, no traceback."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import soundfile as sf
 from PyQt6.QtCore import QSettings
 
 from diffhost.osc.client import DiffhostClient, OscTimeout
-from tests.jackd import reclaim, start_jackd_apart
+from tests.jackd import Peer, reclaim, start_jackd_apart
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +58,8 @@ def test_the_window_survives_the_jack_server_dying_and_still_quits(tmp_path):
     cmd = [sys.executable, "-m", "diffhost.cli", "gui", "--renders-dir", str(renders), "--osc-port", str(port)]
     cmd += ["--library", str(tmp_path / "library"), "--settings", str(ini)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    again = None
+    peer = None
     try:
         with DiffhostClient("127.0.0.1", port) as c:
             deadline = time.monotonic() + 180
@@ -80,6 +83,23 @@ def test_the_window_survives_the_jack_server_dying_and_still_quits(tmp_path):
             assert c.request("/diffhost/status", expect="/diffhost/status")[1][4] == "lost"
             time.sleep(1.0)  # the window keeps running with no device (its timers, meters, pads)
             assert proc.poll() is None
+
+            # The server returns under the same name: in the same run the pads play again.
+            again = start_jackd_apart(jackd, name, ["-t", "5000", "--no-realtime"], tmp_path / "jackd2.log")
+            assert again is not None, (tmp_path / "jackd2.log").read_text(errors="replace")[-800:]
+            back = c.wait_for(lambda m: m[0] == "/diffhost/audio" and "is back" in m[1][0], timeout=60)[1][0]
+            assert "the pads play again" in back, back
+            assert c.request("/diffhost/status", expect="/diffhost/status")[1][4] == "open"
+            peer = Peer(name, tmp_path)
+            peer.connect("diffhost")  # the window names its JACK client "diffhost", as before the loss
+            peer.start()
+            c.backlog.clear()
+            c.send("/diffhost/slot/1/play")
+            c.wait_for(lambda m: m[0] == "/diffhost/slot/1/state" and m[1][:1] == ["playing"], timeout=30)
+            c.wait_for(lambda m: m[0] == "/diffhost/slot/1/state" and m[1][:1] == ["ready"], timeout=30)
+            out, _first = peer.stop()
+            level = np.abs(out[0])
+            assert int(np.count_nonzero(np.isclose(level, 0.25, atol=0.01))) >= 4000, level.max()  # the pad's clip
     finally:
         quit_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)  # closes the window as its close button does
@@ -89,9 +109,18 @@ def test_the_window_survives_the_jack_server_dying_and_still_quits(tmp_path):
             proc.kill()
             out, err = proc.communicate()
             pytest.fail(f"the window did not quit after the JACK server died: {err[-2000:]}")
+        if peer is not None:
+            peer.close()
         if server.poll() is None:
             server.kill()
             server.wait()
+        if again is not None and again.poll() is None:
+            again.terminate()  # the orderly way: it leaves JACK's server registry clean
+            try:
+                again.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                again.kill()
+                again.wait()
         reclaim(jackd, name, tmp_path / "jackd.log")  # a killed server keeps its registry slot otherwise
     print(f"the window quit {time.monotonic() - quit_at:.2f} s after SIGTERM with the JACK server gone")
     assert proc.returncode == 0, err[-3000:]
