@@ -230,7 +230,11 @@ def build_runtime(options: RuntimeOptions, *, engine: RenderEngine | None = None
                 with contextlib.suppress(Exception):
                     part.close()
         raise
-    watch = AudioWatch(session, save=live.save_last if live is not None else None).start()
+    watch = AudioWatch(
+        session,
+        save=live.save_last if live is not None else None,
+        revive=live.revive_midi if live is not None else None,  # JACK MIDI dies with its server
+    ).start()
     return Runtime(engine, session, audio_control, osc, unavailable, live=live, watch=watch)
 
 

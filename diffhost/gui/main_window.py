@@ -449,6 +449,8 @@ class MainWindow(QMainWindow):
     def reason(self, component: str) -> str:
         if getattr(self.session, component) is not None:
             return ""
+        if component == "audio" and getattr(self.session, "audio_problem", ""):  # the device went away
+            return str(self.session.audio_problem)
         return self.unavailable.get(component) or f"no {component} component in this session"
 
     # -- rendering --------------------------------------------------------------------
@@ -616,8 +618,11 @@ class MainWindow(QMainWindow):
             self._stage(ev.job_id, share, f"saving {done}/{total}")
         elif kind == "slot":
             self.pad_control.on_slot_event(int(ev.name), str(ev.value), ev.message)
-        elif kind == "message" and ev.name in ("live", "audio"):  # audio: the device went away
+        elif kind == "message" and ev.name in ("live", "audio"):  # audio: the device went away or came back
             self.report(str(ev.value))
+            if ev.name == "audio":  # the pads and transport follow the device (refresh is a no-op without one)
+                self._update_availability()
+                self.pad_control.refresh()
         elif kind == "message" and ev.name == "plugin":  # a DAW's diffhost Bridge came, went or loaded
             self.report(ev.message)
         elif kind == "message" and ev.name == "preset" and ev.value is not None:

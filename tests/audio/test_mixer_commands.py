@@ -327,3 +327,42 @@ def test_a_time_grid_starts_a_pad_on_a_clock_line_as_heard():
     assert start.clock_ns == ns + round((expect - t0) / RATE * 1e9)
     if expect > t0:  # not started late (the test thread was not held off the CPU past the line)
         assert abs(start.clock_ns - start_ns) <= 0.5e9 / RATE + 1  # on the line, to the frame
+
+
+def test_a_slot_state_read_before_the_audio_thread_runs_tells_the_truth():
+    """slot_state() counts commands the audio thread has not run yet; it must say what they will
+    leave: stopping an empty slot leaves it empty (not "ready"), a trigger of an empty slot plays
+    nothing, stop-all stops a trigger still waiting, a kept-voices re-assign of a playing slot
+    leaves it playing. Each is checked before and after the callback runs the commands."""
+    d = Driver()
+    m = d.mixer
+    m.stop_slot(2)  # an empty slot
+    assert m.slot_state(2) == "empty"
+    m.trigger(3, 1.0)  # an empty slot: nothing to play
+    assert m.slot_state(3) == "empty"
+    d.run(BLOCK)
+    assert (m.slot_state(2), m.slot_state(3)) == ("empty", "empty")
+
+    m.assign(0, clip(4 * BLOCK))
+    assert m.slot_state(0) == "ready"
+    m.trigger(0, 1.0)
+    assert m.slot_state(0) == "playing"
+    m.stop_all()  # the trigger has not run yet: stop-all stops it with the rest
+    assert (m.slot_state(0), m.slot_state(2)) == ("ready", "empty")
+    d.run(2 * BLOCK)  # the stop's fade
+    assert (m.slot_state(0), m.slot_state(2)) == ("ready", "empty")
+
+    m.trigger(0, 1.0)
+    d.run(BLOCK)
+    assert m.slot_state(0) == "playing"
+    m.assign(0, clip(4 * BLOCK, 0.2, 0.8), keep_voices=True)  # the sounding hit rings on
+    assert m.slot_state(0) == "playing"
+    m.stop_slot(0)
+    assert m.slot_state(0) == "ready"
+    d.run(2 * BLOCK)
+    assert m.slot_state(0) == "ready"
+    m.clear(0)
+    m.stop_slot(0)
+    assert m.slot_state(0) == "empty"
+    d.run(BLOCK)
+    assert m.slot_state(0) == "empty"

@@ -19,7 +19,9 @@ from typing import Any
 from diffhost.host.audio.devices import (
     AudioDeviceError,
     DeviceInfo,
+    left_behind,
     list_devices,
+    rescan_devices,
     resolve_device,
     supported_rates,
 )
@@ -64,6 +66,8 @@ class AudioControl:
         previous = getattr(old, "settings", None) if old is not None else None
         if old is not None:
             old.close()
+        if left_behind():  # a device died under a stream: only a fresh PortAudio sees devices again
+            rescan_devices(None)
         try:
             audio = open_from_settings(settings, slots=self.slots)
         except AudioDeviceError as exc:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sounddevice as sd
@@ -131,27 +138,108 @@ def _channels(d: DeviceInfo, kind: str) -> int:
 
 
 _client_name: bytes | None = None  # PortAudio keeps the pointer; keep the bytes alive
+# PortAudio is one library instance per process, and a stream whose device died pins it: stopping,
+# closing or terminating that stream waits (ten minutes) for an audio thread that is gone. So a
+# re-scan after such a loss loads a fresh copy of the library and leaves the pinned one alone.
+_pa_lock = threading.RLock()  # one re-scan or stream opening at a time
+_pa_path: str | None = None  # the file of the copy sounddevice calls now (None: the one it loaded)
+_pa_pinned = False  # a dead stream was left behind on the current copy
+_pa_kept: list[Any] = []  # every copy ever used stays loaded: libjack keeps pointers into them
+
+
+def portaudio_lock() -> threading.RLock:
+    """Held while PortAudio re-scans or a stream opens, so neither runs under the other."""
+    return _pa_lock
+
+
+def stream_left_behind() -> None:
+    """A stream died with its device and was left open (HostAudio.close): the next re-scan loads a
+    fresh PortAudio instead of re-initialising this one, which would wait on the dead stream."""
+    global _pa_pinned
+    _pa_pinned = True
+
+
+def left_behind() -> bool:
+    """Whether a dead stream pins the current PortAudio (then only rescan_devices() finds devices)."""
+    return _pa_pinned
 
 
 def rescan_devices(jack_client_name: str | None = "diffhost") -> list[DeviceInfo]:
     """Re-initialize PortAudio so devices (and a JACK server) started since import appear.
 
-    Only call it while no stream is open. The JACK client, which PortAudio opens at
-    initialization, takes `jack_client_name` so patchbays show "diffhost", not "PortAudio".
+    Only call it while no live stream is open (a dead one left behind is fine: then a fresh copy
+    of the library takes over). The JACK client, which PortAudio opens at initialization, takes
+    `jack_client_name` so patchbays show "diffhost", not "PortAudio".
     """
-    global _client_name
-    sd._terminate()
-    if jack_client_name:
-        try:
-            import ctypes
-
-            lib = ctypes.CDLL(sd._libname)
+    global _client_name, _pa_pinned
+    with _pa_lock:
+        if _pa_pinned:
+            _load_fresh_portaudio()
+            _pa_pinned = False
+        elif sd._initialized:
+            sd._terminate()
+        if jack_client_name:
             _client_name = jack_client_name.encode()
-            lib.PaJack_SetClientName(ctypes.c_char_p(_client_name))
-        except (OSError, AttributeError):  # PortAudio built without JACK: nothing to name
-            pass
-    sd._initialize()
-    return list_devices()
+        if _client_name:
+            try:
+                import ctypes
+
+                lib = ctypes.CDLL(_pa_path or sd._libname)  # the copy in use: dlopen hands back its handle
+                lib.PaJack_SetClientName(ctypes.c_char_p(_client_name))
+            except (OSError, AttributeError):  # PortAudio built without JACK: nothing to name
+                pass
+        sd._initialize()
+        return list_devices()
+
+
+def _load_fresh_portaudio() -> None:
+    """Make sounddevice call a new instance of PortAudio, loaded from a private copy of its file
+    (the dynamic loader shares one instance per file, so a copy is the only way to get a second).
+    The old instance stays loaded, untouched: its dead stream and libjack still point into it."""
+    global _pa_path
+    source = _pa_path or _library_file()
+    folder = Path(tempfile.mkdtemp(prefix="diffhost-portaudio-"))
+    copy = folder / Path(source).name
+    shutil.copyfile(source, copy)
+    _pa_kept.append(sd._lib)
+    sd._lib = sd._ffi.dlopen(str(copy))
+    sd._initialized = 0  # the new instance has not been initialised yet
+    _pa_path = str(copy)
+    _pa_kept.append(folder)  # the file must stay while it is mapped on systems that lock it
+
+
+def _library_file() -> str:
+    """The PortAudio file sounddevice loaded (its path; the loader found it by name)."""
+    if os.path.isabs(sd._libname):
+        return sd._libname
+    with contextlib.suppress(OSError), open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if "libportaudio" in path and os.path.isabs(path):
+                return path
+    raise AudioDeviceError("audio: cannot find PortAudio's library file to load it afresh")
+
+
+def forget_dead_jack_client(client: str, server: str | None = None) -> bool:
+    """Remove the wake-up word a JACK server that died left behind for one of this process's
+    clients; True when there was one.
+
+    JACK2 wakes each client through a small shared-memory file named after the server and the
+    client (/dev/shm/jack_sem.<uid>_<server>_<client> on Linux). A killed server leaves it, and
+    the dead client's thread in this process still waits on it. A server restarted under the same
+    name opens the same file for the new client of the same name, so the dead thread would take
+    some of the new client's wake-ups and the new client would stall the whole graph. Removing
+    the file while the server is down makes the restarted server create a fresh one. Call it only
+    once the server is known to be dead (nothing else uses the file then)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    server = server or os.environ.get("JACK_DEFAULT_SERVER") or "default"
+    path = Path("/dev/shm") / f"jack_sem.{os.getuid()}_{server}_{client}"
+    try:
+        path.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def jack_client_name() -> str:

@@ -28,7 +28,14 @@ import sounddevice as sd
 from diffhost.engine.audio import read_audio
 from diffhost.host.audio import native
 from diffhost.host.audio.clips import check_clip, convert_clip
-from diffhost.host.audio.devices import AudioDeviceError, DeviceInfo, plain_open_error, resolve_device
+from diffhost.host.audio.devices import (
+    AudioDeviceError,
+    DeviceInfo,
+    plain_open_error,
+    portaudio_lock,
+    resolve_device,
+    stream_left_behind,
+)
 from diffhost.host.audio.mixer import MODES, CallbackTiming, Mixer, SlotStart, SlowBlock
 from diffhost.host.audio.settings import AudioSettings
 
@@ -542,6 +549,7 @@ class HostAudio:
         if threading.current_thread() is not self._events:
             self._events.join(timeout=1)
         if lost:
+            stream_left_behind()  # the next re-scan takes a fresh PortAudio (devices.py says why)
             return False
         done = threading.Event()
 
@@ -648,18 +656,19 @@ def open_host_audio(
     # adapter buffer (a block each way). Elsewhere the block size sets the device buffer.
     jack = "JACK" in out_dev.hostapi
     try:
-        stream = sd._StreamBase(  # the C callback is passed as a function pointer, as rtmixer does
-            kind=kind,
-            samplerate=settings.sample_rate,
-            blocksize=0 if jack else settings.block_size,
-            device=(in_dev.index, out_dev.index) if in_dev is not None and in_ch else out_dev.index,
-            channels=(in_ch, out_ch) if in_ch else out_ch,
-            dtype="float32",
-            latency="low",
-            callback=sd._ffi.cast("PaStreamCallback *", mixer.callback_ptr),
-            userdata=sd._ffi.cast("void *", mixer.userdata_ptr),
-        )
-        stream.start()
+        with portaudio_lock():  # not while another thread re-scans (devices.rescan_devices)
+            stream = sd._StreamBase(  # the C callback is passed as a function pointer, as rtmixer does
+                kind=kind,
+                samplerate=settings.sample_rate,
+                blocksize=0 if jack else settings.block_size,
+                device=(in_dev.index, out_dev.index) if in_dev is not None and in_ch else out_dev.index,
+                channels=(in_ch, out_ch) if in_ch else out_ch,
+                dtype="float32",
+                latency="low",
+                callback=sd._ffi.cast("PaStreamCallback *", mixer.callback_ptr),
+                userdata=sd._ffi.cast("void *", mixer.userdata_ptr),
+            )
+            stream.start()
     except (sd.PortAudioError, ValueError) as exc:
         mixer.close()
         raise AudioDeviceError(

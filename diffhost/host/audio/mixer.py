@@ -191,9 +191,10 @@ class Mixer:
             self._clip_payload(c.assign, cid, frames)
             c.assign.keep_voices = int(keep_voices)
             try:
+                before = self.slot_state(slot)
                 tag = self._push(c)
-                if not keep_voices:
-                    self._slot_pending[slot] = (tag, "ready")
+                # Kept voices ring on: a playing slot stays playing; otherwise it now holds a clip.
+                self._slot_pending[slot] = (tag, "playing" if keep_voices and before == "playing" else "ready")
             except AudioBusyError:
                 self._clips.pop(cid)
                 self._free.append(cid)
@@ -220,13 +221,20 @@ class Mixer:
         c.trigger.gain, c.trigger.at = gain, max(0, int(at))
         with self._lock:
             c.trigger.tag = self._sent + 1  # echoed in the slot's start record: this command's number
+            before = self.slot_state(slot)
             tag = self._push(c)
-            self._slot_pending[slot] = (tag, "playing")
+            if before != "empty":  # an empty slot's trigger plays nothing: it stays empty
+                self._slot_pending[slot] = (tag, "playing")
             return tag
 
     def stop_slot(self, slot: int) -> None:
         with self._lock:
-            self._slot_pending[slot] = (self._push(self._command(self.lib.DH_CMD_STOP_SLOT, slot)), "ready")
+            after = self._stopped(slot)
+            self._slot_pending[slot] = (self._push(self._command(self.lib.DH_CMD_STOP_SLOT, slot)), after)
+
+    def _stopped(self, slot: int) -> str:
+        """The state stopping leaves: "ready" for a slot with a clip, "empty" for one without."""
+        return "empty" if self.slot_state(slot) == "empty" else "ready"
 
     def release(self, slot: int) -> None:
         with self._lock:
@@ -234,7 +242,10 @@ class Mixer:
 
     def stop_all(self) -> None:
         with self._lock:
-            self._push(self._command(self.lib.DH_CMD_STOP_ALL))
+            after = [self._stopped(i) for i in range(self.num_slots)]
+            tag = self._push(self._command(self.lib.DH_CMD_STOP_ALL))
+            for i, state in enumerate(after):  # a trigger still waiting is stopped with the rest
+                self._slot_pending[i] = (tag, state)
 
     def set_grid(self, frames: float, origin: float = 0.0) -> None:
         """Quantize grid (frames, 0 = off) with a grid line on frame `origin` (the shared beat phase)."""

@@ -133,6 +133,22 @@ class LiveRig:
             self.inputs[port.name] = port
         return port.name
 
+    def revive_midi(self) -> list[str]:
+        """Reopen diffhost's JACK MIDI port if its server went away and is back (a restarted JACK
+        server forgets every client); one plain line per port reopened, none while it is away."""
+        port = self.inputs.get(JACK_PORT)
+        if port is None or not getattr(port, "lost", False):
+            return []
+        from diffhost.host.live.midi.jack_input import JackMidiInput
+
+        port.abandon()  # never closed: see JackMidiInput.abandon
+        try:
+            fresh = JackMidiInput(self.router, self.session, server=self.jack_server)
+        except (ValueError, OSError):
+            return []  # the server is not back yet: the watch asks again
+        self.inputs[JACK_PORT] = fresh
+        return [f"MIDI: the JACK MIDI port {fresh.port_name} is back; notes play the pads again."]
+
     def close_midi(self, name: str) -> None:
         port = self.inputs.pop(name, None)
         if port is not None:
@@ -161,3 +177,4 @@ class LiveRig:
 def report(problems: list[str], what: str = "kit") -> None:
     for p in problems:
         print(f"diffhost: {what}: {p}", file=sys.stderr)
+

@@ -28,6 +28,11 @@ ORDER_PORT = "order"
 POLL_S = 0.002  # how often the thread drains the reader's ring (notes do not wait for it)
 
 
+# Inputs whose server died (see JackMidiInput.abandon). libjack's state is per process, so this
+# list is too; it only grows by one per lost JACK server.
+_ABANDONED: list[JackMidiInput] = []
+
+
 class JackMidiError(OSError):
     """No JACK server to offer a port on, or the port could not be made."""
 
@@ -55,7 +60,11 @@ class JackMidiInput:
         except jack.JackError:
             where = f"JACK server {server!r}" if server else "a JACK server"
             raise JackMidiError(f"JACK MIDI: {where} is not running") from None
+        self._client_name, self._server = self.client.name, server
+        self.lost = False  # set when the JACK server goes away (the port is then dead: reopen it)
+        self._closed = False
         self.port = self.client.midi_inports.register("in")
+        self._port_name = self.port.name
         self.order = self.client.inports.register(ORDER_PORT)
         self.block = self.client.blocksize
         self.events_in = 0
@@ -82,6 +91,7 @@ class JackMidiInput:
         self._learning: bool | None = None
         self._sync()
         entry = self.ffi.addressof(self.lib, "dh_midi_process")  # the C function itself (cffi API mode)
+        self.client.set_shutdown_callback(self._on_shutdown)
         callback = jffi.cast("JackProcessCallback", int(self.ffi.cast("uintptr_t", entry)))
         jlib.jack_set_process_callback(self.client._ptr, callback, jffi.cast("void *", int(self.ffi.cast("uintptr_t", mi))))
         self.client.activate()
@@ -93,7 +103,7 @@ class JackMidiInput:
 
     @property
     def port_name(self) -> str:
-        return self.port.name
+        return self._port_name  # kept: asking a client whose server died can crash the process
 
     @property
     def dropped(self) -> int:
@@ -115,6 +125,8 @@ class JackMidiInput:
 
     def _sync(self) -> None:
         """Give the C reader the current mixer, note map, channel and learning state."""
+        if self.lost:  # its server died: no JACK call on this client any more (see abandon)
+            return
         audio = self.session.audio
         mixer = getattr(audio, "_mixer", None) if audio is not None else None
         if mixer is not self._mixer:
@@ -156,7 +168,34 @@ class JackMidiInput:
                     continue
                 self.router.handle(m, frame=int(msg.frame))
 
+    def _on_shutdown(self, status: Any, reason: str) -> None:
+        # On JACK's thread: a flag and a file removal, no JACK calls (JACK forbids them here).
+        from diffhost.host.audio.devices import forget_dead_jack_client
+
+        self.lost = True
+        forget_dead_jack_client(self._client_name, self._server)  # before the server can come back
+
+    def abandon(self) -> None:
+        """Stop reading a port whose server died, without touching its JACK client. A call on a
+        dead client is unsafe: closing it tears down libjack's shared state under the clients
+        opened since on a restarted server (their process callbacks stop), and once libjack has
+        let go of the dead server's memory (after a failed connection attempt) any call on it
+        crashes the process. The client and its reader stay allocated, and this object stays
+        referenced for good: the jack package closes a client it garbage-collects."""
+        if self not in _ABANDONED:
+            _ABANDONED.append(self)
+        self._closed = True
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=1)
+
     def close(self) -> None:
+        if self.lost:  # a client whose server died is never touched again, not even to close it
+            self.abandon()
+            return
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         self._thread.join(timeout=1)
         try:
