@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
     def reason(self, component: str) -> str:
         if getattr(self.session, component) is not None:
             return ""
-        if component == "audio" and getattr(self.session, "audio_problem", ""):  # the device went away
+        if component == "audio" and self.session.audio_problem:  # the device went away
             return str(self.session.audio_problem)
         return self.unavailable.get(component) or f"no {component} component in this session"
 
