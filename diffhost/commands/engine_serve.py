@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from diffhost.commands.serve import wait_for_signal
+from diffhost.commands.serve import ignore_signals, wait_for_signal
 from diffhost.engine.remote.access import DEFAULT_PORT, TOKEN_ENV, check_bind, read_token
 
 
@@ -135,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
         print("Ctrl-C stops.", file=sys.stderr, flush=True)
         wait_for_signal()
     finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        ignore_signals()  # a second Ctrl-C or SIGTERM must not cut the cleanup short
         print("stopping ...", file=sys.stderr, flush=True)
         try:
             serve.shutdown()

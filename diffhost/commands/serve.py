@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -162,24 +163,27 @@ def run(args: argparse.Namespace) -> int:
         optional=frozenset({"audio"}),  # slot messages then say why there is no audio
     )
     runtime = build_runtime(options)  # binds first: a taken port fails in a second, not after a load
+    stop_on_signal()  # from here a SIGTERM, even during the model load, ends through the cleanup below
     try:
-        print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
-        runtime.engine.load(args.model)  # fail now, not on the first render
-        server = runtime.osc
-        assert server is not None  # OSC is not optional here: build_runtime raised if it could not bind
-        host, port = server.address
-        print(f"diffhost OSC listening on {host}:{port}", file=sys.stderr)
-        print(f"  renders: {runtime.session.renders_dir}", file=sys.stderr)
-        print(f"  readable folders: {server.paths.describe()}", file=sys.stderr)
-        print(f"  audio: {_audio_note(runtime)}", file=sys.stderr)
-        print(f"  live: {_live_note(runtime)}", file=sys.stderr)
-        if config.allow:
-            print(f"  allowed clients: this machine, {', '.join(config.allow)}", file=sys.stderr)
-        print("Ctrl-C stops.", file=sys.stderr, flush=True)
-        wait_for_signal()
+        try:
+            print(f"loading model {args.model or 'default'} ...", file=sys.stderr, flush=True)
+            runtime.engine.load(args.model)  # fail now, not on the first render
+            server = runtime.osc
+            assert server is not None  # OSC is not optional here: build_runtime raised if it could not bind
+            host, port = server.address
+            print(f"diffhost OSC listening on {host}:{port}", file=sys.stderr)
+            print(f"  renders: {runtime.session.renders_dir}", file=sys.stderr)
+            print(f"  readable folders: {server.paths.describe()}", file=sys.stderr)
+            print(f"  audio: {_audio_note(runtime)}", file=sys.stderr)
+            print(f"  live: {_live_note(runtime)}", file=sys.stderr)
+            if config.allow:
+                print(f"  allowed clients: this machine, {', '.join(config.allow)}", file=sys.stderr)
+            print("Ctrl-C stops.", file=sys.stderr, flush=True)
+            wait_for_signal()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C or SIGTERM before the loop: a stop asked for, not a failure
     finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        ignore_signals()  # a second Ctrl-C or SIGTERM must not cut the cleanup short
         server = runtime.osc
         runtime.close()
         if server is not None:
@@ -212,14 +216,31 @@ def _live_note(runtime: Any) -> str:
     return "; ".join(parts)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signal() -> None:
+    """From here on SIGTERM (what a service manager, a DAW's script or `kill` sends) acts as Ctrl-C
+    does: it raises KeyboardInterrupt in the main thread wherever it is. Installed before the model
+    loads, so a stop asked for during the load still ends the command through its cleanup (the pads
+    saved as the last kit) instead of killing it with nothing saved."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def ignore_signals() -> None:
+    """During a headless command's cleanup: a second Ctrl-C or SIGTERM must not cut it short."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def wait_for_signal() -> None:
-    """Block until Ctrl-C or SIGTERM (what a service manager sends): every headless command's loop."""
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    """Block until Ctrl-C or SIGTERM: every headless command's loop."""
+    stop_on_signal()
     try:
-        while not stop.wait(0.5):
-            pass
+        while True:
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)

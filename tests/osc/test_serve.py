@@ -82,3 +82,20 @@ def test_serve_renders_over_osc_and_stops_on_ctrl_c(tmp_path):
     assert f"diffhost OSC listening on 127.0.0.1:{port}" in err
     assert "audio: off (--no-audio)" in err
     assert "served " in err and "Traceback" not in err
+
+
+def test_sigterm_while_the_model_loads_ends_through_the_cleanup(tmp_path):
+    """A service manager's (or a script's) SIGTERM that arrives while the model is still loading
+    ends `serve` as Ctrl-C does: the cleanup runs (the OSC summary is printed, pads would be saved
+    as the last kit) and the exit is 0, not a kill by signal with nothing saved."""
+    port = free_port()
+    proc = serve("--osc-port", str(port), "--no-audio", "--renders-dir", str(tmp_path / "renders"))
+    said = []
+    while not any("loading model" in line for line in said):
+        line = proc.stderr.readline()
+        assert line, f"serve ended before loading: {''.join(said)}"
+        said.append(line)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, "".join(said) + err
+    assert "served 0 messages" in err and "Traceback" not in err, err
