@@ -41,6 +41,7 @@ BANK_CACHE_ENV = "DIFFHOST_BANK_CACHE"
 CLIP_CACHE_ENV = "DIFFHOST_CLIP_CACHE"
 SOUNDFONT_ENV = "DIFFHOST_SOUNDFONT"
 BANK_ENV = "DIFFHOST_BANK"  # which recorded bank the default model renders with (musescore, fluidr3)
+MIX_ENV = "DIFFHOST_MIX"  # which mix version the default model renders with (1, 2; the newest by default)
 ENGINE_TOKEN_ENV = "DIFFHOST_ENGINE_TOKEN"
 OSC_PORT_ENV = "DIFFHOST_OSC_PORT"
 JACK_SERVER_ENV = "JACK_DEFAULT_SERVER"

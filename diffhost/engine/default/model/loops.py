@@ -181,7 +181,7 @@ class LoopMaker:
         return timed and not loop_captions.names_any(request.prompt, ONE_SHOT_WORDS)
 
     def _heard(
-        self, prompt: str | None, cond: torch.Tensor
+        self, prompt: str | None, cond: torch.Tensor, mix: int = arrange.MIX
     ) -> tuple[str | None, dict[str, bool], dict[str, str]]:
         """(style, {role: plays?}, {role: voice}) the prompt asks for, to impose while sampling.
 
@@ -191,6 +191,11 @@ class LoopMaker:
         answers are imposed; the rest is the denoiser's to choose."""
         style = loop_captions.named_style(prompt)
         voices = loop_captions.named_voices(prompt)
+        if mix == 1:  # the first mix's renders knew only the older vocabulary: the same words, the same clip
+            style = style if style in score.STYLES[: score.LEGACY_SIZES["style"]] else None
+            voices = {
+                r: v for r, v in voices.items() if v in score.VOICES[r][: score.LEGACY_SIZES.get(f"voice_{r}", 99)]
+            }
         roles: dict[str, bool] = {}
         if self.heads is None or not (prompt and prompt.strip()):
             return style, roles, voices
@@ -210,7 +215,8 @@ class LoopMaker:
                 elif p < ROLE_OFF:
                     roles[role] = False
         if (
-            style is None
+            mix >= 2
+            and style is None
             and any(roles.values())
             and all(r in ("pad", "texture") for r, on in roles.items() if on)
         ):
@@ -272,7 +278,8 @@ class LoopMaker:
             i = L["controls"].start + score.CONTROLS.index("mode")
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
-        style, roles, voices = self._heard(request.prompt, cond)
+        mix = arrange.mix_version()
+        style, roles, voices = self._heard(request.prompt, cond, mix)
         roles.update(named_roles(request.prompt))  # the prompt's own words beat the heads' guesses
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
             sl = L["style"]
@@ -333,9 +340,10 @@ class LoopMaker:
 
         scores = [score.decode(x[i], tonic=tonic) for i in range(v)]
         for s in scores:
-            if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
-                s.roles = (s.roles - {"drums"}) or {"pad"}
-            s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
+            if mix >= 2:  # (the first mix decoded neither rule: its clips render again as they were)
+                if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
+                    s.roles = (s.roles - {"drums"}) or {"pad"}
+                s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
             # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
             if seed_info.get("kind") != "rhythm":
                 s.drums = patterns.fit_drums(s.style, s.drums)
@@ -376,7 +384,8 @@ class LoopMaker:
             parts: dict[str, np.ndarray] | None = {} if request.stems else None
             events: list | None = [] if request.midi else None
             audio.append(
-                arrange.render_score(
+                arrange.render_mixed(
+                    mix,
                     s,
                     self.bank,
                     length,
@@ -408,6 +417,7 @@ class LoopMaker:
                     "style": s.style,
                     "voices": {r: s.voices[r] for r in sorted(s.roles) if r in s.voices},
                     "bank": self.bank.hash,
+                    "mix": mix,
                 }
             )
         out = np.stack(audio)
