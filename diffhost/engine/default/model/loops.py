@@ -119,13 +119,26 @@ def asks_for_loop(prompt: str | None) -> bool:
 
 
 class LoopMaker:
-    def __init__(self, folder: Path, sampler: DDIMSampler, device: torch.device, dtype: torch.dtype):
+    def __init__(
+        self,
+        folder: Path,
+        sampler: DDIMSampler,
+        device: torch.device,
+        dtype: torch.dtype,
+        classes: dict[str, type] | None = None,
+    ):
+        classes = classes or {}  # model_index.json's classes (nets.component_classes)
         self.denoiser = (
-            ParamDenoiser.from_pretrained(folder / "score_denoiser", dtype=dtype).to(device).eval()
+            classes.get("score_denoiser", ParamDenoiser)
+            .from_pretrained(folder / "score_denoiser", dtype=dtype)
+            .to(device)
+            .eval()
         )
-        self.router = Router.from_pretrained(folder / "router").eval()
+        self.router = classes.get("router", Router).from_pretrained(folder / "router").eval()
         heads = folder / "prompt_heads"
-        self.heads = PromptHeads.from_pretrained(heads).eval() if heads.is_dir() else None
+        self.heads = (
+            classes.get("prompt_heads", PromptHeads).from_pretrained(heads).eval() if heads.is_dir() else None
+        )
         self.sampler = sampler
         self.device, self.dtype = device, dtype
         self._bank: Bank | None = None
@@ -194,7 +207,9 @@ class LoopMaker:
         if mix == 1:  # the first mix's renders knew only the older vocabulary: the same words, the same clip
             style = style if style in score.STYLES[: score.LEGACY_SIZES["style"]] else None
             voices = {
-                r: v for r, v in voices.items() if v in score.VOICES[r][: score.LEGACY_SIZES.get(f"voice_{r}", 99)]
+                r: v
+                for r, v in voices.items()
+                if v in score.VOICES[r][: score.LEGACY_SIZES.get(f"voice_{r}", 99)]
             }
         roles: dict[str, bool] = {}
         if self.heads is None or not (prompt and prompt.strip()):

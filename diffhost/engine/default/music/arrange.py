@@ -564,11 +564,6 @@ def _texture_layer(score: Score, n: int, loop: bool, rng) -> np.ndarray:
     return out
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    peak = float(np.max(np.abs(x)))
-    return x / peak if peak > 0 else x
-
-
 def _wrap(x: np.ndarray, n: int) -> np.ndarray:
     """Fold everything past n back onto the start (tails ring into the next repeat)."""
     out = x[:, :n].copy()
