@@ -80,7 +80,7 @@ STYLE_LANE_DB = {
     "reggae": {"perc": 0.0},
     "bossa": {"perc": 0.0, "closed_hat": -5.0},
     # Salsa's time is the clave and the cascara; the conga's open tones answer them, the kick only hints.
-    "salsa": {"perc": 0.0, "ride": -2.0, "tom": -1.0, "kick": -4.0},
+    "salsa": {"perc": 0.0, "ride": -2.0, "tom": -1.0, "kick": -2.0},
     "lofi": {"closed_hat": -5.0},
 }  # fmt: skip
 # Lanes a style keeps more than 12 dB under its loudest on purpose (the evaluation exempts them).
