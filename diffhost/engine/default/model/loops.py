@@ -142,6 +142,22 @@ class LoopMaker:
         self.sampler = sampler
         self.device, self.dtype = device, dtype
         self._bank: Bank | None = None
+        self._folder, self._classes = folder, classes
+        self._first_mix_nets: tuple[ParamDenoiser, PromptHeads | None] | None = None
+
+    def nets(self, mix: int) -> tuple[ParamDenoiser, PromptHeads | None]:
+        """(score denoiser, prompt heads) for a mix version. A folder whose networks were retrained after
+        the first mix keeps that mix's networks in score_denoiser_v1/ and prompt_heads_v1/ (loaded on
+        first use): a clip made with the first mix names no mix and must render again as it was."""
+        old = self._folder / "score_denoiser_v1"
+        if mix != 1 or not old.is_dir():
+            return self.denoiser, self.heads
+        if self._first_mix_nets is None:
+            denoiser = ParamDenoiser.from_pretrained(old, dtype=self.dtype).to(self.device).eval()
+            heads_dir = self._folder / "prompt_heads_v1"
+            heads = PromptHeads.from_pretrained(heads_dir).eval() if heads_dir.is_dir() else None
+            self._first_mix_nets = (denoiser, heads)
+        return self._first_mix_nets
 
     @property
     def bank(self) -> Bank:
@@ -196,6 +212,7 @@ class LoopMaker:
     def _heard(
         self, prompt: str | None, cond: torch.Tensor, mix: int = arrange.MIX
     ) -> tuple[str | None, dict[str, bool], dict[str, str]]:
+        heads = self.nets(mix)[1]
         """(style, {role: plays?}, {role: voice}) the prompt asks for, to impose while sampling.
 
         Words of the training vocabulary are read directly (`named_style`, `named_voices`); the
@@ -212,10 +229,10 @@ class LoopMaker:
                 if v in score.VOICES[r][: score.LEGACY_SIZES.get(f"voice_{r}", 99)]
             }
         roles: dict[str, bool] = {}
-        if self.heads is None or not (prompt and prompt.strip()):
+        if heads is None or not (prompt and prompt.strip()):
             return style, roles, voices
         with torch.inference_mode():
-            p_style, p_roles, p_voices = self.heads(cond.float().cpu())
+            p_style, p_roles, p_voices = heads(cond.float().cpu())
         if style is None:
             top = torch.topk(p_style[0], 2)
             if float(top.values[0]) >= STYLE_SURE and float(top.values[0]) >= 2 * float(top.values[1]):
@@ -261,8 +278,10 @@ class LoopMaker:
     ) -> tuple[np.ndarray, dict]:
         v = request.variations
         # Weights trained on the older, smaller score layout sample in it (see score.legacy_index).
-        legacy = self.denoiser.config["param_dim"] != score.SCORE_DIM
-        dim = self.denoiser.config["param_dim"]
+        mix = arrange.mix_version()
+        denoiser = self.nets(mix)[0]
+        legacy = denoiser.config["param_dim"] != score.SCORE_DIM
+        dim = denoiser.config["param_dim"]
         gen = torch.Generator("cpu").manual_seed(seed)
         noise = torch.randn((v, dim), generator=gen) * request.temperature
         clamp_noise = torch.randn((1, dim), generator=gen)
@@ -293,7 +312,6 @@ class LoopMaker:
             i = L["controls"].start + score.CONTROLS.index("mode")
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
-        mix = arrange.mix_version()
         style, roles, voices = self._heard(request.prompt, cond, mix)
         roles.update(named_roles(request.prompt))  # the prompt's own words beat the heads' guesses
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
@@ -341,7 +359,7 @@ class LoopMaker:
                 noised = self.sampler.add_noise(target[:, idx], clamp_noise.expand(v, -1), t.repeat(v))
                 x = torch.where(mask, noised, x)
             xin = torch.cat([x, x]) if use_cfg else x
-            out = self.denoiser(xin.to(self.device, self.dtype), t.repeat(xin.shape[0]).to(self.device), c)
+            out = denoiser(xin.to(self.device, self.dtype), t.repeat(xin.shape[0]).to(self.device), c)
             out = out.float().cpu()
             if use_cfg:
                 out_c, out_u = out.chunk(2)
