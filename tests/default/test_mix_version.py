@@ -98,3 +98,33 @@ def test_an_unknown_mix_version_is_refused_by_name(monkeypatch, bad):
     with pytest.raises(arrange.MixError, match=rf"mix '{bad}' \(DIFFHOST_MIX\) is unknown; valid are 1, 2"):
         arrange.mix_version()
     assert arrange.mix_version(2) == 2 and arrange.mix_version("1") == 1
+
+
+def test_a_retrained_folder_keeps_the_first_mixs_networks_for_its_clips(tmp_path, monkeypatch):
+    """Weights retrained after the first mix keep its score denoiser and prompt heads beside the new ones
+    (score_denoiser_v1/, prompt_heads_v1/): an old recipe still renders bit for bit, new renders use
+    the new networks (here a freshly initialised one of today's score size)."""
+    import shutil
+
+    import torch
+
+    from diffhost.engine.default.model.nets import ParamDenoiser
+    from diffhost.engine.default.model.pipeline import WEIGHTS_DIR
+    from diffhost.engine.default.music import score
+
+    folder = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, folder, ignore=shutil.ignore_patterns("spectrograms", "*.md"))
+    (folder / "score_denoiser").rename(folder / "score_denoiser_v1")
+    shutil.copytree(folder / "prompt_heads", folder / "prompt_heads_v1")
+    torch.manual_seed(0)
+    ParamDenoiser(param_dim=score.SCORE_DIM).save_pretrained(folder / "score_denoiser")
+    monkeypatch.setenv("DIFFHOST_BANK", "fluidr3")
+    kw, digest = FIRST_MIX_RECIPES[0]
+    monkeypatch.setenv("DIFFHOST_MIX", "1")
+    model = load_model(str(folder), device="cpu")
+    assert _digest(model.render(GenerationRequest(**kw)).audio[0]) == digest
+    monkeypatch.setenv("DIFFHOST_MIX", "2")
+    assert model.loops.nets(2)[0].config["param_dim"] == score.SCORE_DIM
+    assert model.loops.nets(1)[0].config["param_dim"] == 330
+    r = model.render(GenerationRequest(**kw))
+    assert r.extra["music"][0]["mix"] == 2 and _digest(r.audio[0]) != digest
