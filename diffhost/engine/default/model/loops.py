@@ -20,6 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -125,7 +126,7 @@ class LoopMaker:
         sampler: DDIMSampler,
         device: torch.device,
         dtype: torch.dtype,
-        classes: dict[str, type] | None = None,
+        classes: dict[str, Any] | None = None,
     ):
         classes = classes or {}  # model_index.json's classes (nets.component_classes)
         self.denoiser = (

@@ -80,14 +80,14 @@ EVAL_VOICE_PHRASES = {
 def voice_words_learned(model: Model) -> dict:
     """How often the prompt heads alone (no word lookup) name the right instrument: for every training
     word of every voice ("cellos bass line"), and for held-out phrases (EVAL_VOICE_PHRASES)."""
-    loops = getattr(model, "loops", None)
-    if loops is None or loops.heads is None:
+    loops, embed = getattr(model, "loops", None), getattr(model, "_embed", None)
+    if loops is None or loops.heads is None or embed is None:  # not the default model, or no heads
         return {}
     voiced = [r for r in score.ROLES if r in score.VOICES]
 
     def heard(prompt: str, role: str) -> str | None:
         with torch.inference_mode():
-            _, _, p_voices = loops.heads(model._embed(prompt).float().cpu())
+            _, _, p_voices = loops.heads(embed(prompt).float().cpu())
         j = voiced.index(role)
         if j >= len(p_voices) or p_voices[j].shape[-1] <= 0:
             return None
