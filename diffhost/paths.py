@@ -18,6 +18,8 @@ import.
 | DIFFHOST_BANK_CACHE    | the default model's rendered sample bank       | user cache folder / default-bank       |
 | DIFFHOST_CLIP_CACHE    | clips shared with the Bridge plugin            | user cache folder / clips              |
 | DIFFHOST_SOUNDFONT     | the .sf2 the default model's bank comes from   | the Debian FluidR3 GM paths            |
+| DIFFHOST_BANK          | the default model's recorded bank (fluidr3: the first one) | musescore                  |
+| DIFFHOST_MIX           | the default model's mix version (1: the first) | 2                                      |
 | DIFFHOST_ENGINE_TOKEN  | the remote engine's access token               | none (local binds need no token)       |
 | DIFFHOST_OSC_PORT      | the OSC port the Bridge plugin talks to        | 12000                                  |
 | JACK_DEFAULT_SERVER    | which JACK server the MIDI input joins         | JACK's default                         |
@@ -41,6 +43,7 @@ BANK_CACHE_ENV = "DIFFHOST_BANK_CACHE"
 CLIP_CACHE_ENV = "DIFFHOST_CLIP_CACHE"
 SOUNDFONT_ENV = "DIFFHOST_SOUNDFONT"
 BANK_ENV = "DIFFHOST_BANK"  # which recorded bank the default model renders with (musescore, fluidr3)
+MIX_ENV = "DIFFHOST_MIX"  # which mix version the default model renders with (1, 2; the newest by default)
 ENGINE_TOKEN_ENV = "DIFFHOST_ENGINE_TOKEN"
 OSC_PORT_ENV = "DIFFHOST_OSC_PORT"
 JACK_SERVER_ENV = "JACK_DEFAULT_SERVER"

@@ -20,6 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -119,16 +120,45 @@ def asks_for_loop(prompt: str | None) -> bool:
 
 
 class LoopMaker:
-    def __init__(self, folder: Path, sampler: DDIMSampler, device: torch.device, dtype: torch.dtype):
+    def __init__(
+        self,
+        folder: Path,
+        sampler: DDIMSampler,
+        device: torch.device,
+        dtype: torch.dtype,
+        classes: dict[str, Any] | None = None,
+    ):
+        classes = classes or {}  # model_index.json's classes (nets.component_classes)
         self.denoiser = (
-            ParamDenoiser.from_pretrained(folder / "score_denoiser", dtype=dtype).to(device).eval()
+            classes.get("score_denoiser", ParamDenoiser)
+            .from_pretrained(folder / "score_denoiser", dtype=dtype)
+            .to(device)
+            .eval()
         )
-        self.router = Router.from_pretrained(folder / "router").eval()
+        self.router = classes.get("router", Router).from_pretrained(folder / "router").eval()
         heads = folder / "prompt_heads"
-        self.heads = PromptHeads.from_pretrained(heads).eval() if heads.is_dir() else None
+        self.heads = (
+            classes.get("prompt_heads", PromptHeads).from_pretrained(heads).eval() if heads.is_dir() else None
+        )
         self.sampler = sampler
         self.device, self.dtype = device, dtype
         self._bank: Bank | None = None
+        self._folder, self._classes = folder, classes
+        self._first_mix_nets: tuple[ParamDenoiser, PromptHeads | None] | None = None
+
+    def nets(self, mix: int) -> tuple[ParamDenoiser, PromptHeads | None]:
+        """(score denoiser, prompt heads) for a mix version. A folder whose networks were retrained after
+        the first mix keeps that mix's networks in score_denoiser_v1/ and prompt_heads_v1/ (loaded on
+        first use): a clip made with the first mix names no mix and must render again as it was."""
+        old = self._folder / "score_denoiser_v1"
+        if mix != 1 or not old.is_dir():
+            return self.denoiser, self.heads
+        if self._first_mix_nets is None:
+            denoiser = ParamDenoiser.from_pretrained(old, dtype=self.dtype).to(self.device).eval()
+            heads_dir = self._folder / "prompt_heads_v1"
+            heads = PromptHeads.from_pretrained(heads_dir).eval() if heads_dir.is_dir() else None
+            self._first_mix_nets = (denoiser, heads)
+        return self._first_mix_nets
 
     @property
     def bank(self) -> Bank:
@@ -181,7 +211,7 @@ class LoopMaker:
         return timed and not loop_captions.names_any(request.prompt, ONE_SHOT_WORDS)
 
     def _heard(
-        self, prompt: str | None, cond: torch.Tensor
+        self, prompt: str | None, cond: torch.Tensor, mix: int = arrange.MIX
     ) -> tuple[str | None, dict[str, bool], dict[str, str]]:
         """(style, {role: plays?}, {role: voice}) the prompt asks for, to impose while sampling.
 
@@ -189,13 +219,21 @@ class LoopMaker:
         prompt heads add what MiniLM generalises ("drum n bass", "lo fi hip-hop") and which roles
         the prompt asks for and which it does not, so a "drum loop" gets no lead line. Only sure
         answers are imposed; the rest is the denoiser's to choose."""
+        heads = self.nets(mix)[1]
         style = loop_captions.named_style(prompt)
         voices = loop_captions.named_voices(prompt)
+        if mix == 1:  # the first mix's renders knew only the older vocabulary: the same words, the same clip
+            style = style if style in score.STYLES[: score.LEGACY_SIZES["style"]] else None
+            voices = {
+                r: v
+                for r, v in voices.items()
+                if v in score.VOICES[r][: score.LEGACY_SIZES.get(f"voice_{r}", 99)]
+            }
         roles: dict[str, bool] = {}
-        if self.heads is None or not (prompt and prompt.strip()):
+        if heads is None or not (prompt and prompt.strip()):
             return style, roles, voices
         with torch.inference_mode():
-            p_style, p_roles, p_voices = self.heads(cond.float().cpu())
+            p_style, p_roles, p_voices = heads(cond.float().cpu())
         if style is None:
             top = torch.topk(p_style[0], 2)
             if float(top.values[0]) >= STYLE_SURE and float(top.values[0]) >= 2 * float(top.values[1]):
@@ -210,7 +248,8 @@ class LoopMaker:
                 elif p < ROLE_OFF:
                     roles[role] = False
         if (
-            style is None
+            mix >= 2
+            and style is None
             and any(roles.values())
             and all(r in ("pad", "texture") for r, on in roles.items() if on)
         ):
@@ -240,13 +279,15 @@ class LoopMaker:
     ) -> tuple[np.ndarray, dict]:
         """A loop or phrase for the request: (audio (variations, 2, samples), extra with "music"
         and, when asked for, "stems" and "midi")."""
-        # 1. The noise each variation starts from, and the noise known values are imposed with.
-        dim = self.denoiser.config["param_dim"]
+        # 1. The noise each variation starts from, and the noise known values are imposed with; the
+        #    networks of the mix version asked for (an old recipe's clip renders again as it was).
+        mix = arrange.mix_version()
+        dim = self.nets(mix)[0].config["param_dim"]
         gen = torch.Generator("cpu").manual_seed(seed)
         noise = torch.randn((request.variations, dim), generator=gen) * request.temperature
         clamp_noise = torch.randn((1, dim), generator=gen)
         # 2. What is known before sampling (tempo, key, style, parts, voices, a seed clip's notes).
-        known = self._known(request, plan, cond, np.random.default_rng([seed, 77]))
+        known = self._known(request, plan, cond, np.random.default_rng([seed, 77]), mix)
         # 3. Sample the scores with the known values imposed.
         x = self._sample(noise, clamp_noise, known, cond, uncond, steps=steps, guidance=guidance, monitor=monitor)
         # 4. Decode them into scores that follow their style's grammar.
@@ -259,7 +300,7 @@ class LoopMaker:
         return _fit(request, audio, timing, music, stems, notes_played)
 
     def _known(
-        self, request: GenerationRequest, plan: Plan, cond: torch.Tensor, rng: np.random.Generator
+        self, request: GenerationRequest, plan: Plan, cond: torch.Tensor, rng: np.random.Generator, mix: int
     ) -> Known:
         """Step 2: the tempo and key (the request's, the prompt's, else a seed clip's estimate), the
         style, parts and voices the prompt asks for, and a seed clip's rhythm or melody."""
@@ -287,7 +328,7 @@ class LoopMaker:
             i = L["controls"].start + score.CONTROLS.index("mode")
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
-        style, roles, voices = self._heard(request.prompt, cond)
+        style, roles, voices = self._heard(request.prompt, cond, mix)
         roles.update(named_roles(request.prompt))  # the prompt's own words beat the heads' guesses
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
             sl = L["style"]
@@ -328,6 +369,7 @@ class LoopMaker:
             tonic=tonic,
             seed_info=seed_info,
             strength=request.strength if seed_info else 1.0,
+            mix=mix,
         )
 
     def _sample(
@@ -346,7 +388,8 @@ class LoopMaker:
         noised to the step's level; a seed clip's only for the first (1 - strength) of the steps."""
         v = noise.shape[0]
         # Weights trained on the older, smaller score layout sample in it (see score.legacy_index).
-        legacy = self.denoiser.config["param_dim"] != score.SCORE_DIM
+        denoiser = self.nets(known.mix)[0]
+        legacy = denoiser.config["param_dim"] != score.SCORE_DIM
         clamp_until = int(round(steps * (1.0 - known.strength)))
         mask_all = torch.tensor(known.known)
         mask_always = torch.tensor(known.always)
@@ -361,7 +404,7 @@ class LoopMaker:
             return x
 
         x = denoise(
-            self.denoiser,
+            denoiser,
             self.sampler,
             noise,
             cond,
@@ -403,7 +446,8 @@ class LoopMaker:
             parts: dict[str, np.ndarray] | None = {} if request.stems else None
             events: list | None = [] if request.midi else None
             audio.append(
-                arrange.render_score(
+                arrange.render_mixed(
+                    known.mix,
                     s,
                     self.bank,
                     length,
@@ -433,6 +477,7 @@ class LoopMaker:
                     "style": s.style,
                     "voices": {r: s.voices[r] for r in sorted(s.roles) if r in s.voices},
                     "bank": self.bank.hash,
+                    "mix": known.mix,
                 }
             )
         return audio, music, stems, notes_played
@@ -452,6 +497,7 @@ class Known:
     tonic: int  # the key's tonic, drawn when nothing names it
     seed_info: dict  # what a seed clip contributed ("kind": "rhythm" or "melody", its roles)
     strength: float  # how far a seed clip is re-imagined (1.0 without one)
+    mix: int  # the mix version (arrange.MIX_VERSIONS): its networks, decoding rules and renderer
 
 
 @dataclass(frozen=True)
@@ -470,9 +516,10 @@ def _decode(x: np.ndarray, known: Known) -> list[score.Score]:
     """Step 4: sampled vectors -> scores whose drums and bass follow their style's grammar."""
     scores = [score.decode(x[i], tonic=known.tonic) for i in range(x.shape[0])]
     for s in scores:
-        if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
-            s.roles = (s.roles - {"drums"}) or {"pad"}
-        s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
+        if known.mix >= 2:  # (the first mix decoded neither rule: its clips render again as they were)
+            if s.style in score.BEATLESS_STYLES:  # ambient has no beat: its parts play without drums
+                s.roles = (s.roles - {"drums"}) or {"pad"}
+            s.swing = float(np.clip(s.swing, *patterns.DRUM_STYLES[s.style]["swing"]))  # jazz swings
         # Decode the smeared grid cells onto the style's grammar; a seed's rhythm is its own.
         if known.seed_info.get("kind") != "rhythm":
             s.drums = patterns.fit_drums(s.style, s.drums)

@@ -165,3 +165,32 @@ class PromptHeads(_Pretrained):
             torch.sigmoid(self.roles(text)),
             [torch.softmax(v(text), -1) for v in self.voices],
         )
+
+
+# The module model_index.json names for these classes. Folders trained before the package moved name
+# the old path; it means the same module. Only these names load: a folder's JSON never makes diffhost
+# import an arbitrary module.
+MODULE = "diffhost.engine.default.model.nets"
+OLD_MODULES = ("diffhost.engine.default.nets",)
+CLASSES: dict[str, type[_Pretrained]] = {
+    c.__name__: c for c in (ParamDenoiser, ClipEncoder, Router, PromptHeads)
+}
+
+
+def component_classes(folder: Path) -> dict[str, type[_Pretrained]]:
+    """{component folder: class} as the folder's model_index.json names them (["module", "Class"]);
+    a ValueError naming the entry for a module or class that is not one of the default model's."""
+    index = json.loads((Path(folder) / "model_index.json").read_text())
+    out: dict[str, type[_Pretrained]] = {}
+    for key, value in index.items():
+        # A component is a [module, class] pair with a folder of its own ("styles" is only a list).
+        is_part = isinstance(value, list) and len(value) == 2 and (Path(folder) / key).is_dir()
+        if not is_part or value[0] == "diffusers":
+            continue
+        module, name = value
+        if module not in (MODULE, *OLD_MODULES) or name not in CLASSES:
+            raise ValueError(
+                f"model_index.json: {key} names {module}.{name}; valid are {MODULE}.{{{', '.join(CLASSES)}}}"
+            )
+        out[key] = CLASSES[name]
+    return out

@@ -23,7 +23,7 @@ import torch
 from diffhost.engine.audio import resample
 from diffhost.engine.default.model import features
 from diffhost.engine.default.model.loops import LoopMaker
-from diffhost.engine.default.model.nets import ClipEncoder, ParamDenoiser
+from diffhost.engine.default.model.nets import ClipEncoder, ParamDenoiser, component_classes
 from diffhost.engine.default.model.sampler import DDIMSampler, denoise
 from diffhost.engine.default.music import synth
 from diffhost.engine.default.text import captions
@@ -68,12 +68,17 @@ class DefaultModel(Model):
         self, folder: Path, *, name: str, revision: str | None, device: torch.device, dtype: torch.dtype
     ):
         try:
-            self.denoiser = ParamDenoiser.from_pretrained(folder / "denoiser", dtype=dtype)
-            self.encoder = ClipEncoder.from_pretrained(folder / "encoder")
+            # The classes come from model_index.json, so a folder that names another network fails here,
+            # plainly, instead of loading weights into the wrong one.
+            classes = component_classes(folder)
+            self.denoiser = classes.get("denoiser", ParamDenoiser).from_pretrained(
+                folder / "denoiser", dtype=dtype
+            )
+            self.encoder = classes.get("encoder", ClipEncoder).from_pretrained(folder / "encoder")
             self.sampler = DDIMSampler.from_folder(folder / "scheduler")
             # v2 (loops and phrases); a v1-only folder still loads and makes one-shots up to 4 s.
             has_loops = (folder / "score_denoiser").is_dir()
-            self.loops = LoopMaker(folder, self.sampler, device, dtype) if has_loops else None
+            self.loops = LoopMaker(folder, self.sampler, device, dtype, classes) if has_loops else None
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelLoadError(
                 f"model {name}: cannot load the default model from {folder} ({exc})"

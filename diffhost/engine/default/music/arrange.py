@@ -15,13 +15,57 @@ from functools import lru_cache
 
 import numpy as np
 
-from diffhost.engine.default.music import voices
+from diffhost import paths
+from diffhost.engine.default.music import arrange_v1, voices
 from diffhost.engine.default.music.bank import Bank
 from diffhost.engine.default.music.filters import butter, sosfilt
 from diffhost.engine.default.music.patterns import EIGHTH_SWING_STYLES, HARMONIC_BARS
 from diffhost.engine.default.music.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, STEPS, SWING_MAX, Score
 
 SR = 44100
+# Mix versions. A clip's sidecar names the one it was rendered with ("mix" in its music), so it renders
+# again sample for sample after the mix improves: 1 is the renderer before per-part levels, the DC
+# high-pass and the phrase fade-in (arrange_v1, kept unchanged; a sidecar with no "mix" is version 1);
+# 2 is this module. $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank.
+MIX_VERSIONS = (1, 2)
+MIX = 2
+
+
+class MixError(ValueError):
+    """A mix version that does not exist; the message names the valid ones."""
+
+
+def mix_version(value: int | str | None = None) -> int:
+    """The mix version asked for (value, else $DIFFHOST_MIX, else the newest); a clear error otherwise."""
+    raw = value if value is not None else paths.env(paths.MIX_ENV)
+    if raw is None:
+        return MIX
+    try:
+        version = int(str(raw).strip())
+    except ValueError:
+        version = -1
+    if version not in MIX_VERSIONS or str(raw).strip() != str(version):
+        raise MixError(
+            f"default model: mix {raw!r} (DIFFHOST_MIX) is unknown; valid are "
+            f"{', '.join(str(v) for v in MIX_VERSIONS)} ({MIX} is today's mix, 1 the one before per-part levels)"
+        )
+    return version
+
+
+def render_mixed(mix: int, score: Score, bank: Bank, length_s: float, loop: bool, rng: np.random.Generator, **kw):
+    """render_score of the given mix version (same arguments: num_samples, stems, events, drum_lanes)."""
+    if mix == 1:
+        # The first mix's renderer is kept as it was: it always adds the drum lanes to the stems
+        # ("drums:<lane>", inside "drums"), which a producer's stems leave out.
+        lanes = kw.pop("drum_lanes", True)
+        out = arrange_v1.render_score(score, bank, length_s, loop, rng, **kw)
+        stems = kw.get("stems")
+        if stems is not None and not lanes:
+            for name in [k for k in stems if ":" in k]:
+                del stems[name]
+        return out
+    return render_score(score, bank, length_s, loop, rng, **kw)
+
 # The mix: each part's level (its loudest 100 ms, K-weighted as loudness meters weigh it; see level_db)
 # in dB against the loudest part's. Every part stays within 12 dB of the loudest, so none vanishes.
 ROLE_DB = {"drums": 0.0, "bass": -2.0, "keys": -5.0, "pad": -6.0, "arp": -6.0, "lead": -3.0, "texture": -7.0}
@@ -44,6 +88,8 @@ STYLE_LANE_DB = {
     "orchestral": {"tom": 0.0, "snare": -5.0},
     "reggae": {"perc": 0.0},
     "bossa": {"perc": 0.0, "closed_hat": -5.0},
+    # Salsa's time is the clave and the cascara; the conga's open tones answer them, the kick only hints.
+    "salsa": {"perc": 0.0, "ride": -2.0, "tom": -1.0, "kick": -2.0},
     "lofi": {"closed_hat": -5.0},
 }  # fmt: skip
 # Lanes a style keeps more than 12 dB under its loudest on purpose (the evaluation exempts them).
@@ -581,6 +627,8 @@ def _comp_hits(comp: str) -> dict[int, tuple[int, float, int]]:
         return {4: (1, 0.85, 0), 12: (1, 0.85, 0)}
     if comp == "bossa":  # the bossa nova guitar: one, the "a" of one, the "and" of two, ...
         return {0: (3, 0.8, 0), 3: (3, 0.65, 0), 6: (2, 0.7, 0), 10: (3, 0.7, 0), 12: (2, 0.65, 0)}
+    if comp == "montuno":  # the salsa piano: stabs on the "and"s, anticipating the clave's next hit
+        return {0: (1, 0.8, 0), 3: (1, 0.7, 0), 5: (1, 0.7, 0), 7: (1, 0.75, 0), 10: (1, 0.7, 0), 12: (1, 0.7, 0), 14: (2, 0.75, 0)}
     # strum: down, down-up, up-down-up
     return {
         0: (4, 0.85, 1),
@@ -615,11 +663,6 @@ def _texture_layer(score: Score, n: int, loop: bool, rng) -> np.ndarray:
     out = x[:, :n].copy()
     out[:, :xf] = out[:, :xf] * w + x[:, n : n + xf] * w[::-1]
     return out
-
-
-def _normalize(x: np.ndarray) -> np.ndarray:
-    peak = float(np.max(np.abs(x)))
-    return x / peak if peak > 0 else x
 
 
 def _wrap(x: np.ndarray, n: int) -> np.ndarray:

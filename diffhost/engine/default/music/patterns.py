@@ -181,6 +181,18 @@ DRUM_STYLES: dict[str, dict] = {
             "closed_hat": ["xxxxxxxxxxxxxxxx", "x-x-x-x-x-x-x-x-"],
         },
     ),
+    # Salsa, counted in cut time (a step is an eighth of the two-bar clave): the 3-2 son clave on the rim,
+    # the cascara on the ride, the conga's open tones (the tom) on the "and" of four of each half, and a
+    # soft kick on the bass's anticipation.
+    "salsa": dict(
+        tempo=(88, 105), swing=(0.0, 0.05), kits={"standard": 2, "room": 2},
+        lanes={
+            "perc": ["X--X--X---X-X---", "X--X---X--X-X---"],
+            "ride": ["X-XX-X-XX-X-X-X-", "x-xx-x-xx-x-x-x-"],
+            "tom": ["------X-------X-", "------XX------XX"],
+            "kick": ["---o-------o----", "---o---o---o---o"],
+        },
+    ),
 }  # fmt: skip
 # Styles whose swing delays the off-beat eighth (toward a triplet) rather than the off-beat sixteenths.
 EIGHTH_SWING_STYLES = ("jazz",)
@@ -204,6 +216,7 @@ BASS_RHYTHMS: dict[str, list[str]] = {
     "ambient": ["X---------------"],
     "reggae": ["X--x--x-X-------", "X---x-x---X-x---", "X-----xX--x-----"],
     "bossa": ["X------xX------x", "X-------X-------"],
+    "salsa": ["---X--X----X--X-", "---X---X---X---X"],  # the tumbao: anticipations, never the downbeat
 }  # fmt: skip
 # Bass degrees relative to the chord root per onset (cycled): roots, fifths (4), octaves (7), approach notes.
 BASS_FIGURES = ([0], [0, 0, 7, 0], [0, 4, 7, 4], [0, 0, 0, 4], [0, 7], [0, 2, 4, 2], [0, 0, -1, 0])
@@ -212,6 +225,7 @@ STYLE_BASS_FIGURES = {
     "bossa": ([0, 4], [0, 4, 7, 4], [0, -3]),  # root and fifth
     "orchestral": ([0], [0, 4]),
     "ambient": ([0],),
+    "salsa": ([4, 0, 0, 4], [4, 0, 4, 0]),  # tumbao: the fifth, then the root ahead of the chord
 }
 
 # Common progressions as scale degrees (0 = I/i), four bars.
@@ -226,6 +240,9 @@ PROGRESSIONS_MINOR = (
 # ii-V-I and its turnarounds for jazz (and bossa nova, which borrows them).
 JAZZ_MAJOR = ((1, 4, 0, 0), (1, 4, 0, 5), (0, 5, 1, 4), (2, 5, 1, 4), (0, 3, 1, 4))
 JAZZ_MINOR = ((1, 4, 0, 0), (0, 3, 1, 4), (0, 5, 1, 4), (3, 4, 0, 0))
+# Salsa's two-chord vamps and the I-IV-V-IV of son montuno.
+SALSA_MAJOR = ((0, 3, 4, 3), (0, 4, 0, 4), (1, 4, 1, 4), (0, 3, 4, 4))
+SALSA_MINOR = ((0, 3, 4, 4), (0, 4, 0, 4), (0, 3, 0, 4), (0, 6, 5, 4))
 
 # Scenes: role sets and how often training draws them.
 SCENES: tuple[tuple[frozenset[str], float], ...] = tuple(
@@ -279,6 +296,10 @@ STYLE_VOICES: dict[str, dict[str, tuple[str, ...]]] = {
         "bass": ("upright_bass", "finger_bass"), "keys": ("nylon_guitar", "piano"), "lead": ("flute", "sax"),
         "arp": ("vibraphone",),
     },
+    "salsa": {
+        "bass": ("upright_bass", "finger_bass"), "keys": ("piano",), "lead": ("trumpet", "flute", "sax"),
+        "pad": ("strings",), "arp": ("vibraphone", "marimba"),
+    },
 }  # fmt: skip
 STYLE_COMP = {
     "house": ("offbeat", "halves"), "techno": ("offbeat", "sustain"), "boombap": ("sustain", "halves"),
@@ -286,7 +307,7 @@ STYLE_COMP = {
     "funk": ("offbeat", "strum"), "rock": ("strum", "halves"), "lofi": ("sustain", "halves"),
     "dembow": ("offbeat", "strum"), "afrobeat": ("offbeat", "strum"), "jazz": ("charleston", "halves"),
     "orchestral": ("sustain", "halves"), "ambient": ("sustain",), "reggae": ("skank", "offbeat"),
-    "bossa": ("bossa",),
+    "bossa": ("bossa",), "salsa": ("montuno",),
 }  # fmt: skip
 
 
@@ -337,6 +358,8 @@ def progression(minor: bool, rng: np.random.Generator, style: str = "") -> list[
     table: tuple[tuple[int, ...], ...]
     if style in ("jazz", "bossa"):
         table = JAZZ_MINOR if minor else JAZZ_MAJOR
+    elif style == "salsa":
+        table = SALSA_MINOR if minor else SALSA_MAJOR
     else:
         table = PROGRESSIONS_MINOR if minor else PROGRESSIONS_MAJOR
     return list(table[rng.integers(len(table))])

@@ -23,7 +23,7 @@ from diffhost.engine.request import key_name as spell_key
 ROLES = ("drums", "bass", "keys", "pad", "arp", "lead", "texture")
 STYLES = (
     "house", "techno", "boombap", "trap", "breakbeat", "dnb", "funk", "rock", "lofi", "dembow", "afrobeat",
-    "jazz", "orchestral", "ambient", "reggae", "bossa",
+    "jazz", "orchestral", "ambient", "reggae", "bossa", "salsa",
 )  # fmt: skip
 # Styles whose drums, when they play at all, are not a beat: ambient never plays drums.
 BEATLESS_STYLES = ("ambient",)
@@ -46,8 +46,9 @@ STEPS = 16  # sixteenth notes in a 4/4 bar
 MELODY_STEPS = 32  # two bars
 CHORD_BARS = 4
 # charleston: jazz comping (beat one and the "and" of two); skank: reggae's short chops on two and
-# four; bossa: the syncopated nylon-guitar pattern of bossa nova.
-COMP_RHYTHMS = ("sustain", "halves", "offbeat", "strum", "charleston", "skank", "bossa")
+# four; bossa: the syncopated nylon-guitar pattern of bossa nova; montuno: the salsa piano's syncopated
+# chord stabs locked to the clave.
+COMP_RHYTHMS = ("sustain", "halves", "offbeat", "strum", "charleston", "skank", "bossa", "montuno")
 ARP_SHAPES = ("up", "down", "updown", "pattern")
 ARP_RATES = ("eighths", "sixteenths")
 BASS_RANGE = 7  # bass pitch lane: scale degrees -7..+7 around the chord root

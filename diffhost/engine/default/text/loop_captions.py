@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from diffhost.engine.default.music.score import NOTE_NAMES, STYLES, VOICES, Score
+from diffhost.engine.default.music.score import BEATLESS_STYLES, NOTE_NAMES, STYLES, VOICES, Score
 from diffhost.engine.request import parse_key_name
 
 STYLE_WORDS: dict[str, tuple[str, ...]] = {
@@ -45,6 +45,7 @@ STYLE_WORDS: dict[str, tuple[str, ...]] = {
         "cafe bossa nova",
         "brazilian jazz",
     ),
+    "salsa": ("salsa", "salsa dura", "cuban salsa", "son montuno", "latin salsa", "mambo", "timba"),
 }
 # Held out: only the evaluation uses these spellings.
 EVAL_STYLE_WORDS: dict[str, tuple[str, ...]] = {
@@ -53,6 +54,7 @@ EVAL_STYLE_WORDS: dict[str, tuple[str, ...]] = {
     "funk": ("funk music",), "rock": ("rock and roll",), "lofi": ("lo fi hip-hop",), "dembow": ("dembow riddim",),
     "afrobeat": ("afrobeat style",), "jazz": ("straight-ahead jazz",), "orchestral": ("cinematic orchestra",),
     "ambient": ("ambient music",), "reggae": ("reggae music",), "bossa": ("bossa nova style",),
+    "salsa": ("salsa music",),
 }  # fmt: skip
 DRUM_NOUNS = ("drum loop", "beat", "drum groove", "groove", "drums", "drum pattern", "rhythm", "drum beat")
 ROLE_WORDS: dict[str, tuple[str, ...]] = {
@@ -107,6 +109,9 @@ FEEL_WORDS = {
     "dark": ("dark", "muffled", "warm-sounding"),
     "bright": ("crisp", "bright", "airy"),
 }
+# Nouns for a whole piece in a style, naming no part; the evaluation's noun ("piece") is held out.
+PIECE_NOUNS = ("track", "song", "instrumental", "cue", "composition", "soundtrack")
+STYLE_ONLY_SHARE = 0.15
 TRAIN_TEMPLATES = ("{x}", "a {x}", "{x} loop", "{x}, loopable", "{x} for a track", "some {x}")
 EVAL_TEMPLATES = ("give me a {x}", "I need a {x} please", "make me a {x}", "{x} for my song")
 COMBO_JOINERS = (" with ", " plus ", " and ", ", ")
@@ -157,6 +162,10 @@ def caption(
 ) -> str:
     order = [r for r in ("drums", "bass", "keys", "pad", "arp", "lead", "texture") if r in s.roles]
     parts = [_part(r, s, rng, style_words) for r in order]
+    if (s.roles == {"drums"} or s.style in BEATLESS_STYLES) and rng.uniform() < STYLE_ONLY_SHARE:
+        # "an ambient track", "some techno music": people name a style and no part. Without such captions
+        # the model never learns what a beatless style plays when no part is named, and guesses a lead.
+        parts = [f"{_pick(rng, style_words[s.style])} {_pick(rng, PIECE_NOUNS)}"]
     if len(parts) > 1 and "drums" in s.roles and rng.uniform() < 0.3:
         parts[0] = _pick(rng, ("beat", "drums", "groove"))
     body = parts[0]

@@ -59,7 +59,60 @@ NO_STYLE_PROMPTS = (
 ISSUE_PROMPTS = {
     "jazzy piano chords": "jazz", "epic orchestral strings": "orchestral", "ambient pad texture": "ambient",
     "reggae bassline with organ skank": "reggae", "bossa nova guitar": "bossa",
+    "salsa piano montuno with a tumbao bass": "salsa",
 }  # fmt: skip
+
+
+# Instrument words the captions never use (the training words are loop_captions.VOICE_WORDS): the prompt
+# heads must know them from the text encoder's sense of the words, since the lookup does not (tested).
+# (role, voice) -> a held-out phrase naming the instrument and the part.
+EVAL_VOICE_PHRASES = {
+    ("bass", "upright_bass"): "jazz contrabass line", ("bass", "low_strings"): "violoncello section bass line",
+    ("bass", "sub_808"): "deep sub-bass wobble bass line", ("keys", "organ"): "b3 tonewheel chords",
+    ("keys", "brass"): "trombone section chords", ("keys", "electric_piano"): "wurlitzer chords",
+    ("pad", "choir"): "chorus of voices pad", ("pad", "strings"): "chamber ensemble pad",
+    ("arp", "marimba"): "xylophone arpeggio", ("lead", "trumpet"): "flugelhorn melody",
+    ("lead", "sax"): "saxophonist melody", ("lead", "violin"): "fiddler melody",
+    ("lead", "flute"): "piccolo melody", ("lead", "french_horn"): "orchestral horn call melody",
+}  # fmt: skip
+
+
+def voice_words_learned(model: Model) -> dict:
+    """How often the prompt heads alone (no word lookup) name the right instrument: for every training
+    word of every voice ("cellos bass line"), and for held-out phrases (EVAL_VOICE_PHRASES)."""
+    loops, embed = getattr(model, "loops", None), getattr(model, "_embed", None)
+    if loops is None or loops.heads is None or embed is None:  # not the default model, or no heads
+        return {}
+    voiced = [r for r in score.ROLES if r in score.VOICES]
+
+    def heard(prompt: str, role: str) -> str | None:
+        with torch.inference_mode():
+            _, _, p_voices = loops.heads(embed(prompt).float().cpu())
+        j = voiced.index(role)
+        if j >= len(p_voices) or p_voices[j].shape[-1] <= 0:
+            return None
+        i = int(p_voices[j][0].argmax())
+        return score.VOICES[role][i] if i < len(score.VOICES[role]) else None
+
+    trained, per_voice = [], {}
+    for role in voiced:
+        if role == "texture":
+            continue
+        noun = loop_captions.ROLE_WORDS[role][0]
+        for voice in score.VOICES[role]:
+            hits = [heard(f"{word} {noun}", role) == voice for word in loop_captions.VOICE_WORDS[voice]]
+            trained.extend(hits)
+            per_voice[f"{role}:{voice}"] = round(float(np.mean(hits)), 2)
+    held = {
+        f"{phrase} -> {voice}": heard(phrase, role) == voice
+        for (role, voice), phrase in EVAL_VOICE_PHRASES.items()
+    }
+    return {
+        "voice_words_by_heads_trained_words": float(np.mean(trained)),
+        "voice_words_by_heads_per_voice": per_voice,
+        "voice_words_by_heads_held_out": float(np.mean(list(held.values()))),
+        "voice_words_by_heads_held_out_details": held,
+    }
 
 
 def family_of(label: str) -> str:
@@ -428,6 +481,7 @@ STYLE_PICTURE_PROMPTS = {
     "ambient": "beatless ambient evolving pads",
     "reggae": "roots reggae groove with bass and organ skank",
     "bossa": "bossa nova groove with nylon guitar and upright bass",
+    "salsa": "salsa groove with clave, piano montuno and bass",
 }
 
 
@@ -562,10 +616,14 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
     # The classifier's own accuracy on fresh ground truth: the ceiling the model is measured under.
     gt_rng, bank = np.random.default_rng(seed + 1), load_bank()
     gt_hits = []
+    gt_confusion: dict[str, dict[str, int]] = {}
     for label in CLASSES:
         for _ in range(max(1, n // 2)):
             s, length, loop = ground_truth(label, gt_rng)
-            gt_hits.append(clf.predict(arrange.render_score(s, bank, length, loop, gt_rng)) == label)
+            guess = clf.predict(arrange.render_score(s, bank, length, loop, gt_rng))
+            gt_hits.append(guess == label)
+            gt_confusion.setdefault(label, {}).setdefault(guess, 0)
+            gt_confusion[label][guess] += 1
     log(f"classifier trained ({time.perf_counter() - t0:.0f} s)")
     per_class = {}
     confusion: dict[str, dict[str, int]] = {}
@@ -650,6 +708,9 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
         "seam_like_barlines_lu_worst": float(np.nanmax(barlines)),
         "class_accuracy": float(np.mean(list(per_class.values()))),
         "classifier_ground_truth_accuracy": float(np.mean(gt_hits)),
+        # What the classifier calls fresh ground truth per class: where it cannot tell two classes apart,
+        # neither can a model be scored on them.
+        "classifier_ground_truth_confusion": gt_confusion,
         "class_accuracy_per_class": per_class,
         "class_accuracy_per_family": _families(per_class),
         "no_style_pads_and_textures_beatless": float(np.mean(beatless)),
@@ -666,6 +727,7 @@ def evaluate_loops(model: Model, n: int = 10, seed: int = 11, classifier_clips: 
         "phrase_end_db_worst": float(max(ends)) if ends else None,
         "phrase_end_share_below_minus40db": float(np.mean(np.array(ends) <= -40)) if ends else None,
         "nan_or_clipped": bad,
+        **voice_words_learned(model),
         "eval_seconds": round(time.perf_counter() - t0, 1),
     }
 
