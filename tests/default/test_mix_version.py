@@ -1,13 +1,11 @@
-"""Mix versions: a clip rendered before the current mix renders again sample for sample.
+"""Mix versions: a clip rendered before the current mix renders again as it was.
 
-The fingerprints below are SHA-256 digests of the float32 samples that the default model rendered
+The fingerprints below are of the float32 samples that the default model rendered
 with the code as it was before per-part levels, the DC high-pass and the phrase fade-in existed
 (recipes whose sidecars name no "mix"), with the FluidR3 bank those clips were made with.
 """
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 import pytest
@@ -17,37 +15,53 @@ from diffhost.engine.default.music import arrange, patterns
 from diffhost.engine.default.music.bank import load_bank
 from diffhost.engine.request import GenerationRequest
 
-# (request, digest of the first variation's float32 samples) written by the first mix.
+# (request, samples, RMS of each eighth of each channel) of the first variation as the first mix
+# rendered it (6 significant digits). These were checked bit for bit (SHA-256 of the float32 samples)
+# against the code before the mix change on the development machine; here they are compared to
+# 1e-4, so another CPU's last-bit float differences pass while any change of mix (levels move by
+# decibels) fails.
 FIRST_MIX_RECIPES = [
     (
         {"prompt": "house drum loop with bass and chords", "length": 8.0, "seed": 5, "sample_rate": 44100},
-        "6c002902490d8c7fce504bbd49d5a68e8049cd52952a9a47bc8c3f3e4b374f20",
+        352800,
+        [[0.18598, 0.203846, 0.190545, 0.1926, 0.183476, 0.203846, 0.190545, 0.1926], [0.186482, 0.204214, 0.190143, 0.192304, 0.18397, 0.204214, 0.190143, 0.192304]],
     ),
     (
         {"prompt": "lofi beat with piano chords", "length": 6.0, "seed": 11, "sample_rate": 44100},
-        "c7eea29979f448236d39ef046a0de9c7bbcd4d8fcf7df5286c492a2e6e63d864",
+        271385,
+        [[0.115335, 0.100668, 0.115943, 0.100661, 0.106107, 0.0905233, 0.105512, 0.090511], [0.111711, 0.0969827, 0.112254, 0.0969676, 0.10515, 0.0896436, 0.104674, 0.089623]],
     ),
     (
         {"prompt": "warm pad texture", "length": 6.0, "seed": 3, "sample_rate": 44100},
-        "7a1270780f6e62ceba22e8c5ee14ae119a80c74826b2d3500cc32d9b6af39c20",
+        264600,
+        [[0.168237, 0.264753, 0.175546, 0.270393, 0.182011, 0.269065, 0.167193, 0.265247], [0.168931, 0.267085, 0.176447, 0.268745, 0.183848, 0.262456, 0.168719, 0.266903]],
     ),
     (
         {"prompt": "jazzy piano chords", "length": 6.0, "seed": 7, "sample_rate": 44100},
-        "5c78ee33688f3f319b1516ef62b6c91b2e46acfa33bc38d96d313e69fdf2f298",
+        264600,
+        [[0.223566, 0.10236, 0.0513737, 0.190795, 0.0540758, 0.0199483, 0.136119, 0.0433699], [0.216006, 0.0961786, 0.047208, 0.179735, 0.0514622, 0.0190843, 0.127399, 0.0390802]],
     ),
     (
         {"prompt": "flute melody", "length": 5.0, "seed": 2, "sample_rate": 48000},
-        "3424fd37840ee93b53ff32a9be74dcd707b4929f92f60a664073ecc0caba5446",
+        240000,
+        [[0.279449, 0.256052, 0.328943, 0.32316, 0.328713, 0.32316, 0.188213, 0.107115], [0.279449, 0.256052, 0.328943, 0.32316, 0.328713, 0.32316, 0.188213, 0.107115]],
     ),
     (
         {"prompt": "trap beat", "bars": 2, "bpm": 140.0, "seed": 9, "sample_rate": 44100},
-        "d43b5357a1f3e86104aa0c4de647ab7ac658f4afe5a1af2c0920fa5851936189",
+        151200,
+        [[0.194416, 0.0146658, 0.179716, 0.024848, 0.194416, 0.0146658, 0.179716, 0.024848], [0.195083, 0.0189334, 0.180205, 0.0320321, 0.195083, 0.0189334, 0.180205, 0.0320321]],
     ),
 ]
 
 
-def _digest(audio: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
+def _fingerprint(audio: np.ndarray) -> tuple[int, list[list[float]]]:
+    eighths = np.array_split(np.asarray(audio, dtype=np.float64), 8, axis=-1)
+    return audio.shape[-1], [[float(np.sqrt(np.mean(e[c] ** 2))) for e in eighths] for c in range(audio.shape[0])]
+
+
+def _same(audio: np.ndarray, samples: int, rms: list[list[float]]) -> bool:
+    n, got = _fingerprint(audio)
+    return n == samples and bool(np.allclose(got, rms, rtol=1e-4, atol=1e-6))
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +71,17 @@ def first_mix_renders():
     mp.setenv("DIFFHOST_MIX", "1")
     try:
         model = load_model(None, device="cpu")
-        yield [model.render(GenerationRequest(**kw)) for kw, _ in FIRST_MIX_RECIPES]
+        yield [model.render(GenerationRequest(**kw)) for kw, _, _ in FIRST_MIX_RECIPES]
     finally:
         mp.undo()
 
 
 @pytest.mark.parametrize("i", range(len(FIRST_MIX_RECIPES)))
-def test_a_recipe_written_with_the_first_mix_renders_bit_identically(first_mix_renders, i):
+def test_a_recipe_written_with_the_first_mix_renders_as_it_did(first_mix_renders, i):
     """Loops, phrases, another sample rate, bars and a pad prompt the newer rules would make ambient."""
-    kw, digest = FIRST_MIX_RECIPES[i]
+    kw, samples, rms = FIRST_MIX_RECIPES[i]
     r = first_mix_renders[i]
-    assert _digest(r.audio[0]) == digest, kw
+    assert _same(r.audio[0], samples, rms), (kw, _fingerprint(r.audio[0]))
     assert r.extra["music"][0]["mix"] == 1 and r.extra["music"][0]["bank"] == "sha256:9135fe7951ad20e3"
 
 
@@ -77,11 +91,11 @@ def test_todays_mix_is_the_default_and_is_recorded(monkeypatch, first_mix_render
     monkeypatch.setenv("DIFFHOST_BANK", "fluidr3")
     monkeypatch.delenv("DIFFHOST_MIX", raising=False)
     model = load_model(None, device="cpu")
-    kw, digest = FIRST_MIX_RECIPES[0]
+    kw, samples, rms = FIRST_MIX_RECIPES[0]
     r = model.render(GenerationRequest(**kw))
     assert r.extra["music"][0]["mix"] == arrange.MIX == 2
     assert r.audio.shape == first_mix_renders[0].audio.shape
-    assert _digest(r.audio[0]) != digest
+    assert not _same(r.audio[0], samples, rms)
     # The same score through both mixes: only the mix differs, and the newer one has no DC.
     s = patterns.random_score(np.random.default_rng(3), roles=frozenset({"pad"}), style="house")
     s.voices["pad"] = "warm_pad"
@@ -119,12 +133,12 @@ def test_a_retrained_folder_keeps_the_first_mixs_networks_for_its_clips(tmp_path
     torch.manual_seed(0)
     ParamDenoiser(param_dim=score.SCORE_DIM).save_pretrained(folder / "score_denoiser")
     monkeypatch.setenv("DIFFHOST_BANK", "fluidr3")
-    kw, digest = FIRST_MIX_RECIPES[0]
+    kw, samples, rms = FIRST_MIX_RECIPES[0]
     monkeypatch.setenv("DIFFHOST_MIX", "1")
     model = load_model(str(folder), device="cpu")
-    assert _digest(model.render(GenerationRequest(**kw)).audio[0]) == digest
+    assert _same(model.render(GenerationRequest(**kw)).audio[0], samples, rms)
     monkeypatch.setenv("DIFFHOST_MIX", "2")
     assert model.loops.nets(2)[0].config["param_dim"] == score.SCORE_DIM
     assert model.loops.nets(1)[0].config["param_dim"] == 330
     r = model.render(GenerationRequest(**kw))
-    assert r.extra["music"][0]["mix"] == 2 and _digest(r.audio[0]) != digest
+    assert r.extra["music"][0]["mix"] == 2 and not _same(r.audio[0], samples, rms)
