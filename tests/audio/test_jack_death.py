@@ -32,12 +32,8 @@ def doomed_jack(tmp_path):
         yield server
 
 
-def test_serve_survives_the_jack_server_dying_and_still_quits(doomed_jack, tmp_path):
-    name, jackd = doomed_jack
-    port, reply = free_udp_port(), free_udp_port()
-    music = tmp_path / "music"
-    music.mkdir()
-    sf.write(music / "hit.wav", np.full((4800, 1), 0.25, np.float32), 48000, subtype="FLOAT")
+def _serve(name: str, tmp_path: Path, music: Path, port: int, reply: int) -> subprocess.Popen:
+    """`diffhost serve` as a real process on the JACK server `name`, its pads reading from `music`."""
     env = dict(
         os.environ,
         PYTHONPATH=str(ROOT),
@@ -47,7 +43,16 @@ def test_serve_survives_the_jack_server_dying_and_still_quits(doomed_jack, tmp_p
     )
     cmd = [sys.executable, "-m", "diffhost.cli", "serve", "--port", str(port), "--reply-port", str(reply)]
     cmd += ["--renders", str(tmp_path / "renders"), "--audio-dir", str(music), "--sample-rate", "48000"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_serve_survives_the_jack_server_dying_and_still_quits(doomed_jack, tmp_path):
+    name, jackd = doomed_jack
+    port, reply = free_udp_port(), free_udp_port()
+    music = tmp_path / "music"
+    music.mkdir()
+    sf.write(music / "hit.wav", np.full((4800, 1), 0.25, np.float32), 48000, subtype="FLOAT")
+    proc = _serve(name, tmp_path, music, port, reply)
     try:
         with DiffhostClient("127.0.0.1", port) as c:
             said = kill_jackd_under(c, proc, jackd, music / "hit.wav", "serve")
@@ -108,16 +113,7 @@ def test_pads_and_jack_midi_come_back_when_the_jack_server_returns(doomed_jack, 
     music = tmp_path / "music"
     music.mkdir()
     sf.write(music / "tone.wav", _tone(), 48000, subtype="FLOAT")
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        JACK_DEFAULT_SERVER=name,
-        JACK_NO_START_SERVER="1",
-        DIFFHOST_CONFIG_DIR=str(tmp_path / "config"),
-    )
-    cmd = [sys.executable, "-m", "diffhost.cli", "serve", "--port", str(port), "--reply-port", str(reply)]
-    cmd += ["--renders", str(tmp_path / "renders"), "--audio-dir", str(music), "--sample-rate", "48000"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = _serve(name, tmp_path, music, port, reply)
     again = None
     peer = None
     try:

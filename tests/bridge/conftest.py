@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from diffhost.engine.engine import Engine
 from diffhost.osc.client import DiffhostClient
-from diffhost.osc.server import OscConfig
-from diffhost.runtime import RuntimeOptions, build_runtime
+from tests.runtimes import link_runtime
 
 from .plugin_peer import PluginPeer
 
@@ -32,16 +30,7 @@ def clip_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def runtime(clip_cache, tmp_path_factory):
     root = tmp_path_factory.mktemp("bridge")
-    options = RuntimeOptions(
-        renders_dir=root / "renders",
-        audio=False,
-        presets=False,
-        library=False,
-        kits=False,
-        audio_config_dir=root / "config",
-        osc=OscConfig(port=0),
-    )
-    rt = build_runtime(options, engine=Engine(device="cpu", max_queue=8))
+    rt = link_runtime(root)
     yield rt
     rt.close()
 

@@ -13,12 +13,10 @@ import pytest
 import soundfile as sf
 
 from diffhost import __version__
-from diffhost.engine.engine import Engine
 from diffhost.host.live.bridge import ClipCache
 from diffhost.host.live.bridge.restore import restore_clip
 from diffhost.osc.client import DiffhostClient, OscTimeout
-from diffhost.osc.server import OscConfig
-from diffhost.runtime import RuntimeOptions, build_runtime
+from tests.runtimes import link_runtime
 
 from .plugin_peer import PluginPeer, message
 
@@ -290,16 +288,7 @@ def test_pads_a_restarted_diffhost_hears_of_are_refitted_and_restored(
 
     # A new diffhost (the old one quit): its own engine, session, link and OSC port.
     root = tmp_path_factory.mktemp("restarted")
-    options = RuntimeOptions(
-        renders_dir=root / "renders",
-        audio=False,
-        presets=False,
-        library=False,
-        kits=False,
-        audio_config_dir=root / "config",
-        osc=OscConfig(port=0),
-    )
-    with build_runtime(options, engine=Engine(device="cpu", max_queue=8)) as again:
+    with link_runtime(root) as again:
         port = again.osc.address[1]
         plugin = PluginPeer(port, clip_cache, track="Project", sample_rate=48000.0, ident=project.id)
         try:

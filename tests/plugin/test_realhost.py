@@ -23,11 +23,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from diffhost.engine.engine import Engine
 from diffhost.osc.client import DiffhostClient
-from diffhost.osc.server import OscConfig
-from diffhost.runtime import RuntimeOptions, build_runtime
 from tests.plugin.bridge_host import MAIN, VST3, dpf_state
+from tests.runtimes import link_runtime
 
 daw = pytest.importorskip("dawdreamer", reason="dawdreamer is a dev dependency (pip install -e .[dev])")
 
@@ -47,16 +45,7 @@ def diffhost_env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def runtime(diffhost_env, tmp_path_factory, plugin_bin):
     root = tmp_path_factory.mktemp("realhost")
-    options = RuntimeOptions(
-        renders_dir=root / "renders",
-        audio=False,
-        presets=False,
-        library=False,
-        kits=False,
-        audio_config_dir=root / "config",
-        osc=OscConfig(port=0),
-    )
-    rt = build_runtime(options, engine=Engine(device="cpu", max_queue=8))
+    rt = link_runtime(root)
     yield rt
     rt.close()
 
