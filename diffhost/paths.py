@@ -133,7 +133,8 @@ def engine_token(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def jack_server() -> str | None:
-    """$JACK_DEFAULT_SERVER: the JACK server the MIDI input port joins; None: JACK's default."""
+    """$JACK_DEFAULT_SERVER: the JACK server diffhost's clients join (the MIDI input port, and the
+    one whose leftovers a lost connection clears); None: JACK's default."""
     return env(JACK_SERVER_ENV)
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import sounddevice as sd
 
+from diffhost import paths
+
 
 class AudioDeviceError(ValueError):
     """A device that does not exist or cannot do what was asked; the message lists the options.
@@ -233,7 +235,7 @@ def forget_dead_jack_client(client: str, server: str | None = None) -> bool:
     once the server is known to be dead (nothing else uses the file then)."""
     if not sys.platform.startswith("linux"):
         return False
-    server = server or os.environ.get("JACK_DEFAULT_SERVER") or "default"
+    server = server or paths.jack_server() or "default"
     path = Path("/dev/shm") / f"jack_sem.{os.getuid()}_{server}_{client}"
     try:
         path.unlink()
