@@ -52,7 +52,7 @@ def atomic_target(path: Path, *, overwrite: bool = False, suffix: str = "") -> I
             else:
                 _link_new(tmp, path)
             published = True
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         finally:
             if tmp.exists():
                 tmp.unlink()
@@ -83,7 +83,8 @@ def _link_new(tmp: Path, dest: Path) -> None:
         os.replace(tmp, dest)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside `folder` durable (its directory entry written to disk)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # Windows cannot open a folder; its rename is durable enough

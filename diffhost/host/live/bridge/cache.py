@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from diffhost import paths
+from diffhost.host.render.atomic import fsync_dir
 
 CACHE_ENV = "DIFFHOST_CLIP_CACHE"
 CAPTURES = "captures"  # where the plugin writes the audio it captured (float32 WAV)
@@ -153,7 +154,7 @@ class ClipCache:
             if placed:  # sync its bytes, then its new name
                 with open(path, "rb") as f:
                     os.fsync(f.fileno())
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
         finally:
             hasher.join()
             with contextlib.suppress(FileNotFoundError):
@@ -184,14 +185,3 @@ class ClipCache:
         except ValueError:
             return False
         return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # Windows cannot open a folder; its rename is durable enough
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
