@@ -200,20 +200,26 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def kill_jackd_under(client, app: subprocess.Popen, jackd: subprocess.Popen, clip: Path, what: str) -> str:
-    """Once `app` (a diffhost process on the doomed server) answers OSC with its audio open, load
-    `clip` into pad 1, then SIGKILL the JACK server under it. Returns what diffhost says on
-    /diffhost/audio (within 30 s)."""
+def wait_for_osc(client, app: subprocess.Popen, what: str) -> None:
+    """Until `app` (a diffhost process starting up, its model loading) answers a ping: 180 s at most,
+    and a process that ended fails at once with its stderr."""
     from diffhost.osc.client import OscTimeout
 
     deadline = time.monotonic() + 180
     while True:
         try:
             client.ping(timeout=1)
-            break
+            return
         except OscTimeout:
             assert app.poll() is None, app.stderr.read() if app.stderr else ""
             assert time.monotonic() < deadline, f"{what} did not answer OSC within 180 s"
+
+
+def kill_jackd_under(client, app: subprocess.Popen, jackd: subprocess.Popen, clip: Path, what: str) -> str:
+    """Once `app` (a diffhost process on the doomed server) answers OSC with its audio open, load
+    `clip` into pad 1, then SIGKILL the JACK server under it. Returns what diffhost says on
+    /diffhost/audio (within 30 s)."""
+    wait_for_osc(client, app, what)
     assert client.request("/diffhost/status", expect="/diffhost/status")[1][4] == "open"
     client.request("/diffhost/subscribe", client.local_address[1], expect="/diffhost/subscribed")
     client.send("/diffhost/slot/1/load", str(clip))

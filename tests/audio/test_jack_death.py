@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,8 +18,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from diffhost.osc.client import DiffhostClient, OscTimeout
-from tests.jackd import doomed_jackd, free_udp_port, kill_jackd_under, quit_by_sigterm, start_jackd_apart
+from diffhost.osc.client import DiffhostClient
+from tests.jackd import (
+    doomed_jackd,
+    free_udp_port,
+    kill_jackd_under,
+    quit_by_sigterm,
+    start_jackd_apart,
+    wait_for_osc,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,14 +124,7 @@ def test_pads_and_jack_midi_come_back_when_the_jack_server_returns(doomed_jack, 
     peer = None
     try:
         with DiffhostClient("127.0.0.1", port) as c:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    c.ping(timeout=1)
-                    break
-                except OscTimeout:
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                    assert time.monotonic() < deadline, "serve did not answer within 180 s"
+            wait_for_osc(c, proc, "serve")
             c.request("/diffhost/subscribe", c.local_address[1], expect="/diffhost/subscribed")
             c.send("/diffhost/slot/1/load", str(music / "tone.wav"))
             assert c.wait_for(lambda m: m[0] == "/diffhost/slot/1/state", timeout=30)[1] == ["ready"]
