@@ -140,7 +140,8 @@ def postprocess(
         return m
 
     if f.dc_remove:
-        a = _circular(lambda x: fin.remove_dc(x, sr), a) if looping() else fin.remove_dc(a, sr)
+        # a loop as a circle (the same samples as _circular, without filtering the first copy whole)
+        a = fin.remove_dc_circular(a, sr) if looping() else fin.remove_dc(a, sr)
         log("dc_remove", cutoff_hz=5.0)
     if f.channels is not None and f.channels != a.shape[0]:
         a = set_channels(a, f.channels)
