@@ -15,8 +15,7 @@ audio). From there, stamped in this process (the stages are the code's own funct
   post      post-processing (DC removal, peak normalization) done
   tap       the plugin link has the processed audio (Finisher's tap)
   clip      the link's worker has made the pad's clip (nothing to resample at the plugin's rate)
-  wav       the WAV bytes are laid out (interleaved)
-  hashed    written and hashed (the hash runs beside the write)
+  hashed    the WAV bytes interleaved, written and hashed, piece by piece (the hash on a second thread)
   load out  `/bridge/pad/load` sent (the file is in the cache under its hash)
   loaded    `/diffhost/plugin/loaded` received: the plugin read the file, its worker handed it over,
             its audio thread swapped it, and its worker reported it
@@ -45,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 BLOCK = 128
-STAGES = ("finish", "post", "tap", "clip", "wav", "hashed", "load out", "loaded")
+STAGES = ("finish", "post", "tap", "clip", "hashed", "load out", "loaded")
 
 
 def p95(values: list[float]) -> float:
@@ -132,7 +131,6 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
         wrap(rt.session._finish, "finish", before="finish")
         wrap(finisher_mod, "postprocess", after="post")
         wrap(link_mod, "make_clip", after="clip")
-        wrap(cache_mod, "wav_parts", after="wav")
         wrap(cache_mod.ClipCache, "_place", before="hashed")
         send = link.send
 
