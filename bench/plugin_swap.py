@@ -266,6 +266,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--rates", type=int, nargs="+", default=[44100, 48000])
     ap.add_argument("--jack-name", default="dh-swap", help="prefix of the JACK server's name")
+    ap.add_argument("--json", type=Path, help="also write every swap's stamps here (to pool several runs)")
     args = ap.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="diffhost-bench-swap-"))
     os.environ["DIFFHOST_CLIP_CACHE"] = str(scratch / "clips")
@@ -273,12 +274,14 @@ def main() -> int:
     os.environ.setdefault("DIFFHOST_CONFIG_DIR", str(scratch / "config"))
     print(f"a {args.seconds:g} s stereo render to pad 1 of the real plugin (LV2 in jalv, JACK dummy, {BLOCK}-frame blocks)")
     print(f"load average before: {load_average()}  ({os.cpu_count()} CPUs)")
+    raw: dict[str, dict[str, list[float]]] = {}
     try:
         for rate in args.rates:
             print(f"\nat {rate} Hz (rendered at the plugin's rate), ms after the render's end, over {args.swaps} swaps:")
             rows = run_rate(rate, args, scratch)
             if rows is None:
                 continue
+            raw[str(rate)] = rows
             for k, s in enumerate(STAGES):
                 v = rows[s]
                 step = [b - a for a, b in zip(rows[STAGES[k - 1]], v, strict=True)] if k else v
@@ -297,11 +300,15 @@ def main() -> int:
             v = rows["loaded"]
             print(
                 f"  render's end -> loaded: median {statistics.median(v):.1f} ms, p95 {p95(v):.1f} ms, "
-                f"max {max(v):.1f} ms   (bar: within 50 ms)"
+                f"min {min(v):.1f} ms, max {max(v):.1f} ms   (bar: within 50 ms)"
             )
             print(f"  load average now: {load_average()}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if args.json:
+        import json
+
+        args.json.write_text(json.dumps({"load_average": load_average(), "rates": raw}))
     return 0
 
 
