@@ -248,6 +248,9 @@ class PluginLink:
         # Jobs whose clip went out from the finisher's tap, before their files were written: their
         # "done" has nothing left to send. Bounded: a job whose "done" never comes here is forgotten.
         self._sent_early: dict[int, None] = {}
+        # (instance, pad) -> set when the plugin reports that pad loaded: the finisher waits on it
+        # (_take_processed) so the render's files are not written while the plugin reads the clip
+        self._swapping: dict[tuple[str, int], threading.Event] = {}
         session.tap_processed(self._take_processed)
         self._events = session.subscribe()
         self._threads = [
@@ -403,6 +406,10 @@ class PluginLink:
             self._queue_refit(ident)
 
     def on_loaded(self, ident: str, pad: int, result: str) -> None:
+        with self._lock:
+            swapped = self._swapping.pop((ident, pad), None)
+        if swapped is not None:
+            swapped.set()
         inst = self._known(ident)
         if result.startswith("error"):
             self._announce(f"{inst.name} pad {pad}: {result}", ident)
@@ -701,8 +708,9 @@ class PluginLink:
         memory: tuple[Any, int, dict[str, Any]] | None = None,
         handed: threading.Event | None = None,
     ) -> None:
-        """handed (from the finisher's tap): set once the load is sent, or as soon as it is clear
-        that it will not be soon (a re-fit renders again), so the finisher writes its files then."""
+        """handed (from the finisher's tap): set once the plugin reports the clip loaded (or at
+        once when it is asleep, the delivery failed, or a re-fit must render again), so the
+        finisher writes the render's files then and not while the plugin reads the clip."""
         try:
             with self._lock:
                 inst = self._instances.get(target.instance)
@@ -740,7 +748,10 @@ class PluginLink:
             if done is not None:
                 done.set()
             if handed is not None:
-                handed.set()
+                with self._lock:  # unless the plugin's "loaded" will set it (_load)
+                    waits = any(e is handed for e in self._swapping.values())
+                if not waits:
+                    handed.set()
 
     def _fit(
         self, inst: Instance, clip: PadClip, handed: threading.Event | None = None
@@ -798,9 +809,19 @@ class PluginLink:
                 ),
                 f"pad {pad} options",
             )
+            old = None
+            if handed is not None and swap_at_bar == 0:
+                with self._lock:  # the plugin's "loaded" lets the finisher write (on_loaded)
+                    if inst.asleep_since is None:
+                        old = self._swapping.pop((inst.id, pad), None)
+                        self._swapping[(inst.id, pad)] = handed
+                        while len(self._swapping) > 64:  # reports that never came
+                            self._swapping.pop(next(iter(self._swapping))).set()
+                if old is not None:
+                    old.set()
             self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar), f"pad {pad} clip")
-            if handed is not None:
-                handed.set()  # before the fsync: the finisher's writing may start now
+            if handed is not None and (inst.id, pad) not in self._swapping:
+                handed.set()  # nothing to wait for (the instance is asleep): the finisher may write now
 
         return self.cache.put(make_clip(audio, sr, clip.spec), clip.spec.sample_rate, then=send)
 
@@ -904,8 +925,9 @@ class PluginLink:
         """The finisher's tap (its thread), called as soon as a variation is processed and before
         its files are written: a render going to a pad is sent from memory at once, so the clip
         swaps in within milliseconds of the render's end. The first variation goes to the pad, as
-        the first file does when "done" delivers. Returns an event set once the load is sent:
-        the finisher writes its files after that, so they do not compete with the clip for the CPU."""
+        the first file does when "done" delivers. Returns an event set once the plugin has the
+        clip (see _do_deliver): the finisher writes its files after that (or after its own limit),
+        so they do not compete with the clip for the CPU."""
         job_id = processed.job_id
         if job_id is None:
             return None
