@@ -222,8 +222,11 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
                 client.send("/diffhost/plugin/render", ident, 1, "wide ambient pad", float(bars), 0, 300 + r)
                 deadline = time.monotonic() + 300
                 while "loaded" not in now:
-                    if time.monotonic() > deadline:
-                        print(f"  swap {r}: no loaded within 300 s; stamps {sorted(now)}")
+                    if time.monotonic() > deadline or jalv.poll() is not None:
+                        # (a `make -C plugin` meanwhile strips the plugin's binary in place, which
+                        # kills a host that has it loaded with SIGBUS)
+                        why = "no loaded within 300 s" if jalv.poll() is None else f"jalv exited ({jalv.returncode})"
+                        print(f"  swap {r}: {why}; stamps {sorted(now)}")
                         return None
                     time.sleep(0.002)
                 if r == 0:
