@@ -168,14 +168,14 @@ class ClipCache:
         hasher.start()
         try:
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(header)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(header)
                     for start in range(0, frames, PIECE_FRAMES):
                         block = data[start : start + PIECE_FRAMES]
                         _interleave(audio, block, start)
-                        piece = memoryview(block).cast("B")
+                        piece = block.data.cast("B")  # the piece's bytes, not a copy
                         pieces.put(piece)
-                        f.write(piece)
+                        out.write(piece)
             finally:
                 pieces.put(None)
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; the plugin runs as the same user, others may read
