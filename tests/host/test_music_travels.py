@@ -168,8 +168,13 @@ def test_the_files_wait_for_a_taps_hand_over(lib, renders, tmp_path):
             waits.append((self.path.exists(), timeout))
             return self.given
 
-    for given in (True, False):
+    for given in (True, False, None):
         finisher = Finisher(REVERB, library=lib)
+        if given is None:  # a tap that returns something else (here a number): nothing to wait on
+            finisher.add_tap(lambda p: 1.5)
+            (saved,) = finisher.finish(renders[1], tmp_path / "rnone")
+            assert saved.path.is_file() and not waits
+            continue
         finisher.add_tap(lambda p, given=given: Handover(p.path, given))
         (saved,) = finisher.finish(renders[1], tmp_path / f"r{given}")
         file_there, timeout = waits.pop()

@@ -329,11 +329,14 @@ class Finisher:
             except Exception as exc:  # the render is still saved; the tap's part just misses it
                 print(f"diffhost: renders: a live part could not take {target.name}: {exc}", file=sys.stderr)
                 continue
-            if handover is not None:
+            if callable(getattr(handover, "wait", None)):  # anything else a tap returns is ignored
                 handovers.append(handover)
         deadline = time.monotonic() + TAP_WAIT_S
         for handover in handovers:  # a tap that is slower than this loses only the head start
-            handover.wait(max(0.0, deadline - time.monotonic()))
+            try:
+                handover.wait(max(0.0, deadline - time.monotonic()))
+            except Exception as exc:  # the files are written all the same
+                print(f"diffhost: renders: a live part's hand-over failed for {target.name}: {exc}", file=sys.stderr)
 
     def recover(self, folder: Path) -> list[str]:
         """Settle renders a killed process left half-written in `folder` (host.render.pending):
