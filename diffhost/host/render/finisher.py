@@ -322,14 +322,14 @@ class Finisher:
             job_id=job[0] if job is not None else None,
             job_tag=job[1] if job is not None else None,
         )
-        handovers = []
+        handovers: list[Handover] = []
         for tap in list(self._taps):
             try:
                 handover = tap(processed)
             except Exception as exc:  # the render is still saved; the tap's part just misses it
                 print(f"diffhost: renders: a live part could not take {target.name}: {exc}", file=sys.stderr)
                 continue
-            if callable(getattr(handover, "wait", None)):  # anything else a tap returns is ignored
+            if handover is not None and callable(getattr(handover, "wait", None)):  # else ignored
                 handovers.append(handover)
         deadline = time.monotonic() + TAP_WAIT_S
         for handover in handovers:  # a tap that is slower than this loses only the head start
