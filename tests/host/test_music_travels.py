@@ -149,3 +149,35 @@ def test_taps_get_the_processed_audio_before_the_files_are_written(lib, renders,
     finisher.remove_tap(tap)
     finisher.finish(renders[2], tmp_path / "r")
     assert len(seen) == 1
+
+
+def test_the_files_wait_for_a_taps_hand_over(lib, renders, tmp_path):
+    """A tap may hand back something to wait on (the plugin link: its clip is in the cache and the
+    load is sent); the files are written only after the finisher has waited on it (so on a small
+    machine they do not compete with the clip for the CPU), and written all the same when the
+    hand-over never comes."""
+    from diffhost.host.render.finisher import TAP_WAIT_S
+
+    waits = []
+
+    class Handover:
+        def __init__(self, path: Path, given: bool):
+            self.path, self.given = path, given
+
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append((self.path.exists(), timeout))
+            return self.given
+
+    for given in (True, False, None):
+        finisher = Finisher(REVERB, library=lib)
+        if given is None:  # a tap that returns something else (here a number): nothing to wait on
+            finisher.add_tap(lambda p: 1.5)
+            (saved,) = finisher.finish(renders[1], tmp_path / "rnone")
+            assert saved.path.is_file() and not waits
+            continue
+        finisher.add_tap(lambda p, given=given: Handover(p.path, given))
+        (saved,) = finisher.finish(renders[1], tmp_path / f"r{given}")
+        file_there, timeout = waits.pop()
+        assert not file_there and timeout is not None and 0 < timeout <= TAP_WAIT_S
+        assert saved.path.is_file() and saved.sidecar.is_file()
+    assert not waits

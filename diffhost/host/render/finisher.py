@@ -16,10 +16,11 @@ import hashlib
 import importlib.metadata
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -65,7 +66,19 @@ class Processed:
     job_tag: str | None = None
 
 
-Tap = Callable[[Processed], None]
+class Handover(Protocol):
+    """What a tap may return: something to wait on (a threading.Event) that is set once the tap's
+    urgent work with the audio is done (the plugin link: the clip is in the cache and its load is
+    sent)."""
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+# A tap returns None, or a Handover the finisher waits for (at most TAP_WAIT_S) before it writes
+# the files: on a machine with few cores, the files' writing and hashing would otherwise compete
+# with the tap's own work for the CPU and slow the very clip that is waited for in the DAW.
+Tap = Callable[[Processed], "Handover | None"]
+TAP_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -188,7 +201,9 @@ class Finisher:
         """Call `tap(processed)` on the finishing thread as soon as each variation is processed,
         before its files are written (Processed says why): a live part that sends the render on
         (the plugin link) uses the audio at once instead of reading the file back. A tap must only
-        keep what it needs and return quickly; its failure never fails the render."""
+        keep what it needs and return quickly; its failure never fails the render. It may return
+        a Handover (e.g. a threading.Event) that it sets when its urgent work is done: the files
+        are written after that, or after TAP_WAIT_S, whichever comes first."""
         self._taps.append(tap)
 
     def remove_tap(self, tap: Tap) -> None:
@@ -307,11 +322,21 @@ class Finisher:
             job_id=job[0] if job is not None else None,
             job_tag=job[1] if job is not None else None,
         )
+        handovers: list[Handover] = []
         for tap in list(self._taps):
             try:
-                tap(processed)
+                handover = tap(processed)
             except Exception as exc:  # the render is still saved; the tap's part just misses it
                 print(f"diffhost: renders: a live part could not take {target.name}: {exc}", file=sys.stderr)
+                continue
+            if handover is not None and callable(getattr(handover, "wait", None)):  # else ignored
+                handovers.append(handover)
+        deadline = time.monotonic() + TAP_WAIT_S
+        for handover in handovers:  # a tap that is slower than this loses only the head start
+            try:
+                handover.wait(max(0.0, deadline - time.monotonic()))
+            except Exception as exc:  # the files are written all the same
+                print(f"diffhost: renders: a live part's hand-over failed for {target.name}: {exc}", file=sys.stderr)
 
     def recover(self, folder: Path) -> list[str]:
         """Settle renders a killed process left half-written in `folder` (host.render.pending):

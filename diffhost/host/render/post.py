@@ -27,14 +27,20 @@ def normalize_audio(audio: np.ndarray, peak_db: float = -1.0) -> np.ndarray:
     if not -60.0 <= peak_db <= 0.0:
         raise ValueError(f"peak_db: {peak_db} dBFS is out of range; valid is -60..0 dBFS")
     audio = np.asarray(audio, dtype=np.float32)
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    peak = _peak(audio)
     if peak == 0.0 or not np.isfinite(peak):
         return audio.copy()
-    return (audio * np.float32(10.0 ** (peak_db / 20.0) / peak)).astype(np.float32)
+    return np.multiply(audio, np.float32(10.0 ** (peak_db / 20.0) / peak))
+
+
+def _peak(audio: np.ndarray) -> float:
+    """The largest absolute sample (NaN if any is NaN), without an array of absolute values: a
+    30 s clip is 11 MB, and every pass over it counts when a playing pad waits for it."""
+    return float(max(audio.max(), -audio.min())) if audio.size else 0.0
 
 
 def peak_dbfs(audio: np.ndarray) -> float:
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    peak = _peak(audio)
     return 20 * math.log10(peak) if peak > 0 else float("-inf")
 
 
@@ -140,7 +146,8 @@ def postprocess(
         return m
 
     if f.dc_remove:
-        a = _circular(lambda x: fin.remove_dc(x, sr), a) if looping() else fin.remove_dc(a, sr)
+        # a loop as a circle (the same samples as _circular, without filtering the first copy whole)
+        a = fin.remove_dc_circular(a, sr) if looping() else fin.remove_dc(a, sr)
         log("dc_remove", cutoff_hz=5.0)
     if f.channels is not None and f.channels != a.shape[0]:
         a = set_channels(a, f.channels)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import re
 import struct
 import tempfile
@@ -42,7 +43,8 @@ CAPTURES = "captures"  # where the plugin writes the audio it captured (float32 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 MAX_CHANNELS = 2  # the plugin plays mono or stereo clips
 INCOMING = ".incoming."  # a clip being written (in the cache's root, the same filesystem as its place)
-STALE_INCOMING_S = 3600.0  # older ones were left by a killed process: removed when a cache opens
+STALE_INCOMING_S = 3600.0
+PIECE_FRAMES = 1 << 16  # frames per piece written and hashed (512 KB of stereo)  # older ones were left by a killed process: removed when a cache opens
 
 
 def default_cache_dir() -> Path:
@@ -51,9 +53,7 @@ def default_cache_dir() -> Path:
     return paths.clip_cache_dir()
 
 
-def wav_parts(audio: np.ndarray, sample_rate: int) -> tuple[bytes, np.ndarray]:
-    """(header, interleaved little-endian float32 samples): the file is the one, then the other.
-    Kept apart so a 30 s clip is hashed and written without copying its 11 MB again."""
+def _checked(audio: np.ndarray) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None, :]
@@ -66,14 +66,17 @@ def wav_parts(audio: np.ndarray, sample_rate: int) -> tuple[bytes, np.ndarray]:
     # the whole clip. Only a sum that overflowed float32 (absurd levels) needs the exact check.
     if not np.isfinite(audio.sum()) and not np.isfinite(audio).all():
         raise ValueError("clip: the audio contains NaN or infinite samples")
-    data = np.empty((frames, channels), dtype="<f4")
-    for c in range(channels):  # channel by channel: several times faster than copying audio.T
-        data[:, c] = audio[c]
+    return audio
+
+
+def wav_header(channels: int, frames: int, sample_rate: int) -> bytes:
+    """The bytes before the samples (see the module doc)."""
     block = 4 * channels
     fmt = struct.pack("<HHIIHH", 3, channels, int(sample_rate), int(sample_rate) * block, block, 32)
     fact = struct.pack("<I", frames)
-    size = 4 + (8 + len(fmt)) + (8 + len(fact)) + (8 + data.nbytes)
-    header = b"".join(
+    nbytes = frames * block
+    size = 4 + (8 + len(fmt)) + (8 + len(fact)) + (8 + nbytes)
+    return b"".join(
         (
             b"RIFF",
             struct.pack("<I", size),
@@ -85,10 +88,23 @@ def wav_parts(audio: np.ndarray, sample_rate: int) -> tuple[bytes, np.ndarray]:
             struct.pack("<I", len(fact)),
             fact,
             b"data",
-            struct.pack("<I", data.nbytes),
+            struct.pack("<I", nbytes),
         )
     )
-    return header, data
+
+
+def _interleave(audio: np.ndarray, out: np.ndarray, start: int = 0) -> None:
+    for c in range(audio.shape[0]):  # channel by channel: several times faster than copying audio.T
+        out[:, c] = audio[c, start : start + out.shape[0]]
+
+
+def wav_parts(audio: np.ndarray, sample_rate: int) -> tuple[bytes, np.ndarray]:
+    """(header, interleaved little-endian float32 samples): the file is the one, then the other."""
+    audio = _checked(audio)
+    channels, frames = audio.shape
+    data = np.empty((frames, channels), dtype="<f4")
+    _interleave(audio, data)
+    return wav_header(channels, frames, sample_rate), data
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -130,19 +146,38 @@ class ClipCache:
         """Store a clip; returns its hash once its bytes are on disk. `then(hash)` is called as
         soon as the whole file can be read under its name (before the fsync: see the module doc).
         A clip already there is left as it is (same name, same bytes)."""
-        header, data = wav_parts(audio, sample_rate)
+        audio = _checked(audio)
+        channels, frames = audio.shape
+        header = wav_header(channels, frames, sample_rate)
+        data = np.empty((frames, channels), dtype="<f4")
         size = len(header) + data.nbytes
         digest = hashlib.sha256(header)
-        # sha256 lets go of the GIL on large buffers: it runs beside the write instead of after it.
-        hasher = threading.Thread(target=digest.update, args=(data.data.cast("B"),), daemon=True)
-        hasher.start()
+        # One pass from memory, a piece at a time: each piece is interleaved, written, and handed
+        # to a second thread that hashes it (sha256 lets go of the GIL on large buffers), so the
+        # hash, the longest part, starts with the first piece instead of after the whole clip.
+        pieces: queue.SimpleQueue[memoryview | None] = queue.SimpleQueue()
+
+        def hash_pieces() -> None:
+            while (piece := pieces.get()) is not None:
+                digest.update(piece)
+
         self.root.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=INCOMING, suffix=".part", dir=self.root)
         tmp = Path(name)
+        hasher = threading.Thread(target=hash_pieces, daemon=True)
+        hasher.start()
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(header)
-                data.tofile(f)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(header)
+                    for start in range(0, frames, PIECE_FRAMES):
+                        block = data[start : start + PIECE_FRAMES]
+                        _interleave(audio, block, start)
+                        piece = block.data.cast("B")  # the piece's bytes, not a copy
+                        pieces.put(piece)
+                        out.write(piece)
+            finally:
+                pieces.put(None)
             os.chmod(tmp, 0o644)  # mkstemp makes 0600; the plugin runs as the same user, others may read
             hasher.join()
             h = digest.hexdigest()

@@ -248,6 +248,9 @@ class PluginLink:
         # Jobs whose clip went out from the finisher's tap, before their files were written: their
         # "done" has nothing left to send. Bounded: a job whose "done" never comes here is forgotten.
         self._sent_early: dict[int, None] = {}
+        # (instance, pad) -> set when the plugin reports that pad loaded: the finisher waits on it
+        # (_take_processed) so the render's files are not written while the plugin reads the clip
+        self._swapping: dict[tuple[str, int], threading.Event] = {}
         session.tap_processed(self._take_processed)
         self._events = session.subscribe()
         self._threads = [
@@ -403,6 +406,10 @@ class PluginLink:
             self._queue_refit(ident)
 
     def on_loaded(self, ident: str, pad: int, result: str) -> None:
+        with self._lock:
+            swapped = self._swapping.pop((ident, pad), None)
+        if swapped is not None:
+            swapped.set()
         inst = self._known(ident)
         if result.startswith("error"):
             self._announce(f"{inst.name} pad {pad}: {result}", ident)
@@ -699,7 +706,11 @@ class PluginLink:
         path: Path,
         done: threading.Event | None,
         memory: tuple[Any, int, dict[str, Any]] | None = None,
+        handed: threading.Event | None = None,
     ) -> None:
+        """handed (from the finisher's tap): set once the plugin reports the clip loaded (or at
+        once when it is asleep, the delivery failed, or a re-fit must render again), so the
+        finisher writes the render's files then and not while the plugin reads the clip."""
         try:
             with self._lock:
                 inst = self._instances.get(target.instance)
@@ -723,7 +734,7 @@ class PluginLink:
             label = target.label or (sidecar.get("params") or {}).get("prompt") or path.stem
             clip = PadClip(path, sidecar, spec, label[:64], options, "", again)
             try:
-                fitted = self._fit(inst, clip)  # a loop at another tempo than the host's: rendered again
+                fitted = self._fit(inst, clip, handed)  # a loop at another tempo than the host's: rendered again
             except (ValueError, TimeoutError) as exc:  # e.g. its bars at the host's tempo are too long
                 self._announce(
                     f"{inst.name} pad {target.pad}: sent at its own {spec.bpm:g} bpm, not re-fitted: {exc}",
@@ -732,12 +743,19 @@ class PluginLink:
                 fitted = None
             if fitted is not None:
                 clip, audio, sr = fitted
-            self._load(inst, target.pad, clip, audio, sr, swap_at_bar=0)
+            self._load(inst, target.pad, clip, audio, sr, swap_at_bar=0, handed=handed)
         finally:
             if done is not None:
                 done.set()
+            if handed is not None:
+                with self._lock:  # unless the plugin's "loaded" will set it (_load)
+                    waits = any(e is handed for e in self._swapping.values())
+                if not waits:
+                    handed.set()
 
-    def _fit(self, inst: Instance, clip: PadClip) -> tuple[PadClip, Any, int] | None:
+    def _fit(
+        self, inst: Instance, clip: PadClip, handed: threading.Event | None = None
+    ) -> tuple[PadClip, Any, int] | None:
         """A loop rendered again at the host's tempo and signature, as whole bars; None when it
         already fits (or is no loop, or the host gives no tempo)."""
         spec = clip.spec
@@ -753,11 +771,23 @@ class PluginLink:
             )
         assert spec.bars is not None
         again = {"bpm": bpm, "length": spec.bars * beats * 60.0 / bpm}
+        if handed is not None:
+            handed.set()  # rendering again takes seconds: the finisher need not wait for it
         audio, sr = render_again(self.session, clip.sidecar, again)
         new = ClipSpec(inst.sample_rate, spec.bars, beats, bpm)
         return replace(clip, spec=new, again=again), audio, sr
 
-    def _load(self, inst: Instance, pad: int, clip: PadClip, audio: Any, sr: int, *, swap_at_bar: int) -> str:
+    def _load(
+        self,
+        inst: Instance,
+        pad: int,
+        clip: PadClip,
+        audio: Any,
+        sr: int,
+        *,
+        swap_at_bar: int,
+        handed: threading.Event | None = None,
+    ) -> str:
         """The clip into the cache, then its options and load to the plugin: sent as soon as the
         file can be read, while its bytes are still being synced to disk (ClipCache.put)."""
 
@@ -779,7 +809,19 @@ class PluginLink:
                 ),
                 f"pad {pad} options",
             )
+            old = None
+            if handed is not None and swap_at_bar == 0:
+                with self._lock:  # the plugin's "loaded" lets the finisher write (on_loaded)
+                    if inst.asleep_since is None:
+                        old = self._swapping.pop((inst.id, pad), None)
+                        self._swapping[(inst.id, pad)] = handed
+                        while len(self._swapping) > 64:  # reports that never came
+                            self._swapping.pop(next(iter(self._swapping))).set()
+                if old is not None:
+                    old.set()
             self._send(inst, osc_message("/bridge/pad/load", pad, h, clip.label, swap_at_bar), f"pad {pad} clip")
+            if handed is not None and (inst.id, pad) not in self._swapping:
+                handed.set()  # nothing to wait for (the instance is asleep): the finisher may write now
 
         return self.cache.put(make_clip(audio, sr, clip.spec), clip.spec.sample_rate, then=send)
 
@@ -879,31 +921,36 @@ class PluginLink:
             with contextlib.suppress(ValueError):
                 self._send(inst, osc_message("/bridge/prompt/error", target.pad, why[:500]), f"pad {target.pad} error")
 
-    def _take_processed(self, processed: Processed) -> None:
+    def _take_processed(self, processed: Processed) -> threading.Event | None:
         """The finisher's tap (its thread), called as soon as a variation is processed and before
         its files are written: a render going to a pad is sent from memory at once, so the clip
         swaps in within milliseconds of the render's end. The first variation goes to the pad, as
-        the first file does when "done" delivers."""
+        the first file does when "done" delivers. Returns an event set once the plugin has the
+        clip (see _do_deliver): the finisher writes its files after that (or after its own limit),
+        so they do not compete with the clip for the CPU."""
         job_id = processed.job_id
         if job_id is None:
-            return
+            return None
         with self._lock:
             if job_id in self._sent_early:
-                return  # a later variation of a job already sent
+                return None  # a later variation of a job already sent
             target = self._pending.pop(job_id, None)
             tag = processed.job_tag or ""
             if target is None and self.target is not None and not tag.startswith(TAG_PREFIX):
                 target = self.target
             if target is None:
-                return
+                return None
             self._sent_early[job_id] = None
             while len(self._sent_early) > 64:
                 self._sent_early.pop(next(iter(self._sent_early)))
         memory = (processed.audio, processed.sample_rate, processed.sidecar)
+        handed = threading.Event()
         try:
-            self._enqueue("deliver", (target, processed.path, None, memory))
+            self._enqueue("deliver", (target, processed.path, None, memory, handed))
         except ValueError as exc:
             self._announce(f"pad {target.pad}: {exc}", target.instance)
+            return None
+        return handed
 
     def close(self) -> None:
         self.session.tap_processed(self._take_processed, remove=True)
