@@ -84,8 +84,11 @@ def test_remote_render_is_bit_identical_to_local_with_monotonic_progress_and_a_s
     assert remote.audio.dtype == np.float32 and remote.audio.shape == (2, 2, 44100)
     assert np.array_equal(remote.audio, local.audio)  # bit-identical, not merely close
     assert (remote.seed, remote.steps, remote.guidance) == (local.seed, local.steps, local.guidance)
-    # Streamed per step, as the local engine reports them (strength 0.5 runs half the steps).
-    assert progress == local_progress and len(progress) >= remote.steps // 2 and progress[-1] == 1.0
+    # Progress as a window needs it: at most ~20 updates a second (the replica holds back steps that
+    # come faster, each message costing CPU the render needs), each one a step the local engine
+    # reports too, rising, and ending at the last step (strength 0.5 runs half the steps).
+    assert progress and set(progress) <= set(local_progress), (progress, local_progress)
+    assert progress[-1] == local_progress[-1] == 1.0 and len(local_progress) >= remote.steps // 2
     assert all(b > a for a, b in zip(progress, progress[1:], strict=False)), progress
     where = sidecar["model"]["rendered_on"]
     assert where.startswith(engine_server.url) and "replica" in where, where
