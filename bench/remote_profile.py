@@ -59,7 +59,6 @@ def _tree_cpu() -> dict[str, float]:
         name = os.path.basename(cmd.split()[0] if cmd else "?").split(".")[0]
         name = "this process (client)" if pid == os.getpid() else name
         mine[name] = mine.get(name, 0.0) + cpu
-        todo.extend(p for p, (pp, _, _) in procs.items() if pp == pid)
     return mine
 
 
@@ -226,8 +225,11 @@ def main() -> int:
             time.sleep(0.05)  # the spare connection is open again
             marks.clear()
             before = _tree_cpu()
+            cpu0 = time.process_time()  # this process's own, without the cost of the snapshots
             t0, seen, ra = timed(remote, req)
+            cpu1 = time.process_time()
             after = _tree_cpu()
+            after["this process (client)"] = before.get("this process (client)", 0.0) + cpu1 - cpu0
             for name, cpu in after.items():
                 cpu_rows.setdefault(name, []).append(cpu - before.get(name, 0.0))
             assert np.array_equal(la.audio, ra.audio)
