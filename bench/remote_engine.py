@@ -47,12 +47,13 @@ def main() -> int:
 
     from diffhost.engine import Engine, GenerationRequest
     from diffhost.engine.remote.client import RemoteEngine
-    from diffhost.engine.remote.serve_app import APP_NAME, ServeConfig, build_app
+    from diffhost.engine.remote.serve_app import APP_NAME, REPLICA_ENV, ServeConfig, build_app
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     load = os.getloadavg()
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} cores)", flush=True)
     t0 = time.perf_counter()
+    os.environ.setdefault("RAY_worker_niceness", REPLICA_ENV["RAY_worker_niceness"])  # as engine-serve does
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": args.port})
 

@@ -59,6 +59,7 @@ def _tree_cpu() -> dict[str, float]:
         name = os.path.basename(cmd.split()[0] if cmd else "?").split(".")[0]
         name = "this process (client)" if pid == os.getpid() else name
         mine[name] = mine.get(name, 0.0) + cpu
+        todo.extend(p for p, (pp, _, _) in procs.items() if pp == pid)
     return mine
 
 
@@ -103,7 +104,13 @@ def build_profiled_app(cfg):
 
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
 
-    @serve.deployment(name="engine", num_replicas=1, ray_actor_options={"num_cpus": 1.0})
+    from diffhost.engine.remote.serve_app import REPLICA_ENV
+
+    @serve.deployment(
+        name="engine",
+        num_replicas=1,
+        ray_actor_options={"num_cpus": 1.0, "runtime_env": {"env_vars": dict(REPLICA_ENV)}},
+    )
     @serve.ingress(api)
     class Profiled:
         def __init__(self, threads: int, drop_progress: bool):
@@ -147,6 +154,9 @@ def main() -> int:
 
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     load = os.getloadavg()
+    from diffhost.engine.remote.serve_app import REPLICA_ENV
+
+    os.environ.setdefault("RAY_worker_niceness", REPLICA_ENV["RAY_worker_niceness"])  # as engine-serve does
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     serve.start(proxy_location="HeadOnly", http_options={"host": "127.0.0.1", "port": args.port})
     serve.run(build_profiled_app((args.threads, args.drop_progress)), name="diffhost-profile", route_prefix="/")
