@@ -39,6 +39,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads, local engine and each replica")
     ap.add_argument("--port", type=int, default=18450)
     args = ap.parse_args()
+    # Ray starts a replica with OMP_NUM_THREADS set to its CPUs (1 here), which numpy's OpenBLAS
+    # follows too; the local engine in this process gets the same, so both do the same work.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     import numpy as np
     import ray

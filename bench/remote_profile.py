@@ -138,6 +138,9 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=28471)
     ap.add_argument("--drop-progress", action="store_true", help="the replica sends no progress")
     args = ap.parse_args()
+    # Ray starts a replica with OMP_NUM_THREADS set to its CPUs (1 here), which numpy's OpenBLAS
+    # follows too; the local engine in this process gets the same, so both do the same work.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     import json
     import urllib.request
