@@ -263,6 +263,9 @@ def test_a_job_whose_replica_is_killed_mid_render_is_run_again_bit_identically(e
             assert not ev.terminal, ev.message
             where = ev.message if ev.kind == "accepted" else where
         pid = int(re.search(r"pid (\d+)", where).group(1))
+        # The replica renders at engine-serve's priority (this process's, which it inherits), not at
+        # Ray's nice 15 for workers, where it lost the CPU to anything else on the machine.
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
         os.kill(pid, signal.SIGKILL)
         seen = [ev]
         while not (ev := events.get(timeout=300)).terminal:

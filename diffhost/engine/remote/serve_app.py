@@ -9,6 +9,7 @@ beyond `max_queued` sockets waiting for a replica it answers HTTP 503, which cli
 
 # No `from __future__ import annotations` here: FastAPI reads the route signatures' annotations
 # (Request, WebSocket) at run time, and those are imported inside build_app.
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,8 @@ APP_NAME = "diffhost-engine"
 # Ray starts its worker processes at nice 15, below everything else on the machine, so that they
 # never starve Ray's own daemons. A replica's worker is the render itself: at nice 15 it renders
 # slower than a local engine does whenever anything else runs (the host, a DAW, other jobs), and
-# every message waits longer for its turn. Replicas run at the priority Ray itself runs at.
+# every message waits longer for its turn. Replicas run at the priority Ray itself runs at (a
+# RAY_worker_niceness in engine-serve's environment wins).
 REPLICA_ENV = {"RAY_worker_niceness": "0"}
 
 
@@ -51,7 +53,7 @@ def build_app(config: ServeConfig) -> Any:
         ray_actor_options={
             "num_cpus": config.cpus_per_replica,
             "num_gpus": config.gpus_per_replica,
-            "runtime_env": {"env_vars": dict(REPLICA_ENV)},
+            "runtime_env": {"env_vars": {k: os.environ.get(k, v) for k, v in REPLICA_ENV.items()}},
         },
         health_check_period_s=2.0,
         health_check_timeout_s=10.0,
