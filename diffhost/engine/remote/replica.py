@@ -20,6 +20,7 @@ import os
 import queue
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -56,7 +57,7 @@ class ReplicaCore:
         self.model = self.engine.load(self.model_spec)  # once, now: a bad spec fails the deployment
         info = self.model.info
         self.where = f"replica {replica or '?'} on {socket.gethostname()} pid {os.getpid()} ({info.device})"
-        self._routes: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Queue[JobEvent]]] = {}
+        self._routes: dict[str, _Route] = {}
         self._lock = threading.Lock()
         self._events = self.engine.subscribe(maxsize=4096)
         threading.Thread(target=self._pump, name="diffhost-replica-events", daemon=True).start()
@@ -127,7 +128,7 @@ class ReplicaCore:
         events: asyncio.Queue[JobEvent] = asyncio.Queue()
         loop = asyncio.get_running_loop()
         with self._lock:
-            self._routes[key] = (loop, events)
+            self._routes[key] = _Route(loop, events, ProgressThrottle(start=time.monotonic()))
         job = None
         try:
             try:
@@ -139,16 +140,10 @@ class ReplicaCore:
             state.job = job.id
             if state.cancelled:  # a cancel came while the request was being checked
                 self.engine.cancel(job.id)
-            throttle = ProgressThrottle(start=loop.time())
             while True:
-                wait = throttle.wait_s(loop.time())
-                try:
-                    ev = await asyncio.wait_for(events.get(), wait) if wait is not None else await events.get()
-                except TimeoutError:  # a held-back step is due (a slow step: nothing came since)
-                    ev = None
-                for out in throttle.pass_on(ev, loop.time()):
-                    await _send_event(ws, out, self)
-                if ev is not None and ev.terminal:
+                ev = await events.get()  # progress already thinned out by the pump
+                await _send_event(ws, ev, self)
+                if ev.terminal:
                     return True
         finally:
             with self._lock:
@@ -202,18 +197,43 @@ class ReplicaCore:
         return request, self.model_spec, "live" if priority == "live" else "batch"
 
     def _pump(self) -> None:
-        """Engine worker -> the job's asyncio queue on the loop that serves its socket."""
+        """Engine worker -> the job's asyncio queue on the loop that serves its socket. Progress is
+        thinned out here (ProgressThrottle), before it wakes the socket's loop at all: the engine
+        reports every step, and each wake-up takes the interpreter from the render for a moment."""
         while True:
-            try:
-                ev = self._events.get(timeout=1.0)
-            except queue.Empty:
-                continue
+            now = time.monotonic()
             with self._lock:
-                route = self._routes.get(ev.job.tag or "")
-            if route is not None:
-                loop, q = route
-                with contextlib.suppress(RuntimeError):  # loop already closed: the socket is gone
-                    loop.call_soon_threadsafe(q.put_nowait, ev)
+                waits = [w for r in self._routes.values() if (w := r.throttle.wait_s(now)) is not None]
+            try:
+                ev = self._events.get(timeout=min(waits, default=1.0))
+            except queue.Empty:
+                ev = None
+            now = time.monotonic()
+            sends: list[tuple[_Route, list[JobEvent]]] = []
+            with self._lock:
+                if ev is not None and (route := self._routes.get(ev.job.tag or "")) is not None:
+                    sends.append((route, route.throttle.pass_on(ev, now)))
+                for route in self._routes.values():  # held-back steps whose time has come
+                    if route.throttle.wait_s(now) == 0.0:
+                        sends.append((route, route.throttle.pass_on(None, now)))
+            for route, out in sends:
+                if out:
+                    with contextlib.suppress(RuntimeError):  # loop already closed: the socket is gone
+                        route.loop.call_soon_threadsafe(_put_all, route.events, out)
+
+
+@dataclass
+class _Route:
+    """Where a job's events go: its socket's loop and queue, and its progress throttle (the pump's)."""
+
+    loop: asyncio.AbstractEventLoop
+    events: asyncio.Queue[JobEvent]
+    throttle: ProgressThrottle
+
+
+def _put_all(q: asyncio.Queue[JobEvent], events: list[JobEvent]) -> None:
+    for ev in events:
+        q.put_nowait(ev)
 
 
 @dataclass
