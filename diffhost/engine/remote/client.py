@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import queue
 import secrets
 import threading
@@ -45,6 +46,13 @@ SPARE_MAX_AGE_S = 20.0  # a connection opened ahead of a job is used within this
 RERUN_CONNECT_S = 15.0  # how long the one re-run may look for a live replica (Serve notices the dead one)
 SEED_DRAW = 2**31  # as the local engine draws a seed for a request without one (engine.model)
 _DEFAULT_NAMES = (None, "", "default", "diffhost-default")
+# The websockets library logs a lost connection (a keepalive without an answer) as an error with
+# its traceback, which Python prints on stderr when the app configures no logging: in a user's
+# terminal. The job's own error event already says it in plain words, so the library's log stays
+# here (a handler added to this logger still sees it).
+_WS_LOG = logging.getLogger("diffhost.engine.remote.websockets")
+_WS_LOG.addHandler(logging.NullHandler())
+_WS_LOG.propagate = False
 
 
 def parse_engine_url(url: str) -> tuple[str, str]:
@@ -397,6 +405,7 @@ class RemoteEngine:
             close_timeout=0.1,  # a peer that went silent will not answer a close either
             max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
             compression=None,  # float32 audio does not compress; deflate would only cost CPU
+            logger=_WS_LOG,
         )
         conn.__enter__()  # websockets >= 17 wants it entered; _run closes or parks it
         return conn
