@@ -85,11 +85,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             "engine-serve needs Ray Serve: pip install 'diffhost[cluster]' (see docs/remote.md)"
         ) from None
-    from diffhost.engine.remote.serve_app import APP_NAME, ServeConfig, build_app
+    from diffhost.engine.remote.serve_app import APP_NAME, REPLICA_ENV, ServeConfig, build_app
 
     if args.address is None:
         _export_checkout_path()
         print("starting a local Ray instance ...", file=sys.stderr, flush=True)
+        # Serve's proxy relays every message: it runs at this process's priority, not Ray's
+        # default nice 15 for workers (see REPLICA_ENV); a user's own setting wins.
+        os.environ.setdefault("RAY_worker_niceness", REPLICA_ENV["RAY_worker_niceness"])
         # No dashboard; Ray's own ports require Ray's auth token (on by default since Ray 2.5x).
         ray.init(
             num_cpus=args.num_cpus,

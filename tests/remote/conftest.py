@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+# The window test's Qt application is made by pytest-qt before the test body runs: without a display
+# it aborts the whole run, and the session's engine-serve (Ray, replicas) would be left running.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.2"
 TOKEN = "test-token-0123456789abcdef"

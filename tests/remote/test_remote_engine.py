@@ -84,8 +84,11 @@ def test_remote_render_is_bit_identical_to_local_with_monotonic_progress_and_a_s
     assert remote.audio.dtype == np.float32 and remote.audio.shape == (2, 2, 44100)
     assert np.array_equal(remote.audio, local.audio)  # bit-identical, not merely close
     assert (remote.seed, remote.steps, remote.guidance) == (local.seed, local.steps, local.guidance)
-    # Streamed per step, as the local engine reports them (strength 0.5 runs half the steps).
-    assert progress == local_progress and len(progress) >= remote.steps // 2 and progress[-1] == 1.0
+    # Progress as a window needs it: at most ~20 updates a second (the replica holds back steps that
+    # come faster, each message costing CPU the render needs), each one a step the local engine
+    # reports too, rising, and ending at the last step (strength 0.5 runs half the steps).
+    assert progress and set(progress) <= set(local_progress), (progress, local_progress)
+    assert progress[-1] == local_progress[-1] == 1.0 and len(local_progress) >= remote.steps // 2
     assert all(b > a for a, b in zip(progress, progress[1:], strict=False)), progress
     where = sidecar["model"]["rendered_on"]
     assert where.startswith(engine_server.url) and "replica" in where, where
@@ -172,7 +175,7 @@ def test_refusals_name_the_reason_and_the_token_is_required(engine_server, tmp_p
     assert out.returncode == 2 and "needs a token" in out.stderr and "Traceback" not in out.stderr, out.stderr
 
 
-def test_a_silent_connection_fails_its_job_within_2_s_and_the_host_keeps_working(engine_server):
+def test_a_silent_connection_fails_its_job_within_2_s_and_the_host_keeps_working(engine_server, capfd):
     port = int(engine_server.url.rsplit(":", 1)[1])
     relay = Relay((HOST, port))
     engine = RemoteEngine(f"http://127.0.0.1:{relay.port}", token=engine_server.token).start()
@@ -195,6 +198,8 @@ def test_a_silent_connection_fails_its_job_within_2_s_and_the_host_keeps_working
     finally:
         engine.stop()
         relay.close()
+    err = capfd.readouterr().err  # the lost connection is told once, in words, never as a traceback
+    assert "Traceback" not in err and "keepalive ping failed" not in err, err
 
 
 def test_the_window_renders_remotely_and_reports_a_lost_connection_within_2_s(
@@ -260,6 +265,9 @@ def test_a_job_whose_replica_is_killed_mid_render_is_run_again_bit_identically(e
             assert not ev.terminal, ev.message
             where = ev.message if ev.kind == "accepted" else where
         pid = int(re.search(r"pid (\d+)", where).group(1))
+        # The replica renders at engine-serve's priority (this process's, which it inherits), not at
+        # Ray's nice 15 for workers, where it lost the CPU to anything else on the machine.
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
         os.kill(pid, signal.SIGKILL)
         seen = [ev]
         while not (ev := events.get(timeout=300)).terminal:

@@ -1,10 +1,10 @@
 """RemoteEngine: the Engine interface, rendering on a `diffhost engine-serve` elsewhere.
 
 Same calls (start, submit, cancel, subscribe, unsubscribe, pending, load, run_sync, stop) and
-the same JobEvents, so the Session, the window, OSC and the CLI use it unchanged. Each job is
-one WebSocket to the server (see replica.py): the server orders live before batch and answers
-"busy" when its queue is full; a cancel travels on the job's own socket to the replica running
-it. Keepalive pings every PING_INTERVAL_S: a connection that stops answering fails its jobs
+the same JobEvents, so the Session, the window, OSC and the CLI use it unchanged. Each job runs
+on its own WebSocket to the server (see replica.py; a finished job's socket is kept for the next
+job): the server orders live before batch and answers "busy" when its queue is full; a cancel
+travels on the job's socket to the replica running it. Keepalive pings every PING_INTERVAL_S: a connection that stops answering fails its jobs
 within PING_INTERVAL_S + PING_TIMEOUT_S (under 2 s) and the host carries on.
 
 A job whose replica dies mid-render (the connection drops without a close: a crash, the OOM
@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import queue
 import secrets
 import threading
@@ -45,6 +46,13 @@ SPARE_MAX_AGE_S = 20.0  # a connection opened ahead of a job is used within this
 RERUN_CONNECT_S = 15.0  # how long the one re-run may look for a live replica (Serve notices the dead one)
 SEED_DRAW = 2**31  # as the local engine draws a seed for a request without one (engine.model)
 _DEFAULT_NAMES = (None, "", "default", "diffhost-default")
+# The websockets library logs a lost connection (a keepalive without an answer) as an error with
+# its traceback, which Python prints on stderr when the app configures no logging: in a user's
+# terminal. The job's own error event already says it in plain words, so the library's log stays
+# here (a handler added to this logger still sees it).
+_WS_LOG = logging.getLogger("diffhost.engine.remote.websockets")
+_WS_LOG.addHandler(logging.NullHandler())
+_WS_LOG.propagate = False
 
 
 def parse_engine_url(url: str) -> tuple[str, str]:
@@ -80,6 +88,7 @@ class _Live:
     runs: int = 0  # how many replicas accepted the job (2 after a re-run)
     progress: float = 0.0  # the highest progress announced
     used_spare: bool = False  # the last attempt went out on the connection opened ahead of time
+    reusable: bool = False  # the job ended with the replica's own answer: its socket can take the next
 
 
 class RemoteEngine:
@@ -275,9 +284,12 @@ class RemoteEngine:
                 self._jobs.pop(job.id, None)
             with live.send_lock:
                 conn, live.conn = live.conn, None
-            if conn is not None:
-                with contextlib.suppress(Exception):
-                    conn.close()
+            # Parked before "done" is published, so a caller that renders again on "done" finds it.
+            if not (conn is not None and live.reusable and self._park(conn)):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                self._refill_spare()
             self._publish(
                 final or JobEvent("error", job, message="remote engine: the job ended without an answer")
             )
@@ -305,6 +317,7 @@ class RemoteEngine:
         from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
         job = live.job
+        live.reusable = False
         if live.cancel.is_set():
             return JobEvent("cancelled", job, message="cancelled"), False
         try:
@@ -362,8 +375,10 @@ class RemoteEngine:
                     result = wire.result_from(
                         answer.header["result"], answer.arrays, job.request, rendered_on
                     )
+                    live.reusable = True
                     return JobEvent("done", job, progress=1.0, result=result), False
                 elif kind == "cancelled":
+                    live.reusable = True
                     return JobEvent("cancelled", job, message="cancelled"), False
                 elif kind == "error":
                     reason = str(answer.header.get("reason", "failed"))
@@ -390,18 +405,21 @@ class RemoteEngine:
             close_timeout=0.1,  # a peer that went silent will not answer a close either
             max_size=wire.MAX_FRAME_BYTES,  # per frame; the Assembler bounds the whole message
             compression=None,  # float32 audio does not compress; deflate would only cost CPU
+            logger=_WS_LOG,
         )
-        conn.__enter__()  # websockets >= 17 wants it entered; _run closes it
+        conn.__enter__()  # websockets >= 17 wants it entered; _run closes or parks it
         return conn
 
     # One connection is kept open ahead of the next job, once a first job has been sent: opening a
-    # WebSocket through Serve's proxy is the largest fixed cost of a remote render. A replica waits
-    # FIRST_MESSAGE_TIMEOUT_S (30 s) for a request on a new connection, so a spare older than
-    # SPARE_MAX_AGE_S is closed rather than used, and a fresh one opened in its place.
+    # WebSocket through Serve's proxy (and Serve routing it to a replica) is the largest fixed cost
+    # of a remote render, in time and in CPU that the render itself needs. A job that ended with
+    # the replica's answer leaves its socket here for the next one (the replica takes the next
+    # request on it); after one that did not, a fresh connection is opened in the background, off
+    # any render's path. A replica waits FIRST_MESSAGE_TIMEOUT_S (30 s) for a request on an idle
+    # socket, so a spare idle longer than SPARE_MAX_AGE_S is closed rather than used.
     def _take_spare(self) -> Any:
         with self._lock:
             spare, self._spare = self._spare, None
-        self._refill_spare()
         if spare is None:
             return None
         conn, born = spare
@@ -410,6 +428,14 @@ class RemoteEngine:
         with contextlib.suppress(Exception):
             conn.close()
         return None
+
+    def _park(self, conn: Any) -> bool:
+        """Keep a finished job's socket as the spare; False when it is not wanted (the caller closes it)."""
+        with self._lock:
+            if not self._keep_spare or self._closed or self._spare is not None or not _is_open(conn):
+                return False
+            self._spare = (conn, time.monotonic())
+            return True
 
     def _refill_spare(self) -> None:
         with self._lock:

@@ -9,10 +9,17 @@ beyond `max_queued` sockets waiting for a replica it answers HTTP 503, which cli
 
 # No `from __future__ import annotations` here: FastAPI reads the route signatures' annotations
 # (Request, WebSocket) at run time, and those are imported inside build_app.
+import os
 from dataclasses import dataclass
 from typing import Any
 
 APP_NAME = "diffhost-engine"
+# Ray starts its worker processes at nice 15, below everything else on the machine, so that they
+# never starve Ray's own daemons. A replica's worker is the render itself: at nice 15 it renders
+# slower than a local engine does whenever anything else runs (the host, a DAW, other jobs), and
+# every message waits longer for its turn. Replicas run at the priority Ray itself runs at (a
+# RAY_worker_niceness in engine-serve's environment wins).
+REPLICA_ENV = {"RAY_worker_niceness": "0"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,11 @@ def build_app(config: ServeConfig) -> Any:
         # answers "busy" when full; Serve's own queue in front of the replicas stays small.
         max_ongoing_requests=config.max_queue + 2,
         max_queued_requests=config.max_queued,
-        ray_actor_options={"num_cpus": config.cpus_per_replica, "num_gpus": config.gpus_per_replica},
+        ray_actor_options={
+            "num_cpus": config.cpus_per_replica,
+            "num_gpus": config.gpus_per_replica,
+            "runtime_env": {"env_vars": {k: os.environ.get(k, v) for k, v in REPLICA_ENV.items()}},
+        },
         health_check_period_s=2.0,
         health_check_timeout_s=10.0,
     )

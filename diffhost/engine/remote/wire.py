@@ -119,9 +119,11 @@ class Assembler:
     def _take(self) -> None:
         while self._specs and len(self._buf) >= self._specs[0][2]:
             name, shape, nbytes = self._specs.pop(0)
-            data = bytes(self._buf[:nbytes])
+            # One copy, straight out of the buffer (the view is gone before the buffer shrinks).
+            view = memoryview(self._buf)[:nbytes]
+            self._done[name] = np.frombuffer(view, dtype=DTYPE).reshape(shape).astype(np.float32)
+            view.release()
             del self._buf[:nbytes]
-            self._done[name] = np.frombuffer(data, dtype=DTYPE).reshape(shape).astype(np.float32)
         if not self._specs and self._buf:
             raise WireError(f"{len(self._buf)} bytes after the last array")
 
