@@ -1,11 +1,14 @@
-"""The plugin (LV2 and VST3) in Ardour 7, a real DAW, headless (`ardour7-lua`, Debian's `ardour` package) on its
-own dummy audio backend: a session is created with the Bridge as the instrument of a MIDI track,
-diffhost (the test's stand-in) fills two pads while Ardour runs, the session is saved and closed, then
-opened again in a new Ardour process with diffhost's stand-in still listening: the instance comes
-back with its identity, and its pads with their clips (read from the cache) and options.
+"""The plugin (LV2 and VST3) in Ardour 7, a real DAW, headless (`ardour7-lua`, Debian's `ardour` package).
 
-Ardour's Lua cannot create MIDI regions headless, so no audio is compared here (the other hosts'
-tests compare the plugin's audio sample by sample).
+On Ardour's own dummy audio backend: a session is created with the Bridge as the instrument of a MIDI
+track, diffhost (the test's stand-in) fills two pads while Ardour runs, the session is saved and
+closed, then opened again in a new Ardour process with diffhost's stand-in still listening: the
+instance comes back with its identity, and its pads with their clips (read from the cache) and options.
+
+On a JACK dummy server: Ardour records notes played into the armed track by the test's JACK peer (its
+Lua cannot make a MIDI region any other way headless), exports the take, saves and quits; with
+diffhost closed, a new Ardour process reopens the session and exports it again: the two exports are
+the same, sample for sample.
 """
 
 from __future__ import annotations
@@ -190,3 +193,328 @@ def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, l
     assert after[1] == [h_kick, "kick", 0, 2, 0, -3.0, -0.5, '{"prompt": "kick"}', 1]
     assert after[16] == [h_loop, "loop", 1, 0, 2, 0.0, 0.0, '{"prompt": "loop"}', 1]
 
+
+
+# -- the same audio after reopening, with diffhost closed ----------------------------------------------
+# Ardour records the notes itself: the test's JACK peer plays MIDI into the armed track while the
+# transport rolls, as a keyboard would, so the SMF and the region are Ardour's own. Each playthrough is
+# captured the same way, by Ardour's export (freewheeling, 32-bit float WAV, no dither or normalizing),
+# once in the process that recorded, and once in a new process after reopening with diffhost closed.
+
+EXPORT_FORMAT = """<?xml version="1.0" encoding="UTF-8"?>
+<ExportFormatSpecification name="diffhost test float" id="{format_id}" with-cue="false" with-toc="false"
+    with-mp4chaps="false" command="" analyse="false" soundcloud-upload="false">
+  <Encoding id="F_WAV" type="T_Sndfile" extension="wav" name="WAV" has-sample-format="true" channel-limit="256"/>
+  <SampleRate rate="1"/>
+  <SRCQuality quality="SRC_SincBest"/>
+  <EncodingOptions>
+    <Option name="sample-format" value="SF_Float"/>
+    <Option name="dithering" value="D_None"/>
+    <Option name="tag-metadata" value="false"/>
+    <Option name="tag-support" value="false"/>
+    <Option name="broadcast-info" value="false"/>
+  </EncodingOptions>
+  <Processing>
+    <Normalize enabled="false" loudness="no" dbfs="0" lufs="-23" dbtp="-1"/>
+    <Silence>
+      <Start><Trim enabled="false"/><Add enabled="false"/></Start>
+      <End><Trim enabled="false"/><Add enabled="false"/></End>
+    </Silence>
+  </Processing>
+</ExportFormatSpecification>
+"""
+
+EXPORT_PRESET = """<?xml version="1.0" encoding="UTF-8"?>
+<ExportPreset id="{preset_id}" name="diffhost test float">
+  <ExportFormat id="{format_id}"/>
+  <ExportFilename>
+    <Folder relative="1" path="export"/>
+    <Field name="label" enabled="0"/>
+    <Field name="session" enabled="0"/>
+    <Field name="snapshot" enabled="0"/>
+    <Field name="timespan" enabled="1"/>
+    <Field name="revision" enabled="0"/>
+    <Field name="time" enabled="0" value="T_None"/>
+    <Field name="date" enabled="0" value="D_None"/>
+  </ExportFilename>
+</ExportPreset>
+"""
+FORMAT_ID, PRESET_ID = "6f0c2d7e-3b8a-4e51-9d1c-0a7e4b2f9c31", "b3e1f6a2-5c47-4d09-8e2b-71d5c0a9e4f8"
+
+EXPORT = """
+local function export(s, folder, last)
+  local e = s:simple_export()
+  assert(e:set_preset("{preset}"), "Ardour did not find the test's export preset")
+  e:set_folder(folder)
+  e:set_range(0, last)
+  assert(e:check_outputs(), "nothing to export")
+  assert(e:run_export(), "the export failed")
+end
+"""
+
+FLAG = """
+local function flag(path) local f = assert(io.open(path, "w")) f:close() end
+local function await(path)
+  for i = 1, 3600 do
+    local f = io.open(path, "r")
+    if f then f:close() return end
+    ARDOUR.LuaAPI.usleep(50000)
+  end
+  error("waited 3 minutes for " .. path)
+end
+"""
+
+RECORD = (
+    EXPORT
+    + FLAG
+    + """
+AudioEngine:set_backend("JACK", "{client}", "")
+local s = create_session("{dir}", "bridge", {rate})
+assert(s, "no session")
+local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.{kind})
+assert(not info:isnil(), "Ardour did not find the plugin")
+local midi = ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1)
+local audio = ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2)
+local tracks = s:new_midi_track(midi, audio, false, info, nil, nil, 1, "Drums",
+                                ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
+assert(tracks:size() == 1, "no track")
+local track = tracks:front()
+flag("{flags}/ready")
+await("{flags}/arm")
+-- what a user does: arm the track, enable recording, roll from the start, stop when done
+track:rec_enable_control():set_value(1, PBD.GroupControlDisposition.NoGroup)
+s:maybe_enable_record(false)
+s:request_roll(ARDOUR.TransportRequestSource.TRS_UI)
+for i = 1, 1000 do
+  if s:actively_recording() then break end
+  ARDOUR.LuaAPI.usleep(10000)
+end
+assert(s:actively_recording(), "Ardour did not start recording")
+flag("{flags}/recording")
+await("{flags}/stop")
+s:request_stop(false, false, ARDOUR.TransportRequestSource.TRS_UI)
+for i = 1, 1000 do
+  if not s:transport_rolling() then break end
+  ARDOUR.LuaAPI.usleep(10000)
+end
+assert(not s:transport_rolling(), "Ardour did not stop")
+track:rec_enable_control():set_value(0, PBD.GroupControlDisposition.NoGroup)
+-- the take is finished off the audio thread: wait for its region
+for i = 1, 1000 do
+  if track:playlist():region_list():size() > 0 then break end
+  ARDOUR.LuaAPI.usleep(10000)
+end
+local regions = track:playlist():region_list()
+assert(regions:size() == 1, "Ardour made " .. regions:size() .. " regions")
+local region
+for r in regions:iter() do region = r end
+assert(region:position():samples() == 0, "the take starts at " .. region:position():samples())
+local last = region:length():samples()
+print("take " .. last)
+s:goto_start(false)
+export(s, "{export}", last)
+s:save_state("", false, false, false, false, false)
+close_session()
+print("closed")
+"""
+)
+
+PLAY_AGAIN = (
+    EXPORT
+    + """
+AudioEngine:set_backend("JACK", "{client}", "")
+local s = load_session("{dir}", "bridge")
+assert(s, "the session did not open")
+export(s, "{export}", {last})
+close_session()
+print("closed")
+"""
+)
+
+KICK_NOTE, LOOP_NOTE = 36, 51  # pads 1 and 16
+RECORD_S = 4.5  # the take: the peer's notes all lie in its first 4 s
+
+
+def _played() -> np.ndarray:
+    """What the keyboard plays, rows [delay in frames, status, note, velocity]: six kicks a quarter
+    second apart at different velocities, then a held note on the looping pad (its loop starts at
+    the next bar line: at 120 bpm within 2 s of the note)."""
+    rows = []
+    for k in range(6):
+        at = int((0.25 + 0.25 * k) * RATE)
+        rows += [[at, 0x90, KICK_NOTE, 40 + 15 * k], [at + 2400, 0x80, KICK_NOTE, 0]]
+    rows += [[int(1.75 * RATE), 0x90, LOOP_NOTE, 127], [int(4.0 * RATE), 0x80, LOOP_NOTE, 0]]
+    return np.array(rows, dtype=np.int64)
+
+
+def _take(session: Path) -> list[tuple[float, int, int]]:
+    """The note-ons of the SMF Ardour wrote for the take: (sample, note, velocity)."""
+    import mido
+
+    files = list(session.glob("interchange/*/midifiles/*.mid"))
+    assert len(files) == 1, f"Ardour's MIDI files: {files}"
+    smf = mido.MidiFile(files[0])
+    notes, ticks = [], 0
+    for msg in smf.tracks[0]:
+        ticks += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            # the session's tempo: Ardour's default 120 bpm, so a beat is half a second
+            notes.append((ticks / smf.ticks_per_beat * RATE / 2, msg.note, msg.velocity))
+    return notes
+
+
+@pytest.fixture
+def ardour_jackd(tmp_path):
+    """A JACK dummy server of the test's own for Ardour and the test's MIDI peer (a subprocess, so
+    this process never opens a JACK client)."""
+    from tests.jackd import start_jackd_apart, stop_jackd
+
+    jackd = shutil.which("jackd")
+    assert jackd is not None, "jackd (Debian's jackd2, installed by scripts/setup.sh) is missing"
+    name = f"dh-ardour-{os.getpid()}-{tmp_path.name[-12:]}"
+    log = tmp_path / "jackd.log"
+    for flags in (["-t", "5000"], ["-t", "5000", "--no-realtime"]):
+        proc = start_jackd_apart(jackd, name, flags, log, RATE, 256)
+        if proc is not None:
+            break
+    else:
+        pytest.fail(f"jackd did not start: {log.read_text(errors='replace')[-800:]}")
+    try:
+        yield name
+    finally:
+        stop_jackd(proc)
+
+
+def _peer_now(peer) -> int:
+    """The peer's clock (its next cycle's frame): the start it reports for a one-sample silence
+    played on its unconnected audio outputs."""
+    return peer.play(np.zeros((1, 1), dtype=np.float32))
+
+
+@pytest.mark.parametrize("kind", ["LV2", "VST3"])
+def test_a_recorded_session_plays_bit_identical_after_reopening_with_diffhost_closed(
+    ardour_lua, ardour_jackd, link, tmp_path, kind
+):
+    from tests.jackd import Peer
+
+    lv2 = tmp_path / "lv2"
+    lv2.mkdir()
+    (lv2 / LV2.name).symlink_to(LV2.resolve())
+    home = tmp_path / "home"
+    (home / ".vst3").mkdir(parents=True)
+    (home / ".vst3" / VST3.name).symlink_to(VST3.resolve())
+    presets = tmp_path / "config" / "ardour7" / "export"
+    presets.mkdir(parents=True)
+    (presets / "diffhost-test.format").write_text(EXPORT_FORMAT.format(format_id=FORMAT_ID))
+    (presets / "diffhost-test.preset").write_text(EXPORT_PRESET.format(format_id=FORMAT_ID, preset_id=PRESET_ID))
+    env = dict(os.environ)
+    env.update(
+        LV2_PATH=str(lv2),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        HOME=str(home),
+        JACK_DEFAULT_SERVER=ardour_jackd,
+        JACK_NO_START_SERVER="1",
+    )
+    uri = LV2_URI if kind == "LV2" else _vst3_uid(env, home / ".vst3" / VST3.name)
+    session, flags = tmp_path / "session", tmp_path / "flags"
+    flags.mkdir()
+    fill = {"dir": session, "rate": RATE, "uri": uri, "kind": kind, "client": "ardour", "flags": flags, "preset": PRESET_ID}
+
+    first = Ardour(ardour_lua, RECORD.format(**fill, export=tmp_path / "first"), tmp_path, "record", env)
+    peer = None
+    try:
+        hello = link.wait("/diffhost/plugin/hello", timeout=60)
+        link.follow = hello[0]
+        kick = np.linspace(1.0, 0.0, 480, dtype=np.float32)[:, None]
+        loop = np.tile(np.linspace(-0.5, 0.5, 2400, dtype=np.float32)[:, None], (1, 2))
+        link.send("/bridge/pad/load", 1, put_clip(link.cache, kick, RATE), "kick", 0)
+        link.send("/bridge/pad/options", 16, 1, 0, 2, -6.0, 0.25, '{"prompt": "loop"}')
+        link.send("/bridge/pad/load", 16, put_clip(link.cache, loop, RATE), "loop", 0)
+        link.sync()
+        link.send("/bridge/pads")
+        assert sorted(_report(link, hello[0])) == [1, 16]
+
+        _await(flags / "ready", first)
+        peer = Peer(ardour_jackd, tmp_path)
+        _connect(peer, "ardour:Drums/midi_in 1")
+        (flags / "arm").touch()
+        _await(flags / "recording", first)
+        played = _played()
+        start = peer.send_midi(played)
+        # the take goes on until the peer's clock has passed the take's length (JACK runs the peer
+        # and Ardour in the same cycles, so no note can still be on its way)
+        while _peer_now(peer) < start + int(RECORD_S * RATE):
+            assert first.proc.poll() is None, "Ardour quit while recording"
+            time.sleep(0.1)
+        (flags / "stop").touch()
+        text = first.finish()
+    finally:
+        if peer is not None:
+            peer.close()
+        if first.proc.poll() is None:  # a failure above: Ardour goes without its log
+            first.proc.kill()
+            first.proc.wait()
+    last = int(re.search(r"take (\d+)", text).group(1))
+
+    # Ardour's own take: the notes played, in order, each where it was played relative to the first
+    # (the SMF counts 1/19200 beat: under a sample)
+    take = _take(session)
+    ons = played[played[:, 1] == 0x90]
+    assert [(n, v) for _, n, v in take] == [(int(r[2]), int(r[3])) for r in ons]
+    offset = take[0][0] - ons[0, 0]
+    assert np.allclose([t for t, _, _ in take], ons[:, 0] + offset, atol=1.0)
+
+    link.close()  # diffhost is closed: nothing answers the plugin from here on
+    second = Ardour(ardour_lua, PLAY_AGAIN.format(**fill, export=tmp_path / "second", last=last), tmp_path, "reopen", env)
+    second.finish()
+
+    before, after = (_exported(tmp_path / name) for name in ("first", "second"))
+    assert before.shape == after.shape == (last, 2)
+    # every kick sounds where Ardour recorded its note (to the sample the SMF's tick falls in),
+    # with silence before the first
+    for t, note, _ in take:
+        if note == KICK_NOTE:
+            onset = int(np.flatnonzero(np.abs(before[int(t) - 2 :, 0]) > 0)[0]) + int(t) - 2
+            assert abs(onset - t) <= 1, (onset, t)
+    assert not before[: int(take[0][0]) - 1].any()
+    loop_on = int(take[-1][0])
+    assert np.abs(before[loop_on:]).max() > 0.1, "the looping pad did not sound"
+    # the bar: the same audio, sample for sample
+    assert np.array_equal(before, after), (
+        f"{int((before != after).any(axis=1).sum())} frames differ, from frame"
+        f" {int(np.flatnonzero((before != after).any(axis=1))[0])}"
+    )
+
+
+def _connect(peer, port: str) -> None:
+    """Connects the peer's MIDI out to Ardour's port. JACK may refuse for a moment after Ardour has
+    made the track (the port is listed before the server will connect it): tried again for 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            peer.connect_midi(port)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _await(path: Path, ardour: Ardour) -> None:
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        if ardour.proc.poll() is not None:
+            ardour.finish()  # fails with Ardour's log
+        assert time.monotonic() < deadline, f"Ardour did not reach {path.name} in 120 s"
+        time.sleep(0.05)
+
+
+def _exported(folder: Path) -> np.ndarray:
+    import soundfile as sf
+
+    files = list(folder.glob("*.wav"))
+    assert len(files) == 1, f"Ardour exported {files}"
+    audio, rate = sf.read(files[0], dtype="float32", always_2d=True)
+    assert rate == RATE
+    return audio
