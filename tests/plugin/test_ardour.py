@@ -272,9 +272,10 @@ local keyboard = AudioEngine:get_port_by_name("x-virtual-keyboard")
 assert(not keyboard:isnil(), "Ardour has no virtual keyboard port")
 assert(track:input():nth(0):connect(keyboard:name()) == 0, "the track's input did not connect")
 keyboard = keyboard:to_asyncmidiport()
--- the panner bypassed: Ardour's panner (34 plugin outputs to 2) mixes with gains other than 1, and
--- there its arithmetic differed between the two processes in the last bit of some samples (one
--- channel, single samples, in half the runs; never with the panner bypassed): the host's rounding,
+-- the panner bypassed: it mixes the plugin's 34 outputs to 2 with gains other than 1 through Ardour's
+-- SIMD routines (AVX-512/FMA here), whose rounding of the last bit varies from process to process
+-- (five reopenings of one session gave three different results; with the panner bypassed, or with
+-- ARDOUR_FPU_FLAGS=0 selecting Ardour's plain routines, all were the same): the host's arithmetic,
 -- not the plugin's output, which this test compares
 track:panner_shell():set_bypassed(true)
 {wait}
