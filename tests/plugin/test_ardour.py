@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -37,20 +38,31 @@ def ardour_lua() -> str:
         pytest.skip("ardour7-lua (Debian's ardour package) is not installed")
     return found
 
+# The MIDI track with the Bridge as its instrument, made with the plugin's own outputs (the main pair
+# and a stereo pair per pad: 34) rather than 2. Ardour registers a new track's outputs before the track
+# joins the session; any it lacks when it fits the plugin it registers afterwards, while its
+# "autoconnect" thread may be walking the tracks' output ports to recompute latencies without a lock
+# on them: made with 2, Ardour 7.3 now and then crashed there under load (SIGSEGV in
+# ARDOUR::Port::connected(), thread "autoconnect", while creating the session; the hello never came).
+# Strict I/O off: with it, Ardour 7.3 now and then registered the track's first output port twice while
+# fitting the plugin's outputs, and aborted ("Port already exists").
+NEW_TRACK = """
+local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.{kind})
+assert(not info:isnil(), "Ardour did not find the plugin")
+local midi = ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1)
+local outputs = info.n_outputs
+assert(outputs:n_audio() == 34, "Ardour reads " .. outputs:n_audio() .. " audio outputs for the plugin")
+local tracks = s:new_midi_track(midi, outputs, false, info, nil, nil, 1, "Drums",
+                                ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
+assert(tracks:size() == 1, "no track")
+assert(tracks:front():n_outputs():n_audio() == 34, "the track has " .. tracks:front():n_outputs():n_audio() .. " outputs")
+"""
+
 CREATE = """
 AudioEngine:set_backend("None (Dummy)", "", "")
 local s = create_session("{dir}", "bridge", {rate})
 assert(s, "no session")
-local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.{kind})
-assert(not info:isnil(), "Ardour did not find the plugin")
-local midi = ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1)
-local audio = ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2)
--- strict I/O off: with it, Ardour 7.3 now and then registers the track's first output port twice while
--- fitting the plugin's 34 outputs, and aborts ("Port already exists")
-local tracks = s:new_midi_track(midi, audio, false, info, nil, nil, 1, "Drums",
-                                ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
-assert(tracks:size() == 1, "no track")
-{wait}
+""" + NEW_TRACK + """{wait}
 s:save_state("", false, false, false, false, false)
 close_session()
 print("closed")
@@ -93,7 +105,10 @@ class Ardour:
             self.proc.kill()
             self.proc.wait()
         text = self.log.read_text(errors="replace")
-        assert self.proc.returncode == 0 and "closed" in text, f"ardour7-lua failed (exit {self.proc.returncode}):\n{text[-3000:]}"
+        code = self.proc.returncode
+        # a crash loses what the Lua script printed last (Ardour's stdout is buffered): the signal says it
+        ended = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
+        assert code == 0 and "closed" in text, f"ardour7-lua failed ({ended}):\n{text[-3000:]}"
         return text
 
 
@@ -260,14 +275,9 @@ RECORD = (
 AudioEngine:set_backend("None (Dummy)", "", "")
 local s = create_session("{dir}", "bridge", {rate})
 assert(s, "no session")
-local info = ARDOUR.LuaAPI.new_plugin_info("{uri}", ARDOUR.PluginType.{kind})
-assert(not info:isnil(), "Ardour did not find the plugin")
-local midi = ARDOUR.ChanCount(ARDOUR.DataType("midi"), 1)
-local audio = ARDOUR.ChanCount(ARDOUR.DataType("audio"), 2)
-local tracks = s:new_midi_track(midi, audio, false, info, nil, nil, 1, "Drums",
-                                ARDOUR.PresentationInfo.max_order, ARDOUR.TrackMode.Normal, true, false)
-assert(tracks:size() == 1, "no track")
-local track = tracks:front()
+"""
+    + NEW_TRACK
+    + """local track = tracks:front()
 local keyboard = AudioEngine:get_port_by_name("x-virtual-keyboard")
 assert(not keyboard:isnil(), "Ardour has no virtual keyboard port")
 assert(track:input():nth(0):connect(keyboard:name()) == 0, "the track's input did not connect")
