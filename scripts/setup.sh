@@ -25,7 +25,7 @@ APT_PACKAGES=(libportaudio2 libsndfile1 jackd2 xvfb xauth sox libegl1 libgl1 lib
   fluidsynth fluid-soundfont-gm  # the default model renders its recorded sound bank once (FluidR3 GM, MIT:
   musescore-general-soundfont    # the older bank) and MuseScore General HQ (MIT, CC0 and PD parts: the default)
   dpf-source g++ make  # the diffhost Bridge plugin (plugin/, DPF): built below
-  jalv           # the LV2 host its tests run on the JACK dummy server
+  jalv xdotool   # the LV2 host its tests run on the JACK dummy server; xdotool types into its editor
   ardour)        # Ardour 7 (ardour7-lua): the plugin's tests save and reopen a session in a real DAW
 # Debian's own Pythons ship venv and the headers the C extension compiles against as separate packages
 # (python3.11 -> python3.11-venv, python3.11-dev); a Python from elsewhere (pyenv, a build) has both.

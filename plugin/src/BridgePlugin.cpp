@@ -172,7 +172,14 @@ protected:
             fBridge.promptsChangedAt.store(bridge::steadyNow());
             return;
         }
-        fBridge.padsChangedAt.store(bridge::steadyNow());  // diffhost hears what the pads hold now
+        // diffhost hears what the pads hold now: stamped once the change is made (on every return
+        // below), so the report the worker sends once the stamps settle holds it. Stamped before the
+        // change, a clip read from disk slower than the settle time (a loaded machine) could be
+        // reported missing, and no later report would follow.
+        struct Stamp {
+            std::atomic<double>& at;
+            ~Stamp() { at.store(bridge::steadyNow()); }
+        } stamp{fBridge.padsChangedAt};
         if (field == kHash) {
             std::string label, error;
             {
