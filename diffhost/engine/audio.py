@@ -223,6 +223,10 @@ def resample_loop(audio: np.ndarray, num_samples: int) -> np.ndarray:
     rate) samples even where n x rate_out / rate_in is not a whole number (the tempo then moves by
     at most half a sample per loop, a few parts per million).
 
+    Only the context before the loop must be a whole number of output samples; the context after
+    it only has to cover the filter, so it is _LOOP_CONTEXT samples however long the one before
+    is (where n and num_samples share few factors, the one before can be most of the loop).
+
     Each channel goes through soxr on its own, as one contiguous row: soxr filters channels
     independently (the samples are the same as one interleaved call), and rows need no
     interleaving copies in or out, which cost as much as the filter's setup for a stem."""
@@ -233,7 +237,7 @@ def resample_loop(audio: np.ndarray, num_samples: int) -> np.ndarray:
     # Context of p input samples maps to exactly p x m / n output samples when n / gcd(n, m) divides p.
     step = n // math.gcd(n, m)
     pad = min(n, step * max(1, -(-_LOOP_CONTEXT // step)))
-    reps = 0
+    reps, after = 0, min(pad, _LOOP_CONTEXT)
     if pad == n and n < _LOOP_CONTEXT:  # a loop shorter than the filter: wrap it more times
         reps = -(-_LOOP_CONTEXT // n)
         pad = reps * n
@@ -241,7 +245,7 @@ def resample_loop(audio: np.ndarray, num_samples: int) -> np.ndarray:
     rows = audio.reshape(-1, n)
     out = np.empty((rows.shape[0], m), dtype=np.float32)
     for c, row in enumerate(rows):
-        wrapped = np.tile(row, 2 * reps + 1) if reps else np.concatenate([row[n - pad :], row, row[:pad]])
+        wrapped = np.tile(row, 2 * reps + 1) if reps else np.concatenate([row[n - pad :], row, row[:after]])
         out[c] = soxr.resample(wrapped, n, m, quality="VHQ")[start : start + m]
     return out.reshape(np.atleast_2d(audio).shape[:-1] + (m,))
 
