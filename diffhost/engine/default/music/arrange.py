@@ -500,7 +500,9 @@ class _Mix:
     gains: dict[str, float]  # each part's gain in the balance
     lanes: list[str]  # the drum lanes' buses (only when stems are asked for)
     tex: np.ndarray | None  # the texture layer, as mixed
-    parts: dict[str, np.ndarray]  # with stems: each part at its gain, filtered and folded (they sum to out)
+    # with stems: each part at its gain, filtered and folded (they sum to out); a centred part is one
+    # channel, (1, n), which adds to both of the mix's
+    parts: dict[str, np.ndarray]
     env: np.ndarray | None  # a phrase's fades
     scale: float  # the peak normalisation
 
