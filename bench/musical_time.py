@@ -13,7 +13,10 @@ Prints the issue's Bars table figures for the embedded default model:
   as a ratio to the same renders without, alternating plain and extras, both as the render alone
   and as render + save (the finisher writing the file, its dry copy, the stems and the .mid),
   medians of wall-clock and of this process's CPU time (the machine is shared: CPU time is
-  steadier there).
+  steadier there). With --ratio-runs K the stems + MIDI comparison is made K times in the run and
+  the render's CPU ratio is printed as min / median / max of the K.
+
+`--speed-only` prints only the phrase's speed and the stems + MIDI ratios (no loops, no load time).
 """
 
 from __future__ import annotations
@@ -60,6 +63,10 @@ def main() -> int:
     p.add_argument("--n", type=int, default=200, help="loops rendered for the length and seam figures")
     p.add_argument("--whole", type=int, default=120, help="loop prompts rendered for the whole-bars figure")
     p.add_argument("--speed-repeats", type=int, default=7)
+    p.add_argument(
+        "--ratio-runs", type=int, default=1, help="times the stems + MIDI ratio is measured (min/median/max)"
+    )
+    p.add_argument("--speed-only", action="store_true", help="only the phrase speed and the stems + MIDI ratios")
     p.add_argument("--load-repeats", type=int, default=3, help="fresh processes per checkout for the load time")
     p.add_argument(
         "--baseline",
@@ -75,6 +82,9 @@ def main() -> int:
     from diffhost.host.render.post import Recipe
 
     model = load_model(None, device="cpu")
+    if args.speed_only:
+        speed_figures(model, args)
+        return 0
     rng = np.random.default_rng(23)
     recipe = Recipe.from_dict(
         {"effects": [{"effect": "Reverb", "params": {"room_size": 0.3, "wet_level": 0.15}}]}
@@ -174,16 +184,27 @@ def speed_figures(model, args) -> None:
 
         for label, req in cases:
             extras = req.with_(stems=True, midi=True)
-            (pw, pc), (ew, ec) = _alternate(
-                functools.partial(model.render, req), functools.partial(model.render, extras), args.speed_repeats
-            )
+            cpu_ratios, wall_ratios = [], []
+            for _ in range(max(1, args.ratio_runs)):
+                (pw, pc), (ew, ec) = _alternate(
+                    functools.partial(model.render, req), functools.partial(model.render, extras), args.speed_repeats
+                )
+                cpu_ratios.append(ec / pc)
+                wall_ratios.append(ew / pw)
             (sw, sc), (xw, xc) = _alternate(saved(req), saved(extras), args.speed_repeats)
             print(
                 f"             {label}  render {pw:.3f} -> {ew:.3f} s = {ew / pw:.2f}x wall, "
                 f"{pc:.3f} -> {ec:.3f} s = {ec / pc:.2f}x CPU;  render + save {sw:.3f} -> {xw:.3f} s = "
                 f"{xw / sw:.2f}x wall, {xc / sc:.2f}x CPU"
             )
-    load_figures(args)
+            if len(cpu_ratios) > 1:
+                spread = lambda r: f"{min(r):.2f} / {statistics.median(r):.2f} / {max(r):.2f}"  # noqa: E731
+                print(
+                    f"             {' ' * len(label)}  render ratio over {len(cpu_ratios)} measurements "
+                    f"(min / median / max): {spread(cpu_ratios)} CPU, {spread(wall_ratios)} wall"
+                )
+    if not args.speed_only:
+        load_figures(args)
 
 
 LOAD_CODE = (

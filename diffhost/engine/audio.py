@@ -221,7 +221,15 @@ def resample_loop(audio: np.ndarray, num_samples: int) -> np.ndarray:
     wrapped-in context is a whole number of output samples long, so the kept middle starts on the
     loop's first sample. The length is exact: a loop of N bars at another rate is round(N x bar x
     rate) samples even where n x rate_out / rate_in is not a whole number (the tempo then moves by
-    at most half a sample per loop, a few parts per million)."""
+    at most half a sample per loop, a few parts per million).
+
+    Only the context before the loop must be a whole number of output samples; the context after
+    it only has to cover the filter, so it is _LOOP_CONTEXT samples however long the one before
+    is (where n and num_samples share few factors, the one before can be most of the loop).
+
+    Each channel goes through soxr on its own, as one contiguous row: soxr filters channels
+    independently (the samples are the same as one interleaved call), and rows need no
+    interleaving copies in or out, which cost as much as the filter's setup for a stem."""
     audio = np.asarray(audio, dtype=np.float32)
     n, m = audio.shape[-1], int(num_samples)
     if n == m:
@@ -229,14 +237,17 @@ def resample_loop(audio: np.ndarray, num_samples: int) -> np.ndarray:
     # Context of p input samples maps to exactly p x m / n output samples when n / gcd(n, m) divides p.
     step = n // math.gcd(n, m)
     pad = min(n, step * max(1, -(-_LOOP_CONTEXT // step)))
-    wrapped = np.concatenate([audio[..., n - pad :], audio, audio[..., :pad]], axis=-1)
+    reps, after = 0, min(pad, _LOOP_CONTEXT)
     if pad == n and n < _LOOP_CONTEXT:  # a loop shorter than the filter: wrap it more times
         reps = -(-_LOOP_CONTEXT // n)
-        wrapped = np.tile(audio, (1,) * (audio.ndim - 1) + (2 * reps + 1,))
         pad = reps * n
-    out = soxr.resample(np.ascontiguousarray(wrapped.T), n, m, quality="VHQ").T
     start = pad * m // n
-    return np.ascontiguousarray(np.atleast_2d(out[..., start : start + m]), dtype=np.float32)
+    rows = audio.reshape(-1, n)
+    out = np.empty((rows.shape[0], m), dtype=np.float32)
+    for c, row in enumerate(rows):
+        wrapped = np.tile(row, 2 * reps + 1) if reps else np.concatenate([row[n - pad :], row, row[:after]])
+        out[c] = soxr.resample(wrapped, n, m, quality="VHQ")[start : start + m]
+    return out.reshape(np.atleast_2d(audio).shape[:-1] + (m,))
 
 
 _LOOP_CONTEXT = 8192  # input samples of wrapped-in context on each side: past soxr VHQ's filter length

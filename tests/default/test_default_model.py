@@ -158,3 +158,24 @@ def test_quality_bar_at_small_n(default_model):
     assert r["nan_or_clipped"] == 0
     assert r["diversity_pairs_above_noise"] >= 0.8
     assert r["strength_03_closer_than_09"] >= 0.75
+
+
+def test_loading_the_model_leaves_scipy_signal_for_the_first_render():
+    """Importing scipy.signal costs more than the rest of the model's load (it pulls in scipy.stats,
+    scipy.optimize and scipy.interpolate): loading must not import it, in a fresh process; the first
+    render that filters does, and renders as usual (either mix version's renderer)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from diffhost.engine import load_model\n"
+        "from diffhost.engine.request import GenerationRequest\n"
+        "m = load_model(None, device='cpu')\n"
+        "loaded = sorted(k for k in sys.modules if k == 'scipy.signal' or k.startswith('scipy.stats'))\n"
+        "r = m.render(GenerationRequest(prompt='techno loop', bars=1, bpm=128.0, seed=1))\n"
+        "print(loaded, 'scipy.signal' in sys.modules, r.audio.shape, bool(np.abs(r.audio).max() > 0.1))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "[] True (1, 2, 82688) True", out.stdout

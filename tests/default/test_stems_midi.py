@@ -49,6 +49,28 @@ def test_stems_sum_to_the_mix_within_minus_90_dbfs(default_model, kw):
         assert all(p.shape == r.audio[v].shape for p in parts.values())
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(prompt="house groove with bass and chords", bars=2, bpm=124.0, sample_rate=48000),
+        dict(prompt="lofi hip hop with bass and lead melody", length=5.3, sample_rate=48000),
+    ],
+)
+def test_asking_for_stems_leaves_the_mix_as_it_is_and_centred_parts_centred(default_model, kw):
+    """With stems each part is filtered and resampled on its own (a part panned to the centre as one
+    channel) and the mix is their sum: the same linear steps as a render without stems, so the two
+    mixes differ only by float rounding. A loop whose 48 kHz length shares few factors with its
+    44.1 kHz one, and a phrase."""
+    plain = default_model.render(GenerationRequest(seed=5, **kw))
+    r = _render(default_model, seed=5, **kw)
+    assert r.audio.shape == plain.audio.shape
+    assert _db(float(np.abs(r.audio - plain.audio).max())) < -120.0
+    parts = r.extra["stems"][0]
+    assert np.array_equal(parts["bass"][0], parts["bass"][1])  # the bass plays in the centre
+    stereo = [role for role in ("drums", "keys") if role in parts]
+    assert all(not np.array_equal(parts[role][0], parts[role][1]) for role in stereo)
+
+
 def test_each_stem_holds_only_its_part(default_model):
     r = _render(default_model, prompt="boom bap drum loop with bass", bars=2, bpm=90.0)
     parts = r.extra["stems"][0]

@@ -577,7 +577,10 @@ def _fit(
 
     def fit(x: np.ndarray) -> np.ndarray:
         """A part panned to the centre (bass, lead) has two equal channels: one is resampled."""
-        if x.shape[0] == 2 and np.array_equal(x[0], x[1]):
+        if request.sample_rate == SR and x.shape[-1] == m:
+            return x
+        # (the first samples tell most stereo parts apart without comparing all of them)
+        if x.shape[0] == 2 and np.array_equal(x[0, :64], x[1, :64]) and np.array_equal(x[0], x[1]):
             return np.repeat(fit(x[:1]), 2, axis=0)
         if loop:
             return resample_loop(x, m)
@@ -585,7 +588,13 @@ def _fit(
 
     if request.stems:
         extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
-        out = np.stack([np.sum(list(p.values()), axis=0, dtype=np.float32) for p in extra["stems"]])
+        # Each mix is its stems added up in place, one after another (the same sums, no stacked copy).
+        out = np.empty((len(stems), 2, m), dtype=np.float32)
+        for mixed, p in zip(out, extra["stems"], strict=True):
+            first, *rest = p.values()
+            mixed[:] = first
+            for x in rest:
+                mixed += x
     elif request.sample_rate != SR:
         out = np.stack([fit(a) for a in audio])
     else:

@@ -170,6 +170,9 @@ class Mixer:
     def __init__(self, n: int, overhang: int, loop: bool):
         self.n, self.loop = n, loop
         self.buf = np.zeros((2, n + overhang), dtype=np.float32)
+        # Every note so far was panned to the centre, so both channels hold the same samples and a
+        # stem of this bus can be filtered and resampled as one channel.
+        self.centred = True
 
     def add(self, x: np.ndarray, t_s: float, gain: float, pan: float = 0.0) -> None:
         i = int(round(t_s * SR))
@@ -182,6 +185,7 @@ class Mixer:
             return
         m = min(x.size, self.buf.shape[1] - i)
         left, right = np.sqrt(0.5 * (1 - pan)), np.sqrt(0.5 * (1 + pan))
+        self.centred = self.centred and left == right
         self.buf[0, i : i + m] += gain * left * x[:m]
         self.buf[1, i : i + m] += gain * right * x[:m]
 
@@ -496,7 +500,9 @@ class _Mix:
     gains: dict[str, float]  # each part's gain in the balance
     lanes: list[str]  # the drum lanes' buses (only when stems are asked for)
     tex: np.ndarray | None  # the texture layer, as mixed
-    parts: dict[str, np.ndarray]  # with stems: each part at its gain, filtered and folded (they sum to out)
+    # with stems: each part at its gain, filtered and folded (they sum to out); a centred part is one
+    # channel, (1, n), which adds to both of the mix's
+    parts: dict[str, np.ndarray]
     env: np.ndarray | None  # a phrase's fades
     scale: float  # the peak normalisation
 
@@ -512,6 +518,7 @@ def _mix(band: _Band, parts: bool = False) -> _Mix:
         drums = band.bus("drums").buf
         for lane_bus in lanes:
             drums += buses[lane_bus].buf
+            buses["drums"].centred = buses["drums"].centred and buses[lane_bus].centred
         if band.fc is not None:
             buses["drums"].buf = _lowpass(drums, band.fc)
             for lane_bus in lanes:
@@ -532,7 +539,11 @@ def _mix(band: _Band, parts: bool = False) -> _Mix:
             mix += g * buses[role].buf
         out = _dc_block(fold(mix), loop)
     else:
-        split = {role: _dc_block(np.float32(g) * fold(buses[role].buf), loop) for role, g in gains.items()}
+        # A part panned to the centre goes through as one channel (the same samples as either of its
+        # two): half the filtering, and the stems' resampling keeps it one channel.
+        for role, g in gains.items():
+            bus = buses[role]
+            split[role] = _dc_block(np.float32(g) * fold(bus.buf[:1] if bus.centred else bus.buf), loop)
         out = np.zeros((2, n), dtype=np.float32)
         for x in split.values():
             out += x
@@ -569,8 +580,12 @@ def _stems(band: _Band, mix: _Mix) -> dict[str, np.ndarray]:
     n, loop, buses = band.n, band.loop, band.buses
     stems: dict[str, np.ndarray] = {}
     for role, y in mix.parts.items():
-        y = y - y.mean(axis=1, keepdims=True)
-        stems[role] = ((y * mix.env if mix.env is not None else y) * np.float32(mix.scale)).astype(np.float32)
+        y = y - y.mean(axis=1, keepdims=True)  # a new array: the rest may go in place
+        if mix.env is not None:
+            y *= mix.env
+        y *= np.float32(mix.scale)
+        y = y.astype(np.float32, copy=False)
+        stems[role] = np.repeat(y, 2, axis=0) if y.shape[0] == 1 else y  # a centred part, as stereo
     for name in mix.lanes:
         b = buses[name].buf
         stems[name] = mix.gains["drums"] * mix.scale * (_wrap(b, n) if loop else b[:, :n])

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfilt
 
 from diffhost.engine.default.music import voices
 from diffhost.engine.default.music.bank import Bank
+from diffhost.engine.default.music.filters import butter, sosfilt
 from diffhost.engine.default.music.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, STEPS, Score
 
 SR = 44100
