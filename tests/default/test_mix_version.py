@@ -142,3 +142,41 @@ def test_a_retrained_folder_keeps_the_first_mixs_networks_for_its_clips(tmp_path
     assert model.loops.nets(1)[0].config["param_dim"] == 330
     r = model.render(GenerationRequest(**kw))
     assert r.extra["music"][0]["mix"] == 2 and not _same(r.audio[0], samples, rms)
+
+
+def test_an_old_recipe_renders_again_from_its_sidecar_alone(monkeypatch, first_mix_renders):
+    """With no DIFFHOST_MIX or DIFFHOST_BANK set, a sidecar whose music names no mix re-renders with the
+    first mix and the FluidR3 bank it was made with (the request's mix field, set by the re-render
+    paths); one that names its mix keeps it; a request's own mix wins over the sidecar's music."""
+    from diffhost.host.library import request_from_params
+    from diffhost.host.live.bridge.restore import request_from
+
+    monkeypatch.delenv("DIFFHOST_MIX", raising=False)
+    monkeypatch.delenv("DIFFHOST_BANK", raising=False)
+    kw, samples, rms = FIRST_MIX_RECIPES[0]
+    old_music = {k: v for k, v in first_mix_renders[0].extra["music"][0].items() if k != "mix"}
+    request, _, _ = request_from({"params": kw, "music": old_music, "model": {"name": "default"}})
+    assert request.mix == 1
+    r = load_model(None, device="cpu").render(request)
+    assert _same(r.audio[0], samples, rms), _fingerprint(r.audio[0])
+    assert r.extra["music"][0]["mix"] == 1 and r.extra["music"][0]["bank"] == "sha256:9135fe7951ad20e3"
+    assert request_from_params(kw, where="t", music={**old_music, "mix": 2}).mix == 2
+    assert request_from_params({**kw, "mix": 2}, where="t", music=old_music).mix == 2
+    assert request_from_params(kw, where="t").mix is None  # no music: not a score model's clip
+    assert GenerationRequest(**kw, mix=1).to_dict()["mix"] == 1 and "mix" not in GenerationRequest(**kw).to_dict()
+
+
+@pytest.mark.parametrize("bad", [0, 100, "2", 1.5, True])
+def test_a_bad_mix_field_is_refused_with_the_valid_range(bad):
+    with pytest.raises(ValueError, match=r"^mix: .*1\.\.99"):
+        GenerationRequest(prompt="house beat", mix=bad)
+
+
+def test_a_mix_the_model_does_not_have_is_refused_by_the_model():
+    from diffhost.engine.errors import UnsupportedRequestError
+
+    model = load_model(None, device="cpu")
+    assert tuple(model.info.mix_versions) == arrange.MIX_VERSIONS
+    valid = ", ".join(str(v) for v in arrange.MIX_VERSIONS)
+    with pytest.raises(UnsupportedRequestError, match=rf"mix: model .* has no mix 42; valid are {valid}$"):
+        model.render(GenerationRequest(prompt="house beat", length=4.0, mix=42))

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from diffhost import paths
 from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.model.sampler import DDIMSampler, denoise
@@ -142,7 +143,7 @@ class LoopMaker:
         )
         self.sampler = sampler
         self.device, self.dtype = device, dtype
-        self._bank: Bank | None = None
+        self._banks: dict[str | None, Bank] = {}
         self._folder, self._classes = folder, classes
         self._first_mix_nets: tuple[ParamDenoiser, PromptHeads | None] | None = None
 
@@ -160,11 +161,13 @@ class LoopMaker:
             self._first_mix_nets = (denoiser, heads)
         return self._first_mix_nets
 
-    @property
-    def bank(self) -> Bank:
-        if self._bank is None:  # memory-mapped cache; built from the soundfont on first use
-            self._bank = load_bank()
-        return self._bank
+    def bank(self, mix: int = arrange.MIX) -> Bank:
+        """The recorded bank a mix version plays: $DIFFHOST_BANK's when it is set, else the one that mix
+        was made with (arrange.MIX_BANKS: the first mix knew only FluidR3), else the default bank."""
+        name = None if paths.env(paths.BANK_ENV) else arrange.MIX_BANKS.get(mix)
+        if name not in self._banks:  # memory-mapped cache; built from the soundfont on first use
+            self._banks[name] = load_bank(name=name)
+        return self._banks[name]
 
     # -- routing ---------------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> Plan:
@@ -281,7 +284,7 @@ class LoopMaker:
         and, when asked for, "stems" and "midi")."""
         # 1. The noise each variation starts from, and the noise known values are imposed with; the
         #    networks of the mix version asked for (an old recipe's clip renders again as it was).
-        mix = arrange.mix_version()
+        mix = arrange.mix_version(request.mix)
         dim = self.nets(mix)[0].config["param_dim"]
         gen = torch.Generator("cpu").manual_seed(seed)
         noise = torch.randn((request.variations, dim), generator=gen) * request.temperature
@@ -449,7 +452,7 @@ class LoopMaker:
                 arrange.render_mixed(
                     known.mix,
                     s,
-                    self.bank,
+                    self.bank(known.mix),
                     length,
                     loop,
                     np.random.default_rng([seed, i]),
@@ -476,7 +479,7 @@ class LoopMaker:
                     "roles": sorted(s.roles),
                     "style": s.style,
                     "voices": {r: s.voices[r] for r in sorted(s.roles) if r in s.voices},
-                    "bank": self.bank.hash,
+                    "bank": self.bank(known.mix).hash,
                     "mix": known.mix,
                 }
             )

@@ -29,6 +29,8 @@ SR = 44100
 # 2 is this module. $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank.
 MIX_VERSIONS = (1, 2)
 MIX = 2
+# The recorded bank each mix version was made with, where it is not the default bank (bank.BANKS).
+MIX_BANKS = {1: "fluidr3"}
 
 
 class MixError(ValueError):
