@@ -145,21 +145,25 @@ class LoopMaker:
         self.device, self.dtype = device, dtype
         self._banks: dict[str | None, Bank] = {}
         self._folder, self._classes = folder, classes
-        self._first_mix_nets: tuple[ParamDenoiser, PromptHeads | None] | None = None
+        self._old_nets: dict[int, tuple[ParamDenoiser, PromptHeads | None]] = {}
 
     def nets(self, mix: int) -> tuple[ParamDenoiser, PromptHeads | None]:
-        """(score denoiser, prompt heads) for a mix version. A folder whose networks were retrained after
-        the first mix keeps that mix's networks in score_denoiser_v1/ and prompt_heads_v1/ (loaded on
-        first use): a clip made with the first mix names no mix and must render again as it was."""
-        old = self._folder / "score_denoiser_v1"
-        if mix != 1 or not old.is_dir():
+        """(score denoiser, prompt heads) for a mix version. A folder whose networks were retrained keeps
+        the networks every older mix was made with beside the new ones: score_denoiser_v<k>/ and
+        prompt_heads_v<k>/ serve mix k and the mixes before it that have no folder of their own (loaded
+        on first use), so a clip made with an older mix renders again as it was. The newest mixes use
+        score_denoiser/ and prompt_heads/."""
+        kept = [k for k in arrange.MIX_VERSIONS if k >= mix and (self._folder / f"score_denoiser_v{k}").is_dir()]
+        if not kept:
             return self.denoiser, self.heads
-        if self._first_mix_nets is None:
+        k = kept[0]
+        if k not in self._old_nets:
+            old = self._folder / f"score_denoiser_v{k}"
             denoiser = ParamDenoiser.from_pretrained(old, dtype=self.dtype).to(self.device).eval()
-            heads_dir = self._folder / "prompt_heads_v1"
+            heads_dir = self._folder / f"prompt_heads_v{k}"
             heads = PromptHeads.from_pretrained(heads_dir).eval() if heads_dir.is_dir() else None
-            self._first_mix_nets = (denoiser, heads)
-        return self._first_mix_nets
+            self._old_nets[k] = (denoiser, heads)
+        return self._old_nets[k]
 
     def bank(self, mix: int = arrange.MIX) -> Bank:
         """The recorded bank a mix version plays: $DIFFHOST_BANK's when it is set, else the one that mix
