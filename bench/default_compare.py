@@ -4,7 +4,10 @@ Both are evaluated by evaluate_loops with the same seeds and ONE classifier (tra
 audio rendered from the pattern generators' ground truth), and the figures that decide whether new
 weights may ship are printed in one table: recognition per family, the classifier's own accuracy on
 fresh ground truth per family, mix gaps, DC, tempo, seams, seed rhythm and melody. OLD and NEW are
-weights folders (or model specs load_model understands). --out writes both reports as JSON.
+weights folders (or model specs load_model understands), or JSON reports written before (`evaluate
+--part loops --out X.json`, so the two can run in parallel; with --classifier FILE their clips, whose
+features the reports keep, are judged again by that classifier). --out writes both reports.
+--classifier FILE uses a classifier saved before (--save-classifier FILE saves the one trained).
 """
 
 from __future__ import annotations
@@ -22,19 +25,38 @@ def main() -> int:
     p.add_argument("--classifier-clips", type=int, default=60, help="ground-truth clips per class")
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--out", default=None)
+    p.add_argument("--classifier", default=None, help="a classifier saved with --save-classifier")
+    p.add_argument("--save-classifier", default=None)
     args = p.parse_args()
     import torch
 
     torch.set_num_threads(1)
     from diffhost.engine import load_model
-    from diffhost.engine.default.training.evaluate_loops import evaluate_loops, train_classifier
+    from diffhost.engine.default.training.evaluate_loops import evaluate_loops, recognition, train_classifier
 
     t0 = time.perf_counter()
-    clf = train_classifier(args.classifier_clips)
-    print(f"classifier: {args.classifier_clips} clips per class ({time.perf_counter() - t0:.0f} s)", flush=True)
+    clf = None
     reports = {}
     for name in ("old", "new"):
-        model = load_model(getattr(args, name), device="cpu")
+        spec = getattr(args, name)
+        if spec.endswith(".json"):
+            with open(spec) as f:
+                data = json.load(f)
+            reports[name] = data.get("loops", data)
+            if args.classifier:  # the same clips, judged again by the classifier given
+                clf = clf or torch.load(args.classifier, weights_only=False)
+                r = reports[name]
+                r.update(recognition(clf, r["class_features"], r["ground_truth_features"]))
+            continue
+        if clf is None:
+            if args.classifier:
+                clf = torch.load(args.classifier, weights_only=False)
+            else:
+                clf = train_classifier(args.classifier_clips)
+                print(f"classifier: {args.classifier_clips} clips per class ({time.perf_counter() - t0:.0f} s)")
+            if args.save_classifier:
+                torch.save(clf, args.save_classifier)
+        model = load_model(spec, device="cpu")
         reports[name] = evaluate_loops(model, n=args.n, seed=args.seed, classifier=clf, log=print)
         print(f"{name}: {reports[name]['eval_seconds']} s", flush=True)
     old, new = reports["old"], reports["new"]
@@ -58,15 +80,10 @@ def main() -> int:
     print("\n| measure | old | new |\n|---|---|---|")
     for label, key in rows:
         print(f"| {label} | {_fmt(old.get(key))} | {_fmt(new.get(key))} |")
-    for strength in (0.3, 0.9):
-        print(
-            f"| seed rhythm at {strength} | {_fmt(old['seed_rhythm_onsets_within_30ms'][strength])} | "
-            f"{_fmt(new['seed_rhythm_onsets_within_30ms'][strength])} |"
-        )
-        print(
-            f"| seed melody at {strength} | {_fmt(old['seed_melody_pitch_class_match'][strength])} | "
-            f"{_fmt(new['seed_melody_pitch_class_match'][strength])} |"
-        )
+    for strength in ("0.3", "0.9"):  # JSON keys are text
+        for label, key in (("rhythm", "seed_rhythm_onsets_within_30ms"), ("melody", "seed_melody_pitch_class_match")):
+            o, w = ({str(k): v for k, v in r[key].items()} for r in (old, new))
+            print(f"| seed {label} at {strength} | {_fmt(o[strength])} | {_fmt(w[strength])} |")
     per = max(1, args.n // 2)
     print(f"\n| family (clips: {per} per class) | classifier on ground truth | old | new |\n|---|---|---|---|")
     for fam, acc in new["class_accuracy_per_family"].items():

@@ -242,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--classifier-clips", type=int, default=None, help="ground-truth clips per class for the classifiers"
     )
+    p.add_argument(
+        "--classifier",
+        default=None,
+        help="the loops' style classifier, saved by bench/default_compare.py --save-classifier (else trained)",
+    )
     args = p.parse_args(argv)
     from diffhost.engine.loader import load_model
 
@@ -256,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         from diffhost.engine.default.training.evaluate_loops import evaluate_loops
 
         kw = {"classifier_clips": args.classifier_clips} if args.classifier_clips else {}
+        if args.classifier:
+            kw["classifier"] = torch.load(args.classifier, weights_only=False)
         report["loops"] = evaluate_loops(model, n=args.n, log=log, **kw)
     text = json.dumps(report, indent=2)
     print(text)

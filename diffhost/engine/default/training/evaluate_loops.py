@@ -245,6 +245,8 @@ def end_db(audio: np.ndarray, window_s: float = 0.05) -> float:
 BEAT_LAGS = (0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
+# The classifier's hidden width (fit_classifier; 0: a softmax regression).
+CLASSIFIER_HIDDEN = 256
 # Mel bands (of 48) the per-band rhythm is read in: kick, snare and body, hats and air.
 BANDS = ((0, 6), (6, 24), (24, 48))
 
@@ -348,14 +350,27 @@ def features(audio: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Classifier:
-    weight: torch.Tensor
-    bias: torch.Tensor
+    """Standardised features through `layers` ((weight, bias) pairs, GELU between them): one layer is a
+    softmax regression, two a small MLP."""
+
+    layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]
     mean: torch.Tensor
     std: torch.Tensor
 
+    def logits(self, f: torch.Tensor) -> torch.Tensor:
+        h = (f - self.mean) / self.std
+        for i, (w, b) in enumerate(self.layers):
+            h = h @ w.T + b
+            if i < len(self.layers) - 1:
+                h = F.gelu(h)
+        return h
+
     def predict(self, audio: np.ndarray) -> str:
-        f = (torch.tensor(features(audio)) - self.mean) / self.std
-        return CLASSES[int((f @ self.weight.T + self.bias).argmax())]
+        return self.predict_features(features(audio))
+
+    def predict_features(self, f: np.ndarray) -> str:
+        with torch.no_grad():
+            return CLASSES[int(self.logits(torch.tensor(f)).argmax())]
 
 
 def ground_truth(label: str, rng: np.random.Generator) -> tuple[score.Score, float, bool]:
@@ -378,7 +393,8 @@ def ground_truth(label: str, rng: np.random.Generator) -> tuple[score.Score, flo
 
 
 def train_classifier(per_class: int, seed: int = 99, log=print) -> Classifier:
-    """Softmax regression on features of audio rendered from ground-truth scores (never the model's)."""
+    """The classifier (fit_classifier) on features of audio rendered from ground-truth scores (never the
+    model's): per_class clips of each class, loops and phrases."""
     rng = np.random.default_rng(seed)
     bank = load_bank()
     xs, ys = [], []
@@ -387,20 +403,42 @@ def train_classifier(per_class: int, seed: int = 99, log=print) -> Classifier:
             s, length, loop = ground_truth(label, rng)
             xs.append(features(arrange.render_score(s, bank, length, loop, rng)))
             ys.append(k)
-    x = torch.tensor(np.stack(xs))
-    y = torch.tensor(ys)
-    mean, std = x.mean(0), x.std(0) + 1e-3
-    x = (x - mean) / std
+    return fit_classifier(np.stack(xs), np.array(ys), seed)
+
+
+def fit_classifier(x: np.ndarray, y: np.ndarray, seed: int = 99, hidden: int = CLASSIFIER_HIDDEN) -> Classifier:
+    """Fit on (clips, features) and class indices: with hidden > 0 an MLP (one GELU layer, dropout,
+    weight decay, label smoothing: a few hundred clips must not be memorised), else a softmax regression."""
+    xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+    mean, std = xt.mean(0), xt.std(0) + 1e-3
+    xt = (xt - mean) / std
     torch.manual_seed(seed)
-    w = torch.zeros(len(CLASSES), x.shape[1], requires_grad=True)
-    b = torch.zeros(len(CLASSES), requires_grad=True)
-    opt = torch.optim.Adam([w, b], lr=0.02)
-    for _ in range(400):
-        loss = F.cross_entropy(x @ w.T + b, y) + 1e-3 * (w**2).sum()
+    if hidden <= 0:
+        w = torch.zeros(len(CLASSES), xt.shape[1], requires_grad=True)
+        b = torch.zeros(len(CLASSES), requires_grad=True)
+        opt = torch.optim.Adam([w, b], lr=0.02)
+        for _ in range(400):
+            loss = F.cross_entropy(xt @ w.T + b, yt) + 1e-3 * (w**2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return Classifier(((w.detach(), b.detach()),), mean, std)
+    net = torch.nn.Sequential(
+        torch.nn.Dropout(0.1),
+        torch.nn.Linear(xt.shape[1], hidden),
+        torch.nn.GELU(),
+        torch.nn.Dropout(0.3),
+        torch.nn.Linear(hidden, len(CLASSES)),
+    )
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-2)
+    for _ in range(600):
+        loss = F.cross_entropy(net(xt), yt, label_smoothing=0.05)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return Classifier(w.detach(), b.detach(), mean, std)
+    first, last = net[1], net[4]
+    layers = ((first.weight.detach(), first.bias.detach()), (last.weight.detach(), last.bias.detach()))
+    return Classifier(layers, mean, std)
 
 
 # -- prompts the model never saw ----------------------------------------------------------------
@@ -671,29 +709,21 @@ def evaluate_loops(
     clf = classifier or train_classifier(classifier_clips, log=log)
     # The classifier's own accuracy on fresh ground truth: the ceiling the model is measured under.
     gt_rng, bank = np.random.default_rng(seed + 1), load_bank()
-    gt_hits = []
-    gt_confusion: dict[str, dict[str, int]] = {}
+    # Each clip's features are kept in the report, so another classifier can score the same clips
+    # later (recognition, below): the renders, not the classifier, are what the model is judged on.
+    gt_features: list[tuple[str, list[float]]] = []
     for label in CLASSES:
         for _ in range(max(1, n // 2)):
             s, length, loop = ground_truth(label, gt_rng)
-            guess = clf.predict(arrange.render_score(s, bank, length, loop, gt_rng))
-            gt_hits.append(guess == label)
-            gt_confusion.setdefault(label, {}).setdefault(guess, 0)
-            gt_confusion[label][guess] += 1
+            gt_features.append((label, features(arrange.render_score(s, bank, length, loop, gt_rng)).tolist()))
     log(f"classifier trained ({time.perf_counter() - t0:.0f} s)")
-    per_class = {}
-    confusion: dict[str, dict[str, int]] = {}
+    class_features: list[tuple[str, list[float]]] = []
     for label in CLASSES:
-        hits = 0
         for _ in range(max(1, n // 2)):
             r = gen(class_prompt(label, rng), length=8.0)
             x = r.audio[0]
             bad += int(not np.all(np.isfinite(x)) or np.max(np.abs(x)) > 1.0)
-            guess = clf.predict(x)
-            hits += guess == label
-            confusion.setdefault(label, {}).setdefault(guess, 0)
-            confusion[label][guess] += 1
-        per_class[label] = hits / max(1, n // 2)
+            class_features.append((label, features(x).tolist()))
     log(f"classes done ({time.perf_counter() - t0:.0f} s)")
 
     # Seed rhythm at strengths 0.3 and 0.9.
@@ -762,15 +792,9 @@ def evaluate_loops(
         "seam_level_jump_lu_worst": float(np.max(jumps)),
         "seam_like_barlines_within_1lu": float(np.mean(np.array(barlines) <= 1.0)),
         "seam_like_barlines_lu_worst": float(np.nanmax(barlines)),
-        "class_accuracy": float(np.mean(list(per_class.values()))),
-        "classifier_ground_truth_accuracy": float(np.mean(gt_hits)),
-        # What the classifier calls fresh ground truth per class: where it cannot tell two classes apart,
-        # neither can a model be scored on them.
-        "classifier_ground_truth_confusion": gt_confusion,
-        "classifier_ground_truth_per_family": family_accuracy(gt_confusion),
-        "class_accuracy_per_class": per_class,
-        "class_accuracy_per_family": family_accuracy(confusion),
-        "family_accuracy_worst": min(family_accuracy(confusion).values()),
+        **recognition(clf, class_features, gt_features),
+        "class_features": class_features,
+        "ground_truth_features": gt_features,
         "no_style_pads_and_textures_beatless": float(np.mean(beatless)),
         "issue_prompts_style": issue,
         "issue_prompts_right_style": float(np.mean([issue[p] == want for p, want in ISSUE_PROMPTS.items()])),
@@ -779,7 +803,6 @@ def evaluate_loops(
         "mix_balance_per_style": balance,
         "dc_dbfs_worst": float(max(dc)),
         "phrase_first_sample_vs_peak_worst": float(max(starts)) if starts else None,
-        "confusion": confusion,
         "seed_rhythm_onsets_within_30ms": rhythm,
         "seed_melody_pitch_class_match": melody,
         "phrase_end_db_worst": float(max(ends)) if ends else None,
@@ -787,6 +810,39 @@ def evaluate_loops(
         "nan_or_clipped": bad,
         **voice_words_learned(model),
         "eval_seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def recognition(
+    clf: Classifier, class_features: list[tuple[str, list[float]]], gt_features: list[tuple[str, list[float]]]
+) -> dict:
+    """The classifier's verdicts on the model's clips for held-out prompts (class_features: (class asked
+    for, features)) and on fresh ground truth (its own ceiling), per class and per family."""
+
+    def confusion(items: list[tuple[str, list[float]]]) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for label, f in items:
+            guess = clf.predict_features(np.asarray(f, dtype=np.float32))
+            out.setdefault(label, {}).setdefault(guess, 0)
+            out[label][guess] += 1
+        return out
+
+    model, truth = confusion(class_features), confusion(gt_features)
+    per_class = {label: guesses.get(label, 0) / sum(guesses.values()) for label, guesses in model.items()}
+    families = family_accuracy(model)
+    return {
+        "class_accuracy": float(np.mean(list(per_class.values()))),
+        "classifier_ground_truth_accuracy": float(
+            np.mean([g.get(label, 0) / sum(g.values()) for label, g in truth.items()])
+        ),
+        # What the classifier calls fresh ground truth per class: where it cannot tell two classes apart,
+        # neither can a model be scored on them.
+        "classifier_ground_truth_confusion": truth,
+        "classifier_ground_truth_per_family": family_accuracy(truth),
+        "class_accuracy_per_class": per_class,
+        "class_accuracy_per_family": families,
+        "family_accuracy_worst": min(families.values()),
+        "confusion": model,
     }
 
 
