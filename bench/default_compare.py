@@ -23,6 +23,7 @@ def main() -> int:
     p.add_argument("new")
     p.add_argument("--n", type=int, default=20, help="evaluate_loops' n: n // 2 held-out prompts per class")
     p.add_argument("--classifier-clips", type=int, default=60, help="ground-truth clips per class")
+    p.add_argument("--per-class", type=int, default=None, help="held-out prompts per class (default n / 2)")
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--out", default=None)
     p.add_argument("--classifier", default=None, help="a classifier saved with --save-classifier")
@@ -57,7 +58,9 @@ def main() -> int:
             if args.save_classifier:
                 torch.save(clf, args.save_classifier)
         model = load_model(spec, device="cpu")
-        reports[name] = evaluate_loops(model, n=args.n, seed=args.seed, classifier=clf, log=print)
+        reports[name] = evaluate_loops(
+            model, n=args.n, seed=args.seed, classifier=clf, log=print, per_class=args.per_class
+        )
         print(f"{name}: {reports[name]['eval_seconds']} s", flush=True)
     old, new = reports["old"], reports["new"]
     rows = [
@@ -84,7 +87,7 @@ def main() -> int:
         for label, key in (("rhythm", "seed_rhythm_onsets_within_30ms"), ("melody", "seed_melody_pitch_class_match")):
             o, w = ({str(k): v for k, v in r[key].items()} for r in (old, new))
             print(f"| seed {label} at {strength} | {_fmt(o[strength])} | {_fmt(w[strength])} |")
-    per = max(1, args.n // 2)
+    per = new.get("per_class", max(1, args.n // 2))
     print(f"\n| family (clips: {per} per class) | classifier on ground truth | old | new |\n|---|---|---|---|")
     for fam, acc in new["class_accuracy_per_family"].items():
         gt = new["classifier_ground_truth_per_family"].get(fam)

@@ -243,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         "--classifier-clips", type=int, default=None, help="ground-truth clips per class for the classifiers"
     )
     p.add_argument(
+        "--per-class", type=int, default=None, help="loops: held-out prompts per class (default n / 2)"
+    )
+    p.add_argument(
         "--classifier",
         default=None,
         help="the loops' style classifier, saved by bench/default_compare.py --save-classifier (else trained)",
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         kw = {"classifier_clips": args.classifier_clips} if args.classifier_clips else {}
         if args.classifier:
             kw["classifier"] = torch.load(args.classifier, weights_only=False)
-        report["loops"] = evaluate_loops(model, n=args.n, log=log, **kw)
+        report["loops"] = evaluate_loops(model, n=args.n, log=log, per_class=args.per_class, **kw)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -634,10 +634,12 @@ def evaluate_loops(
     classifier_clips: int = 12,
     log=print,
     classifier: Classifier | None = None,
+    per_class: int | None = None,
 ) -> dict:
-    """The measures above for `model`. Per class n // 2 held-out prompts (and as many fresh ground-truth
-    clips for the classifier's own ceiling). `classifier`: one trained before (train_classifier), so two
-    models are judged by the same one; else one is trained on `classifier_clips` clips per class."""
+    """The measures above for `model`. Per class `per_class` held-out prompts (default n // 2), and n // 2
+    fresh ground-truth clips for the classifier's own ceiling. `classifier`: one trained before
+    (train_classifier), so two models are judged by the same one; else one is trained on
+    `classifier_clips` clips per class."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
 
@@ -719,7 +721,7 @@ def evaluate_loops(
     log(f"classifier trained ({time.perf_counter() - t0:.0f} s)")
     class_features: list[tuple[str, list[float]]] = []
     for label in CLASSES:
-        for _ in range(max(1, n // 2)):
+        for _ in range(per_class or max(1, n // 2)):
             r = gen(class_prompt(label, rng), length=8.0)
             x = r.audio[0]
             bad += int(not np.all(np.isfinite(x)) or np.max(np.abs(x)) > 1.0)
@@ -781,6 +783,7 @@ def evaluate_loops(
 
     return {
         "n": n,
+        "per_class": per_class or max(1, n // 2),
         "tempo_within_2pct": float(np.mean(tempo_hits)),
         "tempo_within_2pct_no_prior": float(np.mean(tempo_free)),
         "tempo_within_2pct_prior_70_175": float(np.mean(tempo_range)),
