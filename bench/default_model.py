@@ -125,7 +125,10 @@ def _quality(model, args) -> int:
         from diffhost.engine.default.training.evaluate_loops import evaluate_loops
 
         print(json.dumps({"one_shots": evaluate(model, n=args.eval)}, indent=2))
-        print(json.dumps({"loops": evaluate_loops(model, n=args.eval)}, indent=2, default=str))
+        loops = evaluate_loops(model, n=args.eval)
+        for key in ("class_features", "ground_truth_features"):  # per-clip features: for re-scoring, not reading
+            loops.pop(key, None)
+        print(json.dumps({"loops": loops}, indent=2, default=str))
     if args.pictures:
         from diffhost.engine.default.training.evaluate_loops import style_pictures
 

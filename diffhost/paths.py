@@ -18,8 +18,8 @@ import.
 | DIFFHOST_BANK_CACHE    | the default model's rendered sample bank       | user cache folder / default-bank       |
 | DIFFHOST_CLIP_CACHE    | clips shared with the Bridge plugin            | user cache folder / clips              |
 | DIFFHOST_SOUNDFONT     | the .sf2 the default model's bank comes from   | the Debian FluidR3 GM paths            |
-| DIFFHOST_BANK          | the default model's recorded bank (fluidr3: the first one) | musescore                  |
-| DIFFHOST_MIX           | the default model's mix version (1: the first) | 2                                      |
+| DIFFHOST_BANK          | the default model's recorded bank (fluidr3: the first one) | musescore (mix 1: fluidr3) |
+| DIFFHOST_MIX           | the default model's mix version (1: the first) | the newest; a request's mix wins       |
 | DIFFHOST_ENGINE_TOKEN  | the remote engine's access token               | none (local binds need no token)       |
 | DIFFHOST_OSC_PORT      | the OSC port the Bridge plugin talks to        | 12000                                  |
 | JACK_DEFAULT_SERVER    | which JACK server the MIDI input joins         | JACK's default                         |

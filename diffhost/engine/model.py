@@ -308,6 +308,12 @@ class Model(ABC):
                 f"bars: {who} has no sense of tempo; give a bpm with bars={request.bars:g} "
                 "(e.g. bpm=120), or a length in seconds"
             )
+        if request.mix is not None and request.mix not in info.mix_versions:
+            valid = ", ".join(str(v) for v in info.mix_versions)
+            raise UnsupportedRequestError(
+                f"mix: {who} has no mix {request.mix}; "
+                + (f"valid are {valid}" if valid else "it has no mix versions to choose from")
+            )
         for flag in ("stems", "midi"):
             if getattr(request, flag) and not info.makes_music:
                 raise UnsupportedRequestError(

@@ -21,6 +21,7 @@ GUIDANCE_RANGE = (0.0, 50.0)
 VARIATIONS_RANGE = (1, 64)
 BPM_RANGE = (40.0, 300.0)
 BARS_RANGE = (0.25, 256.0)  # length in bars of 4/4
+MIX_RANGE = (1, 99)  # a model's own mix versions (ModelInfo.mix_versions) are checked against the model
 BEATS_PER_BAR = 4
 SEED_RANGE = (0, 2**63 - 1)
 
@@ -90,6 +91,9 @@ class GenerationRequest:
     # and the score as a Standard MIDI File; other models refuse these.
     stems: bool = False
     midi: bool = False
+    # mix: the version of a score model's renderer (its mix, bank and networks) to play with; None = its
+    # newest. A clip's sidecar names the mix it was made with, so an old recipe renders again as it was.
+    mix: int | None = None
 
     def __post_init__(self) -> None:
         if self.prompt is not None and not isinstance(self.prompt, str):
@@ -122,6 +126,9 @@ class GenerationRequest:
             _check_range("bpm", self.bpm, BPM_RANGE, "")
         if self.key is not None:
             _check_key(self.key)
+        if self.mix is not None:
+            _check_int("mix", self.mix, MIX_RANGE, "")
+            object.__setattr__(self, "mix", int(self.mix))
         for flag in ("stems", "midi"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise ValueError(f"{flag}: expected true or false, got {getattr(self, flag)!r}")
@@ -163,6 +170,8 @@ class GenerationRequest:
             d["stems"] = True
         if self.midi:
             d["midi"] = True
+        if self.mix is not None:
+            d["mix"] = self.mix
         if self.seed_clip is not None:
             d["seed_clip"] = {
                 "sample_rate": self.seed_clip.sample_rate,
@@ -197,6 +206,8 @@ class ModelInfo:
     # The model renders a score: it chooses tempo and key itself (so bars= needs no bpm) and can
     # write the score's stems and MIDI. Diffusion models of audio have neither.
     makes_music: bool = False
+    # The mix versions the model can render with (GenerationRequest.mix); empty: it has none to choose.
+    mix_versions: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

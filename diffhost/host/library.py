@@ -76,10 +76,16 @@ class LibraryError(ValueError):
     """A library request that cannot be met (unknown id, bad filter): says which and why."""
 
 
-def request_from_params(params: dict[str, Any], *, where: str) -> GenerationRequest:
+def request_from_params(
+    params: dict[str, Any], *, where: str, music: dict[str, Any] | None = None
+) -> GenerationRequest:
     """The exact request a sidecar's params describe (resolved seed, steps, guidance), with its seed
-    clip read back from where it was kept. A missing seed clip raises LibraryError naming `where`."""
+    clip read back from where it was kept. A missing seed clip raises LibraryError naming `where`.
+    `music` is the sidecar's music info: a score model's clip renders again with the mix it names,
+    and one that names none was made by the first mix (before sidecars recorded it)."""
     params = dict(params)
+    if music and params.get("mix") is None:
+        params["mix"] = music.get("mix", 1)
     clip_info = params.pop("seed_clip", None)
     clip = None
     if clip_info:
@@ -444,7 +450,9 @@ class RenderLibrary:
     def request_of(self, row: RenderRow) -> GenerationRequest:
         """The exact request (resolved seed, steps, guidance; the kept seed clip) behind a row."""
         side = self.sidecar_of(row)
-        return request_from_params(side.get("params") or row.params, where=f"render {row.id}")
+        return request_from_params(
+            side.get("params") or row.params, where=f"render {row.id}", music=side.get("music")
+        )
 
     # -- internals ------------------------------------------------------------------------------
     def _tx(self) -> Any:

@@ -86,14 +86,14 @@ def test_a_recipe_written_with_the_first_mix_renders_as_it_did(first_mix_renders
 
 
 def test_todays_mix_is_the_default_and_is_recorded(monkeypatch, first_mix_renders):
-    """Without DIFFHOST_MIX the sidecar records mix 2, and the same recipe sounds different (levels,
+    """Without DIFFHOST_MIX the sidecar records today's mix, and the same recipe sounds different (levels,
     high-pass, fade-in): the version is what decides, not an accident."""
     monkeypatch.setenv("DIFFHOST_BANK", "fluidr3")
     monkeypatch.delenv("DIFFHOST_MIX", raising=False)
     model = load_model(None, device="cpu")
     kw, samples, rms = FIRST_MIX_RECIPES[0]
     r = model.render(GenerationRequest(**kw))
-    assert r.extra["music"][0]["mix"] == arrange.MIX == 2
+    assert r.extra["music"][0]["mix"] == arrange.MIX == 3
     assert r.audio.shape == first_mix_renders[0].audio.shape
     assert not _same(r.audio[0], samples, rms)
     # The same score through both mixes: only the mix differs, and the newer one has no DC.
@@ -106,10 +106,10 @@ def test_todays_mix_is_the_default_and_is_recorded(monkeypatch, first_mix_render
     assert np.abs(new.mean(axis=1)).max() < 1e-3 < np.abs(old.mean(axis=1)).max()
 
 
-@pytest.mark.parametrize("bad", ["3", "0", "two", "1.5"])
+@pytest.mark.parametrize("bad", ["4", "0", "two", "1.5"])
 def test_an_unknown_mix_version_is_refused_by_name(monkeypatch, bad):
     monkeypatch.setenv("DIFFHOST_MIX", bad)
-    with pytest.raises(arrange.MixError, match=rf"mix '{bad}' \(DIFFHOST_MIX\) is unknown; valid are 1, 2"):
+    with pytest.raises(arrange.MixError, match=rf"mix '{bad}' \(DIFFHOST_MIX\) is unknown; valid are 1, 2, 3"):
         arrange.mix_version()
     assert arrange.mix_version(2) == 2 and arrange.mix_version("1") == 1
 
@@ -127,9 +127,12 @@ def test_a_retrained_folder_keeps_the_first_mixs_networks_for_its_clips(tmp_path
     from diffhost.engine.default.music import score
 
     folder = tmp_path / "weights"
-    shutil.copytree(WEIGHTS_DIR, folder, ignore=shutil.ignore_patterns("spectrograms", "*.md"))
-    (folder / "score_denoiser").rename(folder / "score_denoiser_v1")
-    shutil.copytree(folder / "prompt_heads", folder / "prompt_heads_v1")
+    # The first mix's networks: the shipped folder's, or the older ones it keeps beside its own.
+    first = "_v2" if (WEIGHTS_DIR / "score_denoiser_v2").is_dir() else ""
+    shutil.copytree(WEIGHTS_DIR, folder, ignore=shutil.ignore_patterns("spectrograms", "*.md", "*_v2"))
+    shutil.rmtree(folder / "score_denoiser")
+    shutil.copytree(WEIGHTS_DIR / f"score_denoiser{first}", folder / "score_denoiser_v1")
+    shutil.copytree(WEIGHTS_DIR / f"prompt_heads{first}", folder / "prompt_heads_v1")
     torch.manual_seed(0)
     ParamDenoiser(param_dim=score.SCORE_DIM).save_pretrained(folder / "score_denoiser")
     monkeypatch.setenv("DIFFHOST_BANK", "fluidr3")
@@ -142,3 +145,81 @@ def test_a_retrained_folder_keeps_the_first_mixs_networks_for_its_clips(tmp_path
     assert model.loops.nets(1)[0].config["param_dim"] == 330
     r = model.render(GenerationRequest(**kw))
     assert r.extra["music"][0]["mix"] == 2 and not _same(r.audio[0], samples, rms)
+
+
+def test_an_old_recipe_renders_again_from_its_sidecar_alone(monkeypatch, first_mix_renders):
+    """With no DIFFHOST_MIX or DIFFHOST_BANK set, a sidecar whose music names no mix re-renders with the
+    first mix and the FluidR3 bank it was made with (the request's mix field, set by the re-render
+    paths); one that names its mix keeps it; a request's own mix wins over the sidecar's music."""
+    from diffhost.host.library import request_from_params
+    from diffhost.host.live.bridge.restore import request_from
+
+    monkeypatch.delenv("DIFFHOST_MIX", raising=False)
+    monkeypatch.delenv("DIFFHOST_BANK", raising=False)
+    kw, samples, rms = FIRST_MIX_RECIPES[0]
+    old_music = {k: v for k, v in first_mix_renders[0].extra["music"][0].items() if k != "mix"}
+    request, _, _ = request_from({"params": kw, "music": old_music, "model": {"name": "default"}})
+    assert request.mix == 1
+    r = load_model(None, device="cpu").render(request)
+    assert _same(r.audio[0], samples, rms), _fingerprint(r.audio[0])
+    assert r.extra["music"][0]["mix"] == 1 and r.extra["music"][0]["bank"] == "sha256:9135fe7951ad20e3"
+    assert request_from_params(kw, where="t", music={**old_music, "mix": 2}).mix == 2
+    assert request_from_params({**kw, "mix": 2}, where="t", music=old_music).mix == 2
+    assert request_from_params(kw, where="t").mix is None  # no music: not a score model's clip
+    assert GenerationRequest(**kw, mix=1).to_dict()["mix"] == 1 and "mix" not in GenerationRequest(**kw).to_dict()
+
+
+@pytest.mark.parametrize("bad", [0, 100, "2", 1.5, True])
+def test_a_bad_mix_field_is_refused_with_the_valid_range(bad):
+    with pytest.raises(ValueError, match=r"^mix: .*1\.\.99"):
+        GenerationRequest(prompt="house beat", mix=bad)
+
+
+def test_a_mix_the_model_does_not_have_is_refused_by_the_model():
+    from diffhost.engine.errors import UnsupportedRequestError
+
+    model = load_model(None, device="cpu")
+    assert tuple(model.info.mix_versions) == arrange.MIX_VERSIONS
+    valid = ", ".join(str(v) for v in arrange.MIX_VERSIONS)
+    with pytest.raises(UnsupportedRequestError, match=rf"mix: model .* has no mix 42; valid are {valid}$"):
+        model.render(GenerationRequest(prompt="house beat", length=4.0, mix=42))
+
+
+# (request, samples, RMS per eighth per channel) of renders made with mix 2 and the networks it shipped
+# with (MuseScore bank), before the networks were retrained for mix 3 (checked bit for bit, SHA-256 of
+# the float32 samples, on the development machine; compared here as FIRST_MIX_RECIPES are).
+SECOND_MIX_RECIPES = [
+    ({'prompt': 'house drum loop with bass and chords', 'length': 8.0, 'seed': 5, 'sample_rate': 44100}, 352800, [[0.178735, 0.179886, 0.176842, 0.177626, 0.17221, 0.179886, 0.176842, 0.177626], [0.181574, 0.182229, 0.179291, 0.179762, 0.175133, 0.182229, 0.179291, 0.179762]]),
+    ({'prompt': 'jazzy piano chords', 'length': 6.0, 'seed': 7, 'sample_rate': 44100}, 264600, [[0.137534, 0.0454169, 0.1336, 0.0778993, 0.0195532, 0.1354, 0.0486449, 0.0275635], [0.140511, 0.0425395, 0.137189, 0.0781403, 0.0185783, 0.139498, 0.0443379, 0.0243857]]),
+    ({'prompt': 'ambient pad texture', 'length': 6.0, 'seed': 3, 'sample_rate': 44100}, 264600, [[0.226338, 0.247962, 0.165184, 0.127226, 0.132777, 0.0939378, 0.145521, 0.23768], [0.143182, 0.180923, 0.168264, 0.24524, 0.198213, 0.128235, 0.117812, 0.122055]]),
+    ({'prompt': 'salsa groove with piano montuno', 'bars': 2, 'bpm': 96.0, 'seed': 4, 'sample_rate': 48000}, 240000, [[0.109833, 0.0936778, 0.0881168, 0.0925057, 0.115655, 0.0919307, 0.094366, 0.09094], [0.114379, 0.0939996, 0.0967305, 0.0922787, 0.122881, 0.0929717, 0.104992, 0.0913697]]),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def second_mix_and_today():
+    mp = pytest.MonkeyPatch()
+    mp.delenv("DIFFHOST_BANK", raising=False)
+    mp.delenv("DIFFHOST_MIX", raising=False)
+    try:
+        model = load_model(None, device="cpu")
+        yield [
+            (model.render(GenerationRequest(**kw, mix=2)), model.render(GenerationRequest(**kw)))
+            for kw, _, _ in SECOND_MIX_RECIPES
+        ]
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("i", range(len(SECOND_MIX_RECIPES)))
+def test_a_recipe_written_with_the_second_mix_renders_as_it_did(second_mix_and_today, i):
+    """Mix 2 keeps the networks it was made with (score_denoiser_v2/, prompt_heads_v2/); today's mix
+    samples with the retrained ones."""
+    kw, samples, rms = SECOND_MIX_RECIPES[i]
+    old, today = second_mix_and_today[i]
+    assert _same(old.audio[0], samples, rms), (kw, _fingerprint(old.audio[0]))
+    assert old.extra["music"][0]["mix"] == 2 and today.extra["music"][0]["mix"] == arrange.MIX == 3
+
+
+def test_todays_networks_are_not_the_second_mixs(second_mix_and_today):
+    assert any(not np.array_equal(old.audio, today.audio) for old, today in second_mix_and_today)

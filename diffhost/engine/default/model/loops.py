@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from diffhost import paths
 from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.model.nets import ParamDenoiser, PromptHeads, Router
 from diffhost.engine.default.model.sampler import DDIMSampler, denoise
@@ -142,29 +143,35 @@ class LoopMaker:
         )
         self.sampler = sampler
         self.device, self.dtype = device, dtype
-        self._bank: Bank | None = None
+        self._banks: dict[str | None, Bank] = {}
         self._folder, self._classes = folder, classes
-        self._first_mix_nets: tuple[ParamDenoiser, PromptHeads | None] | None = None
+        self._old_nets: dict[int, tuple[ParamDenoiser, PromptHeads | None]] = {}
 
     def nets(self, mix: int) -> tuple[ParamDenoiser, PromptHeads | None]:
-        """(score denoiser, prompt heads) for a mix version. A folder whose networks were retrained after
-        the first mix keeps that mix's networks in score_denoiser_v1/ and prompt_heads_v1/ (loaded on
-        first use): a clip made with the first mix names no mix and must render again as it was."""
-        old = self._folder / "score_denoiser_v1"
-        if mix != 1 or not old.is_dir():
+        """(score denoiser, prompt heads) for a mix version. A folder whose networks were retrained keeps
+        the networks every older mix was made with beside the new ones: score_denoiser_v<k>/ and
+        prompt_heads_v<k>/ serve mix k and the mixes before it that have no folder of their own (loaded
+        on first use), so a clip made with an older mix renders again as it was. The newest mixes use
+        score_denoiser/ and prompt_heads/."""
+        kept = [k for k in arrange.MIX_VERSIONS if k >= mix and (self._folder / f"score_denoiser_v{k}").is_dir()]
+        if not kept:
             return self.denoiser, self.heads
-        if self._first_mix_nets is None:
+        k = kept[0]
+        if k not in self._old_nets:
+            old = self._folder / f"score_denoiser_v{k}"
             denoiser = ParamDenoiser.from_pretrained(old, dtype=self.dtype).to(self.device).eval()
-            heads_dir = self._folder / "prompt_heads_v1"
+            heads_dir = self._folder / f"prompt_heads_v{k}"
             heads = PromptHeads.from_pretrained(heads_dir).eval() if heads_dir.is_dir() else None
-            self._first_mix_nets = (denoiser, heads)
-        return self._first_mix_nets
+            self._old_nets[k] = (denoiser, heads)
+        return self._old_nets[k]
 
-    @property
-    def bank(self) -> Bank:
-        if self._bank is None:  # memory-mapped cache; built from the soundfont on first use
-            self._bank = load_bank()
-        return self._bank
+    def bank(self, mix: int = arrange.MIX) -> Bank:
+        """The recorded bank a mix version plays: $DIFFHOST_BANK's when it is set, else the one that mix
+        was made with (arrange.MIX_BANKS: the first mix knew only FluidR3), else the default bank."""
+        name = None if paths.env(paths.BANK_ENV) else arrange.MIX_BANKS.get(mix)
+        if name not in self._banks:  # memory-mapped cache; built from the soundfont on first use
+            self._banks[name] = load_bank(name=name)
+        return self._banks[name]
 
     # -- routing ---------------------------------------------------------------------------
     def plan(self, request: GenerationRequest) -> Plan:
@@ -281,7 +288,7 @@ class LoopMaker:
         and, when asked for, "stems" and "midi")."""
         # 1. The noise each variation starts from, and the noise known values are imposed with; the
         #    networks of the mix version asked for (an old recipe's clip renders again as it was).
-        mix = arrange.mix_version()
+        mix = arrange.mix_version(request.mix)
         dim = self.nets(mix)[0].config["param_dim"]
         gen = torch.Generator("cpu").manual_seed(seed)
         noise = torch.randn((request.variations, dim), generator=gen) * request.temperature
@@ -449,7 +456,7 @@ class LoopMaker:
                 arrange.render_mixed(
                     known.mix,
                     s,
-                    self.bank,
+                    self.bank(known.mix),
                     length,
                     loop,
                     np.random.default_rng([seed, i]),
@@ -476,7 +483,7 @@ class LoopMaker:
                     "roles": sorted(s.roles),
                     "style": s.style,
                     "voices": {r: s.voices[r] for r in sorted(s.roles) if r in s.voices},
-                    "bank": self.bank.hash,
+                    "bank": self.bank(known.mix).hash,
                     "mix": known.mix,
                 }
             )

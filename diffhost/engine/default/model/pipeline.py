@@ -25,7 +25,7 @@ from diffhost.engine.default.model import features
 from diffhost.engine.default.model.loops import LoopMaker
 from diffhost.engine.default.model.nets import ClipEncoder, ParamDenoiser, component_classes
 from diffhost.engine.default.model.sampler import DDIMSampler, denoise
-from diffhost.engine.default.music import synth
+from diffhost.engine.default.music import arrange, synth
 from diffhost.engine.default.text import captions
 from diffhost.engine.default.text.textenc import TextEncoder
 from diffhost.engine.errors import ModelLoadError, UnsupportedRequestError
@@ -99,6 +99,7 @@ class DefaultModel(Model):
             device=str(device),
             dtype=str(dtype).replace("torch.", ""),
             makes_music=self.loops is not None,
+            mix_versions=arrange.MIX_VERSIONS if self.loops is not None else (),
         )
 
     @classmethod

@@ -242,6 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--classifier-clips", type=int, default=None, help="ground-truth clips per class for the classifiers"
     )
+    p.add_argument(
+        "--per-class", type=int, default=None, help="loops: held-out prompts per class (default n / 2)"
+    )
+    p.add_argument(
+        "--classifier",
+        default=None,
+        help="the loops' style classifier, saved by bench/default_compare.py --save-classifier (else trained)",
+    )
     args = p.parse_args(argv)
     from diffhost.engine.loader import load_model
 
@@ -256,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         from diffhost.engine.default.training.evaluate_loops import evaluate_loops
 
         kw = {"classifier_clips": args.classifier_clips} if args.classifier_clips else {}
-        report["loops"] = evaluate_loops(model, n=args.n, log=log, **kw)
+        if args.classifier:
+            kw["classifier"] = torch.load(args.classifier, weights_only=False)
+        report["loops"] = evaluate_loops(model, n=args.n, log=log, per_class=args.per_class, **kw)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

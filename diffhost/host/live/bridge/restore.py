@@ -38,7 +38,7 @@ class Restored:
 
 def request_from(sidecar: dict[str, Any]) -> tuple[GenerationRequest, str | None, int]:
     """(request, model spec, variation) behind a sidecar, exactly."""
-    request = request_from_params(sidecar.get("params") or {}, where="recipe")
+    request = request_from_params(sidecar.get("params") or {}, where="recipe", music=sidecar.get("music"))
     name = (sidecar.get("model") or {}).get("name")
     model = None if name in DEFAULT_MODELS else str(name)
     return request, model, int(sidecar.get("variation") or 0)
