@@ -109,6 +109,24 @@ def legacy_index() -> np.ndarray:
     )
 
 
+# Older training data, by its vector width: each older layout is today's with some one-hot sections shorter
+# (styles, kits, voices and comping rhythms were only ever added at the end of their section), so its dims map
+# onto today's by `older_index`. 349: before salsa and the montuno comping rhythm.
+OLDER_SIZES: dict[int, dict[str, int]] = {330: LEGACY_SIZES, 349: {"style": 16, "comp": 7}}
+
+
+def older_index(dim: int) -> np.ndarray:
+    """For each dim of the older layout `dim` wide (a key of OLDER_SIZES), its index in the current
+    layout. The current dims left out are one-hot entries the older data could not name."""
+    if dim not in OLDER_SIZES:
+        known = ", ".join(str(d) for d in sorted(OLDER_SIZES))
+        raise ValueError(f"score vectors {dim} wide have no known layout; known older widths are {known}")
+    old = _layout(_sizes(**OLDER_SIZES[dim]))
+    return np.concatenate(
+        [np.arange(LAYOUT[k].start, LAYOUT[k].start + (sl.stop - sl.start)) for k, sl in old.items()]
+    )
+
+
 @dataclass
 class Score:
     """A decoded score. Grids: drums (STEPS, lanes) velocity 0..1 (0 = none); bass/melody onsets likewise."""

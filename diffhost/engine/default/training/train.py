@@ -7,7 +7,10 @@ encoder/, score_denoiser/, router/, scheduler/ with safetensors weights) plus tr
 Stages: v1 one-shots (denoiser over synth parameters, seed-clip encoder), then v2 loops
 (score denoiser over the parametric score, router one-shot vs loop). `--reuse-v1 FOLDER`
 copies the v1 stage from a folder; `--checkpoint DIR` saves the v2 stage every 1000 steps
-and resumes from there when run again with the same arguments.
+and resumes from there when run again with the same arguments. `--add-pairs-from CACHE`
+adds another run's cached (caption, score) pairs (its checkpoint's score_data.pt, older
+score layouts mapped onto today's) to the pairs this run draws, for a fine-tune on old and
+new captions together.
 """
 
 from __future__ import annotations
@@ -175,6 +178,47 @@ def score_dataset(
     return x, torch.stack([table[t] if t else zero for t in texts]), texts
 
 
+def load_pair_cache(path: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Another run's cached (score vector, caption embedding, caption) pairs: the score_data.pt that
+    --checkpoint keeps. Score vectors of an older, narrower layout (score.OLDER_SIZES) are mapped onto
+    today's: each old dim goes to its place, and the dims the old layout lacks (one-hot entries for the
+    styles and rhythms added since) are set off, -1, as score.encode sets an unchosen entry, because the
+    old data's scores never chose them. Raises ValueError naming --add-pairs-from, the file and what is
+    wrong, for a file that cannot be read or mapped."""
+    where = f"--add-pairs-from {path}"
+    try:
+        # weights_only: the cache is tensors and strings, so no pickled code is ever run from it.
+        data = torch.load(path, weights_only=True)
+    except Exception as e:  # missing, unreadable or not a torch file: all are the same mistake to the user
+        raise ValueError(f"{where}: cannot read it as a score_data.pt cache ({type(e).__name__}: {e})") from e
+    if not (
+        isinstance(data, tuple | list)
+        and len(data) == 3
+        and isinstance(data[0], torch.Tensor)
+        and isinstance(data[1], torch.Tensor)
+        and data[0].ndim == 2
+        and data[1].ndim == 2
+    ):
+        raise ValueError(f"{where}: not a score_data.pt cache (expected score vectors, embeddings, captions)")
+    x, c, texts = data[0].float(), data[1].float(), [str(s) for s in data[2]]
+    if not x.shape[0] == c.shape[0] == len(texts):
+        raise ValueError(
+            f"{where}: {x.shape[0]} score vectors, {c.shape[0]} embeddings and {len(texts)} captions; "
+            "they must be as many"
+        )
+    if c.shape[1] != TextEncoder.dim:
+        raise ValueError(f"{where}: embeddings are {c.shape[1]} wide; the text encoder's are {TextEncoder.dim}")
+    if x.shape[1] != score.SCORE_DIM:
+        try:
+            idx = torch.tensor(score.older_index(x.shape[1]))
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}; today's are {score.SCORE_DIM}") from None
+        mapped = -torch.ones(x.shape[0], score.SCORE_DIM)
+        mapped[:, idx] = x
+        x = mapped
+    return x, c, texts
+
+
 def score_dim_weights(global_weight: float) -> torch.Tensor:
     """Per-dimension loss weights: the few global choices (roles, style, kit, voices, tempo, feel, comping,
     arpeggio) count global_weight times a grid cell, so 300 grid cells do not drown what the prompt names."""
@@ -331,8 +375,16 @@ def train_encoder(f: torch.Tensor, y: torch.Tensor, steps: int, seed: int, log) 
     return model, metrics
 
 
-def _train_v2(args: argparse.Namespace, enc: TextEncoder, metrics: dict, log) -> tuple[ParamDenoiser, Router]:
-    """The score denoiser and the router, from 40,000 (caption, score) pairs (cached in --checkpoint)."""
+def _train_v2(
+    args: argparse.Namespace,
+    enc: TextEncoder,
+    metrics: dict,
+    log,
+    added: list[tuple[torch.Tensor, torch.Tensor, list[str]]] | None = None,
+) -> tuple[ParamDenoiser, Router]:
+    """The score denoiser and the router, from --score-pairs (caption, score) pairs (cached in --checkpoint)
+    followed by the `added` pairs (--add-pairs-from, in the order given). The cache keeps only this run's
+    own pairs, so a resumed run adds the same pairs again and trains on the same data."""
     rng2 = np.random.default_rng([args.seed, 2])
     data_file = args.checkpoint / "score_data.pt" if args.checkpoint else None
     if data_file and data_file.is_file():
@@ -344,6 +396,10 @@ def _train_v2(args: argparse.Namespace, enc: TextEncoder, metrics: dict, log) ->
         if data_file:
             data_file.parent.mkdir(parents=True, exist_ok=True)
             torch.save((sx, sc, texts), data_file)
+    for path, (ax, ac, atexts) in zip(args.add_pairs_from or [], added or [], strict=True):
+        sx, sc, texts = torch.cat([sx, ax]), torch.cat([sc, ac]), list(texts) + atexts
+        metrics.setdefault("score_pairs_added", {})[str(path)] = len(atexts)
+        log(f"added {len(atexts)} (caption, score) pairs from {path}: {len(texts)} in all")
     if args.reuse_router:
         router = Router.from_pretrained(args.reuse_router / "router")
         log(f"router reused from {args.reuse_router}")
@@ -435,7 +491,25 @@ def main(argv: list[str] | None = None) -> int:
         help="train the prompt heads on the score denoiser's (caption, score) pairs instead of fresh ones",
     )
     p.add_argument("--checkpoint", type=Path, default=None, help="save/resume the v2 stage here")
+    p.add_argument(
+        "--add-pairs-from",
+        type=Path,
+        action="append",
+        default=None,
+        metavar="CACHE",
+        help="also train the score denoiser (and, with --heads-from-score-data, the heads) on the (caption, "
+        "score) pairs cached in another run's CHECKPOINT/score_data.pt; older score layouts are mapped onto "
+        "today's; repeatable; the pairs follow this run's own in the order given",
+    )
     args = p.parse_args(argv)
+    added = []
+    if args.add_pairs_from and args.reuse_v2:
+        p.error("--add-pairs-from: the score denoiser is copied with --reuse-v2, so no pairs can be added")
+    for path in args.add_pairs_from or []:  # read them all before the long stages start
+        try:
+            added.append(load_pair_cache(path))
+        except ValueError as e:
+            p.error(str(e))
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     rng = np.random.default_rng(args.seed)
@@ -476,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics.update({k: v for k, v in json.loads(old.read_text()).items() if k.startswith("router_")})
         log(f"score denoiser and router reused from {args.reuse_v2}")
     else:
-        score_denoiser, router = _train_v2(args, enc, metrics, log)
+        score_denoiser, router = _train_v2(args, enc, metrics, log, added)
     data = None
     if args.heads_from_score_data and getattr(args, "score_data", None) is not None:
         sx, sc, texts = args.score_data
