@@ -209,8 +209,13 @@ class ModelInfo:
     # The mix versions the model can render with (GenerationRequest.mix); empty: it has none to choose.
     mix_versions: tuple[int, ...] = ()
 
+    def __post_init__(self) -> None:
+        # the remote wire and sidecars carry it as a JSON list
+        object.__setattr__(self, "mix_versions", tuple(int(v) for v in self.mix_versions))
+
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        # JSON's own types, so a sidecar read back equals the one handed out before it was written
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)

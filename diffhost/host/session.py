@@ -694,7 +694,7 @@ def _length_or_bars(changes: dict[str, Any]) -> dict[str, Any]:
 def _coerce(name: str, value: Any) -> Any:
     """Loose front-end values (OSC ints for floats, GUI strings) to the field's type."""
     floats = {"length", "temperature", "guidance", "strength", "bpm", "bars"}
-    ints = {"sample_rate", "steps", "seed", "variations"}
+    ints = {"sample_rate", "steps", "seed", "variations", "mix"}
     if name in ("stems", "midi"):
         if value in (None, "", 0, 0.0, False, "0", "false", "off"):
             return False

@@ -57,9 +57,9 @@ TEMPO_RANGE = (20.0, 999.0)  # bpm
 QUANTIZE_RANGE = (0.0, 64.0)  # beats; 0 = off
 RECORD_RANGE_S = (0.1, 60.0)
 TEXT_PARAMS = {"prompt", "negative_prompt", "model", "key"}
-UNSET_BY_MINUS_ONE = {"steps", "guidance", "seed", "bpm"}  # -1: "the model's default" / "random"
+UNSET_BY_MINUS_ONE = {"steps", "guidance", "seed", "bpm", "mix"}  # -1: "the model's default" / "random" / "the newest"
 UNSET_BY_EMPTY = UNSET_BY_MINUS_ONE  # "" unsets them too: unset numbers travel as -1 or ""
-WHOLE_PARAMS = {"sample_rate", "steps", "seed", "variations"}
+WHOLE_PARAMS = {"sample_rate", "steps", "seed", "variations", "mix"}
 MAX_PENDING_LOADS = 32  # slot loads waiting for the loader thread; more are refused with a reason
 SETTABLE = tuple(PARAM_NAMES) + ("tempo", "quantize")
 

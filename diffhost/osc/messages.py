@@ -105,6 +105,7 @@ _NUMERIC_PARAMS = {
     "bpm": float,
     "stems": int,  # 1 / 0
     "midi": int,
+    "mix": int,
 }
 
 

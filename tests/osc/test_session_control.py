@@ -46,9 +46,16 @@ def test_param_set_and_get_round_trip(client, session):
     assert "key" in error_for(client, "/diffhost/param/set") and session.params.key == "A minor"
     client.request("/diffhost/param/set", "key", "", expect="/diffhost/param")
     assert session.params.key is None
+    # the mix version an older recipe was made with; -1 clears it (the model's newest)
+    assert client.request("/diffhost/param/set", "mix", 2, expect="/diffhost/param")[1] == ["mix", 2]
+    assert session.params.mix == 2
+    client.send("/diffhost/param/set", "mix", 0)
+    assert "mix" in error_for(client, "/diffhost/param/set") and session.params.mix == 2
+    client.request("/diffhost/param/set", "mix", -1, expect="/diffhost/param")
+    assert session.params.mix is None
     # no name: every parameter, one message each
     client.send("/diffhost/param/get")
-    names = [client.wait_for(lambda m: m[0] == "/diffhost/param")[1][0] for _ in range(16)]
+    names = [client.wait_for(lambda m: m[0] == "/diffhost/param")[1][0] for _ in range(17)]
     assert sorted(names) == sorted(
         [
             "prompt",
@@ -66,6 +73,7 @@ def test_param_set_and_get_round_trip(client, session):
             "bars",
             "stems",
             "midi",
+            "mix",
             "model",
         ]
     )

@@ -9,9 +9,10 @@ beyond `max_queued` sockets waiting for a replica it answers HTTP 503, which cli
 
 # No `from __future__ import annotations` here: FastAPI reads the route signatures' annotations
 # (Request, WebSocket) at run time, and those are imported inside build_app.
-import os
 from dataclasses import dataclass
 from typing import Any
+
+from diffhost import paths
 
 APP_NAME = "diffhost-engine"
 # Ray starts its worker processes at nice 15, below everything else on the machine, so that they
@@ -53,7 +54,7 @@ def build_app(config: ServeConfig) -> Any:
         ray_actor_options={
             "num_cpus": config.cpus_per_replica,
             "num_gpus": config.gpus_per_replica,
-            "runtime_env": {"env_vars": {k: os.environ.get(k, v) for k, v in REPLICA_ENV.items()}},
+            "runtime_env": {"env_vars": {k: paths.env(k) or v for k, v in REPLICA_ENV.items()}},
         },
         health_check_period_s=2.0,
         health_check_timeout_s=10.0,
