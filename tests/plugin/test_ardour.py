@@ -144,10 +144,10 @@ def _vst3_uid(env: dict[str, str], bundle: Path) -> str:
     return found.group(1)
 
 
-@pytest.mark.parametrize("kind", ["LV2", "VST3"])
-def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, link, tmp_path, kind):
-    # Ardour finds the LV2 on LV2_PATH (a folder with only this bundle) and the VST3 in ~/.vst3; its
-    # own settings and caches go to the test's folder
+def _ardour_env(tmp_path: Path, kind: str) -> tuple[dict[str, str], str]:
+    """Ardour's environment for one test, and the plugin's id in the chosen format. Ardour finds the
+    LV2 on LV2_PATH (a folder with only this bundle) and the VST3 in ~/.vst3; its own settings and
+    caches go to the test's folder."""
     lv2 = tmp_path / "lv2"
     lv2.mkdir()
     (lv2 / LV2.name).symlink_to(LV2.resolve())
@@ -161,7 +161,12 @@ def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, l
         XDG_CACHE_HOME=str(tmp_path / "cache"),
         HOME=str(home),
     )
-    uri = LV2_URI if kind == "LV2" else _vst3_uid(env, home / ".vst3" / VST3.name)
+    return env, LV2_URI if kind == "LV2" else _vst3_uid(env, home / ".vst3" / VST3.name)
+
+
+@pytest.mark.parametrize("kind", ["LV2", "VST3"])
+def test_a_session_with_the_plugin_saves_and_reopens_with_its_pads(ardour_lua, link, tmp_path, kind):
+    env, uri = _ardour_env(tmp_path, kind)
     session = tmp_path / "session"
     fill = {"dir": str(session), "rate": str(RATE), "uri": uri, "kind": kind}
 
@@ -375,24 +380,11 @@ def _take(session: Path) -> list[tuple[float, int, int]]:
 
 @pytest.mark.parametrize("kind", ["LV2", "VST3"])
 def test_a_recorded_session_plays_bit_identical_after_reopening_with_diffhost_closed(ardour_lua, link, tmp_path, kind):
-    lv2 = tmp_path / "lv2"
-    lv2.mkdir()
-    (lv2 / LV2.name).symlink_to(LV2.resolve())
-    home = tmp_path / "home"
-    (home / ".vst3").mkdir(parents=True)
-    (home / ".vst3" / VST3.name).symlink_to(VST3.resolve())
     presets = tmp_path / "config" / "ardour7" / "export"
     presets.mkdir(parents=True)
     (presets / "diffhost-test.format").write_text(EXPORT_FORMAT.format(format_id=FORMAT_ID))
     (presets / "diffhost-test.preset").write_text(EXPORT_PRESET.format(format_id=FORMAT_ID, preset_id=PRESET_ID))
-    env = dict(os.environ)
-    env.update(
-        LV2_PATH=str(lv2),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        HOME=str(home),
-    )
-    uri = LV2_URI if kind == "LV2" else _vst3_uid(env, home / ".vst3" / VST3.name)
+    env, uri = _ardour_env(tmp_path, kind)
     session = tmp_path / "session"
     fill = {
         "dir": session, "rate": RATE, "uri": uri, "kind": kind, "preset": PRESET_ID,
