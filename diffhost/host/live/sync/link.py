@@ -40,7 +40,7 @@ class LinkSync:
         self.link.enabled = True
         self.playing: bool | None = None
         self._stop = threading.Event()
-        self._last: tuple[float, float, Any] | None = None
+        self._last: tuple[float, float, Any, float] | None = None
         self._thread = threading.Thread(target=self._run, name="diffhost-link", daemon=True)
         self._thread.start()
 
@@ -70,7 +70,9 @@ class LinkSync:
             except Exception:  # noqa: BLE001 - a closed stream mid-read: try again next period
                 continue
             # The grid lives on Link's own clock (the mixer maps it to frames block by block), so it
-            # only needs sending when the tempo or the phase moves, or the stream changed.
+            # only needs sending when the tempo or the phase moves, the stream changed, or the
+            # stream's output latency did (the grid is placed that much early, so a pad is heard on
+            # the beat; JACK recomputes a port's latency when connections change).
             beat_ns = 60e9 / bpm
             phase = (beat_us * 1000.0) % beat_ns
             last = self._last
@@ -79,9 +81,10 @@ class LinkSync:
                 or last[2] is not audio
                 or abs(last[0] - bpm) > 1e-9
                 or _circular(last[1], phase, beat_ns) > 1000.0
+                or abs(last[3] - latency_ns) > 1000.0
                 or audio.grid_clock != "time"
             ):
-                self._last = (bpm, phase, audio)
+                self._last = (bpm, phase, audio, latency_ns)
                 self.sync.update("link", bpm, origin_ns=beat_us * 1000.0, latency_ns=latency_ns)
             if self.playing is True and not playing:
                 audio.stop_all()
