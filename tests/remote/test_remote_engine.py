@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
@@ -25,21 +24,11 @@ from diffhost.engine import Engine, GenerationRequest, SeedClip
 from diffhost.engine.remote.client import RemoteEngine
 from diffhost.runtime import RuntimeOptions, build_runtime
 from tests.remote.conftest import HOST, ROOT
+from tests.remote.jobs import wait_job
 from tests.remote.relay import Relay
 
 LONG = GenerationRequest(prompt="slow evolving pad", length=4.0, seed=3, steps=1000)  # ~minutes: never ends
 
-
-def wait_job(events: queue.Queue, job_id: int, timeout: float = 120.0) -> list:
-    """Every event of one job up to and including its terminal one."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while True:
-        ev = events.get(timeout=max(0.1, deadline - time.monotonic()))
-        if ev.job_id == job_id:
-            seen.append(ev)
-            if ev.terminal:
-                return seen
 
 
 def local_render(request: GenerationRequest):

@@ -4,7 +4,6 @@ WebSocket client. Jobs follow one another on one socket, progress is held to ~20
 second and still ends at the last step, a late cancel never reaches the next job, and a second
 request while a job runs is refused."""
 
-import queue
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from diffhost.engine.engine import Job, JobEvent
 from diffhost.engine.remote import wire
 from diffhost.engine.remote.client import RemoteEngine
 from diffhost.engine.remote.replica import PROGRESS_INTERVAL_S, ProgressThrottle, ReplicaCore
+from tests.remote.jobs import wait_job
 
 fastapi = pytest.importorskip("fastapi", reason="the cluster extra (ray[serve]) is not installed")
 uvicorn = pytest.importorskip("uvicorn", reason="the cluster extra (ray[serve]) is not installed")
@@ -60,16 +60,6 @@ def server():
     yield s
     s.close()
 
-
-def wait_job(events: queue.Queue, job_id: int, timeout: float = 120.0) -> list[JobEvent]:
-    seen = []
-    deadline = time.monotonic() + timeout
-    while True:
-        ev = events.get(timeout=max(0.1, deadline - time.monotonic()))
-        if ev.job_id == job_id:
-            seen.append(ev)
-            if ev.terminal:
-                return seen
 
 
 def test_jobs_follow_one_another_on_one_socket_bit_identical_with_progress_to_the_last_step(server):
