@@ -109,6 +109,9 @@ class Ardour:
         # a crash loses what the Lua script printed last (Ardour's stdout is buffered): the signal says it
         ended = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit {code}"
         assert code == 0 and "closed" in text, f"ardour7-lua failed ({ended}):\n{text[-3000:]}"
+        # DPF prints its safety checks' failures ("assertion failure: ... rindex < fVst3ParameterCount")
+        # and carries on: a plugin that trips one is being handed something it did not expect
+        assert "assertion failure" not in text, f"the plugin's DPF wrapper complained:\n{text[-3000:]}"
         return text
 
 
