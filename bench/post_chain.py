@@ -29,16 +29,16 @@ from diffhost.host.render.post import Recipe, postprocess  # noqa: E402
 SR, SECONDS, TARGET = 48000, 10.0, 200.0
 
 
-def clip() -> np.ndarray:
-    """Drum-ish test material: decaying noise bursts on a tone bed, stereo."""
+def clip(sr: int = SR, seconds: float = SECONDS) -> np.ndarray:
+    """Drum-ish test material: decaying noise bursts on a tone bed, stereo (also bench/reprocess.py's)."""
     rng = np.random.default_rng(0)
-    n = int(SR * SECONDS)
-    t = np.arange(n) / SR
+    n = int(sr * seconds)
+    t = np.arange(n) / sr
     bed = 0.2 * np.sin(2 * np.pi * 110 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
     hits = np.zeros(n)
-    for start in range(0, n, SR // 4):
-        k = min(n - start, SR // 5)
-        hits[start : start + k] += rng.standard_normal(k) * np.exp(-np.arange(k) / (0.03 * SR))
+    for start in range(0, n, sr // 4):
+        k = min(n - start, sr // 5)
+        hits[start : start + k] += rng.standard_normal(k) * np.exp(-np.arange(k) / (0.03 * sr))
     x = np.stack([bed + 0.5 * hits, bed + 0.45 * np.roll(hits, 7)])
     return (x / np.max(np.abs(x)) * 0.8).astype(np.float32)
 

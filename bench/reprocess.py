@@ -24,9 +24,10 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other bench scripts
+
+from post_chain import clip  # noqa: E402  (the same drum-ish material as the post chain bench)
 
 from diffhost.engine.engine import Engine  # noqa: E402
 from diffhost.engine.request import GenerationRequest, GenerationResult, ModelInfo  # noqa: E402
@@ -42,16 +43,7 @@ SR, SECONDS, TARGET_MS = 44100, 10.0, 150.0
 
 def render_result() -> GenerationResult:
     """A 10 s stereo 'render' (drum hits on a tone bed), shaped like the engine's result."""
-    rng = np.random.default_rng(0)
-    n = int(SR * SECONDS)
-    t = np.arange(n) / SR
-    bed = 0.2 * np.sin(2 * np.pi * 110 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
-    hits = np.zeros(n)
-    for start in range(0, n, SR // 4):
-        k = min(n - start, SR // 5)
-        hits[start : start + k] += rng.standard_normal(k) * np.exp(-np.arange(k) / (0.03 * SR))
-    x = np.stack([bed + 0.5 * hits, bed + 0.45 * np.roll(hits, 7)])
-    audio = (x / np.max(np.abs(x)) * 0.8).astype(np.float32)[None]
+    audio = clip(SR, SECONDS)[None]
     req = GenerationRequest(prompt="bench loop", length=SECONDS, sample_rate=SR, seed=1)
     info = ModelInfo(name="bench", family="bench", native_sample_rate=SR, channels=2, max_length_s=60.0)
     return GenerationResult(audio, SR, req, 1, info, 1, None)
