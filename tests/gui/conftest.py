@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from tests.gui.windows import shown_window  # noqa: E402
 from tests.jack_fixtures import jack_server_fixture  # noqa: E402
 
 
@@ -56,14 +57,7 @@ def session(engine, tmp_path):
 
 @pytest.fixture
 def window(qtbot, session, settings):
-    from diffhost.gui.main_window import MainWindow
-
-    w = MainWindow(session, settings=settings, unavailable={"audio": "no audio device in this test"})
-    w.autoplay.setChecked(False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
+    w = shown_window(qtbot, session, settings, unavailable={"audio": "no audio device in this test"})
     yield w
     w.close()
 
@@ -91,3 +85,4 @@ def host_audio(jack_server):
     audio = audio_mod.open_host_audio(output="JACK", input=False, sample_rate=48000, block_size=128)
     yield audio
     audio.close()
+

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from PyQt6.QtCore import Qt
 
+from tests.gui.windows import live_window_of
+
 
 def test_pad_key_reaches_session_and_shows_why_without_audio(qtbot, window):
     window.setFocus()
@@ -38,21 +40,7 @@ def test_assign_and_tempo_without_audio_report_and_change_nothing(qtbot, window,
 
 @pytest.fixture
 def live_window(qtbot, host_audio, session, settings):
-    from diffhost.gui.main_window import MainWindow
-
-    session.audio = host_audio
-    w = MainWindow(session, settings=settings)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    yield w
-    w.close()
-    host_audio.stop_all()
-    for n in range(1, 17):
-        host_audio.clear_slot(n)
-        host_audio.set_slot_options(n, gain=1.0, pan=0.0, mode="oneshot", choke_group=0, quantize=None)
-    session.audio = None
+    yield from live_window_of(qtbot, host_audio, session, settings, autoplay=None)
 
 
 def test_pad_key_triggers_the_host_slot_and_shows_its_pushed_state(qtbot, live_window, host_audio, wav):

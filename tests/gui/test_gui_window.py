@@ -13,6 +13,8 @@ import pytest
 from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtWidgets import QApplication
 
+from tests.gui.windows import live_window_of
+
 LONG = "a very long name that a musician might give a render or a preset " * 4
 
 
@@ -34,22 +36,7 @@ def _type(qtbot, field, text):
 
 @pytest.fixture
 def live_window(qtbot, host_audio, session, settings):
-    from diffhost.gui.main_window import MainWindow
-
-    session.audio = host_audio
-    w = MainWindow(session, settings=settings)
-    w.autoplay.setChecked(False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    yield w
-    w.close()
-    host_audio.stop_all()
-    for n in range(1, 17):
-        host_audio.clear_slot(n)
-        host_audio.set_slot_options(n, gain=1.0, pan=0.0, mode="oneshot", choke_group=0, quantize=None)
-    session.audio = None
+    yield from live_window_of(qtbot, host_audio, session, settings, autoplay=False)
 
 
 # -- it fits -------------------------------------------------------------------------------------
