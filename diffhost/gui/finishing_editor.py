@@ -26,7 +26,7 @@ from diffhost.gui.numbers import SaidDoubleSpinBox
 from diffhost.host.render.export import MENU_CHOICES
 
 DEFAULT: dict[str, Any] = {
-    "dc_remove": True,
+    "dc_remove": "loop_mean",  # host.render.finishing.DC_LOOP_MEAN (no host import in the GUI's defaults)
     "channels": None,
     "tail_s": 0.0,
     "trim_silence": None,
@@ -157,6 +157,8 @@ class FinishingEditor(QWidget):
     def set_finishing(self, data: dict[str, Any] | None) -> None:
         """Show a finishing dict (a preset's, or the default) without emitting it back."""
         d = {**copy.deepcopy(DEFAULT), **copy.deepcopy(data or {})}
+        if data is not None and "dc_remove" not in data:
+            d["dc_remove"] = True  # a preset from before DC modes keeps its 5 Hz high-pass
         self._data = d
         widgets = self._widgets()
         for w in widgets:
@@ -208,7 +210,8 @@ class FinishingEditor(QWidget):
 
     def _edited(self, *_a: Any) -> None:
         d = self._data
-        d["dc_remove"] = self.dc_remove.isChecked()
+        # on: the mode shown stays (a preset's high-pass, or a loop's mean), the default when re-ticked
+        d["dc_remove"] = (d.get("dc_remove") or DEFAULT["dc_remove"]) if self.dc_remove.isChecked() else False
         d["channels"] = self.channels.currentData()
         d["tail_s"] = round(self.tail.value(), 3)
         if self.trim.isChecked():
