@@ -62,6 +62,7 @@ class FinishingEditor(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._data: dict[str, Any] = copy.deepcopy(DEFAULT)
+        self._dc_mode: bool | str = DEFAULT["dc_remove"]
 
         self.dc_remove = QCheckBox("Remove DC offset")
         self.channels = QComboBox()
@@ -159,6 +160,7 @@ class FinishingEditor(QWidget):
         d = {**copy.deepcopy(DEFAULT), **copy.deepcopy(data or {})}
         if data is not None and "dc_remove" not in data:
             d["dc_remove"] = True  # a preset from before DC modes keeps its 5 Hz high-pass
+        self._dc_mode = d["dc_remove"] or DEFAULT["dc_remove"]  # what ticking the box turns on
         self._data = d
         widgets = self._widgets()
         for w in widgets:
@@ -210,8 +212,8 @@ class FinishingEditor(QWidget):
 
     def _edited(self, *_a: Any) -> None:
         d = self._data
-        # on: the mode shown stays (a preset's high-pass, or a loop's mean), the default when re-ticked
-        d["dc_remove"] = (d.get("dc_remove") or DEFAULT["dc_remove"]) if self.dc_remove.isChecked() else False
+        # on: the mode the finishing was shown with (a preset's high-pass, or a loop's mean)
+        d["dc_remove"] = self._dc_mode if self.dc_remove.isChecked() else False
         d["channels"] = self.channels.currentData()
         d["tail_s"] = round(self.tail.value(), 3)
         if self.trim.isChecked():

@@ -69,9 +69,13 @@ def test_preset_finishing_is_shown_and_no_preset_clears_chain_finishing_and_tags
     assert fin.dc_remove.isChecked() and window.session._finish.recipe.finishing.dc_remove is True
     assert window.presets_menu.current == "tight snare"
     assert [e["effect"] for e in window.effects.chain()] == ["Compressor"]
-    fin.fade_out.setValue(25.0)  # and keeps it when the preset is edited
+    fin.fade_out.setValue(25.0)  # and keeps it when the preset is edited, or the box ticked again
     qtbot.waitUntil(lambda: window.session._finish.recipe.finishing.fade_out_ms == 25.0, timeout=5000)
     assert window.session._finish.recipe.finishing.dc_remove is True
+    fin.dc_remove.setChecked(False)
+    qtbot.waitUntil(lambda: window.session._finish.recipe.finishing.dc_remove is False, timeout=5000)
+    fin.dc_remove.setChecked(True)
+    qtbot.waitUntil(lambda: window.session._finish.recipe.finishing.dc_remove is True, timeout=5000)
 
     # "No preset" from the Presets menu: chain, finishing and the preset's name and tags all go.
     window.presets_menu.no_preset_action.trigger()
