@@ -130,6 +130,15 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
         rt.engine._publish = published
         wrap(rt.session._finish, "finish", before="finish")
         wrap(finisher_mod, "postprocess", after="post")
+        post_steps: list[list[str]] = []  # what post-processing did, as its log says (printed once)
+        stamped_post = finisher_mod.postprocess
+
+        def logged_post(*a, **k):
+            out = stamped_post(*a, **k)
+            post_steps.append([" ".join(f"{k}={v}" for k, v in s.items() if k not in ("samples", "channels")) for s in out.steps])
+            return out
+
+        finisher_mod.postprocess = logged_post
         wrap(link_mod, "make_clip", after="clip")
         wrap(cache_mod.ClipCache, "_place", before="hashed")
         send = link.send
@@ -244,6 +253,8 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
                         callback.append(most)
                         means.append(mean)
                 stats.clear()
+            if post_steps:
+                print(f"  post-processing steps: {'; '.join(post_steps[-1])}")
             rows["callback_max_us"] = callback
             rows["callback_mean_us"] = means
             return rows

@@ -26,7 +26,7 @@ from diffhost.gui.numbers import SaidDoubleSpinBox
 from diffhost.host.render.export import MENU_CHOICES
 
 DEFAULT: dict[str, Any] = {
-    "dc_remove": True,
+    "dc_remove": "loop_mean",  # host.render.finishing.DC_LOOP_MEAN (no host import in the GUI's defaults)
     "channels": None,
     "tail_s": 0.0,
     "trim_silence": None,
@@ -62,6 +62,7 @@ class FinishingEditor(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._data: dict[str, Any] = copy.deepcopy(DEFAULT)
+        self._dc_mode: bool | str = DEFAULT["dc_remove"]
 
         self.dc_remove = QCheckBox("Remove DC offset")
         self.channels = QComboBox()
@@ -157,6 +158,9 @@ class FinishingEditor(QWidget):
     def set_finishing(self, data: dict[str, Any] | None) -> None:
         """Show a finishing dict (a preset's, or the default) without emitting it back."""
         d = {**copy.deepcopy(DEFAULT), **copy.deepcopy(data or {})}
+        if data is not None and "dc_remove" not in data:
+            d["dc_remove"] = True  # a preset from before DC modes keeps its 5 Hz high-pass
+        self._dc_mode = d["dc_remove"] or DEFAULT["dc_remove"]  # what ticking the box turns on
         self._data = d
         widgets = self._widgets()
         for w in widgets:
@@ -208,7 +212,8 @@ class FinishingEditor(QWidget):
 
     def _edited(self, *_a: Any) -> None:
         d = self._data
-        d["dc_remove"] = self.dc_remove.isChecked()
+        # on: the mode the finishing was shown with (a preset's high-pass, or a loop's mean)
+        d["dc_remove"] = self._dc_mode if self.dc_remove.isChecked() else False
         d["channels"] = self.channels.currentData()
         d["tail_s"] = round(self.tail.value(), 3)
         if self.trim.isChecked():

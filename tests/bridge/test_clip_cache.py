@@ -63,6 +63,10 @@ def test_bad_clips_change_nothing(tmp_path):
     bad[1, 5] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         cache.put(bad, 8000)
+    late = tone(3.0, 48000)  # a NaN in a later piece: found while writing; the partial file goes
+    late[0, -10] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        cache.put(late, 48000)
     with pytest.raises(ValueError, match="3 channels; valid is 1..2"):
         cache.put(tone(0.1, 8000, channels=3), 8000)
     with pytest.raises(ValueError, match="hash: 'x' is not a clip hash"):

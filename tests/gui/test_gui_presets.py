@@ -65,8 +65,17 @@ def test_preset_finishing_is_shown_and_no_preset_clears_chain_finishing_and_tags
     fin = window.finishing
     qtbot.waitUntil(lambda: window.preset_state.text() == "Preset: tight snare", timeout=5000)
     assert fin.trim.isChecked() and fin.trim_db.value() == -60.0 and fin.fade_out.value() == 20.0
+    # a preset that names no DC mode was written before there were modes: it keeps the high-pass
+    assert fin.dc_remove.isChecked() and window.session._finish.recipe.finishing.dc_remove is True
     assert window.presets_menu.current == "tight snare"
     assert [e["effect"] for e in window.effects.chain()] == ["Compressor"]
+    fin.fade_out.setValue(25.0)  # and keeps it when the preset is edited, or the box ticked again
+    qtbot.waitUntil(lambda: window.session._finish.recipe.finishing.fade_out_ms == 25.0, timeout=5000)
+    assert window.session._finish.recipe.finishing.dc_remove is True
+    fin.dc_remove.setChecked(False)
+    qtbot.waitUntil(lambda: window.session._finish.recipe.finishing.dc_remove is False, timeout=5000)
+    fin.dc_remove.setChecked(True)
+    qtbot.waitUntil(lambda: window.session._finish.recipe.finishing.dc_remove is True, timeout=5000)
 
     # "No preset" from the Presets menu: chain, finishing and the preset's name and tags all go.
     window.presets_menu.no_preset_action.trigger()
@@ -75,6 +84,7 @@ def test_preset_finishing_is_shown_and_no_preset_clears_chain_finishing_and_tags
     recipe = window.session._finish.recipe
     assert recipe.preset is None and recipe.tags == () and recipe.chain.specs == ()
     assert recipe.finishing.trim_silence is None and recipe.finishing.fade_out_ms == 0.0
+    assert recipe.finishing.dc_remove == "loop_mean"  # a new render's default
 
     # So a later 2 s render is 2 s (no trim), untagged, and says no preset.
     window.params.prompt.setText("bright tonal hit")
@@ -104,6 +114,7 @@ def test_finishing_edits_apply_to_the_next_render_and_save_with_the_preset(qtbot
     qtbot.waitUntil(lambda: not window.jobs and window.current is not None, timeout=30000)
     side = json.loads(window.current.path.with_name(window.current.path.name + ".json").read_text())
     assert side["finishing"]["fade_out_ms"] == 50.0 and side["finishing"]["normalize"]["mode"] == "lufs"
+    assert side["finishing"]["dc_remove"] == "loop_mean"  # editing other fields keeps the DC mode
     assert side["post"]["loudness_lufs"] == pytest.approx(-14.0, abs=0.1) or side["post"]["peak_dbfs"] == pytest.approx(-1.0, abs=0.01)
     fin.format.setCurrentText("FLAC 16-bit (dithered)")
     qtbot.waitUntil(lambda: window.session._finish.recipe.export.format == "flac", timeout=5000)
@@ -111,6 +122,7 @@ def test_finishing_edits_apply_to_the_next_render_and_save_with_the_preset(qtbot
     qtbot.waitUntil(lambda: "soft pad" in window.presets_menu.names, timeout=5000)
     saved = window.session.presets.load("soft pad")
     assert saved.finishing["fade_out_ms"] == 50.0 and saved.export == {"format": "flac", "bit_depth": 16}
+    assert saved.finishing["dc_remove"] == "loop_mean"
     window.render()
     qtbot.waitUntil(lambda: not window.jobs and window.current is not None and window.current.path.suffix == ".flac", timeout=30000)
     side = json.loads(window.current.path.with_name(window.current.path.name + ".json").read_text())

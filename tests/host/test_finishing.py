@@ -259,3 +259,128 @@ def test_a_clip_too_short_for_lufs_is_peak_normalized_not_lost():
     assert out.loudness_lufs is None
     assert 20 * math.log10(float(np.max(np.abs(out.audio)))) == pytest.approx(-2.0, abs=1e-4)
     assert "no LUFS" in out.steps[-1]["note"]
+
+
+# -- a loop's DC: its mean taken off (the default of new recipes), versioned against the filter ------
+def _loop_music(n: int, sr: int) -> dict:
+    """Music that says `n` samples are one whole loop (post treats such audio as a circle)."""
+    bars = 2.0
+    return {"loop": True, "bars": bars, "bpm": bars * 240.0 * sr / n}
+
+
+def _a_loop(sr: int, seconds: float = 3.7) -> np.ndarray:
+    """A stereo loop with an offset, a slow drift and a bass line: what a DC step has work on."""
+    rng = np.random.default_rng(11)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    bass = 0.4 * np.sin(2 * np.pi * 55 * t) * (1 + 0.5 * np.sin(2 * np.pi * t / seconds))
+    x = np.stack([bass + 0.12, 0.6 * bass - 0.07]) + rng.standard_normal((2, n)) * 0.05
+    return x.astype(np.float32)
+
+
+def _peak(a: np.ndarray) -> float:
+    return float(np.max(np.abs(a)))
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_a_loop_loses_exactly_its_mean_and_nothing_else(sr):
+    x = _a_loop(sr)
+    n = x.shape[-1]
+    out = postprocess(x, sr, Recipe(), music=_loop_music(n, sr))
+    assert [s["step"] for s in out.steps] == ["dc_remove", "normalize_peak"]
+    assert out.steps[0]["mode"] == fin.DC_LOOP_MEAN
+    y = out.audio
+    # its DC is gone: each channel's mean (float64) is below 1e-7 of the peak
+    assert np.all(np.abs(y.astype(np.float64).mean(axis=-1)) < 1e-7 * _peak(y))
+    # the very samples of the two steps done one after the other (mean off, then peak normalization)
+    m = x.astype(np.float64).mean(axis=-1, keepdims=True).astype(np.float32)
+    np.testing.assert_array_equal(y, normalize_audio(x - m, -1.0))
+    # the same peak as a peak normalization gives, and the level reported is the file's own
+    assert _peak(y) == pytest.approx(10 ** (-1 / 20), rel=1e-6)
+    assert out.peak_dbfs == 20 * math.log10(_peak(y))
+    # the seam is as it was: the wrap's step, against the loop's own steps, scaled by the gain only
+    gain = _peak(y) / _peak(x - m)
+
+    def steps(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.abs(a[:, 0] - a[:, -1]), np.abs(np.diff(a, axis=-1)).max(axis=-1)
+
+    (wrap_x, own_x), (wrap_y, own_y) = steps(x), steps(y)
+    np.testing.assert_allclose(wrap_y, wrap_x * gain, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(own_y, own_x * gain, rtol=1e-4, atol=1e-6)
+    # where a step changes the audio before normalizing, the mean still comes off alone
+    wide = Recipe.from_dict({"finishing": {"dc_remove": fin.DC_LOOP_MEAN, "channels": 1}})
+    mono = postprocess(x, sr, wide, music=_loop_music(n, sr))
+    assert [s["step"] for s in mono.steps] == ["dc_remove", "channels", "normalize_peak"]
+    assert abs(float(mono.audio.astype(np.float64).mean())) < 1e-7 * _peak(mono.audio)
+
+
+def test_a_loop_mean_is_not_used_for_audio_that_is_no_loop():
+    x = _a_loop(SR)
+    got = postprocess(x, SR, Recipe(), music=None)
+    np.testing.assert_array_equal(got.audio, normalize_audio(fin.remove_dc(x, SR), -1.0))
+    assert got.steps[0] == {"step": "dc_remove", "cutoff_hz": 5.0, "samples": x.shape[-1], "channels": 2}
+
+
+def test_a_loop_with_nan_or_silence():
+    x = _a_loop(SR, 1.0)
+    music = _loop_music(x.shape[-1], SR)
+    x[1, 100] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        postprocess(x, SR, Recipe(), music=music)
+    x[1, 100] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        postprocess(x, SR, Recipe(), music=music)
+    silent = postprocess(np.zeros_like(x), SR, Recipe(), music=music)
+    assert not silent.audio.any() and silent.peak_dbfs == float("-inf")
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_recipes_written_before_dc_modes_keep_the_filter_new_ones_the_mean(sr):
+    """A recipe is kept in a sidecar, a preset and a DAW project's plugin state: one written before
+    there were DC modes says `"dc_remove": true` (or nothing) and must render again exactly as it
+    did, with the loop high-passed as a circle; a new one says its mode and gets the mean."""
+    import json
+
+    from diffhost.host.live.bridge.restore import finishing_recipe
+
+    x = _a_loop(sr)
+    n = x.shape[-1]
+    music = _loop_music(n, sr)
+    # what every sidecar recorded before (Finishing().to_dict() of the code then), as JSON
+    old_finishing = {
+        "dc_remove": True, "channels": None, "tail_s": 0.0, "trim_silence": None, "tempo_fit": None,
+        "loop": None, "fade_in_ms": 0.0, "fade_out_ms": 0.0, "fade_shape": "linear",
+        "sample_rate": None, "normalize": {"mode": "peak", "peak_db": -1.0},
+    }  # fmt: skip
+    filtered = normalize_audio(_dc_by_one_call(np.concatenate([x, x], axis=-1), sr)[:, n:], -1.0)
+    m = x.astype(np.float64).mean(axis=-1, keepdims=True).astype(np.float32)
+    centred = normalize_audio(x - m, -1.0)
+    assert not np.array_equal(filtered, centred)
+    old_sidecars = [
+        {"finishing": old_finishing},
+        {"finishing": {k: v for k, v in old_finishing.items() if k != "dc_remove"}},
+        {"finishing": {}},  # a preset that set nothing
+        {},
+    ]
+    for side in old_sidecars:
+        recipe = finishing_recipe(json.loads(json.dumps(side)))
+        assert recipe.finishing.dc_remove is True, side
+        got = postprocess(x, sr, recipe, music=music)
+        np.testing.assert_array_equal(got.audio, filtered, err_msg=str(side))
+        assert got.steps[0]["cutoff_hz"] == 5.0
+    # a new render's recipe records its mode, and a sidecar of it renders with the mean again
+    new = json.loads(json.dumps({"finishing": Recipe().to_dict()["finishing"]}))
+    assert new["finishing"]["dc_remove"] == fin.DC_LOOP_MEAN
+    np.testing.assert_array_equal(postprocess(x, sr, finishing_recipe(new), music=music).audio, centred)
+    np.testing.assert_array_equal(postprocess(x, sr, Recipe(), music=music).audio, centred)
+    # and the high-pass can still be asked for by name
+    asked = Recipe.from_dict({"finishing": {"dc_remove": True}})
+    np.testing.assert_array_equal(postprocess(x, sr, asked, music=music).audio, filtered)
+
+
+def test_dc_modes_are_validated():
+    assert fin.parse_finishing({"dc_remove": "loop_mean"}).dc_remove == "loop_mean"
+    assert fin.parse_finishing({"dc_remove": False}).dc_remove is False
+    for bad in ("mean", 1, None):
+        with pytest.raises(fin.FinishingError, match=r"dc_remove: .* is not valid; choose true .*'loop_mean'.* or false"):
+            fin.parse_finishing({"dc_remove": bad})

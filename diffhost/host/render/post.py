@@ -145,7 +145,25 @@ def postprocess(
             m["beats"] = round(float(m["bars"]) * 4, 4)
         return m
 
-    if f.dc_remove:
+    norm = f.normalize
+    fused = False  # the peak normalization was done with the DC removal
+    peak: float | None = None  # the final audio's peak, when known without a pass over it
+    if f.dc_remove == fin.DC_LOOP_MEAN and looping():
+        # The exact DC removal of a loop. When nothing else changes the audio before a peak
+        # normalization (a loop skips tail and trim), both are done in the same two passes.
+        last = (
+            norm is not None
+            and norm["mode"] == "peak"
+            and f.channels in (None, a.shape[0])
+            and not recipe.chain.active
+            and not (f.tempo_fit or f.loop or f.fade_in_ms or f.fade_out_ms)
+            and f.sample_rate in (None, sr)
+        )
+        a, done_peak = fin.remove_loop_mean(a, norm["peak_db"] if last and norm else None)
+        if last:
+            fused, peak = True, done_peak  # nothing below changes the audio
+        log("dc_remove", mode=fin.DC_LOOP_MEAN)
+    elif f.dc_remove:
         # a loop as a circle (the same samples as _circular, without filtering the first copy whole)
         a = fin.remove_dc_circular(a, sr) if looping() else fin.remove_dc(a, sr)
         log("dc_remove", cutoff_hz=5.0)
@@ -196,10 +214,11 @@ def postprocess(
         a = resample(a, sr, f.sample_rate)
         log("resample", from_hz=sr, to_hz=f.sample_rate, quality="soxr VHQ")
         sr = f.sample_rate
-    norm = f.normalize
     loudness: float | None = None
     measured = False
-    if norm and norm["mode"] == "peak":
+    if norm and norm["mode"] == "peak" and fused:
+        log("normalize_peak", peak_db=norm["peak_db"])  # done with the DC removal: the same samples
+    elif norm and norm["mode"] == "peak":
         a = normalize_audio(a, norm["peak_db"])
         log("normalize_peak", peak_db=norm["peak_db"])
     elif norm and norm["mode"] == "lufs" and a.shape[-1] < fin.LUFS_MIN_S * sr:
@@ -215,8 +234,10 @@ def postprocess(
         a, info = fin.normalize_lufs(a, sr, norm["lufs"], norm["ceiling_db"])
         log("normalize_lufs", target_lufs=norm["lufs"], ceiling_db=norm["ceiling_db"], **info)
         loudness, measured = info.get("achieved_lufs"), True  # loudness moves by exactly the gain
-    if not np.all(np.isfinite(a)):
+    # (the fused DC removal and normalization checked the samples already, in the pass they took)
+    if peak is None and not np.all(np.isfinite(a)):
         raise ValueError("post-processing produced NaN or infinite samples")
     if not measured and measure_loudness:
         loudness = fin.loudness_lufs(a, sr)
-    return PostResult(a, sr, steps, loudness, peak_dbfs(a), now)
+    level = peak_dbfs(a) if peak is None else (20 * math.log10(peak) if peak > 0 else float("-inf"))
+    return PostResult(a, sr, steps, loudness, level, now)

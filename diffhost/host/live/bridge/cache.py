@@ -53,7 +53,13 @@ def default_cache_dir() -> Path:
     return paths.clip_cache_dir()
 
 
-def _checked(audio: np.ndarray) -> np.ndarray:
+def _finite(audio: np.ndarray) -> bool:
+    # A NaN or an infinity anywhere makes the sum non-finite: one fast pass instead of a mask of
+    # the whole clip. Only a sum that overflowed float32 (absurd levels) needs the exact check.
+    return bool(np.isfinite(audio.sum()) or np.isfinite(audio).all())
+
+
+def _checked(audio: np.ndarray, *, values: bool = True) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None, :]
@@ -62,11 +68,12 @@ def _checked(audio: np.ndarray) -> np.ndarray:
         raise ValueError(f"clip: {channels} channels; valid is 1..{MAX_CHANNELS}")
     if frames == 0:
         raise ValueError("clip: the audio is empty; valid is at least one sample")
-    # A NaN or an infinity anywhere makes the sum non-finite: one fast pass instead of a mask of
-    # the whole clip. Only a sum that overflowed float32 (absurd levels) needs the exact check.
-    if not np.isfinite(audio.sum()) and not np.isfinite(audio).all():
-        raise ValueError("clip: the audio contains NaN or infinite samples")
+    if values and not _finite(audio):
+        raise ValueError(_NOT_FINITE)
     return audio
+
+
+_NOT_FINITE = "clip: the audio contains NaN or infinite samples"
 
 
 def wav_header(channels: int, frames: int, sample_rate: int) -> bytes:
@@ -146,7 +153,7 @@ class ClipCache:
         """Store a clip; returns its hash once its bytes are on disk. `then(hash)` is called as
         soon as the whole file can be read under its name (before the fsync: see the module doc).
         A clip already there is left as it is (same name, same bytes)."""
-        audio = _checked(audio)
+        audio = _checked(audio, values=False)  # the samples are checked piece by piece below
         channels, frames = audio.shape
         header = wav_header(channels, frames, sample_rate)
         data = np.empty((frames, channels), dtype="<f4")
@@ -173,6 +180,8 @@ class ClipCache:
                     for start in range(0, frames, PIECE_FRAMES):
                         block = data[start : start + PIECE_FRAMES]
                         _interleave(audio, block, start)
+                        if not _finite(block):  # while the piece is in the CPU's cache: no extra pass
+                            raise ValueError(_NOT_FINITE)  # (the partial file is removed below)
                         piece = block.data.cast("B")  # the piece's bytes, not a copy
                         pieces.put(piece)
                         out.write(piece)
