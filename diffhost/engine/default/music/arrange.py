@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from diffhost import paths
-from diffhost.engine.audio import resample
+from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.music import arrange_v1, voices
 from diffhost.engine.default.music.bank import Bank
 from diffhost.engine.default.music.filters import butter, sosfilt
@@ -619,11 +619,7 @@ def _mix(band: _Band, parts: bool = False) -> _Mix:
             out += x
     tex = None
     if "texture" in score.roles:
-        tex = (
-            _highpass(_texture_layer(score, n, loop, band.rng, rate), DC_HZ, rate)
-            if not loop
-            else _texture_layer(score, n, loop, band.rng, rate)
-        )
+        tex = _texture_part(score, n, loop, band.rng, rate, band.length_s)
         level = level_db(tex, rate=rate)
         db = role_db(score.style, "texture") if len(score.roles) > 1 else 0.0
         tex = tex * np.float32(10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)
@@ -733,6 +729,23 @@ def _arp_sequence(tones: list[int], shape: str) -> list[int]:
     if shape == "updown":
         return tones + tones[-2:0:-1]
     return [tones[i % len(tones)] for i in (0, 2, 1, 2, 0, 2, 1, 3)]
+
+
+# Noise beds are made at SR at any rate and then resampled: the random draws, their level and the filters
+# are then exactly those of a render at SR (a filter designed at another rate bends differently near
+# the top, up to 2 dB at 16 kHz, and other draws have other peaks, which move the mix's normalisation).
+# They cost the same with and without stems. The drone and the evolving pad are exact at any rate.
+NOISE_TEXTURES = ("rain", "wind", "vinyl")
+
+
+def _texture_part(score: Score, n: int, loop: bool, rng, rate: int, length_s: float) -> np.ndarray:
+    """The texture part, n samples at `rate`: crossfaded into a loop, or high-passed as a phrase."""
+    if rate != SR and score.voices["texture"] in NOISE_TEXTURES:
+        x = _texture_part(score, int(round(length_s * SR)), loop, rng, SR, length_s)
+        return resample_loop(x, n) if loop else fit_length(resample(x, SR, rate), n)
+    if loop:
+        return _texture_layer(score, n, loop, rng, rate)
+    return _highpass(_texture_layer(score, n, loop, rng, rate), DC_HZ, rate)
 
 
 def _texture_layer(score: Score, n: int, loop: bool, rng, rate: int = SR) -> np.ndarray:
