@@ -183,3 +183,19 @@ def test_mix_4_stems_at_48_khz_sum_to_the_mix_within_minus_90_dbfs(default_model
         residual = r.audio[v] - sum(parts.values())
         assert 20 * np.log10(float(np.abs(residual).max()) + 1e-30) < -90.0
     assert 20 * np.log10(float(np.abs(r.audio - plain.audio).max()) + 1e-30) < -90.0
+
+
+def test_a_bank_recording_is_resampled_once_and_the_kept_ones_are_bounded(monkeypatch):
+    bank = load_bank()  # a bank of its own: nothing kept yet
+    kick = arrange.drum_hit(bank, "standard", "kick", 48000)
+    assert kick is arrange.drum_hit(bank, "standard", "kick", 48000)  # kept, not resampled again
+    assert abs(kick.size - bank.drum("standard", "kick").size * 48000 / 44100) < 2
+    assert arrange.drum_hit(bank, "standard", "kick", 44100).size == bank.drum("standard", "kick").size
+    cap = 4 * kick.nbytes
+    monkeypatch.setattr(arrange, "_AT_RATE_BYTES", cap)
+    kept = bank.__dict__["_at_rate"]
+    for lane in ("snare", "clap", "closed_hat", "open_hat", "perc", "tom"):
+        hit = arrange.drum_hit(bank, "standard", lane, 48000)
+        # within the cap (a single recording larger than it is still kept: it is playing)
+        assert sum(v.nbytes for v in kept.values()) <= max(cap, hit.nbytes)
+    assert ("kit", "standard", "kick", 48000) not in kept and ("kit", "standard", "tom", 48000) in kept

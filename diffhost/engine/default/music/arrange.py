@@ -10,6 +10,7 @@ starting notes a beat before its end and fades its last tenth to silence.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -218,9 +219,11 @@ def _fade_in(x: np.ndarray, n: int = 32) -> np.ndarray:
     return x
 
 
-# Bank recordings resampled to another rate, per bank: (what, offset or lane, rate) -> samples. A session
-# plays few voices, so this stays small; the cap only bounds a session that tries every voice and rate.
-_AT_RATE_CAP = 512
+# Bank recordings resampled to another rate are kept with the bank: (what, offset or lane, rate) ->
+# samples. A render plays a few dozen (about 0.5 MB each at 48 kHz); the whole bank at 48 kHz would be
+# 220 MB, so the oldest go once the kept ones pass this many bytes.
+_AT_RATE_BYTES = 64 << 20
+_AT_RATE_LOCK = threading.Lock()  # renders on other threads may share the bank
 
 
 def bank_at_rate(bank: Bank, key: tuple, x: np.ndarray, rate: int) -> np.ndarray:
@@ -228,13 +231,17 @@ def bank_at_rate(bank: Bank, key: tuple, x: np.ndarray, rate: int) -> np.ndarray
     another rate pitches and plays it exactly as a render at SR plays the recording itself."""
     if rate == SR:
         return x
-    cache = bank.__dict__.setdefault("_at_rate", {})
+    cache: dict[tuple, np.ndarray] = bank.__dict__.setdefault("_at_rate", {})
     k = (*key, rate)
-    if k not in cache:
-        if len(cache) >= _AT_RATE_CAP:
-            cache.pop(next(iter(cache)))  # the oldest
-        cache[k] = resample(x[None], SR, rate)[0]
-    return cache[k]
+    y = cache.get(k)
+    if y is None:
+        y = resample(x[None], SR, rate)[0]
+        with _AT_RATE_LOCK:
+            kept = sum(v.nbytes for v in cache.values())
+            while cache and kept + y.nbytes > _AT_RATE_BYTES:
+                kept -= cache.pop(next(iter(cache))).nbytes  # the oldest
+            cache[k] = y
+    return y
 
 
 def drum_hit(bank: Bank, kit: str, lane: str, rate: int = SR) -> np.ndarray:
