@@ -1,8 +1,8 @@
 """Procedural voices of the v2 renderer: the 808 sub, the analog pad and pluck, and the textures.
 
-Notes are rendered mono at the rate asked for (sr, SR unless said); textures stereo. Loop-friendly where it matters: the
-drone's oscillators and every LFO run at whole multiples of 1 / loop length, so a drone
-loop is periodic to the sample; noise beds are crossfaded by the arranger instead.
+Notes are rendered mono at the rate asked for (sr; SR unless said); textures stereo. Loop-friendly
+where it matters: the drone's oscillators and every LFO run at whole multiples of 1 / loop length,
+so a drone loop is periodic to the sample; noise beds are crossfaded by the arranger instead.
 Pure numpy/scipy; randomness from the rng passed in.
 """
 
