@@ -424,7 +424,7 @@ def _play_drums(band: _Band) -> None:
     score, bank, step_s = band.score, band.bank, band.timing.step_s
     drum_times = score.extra.get("drum_times")  # {global step: exact seconds} from a seed clip
     gains: dict[str, float] = {}
-    voice_cache: dict[str, np.ndarray] = {}
+    hits: dict[str, np.ndarray] = {}
 
     def lane_gain(lane: str) -> float:
         """A lane's level in the style's balance; under the low-pass, plus the level the filter takes
@@ -438,6 +438,23 @@ def _play_drums(band: _Band) -> None:
             gains[lane] = gain
         return gains[lane]
 
+    def lane_hit(lane: str) -> np.ndarray:
+        """The lane's sample at the render's rate, faded in: made once per render, as every hit of a
+        lane plays the same samples (Mixer.add only reads them)."""
+        if lane not in hits:
+            if lane == "hat_roll":
+                x = score.extra.get("hat") or drum_hit(bank, score.kit, "closed_hat", band.rate)
+            else:
+                x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
+                if x is not None and band.rate != SR:  # the seed's own sound (given at SR)
+                    x = resample(x[None], SR, band.rate)[0]
+                if x is None:
+                    x = drum_hit(bank, score.kit, lane, band.rate)
+                    if lane == "tom" and score.kit == "orchestra":
+                        x = _timpani(x, score.tonic)
+            hits[lane] = _fade_in(x)
+        return hits[lane]
+
     for g, t in band.steps():
         row = score.drums[g % STEPS]
         when = drum_times.get(g, t) if drum_times else t
@@ -448,23 +465,13 @@ def _play_drums(band: _Band) -> None:
             m = band.bus(f"drums:{lane}" if band.lanes else "drums")
             pan = LANE_PAN.get(lane, 0.0)
             if lane == "hat_roll":
-                x = score.extra.get("hat") or drum_hit(bank, score.kit, "closed_hat", band.rate)
                 gain = lane_gain(lane)
                 for k in range(3):
                     band.played("drums", when + k * step_s / 3, GM_DRUMS[lane], step_s / 3, v)
-                    m.add(_fade_in(x), when + k * step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
+                    m.add(lane_hit(lane), when + k * step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
                 continue
-            x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
-            if x is not None and band.rate != SR:  # the seed's own sound (given at SR), resampled once
-                if "seed" not in voice_cache:
-                    voice_cache["seed"] = resample(x[None], SR, band.rate)[0]
-                x = voice_cache["seed"]
-            if x is None:
-                x = drum_hit(bank, score.kit, lane, band.rate)
-                if lane == "tom" and score.kit == "orchestra":
-                    x = _timpani(x, score.tonic)
             band.played("drums", when, GM_DRUMS[lane], step_s, v)
-            m.add(_fade_in(x), when, lane_gain(lane) * v**1.5, pan)
+            m.add(lane_hit(lane), when, lane_gain(lane) * v**1.5, pan)
 
 
 def _play_bass(band: _Band) -> None:
