@@ -17,6 +17,9 @@ Prints the issue's Bars table figures for the embedded default model:
   the render's CPU ratio is printed as min / median / max of the K.
 
 `--speed-only` prints only the phrase's speed and the stems + MIDI ratios (no loops, no load time).
+`--compare-mix K` also measures the 48 kHz cases with mix version K (an older mix, rendered at
+44.1 kHz and resampled): its stems + MIDI ratios, and today's plain render's CPU time against mix K's,
+in the same run.
 """
 
 from __future__ import annotations
@@ -67,6 +70,9 @@ def main() -> int:
         "--ratio-runs", type=int, default=1, help="times the stems + MIDI ratio is measured (min/median/max)"
     )
     p.add_argument("--speed-only", action="store_true", help="only the phrase speed and the stems + MIDI ratios")
+    p.add_argument(
+        "--compare-mix", type=int, default=None, help="also measure the 48 kHz cases with this older mix version"
+    )
     p.add_argument("--load-repeats", type=int, default=3, help="fresh processes per checkout for the load time")
     p.add_argument(
         "--baseline",
@@ -171,6 +177,26 @@ def speed_figures(model, args) -> None:
             prompt="house groove with bass and chords", bars=8, bpm=124.0, seed=5, sample_rate=48000)),
         ("10 s phrase, 44.1 kHz          ", phrase),
     )  # fmt: skip
+    if args.compare_mix is not None:
+        older = tuple(
+            (f"{label.strip()}, mix {args.compare_mix}".ljust(len(label)), req.with_(mix=args.compare_mix))
+            for label, req in cases
+            if req.sample_rate != 44100
+        )
+        print(f"             plain render, today's mix against mix {args.compare_mix} (CPU s, medians):")
+        for (label, req), (_, old) in zip((c for c in cases if c[1].sample_rate != 44100), older, strict=True):
+            ratios = []
+            for _ in range(max(1, args.ratio_runs)):
+                (_, oc), (_, nc) = _alternate(
+                    functools.partial(model.render, old), functools.partial(model.render, req), args.speed_repeats
+                )
+                ratios.append(nc / oc)
+            print(
+                f"             {label}  mix {args.compare_mix} {oc:.3f} s -> today {nc:.3f} s = {nc / oc:.2f}x CPU"
+                f" (min / median / max over {len(ratios)}: {min(ratios):.2f} / {statistics.median(ratios):.2f}"
+                f" / {max(ratios):.2f})"
+            )
+        cases = cases + older
     print("             stems + MIDI against the same render without (medians; wall s | CPU s):")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)

@@ -93,7 +93,7 @@ def test_todays_mix_is_the_default_and_is_recorded(monkeypatch, first_mix_render
     model = load_model(None, device="cpu")
     kw, samples, rms = FIRST_MIX_RECIPES[0]
     r = model.render(GenerationRequest(**kw))
-    assert r.extra["music"][0]["mix"] == arrange.MIX == 3
+    assert r.extra["music"][0]["mix"] == arrange.MIX == 4
     assert r.audio.shape == first_mix_renders[0].audio.shape
     assert not _same(r.audio[0], samples, rms)
     # The same score through both mixes: only the mix differs, and the newer one has no DC.
@@ -106,10 +106,10 @@ def test_todays_mix_is_the_default_and_is_recorded(monkeypatch, first_mix_render
     assert np.abs(new.mean(axis=1)).max() < 1e-3 < np.abs(old.mean(axis=1)).max()
 
 
-@pytest.mark.parametrize("bad", ["4", "0", "two", "1.5"])
+@pytest.mark.parametrize("bad", ["5", "0", "two", "1.5"])
 def test_an_unknown_mix_version_is_refused_by_name(monkeypatch, bad):
     monkeypatch.setenv("DIFFHOST_MIX", bad)
-    with pytest.raises(arrange.MixError, match=rf"mix '{bad}' \(DIFFHOST_MIX\) is unknown; valid are 1, 2, 3"):
+    with pytest.raises(arrange.MixError, match=rf"mix '{bad}' \(DIFFHOST_MIX\) is unknown; valid are 1, 2, 3, 4"):
         arrange.mix_version()
     assert arrange.mix_version(2) == 2 and arrange.mix_version("1") == 1
 
@@ -218,8 +218,33 @@ def test_a_recipe_written_with_the_second_mix_renders_as_it_did(second_mix_and_t
     kw, samples, rms = SECOND_MIX_RECIPES[i]
     old, today = second_mix_and_today[i]
     assert _same(old.audio[0], samples, rms), (kw, _fingerprint(old.audio[0]))
-    assert old.extra["music"][0]["mix"] == 2 and today.extra["music"][0]["mix"] == arrange.MIX == 3
+    assert old.extra["music"][0]["mix"] == 2 and today.extra["music"][0]["mix"] == arrange.MIX == 4
 
 
 def test_todays_networks_are_not_the_second_mixs(second_mix_and_today):
     assert any(not np.array_equal(old.audio, today.audio) for old, today in second_mix_and_today)
+
+
+# (request, samples, RMS per eighth per channel) of renders made with mix 3, which rendered the score at
+# 44.1 kHz and resampled it (checked bit for bit, SHA-256 of the float32 samples, against the code before
+# mix 4 on the development machine; compared here as FIRST_MIX_RECIPES are). Mix 4 renders at the output
+# rate; a clip whose sidecar names mix 3 must still render as it did, at 48 kHz too.
+THIRD_MIX_RECIPES = [
+    ({'prompt': 'funk beat with bass and chords', 'bars': 4, 'bpm': 97.0, 'seed': 3, 'sample_rate': 48000}, 475052, [[0.126399, 0.107531, 0.12923, 0.102356, 0.11647, 0.0959296, 0.129227, 0.102579], [0.128044, 0.110522, 0.130877, 0.104959, 0.117841, 0.0991589, 0.130879, 0.105163]]),
+    ({'prompt': 'lofi hip hop drum loop with vinyl crackle', 'bars': 2, 'bpm': 83.0, 'seed': 11, 'sample_rate': 48000}, 277590, [[0.0741744, 0.0616185, 0.0664681, 0.0523249, 0.0729563, 0.0610902, 0.0670085, 0.0528737], [0.0748145, 0.0601534, 0.0672278, 0.0538015, 0.0748283, 0.0607431, 0.0677458, 0.053597]]),
+    ({'prompt': 'jazzy piano chords', 'length': 6.0, 'seed': 7, 'sample_rate': 48000}, 288000, [[0.145133, 0.127002, 0.151037, 0.132181, 0.160344, 0.140293, 0.151014, 0.132181], [0.150851, 0.131998, 0.15485, 0.135497, 0.164138, 0.14362, 0.154826, 0.135497]]),
+    ({'prompt': 'trap beat with 808 bass and synth pluck arp', 'bars': 2, 'bpm': 140.0, 'seed': 8, 'sample_rate': 44100}, 151200, [[0.211699, 0.15485, 0.175961, 0.147335, 0.174752, 0.154773, 0.189347, 0.111591], [0.214861, 0.159158, 0.178913, 0.15304, 0.177979, 0.158391, 0.192286, 0.11971]]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("i", range(len(THIRD_MIX_RECIPES)))
+def test_a_recipe_written_with_the_third_mix_renders_as_it_did(default_model, monkeypatch, i):
+    """A mix-3 recipe keeps mix 3 (rendered at 44.1 kHz, then resampled) with and without stems."""
+    monkeypatch.delenv("DIFFHOST_BANK", raising=False)
+    monkeypatch.delenv("DIFFHOST_MIX", raising=False)
+    kw, samples, rms = THIRD_MIX_RECIPES[i]
+    r = default_model.render(GenerationRequest(**kw, mix=3))
+    assert r.extra["music"][0]["mix"] == 3
+    assert _same(r.audio[0], samples, rms), (kw, _fingerprint(r.audio[0]))
+    with_stems = default_model.render(GenerationRequest(**kw, mix=3, stems=True))
+    assert float(np.abs(with_stems.audio - r.audio).max()) < 1e-6

@@ -438,8 +438,8 @@ class LoopMaker:
         timing: Timing,
         seed: int,
     ) -> tuple[list[np.ndarray], list[dict], list[dict[str, np.ndarray]], list]:
-        """Step 6: each score at the resolved tempo and key, played at 44.1 kHz: (audio, music
-        info, stems, the notes played) per variation."""
+        """Step 6: each score at the resolved tempo and key, played at the mix's render rate (the output
+        rate, or 44.1 kHz for the older mixes): (audio, music info, stems, the notes played) per variation."""
         key, seed_info = known.key, known.seed_info
         tempo, bars, length, loop = timing.tempo, timing.bars, timing.length, timing.loop
         audio, music, stems, notes_played = [], [], [], []
@@ -461,6 +461,7 @@ class LoopMaker:
                     loop,
                     np.random.default_rng([seed, i]),
                     num_samples=timing.n_native,
+                    rate=timing.rate,
                     stems=parts,
                     events=events,
                     drum_lanes=False,
@@ -515,7 +516,8 @@ class Timing:
     loop: bool
     bars: float
     length: float  # seconds
-    n_native: int  # samples at 44.1 kHz
+    n_native: int  # samples at the render rate
+    rate: int  # the rate the score is rendered at (arrange.render_rate): the output rate, or SR for old mixes
     notes: list[str]  # what overrode what, in words
 
 
@@ -556,14 +558,15 @@ def _timing(request: GenerationRequest, plan: Plan, scores: list[score.Score], k
             f"diffhost-default; valid is at most {MAX_LOOP_S:g} s ({int(MAX_LOOP_S / bar_seconds(tempo))} bars "
             f"at {tempo:g} bpm)"
         )
-    n_native = loop_samples(bars, tempo, SR) if loop else int(round(length * SR))
+    rate = arrange.render_rate(known.mix, request.sample_rate)
+    n_native = loop_samples(bars, tempo, rate) if loop else int(round(length * rate))
     notes = list(plan.notes)
     if loop and request.bars is None and abs(length - request.length) > 0.5 / request.sample_rate:
         notes.append(
             f"{request.length:g} s is not whole bars at {tempo:g} bpm: rendered {bars:g} bar"
             f"{'' if bars == 1 else 's'} ({length:.3f} s) so it loops"
         )
-    return Timing(tempo=tempo, loop=loop, bars=bars, length=length, n_native=n_native, notes=notes)
+    return Timing(tempo=tempo, loop=loop, bars=bars, length=length, n_native=n_native, rate=rate, notes=notes)
 
 
 def _fit(
@@ -584,14 +587,14 @@ def _fit(
 
     def fit(x: np.ndarray) -> np.ndarray:
         """A part panned to the centre (bass, lead) has two equal channels: one is resampled."""
-        if request.sample_rate == SR and x.shape[-1] == m:
+        if request.sample_rate == timing.rate and x.shape[-1] == m:
             return x
         # (the first samples tell most stereo parts apart without comparing all of them)
         if x.shape[0] == 2 and np.array_equal(x[0, :64], x[1, :64]) and np.array_equal(x[0], x[1]):
             return np.repeat(fit(x[:1]), 2, axis=0)
         if loop:
             return resample_loop(x, m)
-        return fit_length(resample(x, SR, request.sample_rate), m)
+        return fit_length(resample(x, timing.rate, request.sample_rate), m)
 
     if request.stems:
         extra["stems"] = [{role: fit(x) for role, x in sorted(p.items())} for p in stems]
@@ -602,7 +605,7 @@ def _fit(
             mixed[:] = first
             for x in rest:
                 mixed += x
-    elif request.sample_rate != SR:
+    elif request.sample_rate != timing.rate:
         out = np.stack([fit(a) for a in audio])
     else:
         out = np.stack(audio)

@@ -10,27 +10,34 @@ starting notes a beat before its end and fades its last tenth to silence.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from diffhost import paths
+from diffhost.engine.audio import fit_length, resample, resample_loop
 from diffhost.engine.default.music import arrange_v1, voices
 from diffhost.engine.default.music.bank import Bank
 from diffhost.engine.default.music.filters import butter, sosfilt
 from diffhost.engine.default.music.patterns import EIGHTH_SWING_STYLES, HARMONIC_BARS
 from diffhost.engine.default.music.score import CHORD_BARS, DRUM_LANES, MELODY_STEPS, STEPS, SWING_MAX, Score
 
-SR = 44100
+SR = 44100  # the bank's rate, and the rate mixes 1-3 render at (then resampled to the output rate)
 # Mix versions. A clip's sidecar names the one it was rendered with ("mix" in its music), so it renders
 # again sample for sample after the mix improves: 1 is the renderer before per-part levels, the DC
 # high-pass and the phrase fade-in (arrange_v1, kept unchanged; a sidecar with no "mix" is version 1);
 # 2 is this module; 3 plays this module and bank too, with the score networks retrained (the prompt heads
 # and score denoiser mix 2 used are kept in weights/score_denoiser_v2/ and prompt_heads_v2/, and mixes 1
-# and 2 use them). $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank; a request's mix wins.
-MIX_VERSIONS = (1, 2, 3)
-MIX = 3
+# and 2 use them); 4 plays mix 3's score at the output rate instead of at 44.1 kHz and resampling the
+# result (oscillators, envelopes, filters and onsets computed at that rate, the bank's notes and hits
+# resampled once to it), so nothing is resampled per render; at 44.1 kHz it is mix 3 sample for sample.
+# $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank; a request's mix wins.
+MIX_VERSIONS = (1, 2, 3, 4)
+MIX = 4
+# The first mix that renders at the output rate (older ones render at SR and are resampled after).
+NATIVE_RATE_MIX = 4
 # The recorded bank each mix version was made with, where it is not the default bank (bank.BANKS).
 MIX_BANKS = {1: "fluidr3"}
 
@@ -51,13 +58,23 @@ def mix_version(value: int | str | None = None) -> int:
     if version not in MIX_VERSIONS or str(raw).strip() != str(version):
         raise MixError(
             f"default model: mix {raw!r} (DIFFHOST_MIX) is unknown; valid are "
-            f"{', '.join(str(v) for v in MIX_VERSIONS)} ({MIX} is today's mix, 2 the one before its networks were retrained, 1 the one before per-part levels)"
+            f"{', '.join(str(v) for v in MIX_VERSIONS)} ({MIX} is today's mix, 3 the one that rendered at 44.1 kHz, 2 the one before its networks were retrained, 1 the one before per-part levels)"
         )
     return version
 
 
+def render_rate(mix: int, sample_rate: int) -> int:
+    """The rate a mix version's renderer plays at for output at sample_rate: the output rate itself
+    from NATIVE_RATE_MIX on, else SR (the older mixes' audio is then resampled, as it always was)."""
+    return int(sample_rate) if mix >= NATIVE_RATE_MIX else SR
+
+
 def render_mixed(mix: int, score: Score, bank: Bank, length_s: float, loop: bool, rng: np.random.Generator, **kw):
-    """render_score of the given mix version (same arguments: num_samples, stems, events, drum_lanes)."""
+    """render_score of the given mix version (same arguments: num_samples, stems, events, drum_lanes,
+    rate). rate is render_rate(mix, output rate): mixes before NATIVE_RATE_MIX only render at SR."""
+    rate = int(kw.pop("rate", SR))
+    if rate != SR and mix < NATIVE_RATE_MIX:
+        raise ValueError(f"rate: mix {mix} renders at {SR} Hz only, got {rate} Hz (render_rate gives the rate)")
     if mix == 1:
         # The first mix's renderer is kept as it was: it always adds the drum lanes to the stems
         # ("drums:<lane>", inside "drums"), which a producer's stems leave out.
@@ -68,7 +85,7 @@ def render_mixed(mix: int, score: Score, bank: Bank, length_s: float, loop: bool
             for name in [k for k in stems if ":" in k]:
                 del stems[name]
         return out
-    return render_score(score, bank, length_s, loop, rng, **kw)
+    return render_score(score, bank, length_s, loop, rng, rate=rate, **kw)
 
 # The mix: each part's level (its loudest 100 ms, K-weighted as loudness meters weigh it; see level_db)
 # in dB against the loudest part's. Every part stays within 12 dB of the loudest, so none vanishes.
@@ -118,24 +135,24 @@ def role_db(style: str, role: str) -> float:
     return STYLE_ROLE_DB.get(style, {}).get(role, ROLE_DB[role])
 
 
-_K_FILTERS: list = []
+_K_FILTERS: dict[int, list] = {}
 
 
-def level_db(x: np.ndarray, frame_s: float = 0.1) -> float:
+def level_db(x: np.ndarray, frame_s: float = 0.1, rate: int = SR) -> float:
     """A part's level: the loudest 100 ms (hop 50 ms) of its K-weighted signal (ITU-R BS.1770's
     weighting, as loudness meters use), in dB; -inf for silence. The loudest window, not an
     average, so a sparse part (four kicks, one crash) is judged by how loud it is when it plays."""
-    if not _K_FILTERS:
+    if rate not in _K_FILTERS:
         import pyloudnorm
 
-        _K_FILTERS.extend(np.array([f.b, f.a]) for f in pyloudnorm.Meter(SR)._filters.values())
+        _K_FILTERS[rate] = [np.array([f.b, f.a]) for f in pyloudnorm.Meter(rate)._filters.values()]
     # The channels' mid: the parts are near mono, and one channel costs half as much (renders are timed).
     y = np.asarray(x, dtype=np.float32)
     y = y.mean(axis=0) if y.ndim == 2 else y
-    for b, a in _K_FILTERS:
+    for b, a in _K_FILTERS[rate]:
         y = sosfilt(np.concatenate([b, a])[None], y)
     e = 2.0 * y.astype(np.float64) ** 2
-    hop = int(frame_s * SR / 2)
+    hop = int(frame_s * rate / 2)
     if e.size < 2 * hop:
         return float(10 * np.log10(e.mean() + 1e-20)) if e.size else float("-inf")
     c = np.concatenate([[0.0], np.cumsum(e)])
@@ -171,15 +188,15 @@ class Timing:
 class Mixer:
     """Stereo bus of n samples plus overhang; add mono notes with gain and pan."""
 
-    def __init__(self, n: int, overhang: int, loop: bool):
-        self.n, self.loop = n, loop
+    def __init__(self, n: int, overhang: int, loop: bool, rate: int = SR):
+        self.n, self.loop, self.rate = n, loop, rate
         self.buf = np.zeros((2, n + overhang), dtype=np.float32)
         # Every note so far was panned to the centre, so both channels hold the same samples and a
         # stem of this bus can be filtered and resampled as one channel.
         self.centred = True
 
     def add(self, x: np.ndarray, t_s: float, gain: float, pan: float = 0.0) -> None:
-        i = int(round(t_s * SR))
+        i = int(round(t_s * self.rate))
         if i < 0:  # a seed onset slightly before the downbeat: the end of the previous repeat
             if self.loop:
                 i += self.n
@@ -202,27 +219,67 @@ def _fade_in(x: np.ndarray, n: int = 32) -> np.ndarray:
     return x
 
 
+# Bank recordings resampled to another rate are kept with the bank: (what, offset or lane, rate) ->
+# samples. A render plays a few dozen (about 0.5 MB each at 48 kHz); the whole bank at 48 kHz would be
+# 220 MB, so the oldest go once the kept ones pass this many bytes.
+_AT_RATE_BYTES = 64 << 20
+_AT_RATE_LOCK = threading.Lock()  # renders on other threads may share the bank
+
+
+def bank_at_rate(bank: Bank, key: tuple, x: np.ndarray, rate: int) -> np.ndarray:
+    """A bank recording (SR) at `rate`, resampled once (soxr VHQ) and kept with the bank, so a render at
+    another rate pitches and plays it exactly as a render at SR plays the recording itself."""
+    if rate == SR:
+        return x
+    cache: dict[tuple, np.ndarray] = bank.__dict__.setdefault("_at_rate", {})
+    k = (*key, rate)
+    y = cache.get(k)
+    if y is None:
+        y = resample(x[None], SR, rate)[0]
+        with _AT_RATE_LOCK:
+            kept = sum(v.nbytes for v in cache.values())
+            while cache and kept + y.nbytes > _AT_RATE_BYTES:
+                kept -= cache.pop(next(iter(cache))).nbytes  # the oldest
+            cache[k] = y
+    return y
+
+
+def drum_hit(bank: Bank, kit: str, lane: str, rate: int = SR) -> np.ndarray:
+    """A kit's recorded hit at `rate`."""
+    return bank_at_rate(bank, ("kit", kit, lane), bank.drum(kit, lane), rate)
+
+
 def pitched_note(
-    bank: Bank, voice: str, note: int, dur: float, velocity: float, rng, cache: dict | None = None
+    bank: Bank,
+    voice: str,
+    note: int,
+    dur: float,
+    velocity: float,
+    rng,
+    cache: dict | None = None,
+    rate: int = SR,
 ) -> np.ndarray:
-    """A mono note of `dur` seconds plus its release, from the bank (resampled) or a synth voice.
+    """A mono note of `dur` seconds plus its release at `rate`, from the bank (resampled) or a synth voice.
 
     Recorded notes repeat within a loop (the same chord every four bars), so one render caches them."""
     if cache is not None and voice not in voices.SYNTH_NOTE_VOICES:
         k = (voice, note, round(dur, 3))
         if k not in cache:
-            cache[k] = pitched_note(bank, voice, note, dur, 1.0, rng)
+            cache[k] = pitched_note(bank, voice, note, dur, 1.0, rng, rate=rate)
         return cache[k] * velocity
     if voice in voices.SYNTH_NOTE_VOICES:
-        return voices.SYNTH_NOTE_VOICES[voice](note, dur, velocity, rng)
+        return voices.SYNTH_NOTE_VOICES[voice](note, dur, velocity, rng, sr=rate)
     x, ratio, sample = bank.get(voice, note)
-    hold = sample.hold / SR
+    # At another rate the recording is first brought to it (once per bank), then pitched as at SR: the
+    # linear interpolation below then works on the same band-limited signal, so it sounds the same.
+    x = bank_at_rate(bank, ("note", sample.offset), x, rate)
+    hold = sample.hold / SR  # (held for this many of the recording's own samples)
     release = RELEASE_S.get(voice, 0.12)
-    out_len = int((min(dur, hold) + release) * SR) if dur < hold else int(x.size / ratio)
+    out_len = int((min(dur, hold) + release) * rate) if dur < hold else int(x.size / ratio)
     pos = np.arange(min(out_len, int(x.size / ratio) - 1)) * ratio
     y = np.interp(pos, np.arange(x.size), x).astype(np.float32)
     if dur < hold:
-        t = np.arange(y.size) / SR
+        t = np.arange(y.size) / rate
         y *= np.where(t < dur, 1.0, np.exp(-(t - dur) / release * 6.9)).astype(np.float32)
     return _fade_in(y * velocity)
 
@@ -250,10 +307,11 @@ def render_score(
     num_samples: int | None = None,
     events: list[tuple[str, float, int, float, float]] | None = None,
     drum_lanes: bool = True,
+    rate: int = SR,
 ) -> np.ndarray:
-    """(2, samples) float32 at SR, peak-normalised to -1 dBFS.
+    """(2, samples) float32 at `rate`, peak-normalised to -1 dBFS.
 
-    num_samples: the loop's exact length (round(bars x bar x SR)); default round(length_s x SR).
+    num_samples: the loop's exact length (round(bars x bar x rate)); default round(length_s x rate).
     stems: filled with each part's own audio ("drums", "bass", ..., "texture"), through the same
     filters, folds, fades and gain as the mix, so the parts sum to the mix; and, for measuring the
     balance, each drum lane as "drums:<lane>" (those are inside "drums": not to be summed again).
@@ -266,7 +324,15 @@ def render_score(
     # 1. The grid the parts play on, and a bus per part (the notes share one random stream, so
     #    the parts must play in this order for a seed to give the same audio).
     band = _Band(
-        score, bank, length_s, loop, rng, num_samples, lanes=stems is not None and drum_lanes, events=events
+        score,
+        bank,
+        length_s,
+        loop,
+        rng,
+        num_samples,
+        lanes=stems is not None and drum_lanes,
+        events=events,
+        rate=rate,
     )
     # 2.-6. Each part the score has, onto its bus.
     if "drums" in score.roles:
@@ -301,15 +367,17 @@ class _Band:
         *,
         lanes: bool,
         events: list[tuple[str, float, int, float, float]] | None,
+        rate: int = SR,
     ):
         self.score, self.bank, self.length_s, self.loop, self.rng = score, bank, length_s, loop, rng
-        self.n = int(round(length_s * SR)) if num_samples is None else int(num_samples)
+        self.rate = int(rate)  # every sample count and filter of the render is at this rate
+        self.n = int(round(length_s * rate)) if num_samples is None else int(num_samples)
         self.timing = Timing(score.tempo, score.swing, score.style in EIGHTH_SWING_STYLES)
         self.total_steps = int(np.ceil(length_s / self.timing.step_s)) + 1
         step_s = self.timing.step_s
         # A phrase starts no note in its last beat (or last 10 %), so it can end in silence.
         self.last_onset = length_s if loop else max(length_s - max(4 * step_s, 0.1 * length_s), 0.25 * length_s)
-        self.overhang = int(6.0 * SR)
+        self.overhang = int(6.0 * rate)
         self.buses: dict[str, Mixer] = {}
         self.cache: dict = {}
         self.lanes = lanes  # each drum lane on its own bus, for measuring the balance of the stems
@@ -326,7 +394,7 @@ class _Band:
 
     def bus(self, name: str) -> Mixer:
         if name not in self.buses:
-            self.buses[name] = Mixer(self.n, self.overhang, self.loop)
+            self.buses[name] = Mixer(self.n, self.overhang, self.loop, self.rate)
         return self.buses[name]
 
     def steps(self):
@@ -348,7 +416,7 @@ class _Band:
         return self.score.chords[(g // (STEPS * self.bars_per_chord)) % CHORD_BARS]
 
     def note(self, voice: str, note: int, dur: float, vel: float) -> np.ndarray:
-        return pitched_note(self.bank, voice, note, dur, vel, self.rng, self.cache)
+        return pitched_note(self.bank, voice, note, dur, vel, self.rng, self.cache, self.rate)
 
 
 def _play_drums(band: _Band) -> None:
@@ -356,6 +424,7 @@ def _play_drums(band: _Band) -> None:
     score, bank, step_s = band.score, band.bank, band.timing.step_s
     drum_times = score.extra.get("drum_times")  # {global step: exact seconds} from a seed clip
     gains: dict[str, float] = {}
+    hits: dict[str, np.ndarray] = {}
 
     def lane_gain(lane: str) -> float:
         """A lane's level in the style's balance; under the low-pass, plus the level the filter takes
@@ -369,6 +438,23 @@ def _play_drums(band: _Band) -> None:
             gains[lane] = gain
         return gains[lane]
 
+    def lane_hit(lane: str) -> np.ndarray:
+        """The lane's sample at the render's rate, faded in: made once per render, as every hit of a
+        lane plays the same samples (Mixer.add only reads them)."""
+        if lane not in hits:
+            if lane == "hat_roll":
+                x = score.extra.get("hat") or drum_hit(bank, score.kit, "closed_hat", band.rate)
+            else:
+                x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
+                if x is not None and band.rate != SR:  # the seed's own sound (given at SR)
+                    x = resample(x[None], SR, band.rate)[0]
+                if x is None:
+                    x = drum_hit(bank, score.kit, lane, band.rate)
+                    if lane == "tom" and score.kit == "orchestra":
+                        x = _timpani(x, score.tonic)
+            hits[lane] = _fade_in(x)
+        return hits[lane]
+
     for g, t in band.steps():
         row = score.drums[g % STEPS]
         when = drum_times.get(g, t) if drum_times else t
@@ -379,19 +465,13 @@ def _play_drums(band: _Band) -> None:
             m = band.bus(f"drums:{lane}" if band.lanes else "drums")
             pan = LANE_PAN.get(lane, 0.0)
             if lane == "hat_roll":
-                x = score.extra.get("hat") or bank.drum(score.kit, "closed_hat")
                 gain = lane_gain(lane)
                 for k in range(3):
                     band.played("drums", when + k * step_s / 3, GM_DRUMS[lane], step_s / 3, v)
-                    m.add(_fade_in(x), when + k * step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
+                    m.add(lane_hit(lane), when + k * step_s / 3, gain * v * (0.9 - 0.2 * k), pan)
                 continue
-            x = score.extra.get("voice_sample") if lane == score.extra.get("voice_lane") else None
-            if x is None:
-                x = bank.drum(score.kit, lane)
-                if lane == "tom" and score.kit == "orchestra":
-                    x = _timpani(x, score.tonic)
             band.played("drums", when, GM_DRUMS[lane], step_s, v)
-            m.add(_fade_in(x), when, lane_gain(lane) * v**1.5, pan)
+            m.add(lane_hit(lane), when, lane_gain(lane) * v**1.5, pan)
 
 
 def _play_bass(band: _Band) -> None:
@@ -516,7 +596,7 @@ def _mix(band: _Band, parts: bool = False) -> _Mix:
     drums), high-passed, folded into a loop (or cut and faded as a phrase), peak-normalised.
     parts: the stems are wanted, so each part is filtered and folded on its own and the mix is their
     sum (the same linear steps, so nothing is rendered twice)."""
-    score, buses, n, loop = band.score, band.buses, band.n, band.loop
+    score, buses, n, loop, rate = band.score, band.buses, band.n, band.loop, band.rate
     lanes = [k for k in buses if k.startswith("drums:")]  # only when stems are asked for
     if lanes or "drums" in buses:
         drums = band.bus("drums").buf
@@ -524,12 +604,12 @@ def _mix(band: _Band, parts: bool = False) -> _Mix:
             drums += buses[lane_bus].buf
             buses["drums"].centred = buses["drums"].centred and buses[lane_bus].centred
         if band.fc is not None:
-            buses["drums"].buf = _lowpass(drums, band.fc)
+            buses["drums"].buf = _lowpass(drums, band.fc, band.rate)
             for lane_bus in lanes:
-                buses[lane_bus].buf = _lowpass(buses[lane_bus].buf, band.fc)
+                buses[lane_bus].buf = _lowpass(buses[lane_bus].buf, band.fc, band.rate)
     gains = {}
     for role in (r for r in buses if ":" not in r):
-        level = level_db(buses[role].buf[:, : n + SR])  # the loop and a second of tails
+        level = level_db(buses[role].buf[:, : n + rate], rate=rate)  # the loop and a second of tails
         gains[role] = 10 ** ((role_db(score.style, role) - 12.0 - level) / 20) if np.isfinite(level) else 0.0
     # The DC high-pass runs on the folded loop as the circle it is (its steady state, so the seam is as
     # smooth as the rest), or on the phrase's own samples: the overhang is never filtered for nothing.
@@ -541,24 +621,20 @@ def _mix(band: _Band, parts: bool = False) -> _Mix:
         mix = np.zeros((2, n + band.overhang), dtype=np.float32)
         for role, g in gains.items():
             mix += g * buses[role].buf
-        out = _dc_block(fold(mix), loop)
+        out = _dc_block(fold(mix), loop, rate)
     else:
         # A part panned to the centre goes through as one channel (the same samples as either of its
         # two): half the filtering, and the stems' resampling keeps it one channel.
         for role, g in gains.items():
             bus = buses[role]
-            split[role] = _dc_block(np.float32(g) * fold(bus.buf[:1] if bus.centred else bus.buf), loop)
+            split[role] = _dc_block(np.float32(g) * fold(bus.buf[:1] if bus.centred else bus.buf), loop, rate)
         out = np.zeros((2, n), dtype=np.float32)
         for x in split.values():
             out += x
     tex = None
     if "texture" in score.roles:
-        tex = (
-            _highpass(_texture_layer(score, n, loop, band.rng), DC_HZ)
-            if not loop
-            else _texture_layer(score, n, loop, band.rng)
-        )
-        level = level_db(tex)
+        tex = _texture_part(score, n, loop, band.rng, rate, band.length_s)
+        level = level_db(tex, rate=rate)
         db = role_db(score.style, "texture") if len(score.roles) > 1 else 0.0
         tex = tex * np.float32(10 ** ((db - 12.0 - level) / 20) if np.isfinite(level) else 0.0)
         out += tex
@@ -568,8 +644,8 @@ def _mix(band: _Band, parts: bool = False) -> _Mix:
     out -= out.mean(axis=1, keepdims=True)
     env = None
     if not loop:
-        env = _end_fade(n, band.length_s)
-        head = min(n, int(START_FADE_S * SR))
+        env = _end_fade(n, band.length_s, rate)
+        head = min(n, int(START_FADE_S * rate))
         env[:head] *= np.sin(np.linspace(0, np.pi / 2, head)) ** 2
         out *= env
     peak = float(np.max(np.abs(out)))
@@ -669,14 +745,31 @@ def _arp_sequence(tones: list[int], shape: str) -> list[int]:
     return [tones[i % len(tones)] for i in (0, 2, 1, 2, 0, 2, 1, 3)]
 
 
-def _texture_layer(score: Score, n: int, loop: bool, rng) -> np.ndarray:
+# Noise beds are made at SR at any rate and then resampled: the random draws, their level and the filters
+# are then exactly those of a render at SR (a filter designed at another rate bends differently near
+# the top, up to 2 dB at 16 kHz, and other draws have other peaks, which move the mix's normalisation).
+# They cost the same with and without stems. The drone and the evolving pad are exact at any rate.
+NOISE_TEXTURES = ("rain", "wind", "vinyl")
+
+
+def _texture_part(score: Score, n: int, loop: bool, rng, rate: int, length_s: float) -> np.ndarray:
+    """The texture part, n samples at `rate`: crossfaded into a loop, or high-passed as a phrase."""
+    if rate != SR and score.voices["texture"] in NOISE_TEXTURES:
+        x = _texture_part(score, int(round(length_s * SR)), loop, rng, SR, length_s)
+        return resample_loop(x, n) if loop else fit_length(resample(x, SR, rate), n)
+    if loop:
+        return _texture_layer(score, n, loop, rng, rate)
+    return _highpass(_texture_layer(score, n, loop, rng, rate), DC_HZ, rate)
+
+
+def _texture_layer(score: Score, n: int, loop: bool, rng, rate: int = SR) -> np.ndarray:
     kind = score.voices["texture"]
     if kind == "evolving_pad" or kind == "drone":
-        return voices.texture(kind, n, score.tonic, score.minor, score.bright, rng)  # periodic in n
+        return voices.texture(kind, n, score.tonic, score.minor, score.bright, rng, sr=rate)  # periodic in n
     if not loop:
-        return voices.texture(kind, n, score.tonic, score.minor, score.bright, rng)
-    xf = min(n // 4, SR // 2)
-    x = voices.texture(kind, n + xf, score.tonic, score.minor, score.bright, rng)
+        return voices.texture(kind, n, score.tonic, score.minor, score.bright, rng, sr=rate)
+    xf = min(n // 4, rate // 2)
+    x = voices.texture(kind, n + xf, score.tonic, score.minor, score.bright, rng, sr=rate)
     # Equal-power crossfade of the overhang onto the start: noise joins itself without a seam.
     w = np.sin(np.linspace(0, np.pi / 2, xf))
     out = x[:, :n].copy()
@@ -693,41 +786,41 @@ def _wrap(x: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _lowpass(x: np.ndarray, fc: float) -> np.ndarray:
-    return sosfilt(butter(2, min(fc, SR * 0.45), "lowpass", fs=SR, output="sos"), x, axis=-1).astype(
+def _lowpass(x: np.ndarray, fc: float, rate: int = SR) -> np.ndarray:
+    return sosfilt(butter(2, min(fc, rate * 0.45), "lowpass", fs=rate, output="sos"), x, axis=-1).astype(
         np.float32
     )
 
 
-def _highpass(x: np.ndarray, fc: float) -> np.ndarray:
-    return sosfilt(_highpass_sos(fc), x, axis=-1).astype(np.float32)
+def _highpass(x: np.ndarray, fc: float, rate: int = SR) -> np.ndarray:
+    return sosfilt(_highpass_sos(fc, rate), x, axis=-1).astype(np.float32)
 
 
 @lru_cache(maxsize=8)
-def _highpass_sos(fc: float) -> np.ndarray:
-    return butter(2, fc, "highpass", fs=SR, output="sos")
+def _highpass_sos(fc: float, rate: int = SR) -> np.ndarray:
+    return butter(2, fc, "highpass", fs=rate, output="sos")
 
 
 DC_WARMUP_S = 0.5  # the 20 Hz high-pass forgets its start within 0.2 s (to -140 dB); half a second is ample
 
 
-def _dc_block(x: np.ndarray, loop: bool) -> np.ndarray:
+def _dc_block(x: np.ndarray, loop: bool, rate: int = SR) -> np.ndarray:
     """The mix's DC high-pass. A phrase: filtered from silence. A loop (already folded): filtered as
     the circle it is, the filter's state first run in over the loop's own last half second (repeated
     when the loop is shorter), so sample 0 follows sample n-1 as every other sample follows the one
     before it: the loop's steady state, with no step at the seam."""
-    sos = _highpass_sos(DC_HZ)
+    sos = _highpass_sos(DC_HZ, rate)
     if not loop:
         return sosfilt(sos, x, axis=-1).astype(np.float32)
     n = x.shape[-1]
-    warm = x[:, np.arange(-int(DC_WARMUP_S * SR), 0) % n]
+    warm = x[:, np.arange(-int(DC_WARMUP_S * rate), 0) % n]
     _, state = sosfilt(sos, warm, axis=-1, zi=np.zeros((sos.shape[0], x.shape[0], 2)))
     return sosfilt(sos, x, axis=-1, zi=state)[0].astype(np.float32)
 
 
-def _end_fade(n: int, length_s: float) -> np.ndarray:
+def _end_fade(n: int, length_s: float, rate: int = SR) -> np.ndarray:
     """Exponential fade over the last 10 % (at least 50 ms) down to -80 dB: a phrase ends in silence."""
-    m = min(n, max(int(0.1 * n), int(0.05 * SR)))
+    m = min(n, max(int(0.1 * n), int(0.05 * rate)))
     env = np.ones(n, dtype=np.float32)
     env[n - m :] = 10 ** (-80 * np.linspace(0, 1, m) ** 1.5 / 20)
     return env
