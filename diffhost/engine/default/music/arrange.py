@@ -28,9 +28,11 @@ SR = 44100
 # high-pass and the phrase fade-in (arrange_v1, kept unchanged; a sidecar with no "mix" is version 1);
 # 2 is this module; 3 plays this module and bank too, with the score networks retrained (the prompt heads
 # and score denoiser mix 2 used are kept in weights/score_denoiser_v2/ and prompt_heads_v2/, and mixes 1
-# and 2 use them). $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank; a request's mix wins.
-MIX_VERSIONS = (1, 2, 3)
-MIX = 3
+# and 2 use them); 4 plays the same networks, renderer and bank and reads prompts for pads and ambient
+# pieces better (model/loops.py: "pad chords" are the pad's chords, and an ambient piece that names no
+# part has its pad). $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank; a request's mix wins.
+MIX_VERSIONS = (1, 2, 3, 4)
+MIX = 4
 # The recorded bank each mix version was made with, where it is not the default bank (bank.BANKS).
 MIX_BANKS = {1: "fluidr3"}
 
@@ -51,7 +53,7 @@ def mix_version(value: int | str | None = None) -> int:
     if version not in MIX_VERSIONS or str(raw).strip() != str(version):
         raise MixError(
             f"default model: mix {raw!r} (DIFFHOST_MIX) is unknown; valid are "
-            f"{', '.join(str(v) for v in MIX_VERSIONS)} ({MIX} is today's mix, 2 the one before its networks were retrained, 1 the one before per-part levels)"
+            f"{', '.join(str(v) for v in MIX_VERSIONS)} ({MIX} is today's mix, 3 the one before it read pad and ambient prompts better, 2 the one before its networks were retrained, 1 the one before per-part levels)"
         )
     return version
 
