@@ -94,7 +94,7 @@ _ROLE_RES = {r: re.compile(rf"(?<![\w-])({w})(?![\w-])", re.I) for r, w in _ROLE
 _NEGATED = re.compile(r"(?<![\w-])(?:no|without|minus)\s+(?:any\s+|the\s+)?([\w-]+(?:\s+[\w-]+)?)", re.I)
 # "pad chords" are the chords a pad holds (a pad word of the training captions), not a second, comped part.
 _PAD_CHORDS = re.compile(r"(?<![\w-])(pads?)\s+chords?(?![\w-])", re.I)
-# From this mix on, "pad chords" name the pad alone and an ambient piece that names no part has its pad.
+# From this mix on, "pad chords" name the pad alone and an ambient piece that names no part is its pad.
 PAD_READING_MIX = 4
 
 
@@ -275,11 +275,13 @@ class LoopMaker:
             and not any(roles.values())
             and not named_roles(prompt, mix)
         ):
-            # An ambient piece that names no part is its pad, with whatever else the denoiser adds: four
-            # in five of the ambient scenes it learned from have one. Left to itself it often answered
-            # with a texture alone or over a lead, because "ambient" also prefixes the texture captions
-            # ("ambient rain", "ambient drone"), and a crackle or rain is then what a listener hears.
-            roles["pad"] = True
+            # A style named alone is that style's core part: "a techno track" is its drums (the only
+            # scores captioned with a drum style alone are drum parts), and an ambient piece is its pad,
+            # the part most ambient scenes are built on. The networks learned this less well for the
+            # beatless style: its style-only captions also went to rain, wind or vinyl heard on their
+            # own (a texture with no style word is trained as ambient), so a piece came out as a
+            # texture, often crackle or rain. A texture, lead or arp plays when the prompt names it.
+            roles.update({r: r == "pad" for r in score.ROLES})
         voiced = [r for r in score.ROLES if r in score.VOICES]
         for j, role in enumerate(voiced):
             if role in voices or not roles.get(role):

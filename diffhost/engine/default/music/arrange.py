@@ -30,7 +30,7 @@ SR = 44100
 # and score denoiser mix 2 used are kept in weights/score_denoiser_v2/ and prompt_heads_v2/, and mixes 1
 # and 2 use them); 4 plays the same networks, renderer and bank and reads prompts for pads and ambient
 # pieces better (model/loops.py: "pad chords" are the pad's chords, and an ambient piece that names no
-# part has its pad). $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank; a request's mix wins.
+# part is its pad). $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank; a request's mix wins.
 MIX_VERSIONS = (1, 2, 3, 4)
 MIX = 4
 # The recorded bank each mix version was made with, where it is not the default bank (bank.BANKS).
