@@ -287,3 +287,17 @@ def test_pad_chords_name_the_pad_alone_from_mix_4():
     # Chords of their own still name the keys, beside the pad's.
     assert named_roles("pad chords with piano chords", mix=4) == {"keys": True, "pad": True}
     assert named_roles("house chords over a pad", mix=4) == {"keys": True, "pad": True}
+
+
+def test_an_ambient_piece_is_its_pad_and_keeps_a_hummed_line():
+    """An ambient piece that names no part plays its pad alone; hummed into, the hummed line plays over it."""
+    from diffhost.engine.default.training.evaluate_loops import hum_seed
+    from diffhost.engine.request import SeedClip
+
+    model = load_model(None, device="cpu")
+    clip, _ = hum_seed(100.0, np.random.default_rng(4))
+    kw = {"prompt": "an ambient piece", "bpm": 100.0, "bars": 2, "seed": 1}
+    plain = model.render(GenerationRequest(**kw)).extra["music"][0]
+    assert plain["style"] == "ambient" and plain["roles"] == ["pad"], plain
+    hummed = model.render(GenerationRequest(**kw, seed_clip=SeedClip(clip, 44100), strength=0.3)).extra["music"][0]
+    assert hummed["style"] == "ambient" and {"lead", "pad"} <= set(hummed["roles"]), hummed
