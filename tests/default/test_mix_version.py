@@ -248,3 +248,81 @@ def test_a_recipe_written_with_the_third_mix_renders_as_it_did(default_model, mo
     assert _same(r.audio[0], samples, rms), (kw, _fingerprint(r.audio[0]))
     with_stems = default_model.render(GenerationRequest(**kw, mix=3, stems=True))
     assert float(np.abs(with_stems.audio - r.audio).max()) < 1e-6
+
+
+# (request, samples, RMS per eighth per channel) of renders made with mix 3, before mix 4 read pad and
+# ambient prompts differently (checked bit for bit, SHA-256 of the float32 samples, on the development
+# machine; compared here as FIRST_MIX_RECIPES are). The first two are prompts mix 4 reads differently.
+THIRD_MIX_READINGS = [
+    ({'prompt': 'warm pad chords for my song', 'length': 8.0, 'seed': 1, 'sample_rate': 44100}, 352800, [[0.146621, 0.200122, 0.239484, 0.191043, 0.235598, 0.102926, 0.0918187, 0.0864749], [0.146516, 0.195786, 0.242247, 0.198857, 0.228987, 0.101037, 0.0967353, 0.0876397]]),
+    ({'prompt': 'ambient music piece for my song', 'length': 8.0, 'seed': 1, 'sample_rate': 44100}, 352800, [[0.0529703, 0.04847, 0.0501252, 0.0517273, 0.0592448, 0.0562977, 0.0470149, 0.0457644], [0.0531496, 0.0489468, 0.0500381, 0.0515721, 0.0595669, 0.0560279, 0.047388, 0.0454886]]),
+    ({'prompt': 'house drum loop with bass and chords', 'length': 8.0, 'seed': 5, 'sample_rate': 44100}, 352800, [[0.126864, 0.135256, 0.138497, 0.116483, 0.131812, 0.134422, 0.134949, 0.134422], [0.129331, 0.137249, 0.14059, 0.118657, 0.134285, 0.136403, 0.137368, 0.136403]]),
+    ({'prompt': 'lush strings pad', 'bars': 2, 'bpm': 80.0, 'seed': 2, 'sample_rate': 48000}, 288000, [[0.11183, 0.209707, 0.216078, 0.232947, 0.219032, 0.2008, 0.0850749, 0.000271225], [0.116512, 0.204896, 0.21232, 0.231493, 0.227165, 0.213139, 0.0965585, 0.00033703]]),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def third_mix_readings():
+    mp = pytest.MonkeyPatch()
+    mp.delenv("DIFFHOST_BANK", raising=False)
+    mp.delenv("DIFFHOST_MIX", raising=False)
+    try:
+        model = load_model(None, device="cpu")
+        yield [
+            (model.render(GenerationRequest(**kw, mix=3)), model.render(GenerationRequest(**kw)))
+            for kw, _, _ in THIRD_MIX_READINGS
+        ]
+    finally:
+        mp.undo()
+
+
+@pytest.mark.parametrize("i", range(len(THIRD_MIX_READINGS)))
+def test_a_prompt_the_fourth_mix_reads_anew_renders_as_it_did_with_mix_3(third_mix_readings, i):
+    kw, samples, rms = THIRD_MIX_READINGS[i]
+    old, today = third_mix_readings[i]
+    assert _same(old.audio[0], samples, rms), (kw, _fingerprint(old.audio[0]))
+    assert old.extra["music"][0]["mix"] == 3 and today.extra["music"][0]["mix"] == arrange.MIX == 4
+
+
+def test_todays_mix_reads_pad_chords_and_ambient_pieces_anew(third_mix_readings):
+    """Mix 3 heard a second, comped part in "warm pad chords" and played an ambient piece as a lead over a
+    texture; today's mix plays the pad alone for both (a style named alone is its core part, as "a techno
+    track" is its drums). Prompts neither rule touches render sample for sample as mix 3 did (the
+    networks are the same; compared at the renderer's own 44.1 kHz, so that a change of how other rates
+    are made is not mistaken for one of reading)."""
+    (pad3, pad4), (amb3, amb4), *rest = third_mix_readings
+    pairs = zip(THIRD_MIX_READINGS[2:], rest, strict=True)
+    untouched = [pair for (kw, _, _), pair in pairs if kw["sample_rate"] == 44100]
+    assert untouched
+    assert sorted(pad3.extra["music"][0]["roles"]) == ["keys", "pad"]
+    assert pad4.extra["music"][0]["roles"] == ["pad"]
+    assert sorted(amb3.extra["music"][0]["roles"]) == ["lead", "texture"]
+    assert amb4.extra["music"][0]["roles"] == ["pad"]
+    assert amb4.extra["music"][0]["style"] == "ambient"
+    assert not np.array_equal(pad3.audio, pad4.audio) and not np.array_equal(amb3.audio, amb4.audio)
+    assert all(np.array_equal(old.audio, today.audio) for old, today in untouched)
+
+
+def test_pad_chords_name_the_pad_alone_from_mix_4():
+    from diffhost.engine.default.model.loops import named_roles
+
+    assert named_roles("warm pad chords", mix=3) == {"keys": True, "pad": True}  # as mix 3 read it
+    assert named_roles("warm pad chords", mix=4) == {"pad": True}
+    assert named_roles("Pads chord for my song", mix=4) == {"pad": True}
+    # Chords of their own still name the keys, beside the pad's.
+    assert named_roles("pad chords with piano chords", mix=4) == {"keys": True, "pad": True}
+    assert named_roles("house chords over a pad", mix=4) == {"keys": True, "pad": True}
+
+
+def test_an_ambient_piece_is_its_pad_and_keeps_a_hummed_line():
+    """An ambient piece that names no part plays its pad alone; hummed into, the hummed line plays over it."""
+    from diffhost.engine.default.training.evaluate_loops import hum_seed
+    from diffhost.engine.request import SeedClip
+
+    model = load_model(None, device="cpu")
+    clip, _ = hum_seed(100.0, np.random.default_rng(4))
+    kw = {"prompt": "an ambient piece", "bpm": 100.0, "bars": 2, "seed": 1}
+    plain = model.render(GenerationRequest(**kw)).extra["music"][0]
+    assert plain["style"] == "ambient" and plain["roles"] == ["pad"], plain
+    hummed = model.render(GenerationRequest(**kw, seed_clip=SeedClip(clip, 44100), strength=0.3)).extra["music"][0]
+    assert hummed["style"] == "ambient" and {"lead", "pad"} <= set(hummed["roles"]), hummed

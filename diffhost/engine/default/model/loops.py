@@ -92,17 +92,24 @@ _ROLE_WORDS = {
 _DNB = re.compile(r"drum\s*(?:n|and|&|'n'|'n|n')\s*bass", re.I)
 _ROLE_RES = {r: re.compile(rf"(?<![\w-])({w})(?![\w-])", re.I) for r, w in _ROLE_WORDS.items()}
 _NEGATED = re.compile(r"(?<![\w-])(?:no|without|minus)\s+(?:any\s+|the\s+)?([\w-]+(?:\s+[\w-]+)?)", re.I)
+# "pad chords" are the chords a pad holds (a pad word of the training captions), not a second, comped part.
+_PAD_CHORDS = re.compile(r"(?<![\w-])(pads?)\s+chords?(?![\w-])", re.I)
+# From this mix on, "pad chords" name the pad alone and an ambient piece that names no part is its pad.
+PAD_READING_MIX = 4
 
 
-def named_roles(prompt: str | None) -> dict[str, bool]:
+def named_roles(prompt: str | None, mix: int = arrange.MIX) -> dict[str, bool]:
     """{role: plays?} for the parts a prompt names in so many words: 'drum loop with bass and chords'
     -> drums, bass, keys on; 'beat without drums' -> drums off. A piano named with a melody is the
-    melody's voice, not chords."""
+    melody's voice, not chords; 'warm pad chords' names the pad only (mixes before PAD_READING_MIX
+    also heard keys in it, and keep doing so, so their clips render again as they were)."""
     if not prompt:
         return {}
     out: dict[str, bool] = {}
     # "drum n bass" is a style, not two parts.
     prompt = _DNB.sub(" ", loop_captions._STYLE_RE.sub(" ", prompt))
+    if mix >= PAD_READING_MIX:
+        prompt = _PAD_CHORDS.sub(r"\1", prompt)
     negated = " ".join(m.group(1) for m in _NEGATED.finditer(prompt))
     text = _NEGATED.sub(" ", prompt)
     for role, rx in _ROLE_RES.items():
@@ -261,6 +268,20 @@ class LoopMaker:
             and all(r in ("pad", "texture") for r, on in roles.items() if on)
         ):
             style = "ambient"  # pads and textures with no style word: no drum style's rhythm under them
+        if (
+            mix >= PAD_READING_MIX
+            and style in score.BEATLESS_STYLES
+            and not voices
+            and not any(roles.values())
+            and not named_roles(prompt, mix)
+        ):
+            # A style named alone is that style's core part: "a techno track" is its drums (the only
+            # scores captioned with a drum style alone are drum parts), and an ambient piece is its pad,
+            # the part most ambient scenes are built on. The networks learned this less well for the
+            # beatless style: its style-only captions also went to rain, wind or vinyl heard on their
+            # own (a texture with no style word is trained as ambient), so a piece came out as a
+            # texture, often crackle or rain. A texture, lead or arp plays when the prompt names it.
+            roles.update({r: r == "pad" for r in score.ROLES})
         voiced = [r for r in score.ROLES if r in score.VOICES]
         for j, role in enumerate(voiced):
             if role in voices or not roles.get(role):
@@ -336,7 +357,7 @@ class LoopMaker:
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
         style, roles, voices = self._heard(request.prompt, cond, mix)
-        roles.update(named_roles(request.prompt))  # the prompt's own words beat the heads' guesses
+        roles.update(named_roles(request.prompt, mix))  # the prompt's own words beat the heads' guesses
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
             sl = L["style"]
             known[sl] = always[sl] = True

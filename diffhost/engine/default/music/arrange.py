@@ -32,7 +32,9 @@ SR = 44100  # the bank's rate, and the rate mixes 1-3 render at (then resampled 
 # and score denoiser mix 2 used are kept in weights/score_denoiser_v2/ and prompt_heads_v2/, and mixes 1
 # and 2 use them); 4 plays mix 3's score at the output rate instead of at 44.1 kHz and resampling the
 # result (oscillators, envelopes, filters and onsets computed at that rate, the bank's notes and hits
-# resampled once to it), so nothing is resampled per render; at 44.1 kHz it is mix 3 sample for sample.
+# resampled once to it), so nothing is resampled per render (at 44.1 kHz its samples are mix 3's), and
+# reads prompts for pads and ambient pieces better (model/loops.py: "pad chords" are the pad's chords,
+# and an ambient piece that names no part is its pad).
 # $DIFFHOST_MIX picks one, like $DIFFHOST_BANK picks the bank; a request's mix wins.
 MIX_VERSIONS = (1, 2, 3, 4)
 MIX = 4
@@ -58,7 +60,7 @@ def mix_version(value: int | str | None = None) -> int:
     if version not in MIX_VERSIONS or str(raw).strip() != str(version):
         raise MixError(
             f"default model: mix {raw!r} (DIFFHOST_MIX) is unknown; valid are "
-            f"{', '.join(str(v) for v in MIX_VERSIONS)} ({MIX} is today's mix, 3 the one that rendered at 44.1 kHz, 2 the one before its networks were retrained, 1 the one before per-part levels)"
+            f"{', '.join(str(v) for v in MIX_VERSIONS)} ({MIX} is today's mix, 3 the one that rendered at 44.1 kHz and read pad and ambient prompts as before, 2 the one before its networks were retrained, 1 the one before per-part levels)"
         )
     return version
 
