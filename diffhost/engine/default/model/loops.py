@@ -380,7 +380,8 @@ class LoopMaker:
             values[i] = -1.0 if key[1] else 1.0
         style, roles, voices = self._heard(request.prompt, cond, mix)
         roles.update(named_roles(request.prompt, mix))  # the prompt's own words beat the heads' guesses
-        if _song_pad(request.prompt, style, roles, voices, mix):
+        song_pad = _song_pad(request.prompt, style, roles, voices, mix)
+        if song_pad:
             # The pad alone, in a style whose chords change every bar, at a song tempo; which such
             # style is the denoiser's choice (a pad holds its chords the same way in all of them).
             roles = {r: r == "pad" for r in score.ROLES}
@@ -412,6 +413,18 @@ class LoopMaker:
             known[i] = always[i] = True
             values[i] = 1.0
         tonic = key[0] if key is not None else int(rng.integers(12))
+        if song_pad:
+            # A song's chord changes: a progression of the songs the generator writes (in the key's mode,
+            # else one drawn as often minor as in training). Prompted towards pads with no style, the
+            # networks drift between one or two near chords, as an ambient piece does.
+            mode = L["controls"].start + score.CONTROLS.index("mode")
+            minor = bool(key[1]) if key is not None and key[1] is not None else bool(rng.uniform() < 0.6)
+            known[mode] = always[mode] = True
+            values[mode] = -1.0 if minor else 1.0
+            chords = -np.ones((score.CHORD_BARS, 7), dtype=np.float32)
+            chords[np.arange(score.CHORD_BARS), patterns.progression(minor, rng)] = 1.0
+            known[L["chords"]] = always[L["chords"]] = True
+            values[L["chords"]] = chords.ravel()
         if a is not None and a.is_rhythmic and bpm is not None:
             seed_info = _seed_rhythm(a, bpm, known, values)
         elif a is not None and a.is_melodic and bpm is not None:
