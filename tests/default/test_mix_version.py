@@ -326,3 +326,68 @@ def test_an_ambient_piece_is_its_pad_and_keeps_a_hummed_line():
     assert plain["style"] == "ambient" and plain["roles"] == ["pad"], plain
     hummed = model.render(GenerationRequest(**kw, seed_clip=SeedClip(clip, 44100), strength=0.3)).extra["music"][0]
     assert hummed["style"] == "ambient" and {"lead", "pad"} <= set(hummed["roles"]), hummed
+
+
+def _pad_bars(result, bpm: float) -> set[int]:
+    """The bars in which the pad strikes a chord (its notes as played, from the render's own MIDI)."""
+    bar = 240.0 / bpm
+    return {int((t + 0.05) // bar) for part, t, *_ in result.extra["score_notes"][0] if part == "pad"}
+
+
+def test_a_pad_with_no_style_word_is_a_songs_pad_from_mix_4():
+    """"warm pad chords" is a pad to drop into a song: from mix 4 it plays alone, at a song tempo (120 bpm
+    when nothing sets one), in a style whose chords change every bar, and the audio has no drum rhythm.
+    Mix 3 played it as an ambient piece (two-bar chords); a drum loop is heard as one (the check can fail)."""
+    from diffhost.engine.default.training.evaluate_loops import drum_rhythm
+
+    model = load_model(None, device="cpu")
+    kw = {"prompt": "warm pad chords for my song", "length": 8.0, "seed": 1, "sample_rate": 44100, "midi": True}
+    old, today = model.render(GenerationRequest(**kw, mix=3)), model.render(GenerationRequest(**kw))
+    m3, m4 = old.extra["music"][0], today.extra["music"][0]
+    assert m3["style"] == "ambient", m3
+    assert m4["roles"] == ["pad"] and m4["mix"] == 4, m4
+    assert m4["style"] not in ("ambient", "orchestral"), m4  # neither changes chords every two bars only
+    assert (m4["bpm"], m4["bars"], m4["loop"]) == (120.0, 4.0, True), m4
+    assert _pad_bars(today, 120.0) == {0, 1, 2, 3}  # a chord struck in every bar
+    assert len(_pad_bars(old, m3["bpm"])) < m3["bars"]  # the ambient piece held its chords for two bars
+    assert not drum_rhythm(today.audio[0], m4["bpm"])
+    drums = model.render(GenerationRequest(prompt="house drum loop", length=8.0, seed=5, sample_rate=44100))
+    assert drum_rhythm(drums.audio[0], drums.extra["music"][0]["bpm"])
+
+
+def test_a_song_pad_plays_at_the_requests_tempo():
+    model = load_model(None, device="cpu")
+    r = model.render(GenerationRequest(prompt="lush strings pad", bpm=97.0, bars=2, seed=3, sample_rate=44100))
+    music = r.extra["music"][0]
+    assert (music["bpm"], music["bars"], music["roles"]) == (97.0, 2.0, ["pad"]), music
+    assert music["style"] not in ("ambient", "orchestral"), music
+    assert r.audio.shape[-1] == round(2 * 240.0 / 97.0 * 44100)
+
+
+@pytest.mark.parametrize(
+    "prompt, style",
+    [
+        ("house pad", "house"),  # a style word keeps its style
+        ("ambient pad", "ambient"),
+        ("warm pad texture", "ambient"),  # a texture stays in the beatless style
+        ("evolving pad", "ambient"),  # "evolving pad" is a texture's voice
+    ],
+)
+def test_a_pad_with_a_style_word_or_a_texture_renders_as_mix_3_did(prompt, style):
+    """The song-pad reading touches only pads with no style word: these render sample for sample as in mix 3
+    (at the renderer's own 44.1 kHz)."""
+    model = load_model(None, device="cpu")
+    kw = {"prompt": prompt, "length": 8.0, "seed": 2, "sample_rate": 44100}
+    old, today = model.render(GenerationRequest(**kw, mix=3)), model.render(GenerationRequest(**kw))
+    assert today.extra["music"][0]["style"] == style, today.extra["music"][0]
+    assert np.array_equal(old.audio, today.audio)
+
+
+def test_the_song_pad_reading_starts_at_mix_4():
+    from diffhost.engine.default.model.loops import _song_pad
+
+    assert _song_pad("warm pad chords", "ambient", {"pad": True}, {"pad": "warm_pad"}, 4)
+    assert not _song_pad("warm pad chords", "ambient", {"pad": True}, {"pad": "warm_pad"}, 3)
+    assert not _song_pad("house pad", "house", {"pad": True}, {}, 4)
+    assert not _song_pad("pad with a bassline", "ambient", {"pad": True, "bass": True}, {}, 4)
+    assert not _song_pad("warm pad texture", "ambient", {"pad": True, "texture": True}, {"pad": "warm_pad"}, 4)

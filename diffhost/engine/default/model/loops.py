@@ -96,6 +96,10 @@ _NEGATED = re.compile(r"(?<![\w-])(?:no|without|minus)\s+(?:any\s+|the\s+)?([\w-
 _PAD_CHORDS = re.compile(r"(?<![\w-])(pads?)\s+chords?(?![\w-])", re.I)
 # From this mix on, "pad chords" name the pad alone and an ambient piece that names no part is its pad.
 PAD_READING_MIX = 4
+# From this mix on, a pad asked for with no style word is a song's pad (see `_song_pad`), played at the
+# request's tempo, else at this neutral one (most DAWs open a new song at 120 bpm).
+SONG_PAD_MIX = 4
+SONG_PAD_BPM = 120.0
 
 
 def named_roles(prompt: str | None, mix: int = arrange.MIX) -> dict[str, bool]:
@@ -120,6 +124,24 @@ def named_roles(prompt: str | None, mix: int = arrange.MIX) -> dict[str, bool]:
     if out.get("lead") and out.get("keys") and not re.search(r"chords?|comping|strum", text, re.I):
         del out["keys"]  # "piano melody": the piano plays the melody
     return out
+
+
+def _song_pad(
+    prompt: str | None, style: str | None, roles: dict[str, bool], voices: dict[str, str], mix: int
+) -> bool:
+    """Does the prompt ask for a song's pad: it names the pad (its part or one of its instruments) and
+    no other part, and no style word, and nothing but the beatless default gave it a style? "warm pad
+    chords" is what a producer drops into a song: sustained chords that change with the song's bars,
+    at its tempo. Earlier mixes played such a prompt as an ambient piece (slow chords drifting every two
+    bars), because pads with no style word were trained as ambient so that no drum style's rhythm
+    would come with them; a song's pad has none either (a pad only holds chords, in every style). A
+    texture ("evolving pad" is one) stays ambient, and a style word ("house pad") keeps its style."""
+    if mix < SONG_PAD_MIX or not prompt or loop_captions.named_style(prompt) is not None:
+        return False
+    if style is not None and style not in score.BEATLESS_STYLES:
+        return False  # the heads heard a style in other words ("chamber ensemble pad")
+    named = {r for r, on in named_roles(prompt, mix).items() if on} | set(voices)
+    return named == {"pad"} and not any(on for r, on in roles.items() if r not in ("pad", "texture"))
 
 
 def asks_for_loop(prompt: str | None) -> bool:
@@ -358,6 +380,22 @@ class LoopMaker:
             values[i] = -1.0 if key[1] else 1.0
         style, roles, voices = self._heard(request.prompt, cond, mix)
         roles.update(named_roles(request.prompt, mix))  # the prompt's own words beat the heads' guesses
+        song_pad = _song_pad(request.prompt, style, roles, voices, mix)
+        if song_pad:
+            # The pad alone, in a style whose chords change every bar, at a song tempo; which such
+            # style is the denoiser's choice (a pad holds its chords the same way in all of them).
+            roles = {r: r == "pad" for r in score.ROLES}
+            style = None
+            sl = L["style"]
+            for j, st in enumerate(score.STYLES):
+                if st in score.BEATLESS_STYLES or st in patterns.HARMONIC_BARS:
+                    known[sl.start + j] = always[sl.start + j] = True
+                    values[sl.start + j] = -1.0
+            if bpm is None:
+                bpm = SONG_PAD_BPM
+                i = L["controls"].start + score.CONTROLS.index("tempo")
+                known[i] = always[i] = True
+                values[i] = score.tempo_to_unit(bpm)
         if style is not None:  # a named style is imposed the same way (the pattern follows it)
             sl = L["style"]
             known[sl] = always[sl] = True
@@ -375,6 +413,18 @@ class LoopMaker:
             known[i] = always[i] = True
             values[i] = 1.0
         tonic = key[0] if key is not None else int(rng.integers(12))
+        if song_pad:
+            # A song's chord changes: a progression of the songs the generator writes (in the key's mode,
+            # else one drawn as often minor as in training). Prompted towards pads with no style, the
+            # networks drift between one or two near chords, as an ambient piece does.
+            mode = L["controls"].start + score.CONTROLS.index("mode")
+            minor = bool(key[1]) if key is not None and key[1] is not None else bool(rng.uniform() < 0.6)
+            known[mode] = always[mode] = True
+            values[mode] = -1.0 if minor else 1.0
+            chords = -np.ones((score.CHORD_BARS, 7), dtype=np.float32)
+            chords[np.arange(score.CHORD_BARS), patterns.progression(minor, rng)] = 1.0
+            known[L["chords"]] = always[L["chords"]] = True
+            values[L["chords"]] = chords.ravel()
         if a is not None and a.is_rhythmic and bpm is not None:
             seed_info = _seed_rhythm(a, bpm, known, values)
         elif a is not None and a.is_melodic and bpm is not None:
