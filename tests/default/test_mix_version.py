@@ -391,3 +391,50 @@ def test_the_song_pad_reading_starts_at_mix_4():
     assert not _song_pad("house pad", "house", {"pad": True}, {}, 4)
     assert not _song_pad("pad with a bassline", "ambient", {"pad": True, "bass": True}, {}, 4)
     assert not _song_pad("warm pad texture", "ambient", {"pad": True, "texture": True}, {"pad": "warm_pad"}, 4)
+
+
+def test_an_ambient_piece_snaps_to_an_even_number_of_bars_in_its_styles_tempo():
+    """Resolving a free tempo: ambient's chords change every two bars, so an ambient piece snaps to an even
+    number of bars (8 s: two bars at 60 bpm, not three at 90); bars asked for and a set tempo are kept."""
+    from diffhost.engine.default.model.loops import _resolve_tempo
+
+    assert _resolve_tempo(90.0, None, 8.0, (60.0, 90.0)) == (90.0, True, 3.0)  # as any other score does
+    assert _resolve_tempo(90.0, None, 8.0, (60.0, 90.0), even_bars=True) == (90.0, False, 3.0)  # a phrase
+    assert _resolve_tempo(66.0, None, 8.0, (60.0, 90.0), even_bars=True) == (60.0, True, 2.0)
+    assert _resolve_tempo(88.0, None, 8.0, (60.0, 90.0), loop_meant=True, even_bars=True) == (78.0, True, 2.0)  # 12 % slower
+    assert _resolve_tempo(72.0, None, 8.0, (60.0, 90.0), bars=3, even_bars=True) == (72.0, True, 3.0)
+
+
+# (prompt, length, seed): ambient pieces whose sampled tempo made mix 4, before the rule, a three-bar loop at
+# 90 bpm (cutting its second chord at every repeat), or a loop at 96 or 120 bpm, past ambient's 60-90.
+AMBIENT_PIECES = [
+    ("an ambient piece", 8.0, 3), ("an ambient piece", 8.0, 7), ("an ambient piece", 10.0, 5),
+    ("ambient loop", 8.0, 3), ("ambient music piece for my song", 6.0, 8),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("prompt, length, seed", AMBIENT_PIECES)
+def test_an_ambient_piece_is_slow_and_loops_on_whole_chords_from_mix_4(default_model, prompt, length, seed):
+    r = default_model.render(GenerationRequest(prompt=prompt, length=length, seed=seed, sample_rate=44100))
+    music = r.extra["music"][0]
+    assert music["style"] == "ambient" and music["roles"] == ["pad"], music
+    assert 60.0 <= music["bpm"] <= 90.0, music
+    if music["loop"]:
+        assert music["bars"] % 2 == 0, music
+        assert r.audio.shape[-1] == round(music["bars"] * 240.0 / music["bpm"] * 44100)
+    else:  # a phrase lasts what was asked for
+        assert r.audio.shape[-1] == round(length * 44100)
+    if prompt == "ambient loop":  # a loop is meant: it snaps to whole bars, an even number of them
+        assert music["loop"] and music["bars"] == 2.0, music
+
+
+def test_an_ambient_piece_keeps_a_set_tempo_and_the_reading_starts_at_mix_4(default_model):
+    """The request's tempo wins over the style's range (and its bar count is the length's); mix 3 recipes
+    never had the rule: an ambient piece there is no pad alone, and its timing is the plain one."""
+    kw = {"prompt": "ambient music piece for my song", "seed": 8, "sample_rate": 44100}
+    set_tempo = default_model.render(GenerationRequest(**kw, bpm=120.0, length=6.0)).extra["music"][0]
+    assert (set_tempo["bpm"], set_tempo["bars"], set_tempo["loop"]) == (120.0, 3.0, True), set_tempo
+    asked = default_model.render(GenerationRequest(**kw, bars=3, length=6.0)).extra["music"][0]
+    assert asked["bars"] == 3.0 and 60.0 <= asked["bpm"] <= 90.0, asked
+    old = default_model.render(GenerationRequest(**kw, length=6.0, mix=3)).extra["music"][0]
+    assert old["mix"] == 3 and old["roles"] != ["pad"], old

@@ -100,6 +100,10 @@ PAD_READING_MIX = 4
 # request's tempo, else at this neutral one (most DAWs open a new song at 120 bpm).
 SONG_PAD_MIX = 4
 SONG_PAD_BPM = 120.0
+# From this mix on, an ambient piece (see `_heard`) with no tempo set keeps its style's slow tempo range and,
+# when its length snaps to whole bars, an even number of them: its chords change every two bars, so an odd
+# count would cut the last chord to one bar at every repeat of the loop.
+AMBIENT_PIECE_MIX = 4
 
 
 def named_roles(prompt: str | None, mix: int = arrange.MIX) -> dict[str, bool]:
@@ -248,8 +252,9 @@ class LoopMaker:
 
     def _heard(
         self, prompt: str | None, cond: torch.Tensor, mix: int = arrange.MIX
-    ) -> tuple[str | None, dict[str, bool], dict[str, str]]:
-        """(style, {role: plays?}, {role: voice}) the prompt asks for, to impose while sampling.
+    ) -> tuple[str | None, dict[str, bool], dict[str, str], bool]:
+        """(style, {role: plays?}, {role: voice}, an ambient piece?) the prompt asks for, to impose
+        while sampling.
 
         Words of the training vocabulary are read directly (`named_style`, `named_voices`); the
         prompt heads add what MiniLM generalises ("drum n bass", "lo fi hip-hop") and which roles
@@ -267,7 +272,7 @@ class LoopMaker:
             }
         roles: dict[str, bool] = {}
         if heads is None or not (prompt and prompt.strip()):
-            return style, roles, voices
+            return style, roles, voices, False
         with torch.inference_mode():
             p_style, p_roles, p_voices = heads(cond.float().cpu())
         if style is None:
@@ -290,13 +295,14 @@ class LoopMaker:
             and all(r in ("pad", "texture") for r, on in roles.items() if on)
         ):
             style = "ambient"  # pads and textures with no style word: no drum style's rhythm under them
-        if (
+        piece = (
             mix >= PAD_READING_MIX
             and style in score.BEATLESS_STYLES
             and not voices
             and not any(roles.values())
             and not named_roles(prompt, mix)
-        ):
+        )
+        if piece:
             # A style named alone is that style's core part: "a techno track" is its drums (the only
             # scores captioned with a drum style alone are drum parts), and an ambient piece is its pad,
             # the part most ambient scenes are built on. The networks learned this less well for the
@@ -311,7 +317,7 @@ class LoopMaker:
             p = p_voices[j][0]
             if float(p.max()) >= VOICE_SURE:
                 voices[role] = score.VOICES[role][int(p.argmax())]
-        return style, roles, voices
+        return style, roles, voices, piece
 
     # -- sampling ----------------------------------------------------------------------------
     @torch.inference_mode()
@@ -378,7 +384,7 @@ class LoopMaker:
             i = L["controls"].start + score.CONTROLS.index("mode")
             known[i] = always[i] = True
             values[i] = -1.0 if key[1] else 1.0
-        style, roles, voices = self._heard(request.prompt, cond, mix)
+        style, roles, voices, piece = self._heard(request.prompt, cond, mix)
         roles.update(named_roles(request.prompt, mix))  # the prompt's own words beat the heads' guesses
         song_pad = _song_pad(request.prompt, style, roles, voices, mix)
         if song_pad:
@@ -448,6 +454,7 @@ class LoopMaker:
             seed_info=seed_info,
             strength=request.strength if seed_info else 1.0,
             mix=mix,
+            ambient_piece=piece and mix >= AMBIENT_PIECE_MIX and not seed_info,
         )
 
     def _sample(
@@ -577,6 +584,7 @@ class Known:
     seed_info: dict  # what a seed clip contributed ("kind": "rhythm" or "melody", its roles)
     strength: float  # how far a seed clip is re-imagined (1.0 without one)
     mix: int  # the mix version (arrange.MIX_VERSIONS): its networks, decoding rules and renderer
+    ambient_piece: bool = False  # an ambient piece naming no part: its style's tempo, whole chords at the seam
 
 
 @dataclass(frozen=True)
@@ -615,12 +623,18 @@ def _timing(request: GenerationRequest, plan: Plan, scores: list[score.Score], k
     # a groove inside its style's own tempo range (funk at 120 or techno at 110 is another style).
     sampled = float(np.clip(scores[0].tempo, 65.0, 178.0))
     style_range = style_tempo_range(scores[0]) if bpm is None else None
+    # An ambient piece is slow like its style (a set tempo still wins) and, when it loops, lasts whole pairs
+    # of bars, so each of its two-bar chords is heard whole, also across the seam.
+    piece = known.ambient_piece and bpm is None
+    if piece:
+        lo, hi = patterns.DRUM_STYLES[scores[0].style]["tempo"]
+        style_range = float(lo), float(hi)
     if style_range is not None:
         sampled = float(np.clip(sampled, *style_range))
     groove = any(("drums" in sc.roles or "bass" in sc.roles) for sc in scores)
     meant = request.bars is not None or asks_for_loop(request.prompt) or (bpm is not None and groove)
     tempo, loop, bars = _resolve_tempo(
-        sampled, bpm, request.length, style_range, bars=request.bars, loop_meant=meant
+        sampled, bpm, request.length, style_range, bars=request.bars, loop_meant=meant, even_bars=piece
     )
     length = bars * bar_seconds(tempo) if loop else request.length
     if length > MAX_LOOP_S + 1e-6:
@@ -707,6 +721,7 @@ def _resolve_tempo(
     *,
     bars: float | None = None,
     loop_meant: bool = False,
+    even_bars: bool = False,
 ) -> tuple[float, bool, float]:
     """(tempo, loops?, bars). A loop lasts bars x 240 / tempo; a phrase lasts `length`.
 
@@ -715,7 +730,9 @@ def _resolve_tempo(
     (to WHOLE_BARS_TOLERANCE_S: 10 s is 5 bars at 120, 8 s of funk 3 bars at 90).
     When a loop is meant, a length that fits no such tempo snaps to the nearest whole bars (at
     least one) at the nearest whole tempo; otherwise it stays a phrase of the length asked for.
-    A set tempo (the request's or the prompt's) is kept as it is."""
+    A set tempo (the request's or the prompt's) is kept as it is. With even_bars a length that snaps
+    does so to an even number of bars (two-bar chords then wrap whole at the seam); bars asked for
+    are kept as asked."""
     lo, hi = style_range or score.TEMPO_RANGE
     if bars is not None:
         if bpm is not None:
@@ -725,9 +742,10 @@ def _resolve_tempo(
         tempo = int(round(np.clip(sampled, math.ceil(lo), math.floor(hi))))
         return float(min(max(tempo, slowest), fastest)), True, float(bars)
     if bpm is not None:
-        whole = max(1, round(length * bpm / 240.0))
-        if whole * 240.0 / bpm > MAX_LOOP_S + 1e-9 and whole > 1:
-            whole -= 1
+        step = 2 if even_bars else 1
+        whole = max(step, step * round(length * bpm / 240.0 / step))
+        if whole * 240.0 / bpm > MAX_LOOP_S + 1e-9 and whole > step:
+            whole -= step
         if loop_meant or abs(length - whole * 240.0 / bpm) <= WHOLE_BARS_TOLERANCE_S:
             return float(bpm), True, float(whole)
         return float(bpm), False, float(length * bpm / 240.0)
@@ -739,7 +757,9 @@ def _resolve_tempo(
             continue
         if not lo * (1 - STYLE_TEMPO_SLACK) <= tempo <= hi * (1 + STYLE_TEMPO_SLACK):
             continue
-        for b in {max(1, math.floor(length * tempo / 240.0)), max(1, math.ceil(length * tempo / 240.0))}:
+        step = 2 if even_bars else 1
+        n = length * tempo / 240.0 / step
+        for b in {step * max(1, math.floor(n)), step * max(1, math.ceil(n))}:
             seconds = b * 240.0 / tempo
             if seconds > MAX_LOOP_S + 1e-9:
                 continue
@@ -753,7 +773,7 @@ def _resolve_tempo(
         return float(tempo), True, float(b)
     whole_bpm = float(round(sampled))
     if loop_meant:
-        return _resolve_tempo(whole_bpm, whole_bpm, length, loop_meant=True)
+        return _resolve_tempo(whole_bpm, whole_bpm, length, loop_meant=True, even_bars=even_bars)
     return whole_bpm, False, float(length * whole_bpm / 240.0)
 
 
