@@ -196,19 +196,24 @@ SECOND_MIX_RECIPES = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def second_mix_and_today():
+def _with_mix_and_today(recipes, mix: int):
+    """Each recipe rendered with an older mix and with today's, with no DIFFHOST_BANK/MIX in the way."""
     mp = pytest.MonkeyPatch()
     mp.delenv("DIFFHOST_BANK", raising=False)
     mp.delenv("DIFFHOST_MIX", raising=False)
     try:
         model = load_model(None, device="cpu")
         yield [
-            (model.render(GenerationRequest(**kw, mix=2)), model.render(GenerationRequest(**kw)))
-            for kw, _, _ in SECOND_MIX_RECIPES
+            (model.render(GenerationRequest(**kw, mix=mix)), model.render(GenerationRequest(**kw)))
+            for kw, _, _ in recipes
         ]
     finally:
         mp.undo()
+
+
+@pytest.fixture(scope="module")
+def second_mix_and_today():
+    yield from _with_mix_and_today(SECOND_MIX_RECIPES, 2)
 
 
 @pytest.mark.parametrize("i", range(len(SECOND_MIX_RECIPES)))
@@ -263,17 +268,7 @@ THIRD_MIX_READINGS = [
 
 @pytest.fixture(scope="module")
 def third_mix_readings():
-    mp = pytest.MonkeyPatch()
-    mp.delenv("DIFFHOST_BANK", raising=False)
-    mp.delenv("DIFFHOST_MIX", raising=False)
-    try:
-        model = load_model(None, device="cpu")
-        yield [
-            (model.render(GenerationRequest(**kw, mix=3)), model.render(GenerationRequest(**kw)))
-            for kw, _, _ in THIRD_MIX_READINGS
-        ]
-    finally:
-        mp.undo()
+    yield from _with_mix_and_today(THIRD_MIX_READINGS, 3)
 
 
 @pytest.mark.parametrize("i", range(len(THIRD_MIX_READINGS)))
