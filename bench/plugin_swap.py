@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -68,7 +67,7 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
     from diffhost.osc.server import OscConfig
     from diffhost.runtime import RuntimeOptions, build_runtime
     from tests.jackd import Peer, start_jackd
-    from tests.plugin.bridge_host import BIN, LV2_URI, build
+    from tests.plugin.bridge_host import BIN, LV2_URI, build, stop_jalv
 
     build()
     here = scratch / str(rate)
@@ -262,12 +261,7 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
             if peer is not None:
                 peer.close()
             if jalv is not None:
-                jalv.send_signal(signal.SIGINT)
-                try:
-                    jalv.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    jalv.kill()
-                    jalv.wait()
+                stop_jalv(jalv)
             client.close()
             probe.close()
             proc.terminate()

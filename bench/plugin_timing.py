@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.jackd import Peer, start_jackd  # noqa: E402
-from tests.plugin.bridge_host import BIN, LV2_URI, VST3, FakeDiffhost, build, put_clip  # noqa: E402
+from tests.plugin.bridge_host import BIN, LV2_URI, VST3, FakeDiffhost, build, put_clip, stop_jalv  # noqa: E402
 
 RATE, BLOCK = 48000, 128
 BAR = 4 * 60 * RATE // 120
@@ -385,12 +384,7 @@ def jalv_part(link, tmp):
     finally:
         if peer is not None:
             peer.close()
-        jalv.send_signal(signal.SIGINT)
-        try:
-            jalv.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            jalv.kill()
-            jalv.wait()
+        stop_jalv(jalv, timeout=3)
         probe.close()
         proc.terminate()
         proc.wait(timeout=10)

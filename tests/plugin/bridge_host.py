@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -43,6 +44,17 @@ def build() -> Path:
     missing = [p.name for p in (VST3, LV2, CLAP) if not p.exists()]
     assert not missing, f"the built plugin is missing from {BIN}: {missing}"
     return BIN
+
+
+def stop_jalv(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Stop a jalv host: SIGINT for its clean exit; on the JACK dummy server jalv 1.6 then hangs in
+    jack_client_close (before it deactivates the plugin), so it is killed after a while."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def put_clip(cache: Path, audio: np.ndarray, rate: int) -> str:

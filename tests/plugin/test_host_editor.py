@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 
 import pytest
 
-from tests.plugin.bridge_host import BIN, LV2_URI
+from tests.plugin.bridge_host import BIN, LV2_URI, stop_jalv
 from tests.plugin.test_jalv import jack  # noqa: F401  (the JACK dummy server fixture)
 
 FIELDS = 17  # the writable text fields: 16 pad prompts and the track name
@@ -93,12 +92,7 @@ def test_prompts_typed_into_jalvs_generic_editor_reach_diffhost(jack, display, l
             elif args[1]:
                 names.add(args[1])
     finally:
-        host.send_signal(signal.SIGINT)
-        try:
-            host.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # jalv 1.6 can hang closing its client on the dummy server
-            host.kill()
-            host.wait()
+        stop_jalv(host)
 
     assert sorted(prompts) == list(range(1, 17)), f"prompts for pads {sorted(prompts)}; jalv: {(tmp_path / 'jalv.log').read_text()[-2000:]}"
     # each field got one of the texts, whole, its leading length read as bars (mode -1: diffhost chooses)

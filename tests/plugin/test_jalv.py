@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.jackd import Peer, reclaim, start_jackd_apart
-from tests.plugin.bridge_host import BIN, LV2_URI, put_clip
+from tests.plugin.bridge_host import BIN, LV2_URI, put_clip, stop_jalv
 
 RATE, BLOCK = 48000, 128
 
@@ -79,15 +78,6 @@ def _jalv(server: str, client: str, state_dir: Path | None = None) -> subprocess
     )
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    # jalv's clean exit; on the dummy server jalv 1.6 then hangs in jack_client_close (before it
-    # deactivates the plugin), so it is killed after a while
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _wire(probe, client: str, outs: tuple[str, str]) -> None:
@@ -157,7 +147,7 @@ def test_notes_in_real_time_live_clip_delivery_and_state_restore(jack, link, tmp
     finally:
         if peer is not None:
             peer.close()
-        _stop(plugin)
+        stop_jalv(plugin)
 
     # A project as an LV2 host saves it (keys under the plugin's URI), restored with diffhost gone.
     link.close()
@@ -197,4 +187,4 @@ def test_notes_in_real_time_live_clip_delivery_and_state_restore(jack, link, tmp
     finally:
         if peer is not None:
             peer.close()
-        _stop(plugin)
+        stop_jalv(plugin)
