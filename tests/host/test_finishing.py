@@ -258,6 +258,7 @@ def test_a_clip_too_short_for_lufs_is_peak_normalized_not_lost():
     out = postprocess(sine(1000, 0.25, 0.1), SR, recipe)
     assert out.loudness_lufs is None
     assert 20 * math.log10(float(np.max(np.abs(out.audio)))) == pytest.approx(-2.0, abs=1e-4)
+    assert out.peak_dbfs == pytest.approx(-2.0, abs=1e-4)  # the level the sidecar and window show
     assert "no LUFS" in out.steps[-1]["note"]
 
 

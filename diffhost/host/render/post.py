@@ -223,11 +223,11 @@ def postprocess(
         log("normalize_peak", peak_db=norm["peak_db"])
     elif norm and norm["mode"] == "lufs" and a.shape[-1] < fin.LUFS_MIN_S * sr:
         # Too short for BS.1770 gating; failing here would throw the render away, so peak-normalize.
-        peak = norm["ceiling_db"] if norm["ceiling_db"] is not None else -1.0
-        a = normalize_audio(a, peak)
+        fallback_db = norm["ceiling_db"] if norm["ceiling_db"] is not None else -1.0
+        a = normalize_audio(a, fallback_db)
         log(
             "normalize_peak",
-            peak_db=peak,
+            peak_db=fallback_db,
             note=f"shorter than {fin.LUFS_MIN_S} s: no LUFS; peak-normalized instead",
         )
     elif norm and norm["mode"] == "lufs":
