@@ -55,22 +55,11 @@ def main() -> int:
     os.environ.setdefault("DIFFHOST_CONFIG_DIR", str(scratch / "config"))
 
 
-    from diffhost.engine.engine import Engine
     from diffhost.osc.client import DiffhostClient
-    from diffhost.osc.server import OscConfig
-    from diffhost.runtime import RuntimeOptions, build_runtime
     from tests.bridge.plugin_peer import PluginPeer
+    from tests.runtimes import link_runtime
 
-    options = RuntimeOptions(
-        renders_dir=scratch / "renders",
-        audio=False,
-        presets=False,
-        library=False,
-        kits=False,
-        audio_config_dir=scratch / "config",
-        osc=OscConfig(port=0),
-    )
-    with build_runtime(options, engine=Engine(device="cpu")) as rt:
+    with link_runtime(scratch, max_queue=16) as rt:
         port = rt.osc.address[1]
         client = DiffhostClient("127.0.0.1", port)
         peers = {

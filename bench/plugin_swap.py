@@ -30,7 +30,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,15 +58,13 @@ def load_average() -> str:
 
 
 def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, list[float]] | None:
-    from diffhost.engine.engine import Engine
     from diffhost.host.live.bridge import cache as cache_mod
     from diffhost.host.live.bridge import link as link_mod
     from diffhost.host.render import finisher as finisher_mod
     from diffhost.osc.client import DiffhostClient
-    from diffhost.osc.server import OscConfig
-    from diffhost.runtime import RuntimeOptions, build_runtime
     from tests.jackd import Peer, start_jackd
-    from tests.plugin.bridge_host import BIN, LV2_URI, build, stop_jalv
+    from tests.plugin.bridge_host import build, start_jalv, stop_jalv
+    from tests.runtimes import link_runtime
 
     build()
     here = scratch / str(rate)
@@ -82,17 +79,8 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
     if probe is None:
         print(f"  not run: jackd did not start ({(here / 'jackd.log').read_text()[-300:]})")
         return None
-    options = RuntimeOptions(
-        renders_dir=here / "renders",
-        audio=False,
-        presets=False,
-        library=False,
-        kits=False,
-        audio_config_dir=here / "config",
-        osc=OscConfig(port=0),
-    )
     jalv = peer = None
-    with build_runtime(options, engine=Engine(device="cpu")) as rt:
+    with link_runtime(here, max_queue=16) as rt:
         link = rt.live.plugins
         port = rt.osc.address[1]
         client = DiffhostClient("127.0.0.1", port)
@@ -175,22 +163,8 @@ def run_rate(rate: int, args: argparse.Namespace, scratch: Path) -> dict[str, li
         routes["/diffhost/plugin/loaded"] = on_loaded
         routes["/diffhost/plugin/stats"] = on_stats
 
-        env = {
-            **os.environ,
-            "JACK_DEFAULT_SERVER": name,
-            "JACK_NO_START_SERVER": "1",
-            "LV2_PATH": str(BIN),
-            "DIFFHOST_OSC_PORT": str(port),
-            "DIFFHOST_CLIP_CACHE": str(cache),
-        }
         try:
-            jalv = subprocess.Popen(
-                ["jalv", "-x", "-n", "bridge", LV2_URI],
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            jalv = start_jalv(name, env={"DIFFHOST_OSC_PORT": str(port), "DIFFHOST_CLIP_CACHE": str(cache)})
             deadline = time.monotonic() + 30
             while not [i for i in link.instances() if i.state == "alive"]:
                 if time.monotonic() > deadline or jalv.poll() is not None:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.jackd import Peer, start_jackd  # noqa: E402
-from tests.plugin.bridge_host import BIN, LV2_URI, VST3, FakeDiffhost, build, put_clip, stop_jalv  # noqa: E402
+from tests.plugin.bridge_host import VST3, FakeDiffhost, build, put_clip, start_jalv, stop_jalv  # noqa: E402
 
 RATE, BLOCK = 48000, 128
 BAR = 4 * 60 * RATE // 120
@@ -238,14 +237,7 @@ def jalv_part(link, tmp):
             f"jalv LV2: not run: jackd did not start ({(tmp / 'jackd.log').read_text().splitlines()[0] if jackd else 'no jackd'})"
         )
         return
-    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_START_SERVER": "1", "LV2_PATH": str(BIN)}
-    jalv = subprocess.Popen(
-        ["jalv", "-x", "-n", "bridge", LV2_URI],
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    jalv = start_jalv(name)
     peer = None
     try:
         link.follow = None

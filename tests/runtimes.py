@@ -11,7 +11,8 @@ from diffhost.osc.server import OscConfig
 from diffhost.runtime import Runtime, RuntimeOptions, build_runtime
 
 
-def link_runtime(root: Path) -> Runtime:
+def link_runtime(root: Path, max_queue: int = 8) -> Runtime:
+    """max_queue: the engine's queue (the tests keep it small; the benches pass the engine's own 16)."""
     options = RuntimeOptions(
         renders_dir=root / "renders",
         audio=False,
@@ -21,4 +22,4 @@ def link_runtime(root: Path) -> Runtime:
         audio_config_dir=root / "config",
         osc=OscConfig(port=0),
     )
-    return build_runtime(options, engine=Engine(device="cpu", max_queue=8))
+    return build_runtime(options, engine=Engine(device="cpu", max_queue=max_queue))

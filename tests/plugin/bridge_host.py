@@ -46,6 +46,19 @@ def build() -> Path:
     return BIN
 
 
+def start_jalv(
+    server: str, client: str = "bridge", *, state_dir: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """jalv hosting the built LV2 plugin as JACK client `client` on the running server `server` (jalv
+    must not start one of its own); state_dir restores a saved state (jalv -l); env adds variables."""
+    full = {**os.environ, **(env or {}), "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
+    full["LV2_PATH"] = str(BIN)
+    args = ["jalv", "-x", "-n", client] + (["-l", str(state_dir)] if state_dir else []) + [LV2_URI]
+    return subprocess.Popen(
+        args, env=full, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def stop_jalv(proc: subprocess.Popen, timeout: float = 5.0) -> None:
     """Stop a jalv host: SIGINT for its clean exit; on the JACK dummy server jalv 1.6 then hangs in
     jack_client_close (before it deactivates the plugin), so it is killed after a while."""

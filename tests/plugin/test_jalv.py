@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.jackd import Peer, reclaim, start_jackd_apart
-from tests.plugin.bridge_host import BIN, LV2_URI, put_clip, stop_jalv
+from tests.plugin.bridge_host import LV2_URI, put_clip, start_jalv, stop_jalv
 
 RATE, BLOCK = 48000, 128
 
@@ -71,11 +71,7 @@ class JackPatchbay:
 def _jalv(server: str, client: str, state_dir: Path | None = None) -> subprocess.Popen:
     if shutil.which("jalv") is None:
         pytest.fail("jalv (Debian jalv, installed by scripts/setup.sh) is missing")
-    env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1", "LV2_PATH": str(BIN)}
-    args = ["jalv", "-x", "-n", client] + (["-l", str(state_dir)] if state_dir else []) + [LV2_URI]
-    return subprocess.Popen(
-        args, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    return start_jalv(server, client, state_dir=state_dir)
 
 
 
