@@ -143,19 +143,19 @@ DC_FILTER = True
 DC_LOOP_MEAN = "loop_mean"
 
 
-def remove_loop_mean(audio: np.ndarray, peak_db: float | None = None) -> tuple[np.ndarray, float]:
-    """A loop's DC removed exactly: each channel's mean subtracted (peak_db: then scaled so the
-    highest absolute sample sits there, as post.normalize_audio does). Returns (audio, peak), the
-    peak being that of the returned audio (0.0 for silence).
+def remove_loop_mean(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """A loop's DC removed exactly: each channel's mean subtracted. Returns (a new array, its peak),
+    the peak being the largest absolute sample (0.0 for silence), so that a peak normalization
+    after it needs no pass of its own (post.postprocess).
 
     A loop is heard on repeat, so it is a periodic signal and its 0 Hz part is its mean: taking
     the mean off removes all of it, and nothing else. The seam stays as it was (every sample moves
     by the same amount) and there is no start-up step, where the 5 Hz high-pass also cuts what lies
     below a few Hz and turns the bass's phase by a few degrees (6 at 50 Hz, 3 at 100 Hz).
 
-    The audio is read three times (numpy's mean, max and min) and written once (subtract, then
-    scale in place): the passes of a mean subtraction and a peak normalization done one after the
-    other, less the peak's own pass and the NaN check's. The peak after the mean is known exactly
+    The audio is read three times (numpy's mean, max and min) and written once: a peak
+    normalization after it then only scales in place, with no peak or NaN pass of its own. The
+    peak after the mean is known exactly
     from the largest and smallest samples: subtracting a number, or scaling by a positive one, in
     float32 keeps the order of samples, so the largest result is the largest sample's result. A
     NaN or an infinity shows in the mean and the peak; it is an error, as post's check makes it."""
@@ -169,12 +169,7 @@ def remove_loop_mean(audio: np.ndarray, peak_db: float | None = None) -> tuple[n
     peak = np.float32(max(hi.max(), lo.max()))
     if not (np.isfinite(mean).all() and np.isfinite(peak)):
         raise ValueError("post-processing produced NaN or infinite samples")
-    out = np.subtract(a, mean)
-    if peak_db is None or peak == 0.0:
-        return out, float(peak)
-    gain = np.float32(10.0 ** (peak_db / 20.0) / float(peak))  # as post.normalize_audio takes it
-    np.multiply(out, gain, out=out)
-    return out, float(peak * gain)
+    return np.subtract(a, mean), float(peak)
 
 
 def trim_silence(

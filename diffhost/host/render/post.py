@@ -30,7 +30,16 @@ def normalize_audio(audio: np.ndarray, peak_db: float = -1.0) -> np.ndarray:
     peak = _peak(audio)
     if peak == 0.0 or not np.isfinite(peak):
         return audio.copy()
-    return np.multiply(audio, np.float32(10.0 ** (peak_db / 20.0) / peak))
+    return np.multiply(audio, _gain(peak_db, peak))
+
+
+def _gain(peak_db: float, peak: float) -> np.float32:
+    """The float32 gain that moves a clip whose largest absolute sample is `peak` to peak_db dBFS."""
+    return np.float32(10.0 ** (peak_db / 20.0) / peak)
+
+
+def _dbfs(peak: float) -> float:
+    return 20 * math.log10(peak) if peak > 0 else float("-inf")
 
 
 def _peak(audio: np.ndarray) -> float:
@@ -40,8 +49,7 @@ def _peak(audio: np.ndarray) -> float:
 
 
 def peak_dbfs(audio: np.ndarray) -> float:
-    peak = _peak(audio)
-    return 20 * math.log10(peak) if peak > 0 else float("-inf")
+    return _dbfs(_peak(audio))
 
 
 @dataclass(frozen=True)
@@ -145,23 +153,14 @@ def postprocess(
             m["beats"] = round(float(m["bars"]) * 4, 4)
         return m
 
-    norm = f.normalize
-    fused = False  # the peak normalization was done with the DC removal
-    peak: float | None = None  # the final audio's peak, when known without a pass over it
+    # (array, its peak) when a step learned the peak on its way. While `a` is still that array, a
+    # peak normalization, the NaN check and the final level need no pass over the audio of their
+    # own: every step returns a new array when it changes the audio (none changes one in place).
+    known: tuple[np.ndarray, float] | None = None
     if f.dc_remove == fin.DC_LOOP_MEAN and looping():
-        # The exact DC removal of a loop. When nothing else changes the audio before a peak
-        # normalization (a loop skips tail and trim), both are done in the same two passes.
-        last = (
-            norm is not None
-            and norm["mode"] == "peak"
-            and f.channels in (None, a.shape[0])
-            and not recipe.chain.active
-            and not (f.tempo_fit or f.loop or f.fade_in_ms or f.fade_out_ms)
-            and f.sample_rate in (None, sr)
-        )
-        a, done_peak = fin.remove_loop_mean(a, norm["peak_db"] if last and norm else None)
-        if last:
-            fused, peak = True, done_peak  # nothing below changes the audio
+        # The exact DC removal of a loop (its mean), which also finds the peak and checks the values.
+        a, loop_peak = fin.remove_loop_mean(a)
+        known = (a, loop_peak)
         log("dc_remove", mode=fin.DC_LOOP_MEAN)
     elif f.dc_remove:
         # a loop as a circle (the same samples as _circular, without filtering the first copy whole)
@@ -214,10 +213,15 @@ def postprocess(
         a = resample(a, sr, f.sample_rate)
         log("resample", from_hz=sr, to_hz=f.sample_rate, quality="soxr VHQ")
         sr = f.sample_rate
+    norm = f.normalize
     loudness: float | None = None
     measured = False
-    if norm and norm["mode"] == "peak" and fused:
-        log("normalize_peak", peak_db=norm["peak_db"])  # done with the DC removal: the same samples
+    if norm and norm["mode"] == "peak" and known is not None and known[0] is a and known[1] > 0:
+        # the same samples as normalize_audio gives, scaled in place (`a` is this function's own array)
+        gain = _gain(norm["peak_db"], known[1])
+        np.multiply(a, gain, out=a)
+        known = (a, float(np.float32(known[1]) * gain))  # float32 scaling keeps the samples' order
+        log("normalize_peak", peak_db=norm["peak_db"])
     elif norm and norm["mode"] == "peak":
         a = normalize_audio(a, norm["peak_db"])
         log("normalize_peak", peak_db=norm["peak_db"])
@@ -234,10 +238,9 @@ def postprocess(
         a, info = fin.normalize_lufs(a, sr, norm["lufs"], norm["ceiling_db"])
         log("normalize_lufs", target_lufs=norm["lufs"], ceiling_db=norm["ceiling_db"], **info)
         loudness, measured = info.get("achieved_lufs"), True  # loudness moves by exactly the gain
-    # (the fused DC removal and normalization checked the samples already, in the pass they took)
+    peak = known[1] if known is not None and known[0] is a else None  # values checked when found
     if peak is None and not np.all(np.isfinite(a)):
         raise ValueError("post-processing produced NaN or infinite samples")
     if not measured and measure_loudness:
         loudness = fin.loudness_lufs(a, sr)
-    level = peak_dbfs(a) if peak is None else (20 * math.log10(peak) if peak > 0 else float("-inf"))
-    return PostResult(a, sr, steps, loudness, level, now)
+    return PostResult(a, sr, steps, loudness, peak_dbfs(a) if peak is None else _dbfs(peak), now)
