@@ -195,7 +195,7 @@ def test_a_bank_recording_is_resampled_once_and_the_kept_ones_are_bounded(monkey
     assert arrange.drum_hit(bank, "standard", "kick", 44100).size == bank.drum("standard", "kick").size
     cap = 4 * kick.nbytes
     monkeypatch.setattr(arrange, "_AT_RATE_BYTES", cap)
-    kept = bank.__dict__["_at_rate"]
+    kept = bank.at_rate
     for lane in ("snare", "clap", "closed_hat", "open_hat", "perc", "tom"):
         hit = arrange.drum_hit(bank, "standard", lane, 48000)
         # within the cap (a single recording larger than it is still kept: it is playing)

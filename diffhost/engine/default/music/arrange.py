@@ -233,7 +233,7 @@ def bank_at_rate(bank: Bank, key: tuple, x: np.ndarray, rate: int) -> np.ndarray
     another rate pitches and plays it exactly as a render at SR plays the recording itself."""
     if rate == SR:
         return x
-    cache: dict[tuple, np.ndarray] = bank.__dict__.setdefault("_at_rate", {})
+    cache = bank.at_rate
     k = (*key, rate)
     y = cache.get(k)
     if y is None:

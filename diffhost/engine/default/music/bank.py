@@ -138,6 +138,8 @@ class Bank:
         self.meta = meta
         self.hash: str = meta["hash"]
         self.name: str = meta.get("bank", "fluidr3")
+        # Recordings resampled to another render rate, kept with the bank (arrange.bank_at_rate fills it).
+        self.at_rate: dict[tuple, np.ndarray] = {}
 
     def _key(self, key: str) -> str:
         return key if key in self.index else FALLBACK.get(key, key)
